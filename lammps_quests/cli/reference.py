@@ -1,0 +1,107 @@
+"""lammps-quests reference commands (registered on lammps_quests.cli.main).
+
+``lammps-quests reference build OUT FILES...`` computes the descriptors of every atom in the
+given structure files and saves them as a reference file for ``fix quests``;
+``lammps-quests reference info FILE`` checks a reference file and prints what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lammps_quests.cli import main
+
+
+@main.group(name="reference")
+def reference() -> None:
+    """Build and inspect reference sets (the training environments dH is measured against).
+
+    \b
+    Example:
+      lmp -in in.crystal                       # dumps frames of a short crystal MD
+      lammps-quests reference build cu_fcc.qref dump.crystal.lammpstrj --index '5:'
+      lammps-quests reference info cu_fcc.qref
+    """
+
+
+@reference.command(name="build")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--index", "index", default=":", show_default=True, metavar="SLICE",
+              help="Frames taken from each file, Python slice syntax (0-based): ':' all, "
+                   "'-1' the last, '::10' every tenth, '20:' from frame 20 on.")
+@click.option("--format", "fmt", default=None, metavar="FMT",
+              help="ASE format name for all FILES (default: detect; LAMMPS dumps and data "
+                   "files are recognised), e.g. extxyz, lammps-dump-text, lammps-data, vasp.")
+@click.option("--k", "k", type=int, default=32, show_default=True,
+              help="Neighbours per descriptor (descriptor width 2k-1).")
+@click.option("--cutoff", "cutoff", type=float, default=5.0, show_default=True,
+              help="Descriptor cutoff radius in Å.")
+@click.option("--bandwidth", "bandwidth", type=float, default=0.015, show_default=True,
+              help="Default kernel bandwidth in Å^-1 stored with the reference.")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,
+          cutoff: float, bandwidth: float, force: bool) -> None:
+    """Compute descriptors of all atoms in FILES and save them to OUT.
+
+    FILES may be anything ASE reads (extended XYZ, LAMMPS text dumps and data files, VASP
+    POSCAR/OUTCAR/XDATCAR, ASE trajectories, ...). Positions must be in Å (LAMMPS units
+    metal or real). Every atom of every selected frame becomes one reference environment.
+
+    \b
+    Example: frames 5, 10, 15, ... of a 300 K crystal run, default descriptor settings:
+      lammps-quests reference build cu_fcc.qref dump.cu_300K.lammpstrj --index '5::5'
+    \b
+    then in the LAMMPS deck:
+      fix q all quests 100 cu_fcc.qref threshold 0.0
+    """
+    from lammps_quests.io import read_frames
+    from lammps_quests.reference import Reference
+
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} exists; pass --force to overwrite it or choose another OUT")
+    if not out.parent.exists():
+        raise click.UsageError(f"the directory of {out} does not exist; create it first")
+    try:
+        frames, sources = read_frames(files, index=index, format=fmt)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    n_atoms = sum(len(frame) for frame in frames)
+    click.echo(f"read {len(frames)} frame(s), {n_atoms} atoms from {len(files)} file(s); "
+               f"computing descriptors (k = {k}, cutoff {cutoff:g} Å)", err=True)
+    try:
+        ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    ref.save(out)
+    click.echo(ref.summary())
+
+
+@reference.command(name="info")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check the sha256 of the descriptors against the header (reads the whole file).")
+@click.option("--json", "as_json", is_flag=True, help="Print the file's JSON header instead of a summary.")
+def info(file: Path, verify: bool, as_json: bool) -> None:
+    """Check a reference file and print its settings, size, hash and sources.
+
+    \b
+    Example:
+      lammps-quests reference info cu_fcc.qref
+    """
+    from lammps_quests.reference import Reference
+
+    try:
+        ref = Reference.load(file, mmap=True, verify_hash=verify)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        json.dump(ref.header(), sys.stdout, indent=1)
+        click.echo()
+    else:
+        click.echo(ref.summary())
+        click.echo(f"check:             header, size, finite values{', sha256' if verify else ''}: OK")

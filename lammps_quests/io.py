@@ -1,0 +1,198 @@
+"""Reading structures (frames) from files with ASE, with errors that name the file.
+
+Anything ``ase.io.read`` reads works: extended XYZ, VASP POSCAR/OUTCAR/XDATCAR, ASE
+trajectories, ... On top of ASE's own detection this module recognises LAMMPS text dumps
+(first line ``ITEM: TIMESTEP``, or names ``*.lammpstrj``/``*.dump``/``dump.*``) and LAMMPS
+data files (``write_data`` header, or ``*.data``/``data.*``), which ASE only reads when told
+the format. Coordinates are taken in Å: LAMMPS files must come from ``units metal`` or
+``units real`` runs (both use Å).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+_DUMP_SUFFIXES = (".lammpstrj", ".dump")
+_DATA_SUFFIXES = (".data", ".lmp")
+_PEEK_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Frames picked from one file: which ones (0-based, stop excluded) out of how many."""
+
+    start: int
+    stop: int
+    step: int
+    of: int
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "stop": self.stop, "step": self.step, "of": self.of}
+
+
+def parse_index(text) -> int | slice:
+    """Turn an ASE-style frame selection into an int or slice.
+
+    ``":"`` all frames, ``"-1"`` the last, ``"0"`` the first, ``"::10"`` every tenth,
+    ``"100:"`` from frame 100 on (0-based, Python slicing).
+    """
+    if isinstance(text, (int, slice)):
+        return text
+    value = str(text).strip()
+    try:
+        if ":" not in value:
+            return int(value)
+        parts = value.split(":")
+        if len(parts) > 3:
+            raise ValueError
+        numbers = [int(part) if part.strip() else None for part in parts]
+    except ValueError:
+        raise ValueError(
+            f"frame index {text!r} is not an integer or a slice START:STOP:STEP "
+            "(examples: ':' all, '-1' last, '::10' every tenth, '100:' from frame 100)"
+        ) from None
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise ValueError(f"frame index {text!r} has step 0; use a step >= 1, e.g. '::10'")
+    return slice(*numbers)
+
+
+def guess_format(path) -> str | None:
+    """Format name for ASE, or None to let ASE decide (LAMMPS files are sniffed here)."""
+    path = Path(path)
+    name = path.name.lower()
+    with open(path, "rb") as stream:
+        head = stream.read(_PEEK_BYTES).decode("utf-8", errors="replace")
+    first = head.lstrip().splitlines()[0] if head.strip() else ""
+    if first.startswith("ITEM: TIMESTEP") or name.endswith(_DUMP_SUFFIXES) or name.startswith("dump."):
+        return "lammps-dump-text"
+    if "LAMMPS data file" in first or name.endswith(_DATA_SUFFIXES) or name.startswith("data."):
+        return "lammps-data"
+    return None
+
+
+def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | None = None):
+    """Read the frames of one or several files.
+
+    Args:
+        paths: a file or a list of files.
+        index: frame selection applied to each file (see :func:`parse_index`).
+        format: ASE format name forcing the reader for all files, or None to detect it.
+
+    Returns:
+        (frames, sources): the list of ``ase.Atoms`` in file order, and one provenance dict
+        per file (path, format, index, selected frames, number of frames and atoms, sha256 of
+        the file) as :meth:`lammps_quests.reference.Reference.build` stores it.
+
+    Raises:
+        ValueError naming the file: missing or empty file, unreadable content, a selection
+        that picks no frame, frames with no atoms, NaN positions or a degenerate periodic cell.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no input files given; pass at least one structure file")
+    selection = parse_index(index)
+    frames, sources = [], []
+    for path in paths:
+        file_frames, picked, fmt = _read_one(path, selection, format)
+        frames.extend(file_frames)
+        sources.append(
+            {
+                "path": str(path.resolve()),
+                "format": fmt,
+                "index": index if isinstance(index, str) else str(index),
+                "frames": picked.as_dict(),
+                "n_frames": len(file_frames),
+                "n_atoms": int(sum(len(frame) for frame in file_frames)),
+                "file_sha256": _file_sha256(path),
+            }
+        )
+    return frames, sources
+
+
+def _read_one(path: Path, selection, format: str | None):
+    """Read all frames of one file, then apply the selection (so frame numbers are exact)."""
+    import ase.io
+
+    if not path.exists():
+        raise ValueError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file; give structure files, not directories")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty; give a structure file with at least one frame")
+    fmt = format or guess_format(path)
+    try:
+        every = ase.io.read(path, index=":", format=fmt)
+    except Exception as error:  # ASE raises many types; all mean "could not parse this file"
+        how = f"as {fmt}" if fmt else "(format detected by ASE)"
+        raise ValueError(
+            f"{path}: cannot read {how}: {type(error).__name__}: {error}. "
+            "Check the file, or name its ASE format with --format (e.g. extxyz, lammps-dump-text, "
+            "lammps-data, vasp)"
+        ) from None
+    if not isinstance(every, list):
+        every = [every]
+    total = len(every)
+    if total == 0:
+        how = f"as {fmt}" if fmt else "(format detected by ASE)"
+        raise ValueError(
+            f"{path}: cannot read {how}: no frames found. Check the file, or name its ASE format "
+            "with --format (e.g. extxyz, lammps-dump-text, lammps-data, vasp)"
+        )
+    if isinstance(selection, int):
+        if not -total <= selection < total:
+            raise ValueError(f"{path}: frame index {selection} is out of range, the file has {total} frame(s)")
+        numbers = range(selection % total, selection % total + 1)
+    else:
+        numbers = range(*selection.indices(total))
+    picked = FrameSelection(numbers.start, numbers.stop, numbers.step, total)
+    chosen = [every[number] for number in numbers]
+    if not chosen:
+        raise ValueError(
+            f"{path}: frame index selects no frames (the file has {total}); "
+            "adjust --index, e.g. ':' for all frames"
+        )
+    for number, frame in zip(numbers, chosen):
+        _check_frame(path, number, frame)
+    return chosen, picked, fmt or _detected_name(path)
+
+
+def _check_frame(path: Path, number: int, frame) -> None:
+    if len(frame) == 0:
+        raise ValueError(f"{path}: frame {number} has no atoms; select other frames with --index")
+    if not np.isfinite(frame.positions).all():
+        raise ValueError(f"{path}: frame {number} has NaN or inf positions; the file is damaged")
+    cell = np.asarray(frame.cell[:], dtype=float)
+    for axis in np.nonzero(frame.pbc)[0]:
+        if np.linalg.norm(cell[axis]) == 0.0:
+            raise ValueError(
+                f"{path}: frame {number} is periodic along axis {axis} but its cell vector is zero; "
+                "fix the cell (e.g. the Lattice= field of extended XYZ) or mark the axis non-periodic"
+            )
+    periodic = np.nonzero(frame.pbc)[0]
+    if periodic.size == 3 and abs(np.linalg.det(cell)) < 1e-12:
+        raise ValueError(f"{path}: frame {number} has a periodic cell of zero volume; fix the cell")
+
+
+def _detected_name(path: Path) -> str:
+    from ase.io.formats import filetype
+
+    try:
+        return filetype(str(path))
+    except Exception:
+        return "unknown"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,560 @@
+"""Reference sets: the descriptors of a potential's training environments, saved to one file.
+
+A reference is what ``fix quests`` compares each atom against: an (n, 2k-1) float64 array of
+QUESTS descriptors (units Å^-1) together with the settings that produced it (k, cutoff in Å)
+and the default kernel bandwidth (Å^-1).
+
+File format (``.qref``), version 1
+----------------------------------
+::
+
+    bytes 0-7     magic  b"QUESTREF"
+    bytes 8-11    format version, uint32 little-endian (1)
+    bytes 12-15   header length L in bytes, uint32 little-endian
+    bytes 16..    JSON header, UTF-8, L bytes, padded with spaces so that it ends on a 64-byte
+                  boundary
+    data_offset   n x (2k-1) float64 little-endian, C order (row = one atomic environment)
+
+Why this layout rather than ``.npy`` / ``.npz`` / HDF5:
+
+* One file, memory-mappable as it is: ``np.memmap(path, mode="r", offset=data_offset)`` maps
+  the array read-only with ``MAP_SHARED``, so every MPI rank on a node that loads the same
+  reference shares one copy of its pages in the page cache instead of holding its own.
+  A ``.npz`` is a zip archive that NumPy cannot map, a bare ``.npy`` has nowhere to keep
+  k, cutoff, bandwidth and provenance, and HDF5 would add a dependency for one array.
+* Self-describing and inspectable: the header is plain JSON (``head -c 4096 ref.qref``
+  shows it) holding k, cutoff, bandwidth, descriptor version, length unit, shape, data offset,
+  the sha256 of the descriptor bytes and the source files with their frame selections.
+* The 64-byte aligned data offset keeps rows aligned for vectorised loops, and the exact
+  file size is known from the header, so truncation is detected before any data is read.
+
+:meth:`Reference.load` checks all of it and raises :class:`ReferenceFileError` (a
+``ValueError``) whose message names the file, the problem and how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from lammps_quests.validation import check_bandwidths, check_cutoff, check_k
+
+MAGIC = b"QUESTREF"
+FORMAT_VERSION = 1
+# Version of the descriptor definition (GUIDE section 1: X1 = w(r)/r, X2 = sorted-row means
+# of sqrt(w w)/r_jl, width 2k-1). Bump it if the definition ever changes, so that old
+# reference files are refused instead of silently compared against different numbers.
+DESCRIPTOR_VERSION = 1
+LENGTH_UNIT = "angstrom"
+ALIGNMENT = 64
+_PREFIX = struct.Struct("<8sII")  # magic, format version, header length
+_MAX_HEADER_BYTES = 64 * 1024 * 1024
+# Hashing runs at ~1.6 GB/s here; below this size it costs < 0.2 s, so load() does it by default.
+AUTO_VERIFY_BYTES = 256 * 1024 * 1024
+_CHUNK_ROWS = 65536
+_NPY_MAGIC = b"\x93NUMPY"
+
+_REBUILD_HINT = "rebuild it with `lammps-quests reference build OUT FILES...`"
+
+
+class ReferenceFileError(ValueError):
+    """A reference file that cannot be used; the message names the file, problem and fix."""
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """QUESTS descriptors of reference environments plus the settings that made them.
+
+    Attributes:
+        descriptors: (n_environments, 2k-1) float64 array in Å^-1, read-only (a read-only
+            ``np.memmap`` when loaded with ``mmap=True``).
+        k: number of neighbours in the descriptor.
+        cutoff: descriptor cutoff radius in Å.
+        bandwidth: default Gaussian kernel bandwidth in Å^-1 for dH against this reference.
+        sources: provenance, one dict per input (path, frame selection, frames, atoms, rows).
+        sha256: hex sha256 of the descriptor bytes (little-endian float64, C order).
+        descriptor_version: version of the descriptor definition (``DESCRIPTOR_VERSION``).
+        length_unit: always ``"angstrom"``.
+        path: file it was loaded from or last saved to, else None.
+        created: ISO-8601 UTC time of the build, "" if unknown.
+    """
+
+    descriptors: np.ndarray
+    k: int
+    cutoff: float
+    bandwidth: float
+    sources: tuple = ()
+    sha256: str = ""
+    descriptor_version: int = DESCRIPTOR_VERSION
+    length_unit: str = LENGTH_UNIT
+    path: Path | None = None
+    created: str = ""
+    extra: dict = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def build(
+        cls,
+        frames,
+        k: int = 32,
+        cutoff: float = 5.0,
+        bandwidth: float = 0.015,
+        sources: Sequence[dict] | None = None,
+    ) -> "Reference":
+        """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
+
+        Args:
+            frames: one ``ase.Atoms`` or a sequence of them (positions in Å).
+            k: neighbours per descriptor (width 2k-1).
+            cutoff: descriptor cutoff in Å.
+            bandwidth: default kernel bandwidth in Å^-1 stored with the reference.
+            sources: provenance dicts, one per input file, each with at least ``n_atoms``
+                (total atoms it contributed, in the order of ``frames``); see
+                :func:`lammps_quests.io.read_frames`. None records "in-memory frames".
+        """
+        from lammps_quests.descriptors import descriptors as compute_descriptors
+
+        frame_list = _as_frame_list(frames)
+        k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
+        X = compute_descriptors(frame_list, k=k, cutoff=cutoff)
+        if sources is None:
+            sources = [
+                {
+                    "path": None,
+                    "index": None,
+                    "n_frames": len(frame_list),
+                    "n_atoms": int(sum(len(frame) for frame in frame_list)),
+                }
+            ]
+        return cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources)
+
+    @classmethod
+    def from_descriptors(
+        cls,
+        descriptors,
+        k: int,
+        cutoff: float,
+        bandwidth: float = 0.015,
+        sources: Sequence[dict] | None = None,
+    ) -> "Reference":
+        """Wrap an existing (n, 2k-1) descriptor array (Å^-1) computed with ``k``, ``cutoff`` Å."""
+        k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
+        X = np.array(descriptors, dtype="<f8", order="C", copy=True)
+        problem = _array_problem(X, k)
+        if problem:
+            raise ValueError(f"descriptors cannot form a reference: {problem}")
+        X.setflags(write=False)
+        source_list = _rows_for_sources(sources, X.shape[0])
+        return cls(
+            descriptors=X,
+            k=k,
+            cutoff=cutoff,
+            bandwidth=bandwidth,
+            sources=tuple(source_list),
+            sha256=_sha256(X),
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        )
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def n_environments(self) -> int:
+        """Number of reference environments (rows)."""
+        return int(self.descriptors.shape[0])
+
+    @property
+    def width(self) -> int:
+        """Descriptor length, 2k - 1."""
+        return 2 * self.k - 1
+
+    def header(self) -> dict[str, Any]:
+        """The JSON header written to the file (without the data offset)."""
+        return {
+            "format": "lammps-quests reference",
+            "format_version": FORMAT_VERSION,
+            "descriptor": "quests",
+            "descriptor_version": self.descriptor_version,
+            "length_unit": self.length_unit,
+            "descriptor_unit": "1/angstrom",
+            "bandwidth_unit": "1/angstrom",
+            "k": self.k,
+            "cutoff": self.cutoff,
+            "bandwidth": self.bandwidth,
+            "n_environments": self.n_environments,
+            "shape": [self.n_environments, self.width],
+            "dtype": "<f8",
+            "order": "C",
+            "sha256": self.sha256,
+            "sources": list(self.sources),
+            "created": self.created,
+            "created_by": _creator(),
+            **self.extra,
+        }
+
+    def __repr__(self) -> str:
+        where = f", path={str(self.path)!r}" if self.path else ""
+        return (
+            f"Reference(n_environments={self.n_environments}, k={self.k}, cutoff={self.cutoff} Å, "
+            f"bandwidth={self.bandwidth} Å^-1{where})"
+        )
+
+    # ----------------------------------------------------------------- save / load
+    def save(self, path) -> Path:
+        """Write the reference to ``path`` (atomically: a temporary file renamed over it).
+
+        Returns the path. An existing file at ``path`` is replaced only once the new file is
+        complete, so an interrupted save never leaves a half-written reference behind.
+        """
+        path = Path(path)
+        header = self.header()
+        payload = _encode_header(header)
+        directory = path.parent if str(path.parent) else Path(".")
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(payload)))
+                out.write(payload)
+                out.write(memoryview(np.ascontiguousarray(self.descriptors, dtype="<f8")).cast("B"))
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, path)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+        object.__setattr__(self, "path", path)
+        return path
+
+    @classmethod
+    def load(cls, path, mmap: bool = True, verify_hash: bool | None = None) -> "Reference":
+        """Read and check a reference file.
+
+        Args:
+            path: the ``.qref`` file.
+            mmap: map the descriptors read-only (shared between processes) instead of reading
+                them into private memory.
+            verify_hash: compare the sha256 of the data with the header's. None (default)
+                checks files whose data is at most 256 MiB (< 0.2 s); True/False force it.
+
+        Raises:
+            ReferenceFileError (a ValueError): missing, truncated or corrupt file, unknown
+            format or descriptor version, width not 2k-1, NaN/inf or negative descriptors,
+            hash mismatch. The message names the file, the problem and the fix.
+        """
+        path = Path(path)
+        header, data_offset = read_header(path)
+        k, cutoff, bandwidth, n, width = _settings_from_header(path, header)
+        expected_size = data_offset + n * width * 8
+        actual_size = path.stat().st_size
+        if actual_size != expected_size:
+            kind = "truncated" if actual_size < expected_size else "longer than its header says"
+            raise ReferenceFileError(
+                f"reference file {path} is {kind}: {actual_size} bytes, but its header "
+                f"({n} environments x {width} float64 after offset {data_offset}) needs "
+                f"{expected_size}; the copy is incomplete or damaged, copy it again or {_REBUILD_HINT}"
+            )
+        X = _read_array(path, data_offset, n, width, mmap)
+        problem = _array_problem(X, k)
+        if problem:
+            raise ReferenceFileError(f"reference file {path} is corrupt: {problem}; {_REBUILD_HINT}")
+        stored_hash = header.get("sha256")
+        if not isinstance(stored_hash, str) or len(stored_hash) != 64:
+            raise ReferenceFileError(
+                f"reference file {path} has no valid 'sha256' in its header; {_REBUILD_HINT}"
+            )
+        if verify_hash is None:
+            verify_hash = n * width * 8 <= AUTO_VERIFY_BYTES
+        if verify_hash and _sha256(X) != stored_hash:
+            raise ReferenceFileError(
+                f"reference file {path} is corrupt: the sha256 of its descriptors does not match "
+                f"the header ({stored_hash[:12]}...); the data were altered after saving, {_REBUILD_HINT}"
+            )
+        known = {
+            "format", "format_version", "descriptor", "descriptor_version", "length_unit",
+            "descriptor_unit", "bandwidth_unit", "k", "cutoff", "bandwidth", "n_environments",
+            "shape", "dtype", "order", "sha256", "sources", "created", "created_by", "data_offset",
+        }
+        extra = {key: value for key, value in header.items() if key not in known}
+        return cls(
+            descriptors=X,
+            k=k,
+            cutoff=cutoff,
+            bandwidth=bandwidth,
+            sources=tuple(header.get("sources") or ()),
+            sha256=stored_hash,
+            descriptor_version=int(header["descriptor_version"]),
+            length_unit=header["length_unit"],
+            path=path,
+            created=str(header.get("created", "")),
+            extra=extra,
+        )
+
+    def verify(self) -> None:
+        """Recompute the sha256 of the descriptors; raise ReferenceFileError on mismatch."""
+        if _sha256(self.descriptors) != self.sha256:
+            where = self.path if self.path is not None else "in-memory reference"
+            raise ReferenceFileError(
+                f"reference {where}: sha256 of the descriptors does not match the recorded one; "
+                f"{_REBUILD_HINT}"
+            )
+
+    def summary(self) -> str:
+        """Human-readable description (what ``lammps-quests reference info`` prints)."""
+        nbytes = self.n_environments * self.width * 8
+        lines = [
+            f"file:              {self.path if self.path else '(not saved)'}",
+            f"environments:      {self.n_environments}",
+            f"descriptor:        QUESTS version {self.descriptor_version}, k = {self.k}, "
+            f"width {self.width}, cutoff {self.cutoff:g} Å",
+            f"bandwidth:         {self.bandwidth:g} Å^-1 (default for fix quests)",
+            f"length unit:       {self.length_unit}",
+            f"data:              {nbytes / 2**20:.2f} MiB float64",
+            f"sha256:            {self.sha256}",
+            f"created:           {self.created or 'unknown'}",
+            "sources:",
+        ]
+        for source in self.sources:
+            lines.append("  " + _describe_source(source))
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------- header I/O
+def _encode_header(header: dict) -> bytes:
+    """JSON header padded with spaces (and a final newline) so the data start is 64-aligned."""
+    offset = 0
+    while True:  # the offset's own digits change the header length: iterate to a fixed point
+        text = json.dumps({**header, "data_offset": offset}, indent=1).encode("utf-8")
+        needed = _aligned(_PREFIX.size + len(text) + 1)
+        if needed == offset:
+            break
+        offset = needed
+    padding = offset - _PREFIX.size - len(text)
+    return text + b" " * (padding - 1) + b"\n"
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // ALIGNMENT) * ALIGNMENT
+
+
+def read_header(path) -> tuple[dict, int]:
+    """Return (header dict, data offset in bytes) of a reference file, checking the framing."""
+    path = Path(path)
+    if not path.exists():
+        raise ReferenceFileError(
+            f"reference file {path} does not exist; check the path or {_REBUILD_HINT}"
+        )
+    if not path.is_file():
+        raise ReferenceFileError(f"reference file {path} is not a regular file; give the .qref file")
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        prefix = stream.read(_PREFIX.size)
+        if len(prefix) < _PREFIX.size:
+            raise ReferenceFileError(
+                f"reference file {path} is truncated: {size} bytes, shorter than the "
+                f"{_PREFIX.size}-byte preamble; {_REBUILD_HINT}"
+            )
+        magic, version, header_len = _PREFIX.unpack(prefix)
+        if magic != MAGIC:
+            raise ReferenceFileError(f"{path} is not a lammps-quests reference file: {_what_is(prefix)}")
+        if version != FORMAT_VERSION:
+            raise ReferenceFileError(
+                f"reference file {path} has format version {version}, this lammps-quests reads "
+                f"version {FORMAT_VERSION}; upgrade lammps-quests or {_REBUILD_HINT}"
+            )
+        if header_len > min(_MAX_HEADER_BYTES, size - _PREFIX.size):
+            raise ReferenceFileError(
+                f"reference file {path} is truncated or corrupt: its header length ({header_len} "
+                f"bytes) exceeds the file ({size} bytes); {_REBUILD_HINT}"
+            )
+        raw = stream.read(header_len)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReferenceFileError(
+            f"reference file {path} has a corrupt header (not valid JSON: {error}); {_REBUILD_HINT}"
+        ) from None
+    if not isinstance(header, dict):
+        raise ReferenceFileError(f"reference file {path} has a corrupt header (not a JSON object); {_REBUILD_HINT}")
+    data_offset = header.get("data_offset")
+    if data_offset != _PREFIX.size + header_len or data_offset % ALIGNMENT:
+        raise ReferenceFileError(
+            f"reference file {path} has a corrupt header: data_offset {data_offset!r} does not "
+            f"match the header length {header_len} (expected {_PREFIX.size + header_len}, "
+            f"a multiple of {ALIGNMENT}); {_REBUILD_HINT}"
+        )
+    return header, data_offset
+
+
+def _what_is(prefix: bytes) -> str:
+    if prefix.startswith(_NPY_MAGIC):
+        return "it is a NumPy .npy array; wrap descriptors with Reference.from_descriptors(...).save(path) or " + _REBUILD_HINT
+    if prefix.startswith(b"PK"):
+        return "it is a zip/.npz archive; " + _REBUILD_HINT
+    return f"it starts with {prefix[:8]!r} instead of {MAGIC!r}; give a file written by Reference.save or {_REBUILD_HINT}"
+
+
+def _settings_from_header(path: Path, header: dict) -> tuple[int, float, float, int, int]:
+    """Check the header fields; return (k, cutoff Å, bandwidth Å^-1, n rows, width)."""
+
+    def fail(problem: str) -> ReferenceFileError:
+        return ReferenceFileError(f"reference file {path} has a bad header: {problem}; {_REBUILD_HINT}")
+
+    required = ("descriptor_version", "length_unit", "k", "cutoff", "bandwidth", "shape", "dtype", "order", "n_environments")
+    missing = [key for key in required if key not in header]
+    if missing:
+        raise fail(f"missing field(s) {', '.join(missing)}")
+    if header["descriptor_version"] != DESCRIPTOR_VERSION:
+        raise ReferenceFileError(
+            f"reference file {path} holds descriptors of version {header['descriptor_version']!r}, "
+            f"this lammps-quests computes version {DESCRIPTOR_VERSION}; dH against it would be "
+            f"meaningless, {_REBUILD_HINT}"
+        )
+    if header["length_unit"] != LENGTH_UNIT:
+        raise fail(f"length unit {header['length_unit']!r}, only {LENGTH_UNIT!r} is supported")
+    if header["dtype"] != "<f8" or header["order"] != "C":
+        raise fail(f"data type {header['dtype']!r} order {header['order']!r}, expected '<f8' and 'C'")
+    try:
+        k = check_k(header["k"])
+        cutoff = check_cutoff(header["cutoff"])
+        bandwidth = float(check_bandwidths(header["bandwidth"])[0][0])
+    except (TypeError, ValueError) as error:
+        raise fail(str(error)) from None
+    shape = header["shape"]
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
+        raise fail(f"shape {shape!r} is not two integers")
+    n, width = shape
+    if width != 2 * k - 1:
+        raise ReferenceFileError(
+            f"reference file {path}: descriptor width {width} does not match k = {k} (width must "
+            f"be 2k-1 = {2 * k - 1}); the header or data is inconsistent, {_REBUILD_HINT}"
+        )
+    if n < 1 or header["n_environments"] != n:
+        raise fail(f"n_environments {header['n_environments']!r} and shape {shape} disagree or are < 1")
+    return k, cutoff, bandwidth, n, width
+
+
+def _read_array(path: Path, offset: int, n: int, width: int, mmap: bool) -> np.ndarray:
+    if mmap:
+        return np.memmap(path, dtype="<f8", mode="r", offset=offset, shape=(n, width), order="C")
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        X = np.fromfile(stream, dtype="<f8", count=n * width).reshape(n, width)
+    X.setflags(write=False)
+    return X
+
+
+# --------------------------------------------------------------------- checks and helpers
+def _check_settings(k, cutoff, bandwidth) -> tuple[int, float, float]:
+    values, scalar = check_bandwidths(bandwidth)
+    if not scalar:
+        raise ValueError(f"a reference stores one default bandwidth (Å^-1), got {bandwidth!r}")
+    return check_k(k), check_cutoff(cutoff), float(values[0])
+
+
+def _array_problem(X: np.ndarray, k: int) -> str:
+    """Describe what makes X unusable as (n, 2k-1) QUESTS descriptors, or return ''."""
+    if X.ndim != 2:
+        return f"expected a 2-d array, got {X.ndim}-d"
+    if X.shape[1] != 2 * k - 1:
+        return f"width {X.shape[1]} does not match k = {k} (2k-1 = {2 * k - 1})"
+    if X.shape[0] == 0:
+        return "no environments (0 rows)"
+    for start in range(0, X.shape[0], _CHUNK_ROWS):  # chunks: no full-size temporaries
+        block = np.asarray(X[start : start + _CHUNK_ROWS])
+        finite = np.isfinite(block)
+        if not finite.all():
+            row = start + int(np.nonzero(~finite.all(axis=1))[0][0])
+            return f"descriptors contain NaN or inf (first at row {row})"
+        if (block < 0).any():  # w(r) >= 0 and distances > 0, so every entry is >= 0
+            row = start + int(np.nonzero((block < 0).any(axis=1))[0][0])
+            return f"descriptors contain negative values (first at row {row}), impossible for QUESTS descriptors"
+    return ""
+
+
+def _sha256(X: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        block = np.ascontiguousarray(X[start : start + _CHUNK_ROWS], dtype="<f8")
+        digest.update(memoryview(block).cast("B"))
+    return digest.hexdigest()
+
+
+def _rows_for_sources(sources: Sequence[dict] | None, n_rows: int) -> list[dict]:
+    """Copy provenance dicts, adding each one's row range [start, stop) in the array."""
+    if sources is None:
+        return [{"path": None, "index": None, "n_atoms": n_rows, "rows": [0, n_rows]}]
+    result, start = [], 0
+    for source in sources:
+        entry = dict(source)
+        n_atoms = entry.get("n_atoms")
+        if not isinstance(n_atoms, (int, np.integer)) or n_atoms < 0:
+            raise ValueError(f"source {entry.get('path')!r} needs a non-negative integer 'n_atoms', got {n_atoms!r}")
+        entry["n_atoms"] = int(n_atoms)
+        entry["rows"] = [start, start + int(n_atoms)]
+        start += int(n_atoms)
+        result.append(entry)
+    if start != n_rows:
+        raise ValueError(
+            f"sources account for {start} atoms but there are {n_rows} descriptors; "
+            "give one source per input, with the number of atoms it contributed"
+        )
+    try:
+        json.dumps(result)
+    except TypeError as error:
+        raise ValueError(f"sources must be JSON-serialisable (strings and numbers): {error}") from None
+    return result
+
+
+def _as_frame_list(frames) -> list:
+    from ase import Atoms
+
+    frame_list = [frames] if isinstance(frames, Atoms) else list(frames)
+    if not frame_list:
+        raise ValueError("no frames given: a reference needs at least one structure")
+    for number, frame in enumerate(frame_list):
+        if not isinstance(frame, Atoms):
+            raise ValueError(f"frame {number} is a {type(frame).__name__}, expected ase.Atoms")
+        if len(frame) == 0:
+            raise ValueError(f"frame {number} has no atoms; drop it from the input")
+    return frame_list
+
+
+def _describe_source(source: dict) -> str:
+    path = source.get("path") or "(in-memory frames)"
+    parts = [str(path)]
+    if source.get("index") not in (None, ":"):
+        parts.append(f"index {source['index']}")
+    if source.get("frames"):
+        parts.append(f"frames {_frame_ranges(source['frames'])}")
+    if source.get("n_frames") is not None:
+        parts.append(f"{source['n_frames']} frames")
+    parts.append(f"{source.get('n_atoms')} atoms")
+    if source.get("rows"):
+        parts.append(f"rows {source['rows'][0]}-{source['rows'][1] - 1}")
+    return ", ".join(parts)
+
+
+def _frame_ranges(frames) -> str:
+    """Compact text for a frame selection {"start", "stop", "step", "of"} (0-based, stop excluded)."""
+    if isinstance(frames, dict):
+        text = f"{frames.get('start')}:{frames.get('stop')}:{frames.get('step')}"
+        return f"{text} of {frames['of']}" if "of" in frames else text
+    return str(frames)
+
+
+def _creator() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"lammps-quests {version('lammps-quests')}"
+    except Exception:  # running from a source tree that is not installed
+        return "lammps-quests (source tree)"
