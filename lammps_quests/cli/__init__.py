@@ -1,0 +1,29 @@
+"""The ``lammps-quests`` command: one click group, subcommands live in sibling modules.
+
+Each submodule defines its commands with ``@main.command()`` (or adds a sub-group) on the
+group below; importing the submodules here registers them. Keeping them in separate files
+keeps each family of commands (reference sets, analysis, rendering) small and independent.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lammps-quests")
+def main() -> None:
+    """QUESTS information entropy and uncertainty for atomistic data and LAMMPS runs.
+
+    \b
+    Example:
+      lammps-quests demo
+    """
+
+
+_SUBMODULES = ("demo", "reference", "analysis", "render")
+
+for _name in _SUBMODULES:
+    importlib.import_module(f"{__name__}.{_name}")

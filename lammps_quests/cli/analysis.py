@@ -1,0 +1,1 @@
+"""lammps-quests analysis commands (registered on lammps_quests.cli.main)."""

@@ -1,0 +1,1 @@
+"""lammps-quests demo commands (registered on lammps_quests.cli.main)."""

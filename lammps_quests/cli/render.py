@@ -1,0 +1,1 @@
+"""lammps-quests render commands (registered on lammps_quests.cli.main)."""

@@ -1,0 +1,69 @@
+"""Input checks shared by the core: each raises a ValueError that names the problem and the fix."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_positions(positions, name: str = "positions") -> np.ndarray:
+    """Return ``positions`` as a C-contiguous (n, 3) float64 array of finite values (Å)."""
+    array = np.ascontiguousarray(positions, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (n, 3) in Å, got shape {array.shape}")
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        first = int(np.nonzero(bad)[0][0])
+        raise ValueError(
+            f"{name} of {int(bad.sum())} atom(s) are NaN or inf (first: atom {first}); "
+            "check the structure file or the simulation that produced it"
+        )
+    return array
+
+
+def check_k(k) -> int:
+    """Number of neighbours in the descriptor: an integer >= 2."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
+        raise ValueError(f"k must be an integer >= 2 (number of neighbours), got {k!r}")
+    return int(k)
+
+
+def check_cutoff(cutoff) -> float:
+    """Descriptor cutoff radius: a finite number > 0 (Å)."""
+    value = float(cutoff)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"cutoff must be a finite distance > 0 in Å, got {cutoff!r}")
+    return value
+
+
+def check_bandwidths(h) -> tuple[np.ndarray, bool]:
+    """Kernel bandwidth(s) in Å^-1; returns (1-d array, whether a single value was given)."""
+    scalar = np.ndim(h) == 0
+    values = np.atleast_1d(np.asarray(h, dtype=np.float64))
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"bandwidth must be a number or a sequence of numbers in Å^-1, got {h!r}")
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise ValueError(f"bandwidth must be finite and > 0 (Å^-1), got {h!r}")
+    return values, scalar
+
+
+def check_descriptors(X, name: str = "X") -> np.ndarray:
+    """Return descriptors as a C-contiguous (n, d) float64 array; n >= 1, finite values."""
+    array = np.ascontiguousarray(X, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d array (environments x descriptor width), got {array.ndim}-d")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}): give at least one environment")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or inf; recompute the descriptors from finite positions")
+    return array
+
+
+def check_same_width(Y: np.ndarray, X: np.ndarray) -> None:
+    """Descriptors compared with each other must come from the same k (width 2k - 1)."""
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"descriptor widths differ: Y has {Y.shape[1]} columns and X has {X.shape[1]}; "
+            "compute both with the same k (width 2k - 1)"
+        )
