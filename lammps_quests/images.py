@@ -106,7 +106,9 @@ def periodic_images(
     points, index = [wrapped], [np.arange(n, dtype=np.int64)]
     for shift in shifts:
         shifted = frac + shift
-        inside = np.all((shifted >= -margin) & (shifted <= 1.0 + margin), axis=1)
+        # only periodic directions bound the images; along the others atoms may lie anywhere
+        near = (shifted[:, pbc] >= -margin[pbc]) & (shifted[:, pbc] <= 1.0 + margin[pbc])
+        inside = np.all(near, axis=1)
         if inside.any():
             points.append(shifted[inside] @ cell)
             index.append(np.nonzero(inside)[0].astype(np.int64))

@@ -1,0 +1,138 @@
+"""Entropy, dH, diversity, overlap: the published `quests` as oracle, bounds and identities."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+import lammps_quests as lq
+from lammps_quests import kernel_sums
+
+quests_entropy = pytest.importorskip("quests.entropy")
+
+
+def thermal_fcc(sigma, repeat=(3, 3, 3), seed=0):
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
+    atoms.positions += np.random.default_rng(seed).normal(0, sigma, atoms.positions.shape)
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def data():
+    """A reference of warm FCC environments and a hotter test set (descriptors, Å^-1)."""
+    X = lq.descriptors([thermal_fcc(0.06, seed=s) for s in range(6)])
+    Y = lq.descriptors([thermal_fcc(0.12, seed=10 + s) for s in range(2)])
+    return X, Y
+
+
+def rel(a, b):
+    return np.max(np.abs(np.asarray(a) - np.asarray(b)) / np.abs(np.asarray(b)))
+
+
+@pytest.mark.parametrize("h", [0.015, 0.05])
+def test_matches_published_quests(data, h):
+    X, Y = data
+    assert rel(lq.entropy(X, h), quests_entropy.entropy(X, h)) <= 1e-9
+    assert rel(lq.diversity(X, h), quests_entropy.diversity(X, h)) <= 1e-9
+    oracle = quests_entropy.delta_entropy(Y, X, h)
+    assert np.isfinite(oracle).all()
+    assert rel(lq.delta_entropy(Y, X, h), oracle) <= 1e-9
+
+
+def test_small_blocks_give_the_same_numbers(data, monkeypatch):
+    # force many row and column blocks, so the running log-sum-exp across blocks is exercised
+    X, Y = data
+    full = lq.delta_entropy(Y, X)
+    monkeypatch.setattr(kernel_sums, "ROW_BLOCK", 37)
+    monkeypatch.setattr(kernel_sums, "COL_BLOCK", 101)
+    np.testing.assert_allclose(lq.delta_entropy(Y, X), full, rtol=1e-12, atol=1e-12)
+    assert rel(lq.delta_entropy(Y, X), quests_entropy.delta_entropy(Y, X, 0.015)) <= 1e-9
+
+
+def test_several_bandwidths_give_one_result_each(data):
+    X, Y = data
+    hs = [0.01, 0.02, 0.04]
+    dh = lq.delta_entropy(Y, X, hs)
+    assert dh.shape == (3, len(Y))
+    for i, h in enumerate(hs):
+        np.testing.assert_allclose(dh[i], lq.delta_entropy(Y, X, h), rtol=1e-13)
+    oracle = quests_entropy.delta_entropy(Y, X, np.array(hs))  # (ny, nh) in the published code
+    assert rel(dh, np.asarray(oracle).T) <= 1e-9
+    H = lq.entropy(X, hs)
+    assert H.shape == (3,)
+    assert rel(H, quests_entropy.entropy(X, np.array(hs))) <= 1e-9
+    assert lq.diversity(X, hs).shape == (3,)
+    assert lq.overlap(Y, X, hs).shape == (3,)
+
+
+def test_far_points_stay_finite_where_the_published_code_returns_inf(data):
+    X, _ = data
+    far = X[:3] + 5.0  # every kernel value underflows: distance >> 39 h
+    assert np.isinf(quests_entropy.delta_entropy(far, X, 0.015)).all()
+    dh = lq.delta_entropy(far, X)
+    assert np.isfinite(dh).all()
+    # exact value: dH = d_min^2 / (2 h^2) - log(number of points at d_min + ...)
+    d2 = ((far[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    z = d2 / (2 * 0.015**2)
+    expected = z.min(1) - np.log(np.exp(-(z - z.min(1)[:, None])).sum(1))
+    np.testing.assert_allclose(dh, expected, rtol=1e-9)
+
+
+def test_entropy_identity_and_bounds(data):
+    X, _ = data
+    n = len(X)
+    H = lq.entropy(X)
+    dh_self = lq.self_delta_entropy(X)
+    # H = log n + mean dH(x|X): Eq. 5 with Eq. 7 (the paper's Eq. 26 prints this sign as minus)
+    np.testing.assert_allclose(H, np.log(n) + dh_self.mean(), rtol=1e-12)
+    assert 0.0 <= H <= np.log(n)
+    assert np.all(dh_self <= 1e-12)  # every point of X is inside X
+    assert np.all(dh_self >= -np.log(n) - 1e-12)
+
+
+def test_copies_have_zero_entropy_and_minimal_dh():
+    x = lq.descriptors(thermal_fcc(0.05, repeat=(1, 1, 1)))[:1]
+    copies = np.repeat(x, 50, axis=0)
+    assert abs(lq.entropy(copies)) < 1e-12
+    np.testing.assert_allclose(lq.delta_entropy(x, copies), -np.log(50), rtol=1e-12)
+    np.testing.assert_allclose(lq.diversity(copies), 0.0, atol=1e-12)
+
+
+def test_well_separated_points_have_maximal_entropy_and_diversity():
+    n = 40
+    X = np.eye(n) * 10.0  # pairwise distances 14 Å^-1 >> h
+    np.testing.assert_allclose(lq.entropy(X), np.log(n), rtol=1e-12)
+    np.testing.assert_allclose(lq.diversity(X), np.log(n), rtol=1e-12)
+
+
+def test_overlap_and_novelty(data):
+    X, Y = data
+    assert lq.overlap(X, X) == 1.0
+    assert lq.novelty(X, X) == 0.0
+    far = Y + 1.0
+    assert lq.overlap(far, X) == 0.0
+    assert lq.novelty(far, X) == 1.0
+    dh = lq.delta_entropy(Y, X)
+    assert lq.overlap(Y, X) == pytest.approx(np.mean(dh <= 0))
+    assert 0.0 < lq.overlap(Y, X) < 1.0  # hotter environments: partly covered
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda X: lq.entropy(X, 0.0), "bandwidth must be finite and > 0"),
+    (lambda X: lq.entropy(X, -0.01), "bandwidth must be finite and > 0"),
+    (lambda X: lq.delta_entropy(X, X, [0.01, float("nan")]), "bandwidth must be finite"),
+    (lambda X: lq.entropy(X[:0]), "empty"),
+    (lambda X: lq.delta_entropy(X[:, :5], X), "widths differ"),
+    (lambda X: lq.entropy(X[0]), "2-d array"),
+    (lambda X: lq.entropy(np.where(X == X[0, 0], np.nan, X)), "NaN or inf"),
+])
+def test_bad_input_raises_clear_errors(data, call, message):
+    X, _ = data
+    with pytest.raises(ValueError, match=message):
+        call(X)
+
+
+def test_polynomial_exponential_is_accurate():
+    t = np.concatenate([np.linspace(0, kernel_sums._NEGLIGIBLE, 200_001),
+                        np.random.default_rng(0).random(10_000) * kernel_sums._NEGLIGIBLE])
+    values = np.array([kernel_sums._exp_neg(v, kernel_sums._TABLE) for v in t[::50]])
+    np.testing.assert_allclose(values, np.exp(-t[::50]), rtol=2e-15)
