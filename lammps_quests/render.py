@@ -1,0 +1,423 @@
+"""Render LAMMPS dumps with atoms coloured by their QUESTS dH, headless, through OVITO.
+
+``fix quests`` stores each atom's differential entropy dH (nats) in its per-atom vector,
+which ``dump custom ... f_<fixID>`` writes as a column; OVITO reads that column as a particle
+property of the same name (``f_q`` for a fix with ID ``q``). Atoms are coloured on OVITO's
+blue-white-red gradient over a fixed range, [-5, 5] nats by default: dH <= -5 blue (well
+inside the training domain), 0 white, >= +5 red (extrapolation); values outside the range
+take the end colours. A colour legend titled "dH (nats)" is drawn into the picture.
+
+The ``ovito`` module is an optional extra (``pip install "lammps-quests[ovito]"``) and is
+imported only when a picture is rendered, so the rest of the package works without it.
+OVITO renders through Vulkan even with its CPU ray tracer (Tachyon); a machine without a
+GPU needs the Vulkan loader and Mesa's software driver (Debian/Ubuntu:
+``apt-get install libvulkan1 mesa-vulkan-drivers``).
+
+:func:`follow_dump` re-renders the newest complete frame of a dump that LAMMPS is still
+writing; every picture is written to a temporary file first and then renamed over the
+output, so a viewer never sees a half-written image.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from lammps_quests.growing_dump import (
+    FrameSpan,
+    complete_frames,
+    is_text_dump,
+    newest_complete_frame,
+    read_frame,
+)
+
+DEFAULT_PROPERTY = "f_q"
+DEFAULT_RANGE = (-5.0, 5.0)  # nats
+LEGEND_TITLE = "dH (nats)"
+VIEWS = ("perspective", "top", "front", "left")
+RENDERERS = ("tachyon", "opengl")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+INSTALL_HINT = (
+    'install the OVITO extra with `pip install "lammps-quests[ovito]"`; for headless '
+    "rendering without a GPU also install the Vulkan loader and Mesa's software driver "
+    "(Debian/Ubuntu: `apt-get install libvulkan1 mesa-vulkan-drivers`)"
+)
+
+# Camera direction (pointing from the eye into the scene) for each --view choice; the
+# slab of --slab is cut normal to it.
+_VIEW_DIRECTIONS = {
+    "perspective": (-1.0, -1.0, -1.0),
+    "top": (0.0, 0.0, -1.0),
+    "front": (0.0, 1.0, 0.0),
+    "left": (1.0, 0.0, 0.0),
+}
+
+
+class RenderUnavailable(RuntimeError):
+    """OVITO or the Vulkan libraries it renders with are missing."""
+
+
+@dataclass(frozen=True)
+class RenderStyle:
+    """How a frame is drawn.
+
+    property: name of the per-atom dH column in the dump (``f_<fixID>``).
+    value_range: (low, high) in nats mapped to blue and red; white sits at the midpoint.
+    size: image (width, height) in pixels.
+    view: one of VIEWS; ``top`` looks down the z axis, ``front`` along +y, ``left`` along +x.
+    renderer: ``tachyon`` (CPU ray tracer) or ``opengl`` (OVITO's rasteriser).
+    legend: draw the colour legend.
+    slab: if set, keep only atoms in a slab this thick (Å) through the cell centre, normal
+        to the view direction, to see inside a bulk sample.
+    radius: atom radius in Å; None keeps OVITO's choice.
+    background: RGB in [0, 1].
+    """
+
+    property: str = DEFAULT_PROPERTY
+    value_range: tuple[float, float] = DEFAULT_RANGE
+    size: tuple[int, int] = (800, 600)
+    view: str = "perspective"
+    renderer: str = "tachyon"
+    legend: bool = True
+    slab: float | None = None
+    radius: float | None = None
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        low, high = self.value_range
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(
+                f"colour range must be two finite numbers low < high (nats), got {low} {high}"
+            )
+        width, height = self.size
+        if width < 16 or height < 16 or width > 16384 or height > 16384:
+            raise ValueError(f"image size must be 16..16384 pixels per side, got {width} x {height}")
+        if self.view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {self.renderer!r}")
+        if self.slab is not None and not self.slab > 0:
+            raise ValueError(f"slab thickness must be > 0 Å, got {self.slab}")
+        if self.radius is not None and not self.radius > 0:
+            raise ValueError(f"atom radius must be > 0 Å, got {self.radius}")
+
+
+@dataclass(frozen=True)
+class RenderedFrame:
+    """What went into one picture: the frame and a summary of its dH values (nats)."""
+
+    timestep: int | None
+    natoms: int
+    dh_min: float
+    dh_max: float
+    n_positive: int  # atoms with dH > 0: outside the reference's domain
+    output: str
+
+
+def render_dump(
+    dump: str | os.PathLike,
+    output: str | os.PathLike,
+    frame: int = -1,
+    style: RenderStyle | None = None,
+) -> RenderedFrame:
+    """Render frame ``frame`` of a LAMMPS dump (negative counts from the end) to an image.
+
+    Frames of a text dump are located by this package (a partly written last frame, as in a
+    dump LAMMPS is still writing, is not counted) and handed to OVITO one at a time; other
+    formats OVITO reads (``.gz``, binary) are passed to OVITO whole. The image is written
+    atomically (temporary file, then rename). Raises ValueError for a missing or unreadable
+    dump, a frame out of range, or a missing dH column, and RenderUnavailable when OVITO
+    or Vulkan is missing.
+    """
+    style = style or RenderStyle()
+    dump = os.fspath(dump)
+    output = _check_output(output)
+    if not os.path.isfile(dump):
+        raise ValueError(f"dump file {dump!r} does not exist")
+    ovito = _import_ovito()
+    if not is_text_dump(dump):
+        return _render_file(ovito, dump, frame, output, style)
+    if frame == -1:
+        span = newest_complete_frame(dump)
+        nframes = 0 if span is None else None
+    else:
+        spans = complete_frames(dump)
+        nframes = len(spans)
+        span = spans[frame] if -nframes <= frame < nframes else None
+    if span is None:
+        _raise_no_frame(dump, frame, nframes)
+    with tempfile.TemporaryDirectory(prefix="lammps-quests-render-") as scratch:
+        return _render_file(ovito, _copy_frame(dump, span, scratch), 0, output, style, dump)
+
+
+def follow_dump(
+    dump: str | os.PathLike,
+    output: str | os.PathLike,
+    style: RenderStyle | None = None,
+    interval: float = 2.0,
+    max_updates: int | None = None,
+    timeout: float | None = None,
+    on_update: Callable[[RenderedFrame], None] | None = None,
+) -> int:
+    """Keep ``output`` showing the newest complete frame of a text dump that is still growing.
+
+    Polls the file every ``interval`` seconds; when a new complete frame has appeared it is
+    rendered (frames that appeared and were superseded between two polls are skipped; a
+    partly written last frame waits for the next poll). Stops after ``max_updates``
+    pictures, after ``timeout`` seconds without a new frame, or on KeyboardInterrupt
+    (Ctrl-C), which propagates to the caller. Returns the number of pictures written.
+    The dump may not exist yet when following starts; a dump that is replaced (a new run
+    writing the same file name) is followed from its new content.
+    """
+    style = style or RenderStyle()
+    dump = os.fspath(dump)
+    output = _check_output(output)
+    if not interval > 0:
+        raise ValueError(f"polling interval must be > 0 seconds, got {interval}")
+    if max_updates is not None and max_updates < 1:
+        raise ValueError(f"max_updates must be >= 1, got {max_updates}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+    ovito = _import_ovito()  # fail now, not after waiting for the first frame
+    updates = 0
+    last_state = last_frame = None
+    last_change = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lammps-quests-follow-") as scratch:
+        while True:
+            state = _file_state(dump)
+            if state is not None and state != last_state:
+                last_state = state
+                span = newest_complete_frame(dump)
+                # a frame is identified by the file holding it, its place and its timestep
+                key = None if span is None else (state[0], span.start, span.end, span.timestep)
+                if key is not None and key != last_frame:
+                    frame_file = _copy_frame(dump, span, scratch)
+                    try:
+                        rendered = _render_file(ovito, frame_file, 0, output, style, dump)
+                    finally:
+                        os.unlink(frame_file)
+                    last_frame, updates = key, updates + 1
+                    last_change = time.monotonic()
+                    if on_update is not None:
+                        on_update(rendered)
+                    if max_updates is not None and updates >= max_updates:
+                        return updates
+            if timeout is not None and time.monotonic() - last_change > timeout:
+                return updates
+            time.sleep(interval)
+
+
+def _copy_frame(dump: str, span: FrameSpan, directory: str) -> str:
+    """Write one frame of ``dump`` as a single-frame dump file in ``directory``; its path.
+
+    Every copy gets a new name so that no file cache can hand back an older frame.
+    """
+    handle, path = tempfile.mkstemp(prefix=f"timestep-{span.timestep}-", suffix=".dump", dir=directory)
+    with os.fdopen(handle, "wb") as copy:
+        copy.write(read_frame(dump, span))
+    return path
+
+
+def _raise_no_frame(dump: str, frame: int, nframes: int | None) -> None:
+    if not nframes:
+        raise ValueError(
+            f"{dump!r} has no complete frame yet (is LAMMPS still writing the first one? "
+            "use --follow to wait for it)"
+        )
+    raise ValueError(
+        f"frame {frame} does not exist: {dump!r} has {nframes} complete frame(s) "
+        f"(valid: 0..{nframes - 1}, or negative counting from the end, -1 = last)"
+    )
+
+
+def _render_file(ovito, path: str, frame: int, output: str, style: RenderStyle,
+                 label: str | None = None) -> RenderedFrame:
+    """Render frame ``frame`` of the file OVITO reads at ``path``; ``label`` names it in errors."""
+    label = label or path
+    pipeline = _load(ovito, path, label)
+    nframes = pipeline.source.num_frames
+    if not -nframes <= frame < nframes:
+        _raise_no_frame(label, frame, nframes)
+    frame %= nframes
+    data = pipeline.compute(frame)
+    values = _dh_values(data, style.property, label)
+    _add_modifiers(ovito, pipeline, data, style)
+    _render_atomically(ovito, pipeline, frame, output, style)
+    return RenderedFrame(
+        timestep=data.attributes.get("Timestep"),
+        natoms=int(data.particles.count),
+        dh_min=float(values.min()) if len(values) else math.nan,
+        dh_max=float(values.max()) if len(values) else math.nan,
+        n_positive=int((values > 0).sum()),
+        output=output,
+    )
+
+
+def _file_state(path: str) -> tuple[int, int, int] | None:
+    """(inode, size, mtime ns) of ``path``, or None while it does not exist."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _check_output(output: str | os.PathLike) -> str:
+    output = os.fspath(output)
+    if not output.lower().endswith(IMAGE_SUFFIXES):
+        raise ValueError(
+            f"output {output!r} must end in one of {', '.join(IMAGE_SUFFIXES)} (the image format "
+            "is chosen from the name)"
+        )
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise ValueError(f"output directory {directory!r} does not exist")
+    return output
+
+
+def _import_ovito():
+    """Import the OVITO modules used here; RenderUnavailable with the fix if absent."""
+    try:
+        import ovito.io
+        import ovito.modifiers
+        import ovito.vis
+        from ovito.qt_compat import QtCore
+    except ImportError as error:
+        raise RenderUnavailable(
+            f"the `ovito` Python module is not available ({error}): {INSTALL_HINT}"
+        ) from error
+    ovito.QtCore = QtCore
+    return ovito
+
+
+def _load(ovito, path: str, label: str):
+    try:
+        return ovito.io.import_file(path)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"OVITO could not read {label!r} as a LAMMPS dump: {error}") from error
+
+
+def _dh_values(data, name: str, dump: str):
+    """The dH column as a numpy array; ValueError naming the columns that do exist."""
+    if name not in data.particles:
+        available = [key for key in data.particles.keys() if key not in _STANDARD_PROPERTIES]
+        raise ValueError(
+            f"{dump!r} has no per-atom column {name!r}; extra columns found: "
+            f"{', '.join(available) or 'none'}. Write dH with `dump ID all custom N file "
+            "id type x y z f_<fixID>` (the fix quests ID, e.g. f_q for `fix q all quests ...`) "
+            "and pass that name with --property"
+        )
+    return data.particles[name][...]
+
+
+_STANDARD_PROPERTIES = {"Particle Identifier", "Particle Type", "Position", "Color", "Radius"}
+
+
+def _add_modifiers(ovito, pipeline, data, style: RenderStyle) -> None:
+    modifiers = ovito.modifiers
+    if style.radius is not None:
+        pipeline.modifiers.append(
+            modifiers.ComputePropertyModifier(
+                output_property="Radius", expressions=[repr(float(style.radius))]
+            )
+        )
+    if style.slab is not None:
+        normal = _unit(_VIEW_DIRECTIONS[style.view])
+        cell = data.cell[...]  # 3 cell vectors as columns, then the origin
+        centre = cell[:, 3] + 0.5 * (cell[:, 0] + cell[:, 1] + cell[:, 2])
+        pipeline.modifiers.append(
+            modifiers.SliceModifier(
+                normal=normal,
+                distance=float(sum(n * c for n, c in zip(normal, centre))),
+                slab_width=float(style.slab),
+            )
+        )
+    low, high = style.value_range
+    pipeline.modifiers.append(
+        modifiers.ColorCodingModifier(
+            property=style.property,
+            start_value=float(low),
+            end_value=float(high),
+            gradient=modifiers.ColorCodingModifier.BlueWhiteRed(),
+            auto_adjust_range=False,  # a fixed scale makes frames and runs comparable
+        )
+    )
+
+
+def _unit(vector: tuple[float, float, float]) -> tuple[float, float, float]:
+    norm = math.sqrt(sum(v * v for v in vector))
+    return tuple(v / norm for v in vector)
+
+
+def _render_atomically(ovito, pipeline, frame: int, output: str, style: RenderStyle) -> None:
+    """Render to a temporary file beside ``output``, then rename it over ``output``."""
+    vis = ovito.vis
+    suffix = os.path.splitext(output)[1]
+    directory = os.path.dirname(os.path.abspath(output))
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(output)}.", suffix=suffix, dir=directory
+    )
+    os.close(handle)
+    pipeline.add_to_scene()
+    try:
+        viewport = _make_viewport(ovito, pipeline, style)
+        renderer = vis.TachyonRenderer() if style.renderer == "tachyon" else vis.OpenGLRenderer()
+        try:
+            viewport.render_image(
+                size=style.size,
+                filename=temporary,
+                frame=frame,
+                background=style.background,
+                renderer=renderer,
+            )
+        except RuntimeError as error:
+            if "vulkan" in str(error).lower():
+                raise RenderUnavailable(
+                    f"OVITO could not start its Vulkan graphics backend: {INSTALL_HINT}. "
+                    f"OVITO said: {str(error).splitlines()[0]}"
+                ) from error
+            raise
+        os.replace(temporary, output)
+    finally:
+        pipeline.remove_from_scene()
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _make_viewport(ovito, pipeline, style: RenderStyle):
+    vis = ovito.vis
+    kind = {
+        "perspective": vis.Viewport.Type.Perspective,
+        "top": vis.Viewport.Type.Top,
+        "front": vis.Viewport.Type.Front,
+        "left": vis.Viewport.Type.Left,
+    }[style.view]
+    viewport = vis.Viewport(type=kind, camera_dir=_VIEW_DIRECTIONS[style.view])
+    viewport.zoom_all(size=style.size)
+    if style.legend:
+        qt = ovito.QtCore.Qt
+        viewport.overlays.append(
+            vis.ColorLegendOverlay(
+                modifier=pipeline.modifiers[-1],  # the ColorCodingModifier, added last
+                title=LEGEND_TITLE,
+                alignment=qt.AlignmentFlag.AlignRight | qt.AlignmentFlag.AlignVCenter,
+                orientation=qt.Orientation.Vertical,
+                format_string="%g",
+                text_color=_contrasting(style.background),
+                legend_size=0.5,  # fraction of the image height
+                offset_x=-0.02,
+                font_size=0.08,
+            )
+        )
+    return viewport
+
+
+def _contrasting(background: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Black text on light backgrounds, white on dark ones."""
+    luminance = 0.2126 * background[0] + 0.7152 * background[1] + 0.0722 * background[2]
+    return (0.0, 0.0, 0.0) if luminance > 0.5 else (1.0, 1.0, 1.0)
