@@ -1,0 +1,53 @@
+"""Real LAMMPS dumps with a per-atom ``f_q`` column of known values, for the render tests.
+
+Until ``fix quests`` writes dH, the column comes from a stock LAMMPS fix with ID ``q``:
+``fix q all store/state 0 v_dh`` stores an atom-style variable per atom, and
+``dump custom ... f_q`` writes it exactly as it would write the per-atom vector of
+``fix q all quests ...``. Each frame is written by LAMMPS itself (write_dump ... append).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crystal_md import new_lammps
+
+CELLS = 4  # FCC Cu, 4 x 4 x 4 cells = 256 atoms, 14.46 Å box
+LATTICE = 3.615  # Å
+
+
+def write_dh_dump(path: Path, frames: list[tuple[int, str]], extra: str = "",
+                  dump_modify: str = "") -> Path:
+    """Write a LAMMPS dump custom file ``id type x y z f_q``, one frame per (timestep, dh).
+
+    ``dh`` is a LAMMPS atom-style expression of the atom position (Å), e.g.
+    ``"8*(x>v_half) - 4"``; ``v_half`` is the box centre along x shifted half a lattice
+    plane, so exactly half the atoms (128) have x > v_half. ``extra`` is run after the box is
+    made (e.g. to make it triclinic); ``dump_modify`` is appended to each write_dump.
+    """
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    lmp = new_lammps()
+    try:
+        lmp.commands_string(f"""
+units metal
+lattice fcc {LATTICE}
+region box block 0 {CELLS} 0 {CELLS} 0 {CELLS}
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+{extra}
+variable half equal 0.5*(xlo+xhi)-0.25*{LATTICE}
+""")
+        for timestep, dh in frames:
+            lmp.commands_string(f"""
+reset_timestep {timestep}
+variable dh atom "{dh}"
+fix q all store/state 0 v_dh
+run 0
+write_dump all custom {path} id type x y z f_q modify sort id append yes {dump_modify}
+unfix q
+""")
+    finally:
+        lmp.close()
+    return path

@@ -1,0 +1,261 @@
+"""`lammps-quests render`: real LAMMPS dumps rendered headless by OVITO, checked pixel by pixel.
+
+The dumps hold 256 FCC Cu atoms in a 14.46 Å cube with a per-atom column ``f_q`` of known
+values (tests/dh_dumps.py). With ``--view top`` the camera looks down -z with x to the right,
+so the left half of the picture shows atoms with x < L/2 and the right half x > L/2.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("ovito")
+
+from dh_dumps import write_dh_dump  # noqa: E402
+from lammps_quests.cli import main  # noqa: E402
+from lammps_quests.growing_dump import complete_frames, read_frame  # noqa: E402
+
+LEFT_LOW = "8*(x>v_half) - 4"  # dH -4 nats for x < L/2, +4 for x > L/2
+LEFT_HIGH = "-8*(x>v_half) + 4"
+SMALL = ["--size", "320", "240"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Image as (height, width, 3) floats in [0, 1]."""
+    import matplotlib.image
+
+    return matplotlib.image.imread(path)[..., :3].astype(float)
+
+
+def reddish(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2]) > 0.25
+
+
+def bluish(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 2] - np.maximum(rgb[..., 0], rgb[..., 1]) > 0.25
+
+
+def drawn_columns(rgb: np.ndarray, background=(1.0, 1.0, 1.0)) -> tuple[int, int]:
+    """First and last image column holding anything but background (atoms, cell lines)."""
+    drawn = np.abs(rgb - np.asarray(background)).max(axis=-1) > 0.05
+    columns = np.nonzero(drawn.any(axis=0))[0]
+    return int(columns.min()), int(columns.max())
+
+
+def left_right(mask: np.ndarray, rgb: np.ndarray) -> tuple[int, int]:
+    """True pixels in the left and right 40 % of the drawn area (x < L/2 and x > L/2 atoms;
+    the middle 20 % is left out because atoms at the boundary overlap it)."""
+    first, last = drawn_columns(rgb)
+    width = int(0.4 * (last - first))
+    return int(mask[:, first:first + width].sum()), int(mask[:, last - width:last + 1].sum())
+
+
+def render(*args: str) -> str:
+    result = CliRunner().invoke(main, ["render", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def split_dump(tmp_path_factory) -> Path:
+    """Two frames: dH low (-4) left and high (+4) right at step 0, the reverse at step 100."""
+    path = tmp_path_factory.mktemp("render") / "split.dump"
+    return write_dh_dump(path, [(0, LEFT_LOW), (100, LEFT_HIGH)])
+
+
+def assert_left_low(rgb: np.ndarray) -> None:
+    red_left, red_right = left_right(reddish(rgb), rgb)
+    blue_left, blue_right = left_right(bluish(rgb), rgb)
+    assert blue_left > 3000 and red_right > 3000, (blue_left, red_right)
+    assert red_left < 0.01 * red_right and blue_right < 0.01 * blue_left, (red_left, blue_right)
+
+
+def assert_left_high(rgb: np.ndarray) -> None:
+    assert_left_low(rgb[:, ::-1])
+
+
+def test_red_where_dh_high_blue_where_low(split_dump, tmp_path):
+    out = tmp_path / "frame.png"
+    report = render(str(split_dump), "-o", str(out), "--frame", "0", "--view", "top",
+                    "--no-legend", *SMALL)
+    assert "timestep 0: 256 atoms" in report and "128 with dH > 0" in report
+    rgb = read_rgb(out)
+    assert rgb.shape == (240, 320, 3)
+    assert rgb.std() > 0.1  # not blank
+    assert_left_low(rgb)
+    # the default frame is the newest one, where the halves are swapped
+    render(str(split_dump), "-o", str(out), "--view", "top", "--no-legend", *SMALL)
+    assert_left_high(read_rgb(out))
+
+
+def test_fixed_diverging_scale_white_at_zero_and_clipped(tmp_path):
+    """Thirds of the box at dH = -20, 0, +2 nats on a grey background must come out blue,
+    white and light red from left to right. With a range fitted to the data instead of the
+    fixed [-5, 5], 0 would not be white and +2 would be full red."""
+    from lammps_quests.render import RenderStyle, render_dump
+
+    grey = (0.3, 0.3, 0.3)
+    dump = write_dh_dump(tmp_path / "thirds.dump",
+                         [(0, "-20*(x<xlo+(xhi-xlo)/3-0.5) + 2*(x>xlo+2*(xhi-xlo)/3-0.5)")])
+    out = tmp_path / "thirds.png"
+    rendered = render_dump(dump, out, style=RenderStyle(
+        view="top", size=(360, 240), legend=False, background=grey))
+    assert (rendered.dh_min, rendered.dh_max) == (-20.0, 2.0)
+    rgb = read_rgb(out)
+    blue, red = bluish(rgb), reddish(rgb)
+    white = (rgb.min(axis=-1) > 0.6) & (np.ptp(rgb, axis=-1) < 0.08)
+    assert blue.sum() > 3000 and white.sum() > 3000 and red.sum() > 2000
+    blue_x, white_x, red_x = (np.nonzero(mask)[1] for mask in (blue, white, red))
+    assert np.percentile(blue_x, 95) < np.percentile(white_x, 5)
+    assert np.percentile(white_x, 95) < np.percentile(red_x, 5)
+    # +2 nats lies 40 % of the way from white (0) to red (+5): red, but much paler than the
+    # -20 atoms are blue (clipped to the full end colour of the scale)
+    red_atoms, blue_atoms = rgb[red], rgb[blue]
+    red_saturation = np.median(red_atoms[:, 0] - red_atoms[:, 1])
+    blue_saturation = np.median(blue_atoms[:, 2] - blue_atoms[:, 0])
+    assert red_saturation < 0.7 * blue_saturation, (red_saturation, blue_saturation)
+
+
+def test_legend_draws_the_colour_scale(tmp_path):
+    """All atoms at dH = 0 are white: any red or blue in the picture is the legend's."""
+    dump = write_dh_dump(tmp_path / "zero.dump", [(0, "0")])
+    bare, legend = tmp_path / "bare.png", tmp_path / "legend.png"
+    render(str(dump), "-o", str(bare), "--no-legend", *SMALL)
+    render(str(dump), "-o", str(legend), *SMALL)
+    without, with_legend = read_rgb(bare), read_rgb(legend)
+    assert reddish(without).sum() == 0 and bluish(without).sum() == 0
+    red, blue = reddish(with_legend), bluish(with_legend)
+    assert red.sum() > 100 and blue.sum() > 100
+    # the colour bar stands at the right edge, red (high) above blue (low)
+    columns = np.nonzero(red | blue)[1]
+    assert columns.min() > 0.75 * with_legend.shape[1]
+    assert np.nonzero(red)[0].mean() < np.nonzero(blue)[0].mean()
+
+
+def test_follow_renders_newest_complete_frame_of_a_growing_dump(split_dump, tmp_path):
+    """A writer appends frames the way LAMMPS flushes them (in pieces) while `render --follow`
+    polls. Frame 100 is published half-written, then completed together with frame 200
+    and a few bytes of frame 300: the second picture must be frame 200, the newest complete."""
+    frames = [read_frame(split_dump, span) for span in complete_frames(split_dump)]
+    left_low, left_high = frames
+    # timesteps 100 and 300 get left-low colours, 200 left-high
+    frame_100 = left_low.replace(b"TIMESTEP\n0\n", b"TIMESTEP\n100\n", 1)
+    frame_200 = left_high.replace(b"TIMESTEP\n100\n", b"TIMESTEP\n200\n", 1)
+    frame_300 = left_low.replace(b"TIMESTEP\n0\n", b"TIMESTEP\n300\n", 1)
+    growing, out = tmp_path / "growing.dump", tmp_path / "live.png"
+    problems: list[str] = []
+
+    def wait_for_picture(previous_inode):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                inode = os.stat(out).st_ino
+            except FileNotFoundError:
+                inode = None
+            if inode is not None and inode != previous_inode:
+                return inode
+            time.sleep(0.02)
+        problems.append("no picture appeared")
+        return previous_inode
+
+    def writer():
+        with open(growing, "ab", buffering=0) as stream:
+            stream.write(left_low)
+            first = wait_for_picture(None)
+            stream.write(frame_100[: len(frame_100) // 2])  # cut mid-line
+            time.sleep(0.6)  # several polls see the half-written frame
+            stream.write(frame_100[len(frame_100) // 2 :] + frame_200 + frame_300[:40])
+            wait_for_picture(first)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        report = render(str(growing), "-o", str(out), "--follow", "--interval", "0.1",
+                        "--max-updates", "2", "--timeout", "30", "--view", "top",
+                        "--no-legend", "--renderer", "opengl", *SMALL)
+    finally:
+        thread.join(timeout=60)
+    assert not problems
+    steps = [line.split(":")[0] for line in report.splitlines() if line.startswith("timestep")]
+    assert steps == ["timestep 0", "timestep 200"], report
+    assert report.count("256 atoms") == 2
+    assert_left_high(read_rgb(out))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".live")] == []
+
+
+def test_follow_stops_after_timeout_without_new_frames(split_dump, tmp_path):
+    out = tmp_path / "idle.png"
+    start = time.monotonic()
+    report = render(str(split_dump), "-o", str(out), "--follow", "--interval", "0.1",
+                    "--timeout", "1", "--renderer", "opengl", "--no-legend", *SMALL)
+    assert 1.0 <= time.monotonic() - start < 20
+    assert report.count("timestep 100:") == 1  # the newest frame, once
+    assert out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--property", "f_dh"], "no per-atom column 'f_dh'; extra columns found: f_q"),
+    (["--frame", "2"], "frame 2 does not exist"),
+    (["--range", "5", "-5"], "low < high"),
+    (["--timeout", "3"], "--timeout only work with --follow"),
+])
+def test_bad_input_is_named(split_dump, tmp_path, args, message):
+    result = CliRunner().invoke(main, ["render", str(split_dump), "-o", str(tmp_path / "x.png"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def run_isolated(code: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_without_ovito_the_package_imports_and_render_names_the_install(split_dump, tmp_path):
+    code = f"""
+import sys
+sys.modules["ovito"] = None  # as if the extra were not installed
+import lammps_quests.render as r
+assert "ovito" not in [m for m in sys.modules if sys.modules[m] is not None]
+try:
+    r.render_dump({str(split_dump)!r}, {str(tmp_path / "x.png")!r})
+except r.RenderUnavailable as error:
+    print(error)
+"""
+    result = run_isolated(code, {})
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "lammps-quests[ovito]"' in result.stdout
+    assert "apt-get install libvulkan1 mesa-vulkan-drivers" in result.stdout
+
+
+@pytest.mark.parametrize("env", [
+    {"VK_ICD_FILENAMES": "/nonexistent/icd.json"},  # loader present, no driver found
+    {"LD_LIBRARY_PATH": "BROKEN"},  # a libvulkan.so.1 that cannot be loaded
+], ids=["no-driver", "no-loader"])
+def test_missing_vulkan_is_reported_with_the_debian_packages(split_dump, tmp_path, env):
+    if env.get("LD_LIBRARY_PATH") == "BROKEN":
+        broken = tmp_path / "lib"
+        broken.mkdir()
+        (broken / "libvulkan.so.1").write_text("not a library")
+        env = {"LD_LIBRARY_PATH": str(broken)}
+    out = tmp_path / "x.png"
+    result = subprocess.run(
+        [sys.executable, "-c", "from lammps_quests.cli import main; main()", "render",
+         str(split_dump), "-o", str(out)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Vulkan" in result.stderr
+    assert "apt-get install libvulkan1 mesa-vulkan-drivers" in result.stderr
+    assert not out.exists() and not list(tmp_path.glob(".x.png*"))
