@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel_sums import log_kernel_sums
+from .kernel_sums import log_kernel_sums, log_kernel_sums_self
 from .validation import check_bandwidths, check_descriptors, check_same_width
 
 DEFAULT_BANDWIDTH = 0.015  # Å^-1
@@ -52,7 +52,7 @@ def self_delta_entropy(X, h=DEFAULT_BANDWIDTH) -> np.ndarray:
     """dH(x_i | X) for every row of X against X itself (self term included): (n,) or (nh, n)."""
     X = check_descriptors(X, "X")
     inv, scalar = _inv_2h2(h)
-    return _per_bandwidth(-log_kernel_sums(X, X, inv), scalar)
+    return _per_bandwidth(-log_kernel_sums_self(X, inv), scalar)
 
 
 def entropy(X, h=DEFAULT_BANDWIDTH):

@@ -10,16 +10,18 @@ come from one matrix product (BLAS) as |y|^2 + |x|^2 - 2 y.x on data centred on 
 log-sum-exp: S is stored relative to the smallest squared distance seen so far, so log S stays
 finite however far y lies from X (a direct sum underflows to 0 beyond ~39 h).
 
-The exponential is a branch-free polynomial the compiler vectorises: numba's scalar libm call
-cost 4x more than the distance product itself.
+The exponential is a branch-free polynomial that the compiler vectorises: numba's scalar libm
+call cost 4x more per pair than the whole distance product.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 ROW_BLOCK = 512  # rows of Y per block
 COL_BLOCK = 4096  # rows of X per block: a block of distances is 512 x 4096 x 8 B = 16 MiB
@@ -28,33 +30,33 @@ COL_BLOCK = 4096  # rows of X per block: a block of distances is 512 x 4096 x 8 
 # e^-60 = 9e-27 of the total, so even 10^9 of them change log S by less than 1e-17.
 _NEGLIGIBLE = 60.0
 
-# exp(-t) = 2^(-m/64) * exp(r) with m = round(64 t / ln 2) and |r| <= ln 2 / 128: one table
-# lookup (a gather, which vectorises) and a degree-6 polynomial, accurate to ~2 ulp.
-_STEPS = 64
-_TABLE = np.exp2(-np.arange(int(_NEGLIGIBLE * _STEPS / math.log(2.0)) + 2) / _STEPS)
-_LN2_HI = 0.6931471803691238 / _STEPS  # ln 2 / 64 split in two so that m * LN2_HI is exact
-_LN2_LO = 1.9082149292705877e-10 / _STEPS
-
-
-# Compiled without fast-math (its range reduction relies on exact evaluation order) and left to
-# LLVM to inline, which keeps these flags; the caller's loop may reassociate its own sum.
+# Compiled without fast-math (exact evaluation order) and left to LLVM to inline, which keeps
+# these flags; the callers' loops may reassociate their own sums.
 @numba.njit(cache=True)
-def _exp_neg(t, table):
-    """exp(-t) for 0 <= t <= _NEGLIGIBLE, relative error below 1e-15."""
-    m = np.floor(t * (_STEPS / 0.6931471805599453) + 0.5)
-    r = (m * _LN2_HI - t) + m * _LN2_LO
-    p = 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * table[np.int64(m)]
+def _exp_neg(t):
+    """exp(-t) for 0 <= t <= _NEGLIGIBLE, relative error below 2e-13.
+
+    exp(-t) = exp(-t / 1024)^1024: a degree-8 Taylor polynomial on [-0.06, 0], squared ten times.
+    No table and no integer tricks, so loops over it vectorise even when they also store their
+    results (a table lookup is a gather, which stops LLVM from vectorising loops with stores).
+    """
+    x = t * (-1.0 / 1024.0)
+    p = 1.0 / 40320.0
+    p = p * x + 1.0 / 5040.0
+    p = p * x + 1.0 / 720.0
+    p = p * x + 1.0 / 120.0
+    p = p * x + 1.0 / 24.0
+    p = p * x + 1.0 / 6.0
+    p = p * x + 0.5
+    p = p * x + 1.0
+    p = p * x + 1.0
+    for _ in range(10):
+        p = p * p
+    return p
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"reassoc", "nsz"})
-def _accumulate_block(gram, y_norm2, x_norm2, inv_2h2, best, sums, table):
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _accumulate_block(gram, y_norm2, x_norm2, inv_2h2, best, sums):
     """Fold one block of Y x X into the running (best, sums) of every row of the block.
 
     gram : (by, bx) holds y.x on entry; overwritten with squared distances (Å^-2).
@@ -63,7 +65,7 @@ def _accumulate_block(gram, y_norm2, x_norm2, inv_2h2, best, sums, table):
     """
     by, bx = gram.shape
     nh = inv_2h2.shape[0]
-    for i in numba.prange(by):
+    for i in range(by):
         row = gram[i]
         lowest = best[i]
         for j in range(bx):
@@ -77,11 +79,11 @@ def _accumulate_block(gram, y_norm2, x_norm2, inv_2h2, best, sums, table):
             for j in range(bx):
                 t = (row[j] - lowest) * scale
                 # clamp first: a vectorised select evaluates both sides
-                e = _exp_neg(min(t, _NEGLIGIBLE), table)
+                e = _exp_neg(min(t, _NEGLIGIBLE))
                 total += e if t < _NEGLIGIBLE else 0.0
             if best[i] > lowest:  # the reference point moved: rescale the old sum
                 t = (best[i] - lowest) * scale
-                sums[i, h] *= _exp_neg(t, table) if t < _NEGLIGIBLE else 0.0
+                sums[i, h] *= _exp_neg(t) if t < _NEGLIGIBLE else 0.0
             sums[i, h] += total
         best[i] = lowest
 
@@ -91,22 +93,111 @@ def log_kernel_sums(Y: np.ndarray, X: np.ndarray, inv_2h2: np.ndarray) -> np.nda
 
     Y, X : float64 C-contiguous descriptor arrays (Å^-1) of equal width, validated by the caller.
     inv_2h2 : 1 / (2 h^2) per bandwidth, Å^2.
+
+    Parallel over row blocks with ``numba.get_num_threads()`` Python threads, each running
+    single-threaded BLAS and a GIL-free numba kernel: alternating a multi-threaded BLAS with a
+    multi-threaded numba region made their spinning thread pools fight over the cores.
     """
     center = X.mean(axis=0)
     Xc = X - center
     x_norm2 = np.einsum("ij,ij->i", Xc, Xc)
     out = np.empty((len(Y), len(inv_2h2)))
-    buffer = np.empty(ROW_BLOCK * min(COL_BLOCK, len(Xc)))
-    for r0 in range(0, len(Y), ROW_BLOCK):
-        Yb = Y[r0:r0 + ROW_BLOCK] - center
-        y_norm2 = np.einsum("ij,ij->i", Yb, Yb)
-        best = np.full(len(Yb), np.inf)
-        sums = np.zeros((len(Yb), len(inv_2h2)))
-        for c0 in range(0, len(Xc), COL_BLOCK):
-            Xb = Xc[c0:c0 + COL_BLOCK]
-            block = buffer[:len(Yb) * len(Xb)].reshape(len(Yb), len(Xb))
-            np.dot(Yb, Xb.T, out=block)
-            _accumulate_block(block, y_norm2, x_norm2[c0:c0 + COL_BLOCK], inv_2h2, best, sums,
-                              _TABLE)
-        out[r0:r0 + ROW_BLOCK] = np.log(sums) - best[:, None] * inv_2h2[None, :]
+    starts = list(range(0, len(Y), ROW_BLOCK))
+    workers = max(1, min(numba.get_num_threads(), len(starts)))
+    groups = [starts[w::workers] for w in range(workers)]
+
+    def run(group):
+        buffer = np.empty(ROW_BLOCK * min(COL_BLOCK, len(Xc)))
+        for r0 in group:
+            out[r0:r0 + ROW_BLOCK] = _row_block(Y[r0:r0 + ROW_BLOCK], Xc, center, x_norm2,
+                                                inv_2h2, buffer)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers == 1:
+            run(groups[0])
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, groups))
     return out
+
+
+def _row_block(Yb, Xc, center, x_norm2, inv_2h2, buffer):
+    """log kernel sums of one block of rows of Y against all of X (column block by block)."""
+    Yb = Yb - center
+    y_norm2 = np.einsum("ij,ij->i", Yb, Yb)
+    best = np.full(len(Yb), np.inf)
+    sums = np.zeros((len(Yb), len(inv_2h2)))
+    for c0 in range(0, len(Xc), COL_BLOCK):
+        Xb = Xc[c0:c0 + COL_BLOCK]
+        block = buffer[:len(Yb) * len(Xb)].reshape(len(Yb), len(Xb))
+        np.dot(Yb, Xb.T, out=block)
+        _accumulate_block(block, y_norm2, x_norm2[c0:c0 + COL_BLOCK], inv_2h2, best, sums)
+    return np.log(sums) - best[:, None] * inv_2h2[None, :]
+
+
+SELF_BLOCK = 1024  # rows per block of the symmetric X x X sums: 1024 x 1024 x 8 B = 8 MiB
+
+
+@numba.njit(cache=True, nogil=True)
+def _squared_distances(gram, a_norm2, b_norm2):
+    """Turn a block of dot products a.b into squared distances |a - b|^2 (Å^-2), in place."""
+    na, nb = gram.shape
+    for i in range(na):
+        row = gram[i]
+        for j in range(nb):
+            d2 = a_norm2[i] + b_norm2[j] - 2.0 * row[j]
+            row[j] = d2 if d2 > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _kernel_values(d2, scale, values, row_sums):
+    """values = exp(-d2 * scale) (0 where negligible); row_sums += their row totals."""
+    na, nb = d2.shape
+    for i in range(na):
+        total = 0.0
+        for j in range(nb):
+            t = d2[i, j] * scale
+            e = _exp_neg(min(t, _NEGLIGIBLE))
+            e = e if t < _NEGLIGIBLE else 0.0
+            values[i, j] = e
+            total += e
+        row_sums[i] += total
+
+
+def log_kernel_sums_self(X: np.ndarray, inv_2h2: np.ndarray) -> np.ndarray:
+    """log sum_j exp(-|x_i - x_j|^2 inv_2h2[h]) for every row of X against X: shape (n, nh).
+
+    Every row's nearest point is itself (distance 0), so sums are taken relative to exp(0) = 1
+    and no running maximum is needed; that lets each pair of blocks be computed once and
+    credited to both its rows and its columns, halving the work of ``log_kernel_sums(X, X)``.
+    """
+    Xc = X - X.mean(axis=0)
+    norm2 = np.einsum("ij,ij->i", Xc, Xc)
+    starts = list(range(0, len(X), SELF_BLOCK))
+    tasks = [(a, b) for ia, a in enumerate(starts) for b in starts[ia:]]
+    workers = max(1, min(numba.get_num_threads(), len(tasks)))
+    nh = len(inv_2h2)
+
+    def run(my_tasks):
+        sums = np.zeros((nh, len(X)))  # per worker: blocks of one column range meet in it
+        d2_buffer = np.empty(SELF_BLOCK * SELF_BLOCK)
+        k_buffer = np.empty(SELF_BLOCK * SELF_BLOCK)
+        for a, b in my_tasks:
+            A, B = Xc[a:a + SELF_BLOCK], Xc[b:b + SELF_BLOCK]
+            d2 = d2_buffer[:len(A) * len(B)].reshape(len(A), len(B))
+            values = k_buffer[:len(A) * len(B)].reshape(len(A), len(B))
+            np.dot(A, B.T, out=d2)
+            _squared_distances(d2, norm2[a:a + len(A)], norm2[b:b + len(B)])
+            for h, scale in enumerate(inv_2h2):
+                _kernel_values(d2, scale, values, sums[h, a:a + len(A)])
+                if a != b:  # off-diagonal blocks stand for both orders of their pairs
+                    sums[h, b:b + len(B)] += values.sum(axis=0)
+        return sums
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers == 1:
+            total = run(tasks)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                total = sum(pool.map(run, [tasks[w::workers] for w in range(workers)]))
+    return np.log(total).T
