@@ -1,1 +1,421 @@
-"""lammps-quests analysis commands (registered on lammps_quests.cli.main)."""
+"""lammps-quests analysis commands (registered on lammps_quests.cli.main).
+
+``entropy``, ``dh``, ``overlap``, ``learning-curve``, ``compress``, ``clusters`` and
+``bandwidth``: thin click wrappers around :mod:`lammps_quests.analysis`, which holds the
+documented Python API. ``entropy``, ``dh`` and ``overlap`` split their rows over MPI ranks when
+started with ``mpirun -np P``; only rank 0 prints and writes files.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from lammps_quests.cli import main
+
+_INDEX_HELP = ("Frames taken from each file, Python slice syntax (0-based): ':' all, '-1' the last, "
+               "'::10' every tenth, '20:' from frame 20 on.")
+_FORMAT_HELP = "ASE format name for all files (default: detect), e.g. extxyz, lammps-dump-text."
+
+
+def _frame_options(function):
+    """--index and --format, shared by every command that reads structure files."""
+    function = click.option("--format", "fmt", default=None, metavar="FMT", help=_FORMAT_HELP)(function)
+    return click.option("--index", default=":", show_default=True, metavar="SLICE", help=_INDEX_HELP)(function)
+
+
+def _descriptor_options(function):
+    """--k and --cutoff for commands that compute descriptors without a reference."""
+    function = click.option("--cutoff", type=float, default=5.0, show_default=True,
+                            help="Descriptor cutoff radius in Å.")(function)
+    return click.option("--k", type=int, default=32, show_default=True,
+                        help="Neighbours per descriptor (width 2k-1).")(function)
+
+
+def _bandwidth_option(default: float | None = 0.015):
+    text = ("Kernel bandwidth h in Å^-1." if default is not None
+            else "Kernel bandwidth h in Å^-1 [default: the reference's].")
+    return click.option("--bandwidth", "h", type=float, default=default, show_default=default is not None,
+                        help=text)
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _user_errors(function):
+    """Turn ValueError (bad file, bad settings) into a click error: message, no traceback."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    return wrapper
+
+
+def _comm():
+    from lammps_quests.analysis.parallel import world
+
+    return world()
+
+
+def _is_root(comm) -> bool:
+    return comm is None or comm.Get_rank() == 0
+
+
+def _print_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def _check_output_dir(*paths) -> None:
+    for path in paths:
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise click.UsageError(f"cannot write {path}: its directory does not exist; create it first")
+
+
+# --------------------------------------------------------------------------------- entropy
+@main.command(name="entropy")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_frame_options
+@_descriptor_options
+@_bandwidth_option()
+@click.option("--together", is_flag=True, help="Pool all FILES into one dataset instead of one row per file.")
+@_json_option
+@_user_errors
+def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
+    """Information entropy H, log n, efficiency H/log n and diversity D of datasets.
+
+    One row per file (or one for all with --together); all values in nats. n is the number of
+    atomic environments. Under `mpirun -np P` the rows of the kernel sums are split over ranks.
+
+    \b
+    Examples:
+      lammps-quests entropy train.xyz test.xyz
+      lammps-quests entropy dump.melt.lammpstrj --index '::10' --json
+      mpirun -np 2 lammps-quests entropy big.xyz
+    """
+    from lammps_quests.analysis import entropy_summary, read_dataset
+
+    comm = _comm()
+    groups = [list(files)] if together else [[path] for path in files]
+    rows = []
+    for group in groups:
+        data = read_dataset(group, index=index, k=k, cutoff=cutoff, format=fmt)
+        rows.append(entropy_summary(data.descriptors, h, name=data.name, comm=comm))
+    if not _is_root(comm):
+        return
+    if as_json:
+        _print_json([row.as_dict() for row in rows])
+        return
+    click.echo(f"{'dataset':<30} {'n':>9} {'H (nats)':>10} {'log n':>9} {'H/log n':>8} {'D (nats)':>10}")
+    for row in rows:
+        efficiency = "-" if row.efficiency is None else f"{row.efficiency:.4f}"
+        click.echo(f"{row.name:<30} {row.n:>9d} {row.entropy:>10.4f} {row.log_n:>9.4f} "
+                   f"{efficiency:>8} {row.diversity:>10.4f}")
+
+
+# --------------------------------------------------------------------------------- dh
+@main.command(name="dh")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--reference", "-r", "reference_path", required=True, type=click.Path(path_type=Path),
+              help="Reference file (.qref) built with `lammps-quests reference build`.")
+@_frame_options
+@_bandwidth_option(None)
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the frames with a per-atom dH column: a LAMMPS dump for *.lammpstrj, "
+                   "*.dump or dump.* names, extended XYZ otherwise.")
+@click.option("--approx", "approx", type=int, default=None, metavar="M",
+              help="Approximate dH from the M nearest reference environments (PyNNDescent); an "
+                   "upper bound of the exact dH. The index is stored as REF.nnd-M.pkl.")
+@click.option("--epsilon", type=float, default=0.1, show_default=True,
+              help="Search breadth of the approximate neighbour queries (with --approx).")
+@_json_option
+@_user_errors
+def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, as_json):
+    """Per-atom differential entropy dH of FILES against a reference (nats).
+
+    dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
+    atoms, max, mean, min and the fraction with dH > 0; --out writes the per-atom values.
+    Descriptors use the reference's k and cutoff.
+
+    \b
+    Examples:
+      lammps-quests dh dump.melt.lammpstrj -r cu_fcc.qref -o dh.lammpstrj
+      lammps-quests dh test.xyz -r train.qref --approx 10 --json
+      mpirun -np 2 lammps-quests dh big.xyz -r train.qref
+    """
+    from lammps_quests.analysis import (dh_against_reference, dh_summary, load_reference, read_dataset,
+                                        write_frames_with_dh)
+
+    _check_output_dir(out)
+    comm = _comm()
+    reference = load_reference(reference_path)
+    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt)
+    h = reference.bandwidth if h is None else h
+    values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon, comm=comm)
+    if not _is_root(comm):
+        return
+    summary = {"files": [str(p) for p in files], "reference": str(reference_path), **dh_summary(values, h, approx)}
+    if out is not None:
+        write_frames_with_dh(out, data.frames, values)
+        summary["out"] = str(out)
+    if as_json:
+        _print_json(summary)
+        return
+    kind = "exact" if approx is None else f"approximate, M = {approx} (upper bound)"
+    click.echo(f"dH against {reference_path} ({kind}, h = {h:g} Å^-1)")
+    click.echo(f"  atoms:          {summary['n']}")
+    click.echo(f"  max dH:         {summary['max']:.6f} nats")
+    click.echo(f"  mean dH:        {summary['mean']:.6f} nats")
+    click.echo(f"  min dH:         {summary['min']:.6f} nats")
+    click.echo(f"  fraction dH>0:  {summary['fraction_positive']:.6f}")
+    if out is not None:
+        click.echo(f"  per-atom dH written to {out} (column dH)")
+
+
+# --------------------------------------------------------------------------------- overlap
+@main.command(name="overlap")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_frame_options
+@_descriptor_options
+@_bandwidth_option()
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the matrix as CSV.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a heatmap (640 x 480 PNG).")
+@_json_option
+@_user_errors
+def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json):
+    """Overlap matrix of datasets: entry (row A, column B) = fraction of A with dH(a | B) <= 0.
+
+    The diagonal is 1 (a set covers itself); disjoint sets give 0. Needs two or more FILES.
+
+    \b
+    Example:
+      lammps-quests overlap fcc.xyz bcc.xyz liquid.xyz --csv overlap.csv --png overlap.png
+    """
+    from lammps_quests.analysis import overlap_matrix, read_dataset
+    from lammps_quests.analysis.overlap import write_overlap_csv
+    from lammps_quests.analysis.plots import overlap_heatmap
+
+    if len(files) < 2:
+        raise click.UsageError("overlap needs at least two files (the sets to compare)")
+    _check_output_dir(csv_path, png_path)
+    comm = _comm()
+    datasets = [read_dataset([path], index=index, k=k, cutoff=cutoff, format=fmt) for path in files]
+    names = [data.name for data in datasets]
+    matrix = overlap_matrix([data.descriptors for data in datasets], h, names=names, comm=comm)
+    if not _is_root(comm):
+        return
+    if csv_path:
+        write_overlap_csv(csv_path, matrix, names)
+    if png_path:
+        overlap_heatmap(png_path, matrix, names)
+    if as_json:
+        _print_json({"names": names, "bandwidth": h, "overlap": matrix.tolist()})
+        return
+    width = max(12, max(len(name) for name in names) + 1)
+    click.echo(f"{'rows vs columns':<{width}}" + "".join(f"{name:>{width}}" for name in names))
+    for name, row in zip(names, matrix):
+        click.echo(f"{name:<{width}}" + "".join(f"{value:>{width}.4f}" for value in row))
+
+
+# --------------------------------------------------------------------------------- learning curve
+@main.command(name="learning-curve")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_frame_options
+@_descriptor_options
+@_bandwidth_option()
+@click.option("--points", type=int, default=16, show_default=True,
+              help="Number of subset sizes, log-spaced from --smallest to all environments.")
+@click.option("--smallest", type=int, default=10, show_default=True, help="Smallest subset size.")
+@click.option("--repeats", type=int, default=3, show_default=True, help="Random subsets per size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the subsets.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write sizes, mean and std of H, and the fitted curve as CSV.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a plot of H against N with the fit (640 x 480 PNG).")
+@_json_option
+@_user_errors
+def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, repeats, seed,
+                           csv_path, png_path, as_json):
+    """Entropy against number of environments and its asymptote (paper Eq. 9).
+
+    Fits f(N) = a - b exp(-c (log N)^2), a, b, c >= 0, dropping the first and last three
+    points; a is the asymptotic entropy and the information gap is a - H(all environments).
+
+    \b
+    Example:
+      lammps-quests learning-curve train.xyz --repeats 5 --csv lc.csv --png lc.png
+    """
+    from lammps_quests.analysis import entropy_curve, fit_eq9, read_dataset
+    from lammps_quests.analysis.learning_curve import default_sizes, write_curve_csv
+    from lammps_quests.analysis.plots import learning_curve_plot
+
+    _check_output_dir(csv_path, png_path)
+    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
+    sizes = default_sizes(len(data.descriptors), points, smallest)
+    curve = entropy_curve(data.descriptors, sizes, repeats=repeats, seed=seed, h=h)
+    try:
+        fit = fit_eq9(curve.sizes, curve.mean)
+    except RuntimeError as error:  # curve_fit did not converge
+        raise click.ClickException(f"the Eq. 9 fit did not converge ({error}); try more --points") from None
+    gap = fit.gap(curve.mean[-1])
+    if csv_path:
+        write_curve_csv(csv_path, curve, fit)
+    if png_path:
+        learning_curve_plot(png_path, curve, fit)
+    result = {
+        "dataset": data.name, "n_environments": int(len(data.descriptors)), "bandwidth": h,
+        "sizes": curve.sizes.tolist(), "entropy_mean": curve.mean.tolist(), "entropy_std": curve.std.tolist(),
+        "fit": fit.as_dict(), "asymptote": fit.a, "information_gap": gap,
+    }
+    if as_json:
+        _print_json(result)
+        return
+    click.echo(f"{'N':>10} {'H mean':>10} {'H std':>9}")
+    for size, mean, std in zip(curve.sizes, curve.mean, curve.std):
+        click.echo(f"{size:>10d} {mean:>10.4f} {std:>9.4f}")
+    click.echo(f"Eq. 9 fit ({fit.n_points} points): a = {fit.a:.4f}, b = {fit.b:.4f}, c = {fit.c:.5f}")
+    click.echo(f"asymptote {fit.a:.4f} nats; information gap at N = {curve.sizes[-1]}: {gap:.4f} nats")
+
+
+# --------------------------------------------------------------------------------- compress
+@main.command(name="compress")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--fraction", "-f", type=float, required=True, help="Fraction of frames to keep, in (0, 1].")
+@click.option("--method", type=click.Choice(["random", "fps", "novelty"]), default="random", show_default=True,
+              help="random: uniform; fps: farthest-point sampling of frame-mean descriptors; "
+                   "novelty: greedy, each step keeps the frame with the largest mean dH.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where the kept frames go (format from the suffix, e.g. .xyz).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (first pick for fps/novelty).")
+@_frame_options
+@_descriptor_options
+@_bandwidth_option()
+@_json_option
+@_user_errors
+def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, h, as_json):
+    """Keep a fraction of the frames of FILES and report the entropy kept.
+
+    \b
+    Example:
+      lammps-quests compress train.xyz --fraction 0.2 --method novelty -o train_20.xyz
+    """
+    import ase.io
+
+    from lammps_quests.analysis import compress, read_dataset
+
+    _check_output_dir(out)
+    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
+    result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed)
+    ase.io.write(out, [data.frames[i] for i in result.selected])
+    report = {"dataset": data.name, "out": str(out), "bandwidth": h, **result.as_dict()}
+    if as_json:
+        _print_json(report)
+        return
+    click.echo(f"kept {result.selected.size} of {result.n_frames} frames ({method}), "
+               f"{result.n_environments_subset} of {result.n_environments_full} environments -> {out}")
+    click.echo(f"entropy: subset {result.entropy_subset:.4f} nats, full {result.entropy_full:.4f} nats, "
+               f"kept {result.entropy_kept:.4f}")
+
+
+# --------------------------------------------------------------------------------- clusters
+@main.command(name="clusters")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--reference", "-r", "reference_path", required=True, type=click.Path(path_type=Path),
+              help="Reference file of the solid (.qref).")
+@_frame_options
+@_bandwidth_option(None)
+@click.option("--edge", type=float, default=3.0, show_default=True,
+              help="Largest distance in Å joining two solid-like atoms.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Per-frame CSV: solid-like atoms, number of clusters, largest cluster.")
+@click.option("--distribution-csv", "dist_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="CSV of the cluster size distribution over all frames.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Largest cluster per frame and size distribution (960 x 480 PNG).")
+@_json_option
+@_user_errors
+def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_path, png_path, as_json):
+    """Solid-like clusters per frame: atoms with dH <= 0 against a solid reference,
+    joined when at most --edge Å apart (periodic), as connected components.
+
+    \b
+    Example:
+      lammps-quests reference build solid.qref dump.fcc_400K.lammpstrj
+      lammps-quests clusters dump.quench.lammpstrj -r solid.qref --csv clusters.csv --png clusters.png
+    """
+    from lammps_quests.analysis import (dh_against_reference, frame_clusters, load_reference, read_dataset,
+                                        size_distribution, split_per_frame)
+    from lammps_quests.analysis.clusters import write_clusters_csv, write_distribution_csv
+    from lammps_quests.analysis.plots import clusters_plot
+
+    if not edge > 0:
+        raise click.UsageError(f"--edge must be a distance > 0 in Å, got {edge}")
+    _check_output_dir(csv_path, dist_path, png_path)
+    reference = load_reference(reference_path)
+    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt)
+    h = reference.bandwidth if h is None else h
+    values = dh_against_reference(data.descriptors, reference, h=h)
+    clusters = [frame_clusters(frame, frame_values, cutoff=edge)
+                for frame, frame_values in zip(data.frames, split_per_frame(values, data.frames))]
+    sizes, counts = size_distribution(clusters)
+    largest = [c.largest for c in clusters]
+    if csv_path:
+        write_clusters_csv(csv_path, clusters)
+    if dist_path:
+        write_distribution_csv(dist_path, sizes, counts)
+    if png_path:
+        clusters_plot(png_path, largest, sizes, counts)
+    if as_json:
+        _print_json({
+            "reference": str(reference_path), "bandwidth": h, "edge": edge,
+            "frames": [{"frame": i, "n_solid_like": c.n_solid_like, "n_clusters": int(c.sizes.size),
+                        "largest": c.largest} for i, c in enumerate(clusters)],
+            "distribution": {"size": sizes.tolist(), "count": counts.tolist()},
+        })
+        return
+    click.echo(f"{'frame':>6} {'solid-like':>11} {'clusters':>9} {'largest':>8}")
+    for i, c in enumerate(clusters):
+        click.echo(f"{i:>6d} {c.n_solid_like:>11d} {c.sizes.size:>9d} {c.largest:>8d}")
+
+
+# --------------------------------------------------------------------------------- bandwidth
+@main.command(name="bandwidth")
+@click.option("--volume", "-V", type=float, default=None, help="Volume per atom in Å^3/atom.")
+@click.option("--structure", type=click.Path(path_type=Path), default=None,
+              help="Take the volume per atom from this periodic structure file (its first frame).")
+@_json_option
+@_user_errors
+def bandwidth_command(volume, structure, as_json):
+    """Volume-dependent bandwidth h(V) of the paper (SI A.11.2), in Å^-1.
+
+    h(V) = 0.0897141 exp(-0.5 (V / 10.896)^2) + 0.0119417, V in Å^3/atom.
+
+    \b
+    Examples:
+      lammps-quests bandwidth --volume 11.81          # FCC Cu, a = 3.615 Å
+      lammps-quests bandwidth --structure POSCAR --json
+    """
+    from lammps_quests.analysis import bandwidth_for_volume, volume_per_atom
+
+    if (volume is None) == (structure is None):
+        raise click.UsageError("give exactly one of --volume V (Å^3/atom) or --structure FILE")
+    if structure is not None:
+        from lammps_quests.io import read_frames
+
+        frames, _ = read_frames([structure], index="0")
+        try:
+            volume = volume_per_atom(frames[0])
+        except ValueError as error:
+            raise ValueError(f"{structure}: {error}") from None
+    h = bandwidth_for_volume(volume)
+    if as_json:
+        _print_json({"volume_per_atom": float(volume), "bandwidth": h})
+    else:
+        click.echo(f"V = {volume:.4f} Å^3/atom -> h = {h:.6f} Å^-1")

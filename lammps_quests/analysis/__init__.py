@@ -1,0 +1,59 @@
+"""Offline analysis of atomistic datasets with QUESTS information quantities.
+
+Each function here is also a ``lammps-quests`` subcommand (see ``lammps-quests --help``):
+
+* :func:`entropy_summary`: H, log n, efficiency H / log n, diversity D (``entropy``)
+* :func:`dh_against_reference`: per-atom dH against a reference file, exact or approximate (``dh``)
+* :func:`overlap_matrix`: fraction of one set covered by another (``overlap``)
+* :func:`entropy_curve`, :func:`fit_eq9`: learning curves and the paper's Eq. 9 (``learning-curve``)
+* :func:`compress`: keep a fraction of frames with high entropy (``compress``)
+* :func:`frame_clusters`: solid-like clusters in a melt (``clusters``)
+* :func:`bandwidth_for_volume`: the volume-dependent bandwidth h(V) (``bandwidth``)
+
+Units: descriptors in Å^-1, bandwidths in Å^-1, entropies and dH in nats, distances in Å.
+"""
+
+from .approx import approx_delta_entropy, build_index, index_path, load_or_build_index
+from .bandwidth import bandwidth_for_volume, volume_per_atom
+from .clusters import FrameClusters, frame_clusters, periodic_components, size_distribution
+from .compress import METHODS as COMPRESSION_METHODS
+from .compress import Compression, compress, select_frames
+from .dh import dh_against_reference, dh_summary, split_per_frame, write_frames_with_dh
+from .inputs import Dataset, check_reference_settings, load_reference, read_dataset
+from .learning_curve import Eq9Fit, LearningCurve, entropy_curve, eq9, fit_eq9
+from .overlap import overlap_fraction, overlap_matrix
+from .summary import EntropySummary, entropy_summary
+
+__all__ = [
+    "COMPRESSION_METHODS",
+    "Compression",
+    "Dataset",
+    "EntropySummary",
+    "Eq9Fit",
+    "FrameClusters",
+    "LearningCurve",
+    "approx_delta_entropy",
+    "bandwidth_for_volume",
+    "build_index",
+    "check_reference_settings",
+    "compress",
+    "dh_against_reference",
+    "dh_summary",
+    "entropy_curve",
+    "entropy_summary",
+    "eq9",
+    "fit_eq9",
+    "frame_clusters",
+    "index_path",
+    "load_or_build_index",
+    "load_reference",
+    "overlap_fraction",
+    "overlap_matrix",
+    "periodic_components",
+    "read_dataset",
+    "select_frames",
+    "size_distribution",
+    "split_per_frame",
+    "volume_per_atom",
+    "write_frames_with_dh",
+]

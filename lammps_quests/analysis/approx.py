@@ -1,0 +1,145 @@
+"""Approximate dH with an approximate nearest-neighbour index (PyNNDescent; paper SI A.5, A.12).
+
+dH(y | X) = -log sum_i K(y, x_i) is dominated by the reference points nearest to y. Summing
+only over the M nearest ones found by the index drops positive terms, so the result is an
+upper bound of the exact dH (GUIDE section 2): conservative for uncertainty.
+
+The index is built once per reference and pickled beside the reference file as
+``<reference>.nnd-<M>.pkl`` together with the reference's sha256; a stale index (reference
+rebuilt since) is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.special import logsumexp
+
+INDEX_FORMAT = "lammps-quests nndescent index"
+INDEX_VERSION = 1
+DEFAULT_EPSILON = 0.1  # search breadth of PyNNDescent queries (the paper's value)
+_BLOCK_ROWS = 2048  # (rows x M x width) float64 temporaries stay ~30 MB
+
+
+def index_path(reference_path, n_neighbors: int) -> Path:
+    """Where the index for ``reference_path`` with ``n_neighbors`` neighbours is stored."""
+    reference_path = Path(reference_path)
+    return reference_path.with_name(f"{reference_path.name}.nnd-{int(n_neighbors)}.pkl")
+
+
+def check_neighbors(n_neighbors: int, n_reference: int) -> int:
+    """M must be an integer >= 1 and at most the number of reference environments."""
+    if isinstance(n_neighbors, bool) or int(n_neighbors) != n_neighbors or n_neighbors < 1:
+        raise ValueError(f"--approx M must be an integer >= 1 (neighbours summed per atom), got {n_neighbors!r}")
+    if n_neighbors > n_reference:
+        raise ValueError(
+            f"--approx {n_neighbors} asks for more neighbours than the reference has environments "
+            f"({n_reference}); use a smaller M or the exact dH (no --approx)"
+        )
+    return int(n_neighbors)
+
+
+def build_index(X: np.ndarray, n_neighbors: int, seed: int = 0):
+    """A PyNNDescent index over reference descriptors ``X`` (Å^-1), Euclidean metric."""
+    from pynndescent import NNDescent
+
+    index = NNDescent(np.asarray(X, dtype=np.float32), n_neighbors=max(int(n_neighbors), 2), random_state=seed)
+    index.prepare()
+    return index
+
+
+def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, comm=None):
+    """The index for ``reference`` (a Reference), read from ``path`` or built and saved there.
+
+    ``path`` defaults to :func:`index_path` beside the reference file; an in-memory reference
+    without a file gets an unsaved index. A file whose recorded sha256 or M differs from the
+    reference is rebuilt (and overwritten), one that cannot be unpickled raises ValueError.
+    Under MPI rank 0 builds and saves, the other ranks then read the file.
+    """
+    n_neighbors = check_neighbors(n_neighbors, reference.n_environments)
+    if path is None and reference.path is not None:
+        path = index_path(reference.path, n_neighbors)
+    if path is None:
+        return build_index(reference.descriptors, n_neighbors, seed)
+    path = Path(path)
+    rank = 0 if comm is None else comm.Get_rank()
+    index = None
+    if rank == 0:
+        index = _read_index(path, reference.sha256, n_neighbors)
+        if index is None:
+            index = build_index(reference.descriptors, n_neighbors, seed)
+            _write_index(path, index, reference.sha256, n_neighbors)
+    if comm is not None:
+        comm.Barrier()
+        if rank != 0:
+            index = _read_index(path, reference.sha256, n_neighbors)
+    return index
+
+
+def _read_index(path: Path, sha256: str, n_neighbors: int):
+    """The stored index if it matches the reference, None if absent or stale."""
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as stream:
+            stored = pickle.load(stream)
+    except Exception as error:
+        raise ValueError(
+            f"approximate-neighbour index {path} cannot be read ({type(error).__name__}: {error}); "
+            "delete it and it will be rebuilt"
+        ) from None
+    if not isinstance(stored, dict) or stored.get("format") != INDEX_FORMAT:
+        raise ValueError(f"{path} is not a lammps-quests neighbour index; delete or move it")
+    if stored.get("sha256") != sha256 or stored.get("n_neighbors") != n_neighbors:
+        return None  # built for another reference or M: rebuild
+    return stored["index"]
+
+
+def _write_index(path: Path, index, sha256: str, n_neighbors: int) -> None:
+    """Pickle atomically (temporary file renamed), so readers never see half a file."""
+    payload = {
+        "format": INDEX_FORMAT,
+        "version": INDEX_VERSION,
+        "sha256": sha256,
+        "n_neighbors": n_neighbors,
+        "index": index,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def approx_delta_entropy(
+    Y: np.ndarray, X: np.ndarray, h: float, index, n_neighbors: int, epsilon: float = DEFAULT_EPSILON
+) -> np.ndarray:
+    """Upper bound of dH(y | X) in nats: the kernel sum over the ``n_neighbors`` found by ``index``.
+
+    The index searches in float32; distances of the neighbours it returns are recomputed in
+    float64 from ``Y`` and ``X`` (Å^-1), so only the choice of neighbours is approximate.
+    """
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    result = np.empty(len(Y), dtype=np.float64)
+    for start in range(0, len(Y), _BLOCK_ROWS):
+        block = Y[start : start + _BLOCK_ROWS]
+        neighbors, _ = index.query(block.astype(np.float32), k=n_neighbors, epsilon=epsilon)
+        result[start : start + len(block)] = _neighbor_dh(block, X, neighbors, h)
+    return result
+
+
+def _neighbor_dh(Y: np.ndarray, X: np.ndarray, neighbors: np.ndarray, h: float) -> np.ndarray:
+    """-log sum_j exp(-|y - x_j|^2 / 2h^2) over each row's neighbour list (-1 = missing)."""
+    valid = neighbors >= 0
+    rows = np.asarray(X)[np.where(valid, neighbors, 0)]  # (n, m, d)
+    squared = np.einsum("nmd,nmd->nm", rows - Y[:, None, :], rows - Y[:, None, :])
+    exponents = np.where(valid, -squared / (2.0 * h * h), -np.inf)
+    return -logsumexp(exponents, axis=1)

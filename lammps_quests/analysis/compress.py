@@ -1,0 +1,137 @@
+"""Dataset compression: keep a fraction of the frames, chosen to keep the entropy high.
+
+Methods (frames are the unit kept or dropped, as in a training set):
+
+* ``random``: a uniform random subset (the paper's Fig. 2d-e).
+* ``fps``: farthest-point sampling of frames in descriptor space, each frame represented by
+  the mean of its atoms' descriptors (Å^-1); picks frames unlike the ones already kept.
+* ``novelty``: greedy: repeatedly keep the frame whose atoms have the largest mean dH against
+  the environments kept so far, i.e. the frame bringing the most new information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lammps_quests.information import delta_entropy
+
+from .progress import progress_bar
+
+METHODS = ("random", "fps", "novelty")
+
+
+@dataclass(frozen=True)
+class Compression:
+    """Chosen frames (indices into the input order) and the entropy they keep (nats)."""
+
+    method: str
+    selected: np.ndarray
+    n_frames: int
+    entropy_full: float
+    entropy_subset: float
+    n_environments_full: int
+    n_environments_subset: int
+
+    @property
+    def entropy_kept(self) -> float:
+        """H(subset) / H(full); 1 means no information lost (NaN when H(full) = 0)."""
+        return self.entropy_subset / self.entropy_full if self.entropy_full > 0 else float("nan")
+
+    def as_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "n_frames": self.n_frames,
+            "n_selected": int(self.selected.size),
+            "selected": self.selected.tolist(),
+            "entropy_full": self.entropy_full,
+            "entropy_subset": self.entropy_subset,
+            "entropy_kept": None if np.isnan(self.entropy_kept) else self.entropy_kept,
+            "n_environments_full": self.n_environments_full,
+            "n_environments_subset": self.n_environments_subset,
+        }
+
+
+def n_to_keep(n_frames: int, fraction: float) -> int:
+    """Number of frames for ``fraction`` in (0, 1], at least one."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"--fraction must be in (0, 1], got {fraction}")
+    return max(1, int(round(fraction * n_frames)))
+
+
+def select_frames(
+    X: np.ndarray, frame_sizes, fraction: float, method: str = "random", h: float = 0.015, seed: int = 0,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """Indices (ascending) of the frames to keep; ``X`` holds all atoms' descriptors in frame order."""
+    frame_sizes = np.asarray(frame_sizes, dtype=np.int64)
+    n_keep = n_to_keep(frame_sizes.size, fraction)
+    rng = np.random.default_rng(seed)
+    if method == "random":
+        chosen = rng.choice(frame_sizes.size, size=n_keep, replace=False)
+    elif method == "fps":
+        chosen = _farthest_point_frames(X, frame_sizes, n_keep, rng)
+    elif method == "novelty":
+        chosen = _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress)
+    else:
+        raise ValueError(f"unknown compression method {method!r}; choose one of {', '.join(METHODS)}")
+    return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def compress(X, frame_sizes, fraction, method="random", h=0.015, seed=0, progress=None) -> Compression:
+    """Select frames and report the entropy of the subset against that of the full set."""
+    from lammps_quests.information import entropy
+
+    frame_sizes = np.asarray(frame_sizes, dtype=np.int64)
+    selected = select_frames(X, frame_sizes, fraction, method, h, seed, progress)
+    rows = _rows_of_frames(frame_sizes, selected)
+    return Compression(
+        method=method,
+        selected=selected,
+        n_frames=int(frame_sizes.size),
+        entropy_full=float(entropy(X, h)),
+        entropy_subset=float(entropy(X[rows], h)),
+        n_environments_full=int(len(X)),
+        n_environments_subset=int(rows.size),
+    )
+
+
+def _rows_of_frames(frame_sizes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    starts = np.concatenate([[0], np.cumsum(frame_sizes)[:-1]])
+    return np.concatenate([np.arange(starts[f], starts[f] + frame_sizes[f]) for f in frames])
+
+
+def _farthest_point_frames(X, frame_sizes, n_keep, rng) -> list[int]:
+    starts = np.concatenate([[0], np.cumsum(frame_sizes)[:-1]])
+    means = np.add.reduceat(X, starts, axis=0) / frame_sizes[:, None]
+    chosen = [int(rng.integers(len(means)))]
+    distance = np.linalg.norm(means - means[chosen[0]], axis=1)
+    while len(chosen) < n_keep:
+        nxt = int(np.argmax(distance))
+        chosen.append(nxt)
+        distance = np.minimum(distance, np.linalg.norm(means - means[nxt], axis=1))
+    return chosen
+
+
+def _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress) -> list[int]:
+    """Greedy max-novelty selection with running log kernel sums (one dH call per pick)."""
+    starts = np.concatenate([[0], np.cumsum(frame_sizes)[:-1]])
+    frame_of_row = np.repeat(np.arange(frame_sizes.size), frame_sizes)
+    # log sum_j K(x, x_j) over the kept environments x_j, for every environment x; -inf = none.
+    log_sums = np.full(len(X), -np.inf)
+    chosen = [int(rng.integers(frame_sizes.size))]
+    available = np.ones(frame_sizes.size, dtype=bool)
+    with progress_bar(n_keep, "novelty selection", enabled=progress, unit="frame") as bar:
+        while True:
+            last = chosen[-1]
+            available[last] = False
+            bar.update(1)
+            if len(chosen) == n_keep:
+                break
+            kept_rows = X[starts[last] : starts[last] + frame_sizes[last]]
+            log_sums = np.logaddexp(log_sums, -delta_entropy(X, kept_rows, h))
+            mean_dh = np.bincount(frame_of_row, weights=-log_sums, minlength=frame_sizes.size) / frame_sizes
+            mean_dh[~available] = -np.inf
+            chosen.append(int(np.argmax(mean_dh)))
+    return chosen

@@ -1,0 +1,65 @@
+"""Write frames with one extra per-atom column as a LAMMPS text dump (readable by OVITO/ASE).
+
+ASE reads LAMMPS dumps but cannot write them, so this small writer exists. Cells are
+converted to LAMMPS' restricted triclinic form (a along x, b in the xy plane) with ASE's
+Prism, and positions rotated accordingly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_lammps_dump(path, frames, values_per_frame, column: str = "dH", timesteps=None) -> Path:
+    """Write ``frames`` (ase.Atoms) with per-atom ``values_per_frame`` as dump column ``column``.
+
+    Columns: ``id type x y z <column>``; ids count from 1 in atom order, types number the
+    distinct atomic numbers of all frames in ascending order (1, 2, ...).
+    """
+    path = Path(path)
+    species = np.unique(np.concatenate([frame.numbers for frame in frames]))
+    timesteps = list(range(len(frames))) if timesteps is None else list(timesteps)
+    with open(path, "w") as stream:
+        for frame, values, step in zip(frames, values_per_frame, timesteps):
+            _write_frame(stream, frame, np.asarray(values, dtype=float), column, species, step)
+    return path
+
+
+def _write_frame(stream, frame, values, column, species, step) -> None:
+    n = len(frame)
+    types = np.searchsorted(species, frame.numbers) + 1
+    bounds, positions, flags = _lammps_box(frame)
+    stream.write(f"ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n{n}\n")
+    stream.write(f"ITEM: BOX BOUNDS {flags}\n")
+    for line in bounds:
+        stream.write(" ".join(f"{value:.10g}" for value in line) + "\n")
+    stream.write(f"ITEM: ATOMS id type x y z {column}\n")
+    table = np.column_stack([np.arange(1, n + 1), types, positions, values])
+    np.savetxt(stream, table, fmt=["%d", "%d", "%.8f", "%.8f", "%.8f", "%.10g"])
+
+
+def _lammps_box(frame):
+    """(bounds lines, positions in the LAMMPS frame, boundary flags) of one ase.Atoms."""
+    pbc = ["pp" if periodic else "ff" for periodic in frame.pbc]
+    cell = np.asarray(frame.cell[:], dtype=float)
+    if np.linalg.matrix_rank(cell) < 3:
+        # No full cell (molecule): an orthogonal box around the atoms.
+        lo = frame.positions.min(axis=0) - 1.0
+        hi = frame.positions.max(axis=0) + 1.0
+        return [[lo[i], hi[i]] for i in range(3)], frame.positions, " ".join(pbc)
+    from ase.calculators.lammps import Prism
+
+    prism = Prism(cell, pbc=frame.pbc)
+    xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
+    positions = prism.vector_to_lammps(frame.positions)
+    if np.allclose([xy, xz, yz], 0.0):
+        return [[0.0, xhi], [0.0, yhi], [0.0, zhi]], positions, " ".join(pbc)
+    # Triclinic dumps give the bounding box of the tilted cell plus the tilt factors.
+    xlo_bound = min(0.0, xy, xz, xy + xz)
+    xhi_bound = max(xhi, xhi + xy, xhi + xz, xhi + xy + xz)
+    ylo_bound = min(0.0, yz)
+    yhi_bound = max(yhi, yhi + yz)
+    bounds = [[xlo_bound, xhi_bound, xy], [ylo_bound, yhi_bound, xz], [0.0, zhi, yz]]
+    return bounds, positions, "xy xz yz " + " ".join(pbc)
