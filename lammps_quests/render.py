@@ -407,7 +407,9 @@ def _make_viewport(ovito, pipeline, style: RenderStyle):
                 title=LEGEND_TITLE,
                 alignment=qt.AlignmentFlag.AlignRight | qt.AlignmentFlag.AlignVCenter,
                 orientation=qt.Orientation.Vertical,
-                format_string="%g",
+                # end labels say that values beyond the range take the end colours
+                label1=f"\u2265 {style.value_range[1]:g}",
+                label2=f"\u2264 {style.value_range[0]:g}",
                 text_color=_contrasting(style.background),
                 legend_size=0.5,  # fraction of the image height
                 offset_x=-0.02,
