@@ -382,11 +382,22 @@ def _render_atomically(ovito, pipeline, frame: int, output: str, style: RenderSt
                     f"OVITO said: {str(error).splitlines()[0]}"
                 ) from error
             raise
+        os.chmod(temporary, _new_file_mode(output))  # mkstemp made it private (0600)
         os.replace(temporary, output)
     finally:
         pipeline.remove_from_scene()
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _new_file_mode(path: str) -> int:
+    """Permissions for the picture: those of the file it replaces, else as open() would."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _make_viewport(ovito, pipeline, style: RenderStyle):

@@ -92,6 +92,9 @@ def test_red_where_dh_high_blue_where_low(split_dump, tmp_path):
     rgb = read_rgb(out)
     assert rgb.shape == (240, 320, 3)
     assert rgb.std() > 0.1  # not blank
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain open() would make it
     assert_left_low(rgb)
     # the default frame is the newest one, where the halves are swapped
     render(str(split_dump), "-o", str(out), "--view", "top", "--no-legend", *SMALL)
