@@ -67,6 +67,10 @@ def _is_root(comm) -> bool:
     return comm is None or comm.Get_rank() == 0
 
 
+def _ranks(comm) -> int:
+    return 1 if comm is None else comm.Get_size()
+
+
 def _print_json(data) -> None:
     click.echo(json.dumps(data, indent=2, allow_nan=False))
 
@@ -109,7 +113,7 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
     if not _is_root(comm):
         return
     if as_json:
-        _print_json([row.as_dict() for row in rows])
+        _print_json({"mpi_ranks": _ranks(comm), "datasets": [row.as_dict() for row in rows]})
         return
     click.echo(f"{'dataset':<30} {'n':>9} {'H (nats)':>10} {'log n':>9} {'H/log n':>8} {'D (nats)':>10}")
     for row in rows:
@@ -159,7 +163,8 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, as_js
     values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon, comm=comm)
     if not _is_root(comm):
         return
-    summary = {"files": [str(p) for p in files], "reference": str(reference_path), **dh_summary(values, h, approx)}
+    summary = {"files": [str(p) for p in files], "reference": str(reference_path),
+               **dh_summary(values, h, approx), "mpi_ranks": _ranks(comm)}
     if out is not None:
         write_frames_with_dh(out, data.frames, values)
         summary["out"] = str(out)
@@ -216,7 +221,7 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
     if png_path:
         overlap_heatmap(png_path, matrix, names)
     if as_json:
-        _print_json({"names": names, "bandwidth": h, "overlap": matrix.tolist()})
+        _print_json({"names": names, "bandwidth": h, "overlap": matrix.tolist(), "mpi_ranks": _ranks(comm)})
         return
     width = max(12, max(len(name) for name in names) + 1)
     click.echo(f"{'rows vs columns':<{width}}" + "".join(f"{name:>{width}}" for name in names))

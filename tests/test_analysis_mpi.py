@@ -1,0 +1,70 @@
+"""`mpirun -np 2 lammps-quests dh|entropy|overlap` prints the same numbers as one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import pytest
+from ase.build import bulk
+
+from lammps_quests.reference import Reference
+
+REPO = Path(__file__).resolve().parents[1]
+MPIRUN = Path(sys.executable).parent / "mpirun"
+CLI = "from lammps_quests.cli import main; main()"
+
+
+def _frames(structure, a, n, amplitude, seed, repeat):
+    out = []
+    for i in range(n):
+        atoms = bulk("Cu", structure, a=a, cubic=True).repeat(repeat)
+        atoms.rattle(amplitude, seed=seed + i)
+        out.append(atoms)
+    return out
+
+
+def _run(arguments, ranks: int, cwd: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["NUMBA_NUM_THREADS"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
+    command = [sys.executable, "-c", CLI, *arguments, "--json"]
+    if ranks > 1:
+        command = [str(MPIRUN), "-np", str(ranks)] + command
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return json.loads(result.stdout)  # only rank 0 prints: one JSON document
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mpi")
+    # 5 frames of 108 atoms and one of 32: 572 rows, more than one block per rank.
+    frames = _frames("fcc", 3.615, 5, 0.08, 0, 3) + _frames("fcc", 3.615, 1, 0.08, 9, 2)
+    ase.io.write(directory / "test.xyz", frames)
+    ase.io.write(directory / "bcc.xyz", _frames("bcc", 2.87, 2, 0.05, 20, 3))
+    Reference.build(_frames("fcc", 3.615, 3, 0.06, 40, 3)).save(directory / "ref.qref")
+    return directory
+
+
+@pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["dh", "test.xyz", "-r", "ref.qref"],
+        ["entropy", "test.xyz", "bcc.xyz"],
+        ["overlap", "test.xyz", "bcc.xyz", "--bandwidth", "0.03"],
+    ],
+    ids=["dh", "entropy", "overlap"],
+)
+def test_mpi_equals_serial(inputs, arguments):
+    serial = _run(arguments, 1, inputs)
+    parallel = _run(arguments, 2, inputs)
+    assert serial.pop("mpi_ranks") == 1
+    assert parallel.pop("mpi_ranks") == 2  # the rows really were split over two ranks
+    assert parallel == serial  # every printed number identical
