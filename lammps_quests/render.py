@@ -20,12 +20,15 @@ output, so a viewer never sees a half-written image.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
 
 from lammps_quests.growing_dump import (
     FrameSpan,
@@ -135,13 +138,49 @@ def render_dump(
     or Vulkan is missing.
     """
     style = style or RenderStyle()
-    dump = os.fspath(dump)
     output = _check_output(output)
+    ovito = _import_ovito()
+    with _one_frame(dump, frame) as (path, index):
+        return _render_file(ovito, path, index, output, style, os.fspath(dump))
+
+
+def atom_colours(
+    dump: str | os.PathLike,
+    frame: int = -1,
+    style: RenderStyle | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """dH (nats, shape (n,)) and the RGB colour in [0, 1] (shape (n, 3)) given to each atom.
+
+    The same OVITO colour coding as the pictures, without rendering (no Vulkan needed), for
+    use in other plots. Atoms are in the order of the dump (only those in the slab if
+    ``style.slab`` is set).
+    """
+    style = style or RenderStyle()
+    ovito = _import_ovito()
+    with _one_frame(dump, frame) as (path, index):
+        pipeline = _load(ovito, path, os.fspath(dump))
+        data = pipeline.compute(index)
+        _dh_values(data, style.property, os.fspath(dump))  # clear error if the column is missing
+        _add_modifiers(ovito, pipeline, data, style)
+        coloured = pipeline.compute(index)  # after --slab only the atoms in the slab remain
+        particles = coloured.particles
+        return np.array(particles[style.property][...]), np.array(particles["Color"][...])
+
+
+@contextlib.contextmanager
+def _one_frame(dump: str | os.PathLike, frame: int):
+    """Yield (file OVITO should read, frame index in it) for frame ``frame`` of ``dump``.
+
+    Frames of a text dump are located here and copied to a one-frame temporary file (a
+    partly written last frame is not counted); other formats (``.gz``, binary) are left to
+    OVITO whole, and their frame index is checked once OVITO has scanned them.
+    """
+    dump = os.fspath(dump)
     if not os.path.isfile(dump):
         raise ValueError(f"dump file {dump!r} does not exist")
-    ovito = _import_ovito()
     if not is_text_dump(dump):
-        return _render_file(ovito, dump, frame, output, style)
+        yield dump, frame
+        return
     if frame == -1:
         span = newest_complete_frame(dump)
         nframes = 0 if span is None else None
@@ -152,7 +191,7 @@ def render_dump(
     if span is None:
         _raise_no_frame(dump, frame, nframes)
     with tempfile.TemporaryDirectory(prefix="lammps-quests-render-") as scratch:
-        return _render_file(ovito, _copy_frame(dump, span, scratch), 0, output, style, dump)
+        yield _copy_frame(dump, span, scratch), 0
 
 
 def follow_dump(
@@ -236,9 +275,8 @@ def _raise_no_frame(dump: str, frame: int, nframes: int | None) -> None:
 
 
 def _render_file(ovito, path: str, frame: int, output: str, style: RenderStyle,
-                 label: str | None = None) -> RenderedFrame:
+                 label: str) -> RenderedFrame:
     """Render frame ``frame`` of the file OVITO reads at ``path``; ``label`` names it in errors."""
-    label = label or path
     pipeline = _load(ovito, path, label)
     nframes = pipeline.source.num_frames
     if not -nframes <= frame < nframes:

@@ -129,6 +129,31 @@ def test_fixed_diverging_scale_white_at_zero_and_clipped(tmp_path):
     assert red_saturation < 0.7 * blue_saturation, (red_saturation, blue_saturation)
 
 
+def expected_colour(dh: np.ndarray, low: float = -5.0, high: float = 5.0) -> np.ndarray:
+    """Blue (0,0,1) -> white -> red (1,0,0), linear, clipped outside [low, high] nats."""
+    t = np.clip((dh - low) / (high - low), 0.0, 1.0)[:, None]
+    blue, white, red = np.array([0.0, 0, 1]), np.ones(3), np.array([1.0, 0, 0])
+    return np.where(t < 0.5, blue + 2 * t * (white - blue), white + (2 * t - 1) * (red - white))
+
+
+def test_atom_colours_follow_the_diverging_map_exactly(tmp_path):
+    """dH from -12.75 to +12.75 nats in steps of 0.1 (atom id 1..256): each atom's colour is
+    the blue-white-red value of its dH, clipped beyond [-5, 5] and beyond a custom range."""
+    from lammps_quests.render import RenderStyle, atom_colours
+
+    dump = write_dh_dump(tmp_path / "ramp.dump", [(0, "(id - 128.5) * 0.1")])
+    dh, rgb = atom_colours(dump)
+    assert dh.shape == (256,) and rgb.shape == (256, 3)
+    assert np.allclose(dh, (np.arange(1, 257) - 128.5) * 0.1)
+    assert np.allclose(rgb, expected_colour(dh), atol=1e-6)
+    assert (rgb[dh <= -5] == [0, 0, 1]).all() and (rgb[dh >= 5] == [1, 0, 0]).all()
+    dh, rgb = atom_colours(dump, style=RenderStyle(value_range=(-1.0, 3.0)))
+    assert np.allclose(rgb, expected_colour(dh, -1.0, 3.0), atol=1e-6)
+    # a slab 4 Å thick across the top view keeps only atoms with |z - L/2| < 2 Å
+    dh_slab, _ = atom_colours(dump, style=RenderStyle(view="top", slab=4.0))
+    assert len(dh_slab) == 96  # 3 of the 8 (001) planes of 32 atoms: z = 5.42, 7.23, 9.04 Å
+
+
 def test_legend_draws_the_colour_scale(tmp_path):
     """All atoms at dH = 0 are white: any red or blue in the picture is the legend's."""
     dump = write_dh_dump(tmp_path / "zero.dump", [(0, "0")])
