@@ -235,4 +235,6 @@ def save_frame(lmp, fix_id: str, path, step: int) -> None:
     atoms.arrays["dH"] = dh[order]
     atoms.info["step"] = int(step)
     atoms.info["fix_id"] = str(fix_id)
-    ase.io.write(Path(path), atoms, format="extxyz", append=True)
+    # parallel=False: only this rank writes; ASE's default would wait for the other ranks
+    # (through mpi4py, which lammps imports) in a barrier they never reach
+    ase.io.write(Path(path), atoms, format="extxyz", append=True, parallel=False)

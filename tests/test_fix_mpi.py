@@ -1,0 +1,116 @@
+"""fix quests under the wheel's mpirun: same per-atom dH by atom id on 1, 2 and 4 ranks while
+atoms migrate between ranks; frames saved on several ranks are gathered whole; a bad
+reference stops every rank with one clear error instead of hanging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fix_support import build_reference, cu_crystal, load, offline_dh, read_dump, requires_plugin
+
+pytestmark = requires_plugin
+
+
+@pytest.fixture(scope="module")
+def cu_reference(run_lmp, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cu_reference_mpi")
+    return build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
+
+
+def write_start(run_lmp, directory):
+    """4x4x4 Cu cells (256 atoms) with 1500 K velocities plus a drift of (20, 10, 5) Å/ps that
+    carries every atom about 2 Å in 100 fs, written once on one rank: create_atoms numbers
+    atoms in an order that depends on the rank layout, a data file does not."""
+    deck = cu_crystal(4, seed=13, displace=0.1) + """velocity all create 1500 77 loop geom
+velocity all set 20 10 5 sum yes units box
+write_data start.data
+"""
+    result = run_lmp(deck, directory, name="in.start")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return directory / "start.data"
+
+
+def migrating_run(run_lmp, reference, start, directory, np_ranks):
+    """Reneighbouring every step, dH every 20 steps, 100 steps."""
+    directory.mkdir()
+    deck = f"""units metal
+read_data {start}
+pair_style eam/alloy
+pair_coeff * * Cu_mishin1.eam.alloy Cu
+neigh_modify every 1 delay 0 check yes
+fix nve all nve
+fix q all quests 20 {reference}
+compute rank all property/atom proc
+dump d all custom 20 dump.fix id type x y z f_q c_rank
+dump_modify d sort id format float %.17g
+run 100
+"""
+    result = run_lmp(deck, directory, np=np_ranks, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return read_dump(directory / "dump.fix")
+
+
+def test_same_dh_on_1_2_4_ranks_with_migration(run_lmp, cu_reference, tmp_path):
+    start = write_start(run_lmp, tmp_path)
+    runs = {n: migrating_run(run_lmp, cu_reference, start, tmp_path / f"np{n}", n)
+            for n in (1, 2, 4)}
+    reference = load(cu_reference)
+    for n in (2, 4):
+        ranks = np.array([frame.columns["c_rank"] for frame in runs[n]])
+        assert len(np.unique(ranks)) == n
+        moved = np.any(ranks != ranks[0], axis=0)
+        assert moved.sum() > 0, f"no atom changed rank on {n} ranks"
+        for serial, parallel in zip(runs[1], runs[n]):
+            assert serial.step == parallel.step
+            np.testing.assert_array_equal(serial.ids, parallel.ids)
+            # trajectories differ only by summation order; dH agrees far below any threshold
+            np.testing.assert_allclose(parallel.columns["f_q"], serial.columns["f_q"],
+                                       rtol=0, atol=1e-8)
+        # and on every rank count the values are exactly the offline dH of that frame
+        for frame in runs[n]:
+            np.testing.assert_allclose(frame.columns["f_q"], offline_dh(frame, reference),
+                                       rtol=0, atol=1e-9)
+
+
+def test_save_gathers_all_ranks(run_lmp, cu_reference, tmp_path):
+    """Strained cell (dH > 0 everywhere): each evaluation appends the whole frame."""
+    import ase.io
+
+    deck = cu_crystal(3, seed=2) + f"""change_box all x scale 1.2 remap
+velocity all create 300 5 loop geom
+fix nve all nve
+fix q all quests 5 {cu_reference} save 0.0 saved.xyz
+dump d all custom 5 dump.fix id type x y z f_q
+dump_modify d sort id format float %.17g
+run 10
+"""
+    result = run_lmp(deck, tmp_path, np=2, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    saved = ase.io.read(tmp_path / "saved.xyz", index=":")
+    dumped = read_dump(tmp_path / "dump.fix")
+    assert [atoms.info["step"] for atoms in saved] == [0, 5, 10] == [f.step for f in dumped]
+    reference = load(cu_reference)
+    for atoms, frame in zip(saved, dumped):
+        np.testing.assert_allclose(frame.columns["f_q"], offline_dh(frame, reference),
+                                   rtol=0, atol=1e-9)
+        assert set(atoms.get_chemical_symbols()) == {"Cu"}
+        assert list(atoms.pbc) == [True, True, True]
+        # extended XYZ keeps 8 decimals (ASE's format): Å positions, cell and dH in nats
+        np.testing.assert_array_equal(atoms.arrays["id"], frame.ids)
+        np.testing.assert_allclose(atoms.cell[:], frame.cell, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(atoms.positions, frame.positions, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(atoms.arrays["dH"], frame.columns["f_q"], rtol=0, atol=1e-8)
+        assert atoms.arrays["dH"].min() > 0.0
+
+
+def test_corrupt_reference_stops_all_ranks(run_lmp, cu_reference, tmp_path):
+    data = cu_reference.read_bytes()
+    (tmp_path / "broken.qref").write_bytes(data[: len(data) // 2])
+    deck = cu_crystal(3) + "fix q all quests 10 broken.qref\nrun 10\n"
+    result = run_lmp(deck, tmp_path, np=2, timeout=120)
+    assert result.returncode != 0
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, result.stdout[-2000:]
+    assert "broken.qref" in errors[0] and "truncated" in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
