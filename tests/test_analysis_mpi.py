@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import ase.io
+import numpy as np
 import pytest
 from ase.build import bulk
 
@@ -68,3 +69,19 @@ def test_mpi_equals_serial(inputs, arguments):
     assert serial.pop("mpi_ranks") == 1
     assert parallel.pop("mpi_ranks") == 2  # the rows really were split over two ranks
     assert parallel == serial  # every printed number identical
+
+
+def test_descriptor_rows_match_whole_frames():
+    """Each rank describes only its block of atoms; the blocks equal rows of the full array."""
+    from ase.build import fcc111, molecule
+
+    from lammps_quests.analysis.inputs import descriptor_rows
+    from lammps_quests.descriptors import descriptors
+
+    slab = fcc111("Cu", size=(3, 3, 3), vacuum=5.0)
+    slab.rattle(0.05, seed=1)
+    frames = _frames("fcc", 3.615, 2, 0.08, 3, 2) + [slab, molecule("C6H6")]
+    full = descriptors(frames)
+    n = len(full)
+    for start, stop in [(0, n), (0, 1), (10, 75), (60, n), (n - 3, n), (5, 5)]:
+        assert np.array_equal(descriptor_rows(frames, start, stop), full[start:stop])

@@ -9,6 +9,8 @@ import numpy as np
 
 from lammps_quests.descriptors import descriptors
 
+from .parallel import gather_row_blocks, row_range
+
 
 @dataclass
 class Dataset:
@@ -32,8 +34,13 @@ class Dataset:
         return np.array([len(frame) for frame in self.frames], dtype=np.int64)
 
 
-def read_dataset(paths, index=":", k: int = 32, cutoff: float = 5.0, format: str | None = None) -> Dataset:
+def read_dataset(
+    paths, index=":", k: int = 32, cutoff: float = 5.0, format: str | None = None, comm=None
+) -> Dataset:
     """Read ``paths`` (one file or several) and compute descriptors with ``k``, ``cutoff`` (Å).
+
+    With an MPI communicator every rank reads the files, computes the descriptors of its own
+    block of rows, and the blocks are gathered so every rank holds all of them.
 
     Raises ValueError naming the file for unreadable input (see lammps_quests.io.read_frames).
     """
@@ -43,8 +50,35 @@ def read_dataset(paths, index=":", k: int = 32, cutoff: float = 5.0, format: str
         paths = [paths]
     paths = [Path(p) for p in paths]
     frames, sources = read_frames(paths, index=index, format=format)
-    X = descriptors(frames, k=k, cutoff=cutoff)
+    if comm is None:
+        X = descriptors(frames, k=k, cutoff=cutoff)
+    else:
+        n_rows = sum(len(frame) for frame in frames)
+        start, stop = row_range(n_rows, comm)
+        X = gather_row_blocks(descriptor_rows(frames, start, stop, k, cutoff), comm)
     return Dataset(name="+".join(p.name for p in paths), frames=frames, descriptors=X, sources=sources)
+
+
+def descriptor_rows(frames, start: int, stop: int, k: int = 32, cutoff: float = 5.0) -> np.ndarray:
+    """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order.
+
+    Same values as the matching rows of :func:`lammps_quests.descriptors.descriptors`: each
+    frame's periodic images are built whole, then the core kernel describes only the centre
+    atoms in the range.
+    """
+    from lammps_quests.images import periodic_images
+    from lammps_quests.neighbors import descriptor_width, descriptors_from_points
+
+    blocks, offset = [], 0
+    for frame in frames:
+        n = len(frame)
+        first, last = max(start - offset, 0), min(stop - offset, n)
+        if first < last:
+            points, _ = periodic_images(frame.positions, np.asarray(frame.cell), frame.pbc, cutoff)
+            rows = np.arange(first, last, dtype=np.int64)
+            blocks.append(descriptors_from_points(points[first:last], points, rows, k, cutoff))
+        offset += n
+    return np.concatenate(blocks) if blocks else np.zeros((0, descriptor_width(k)))
 
 
 def load_reference(path):

@@ -67,6 +67,15 @@ def gather_rows(local: np.ndarray, comm) -> np.ndarray:
     return result
 
 
+def gather_row_blocks(local: np.ndarray, comm) -> np.ndarray:
+    """Concatenate every rank's (rows, width) float64 block in rank order on all ranks."""
+    local = np.ascontiguousarray(local, dtype=np.float64)
+    if comm is None:
+        return local
+    width = local.shape[1]
+    return gather_rows(local.ravel(), comm).reshape(-1, width)
+
+
 def first_error(error: BaseException | None, comm) -> None:
     """Raise the same error on every rank if any rank failed (so no rank hangs in a collective)."""
     if comm is None:

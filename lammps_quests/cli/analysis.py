@@ -108,7 +108,7 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
     groups = [list(files)] if together else [[path] for path in files]
     rows = []
     for group in groups:
-        data = read_dataset(group, index=index, k=k, cutoff=cutoff, format=fmt)
+        data = read_dataset(group, index=index, k=k, cutoff=cutoff, format=fmt, comm=comm)
         rows.append(entropy_summary(data.descriptors, h, name=data.name, comm=comm))
     if not _is_root(comm):
         return
@@ -158,7 +158,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, as_js
     _check_output_dir(out)
     comm = _comm()
     reference = load_reference(reference_path)
-    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt)
+    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm)
     h = reference.bandwidth if h is None else h
     values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon, comm=comm)
     if not _is_root(comm):
@@ -211,7 +211,7 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
         raise click.UsageError("overlap needs at least two files (the sets to compare)")
     _check_output_dir(csv_path, png_path)
     comm = _comm()
-    datasets = [read_dataset([path], index=index, k=k, cutoff=cutoff, format=fmt) for path in files]
+    datasets = [read_dataset([path], index=index, k=k, cutoff=cutoff, format=fmt, comm=comm) for path in files]
     names = [data.name for data in datasets]
     matrix = overlap_matrix([data.descriptors for data in datasets], h, names=names, comm=comm)
     if not _is_root(comm):
