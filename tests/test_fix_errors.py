@@ -1,0 +1,85 @@
+"""Bad input to fix quests ends LAMMPS with one readable ERROR line (no Python traceback), on
+one rank and on several, including a Python failure that happens on one rank only."""
+
+from __future__ import annotations
+
+import pytest
+
+from fix_support import build_reference, cu_crystal, requires_plugin
+
+pytestmark = requires_plugin
+
+
+@pytest.fixture(scope="module")
+def cu_reference(run_lmp, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cu_reference_errors")
+    return build_reference(run_lmp, directory, cu_crystal(2), "cu.qref", steps=20, every=10)
+
+
+def single_error(result) -> str:
+    """The one ERROR line of a failed run; no traceback, no hang (run_lmp has a timeout)."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, output[-2000:]
+    assert "Traceback" not in output
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "fix_args, expected",
+    [
+        ("10 missing.qref", ["missing.qref", "cannot be read", "lammps-quests reference build"]),
+        ("10 garbage.qref", ["garbage.qref"]),
+        ("0 REF", ["N must be a positive number of steps, got 0"]),
+        ("-5 REF", ["N must be a positive number of steps, got -5"]),
+        ("10 REF colour red", ["unknown keyword 'colour'", "valid keywords"]),
+        ("10 REF halt 1.0 maybe", ["halt mode must be 'soft' or 'hard'", "'maybe'"]),
+        ("10 REF halt 1.0", ["keyword halt expects", "halt t soft|hard"]),
+        ("10 REF bandwidth -0.1", ["bandwidth must be > 0"]),
+        ("10 REF k 16", ["built with k = 32", "asks for k = 16", "--k 16"]),
+        ("10 REF cutoff 4.0", ["built with cutoff = 5.0", "asks for cutoff = 4.0", "--cutoff 4.0"]),
+        ("10", ["missing arguments", "usage: fix ID group-ID quests N reference-file"]),
+    ],
+)
+def test_bad_fix_arguments(run_lmp, cu_reference, tmp_path, fix_args, expected):
+    (tmp_path / "garbage.qref").write_bytes(b"this is not a reference file\n" * 10)
+    deck = cu_crystal(2) + f"fix q all quests {fix_args.replace('REF', str(cu_reference))}\nrun 0\n"
+    error = single_error(run_lmp(deck, tmp_path, timeout=120))
+    for phrase in expected:
+        assert phrase in error, error
+
+
+def test_units_must_be_angstrom(run_lmp, cu_reference, tmp_path):
+    deck = f"""units lj
+lattice fcc 0.8442
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0
+fix q all quests 10 {cu_reference}
+run 0
+"""
+    error = single_error(run_lmp(deck, tmp_path))
+    assert "units metal" in error and "units real" in error and "'lj'" in error
+
+
+def test_failure_on_one_rank_stops_all(run_lmp, cu_reference, tmp_path):
+    """Two coincident atoms on one rank: the neighbour kernel raises there only; every rank
+    reports that rank's message and the job ends (no rank waits forever in a collective)."""
+    deck = f"""units metal
+lattice fcc 3.615
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+create_atoms 1 single 0 0 0 units box
+pair_style eam/alloy
+pair_coeff * * Cu_mishin1.eam.alloy Cu
+fix q all quests 10 {cu_reference}
+run 0
+"""
+    error = single_error(run_lmp(deck, tmp_path, np=2, timeout=120))
+    assert "computing dH failed (MPI rank" in error
+    assert "two atoms coincide" in error
