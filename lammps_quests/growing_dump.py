@@ -24,6 +24,10 @@ _BLOCK_BYTES = 1 << 20
 _HEADER_READ_BYTES = 1 << 16
 
 
+class DumpChanged(ValueError):
+    """A frame found in a dump was no longer there when it was read (file cut or replaced)."""
+
+
 @dataclass(frozen=True)
 class FrameSpan:
     """Where one complete frame sits in a dump file.
@@ -130,7 +134,7 @@ def read_frame(path: str | os.PathLike, span: FrameSpan) -> bytes:
         stream.seek(span.start)
         data = stream.read(span.end - span.start)
     if len(data) != span.end - span.start or not data.startswith(FRAME_MARKER):
-        raise ValueError(
+        raise DumpChanged(
             f"{os.fspath(path)!r} changed while it was read (frame at byte {span.start} is "
             "gone); was the dump file overwritten by a new run?"
         )

@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from lammps_quests.growing_dump import (
+    DumpChanged,
     FrameSpan,
     complete_frames,
     is_text_dump,
@@ -231,24 +232,43 @@ def follow_dump(
             state = _file_state(dump)
             if state is not None and state != last_state:
                 last_state = state
-                span = newest_complete_frame(dump)
+                span = _newest_frame(dump)
                 # a frame is identified by the file holding it, its place and its timestep
                 key = None if span is None else (state[0], span.start, span.end, span.timestep)
                 if key is not None and key != last_frame:
-                    frame_file = _copy_frame(dump, span, scratch)
-                    try:
-                        rendered = _render_file(ovito, frame_file, 0, output, style, dump)
-                    finally:
-                        os.unlink(frame_file)
-                    last_frame, updates = key, updates + 1
-                    last_change = time.monotonic()
-                    if on_update is not None:
-                        on_update(rendered)
-                    if max_updates is not None and updates >= max_updates:
-                        return updates
+                    rendered = _render_span(ovito, dump, span, scratch, output, style)
+                    if rendered is None:  # the file changed under us: look again next poll
+                        last_state = None
+                    else:
+                        last_frame, updates = key, updates + 1
+                        last_change = time.monotonic()
+                        if on_update is not None:
+                            on_update(rendered)
+                        if max_updates is not None and updates >= max_updates:
+                            return updates
             if timeout is not None and time.monotonic() - last_change > timeout:
                 return updates
             time.sleep(interval)
+
+
+def _newest_frame(dump: str) -> FrameSpan | None:
+    try:
+        return newest_complete_frame(dump)
+    except FileNotFoundError:  # removed since it was looked at (a new run starting)
+        return None
+
+
+def _render_span(ovito, dump: str, span: FrameSpan, scratch: str, output: str,
+                 style: RenderStyle) -> RenderedFrame | None:
+    """Render one frame of a growing dump; None if the file was replaced or cut meanwhile."""
+    try:
+        frame_file = _copy_frame(dump, span, scratch)
+    except (DumpChanged, FileNotFoundError):
+        return None
+    try:
+        return _render_file(ovito, frame_file, 0, output, style, dump)
+    finally:
+        os.unlink(frame_file)
 
 
 def _copy_frame(dump: str, span: FrameSpan, directory: str) -> str:

@@ -6,7 +6,12 @@ import pytest
 
 import lammps_quests.growing_dump as growing_dump
 from dh_dumps import write_dh_dump
-from lammps_quests.growing_dump import complete_frames, newest_complete_frame, read_frame
+from lammps_quests.growing_dump import (
+    DumpChanged,
+    complete_frames,
+    newest_complete_frame,
+    read_frame,
+)
 
 TIMESTEPS = (0, 100, 250)
 
@@ -77,6 +82,15 @@ def test_units_time_lines_and_triclinic_box(tmp_path):
     with open(path, "a") as stream:
         stream.write("ITEM: TIME\n0.009\nITEM: TIMES")
     assert newest_complete_frame(path).timestep == 7
+
+
+def test_reading_a_frame_that_is_gone_says_so(dump, tmp_path):
+    copy = tmp_path / "copy.dump"
+    copy.write_bytes(dump.read_bytes())
+    last = newest_complete_frame(copy)
+    copy.write_bytes(dump.read_bytes()[: last.start + 100])  # a new run cut the file
+    with pytest.raises(DumpChanged, match="changed while it was read"):
+        read_frame(copy, last)
 
 
 def test_empty_and_foreign_files(tmp_path):

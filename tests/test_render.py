@@ -224,6 +224,39 @@ def test_follow_renders_newest_complete_frame_of_a_growing_dump(split_dump, tmp_
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".live")] == []
 
 
+def test_follow_waits_for_the_dump_and_picks_up_a_new_run(split_dump, tmp_path):
+    """Following starts before LAMMPS has created the dump; later a new run replaces the file
+    with a frame of the same timestep but other values, which must be rendered too."""
+    left_low, left_high = (read_frame(split_dump, span) for span in complete_frames(split_dump))
+    left_high = left_high.replace(b"TIMESTEP\n100\n", b"TIMESTEP\n0\n", 1)
+    growing, out = tmp_path / "run.dump", tmp_path / "live.png"
+    problems: list[str] = []
+
+    def writer():
+        time.sleep(0.5)  # several polls find no file
+        growing.write_bytes(left_low)
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not out.exists():
+            problems.append("no first picture")
+        replacement = tmp_path / "new_run.dump"
+        replacement.write_bytes(left_high)
+        os.replace(replacement, growing)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        report = render(str(growing), "-o", str(out), "--follow", "--interval", "0.1",
+                        "--max-updates", "2", "--timeout", "30", "--view", "top",
+                        "--no-legend", "--renderer", "opengl", *SMALL)
+    finally:
+        thread.join(timeout=60)
+    assert not problems
+    assert report.count("timestep 0: 256 atoms") == 2, report
+    assert_left_high(read_rgb(out))
+
+
 def test_follow_stops_after_timeout_without_new_frames(split_dump, tmp_path):
     out = tmp_path / "idle.png"
     start = time.monotonic()
