@@ -25,6 +25,7 @@ import math
 import os
 import tempfile
 import time
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -100,11 +101,15 @@ class RenderStyle:
             )
         width, height = self.size
         if width < 16 or height < 16 or width > 16384 or height > 16384:
-            raise ValueError(f"image size must be 16..16384 pixels per side, got {width} x {height}")
+            raise ValueError(
+                f"image size must be 16..16384 pixels per side, got {width} x {height}"
+            )
         if self.view not in VIEWS:
             raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
         if self.renderer not in RENDERERS:
-            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {self.renderer!r}")
+            raise ValueError(
+                f"renderer must be one of {', '.join(RENDERERS)}, got {self.renderer!r}"
+            )
         if self.slab is not None and not self.slab > 0:
             raise ValueError(f"slab thickness must be > 0 Å, got {self.slab}")
         if self.radius is not None and not self.radius > 0:
@@ -276,7 +281,9 @@ def _copy_frame(dump: str, span: FrameSpan, directory: str) -> str:
 
     Every copy gets a new name so that no file cache can hand back an older frame.
     """
-    handle, path = tempfile.mkstemp(prefix=f"timestep-{span.timestep}-", suffix=".dump", dir=directory)
+    handle, path = tempfile.mkstemp(
+        prefix=f"timestep-{span.timestep}-", suffix=".dump", dir=directory
+    )
     with os.fdopen(handle, "wb") as copy:
         copy.write(read_frame(dump, span))
     return path
@@ -339,7 +346,7 @@ def _check_output(output: str | os.PathLike) -> str:
 
 
 def _import_ovito():
-    """Import the OVITO modules used here; RenderUnavailable with the fix if absent."""
+    """The OVITO modules used here (.io, .modifiers, .vis, .QtCore); RenderUnavailable if absent."""
     try:
         import ovito.io
         import ovito.modifiers
@@ -349,8 +356,9 @@ def _import_ovito():
         raise RenderUnavailable(
             f"the `ovito` Python module is not available ({error}): {INSTALL_HINT}"
         ) from error
-    ovito.QtCore = QtCore
-    return ovito
+    return types.SimpleNamespace(
+        io=ovito.io, modifiers=ovito.modifiers, vis=ovito.vis, QtCore=QtCore
+    )
 
 
 def _load(ovito, path: str, label: str):

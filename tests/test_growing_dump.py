@@ -47,7 +47,8 @@ def test_every_truncation_gives_the_last_complete_frame(dump, tmp_path):
     only frames that are whole before the cut may be reported."""
     data = dump.read_bytes()
     ends = frame_ends(data)
-    cuts = sorted(set(range(0, len(data) + 1, 97)) | {e + d for e in ends for d in (-2, -1, 0, 1, 15)})
+    near_ends = {end + shift for end in ends for shift in (-2, -1, 0, 1, 15)}
+    cuts = sorted(set(range(0, len(data) + 1, 97)) | near_ends)
     cut_file = tmp_path / "cut.dump"
     for cut in (c for c in cuts if 0 <= c <= len(data)):
         cut_file.write_bytes(data[:cut])

@@ -274,7 +274,8 @@ def test_follow_stops_after_timeout_without_new_frames(split_dump, tmp_path):
     (["--timeout", "3"], "--timeout only work with --follow"),
 ])
 def test_bad_input_is_named(split_dump, tmp_path, args, message):
-    result = CliRunner().invoke(main, ["render", str(split_dump), "-o", str(tmp_path / "x.png"), *args])
+    result = CliRunner().invoke(
+        main, ["render", str(split_dump), "-o", str(tmp_path / "x.png"), *args])
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "x.png").exists()

@@ -22,7 +22,7 @@ _VIEWS = ("perspective", "top", "front", "left")
 @click.option("--property", "property_name", default="f_q", show_default=True,
               help="Dump column holding dH: f_<ID of fix quests>.")
 @click.option("--follow", is_flag=True,
-              help="Keep re-rendering the newest frame while LAMMPS appends to DUMP (Ctrl-C stops).")
+              help="Re-render the newest frame while LAMMPS appends to DUMP (Ctrl-C stops).")
 @click.option("--interval", default=2.0, show_default=True, type=float,
               help="With --follow: seconds between checks of the dump.")
 @click.option("--max-updates", type=click.IntRange(min=1), default=None,
@@ -59,12 +59,14 @@ def render(dump, output, frame, value_range, property_name, follow, interval, ma
 
     if not follow:
         context = click.get_current_context()
-        misplaced = [f"--{name.replace('_', '-')}" for name in ("interval", "max_updates", "timeout")
+        misplaced = [f"--{name.replace('_', '-')}"
+                     for name in ("interval", "max_updates", "timeout")
                      if context.get_parameter_source(name) != ParameterSource.DEFAULT]
         if misplaced:
             raise click.UsageError(f"{', '.join(misplaced)} only work with --follow")
     elif frame != -1:
-        raise click.UsageError("--frame cannot be combined with --follow (it renders the newest frame)")
+        raise click.UsageError(
+            "--frame cannot be combined with --follow (it renders the newest frame)")
     try:
         style = rendering.RenderStyle(
             property=property_name, value_range=tuple(value_range), size=tuple(size), view=view,
