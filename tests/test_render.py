@@ -173,6 +173,22 @@ def test_legend_draws_the_colour_scale(tmp_path):
     assert np.nonzero(red)[0].mean() < np.nonzero(blue)[0].mean()
 
 
+def test_gzipped_dump_is_read_by_ovito(split_dump, tmp_path):
+    """Formats other than plain text go to OVITO whole; frames are still chosen by index."""
+    import gzip
+
+    packed = tmp_path / "split.dump.gz"
+    packed.write_bytes(gzip.compress(split_dump.read_bytes()))
+    out = tmp_path / "gz.png"
+    common = ["--view", "top", "--no-legend", "--renderer", "opengl", *SMALL]
+    render(str(packed), "-o", str(out), "--frame", "0", *common)
+    assert_left_low(read_rgb(out))
+    render(str(packed), "-o", str(out), *common)
+    assert_left_high(read_rgb(out))
+    result = CliRunner().invoke(main, ["render", str(packed), "-o", str(out), "--follow"])
+    assert result.exit_code == 2 and "cannot be followed" in result.output
+
+
 def test_follow_renders_newest_complete_frame_of_a_growing_dump(split_dump, tmp_path):
     """A writer appends frames the way LAMMPS flushes them (in pieces) while `render --follow`
     polls. Frame 100 is published half-written, then completed together with frame 200
