@@ -261,6 +261,9 @@ void FixQuests::setup(int /*vflag*/)
 
 void FixQuests::end_of_step()
 {
+  // fixes earlier in the end_of_step list (fix deform with remap) may have moved owned atoms
+  // and the box since ghosts were last updated: refresh the ghost positions from the owners
+  comm->forward_comm();
   evaluate();
 }
 

@@ -153,22 +153,20 @@ def load(path):
 
 
 def thermo_table(log_text: str) -> list[dict]:
-    """Rows of every thermo block in a LAMMPS log (keys = column names)."""
+    """Rows of every thermo block in a LAMMPS log (keys = column names); other lines printed
+    during a run (fix messages, warnings) are skipped."""
     rows, names = [], None
     for line in log_text.splitlines():
         words = line.split()
         if words[:1] == ["Step"]:
             names = words
-            continue
-        if names and len(words) == len(names):
-            try:
-                values = [float(w) for w in words]
-            except ValueError:
-                names = None
-                continue
-            rows.append(dict(zip(names, values)))
-        elif names and not line.startswith("WARNING"):
+        elif line.startswith("Loop time"):
             names = None
+        elif names and len(words) == len(names):
+            try:
+                rows.append(dict(zip(names, (float(w) for w in words))))
+            except ValueError:
+                continue
     return rows
 
 
