@@ -28,8 +28,30 @@ PLUGIN_FILE = "questsplugin.so"
 
 
 def plugin_directory() -> str:
-    """Directory holding ``questsplugin.so`` (the ``lammps.plugins`` entry point)."""
-    return str(Path(__file__).resolve().parent)
+    """Directory holding ``questsplugin.so`` (the ``lammps.plugins`` entry point).
+
+    Normally this package's own directory. When the package is imported from a source
+    checkout (PYTHONPATH) that has no compiled plugin, the installed copy of the
+    distribution is used instead, if there is one.
+    """
+    here = Path(__file__).resolve().parent
+    if (here / PLUGIN_FILE).is_file():
+        return str(here)
+    installed = _installed_plugin()
+    return str(installed.parent) if installed else str(here)
+
+
+def _installed_plugin() -> Path | None:
+    try:
+        files = importlib.metadata.files("lammps-quests") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if entry.name == PLUGIN_FILE:
+            path = Path(entry.locate()).resolve()
+            if path.is_file():
+                return path
+    return None
 
 
 def plugin_path() -> Path:

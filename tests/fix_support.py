@@ -20,6 +20,7 @@ mass 1 180.88"""
 
 
 def plugin_built() -> bool:
+    """True if `lmp` will find the plugin (this checkout's or the installed distribution's)."""
     from lammps_quests.plugin import PLUGIN_FILE, plugin_directory
 
     return (Path(plugin_directory()) / PLUGIN_FILE).is_file()
