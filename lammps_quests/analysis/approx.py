@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,17 +67,39 @@ def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, c
     if path is None:
         return build_index(reference.descriptors, n_neighbors, seed)
     path = Path(path)
-    rank = 0 if comm is None else comm.Get_rank()
-    index = None
-    if rank == 0:
-        index = _read_index(path, reference.sha256, n_neighbors)
-        if index is None:
-            index = build_index(reference.descriptors, n_neighbors, seed)
-            _write_index(path, index, reference.sha256, n_neighbors)
-    if comm is not None:
-        comm.Barrier()
-        if rank != 0:
+    if comm is None:
+        return _read_or_build(path, reference, n_neighbors, seed)
+    from .parallel import first_error
+
+    # Rank 0 builds and saves; the others read the file afterwards. Errors are shared with
+    # first_error (a collective), so no rank is left waiting for one that failed.
+    index, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            index = _read_or_build(path, reference, n_neighbors, seed)
+        except Exception as caught:
+            error = caught
+    first_error(error, comm)
+    if comm.Get_rank() != 0:
+        try:
             index = _read_index(path, reference.sha256, n_neighbors)
+            if index is None:
+                raise ValueError(f"{path} changed while it was being read; run again")
+        except Exception as caught:
+            error = caught
+    first_error(error, comm)
+    return index
+
+
+def _read_or_build(path: Path, reference, n_neighbors: int, seed: int):
+    index = _read_index(path, reference.sha256, n_neighbors)
+    if index is None:
+        index = build_index(reference.descriptors, n_neighbors, seed)
+        try:
+            _write_index(path, index, reference.sha256, n_neighbors)
+        except OSError as error:  # e.g. a read-only reference directory: still usable, unsaved
+            warnings.warn(f"could not store the neighbour index as {path} ({error}); it will be "
+                          "rebuilt on the next run", stacklevel=2)
     return index
 
 

@@ -87,4 +87,4 @@ def first_error(error: BaseException | None, comm) -> None:
         if message is not None:
             if error is not None:
                 raise error
-            raise RuntimeError(f"MPI rank {rank} failed: {message}")
+            raise ValueError(f"MPI rank {rank} failed: {message}")

@@ -1,0 +1,51 @@
+"""CLI conventions of the analysis commands: help with examples, progress only on terminals."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from click.testing import CliRunner
+
+from lammps_quests.analysis.progress import progress_bar, wants_progress
+from lammps_quests.cli import main
+
+COMMANDS = ["entropy", "dh", "overlap", "learning-curve", "compress", "clusters", "bandwidth"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_a_worked_example(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+    assert f"lammps-quests {command}" in result.output
+
+
+def test_all_commands_registered():
+    result = CliRunner().invoke(main, ["--help"])
+    for command in COMMANDS:
+        assert command in result.output
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_only_on_a_terminal_and_rank_zero():
+    assert wants_progress(0, _Terminal())
+    assert not wants_progress(1, _Terminal())  # other MPI ranks stay quiet
+    assert not wants_progress(0, io.StringIO())  # pipe or log file
+    with progress_bar(10, "x", enabled=False) as bar:
+        bar.update(10)  # a disabled bar keeps the interface
+
+
+def test_no_progress_output_in_a_pipe(tmp_path):
+    import ase.io
+    from ase.build import bulk
+
+    path = tmp_path / "a.xyz"
+    ase.io.write(path, bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2))
+    result = CliRunner().invoke(main, ["entropy", str(path)])  # CliRunner streams are not TTYs
+    assert result.exit_code == 0
+    assert "it/s" not in result.output and "env/s" not in result.output and "%|" not in result.output
