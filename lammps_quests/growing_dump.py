@@ -8,14 +8,17 @@ frame whose header is whole and whose ``NUMBER OF ATOMS`` atom lines are all the
 newline-terminated. It reads only the tail of the file (about one frame), so polling a
 multi-gigabyte dump costs the size of one frame, not of the file.
 
-Only plain-text dumps (``dump atom`` / ``dump custom``, not ``.gz`` or binary) can be
-read this way.
+Gzip-compressed text dumps (``dump custom ... file.gz``) cannot be searched from the end;
+:func:`gzip_frames` streams through them instead. Binary dumps are not read here.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from dataclasses import dataclass
+from typing import Iterator
 
 FRAME_MARKER = b"ITEM: TIMESTEP"
 _ATOMS_HEADER = b"ITEM: ATOMS"
@@ -42,10 +45,52 @@ class FrameSpan:
     end: int
 
 
-def is_text_dump(path: str | os.PathLike) -> bool:
-    """True if ``path`` starts like a LAMMPS text dump (``ITEM: ...``)."""
+def dump_kind(path: str | os.PathLike) -> str:
+    """``"text"``, ``"gzip"`` or ``"other"``, from the first bytes of the file.
+
+    An empty file counts as text: LAMMPS has opened the dump but not written to it yet.
+    """
     with open(path, "rb") as stream:
-        return stream.read(5) == b"ITEM:"
+        start = stream.read(5)
+    if start == b"ITEM:" or start == b"":
+        return "text"
+    return "gzip" if start.startswith(b"\x1f\x8b") else "other"
+
+
+def gzip_frames(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
+    """(timestep, bytes of the frame) for each complete frame of a gzip-compressed text dump.
+
+    Decompresses as it goes (memory: one frame). Stops quietly at a frame cut short, also
+    inside the compressed stream (a dump LAMMPS is still writing).
+    """
+    with gzip.open(path, "rb") as stream:
+        try:
+            while (frame := _next_streamed_frame(stream)) is not None:
+                yield frame
+        except (EOFError, zlib.error):  # compressed stream ends mid-block
+            return
+
+
+def _next_streamed_frame(stream) -> tuple[int, bytes] | None:
+    line = stream.readline()
+    while line and not line.startswith(FRAME_MARKER):  # ITEM: UNITS / TIME lines
+        line = stream.readline()
+    lines = [line]
+    while line.endswith(b"\n") and not line.startswith(_ATOMS_HEADER):
+        if len(lines) == _MAX_HEADER_LINES:
+            return None
+        line = stream.readline()
+        lines.append(line)
+    header = _parse_header(b"".join(lines))
+    if header is None:
+        return None
+    timestep, natoms, _ = header
+    for _ in range(natoms):
+        line = stream.readline()
+        if not line.endswith(b"\n"):
+            return None
+        lines.append(line)
+    return timestep, b"".join(lines)
 
 
 def newest_complete_frame(path: str | os.PathLike) -> FrameSpan | None:

@@ -20,6 +20,7 @@ output, so a viewer never sees a half-written image.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -35,7 +36,8 @@ from lammps_quests.growing_dump import (
     DumpChanged,
     FrameSpan,
     complete_frames,
-    is_text_dump,
+    dump_kind,
+    gzip_frames,
     newest_complete_frame,
     read_frame,
 )
@@ -136,18 +138,18 @@ def render_dump(
 ) -> RenderedFrame:
     """Render frame ``frame`` of a LAMMPS dump (negative counts from the end) to an image.
 
-    Frames of a text dump are located by this package (a partly written last frame, as in a
-    dump LAMMPS is still writing, is not counted) and handed to OVITO one at a time; other
-    formats OVITO reads (``.gz``, binary) are passed to OVITO whole. The image is written
-    atomically (temporary file, then rename). Raises ValueError for a missing or unreadable
+    The dump is a LAMMPS text dump, plain or gzip-compressed. Frames are located by this
+    package (a partly written last frame, as in a dump LAMMPS is still writing, is not
+    counted) and handed to OVITO one at a time. The image is written atomically (temporary
+    file, then rename). Raises ValueError for a missing or unreadable
     dump, a frame out of range, or a missing dH column, and RenderUnavailable when OVITO
     or Vulkan is missing.
     """
     style = style or RenderStyle()
     output = _check_output(output)
     ovito = _import_ovito()
-    with _one_frame(dump, frame) as (path, index):
-        return _render_file(ovito, path, index, output, style, os.fspath(dump))
+    with _one_frame(dump, frame) as path:
+        return _render_file(ovito, path, output, style, os.fspath(dump))
 
 
 def atom_colours(
@@ -163,41 +165,60 @@ def atom_colours(
     """
     style = style or RenderStyle()
     ovito = _import_ovito()
-    with _one_frame(dump, frame) as (path, index):
+    with _one_frame(dump, frame) as path:
         pipeline = _load(ovito, path, os.fspath(dump))
-        data = pipeline.compute(index)
+        data = pipeline.compute(0)
         _dh_values(data, style.property, os.fspath(dump))  # clear error if the column is missing
         _add_modifiers(ovito, pipeline, data, style)
-        coloured = pipeline.compute(index)  # after --slab only the atoms in the slab remain
+        coloured = pipeline.compute(0)  # after --slab only the atoms in the slab remain
         particles = coloured.particles
         return np.array(particles[style.property][...]), np.array(particles["Color"][...])
 
 
 @contextlib.contextmanager
 def _one_frame(dump: str | os.PathLike, frame: int):
-    """Yield (file OVITO should read, frame index in it) for frame ``frame`` of ``dump``.
+    """Yield the path of a temporary one-frame dump holding frame ``frame`` of ``dump``.
 
-    Frames of a text dump are located here and copied to a one-frame temporary file (a
-    partly written last frame is not counted); other formats (``.gz``, binary) are left to
-    OVITO whole, and their frame index is checked once OVITO has scanned them.
+    Frames are located here, not by OVITO: a partly written last frame is not counted, and
+    OVITO 3.17.2 was seen to report too few frames for a multi-frame file it had read
+    before in the same process (after a render), so OVITO only ever gets one frame.
     """
     dump = os.fspath(dump)
     if not os.path.isfile(dump):
         raise ValueError(f"dump file {dump!r} does not exist")
-    if not is_text_dump(dump):
-        yield dump, frame
-        return
-    if frame == -1:
-        span = newest_complete_frame(dump)
-        nframes = 0 if span is None else None
-    else:
-        spans = complete_frames(dump)
-        nframes = len(spans)
-        span = spans[frame] if -nframes <= frame < nframes else None
-    if span is None:
-        _raise_no_frame(dump, frame, nframes)
+    kind = dump_kind(dump)
+    if kind == "other":
+        raise ValueError(
+            f"{dump!r} is not a LAMMPS text dump (plain or gzip-compressed); write it with "
+            "`dump ID all custom N file.lammpstrj id type x y z f_q` (binary dumps are not read)"
+        )
     with tempfile.TemporaryDirectory(prefix="lammps-quests-render-") as scratch:
-        yield _copy_frame(dump, span, scratch), 0
+        if kind == "gzip":
+            yield _copy_bytes(_gzip_frame(dump, frame), scratch, "frame")
+            return
+        if frame == -1:
+            span = newest_complete_frame(dump)
+            nframes = 0 if span is None else None
+        else:
+            spans = complete_frames(dump)
+            nframes = len(spans)
+            span = spans[frame] if -nframes <= frame < nframes else None
+        if span is None:
+            _raise_no_frame(dump, frame, nframes)
+        yield _copy_frame(dump, span, scratch)
+
+
+def _gzip_frame(dump: str, frame: int) -> bytes:
+    """Bytes of frame ``frame`` (negative: from the end) of a gzip-compressed text dump."""
+    last: collections.deque[bytes] = collections.deque(maxlen=max(1, -frame))
+    nframes = 0
+    for nframes, (_, data) in enumerate(gzip_frames(dump), start=1):
+        if nframes == frame + 1:
+            return data
+        last.append(data)
+    if frame < 0 and nframes >= -frame:
+        return last[0]
+    _raise_no_frame(dump, frame, nframes)
 
 
 def follow_dump(
@@ -271,21 +292,24 @@ def _render_span(ovito, dump: str, span: FrameSpan, scratch: str, output: str,
     except (DumpChanged, FileNotFoundError):
         return None
     try:
-        return _render_file(ovito, frame_file, 0, output, style, dump)
+        return _render_file(ovito, frame_file, output, style, dump)
     finally:
         os.unlink(frame_file)
 
 
 def _copy_frame(dump: str, span: FrameSpan, directory: str) -> str:
-    """Write one frame of ``dump`` as a single-frame dump file in ``directory``; its path.
+    """Write one frame of ``dump`` as a single-frame dump file in ``directory``; its path."""
+    return _copy_bytes(read_frame(dump, span), directory, f"timestep-{span.timestep}")
+
+
+def _copy_bytes(data: bytes, directory: str, name: str) -> str:
+    """Write ``data`` to a new file in ``directory``; its path.
 
     Every copy gets a new name so that no file cache can hand back an older frame.
     """
-    handle, path = tempfile.mkstemp(
-        prefix=f"timestep-{span.timestep}-", suffix=".dump", dir=directory
-    )
+    handle, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".dump", dir=directory)
     with os.fdopen(handle, "wb") as copy:
-        copy.write(read_frame(dump, span))
+        copy.write(data)
     return path
 
 
@@ -301,18 +325,14 @@ def _raise_no_frame(dump: str, frame: int, nframes: int | None) -> None:
     )
 
 
-def _render_file(ovito, path: str, frame: int, output: str, style: RenderStyle,
+def _render_file(ovito, path: str, output: str, style: RenderStyle,
                  label: str) -> RenderedFrame:
-    """Render frame ``frame`` of the file OVITO reads at ``path``; ``label`` names it in errors."""
+    """Render the one-frame dump at ``path``; ``label`` names the user's dump in errors."""
     pipeline = _load(ovito, path, label)
-    nframes = pipeline.source.num_frames
-    if not -nframes <= frame < nframes:
-        _raise_no_frame(label, frame, nframes)
-    frame %= nframes
-    data = pipeline.compute(frame)
+    data = pipeline.compute(0)
     values = _dh_values(data, style.property, label)
     _add_modifiers(ovito, pipeline, data, style)
-    _render_atomically(ovito, pipeline, frame, output, style)
+    _render_atomically(ovito, pipeline, output, style)
     return RenderedFrame(
         timestep=data.attributes.get("Timestep"),
         natoms=int(data.particles.count),
@@ -420,7 +440,7 @@ def _unit(vector: tuple[float, float, float]) -> tuple[float, float, float]:
     return tuple(v / norm for v in vector)
 
 
-def _render_atomically(ovito, pipeline, frame: int, output: str, style: RenderStyle) -> None:
+def _render_atomically(ovito, pipeline, output: str, style: RenderStyle) -> None:
     """Render to a temporary file beside ``output``, then rename it over ``output``."""
     vis = ovito.vis
     suffix = os.path.splitext(output)[1]
@@ -437,7 +457,6 @@ def _render_atomically(ovito, pipeline, frame: int, output: str, style: RenderSt
             viewport.render_image(
                 size=style.size,
                 filename=temporary,
-                frame=frame,
                 background=style.background,
                 renderer=renderer,
             )

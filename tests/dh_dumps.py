@@ -51,3 +51,33 @@ unfix q
     finally:
         lmp.close()
     return path
+
+
+def run_dh_dump(path: Path, dh: str, steps: int, every: int) -> Path:
+    """Write a dump with the ``dump`` command during a ``run`` (NVE, no forces, atoms at rest).
+
+    ``dh`` may use ``step``; f_q is refreshed every ``every`` steps, the dump interval.
+    A name ending in ``.gz`` makes LAMMPS write it gzip-compressed.
+    """
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    lmp = new_lammps()
+    try:
+        lmp.commands_string(f"""
+units metal
+lattice fcc {LATTICE}
+region box block 0 {CELLS} 0 {CELLS} 0 {CELLS}
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+variable half equal 0.5*(xlo+xhi)-0.25*{LATTICE}
+variable dh atom "{dh}"
+fix q all store/state {every} v_dh
+dump d all custom {every} {path} id type x y z f_q
+dump_modify d sort id
+fix nve all nve
+run {steps}
+""")
+    finally:
+        lmp.close()
+    return path

@@ -9,6 +9,8 @@ from dh_dumps import write_dh_dump
 from lammps_quests.growing_dump import (
     DumpChanged,
     complete_frames,
+    dump_kind,
+    gzip_frames,
     newest_complete_frame,
     read_frame,
 )
@@ -92,6 +94,28 @@ def test_reading_a_frame_that_is_gone_says_so(dump, tmp_path):
     copy.write_bytes(dump.read_bytes()[: last.start + 100])  # a new run cut the file
     with pytest.raises(DumpChanged, match="changed while it was read"):
         read_frame(copy, last)
+
+
+def test_gzip_frames_match_the_plain_dump_and_stop_at_a_cut(dump, tmp_path):
+    import gzip
+
+    data = dump.read_bytes()
+    plain = [read_frame(dump, span) for span in complete_frames(dump)]
+    packed = gzip.compress(data)
+    path = tmp_path / "three.dump.gz"
+    path.write_bytes(packed)
+    assert dump_kind(path) == "gzip" and dump_kind(dump) == "text"
+    assert list(gzip_frames(path)) == list(zip(TIMESTEPS, plain))
+    # LAMMPS still writing: the uncompressed text cut mid-frame, or the gzip stream cut
+    ends = frame_ends(data)
+    for cut in (ends[0] - 1, ends[0], ends[1] + 200, len(data) - 1):
+        path.write_bytes(gzip.compress(data[:cut]))
+        whole = [step for step, end in zip(TIMESTEPS, ends) if end <= cut]
+        assert [step for step, _ in gzip_frames(path)] == whole, cut
+    for cut in (len(packed) // 3, 2 * len(packed) // 3):
+        path.write_bytes(packed[:cut])
+        got = [frame for frame in gzip_frames(path)]
+        assert got == list(zip(TIMESTEPS, plain))[: len(got)] and len(got) < 3, cut
 
 
 def test_empty_and_foreign_files(tmp_path):

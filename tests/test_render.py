@@ -23,7 +23,7 @@ try:  # a silent skip would let CI pass without ever rendering
 except ImportError:
     pytest.fail('the render tests need OVITO: pip install ".[test,ovito]"', pytrace=False)
 
-from dh_dumps import write_dh_dump  # noqa: E402
+from dh_dumps import run_dh_dump, write_dh_dump  # noqa: E402
 from lammps_quests.cli import main  # noqa: E402
 from lammps_quests.growing_dump import complete_frames, read_frame  # noqa: E402
 
@@ -173,18 +173,19 @@ def test_legend_draws_the_colour_scale(tmp_path):
     assert np.nonzero(red)[0].mean() < np.nonzero(blue)[0].mean()
 
 
-def test_gzipped_dump_is_read_by_ovito(split_dump, tmp_path):
-    """Formats other than plain text go to OVITO whole; frames are still chosen by index."""
-    import gzip
-
-    packed = tmp_path / "split.dump.gz"
-    packed.write_bytes(gzip.compress(split_dump.read_bytes()))
+def test_gzipped_dump_written_by_lammps(tmp_path):
+    """LAMMPS writes `dump ... file.gz` through gzip; frames are found by streaming."""
+    packed = run_dh_dump(tmp_path / "run.dump.gz",
+                         f"(step<50)*({LEFT_LOW}) + (step>=50)*({LEFT_HIGH})", steps=100, every=50)
     out = tmp_path / "gz.png"
     common = ["--view", "top", "--no-legend", "--renderer", "opengl", *SMALL]
-    render(str(packed), "-o", str(out), "--frame", "0", *common)
+    assert "timestep 0:" in render(str(packed), "-o", str(out), "--frame", "0", *common)
     assert_left_low(read_rgb(out))
-    render(str(packed), "-o", str(out), *common)
+    assert "timestep 100:" in render(str(packed), "-o", str(out), *common)
     assert_left_high(read_rgb(out))
+    assert "timestep 0:" in render(str(packed), "-o", str(out), "--frame", "-3", *common)
+    result = CliRunner().invoke(main, ["render", str(packed), "-o", str(out), "--frame", "3"])
+    assert result.exit_code == 2 and "has 3 complete frame(s)" in result.output
     result = CliRunner().invoke(main, ["render", str(packed), "-o", str(out), "--follow"])
     assert result.exit_code == 2 and "cannot be followed" in result.output
 
@@ -281,6 +282,13 @@ def test_follow_stops_after_timeout_without_new_frames(split_dump, tmp_path):
     assert 1.0 <= time.monotonic() - start < 20
     assert report.count("timestep 100:") == 1  # the newest frame, once
     assert out.exists()
+
+
+def test_binary_file_is_refused_with_the_dump_command(tmp_path):
+    junk = tmp_path / "run.bin"
+    junk.write_bytes(bytes(range(256)) * 4)
+    result = CliRunner().invoke(main, ["render", str(junk), "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "is not a LAMMPS text dump" in result.output
 
 
 @pytest.mark.parametrize("args, message", [
