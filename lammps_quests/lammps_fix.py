@@ -30,9 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lammps_quests._threads import ensure_numba_cache_dir, limit_threads
+from lammps_quests._threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
 
 ensure_numba_cache_dir()
+# this module runs inside LAMMPS: keep numba's threads away from LAMMPS's libgomp
+use_private_thread_pool()
 
 from lammps_quests.information import delta_entropy  # noqa: E402
 from lammps_quests.neighbors import descriptors_from_points  # noqa: E402

