@@ -274,6 +274,55 @@ def test_follow_waits_for_the_dump_and_picks_up_a_new_run(split_dump, tmp_path):
     assert_left_high(read_rgb(out))
 
 
+LIVE_RUN = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from crystal_md import new_lammps
+from dh_dumps import CELLS, LATTICE
+lmp = new_lammps()
+lmp.commands_string(f'''
+units metal
+lattice fcc {{LATTICE}}
+region box block 0 {{CELLS}} 0 {{CELLS}} 0 {{CELLS}}
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+variable half equal 0.5*(xlo+xhi)-0.25*{{LATTICE}}
+variable flip equal (step/100)%2
+variable dh atom "(v_flip==0)*({low}) + (v_flip==1)*({high})"
+fix q all store/state 100 v_dh
+dump d all custom 100 {dump} id type x y z f_q
+fix nve all nve
+''')
+for _ in range(5):
+    lmp.command("run 100")
+    time.sleep(0.4)  # a slower simulation: frames arrive while the renderer polls
+lmp.close()
+"""
+
+
+def test_follow_keeps_up_with_a_running_lammps(tmp_path):
+    """LAMMPS (another process) writes a frame every 100 steps, colours swapping each time;
+    `render --follow` ends on the last one, step 500 (left half high)."""
+    dump, out = tmp_path / "live.dump", tmp_path / "live.png"
+    script = LIVE_RUN.format(tests=str(Path(__file__).parent), low=LEFT_LOW, high=LEFT_HIGH,
+                             dump=str(dump))
+    lammps_run = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        report = render(str(dump), "-o", str(out), "--follow", "--interval", "0.1",
+                        "--timeout", "4", "--view", "top", "--no-legend",
+                        "--renderer", "opengl", *SMALL)
+    finally:
+        _, errors = lammps_run.communicate(timeout=120)
+    assert lammps_run.returncode == 0, errors
+    steps = [int(line.split()[1].rstrip(":")) for line in report.splitlines()
+             if line.startswith("timestep")]
+    assert len(steps) >= 2 and steps == sorted(set(steps)) and steps[-1] == 500, report
+    assert report.count("256 atoms") == len(steps)
+    assert_left_high(read_rgb(out))
+
+
 def test_follow_stops_after_timeout_without_new_frames(split_dump, tmp_path):
     out = tmp_path / "idle.png"
     start = time.monotonic()
