@@ -187,3 +187,21 @@ def test_mismatched_reference_rejected(files, tmp_path):
     assert json.loads(result.output)["mean"] == pytest.approx(expected.mean(), abs=1e-12)
     result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(small), "-o", str(tmp_path / "no" / "x.xyz")])
     assert result.exit_code != 0 and "directory does not exist" in result.output
+
+
+def test_lammps_dump_in_dump_out_keeps_types_and_timesteps(tmp_path):
+    from crystal_md import run_cu_crystal
+
+    dump, _, _, _ = run_cu_crystal(tmp_path, steps=40, every=20, cells=3)
+    text = dump.read_text()
+    reference = Reference.build(ase.io.read(dump, index="0", format="lammps-dump-text")).save(tmp_path / "r.qref")
+    out = tmp_path / "dh.lammpstrj"
+    result = CliRunner().invoke(main, ["dh", str(dump), "-r", str(reference), "--index", "1:", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = out.read_text()
+    assert written.count("ITEM: TIMESTEP") == 2
+    steps = [int(block.split("\n")[1]) for block in written.split("ITEM: TIMESTEP")[1:]]
+    assert steps == [20, 40]
+    assert "ITEM: TIMESTEP\n20\n" in text
+    frames = ase.io.read(out, index=":", format="lammps-dump-text")
+    assert all(np.all(frame.arrays["type"] == 1) for frame in frames)

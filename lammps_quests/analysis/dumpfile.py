@@ -15,12 +15,15 @@ import numpy as np
 def write_lammps_dump(path, frames, values_per_frame, column: str = "dH", timesteps=None) -> Path:
     """Write ``frames`` (ase.Atoms) with per-atom ``values_per_frame`` as dump column ``column``.
 
-    Columns: ``id type x y z <column>``; ids count from 1 in atom order, types number the
-    distinct atomic numbers of all frames in ascending order (1, 2, ...).
+    Columns: ``id type x y z <column>``; ids count from 1 in atom order (ASE sorts dumps by
+    id when reading). Types are the frames' LAMMPS types when they came from a LAMMPS file
+    (ASE's ``type`` array), else the distinct atomic numbers numbered in ascending order.
+    Timesteps are the frames' own (``info["timestep"]``) when known, else 0, 1, 2, ...
     """
     path = Path(path)
     species = np.unique(np.concatenate([frame.numbers for frame in frames]))
-    timesteps = list(range(len(frames))) if timesteps is None else list(timesteps)
+    if timesteps is None:
+        timesteps = [frame.info.get("timestep", number) for number, frame in enumerate(frames)]
     with open(path, "w") as stream:
         for frame, values, step in zip(frames, values_per_frame, timesteps):
             _write_frame(stream, frame, np.asarray(values, dtype=float), column, species, step)
@@ -29,7 +32,7 @@ def write_lammps_dump(path, frames, values_per_frame, column: str = "dH", timest
 
 def _write_frame(stream, frame, values, column, species, step) -> None:
     n = len(frame)
-    types = np.searchsorted(species, frame.numbers) + 1
+    types = frame.arrays["type"] if "type" in frame.arrays else np.searchsorted(species, frame.numbers) + 1
     bounds, positions, flags = _lammps_box(frame)
     stream.write(f"ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n{n}\n")
     stream.write(f"ITEM: BOX BOUNDS {flags}\n")
