@@ -168,11 +168,11 @@ def atom_colours(
     with _one_frame(dump, frame) as path:
         pipeline = _load(ovito, path, os.fspath(dump))
         data = pipeline.compute(0)
-        _dh_values(data, style.property, os.fspath(dump))  # clear error if the column is missing
-        _add_modifiers(ovito, pipeline, data, style)
+        name = _property_name(data, style.property, os.fspath(dump))
+        _add_modifiers(ovito, pipeline, data, name, style)
         coloured = pipeline.compute(0)  # after --slab only the atoms in the slab remain
         particles = coloured.particles
-        return np.array(particles[style.property][...]), np.array(particles["Color"][...])
+        return np.array(particles[name][...]), np.array(particles["Color"][...])
 
 
 @contextlib.contextmanager
@@ -330,8 +330,9 @@ def _render_file(ovito, path: str, output: str, style: RenderStyle,
     """Render the one-frame dump at ``path``; ``label`` names the user's dump in errors."""
     pipeline = _load(ovito, path, label)
     data = pipeline.compute(0)
-    values = _dh_values(data, style.property, label)
-    _add_modifiers(ovito, pipeline, data, style)
+    name = _property_name(data, style.property, label)
+    values = data.particles[name][...]
+    _add_modifiers(ovito, pipeline, data, name, style)
     _render_atomically(ovito, pipeline, output, style)
     return RenderedFrame(
         timestep=data.attributes.get("Timestep"),
@@ -388,23 +389,30 @@ def _load(ovito, path: str, label: str):
         raise ValueError(f"OVITO could not read {label!r} as a LAMMPS dump: {error}") from error
 
 
-def _dh_values(data, name: str, dump: str):
-    """The dH column as a numpy array; ValueError naming the columns that do exist."""
-    if name not in data.particles:
-        available = [key for key in data.particles.keys() if key not in _STANDARD_PROPERTIES]
-        raise ValueError(
-            f"{dump!r} has no per-atom column {name!r}; extra columns found: "
-            f"{', '.join(available) or 'none'}. Write dH with `dump ID all custom N file "
-            "id type x y z f_<fixID>` (the fix quests ID, e.g. f_q for `fix q all quests ...`) "
-            "and pass that name with --property"
-        )
-    return data.particles[name][...]
+def _property_name(data, name: str, dump: str) -> str:
+    """OVITO's name of the dump column ``name``; ValueError naming the columns that exist.
+
+    OVITO lowercases the names of non-standard LAMMPS columns (``f_dH`` becomes ``f_dh``),
+    so a name that matches only up to case is accepted.
+    """
+    if name in data.particles:
+        return name
+    if name.lower() in data.particles:
+        return name.lower()
+    available = [key for key in data.particles.keys() if key not in _STANDARD_PROPERTIES]
+    raise ValueError(
+        f"{dump!r} has no per-atom column {name!r}; extra columns found: "
+        f"{', '.join(available) or 'none'}. Write dH with `dump ID all custom N file "
+        "id type x y z f_<fixID>` (the fix quests ID, e.g. f_q for `fix q all quests ...`) "
+        "and pass that name with --property"
+    )
 
 
 _STANDARD_PROPERTIES = {"Particle Identifier", "Particle Type", "Position", "Color", "Radius"}
 
 
-def _add_modifiers(ovito, pipeline, data, style: RenderStyle) -> None:
+def _add_modifiers(ovito, pipeline, data, property_name: str, style: RenderStyle) -> None:
+    """Optional radius and slab, then the colour coding of ``property_name`` (added last)."""
     modifiers = ovito.modifiers
     if style.radius is not None:
         pipeline.modifiers.append(
@@ -426,7 +434,7 @@ def _add_modifiers(ovito, pipeline, data, style: RenderStyle) -> None:
     low, high = style.value_range
     pipeline.modifiers.append(
         modifiers.ColorCodingModifier(
-            property=style.property,
+            property=property_name,
             start_value=float(low),
             end_value=float(high),
             gradient=modifiers.ColorCodingModifier.BlueWhiteRed(),

@@ -17,13 +17,14 @@ LATTICE = 3.615  # Å
 
 
 def write_dh_dump(path: Path, frames: list[tuple[int, str]], extra: str = "",
-                  dump_modify: str = "") -> Path:
+                  dump_modify: str = "", fix_id: str = "q") -> Path:
     """Write a LAMMPS dump custom file ``id type x y z f_q``, one frame per (timestep, dh).
 
     ``dh`` is a LAMMPS atom-style expression of the atom position (Å), e.g.
     ``"8*(x>v_half) - 4"``; ``v_half`` is the box centre along x shifted half a lattice
     plane, so exactly half the atoms (128) have x > v_half. ``extra`` is run after the box is
     made (e.g. to make it triclinic); ``dump_modify`` is appended to each write_dump.
+    With ``fix_id`` the column is ``f_<fix_id>`` instead of ``f_q``.
     """
     path = Path(path)
     path.unlink(missing_ok=True)
@@ -43,10 +44,10 @@ variable half equal 0.5*(xlo+xhi)-0.25*{LATTICE}
             lmp.commands_string(f"""
 reset_timestep {timestep}
 variable dh atom "{dh}"
-fix q all store/state 0 v_dh
+fix {fix_id} all store/state 0 v_dh
 run 0
-write_dump all custom {path} id type x y z f_q modify sort id append yes {dump_modify}
-unfix q
+write_dump all custom {path} id type x y z f_{fix_id} modify sort id append yes {dump_modify}
+unfix {fix_id}
 """)
     finally:
         lmp.close()

@@ -157,6 +157,22 @@ def test_atom_colours_follow_the_diverging_map_exactly(tmp_path):
     assert len(dh_slab) == 96  # 3 of the 8 (001) planes of 32 atoms: z = 5.42, 7.23, 9.04 Å
 
 
+def test_property_name_of_another_fix_id_matches_despite_ovito_lowercasing(tmp_path):
+    """`fix dH all quests` dumps column f_dH; OVITO calls the property f_dh."""
+    from lammps_quests.render import RenderStyle, atom_colours
+
+    dump = write_dh_dump(tmp_path / "dH.dump", [(0, LEFT_LOW)], fix_id="dH")
+    assert "ITEM: ATOMS id type x y z f_dH" in dump.read_text()
+    dh, rgb = atom_colours(dump, style=RenderStyle(property="f_dH"))
+    assert sorted(set(dh)) == [-4.0, 4.0]
+    assert np.allclose(rgb, expected_colour(dh), atol=1e-6)
+    out = tmp_path / "dH.png"
+    assert "128 with dH > 0" in render(str(dump), "-o", str(out), "--property", "f_dH",
+                                       "--renderer", "opengl", *SMALL)
+    result = CliRunner().invoke(main, ["render", str(dump), "-o", str(out)])
+    assert result.exit_code == 2 and "extra columns found: f_dh" in result.output
+
+
 def test_legend_draws_the_colour_scale(tmp_path):
     """All atoms at dH = 0 are white: any red or blue in the picture is the legend's."""
     dump = write_dh_dump(tmp_path / "zero.dump", [(0, "0")])
