@@ -91,17 +91,20 @@ def test_seed_is_the_largest_cluster(seeded_melt, tmp_path):
     ref_path = Reference.build(reference_frames, k=32, cutoff=CUTOFF).save(tmp_path / "solid.qref")
     melt.write(tmp_path / "melt.xyz")
     result = CliRunner().invoke(main, ["clusters", str(tmp_path / "melt.xyz"), "-r", str(ref_path), "--json",
-                                       "--csv", str(tmp_path / "c.csv"), "--png", str(tmp_path / "c.png")])
+                                       "--csv", str(tmp_path / "c.csv"), "--png", str(tmp_path / "c.png"),
+                                       "-o", str(tmp_path / "clusters.lammpstrj")])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     largest = report["frames"][0]["largest"]
 
-    # Same through the API, to get the atoms of the cluster.
-    from lammps_quests.analysis import dh_against_reference, load_reference
-    from lammps_quests.descriptors import descriptors
+    # Same through the API, to get the atoms of the cluster (from the file as written, whose
+    # extended XYZ keeps 8 decimals of the positions).
+    from lammps_quests.analysis import dh_against_reference, load_reference, read_dataset
 
     reference = load_reference(ref_path)
-    dh = dh_against_reference(descriptors(melt, 32, CUTOFF), reference)
+    data = read_dataset([tmp_path / "melt.xyz"], k=32, cutoff=CUTOFF)
+    melt = data.frames[0]
+    dh = dh_against_reference(data.descriptors, reference)
     clusters = frame_clusters(melt, dh)
     assert clusters.largest == largest
     members = clusters.labels == 0
@@ -121,6 +124,13 @@ def test_seed_is_the_largest_cluster(seeded_melt, tmp_path):
     for axis in range(3):
         coordinates = melt.positions[members, axis] % lengths[axis]
         assert coordinates.min() < 3.0 and coordinates.max() > lengths[axis] - 3.0
+
+    # The dump written with -o carries the same labels and dH per atom.
+    dump_lines = (tmp_path / "clusters.lammpstrj").read_text().splitlines()
+    header = dump_lines.index("ITEM: ATOMS id type x y z dH cluster")
+    table = np.loadtxt(dump_lines[header + 1 :])
+    assert np.array_equal(table[:, 6].astype(int), clusters.labels)
+    assert np.allclose(table[:, 5], dh, rtol=1e-9, atol=1e-9)
 
     lines = (tmp_path / "c.csv").read_text().splitlines()
     assert lines[0] == "frame,n_solid_like,n_clusters,largest_cluster"

@@ -18,7 +18,7 @@ from .bandwidth import bandwidth_for_volume, volume_per_atom
 from .clusters import FrameClusters, frame_clusters, periodic_components, size_distribution
 from .compress import METHODS as COMPRESSION_METHODS
 from .compress import Compression, compress, select_frames
-from .dh import dh_against_reference, dh_summary, split_per_frame, write_frames_with_dh
+from .dh import dh_against_reference, dh_summary, split_per_frame, write_frames_with_columns, write_frames_with_dh
 from .inputs import Dataset, check_reference_settings, load_reference, read_dataset
 from .learning_curve import Eq9Fit, LearningCurve, entropy_curve, eq9, fit_eq9
 from .overlap import overlap_fraction, overlap_matrix
@@ -55,5 +55,6 @@ __all__ = [
     "size_distribution",
     "split_per_frame",
     "volume_per_atom",
+    "write_frames_with_columns",
     "write_frames_with_dh",
 ]

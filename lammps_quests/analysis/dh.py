@@ -79,20 +79,29 @@ def split_per_frame(values: np.ndarray, frames) -> list[np.ndarray]:
 
 
 def write_frames_with_dh(path, frames, values: np.ndarray, column: str = DH_COLUMN) -> Path:
-    """Write ``frames`` with per-atom dH: a LAMMPS dump for ``*.lammpstrj``/``*.dump``/``dump.*``
-    names, extended XYZ otherwise. The frames get ``frame.arrays[column]`` set."""
+    """Write ``frames`` with a per-atom dH column (see :func:`write_frames_with_columns`)."""
+    return write_frames_with_columns(path, frames, {column: values})
+
+
+def write_frames_with_columns(path, frames, columns: dict) -> Path:
+    """Write ``frames`` with per-atom columns ``{name: array over all atoms of all frames}``.
+
+    A LAMMPS dump for ``*.lammpstrj``/``*.dump``/``dump.*`` names, extended XYZ otherwise.
+    The frames get ``frame.arrays[name]`` set.
+    """
     from .dumpfile import write_lammps_dump
 
     path = Path(path)
-    per_frame = split_per_frame(values, frames)
+    per_frame = {name: split_per_frame(values, frames) for name, values in columns.items()}
     name = path.name.lower()
     if name.endswith((".lammpstrj", ".dump")) or name.startswith("dump."):
-        return write_lammps_dump(path, frames, per_frame, column=column)
+        return write_lammps_dump(path, frames, per_frame)
     import ase.io
 
-    # The column is added to the frames themselves (not copies) so that energies and forces
+    # The columns are added to the frames themselves (not copies) so that energies and forces
     # the input carried stay attached to them and are written too.
-    for frame, frame_values in zip(frames, per_frame):
-        frame.arrays[column] = np.asarray(frame_values, dtype=float)
+    for number, frame in enumerate(frames):
+        for column, values in per_frame.items():
+            frame.arrays[column] = np.asarray(values[number])
     ase.io.write(path, frames, format="extxyz")
     return path

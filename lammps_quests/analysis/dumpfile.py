@@ -1,4 +1,4 @@
-"""Write frames with one extra per-atom column as a LAMMPS text dump (readable by OVITO/ASE).
+"""Write frames with extra per-atom columns as a LAMMPS text dump (readable by OVITO/ASE).
 
 ASE reads LAMMPS dumps but cannot write them, so this small writer exists. Cells are
 converted to LAMMPS' restricted triclinic form (a along x, b in the xy plane) with ASE's
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 
-def write_lammps_dump(path, frames, values_per_frame, column: str = "dH", timesteps=None) -> Path:
-    """Write ``frames`` (ase.Atoms) with per-atom ``values_per_frame`` as dump column ``column``.
+def write_lammps_dump(path, frames, columns: dict, timesteps=None) -> Path:
+    """Write ``frames`` (ase.Atoms) with per-atom columns ``{name: [one array per frame]}``.
 
-    Columns: ``id type x y z <column>``; ids count from 1 in atom order (ASE sorts dumps by
+    Columns: ``id type x y z <names...>``; ids count from 1 in atom order (ASE sorts dumps by
     id when reading). Types are the frames' LAMMPS types when they came from a LAMMPS file
     (ASE's ``type`` array), else the distinct atomic numbers numbered in ascending order.
     Timesteps are the frames' own (``info["timestep"]``) when known, else 0, 1, 2, ...
@@ -25,12 +25,13 @@ def write_lammps_dump(path, frames, values_per_frame, column: str = "dH", timest
     if timesteps is None:
         timesteps = [frame.info.get("timestep", number) for number, frame in enumerate(frames)]
     with open(path, "w") as stream:
-        for frame, values, step in zip(frames, values_per_frame, timesteps):
-            _write_frame(stream, frame, np.asarray(values, dtype=float), column, species, step)
+        for number, (frame, step) in enumerate(zip(frames, timesteps)):
+            values = {name: np.asarray(per_frame[number]) for name, per_frame in columns.items()}
+            _write_frame(stream, frame, values, species, step)
     return path
 
 
-def _write_frame(stream, frame, values, column, species, step) -> None:
+def _write_frame(stream, frame, values: dict, species, step) -> None:
     n = len(frame)
     types = frame.arrays["type"] if "type" in frame.arrays else np.searchsorted(species, frame.numbers) + 1
     bounds, positions, flags = _lammps_box(frame)
@@ -38,9 +39,11 @@ def _write_frame(stream, frame, values, column, species, step) -> None:
     stream.write(f"ITEM: BOX BOUNDS {flags}\n")
     for line in bounds:
         stream.write(" ".join(f"{value:.10g}" for value in line) + "\n")
-    stream.write(f"ITEM: ATOMS id type x y z {column}\n")
-    table = np.column_stack([np.arange(1, n + 1), types, positions, values])
-    np.savetxt(stream, table, fmt=["%d", "%d", "%.8f", "%.8f", "%.8f", "%.10g"])
+    stream.write("ITEM: ATOMS id type x y z " + " ".join(values) + "\n")
+    table = np.column_stack([np.arange(1, n + 1), types, positions, *values.values()])
+    formats = ["%d", "%d", "%.8f", "%.8f", "%.8f"]
+    formats += ["%d" if np.issubdtype(v.dtype, np.integer) else "%.12g" for v in values.values()]
+    np.savetxt(stream, table, fmt=formats)
 
 
 def _lammps_box(frame):

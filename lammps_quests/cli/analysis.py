@@ -344,9 +344,12 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
               default=None, help="CSV of the cluster size distribution over all frames.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Largest cluster per frame and size distribution (960 x 480 PNG).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the frames with per-atom dH and cluster (-1: not solid-like, 0: the "
+                   "largest, 1: the next, ...): a LAMMPS dump for *.lammpstrj names, else extended XYZ.")
 @_json_option
 @_user_errors
-def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_path, png_path, as_json):
+def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_path, png_path, out, as_json):
     """Solid-like clusters per frame: atoms with dH <= 0 against a solid reference,
     joined when at most --edge Å apart (periodic), as connected components.
 
@@ -354,6 +357,9 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
     Example:
       lammps-quests reference build solid.qref dump.fcc_400K.lammpstrj
       lammps-quests clusters dump.quench.lammpstrj -r solid.qref --csv clusters.csv --png clusters.png
+    \b
+    then colour the atoms by cluster (e.g. in OVITO):
+      lammps-quests clusters dump.quench.lammpstrj -r solid.qref -o clusters.lammpstrj
     """
     from lammps_quests.analysis import (dh_against_reference, frame_clusters, load_reference, read_dataset,
                                         size_distribution, split_per_frame)
@@ -362,7 +368,7 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
 
     if not edge > 0:
         raise click.UsageError(f"--edge must be a distance > 0 in Å, got {edge}")
-    _check_output_dir(csv_path, dist_path, png_path)
+    _check_output_dir(csv_path, dist_path, png_path, out)
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt)
     h = reference.bandwidth if h is None else h
@@ -377,6 +383,11 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
         write_distribution_csv(dist_path, sizes, counts)
     if png_path:
         clusters_plot(png_path, largest, sizes, counts)
+    if out:
+        from lammps_quests.analysis import write_frames_with_columns
+
+        labels = np.concatenate([c.labels for c in clusters])
+        write_frames_with_columns(out, data.frames, {"dH": values, "cluster": labels})
     if as_json:
         _print_json({
             "reference": str(reference_path), "bandwidth": h, "edge": edge,
