@@ -226,3 +226,14 @@ run 20
     result = run_ok(run_lmp, deck, tmp_path)
     assert "extending the communication cutoff" in result.stdout
     assert_matches_offline(read_dump(tmp_path / "dump.fix"), load(reference))
+
+
+def test_real_units_give_the_same_dh(run_lmp, cu_reference, tmp_path):
+    """units real also measures lengths in Å: same frame, same dH as offline."""
+    deck = cu_crystal(3, seed=17).replace("units metal", "units real") + f"""fix q all quests 1 {cu_reference}
+{dump_lines(1)}
+run 0
+"""
+    run_ok(run_lmp, deck, tmp_path)
+    frames = read_dump(tmp_path / "dump.fix")
+    assert_matches_offline(frames, load(cu_reference))
