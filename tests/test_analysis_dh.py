@@ -4,7 +4,6 @@ and clear rejection of corrupt or mismatched references."""
 from __future__ import annotations
 
 import json
-import os
 
 import ase.io
 import numpy as np

@@ -36,7 +36,11 @@ class Compression:
 
     @property
     def entropy_kept(self) -> float:
-        """H(subset) / H(full); 1 means no information lost (NaN when H(full) = 0)."""
+        """H(subset) / H(full) (NaN when H(full) = 0).
+
+        Entropy is not monotone in the set: dropping redundant copies raises it, so a subset of
+        a redundant dataset can keep more than 1. Compare with log n of each to see redundancy.
+        """
         return self.entropy_subset / self.entropy_full if self.entropy_full > 0 else float("nan")
 
     def as_dict(self) -> dict:
