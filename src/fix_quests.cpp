@@ -256,6 +256,8 @@ void FixQuests::ensure_comm_cutoff()
 
 void FixQuests::setup(int /*vflag*/)
 {
+  // ghosts are current after a full setup; `run N pre no` skips that, so refresh them (cheap)
+  comm->forward_comm();
   evaluate();
 }
 
