@@ -256,7 +256,8 @@ void FixQuests::ensure_comm_cutoff()
 
 void FixQuests::setup(int /*vflag*/)
 {
-  // ghosts are current after a full setup; `run N pre no` skips that, so refresh them (cheap)
+  // ghosts are normally current here; refreshing them is cheap and keeps this path identical
+  // to end_of_step. (`run N pre no` skips all fix setup, so no evaluation happens then.)
   comm->forward_comm();
   evaluate();
 }
