@@ -169,10 +169,11 @@ print(json.dumps({"dh": dh.tolist(), "max": lmp.extract_fix("q", 0, 1, 0),
 """
 
 
-def python_driver(tmp_path, deck, lammps_env, threads_line=""):
+def python_driver(tmp_path, deck, lammps_env, threads_line="", omp_threads="1"):
     (tmp_path / "deck").write_text(threads_line + deck)
     env = {key: value for key, value in lammps_env.items() if key != "LD_LIBRARY_PATH"}
     env["NUMBA_NUM_THREADS"] = "2"
+    env["OMP_NUM_THREADS"] = omp_threads
     result = subprocess.run([sys.executable, "-c", PYTHON_DRIVER], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -183,7 +184,8 @@ def python_driver(tmp_path, deck, lammps_env, threads_line=""):
 
 def test_python_loading_and_threads_per_rank(lammps_env, cu_reference, tmp_path):
     """`import lammps` works without LD_LIBRARY_PATH, load_plugin() makes fix quests available,
-    and numba's threads follow LAMMPS's thread setting (1 by default, `package omp 2`)."""
+    and numba's threads follow LAMMPS's thread setting (1 by default, `package omp 2`,
+    OMP_NUM_THREADS=2)."""
     deck = cu_crystal(3, seed=3) + f"""fix q all quests 1 {cu_reference}
 {dump_lines(1)}
 run 0
@@ -200,6 +202,8 @@ run 0
     two = python_driver(tmp_path, deck, lammps_env, threads_line="package omp 2\n")
     assert two["numba_threads"] == 2
     np.testing.assert_allclose(two["dh"], default["dh"], rtol=0, atol=1e-12)
+    from_env = python_driver(tmp_path, deck, lammps_env, omp_threads="2")
+    assert from_env["numba_threads"] == 2
 
 
 READ_ONLY_PROBE = r"""
