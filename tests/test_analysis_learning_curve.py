@@ -91,3 +91,11 @@ def test_cli_outputs(tmp_path):
     image = matplotlib.image.imread(png_path)
     assert image.shape[:2] == (480, 640)
     assert image[..., :3].std() > 0.05
+
+
+def test_cli_too_few_environments(tmp_path):
+    path = tmp_path / "tiny.xyz"
+    ase.io.write(path, bulk("Cu", "fcc", a=3.615, cubic=True))  # 4 environments
+    result = CliRunner().invoke(main, ["learning-curve", str(path)])
+    assert result.exit_code != 0
+    assert "tiny.xyz gives only 1 distinct subset sizes" in result.output and "needs 9" in result.output

@@ -258,12 +258,18 @@ def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, re
       lammps-quests learning-curve train.xyz --repeats 5 --csv lc.csv --png lc.png
     """
     from lammps_quests.analysis import entropy_curve, fit_eq9, read_dataset
-    from lammps_quests.analysis.learning_curve import default_sizes, write_curve_csv
+    from lammps_quests.analysis.learning_curve import DISCARD, default_sizes, write_curve_csv
     from lammps_quests.analysis.plots import learning_curve_plot
 
     _check_output_dir(csv_path, png_path)
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
     sizes = default_sizes(len(data.descriptors), points, smallest)
+    needed = 2 * DISCARD + 3
+    if sizes.size < needed:
+        raise click.UsageError(
+            f"{data.name} gives only {sizes.size} distinct subset sizes between {sizes[0]} and "
+            f"{len(data.descriptors)} environments; the Eq. 9 fit drops {DISCARD} at each end and needs "
+            f"{needed}: raise --points, lower --smallest, or use more frames")
     curve = entropy_curve(data.descriptors, sizes, repeats=repeats, seed=seed, h=h)
     try:
         fit = fit_eq9(curve.sizes, curve.mean)
