@@ -85,3 +85,14 @@ def test_descriptor_rows_match_whole_frames():
     n = len(full)
     for start, stop in [(0, n), (0, 1), (10, 75), (60, n), (n - 3, n), (5, 5)]:
         assert np.array_equal(descriptor_rows(frames, start, stop), full[start:stop])
+
+
+@pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
+def test_serial_commands_refuse_mpirun(inputs):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+               NUMBA_NUM_THREADS="1")
+    command = [str(MPIRUN), "-np", "2", sys.executable, "-c", CLI, "compress", "test.xyz", "-f", "0.5", "-o", "sub.xyz"]
+    result = subprocess.run(command, cwd=inputs, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "compress does not run under MPI" in result.stderr + result.stdout
+    assert not (inputs / "sub.xyz").exists()

@@ -63,6 +63,15 @@ def _comm():
     return world()
 
 
+def _serial_only(name: str) -> None:
+    """Commands without an MPI split refuse mpirun: P copies would write the same files."""
+    from lammps_quests.analysis.parallel import launched_with_mpi
+
+    if launched_with_mpi():
+        raise click.UsageError(f"{name} does not run under MPI (only entropy, dh and overlap do); "
+                               "start it without mpirun")
+
+
 def _is_root(comm) -> bool:
     return comm is None or comm.Get_rank() == 0
 
@@ -261,6 +270,7 @@ def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, re
     from lammps_quests.analysis.learning_curve import DISCARD, default_sizes, write_curve_csv
     from lammps_quests.analysis.plots import learning_curve_plot
 
+    _serial_only("learning-curve")
     _check_output_dir(csv_path, png_path)
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
     sizes = default_sizes(len(data.descriptors), points, smallest)
@@ -321,6 +331,7 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 
     from lammps_quests.analysis import compress, read_dataset
 
+    _serial_only("compress")
     _check_output_dir(out)
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
     result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed)
@@ -372,6 +383,7 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
     from lammps_quests.analysis.clusters import write_clusters_csv, write_distribution_csv
     from lammps_quests.analysis.plots import clusters_plot
 
+    _serial_only("clusters")
     if not edge > 0:
         raise click.UsageError(f"--edge must be a distance > 0 in Å, got {edge}")
     _check_output_dir(csv_path, dist_path, png_path, out)
