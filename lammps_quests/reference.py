@@ -46,14 +46,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+# DESCRIPTOR_VERSION: version of the descriptor definition of the one kernel; a reference
+# built with another version is refused instead of being compared with different numbers.
+from lammps_quests.neighbors import DESCRIPTOR_VERSION
 from lammps_quests.validation import check_bandwidths, check_cutoff, check_k
 
 MAGIC = b"QUESTREF"
 FORMAT_VERSION = 1
-# Version of the descriptor definition (GUIDE section 1: X1 = w(r)/r, X2 = sorted-row means
-# of sqrt(w w)/r_jl, width 2k-1). Bump it if the definition ever changes, so that old
-# reference files are refused instead of silently compared against different numbers.
-DESCRIPTOR_VERSION = 1
 LENGTH_UNIT = "angstrom"
 ALIGNMENT = 64
 _PREFIX = struct.Struct("<8sII")  # magic, format version, header length
