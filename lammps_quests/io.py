@@ -79,6 +79,9 @@ def guess_format(path) -> str | None:
 def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | None = None):
     """Read the frames of one or several files.
 
+    Each file is read whole and the selection applied afterwards, so that the provenance
+    records exactly which frames (0-based numbers out of how many) were used.
+
     Args:
         paths: a file or a list of files.
         index: frame selection applied to each file (see :func:`parse_index`).
