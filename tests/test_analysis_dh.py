@@ -93,6 +93,15 @@ def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path):
     values = dh_against_reference(Y, rebuilt, approx=5)
     assert index_path(other, 5).stat().st_mtime_ns != stamp
     assert np.all(values >= dh_against_reference(Y, rebuilt) - 1e-9)
+    # The CLI can keep the index elsewhere (read-only reference directories).
+    elsewhere = tmp_path / "cache" / "my.pkl"
+    elsewhere.parent.mkdir()
+    test_file = tmp_path / "one.xyz"
+    ase.io.write(test_file, frames[:1])
+    result = CliRunner().invoke(main, ["dh", str(test_file), "-r", str(other), "--approx", "5",
+                                       "--index-file", str(elsewhere), "--json"])
+    assert result.exit_code == 0, result.output
+    assert elsewhere.exists()
     index_path(other, 5).write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match=r"index .*other\.qref\.nnd-5\.pkl cannot be read"):
         dh_against_reference(Y, rebuilt, approx=5)

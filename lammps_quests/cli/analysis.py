@@ -146,9 +146,12 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
                    "upper bound of the exact dH. The index is stored as REF.nnd-M.pkl.")
 @click.option("--epsilon", type=float, default=0.1, show_default=True,
               help="Search breadth of the approximate neighbour queries (with --approx).")
+@click.option("--index-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to store/read the --approx index instead of beside the reference "
+                   "(e.g. when the reference directory is read-only).")
 @_json_option
 @_user_errors
-def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, as_json):
+def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, as_json):
     """Per-atom differential entropy dH of FILES against a reference (nats).
 
     dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
@@ -164,12 +167,13 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, as_js
     from lammps_quests.analysis import (dh_against_reference, dh_summary, load_reference, read_dataset,
                                         write_frames_with_dh)
 
-    _check_output_dir(out)
+    _check_output_dir(out, index_file)
     comm = _comm()
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm)
     h = reference.bandwidth if h is None else h
-    values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon, comm=comm)
+    values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon,
+                                  index_file=index_file, comm=comm)
     if not _is_root(comm):
         return
     summary = {"files": [str(p) for p in files], "reference": str(reference_path),
