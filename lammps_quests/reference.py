@@ -85,6 +85,7 @@ class Reference:
         length_unit: always ``"angstrom"``.
         path: file it was loaded from or last saved to, else None.
         created: ISO-8601 UTC time of the build, "" if unknown.
+        created_by: program and version that built it ("" = this one).
     """
 
     descriptors: np.ndarray
@@ -97,6 +98,7 @@ class Reference:
     length_unit: str = LENGTH_UNIT
     path: Path | None = None
     created: str = ""
+    created_by: str = ""
     extra: dict = field(default_factory=dict)
 
     # ----------------------------------------------------------------- construction
@@ -194,7 +196,7 @@ class Reference:
             "sha256": self.sha256,
             "sources": list(self.sources),
             "created": self.created,
-            "created_by": _creator(),
+            "created_by": self.created_by or _creator(),
             **self.extra,
         }
 
@@ -294,6 +296,7 @@ class Reference:
             length_unit=header["length_unit"],
             path=path,
             created=str(header.get("created", "")),
+            created_by=str(header.get("created_by", "")),
             extra=extra,
         )
 
