@@ -1,6 +1,7 @@
 """Wall time of `dh` on 100,000 atoms against 4,224 reference environments, exact and approximate.
 
     python benchmarks/bench_analysis_dh.py [--threads 2] [--repeats 2] [--neighbors 10] [--no-cli]
+        [--reference-size 4224] [--no-peer]
 
 Data: a 100,000-atom thermally displaced FCC Cu cell (25 x 25 x 40 cubic cells, Gaussian
 displacements of 0.08 Å) against the first 4,224 environments of 17 displaced 256-atom FCC
@@ -32,7 +33,11 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=2, help="numba and BLAS threads")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per case")
     parser.add_argument("--neighbors", type=int, default=10, help="M of --approx")
+    parser.add_argument("--reference-size", type=int, default=4224,
+                        help="reference environments (256-atom displaced FCC frames, cut to this size); "
+                             "e.g. 160000 for the paper's nucleation reference")
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end subprocess timings")
+    parser.add_argument("--no-peer", action="store_true", help="skip the quests comparison")
     return parser.parse_args()
 
 
@@ -99,7 +104,8 @@ def api_timings(test, ref_path, m, repeats):
           f"nats; below exact (beyond 1e-9): {np.count_nonzero(excess < -1e-9)}; "
           f"sign of dH changed: {np.count_nonzero((approx > 0) != (exact > 0))} of {len(Y)}")
     print(f"  fraction dH > 0: exact {np.mean(exact > 0):.4f}, approximate {np.mean(approx > 0):.4f}")
-    peer(Y, X, reference.bandwidth, m, exact, repeats)
+    if not ARGS.no_peer:
+        peer(Y, X, reference.bandwidth, m, exact, repeats)
 
 
 def peer(Y, X, h, m, exact, repeats):
@@ -153,10 +159,11 @@ def cli_timings(test, ref_path, m):
 def main():
     m = ARGS.neighbors
     test = thermal_fcc((25, 25, 40), 0.08, seed=1)  # 100,000 atoms
-    ref_frames = [thermal_fcc((4, 4, 4), 0.06, seed=100 + s) for s in range(17)]
+    n_frames = -(-ARGS.reference_size // 256)
+    ref_frames = [thermal_fcc((4, 4, 4), 0.06, seed=100 + s) for s in range(n_frames)]
     with tempfile.TemporaryDirectory() as tmp:
-        X = descriptors(ref_frames)[:4224]
-        ref_path = Reference.from_descriptors(X, k=32, cutoff=5.0).save(Path(tmp) / "ref4224.qref")
+        X = descriptors(ref_frames)[: ARGS.reference_size]
+        ref_path = Reference.from_descriptors(X, k=32, cutoff=5.0).save(Path(tmp) / f"ref{len(X)}.qref")
         print(f"test: {len(test)} atoms; reference: {len(X)} environments; numpy {np.__version__}")
         api_timings(test, ref_path, m, ARGS.repeats)
         if not ARGS.no_cli:
