@@ -20,6 +20,7 @@ so that the compiled plugin exists.
 
     python benchmarks/bench_fix_overhead.py              # both cases, 3 pairs each
     python benchmarks/bench_fix_overhead.py --case cu --pairs 5
+    python benchmarks/bench_fix_overhead.py --case cu --every 500   # what N makes EAM cheap enough
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -195,6 +196,8 @@ def main() -> int:
     parser.add_argument("--case", choices=sorted(CASES) + ["all"], default="all")
     parser.add_argument("--pairs", type=int, default=3, help="with/without pairs per case")
     parser.add_argument("--threads", type=int, default=1, help="numba/OpenMP threads of the fix")
+    parser.add_argument("--every", type=int, default=None,
+                        help="override N (the run then has 20 N steps, 21 evaluations)")
     parser.add_argument("--reference", type=Path, default=None,
                         help="use this reference file instead of building one (single case only)")
     args = parser.parse_args()
@@ -213,6 +216,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             case = CASES[name]
+            if args.every is not None:
+                case = replace(case, name=f"{case.name.split(', N =')[0]}, N = {args.every}",
+                               every=args.every, steps=20 * args.every)
             reference = args.reference or build_reference(case, Path(tmp))
             n_ref = Reference.load(reference).n_environments
             n_evals = case.steps // case.every + 1
