@@ -10,6 +10,7 @@
 #include "error.h"
 #include "force.h"
 #include "memory.h"
+#include "modify.h"
 #include "neighbor.h"
 #include "pair.h"
 #include "timer.h"
@@ -37,7 +38,7 @@ static std::string number(double value)
 FixQuests::FixQuests(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), bandwidth(0.0), user_bandwidth(-1.0), user_k(0), user_cutoff(-1.0),
     descriptor_k(0), descriptor_cutoff(0.0), threshold(0.0), halt_mode(HALT_NONE),
-    halt_threshold(0.0), save_enabled(false), save_threshold(0.0), group_atoms(0.0), last_saved_step(-1),
+    halt_threshold(0.0), save_enabled(false), save_threshold(0.0), group_atoms(0.0), last_saved_step(-1), warned_order(false),
     dh(nullptr), evaluate_function(nullptr), save_function(nullptr), lammps_capsule(nullptr)
 {
   const std::string usage =
@@ -224,6 +225,34 @@ void FixQuests::init()
   if (units != "metal" && units != "real")
     error->all(FLERR, "Fix quests needs lengths in Angstrom: use 'units metal' or 'units real'");
   ensure_comm_cutoff();
+  warn_about_later_box_changes();
+}
+
+/* ----------------------------------------------------------------------
+   fixes run their end_of_step in definition order; one defined later that changes the box
+   (fix deform with remap) moves atoms after dH was computed, so dumps of that step show a
+   slightly different frame than the one evaluated
+------------------------------------------------------------------------- */
+
+void FixQuests::warn_about_later_box_changes()
+{
+  if (warned_order) return;
+  bool after_me = false;
+  for (int i = 0; i < modify->nfix; i++) {
+    Fix *other = modify->fix[i];
+    if (other == this) {
+      after_me = true;
+      continue;
+    }
+    if (!after_me || !other->box_change || !(modify->fmask[i] & END_OF_STEP)) continue;
+    warned_order = true;
+    if (comm->me == 0)
+      error->warning(FLERR,
+                     "Fix quests {} is defined before fix {} ({}), which changes the box at the "
+                     "end of each step: dH is computed on the frame before that change; define "
+                     "fix quests after it to evaluate the frame that dumps show",
+                     id, other->id, other->style);
+  }
 }
 
 /* ----------------------------------------------------------------------

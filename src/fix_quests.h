@@ -60,6 +60,7 @@ class FixQuests : public Fix {
   std::string save_path;
   double group_atoms;    // atoms in the group at the last evaluation (all ranks)
   bigint last_saved_step;
+  bool warned_order;    // the fix-order warning is printed once
 
   double *dh;           // per-atom dH, nats (vector_atom)
   double stats[4];      // max, mean, fraction > threshold, count > threshold
@@ -71,6 +72,7 @@ class FixQuests : public Fix {
   void parse_keywords(int, char **);
   void open_reference();
   void ensure_comm_cutoff();
+  void warn_about_later_box_changes();
   void evaluate();
   void reduce_statistics();
   void act_on_thresholds();

@@ -321,3 +321,22 @@ run 0
     by_property, by_fix = np.array(values["property"]), np.array(values["fix"])
     assert 0 < np.count_nonzero(by_fix) < len(by_fix)
     np.testing.assert_array_equal(by_property, by_fix)
+
+
+def test_warns_once_when_defined_before_fix_deform(run_lmp, cu_reference, tmp_path):
+    before = cu_crystal(3) + f"""fix q all quests 5 {cu_reference}
+fix pull all deform 1 x scale 1.1 remap x
+fix nve all nve
+run 10
+run 10
+"""
+    result = run_ok(run_lmp, before, tmp_path, name="in.before")
+    warnings = [l for l in result.stdout.splitlines() if l.startswith("WARNING: Fix quests q")]
+    assert len(warnings) == 1 and "before fix pull (deform)" in warnings[0]
+    after = cu_crystal(3) + f"""fix pull all deform 1 x scale 1.1 remap x
+fix q all quests 5 {cu_reference}
+fix nve all nve
+run 10
+"""
+    result = run_ok(run_lmp, after, tmp_path, name="in.after")
+    assert "WARNING: Fix quests" not in result.stdout
