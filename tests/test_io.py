@@ -145,3 +145,13 @@ def test_nan_positions_and_zero_cell_are_refused(tmp_path):
     write(path, flat)
     with pytest.raises(ValueError, match=r"flat\.xyz: frame 0 is periodic along axis 2"):
         read_frames(path)
+
+
+@pytest.mark.parametrize("name, fmt", [("POSCAR", "vasp"), ("cu.traj", "traj"), ("cu.cif", "cif")])
+def test_other_ase_formats_are_detected(tmp_path, name, fmt):
+    atoms = _thermal_cu(1)[0]
+    write(tmp_path / name, atoms, format=fmt)
+    frames, sources = read_frames(tmp_path / name)
+    assert len(frames) == 1 and sources[0]["format"] == fmt
+    np.testing.assert_allclose(frames[0].get_all_distances(mic=True), atoms.get_all_distances(mic=True),
+                               atol=1e-5)
