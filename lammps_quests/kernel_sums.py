@@ -55,31 +55,50 @@ def _exp_neg(t):
     return p
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "nnan"})
+def _row_minimum(row, x_norm2, start):
+    """min over j of (x_norm2[j] - 2 row[j]), starting from ``start``.
+
+    Eight independent running minima: a single one is a loop-carried dependency that the
+    compiler does not vectorise (3x slower).
+    """
+    lanes = np.full(8, start)
+    n = row.shape[0]
+    body = n - n % 8
+    for j in range(0, body, 8):
+        for lane in range(8):
+            v = x_norm2[j + lane] - 2.0 * row[j + lane]
+            lanes[lane] = v if v < lanes[lane] else lanes[lane]
+    lowest = lanes.min()
+    for j in range(body, n):
+        v = x_norm2[j] - 2.0 * row[j]
+        lowest = v if v < lowest else lowest
+    return lowest
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
 def _accumulate_block(gram, y_norm2, x_norm2, inv_2h2, best, sums):
     """Fold one block of Y x X into the running (best, sums) of every row of the block.
 
-    gram : (by, bx) holds y.x on entry; overwritten with squared distances (Å^-2).
+    gram : (by, bx) dot products y.x (Å^-2) of centred descriptors; read only.
     best : (by,) smallest squared distance seen so far per row (inf before the first block).
     sums : (by, nh) sum over X seen so far of exp(-(d^2 - best) * inv_2h2[h]).
+    Squared distances are |y|^2 + |x|^2 - 2 y.x, recomputed in each pass (cheaper than
+    storing them), clipped at 0 against round-off.
     """
     by, bx = gram.shape
     nh = inv_2h2.shape[0]
     for i in range(by):
         row = gram[i]
-        lowest = best[i]
-        for j in range(bx):
-            d2 = y_norm2[i] + x_norm2[j] - 2.0 * row[j]
-            d2 = d2 if d2 > 0.0 else 0.0
-            row[j] = d2
-            lowest = d2 if d2 < lowest else lowest
+        yi = y_norm2[i]
+        lowest = min(best[i], max(_row_minimum(row, x_norm2, best[i] - yi) + yi, 0.0))
         for h in range(nh):
             scale = inv_2h2[h]
             total = 0.0
             for j in range(bx):
-                t = (row[j] - lowest) * scale
-                # clamp first: a vectorised select evaluates both sides
-                e = _exp_neg(min(t, _NEGLIGIBLE))
+                t = (yi + x_norm2[j] - 2.0 * row[j] - lowest) * scale
+                # clamp into [0, _NEGLIGIBLE] first: a vectorised select evaluates both sides
+                e = _exp_neg(min(max(t, 0.0), _NEGLIGIBLE))
                 total += e if t < _NEGLIGIBLE else 0.0
             if best[i] > lowest:  # the reference point moved: rescale the old sum
                 t = (best[i] - lowest) * scale
