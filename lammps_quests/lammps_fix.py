@@ -216,27 +216,47 @@ def save_frame(lmp, fix_id: str, path, step: int) -> None:
     if lmp.extract_setting("world_rank") != 0:
         return
 
-    import ase
-    import ase.io
-
     boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
     lo = np.array(boxlo)
     span = np.array(boxhi) - lo
     cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
     order = np.argsort(ids, kind="stable")
-    masses = np.asarray(lmp.numpy.extract_atom("mass"))
-    symbols = _element_symbols(masses)
-    atoms = ase.Atoms(
-        symbols=[symbols[t] for t in types[order]],
+    symbols = _element_symbols(np.asarray(lmp.numpy.extract_atom("mass")))
+    write_extxyz_frame(
+        path,
+        species=[symbols[t] for t in types[order]],
         positions=positions.reshape(natoms, 3)[order] - lo,
         cell=cell,
         pbc=[bool(p) for p in periodicity],
+        columns={"id": ids[order], "type": types[order], "dH": dh[order]},
+        info={"step": int(step), "fix_id": str(fix_id)},
     )
-    atoms.arrays["id"] = ids[order].astype(np.int64)
-    atoms.arrays["type"] = types[order].astype(np.int64)
-    atoms.arrays["dH"] = dh[order]
-    atoms.info["step"] = int(step)
-    atoms.info["fix_id"] = str(fix_id)
-    # parallel=False: only this rank writes; ASE's default would wait for the other ranks
-    # (through mpi4py, which lammps imports) in a barrier they never reach
-    ase.io.write(Path(path), atoms, format="extxyz", append=True, parallel=False)
+
+
+def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info: dict) -> None:
+    """Append one extended-XYZ frame with every float at full precision (17 digits).
+
+    ``positions`` (n, 3) and ``cell`` (rows = lattice vectors) in Å; ``columns`` maps names to
+    (n,) int or float arrays (written as I or R properties); ``info`` holds ints and strings
+    without spaces. ASE's writer keeps 8 decimals, too few to reproduce dH exactly.
+    """
+    properties = ["species:S:1", "pos:R:3"]
+    arrays = []
+    for name, values in columns.items():
+        values = np.asarray(values)
+        kind = "I" if np.issubdtype(values.dtype, np.integer) else "R"
+        properties.append(f"{name}:{kind}:1")
+        arrays.append(values)
+    header = [
+        'Lattice="' + " ".join(f"{v:.17g}" for v in np.asarray(cell, dtype=float).ravel()) + '"',
+        "Properties=" + ":".join(properties),
+        *(f"{key}={value}" for key, value in info.items()),
+        'pbc="' + " ".join("T" if p else "F" for p in pbc) + '"',
+    ]
+    lines = [str(len(species)), " ".join(header)]
+    for i, symbol in enumerate(species):
+        fields = [symbol, *(f"{v:.17g}" for v in positions[i])]
+        fields += [str(int(a[i])) if a.dtype.kind in "iu" else f"{a[i]:.17g}" for a in arrays]
+        lines.append(" ".join(fields))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
