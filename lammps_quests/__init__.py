@@ -9,6 +9,7 @@ from .images import periodic_images
 from .information import (
     DEFAULT_BANDWIDTH,
     delta_entropy,
+    delta_entropy_of_neighbours,
     diversity,
     entropy,
     novelty,
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_K",
     "DESCRIPTOR_VERSION",
     "delta_entropy",
+    "delta_entropy_of_neighbours",
     "descriptor_width",
     "descriptors",
     "descriptors_from_arrays",

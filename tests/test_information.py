@@ -165,3 +165,16 @@ def test_memory_stays_bounded_by_blocks():
         tracemalloc.stop()
     assert np.isfinite(dh).all() and np.isfinite(H)
     assert peak < 60e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_dh_over_chosen_neighbours_is_an_upper_bound_and_exact_with_all(data):
+    X, Y = data
+    exact = lq.delta_entropy(Y, X)
+    everyone = np.tile(np.arange(len(X)), (len(Y), 1))
+    np.testing.assert_allclose(lq.delta_entropy_of_neighbours(Y, X, everyone), exact, rtol=1e-12,
+                               atol=1e-12)
+    nearest = np.argsort(((Y[:, None, :] - X[None]) ** 2).sum(-1), axis=1)[:, :5]
+    nearest[:, -1] = -1  # a missing neighbour, as an index may return
+    approx = lq.delta_entropy_of_neighbours(Y, X, nearest)
+    assert np.all(approx >= exact - 1e-12)
+    assert np.any(approx > exact + 1e-3)

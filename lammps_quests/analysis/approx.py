@@ -18,7 +18,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.special import logsumexp
+
+from ..information import delta_entropy_of_neighbours
 
 INDEX_FORMAT = "lammps-quests nndescent index"
 INDEX_VERSION = 1
@@ -155,14 +156,5 @@ def approx_delta_entropy(
     for start in range(0, len(Y), _BLOCK_ROWS):
         block = Y[start : start + _BLOCK_ROWS]
         neighbors, _ = index.query(block.astype(np.float32), k=n_neighbors, epsilon=epsilon)
-        result[start : start + len(block)] = _neighbor_dh(block, X, neighbors, h)
+        result[start : start + len(block)] = delta_entropy_of_neighbours(block, X, neighbors, h)
     return result
-
-
-def _neighbor_dh(Y: np.ndarray, X: np.ndarray, neighbors: np.ndarray, h: float) -> np.ndarray:
-    """-log sum_j exp(-|y - x_j|^2 / 2h^2) over each row's neighbour list (-1 = missing)."""
-    valid = neighbors >= 0
-    rows = np.asarray(X)[np.where(valid, neighbors, 0)]  # (n, m, d)
-    squared = np.einsum("nmd,nmd->nm", rows - Y[:, None, :], rows - Y[:, None, :])
-    exponents = np.where(valid, -squared / (2.0 * h * h), -np.inf)
-    return -logsumexp(exponents, axis=1)
