@@ -59,10 +59,8 @@ def ta_crystal(cells: int = 3, **kw) -> str:
     return crystal("bcc", TA_LATTICE, cells, TA_POTENTIAL, **kw)
 
 
-def dump_lines(every: int, columns: str = "id type x y z f_q", name: str = "dump.fix",
-               fix_id: str = "q") -> str:
+def dump_lines(every: int, columns: str = "id type x y z f_q", name: str = "dump.fix") -> str:
     """A sorted full-precision dump (positions must reach the offline code unrounded)."""
-    del fix_id
     return f"""dump d all custom {every} {name} {columns}
 dump_modify d sort id format float %.17g
 """

@@ -193,7 +193,7 @@ def test_disordered_cells_extrapolate(run_lmp, cu_reference, tmp_path, disorder)
     if disorder == "strain":  # 25% uniaxial strain: every environment leaves the crystal's
         setup = cu_crystal(3) + "change_box all x scale 1.25 remap\n"
     else:  # liquid-like: random positions at crystal density, no overlaps below 2.0 Å
-        setup = f"""units metal
+        setup = """units metal
 lattice fcc 3.615
 region box block 0 3 0 3 0 3
 create_box 1 box
