@@ -4,9 +4,15 @@ Units throughout: positions and cutoffs in Å, descriptors and bandwidths in Å^
 nats.
 """
 
-from .descriptors import DEFAULT_CUTOFF, DEFAULT_K, descriptors, descriptors_from_arrays
-from .images import periodic_images
-from .information import (
+# numba caches compiled kernels beside these files; a read-only install with a read-only HOME
+# needs another writable place, chosen before the first kernel module is imported
+from ._threads import ensure_numba_cache_dir
+
+ensure_numba_cache_dir()
+
+from .descriptors import DEFAULT_CUTOFF, DEFAULT_K, descriptors, descriptors_from_arrays  # noqa: E402
+from .images import periodic_images  # noqa: E402
+from .information import (  # noqa: E402
     DEFAULT_BANDWIDTH,
     delta_entropy,
     delta_entropy_of_neighbours,
@@ -16,7 +22,8 @@ from .information import (
     overlap,
     self_delta_entropy,
 )
-from .neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points
+from .neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points  # noqa: E402
+from .plugin import load_plugin  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -33,6 +40,7 @@ __all__ = [
     "descriptors_from_points",
     "diversity",
     "entropy",
+    "load_plugin",
     "novelty",
     "overlap",
     "periodic_images",

@@ -21,7 +21,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+_BLAS = None  # a threadpoolctl controller, made once: building one scans the loaded libraries
+
+
+def _single_threaded_blas():
+    """Context in which BLAS uses one thread (the threads here split the rows instead)."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
 
 ROW_BLOCK = 512  # rows of Y per block
 COL_BLOCK = 4096  # rows of X per block: a block of distances is 512 x 4096 x 8 B = 16 MiB
@@ -131,7 +142,7 @@ def log_kernel_sums(Y: np.ndarray, X: np.ndarray, inv_2h2: np.ndarray) -> np.nda
             out[r0:r0 + ROW_BLOCK] = _row_block(Y[r0:r0 + ROW_BLOCK], Xc, center, x_norm2,
                                                 inv_2h2, buffer)
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         if workers == 1:
             run(groups[0])
         else:
@@ -213,7 +224,7 @@ def log_kernel_sums_self(X: np.ndarray, inv_2h2: np.ndarray) -> np.ndarray:
                     sums[h, b:b + len(B)] += values.sum(axis=0)
         return sums
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         if workers == 1:
             total = run(tasks)
         else:

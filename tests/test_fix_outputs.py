@@ -258,9 +258,6 @@ def test_read_only_install_with_writable_home(tmp_path):
 
 
 @needs_mounts
-@pytest.mark.xfail(strict=True, reason="lammps_quests/__init__.py imports the numba kernels "
-                   "before lammps_quests._threads.ensure_numba_cache_dir() can run; needs that "
-                   "call at the top of __init__.py")
 def test_read_only_install_and_read_only_home(tmp_path):
     result = read_only_run(tmp_path, home_writable=False)
     assert result.returncode == 0, result.stderr[-3000:]
