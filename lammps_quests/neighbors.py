@@ -74,9 +74,9 @@ def descriptors_from_points(
         return out
     lo, bin_size, nbins = _grid(centers, points, cutoff)
     order, start = _bin_points(points, lo, bin_size, nbins)
-    coincident = _descriptor_kernel(centers, points, self_index, order, start, lo, bin_size,
-                                    nbins, k, cutoff, sorting_network(k),
-                                    _chunk_count(len(centers)), out)
+    kernel = _descriptor_kernel_serial if numba.get_num_threads() == 1 else _descriptor_kernel_parallel
+    coincident = kernel(centers, points, self_index, order, start, lo, bin_size, nbins, k, cutoff,
+                        sorting_network(k), _chunk_count(len(centers)), out)
     bad = np.nonzero(coincident >= 0)[0]
     if len(bad):
         i = int(bad[0])
@@ -165,7 +165,6 @@ def sorting_network(n: int) -> np.ndarray:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-@numba.njit(cache=True, parallel=True)
 def _descriptor_kernel(centers, points, self_index, order, start, lo, bin_size, nbins, k,
                        cutoff, network, nchunks, out):
     nc = centers.shape[0]
@@ -187,6 +186,13 @@ def _descriptor_kernel(centers, points, self_index, order, start, lo, bin_size, 
                                           bin_size, nbins, k, cutoff, network, dist2, idx,
                                           rows, out[i])
     return coincident
+
+
+# One body, two compilations. With one thread the serial one runs in the calling thread: the
+# parallel one would hand the work to a pool thread while the caller waits, which inside LAMMPS
+# put a second busy thread on a rank that was given one core.
+_descriptor_kernel_parallel = numba.njit(cache=True, parallel=True)(_descriptor_kernel)
+_descriptor_kernel_serial = numba.njit(cache=True)(_descriptor_kernel)
 
 
 @numba.njit(cache=True)
