@@ -24,6 +24,7 @@ from .information import (  # noqa: E402
 )
 from .neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points  # noqa: E402
 from .plugin import load_plugin  # noqa: E402
+from .reference import Reference  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -44,5 +45,6 @@ __all__ = [
     "novelty",
     "overlap",
     "periodic_images",
+    "Reference",
     "self_delta_entropy",
 ]
