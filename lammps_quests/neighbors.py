@@ -180,11 +180,12 @@ def _descriptor_kernel(centers, points, self_index, order, start, lo, bin_size, 
             ncand = max(ncand, _count_candidates(centers[i], start, lo, bin_size, nbins))
         dist2 = np.empty(ncand, dtype=np.float64)
         idx = np.empty(ncand, dtype=np.int64)
+        keys = np.empty((k, 4), dtype=np.int64)
         rows = np.empty((npad, k), dtype=np.float64)  # rows[position, matrix row]
         for i in range(first, last):
             coincident[i] = _describe_one(i, centers, points, self_index, order, start, lo,
                                           bin_size, nbins, k, cutoff, network, dist2, idx,
-                                          rows, out[i])
+                                          keys, rows, out[i])
     return coincident
 
 
@@ -207,9 +208,23 @@ def _count_candidates(c, start, lo, bin_size, nbins):
     return ncand
 
 
+# Neighbours are ranked by squared distance rounded to _R2_QUANTUM Å^2, then by the displacement
+# vector rounded to _VEC_QUANTUM Å. In a perfect crystal many neighbours are equidistant (24 in the
+# third FCC shell, where k = 32 cuts); ranking them by exact floating-point distance, or by atom
+# index, picks a different subset for each atom and each ordering of the atoms (serial versus MPI
+# ghosts), so identical environments got different descriptors. The rounded geometric key picks
+# the same neighbours for every atom of a perfect lattice, whatever the atom order.
+_R2_QUANTUM = 1e-8
+_VEC_QUANTUM = 1e-6
+
+
 @numba.njit(cache=True)
-def _nearest(i, c, points, self_index, order, start, lo, bin_size, nbins, cutoff, k, dist2, idx):
-    """The up to k nearest points within cutoff of c, sorted by (distance, index); returns count."""
+def _nearest(i, c, points, self_index, order, start, lo, bin_size, nbins, cutoff, k, dist2, idx,
+             keys):
+    """The up to k nearest points within cutoff of c, in rank order; returns their count.
+
+    dist2[:m], idx[:m]: squared distances (Å^2) and point rows; keys[:m]: their rank keys.
+    """
     b = _bin_of(c, lo, bin_size, nbins)
     rc2 = cutoff * cutoff
     m = 0
@@ -227,33 +242,55 @@ def _nearest(i, c, points, self_index, order, start, lo, bin_size, nbins, cutoff
                     r2 = d0 * d0 + d1 * d1 + d2 * d2
                     if r2 > rc2:
                         continue
-                    if m == k and not _before(r2, p, dist2[k - 1], idx[k - 1]):
+                    q = np.int64(np.floor(r2 / _R2_QUANTUM + 0.5))
+                    if m == k and q > keys[k - 1, 0]:
+                        continue  # the common case, decided without the full key
+                    q0 = np.int64(np.floor(d0 / _VEC_QUANTUM + 0.5))
+                    q1 = np.int64(np.floor(d1 / _VEC_QUANTUM + 0.5))
+                    q2 = np.int64(np.floor(d2 / _VEC_QUANTUM + 0.5))
+                    if m == k and not _before(q, q0, q1, q2, p, keys[k - 1], idx[k - 1]):
                         continue
-                    # insert into the sorted list, dropping the k-th when full
+                    # insert into the ranked list, dropping the k-th when full
                     t = min(m, k - 1)
-                    while t > 0 and _before(r2, p, dist2[t - 1], idx[t - 1]):
+                    while t > 0 and _before(q, q0, q1, q2, p, keys[t - 1], idx[t - 1]):
                         dist2[t] = dist2[t - 1]
                         idx[t] = idx[t - 1]
+                        keys[t, 0] = keys[t - 1, 0]
+                        keys[t, 1] = keys[t - 1, 1]
+                        keys[t, 2] = keys[t - 1, 2]
+                        keys[t, 3] = keys[t - 1, 3]
                         t -= 1
                     dist2[t] = r2
                     idx[t] = p
+                    keys[t, 0] = q
+                    keys[t, 1] = q0
+                    keys[t, 2] = q1
+                    keys[t, 3] = q2
                     m = min(m + 1, k)
     return m
 
 
 @numba.njit(cache=True, inline="always")
-def _before(r2a, pa, r2b, pb):
-    # ties in distance (perfect crystals) are broken by point index: deterministic results
-    return r2a < r2b or (r2a == r2b and pa < pb)
+def _before(q, q0, q1, q2, p, key, pk):
+    """Rank order: rounded distance, then rounded displacement, then (coincident) point row."""
+    if q != key[0]:
+        return q < key[0]
+    if q0 != key[1]:
+        return q0 < key[1]
+    if q1 != key[2]:
+        return q1 < key[2]
+    if q2 != key[3]:
+        return q2 < key[3]
+    return p < pk
 
 
 @numba.njit(cache=True)
 def _describe_one(i, centers, points, self_index, order, start, lo, bin_size, nbins, k, cutoff,
-                  network, dist2, idx, rows, row):
+                  network, dist2, idx, keys, rows, row):
     """Fill ``row`` with the descriptor of centre i; return a coincident point's index or -1."""
     c = centers[i]
     jmax = _nearest(i, c, points, self_index, order, start, lo, bin_size, nbins, cutoff, k,
-                    dist2, idx)
+                    dist2, idx, keys)
     sqrt_w = np.empty(jmax, dtype=np.float64)
     for j in range(jmax):
         r = np.sqrt(dist2[j])

@@ -170,3 +170,20 @@ def test_empty_input_raises():
         lq.descriptors([])
     with pytest.raises(ValueError, match="not an ase.Atoms"):
         lq.descriptors([np.zeros((3, 3))])
+
+
+@pytest.mark.parametrize("atoms", [
+    bulk("Cu", "fcc", a=3.61, cubic=True).repeat((3, 3, 3)),
+    bulk("Ta", "bcc", a=3.30, cubic=True).repeat((3, 3, 3)),
+    bulk("Cu", "fcc", a=3.61).repeat((4, 4, 4)),  # triclinic primitive cell
+], ids=["fcc", "bcc", "fcc-primitive"])
+def test_perfect_lattice_atoms_get_identical_descriptors_in_any_order(atoms):
+    # k = 32 cuts through a shell of equidistant neighbours; the choice among them must be the
+    # same for every atom and must not depend on atom order or the origin (serial vs MPI ghosts)
+    x = lq.descriptors(atoms)
+    np.testing.assert_allclose(x, np.broadcast_to(x[0], x.shape), rtol=0, atol=1e-12)
+    order = np.random.default_rng(2).permutation(len(atoms))
+    shifted = atoms[order]
+    shifted.positions += [0.3, -1.7, 2.2]
+    np.testing.assert_allclose(lq.descriptors(shifted), x[order], rtol=0, atol=1e-12)
+    assert lq.entropy(x) == pytest.approx(0.0, abs=1e-12)
