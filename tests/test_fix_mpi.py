@@ -191,3 +191,24 @@ run 0
     assert local_order_changed
     assert all(value != 0.0 for value in dh_before.values())
     assert dh_after == dh_before
+
+
+def test_perfect_lattice_gives_one_dh_on_any_rank_count(run_lmp, cu_reference, tmp_path):
+    """A perfect FCC lattice has 24 equidistant third neighbours where k = 32 cuts; the fix must
+    pick the same ones for every atom however LAMMPS orders owned and ghost atoms."""
+    deck = cu_crystal(4).replace("displace_atoms", "# displace_atoms") + f"""fix q all quests 10 {cu_reference}
+dump d all custom 10 dump.fix id type x y z f_q
+dump_modify d sort id format float %.17g
+run 0
+"""
+    values = {}
+    for n in (1, 2):
+        (tmp_path / f"np{n}").mkdir()
+        result = run_lmp(deck, tmp_path / f"np{n}", np=n, timeout=120)
+        assert result.returncode == 0, result.stdout[-3000:]
+        (frame,) = read_dump(tmp_path / f"np{n}" / "dump.fix")
+        values[n] = frame.columns["f_q"]
+        np.testing.assert_allclose(values[n], values[n][0], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(values[n], offline_dh(frame, load(cu_reference)), rtol=0,
+                                   atol=1e-9)
+    np.testing.assert_allclose(values[2], values[1], rtol=0, atol=1e-9)
