@@ -16,7 +16,6 @@ call cost 4x more per pair than the whole distance product.
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numba

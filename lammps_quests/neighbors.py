@@ -303,7 +303,6 @@ def _describe_one(i, centers, points, self_index, order, start, lo, bin_size, nb
         row[j] = 0.0
     # X2: the zero-padded k x k matrix R[j, l] = sqrt(w_j w_l) / r_jl, stored transposed
     # (rows[l, j]) so that the sorting network below works on all k matrix rows at once.
-    npad = rows.shape[0]
     rows[:k, :] = 0.0
     rows[k:, :] = np.inf
     for j in range(jmax):

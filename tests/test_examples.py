@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from fix_support import requires_plugin
 from lammps_quests.io import read_frames
