@@ -8,7 +8,6 @@ import json
 import ase.io
 import numpy as np
 import pytest
-from ase.build import bulk
 from click.testing import CliRunner
 
 from lammps_quests.analysis import (dh_against_reference, index_path, load_or_build_index, load_reference,
@@ -17,26 +16,18 @@ from lammps_quests.cli import main
 from lammps_quests.descriptors import descriptors
 from lammps_quests.information import delta_entropy
 from lammps_quests.reference import Reference
-
-
-def _frames(structure, a, n, amplitude, seed, repeat=2):
-    out = []
-    for i in range(n):
-        atoms = bulk("Cu", structure, a=a, cubic=True).repeat(repeat)
-        atoms.rattle(amplitude, seed=seed + i)
-        out.append(atoms)
-    return out
+from rattled import rattled_frames
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A reference of rattled FCC and a test file mixing close and far environments."""
     directory = tmp_path_factory.mktemp("dh")
-    reference = Reference.build(_frames("fcc", 3.615, 6, 0.05, 0), k=32, cutoff=5.0)
+    reference = Reference.build(rattled_frames("fcc", 3.615, 6, 0.05, 0), k=32, cutoff=5.0)
     ref_path = reference.save(directory / "fcc.qref")
-    test_frames = _frames("fcc", 3.615, 2, 0.05, 100) + _frames("fcc", 3.615, 2, 0.12, 200)
+    test_frames = rattled_frames("fcc", 3.615, 2, 0.05, 100) + rattled_frames("fcc", 3.615, 2, 0.12, 200)
     # A triclinic frame: shear the cell (with atoms) so the dump writer needs tilt factors.
-    sheared = _frames("fcc", 3.615, 1, 0.05, 300)[0]
+    sheared = rattled_frames("fcc", 3.615, 1, 0.05, 300)[0]
     sheared.set_cell(sheared.cell[:] + [[0, 0, 0], [1.2, 0, 0], [0.4, -0.8, 0]], scale_atoms=True)
     test_frames.append(sheared)
     test_path = directory / "test.xyz"
@@ -81,12 +72,12 @@ def test_approximate_is_an_upper_bound_and_index_is_stored(files):
 
 def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path):
     _, ref_path, _, frames = files
-    other = Reference.build(_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
+    other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
     reference = load_reference(other)
     first = load_or_build_index(reference, 5)
     assert first is not None and index_path(other, 5).exists()
     # Rebuild the reference file with different content: the stored index no longer matches.
-    Reference.build(_frames("fcc", 3.615, 2, 0.07, 60), k=32, cutoff=5.0).save(other)
+    Reference.build(rattled_frames("fcc", 3.615, 2, 0.07, 60), k=32, cutoff=5.0).save(other)
     rebuilt = load_reference(other)
     stamp = index_path(other, 5).stat().st_mtime_ns
     Y = descriptors(frames[:1])

@@ -11,22 +11,13 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
-from ase.build import bulk
 
 from lammps_quests.reference import Reference
+from rattled import rattled_frames
 
 REPO = Path(__file__).resolve().parents[1]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 CLI = "from lammps_quests.cli import main; main()"
-
-
-def _frames(structure, a, n, amplitude, seed, repeat):
-    out = []
-    for i in range(n):
-        atoms = bulk("Cu", structure, a=a, cubic=True).repeat(repeat)
-        atoms.rattle(amplitude, seed=seed + i)
-        out.append(atoms)
-    return out
 
 
 def _run(arguments, ranks: int, cwd: Path) -> dict:
@@ -46,10 +37,10 @@ def _run(arguments, ranks: int, cwd: Path) -> dict:
 def inputs(tmp_path_factory):
     directory = tmp_path_factory.mktemp("mpi")
     # 5 frames of 108 atoms and one of 32: 572 rows, more than one block per rank.
-    frames = _frames("fcc", 3.615, 5, 0.08, 0, 3) + _frames("fcc", 3.615, 1, 0.08, 9, 2)
+    frames = rattled_frames("fcc", 3.615, 5, 0.08, 0, 3) + rattled_frames("fcc", 3.615, 1, 0.08, 9, 2)
     ase.io.write(directory / "test.xyz", frames)
-    ase.io.write(directory / "bcc.xyz", _frames("bcc", 2.87, 2, 0.05, 20, 3))
-    Reference.build(_frames("fcc", 3.615, 3, 0.06, 40, 3)).save(directory / "ref.qref")
+    ase.io.write(directory / "bcc.xyz", rattled_frames("bcc", 2.87, 2, 0.05, 20, 3))
+    Reference.build(rattled_frames("fcc", 3.615, 3, 0.06, 40, 3)).save(directory / "ref.qref")
     return directory
 
 
@@ -80,7 +71,7 @@ def test_descriptor_rows_match_whole_frames():
 
     slab = fcc111("Cu", size=(3, 3, 3), vacuum=5.0)
     slab.rattle(0.05, seed=1)
-    frames = _frames("fcc", 3.615, 2, 0.08, 3, 2) + [slab, molecule("C6H6")]
+    frames = rattled_frames("fcc", 3.615, 2, 0.08, 3, 2) + [slab, molecule("C6H6")]
     full = descriptors(frames)
     n = len(full)
     for start, stop in [(0, n), (0, 1), (10, 75), (60, n), (n - 3, n), (5, 5)]:

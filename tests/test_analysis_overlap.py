@@ -8,31 +8,22 @@ import ase.io
 import matplotlib.image
 import numpy as np
 import pytest
-from ase.build import bulk
 from click.testing import CliRunner
 
 from lammps_quests.analysis import overlap_matrix
 from lammps_quests.cli import main
 from lammps_quests.descriptors import descriptors
 from lammps_quests.information import overlap
-
-
-def _phase(structure, a, n_frames, amplitude, seed, repeat):
-    frames = []
-    for i in range(n_frames):
-        atoms = bulk("Cu", structure, a=a, cubic=True).repeat(repeat)
-        atoms.rattle(amplitude, seed=seed + i)
-        frames.append(atoms)
-    return frames
+from rattled import rattled_frames
 
 
 @pytest.fixture(scope="module")
 def phases(tmp_path_factory):
     directory = tmp_path_factory.mktemp("phases")
     sets = {
-        "fcc.xyz": _phase("fcc", 3.615, 3, 0.03, 0, 2),
-        "bcc.xyz": _phase("bcc", 2.87, 3, 0.03, 10, 3),
-        "fcc_hot.xyz": _phase("fcc", 3.615, 3, 0.15, 20, 2),
+        "fcc.xyz": rattled_frames("fcc", 3.615, 3, 0.03, 0, 2),
+        "bcc.xyz": rattled_frames("bcc", 2.87, 3, 0.03, 10, 3),
+        "fcc_hot.xyz": rattled_frames("fcc", 3.615, 3, 0.15, 20, 2),
     }
     for name, frames in sets.items():
         ase.io.write(directory / name, frames)
