@@ -74,7 +74,7 @@ def demo(directory: Path) -> None:
     from 300 to 2500 K with `fix quests` printing max dH (f_q[1]), mean dH (f_q[2]) and the
     fraction of atoms with dH > 0 (f_q[3]) in the thermo output: dH turns positive when the
     crystal melts, because liquid environments are absent from the crystalline reference.
-    Takes about a minute on two cores.
+    Takes under half a minute on two cores.
 
     \b
     Example:
