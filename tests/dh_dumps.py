@@ -30,16 +30,7 @@ def write_dh_dump(path: Path, frames: list[tuple[int, str]], extra: str = "",
     path.unlink(missing_ok=True)
     lmp = new_lammps()
     try:
-        lmp.commands_string(f"""
-units metal
-lattice fcc {LATTICE}
-region box block 0 {CELLS} 0 {CELLS} 0 {CELLS}
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-{extra}
-variable half equal 0.5*(xlo+xhi)-0.25*{LATTICE}
-""")
+        lmp.commands_string(_box_deck(extra))
         for timestep, dh in frames:
             lmp.commands_string(f"""
 reset_timestep {timestep}
@@ -54,6 +45,20 @@ unfix {fix_id}
     return path
 
 
+def _box_deck(extra: str = "") -> str:
+    """The FCC Cu box of these dumps, and v_half: the x of the plane halving its atoms."""
+    return f"""
+units metal
+lattice fcc {LATTICE}
+region box block 0 {CELLS} 0 {CELLS} 0 {CELLS}
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+{extra}
+variable half equal 0.5*(xlo+xhi)-0.25*{LATTICE}
+"""
+
+
 def run_dh_dump(path: Path, dh: str, steps: int, every: int) -> Path:
     """Write a dump with the ``dump`` command during a ``run`` (NVE, no forces, atoms at rest).
 
@@ -65,14 +70,7 @@ def run_dh_dump(path: Path, dh: str, steps: int, every: int) -> Path:
     lmp = new_lammps()
     try:
         lmp.commands_string(f"""
-units metal
-lattice fcc {LATTICE}
-region box block 0 {CELLS} 0 {CELLS} 0 {CELLS}
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-variable half equal 0.5*(xlo+xhi)-0.25*{LATTICE}
-variable dh atom "{dh}"
+{_box_deck()}variable dh atom "{dh}"
 fix q all store/state {every} v_dh
 dump d all custom {every} {path} id type x y z f_q
 dump_modify d sort id
