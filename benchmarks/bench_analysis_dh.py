@@ -50,8 +50,8 @@ from ase.build import bulk  # noqa: E402
 
 from lammps_quests.analysis import dh_against_reference, load_or_build_index, load_reference  # noqa: E402
 from lammps_quests.analysis.approx import approx_delta_entropy, index_path  # noqa: E402
-from lammps_quests.descriptors import descriptors  # noqa: E402
-from lammps_quests.reference import Reference  # noqa: E402
+from lammps_quests.core.descriptors import descriptors  # noqa: E402
+from lammps_quests.formats.reference import Reference  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

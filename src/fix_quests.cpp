@@ -24,7 +24,7 @@
 using namespace LAMMPS_NS;
 using namespace FixConst;
 
-static const char *PYTHON_MODULE = "lammps_quests.lammps_fix";
+static const char *PYTHON_MODULE = "lammps_quests.lammps.fix";
 
 static std::string number(double value)
 {

@@ -11,7 +11,7 @@
    Output: per-atom vector f_ID = dH (0.0 outside the group), global vector
    f_ID[1..4] = max dH, mean dH over the group, fraction of group atoms with dH > t, their count.
 
-   All numerics happen in Python (lammps_quests.lammps_fix.evaluate); this class only keeps
+   All numerics happen in Python (lammps_quests.lammps.fix.evaluate); this class only keeps
    the per-atom storage, reduces the statistics over MPI ranks and acts on the thresholds. */
 
 #ifndef LMP_FIX_QUESTS_H
@@ -65,8 +65,8 @@ class FixQuests : public Fix {
   double *dh;           // per-atom dH, nats (vector_atom)
   double stats[4];      // max, mean, fraction > threshold, count > threshold
 
-  PyObject *evaluate_function;    // lammps_quests.lammps_fix.evaluate
-  PyObject *save_function;        // lammps_quests.lammps_fix.save_frame
+  PyObject *evaluate_function;    // lammps_quests.lammps.fix.evaluate
+  PyObject *save_function;        // lammps_quests.lammps.fix.save_frame
   PyObject *lammps_capsule;       // PyCapsule holding this LAMMPS*
 
   void parse_keywords(int, char **);

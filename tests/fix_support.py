@@ -23,7 +23,7 @@ mass 1 180.88"""
 
 def plugin_built() -> bool:
     """True if `lmp` will find the plugin (this checkout's or the installed distribution's)."""
-    from lammps_quests.plugin import PLUGIN_FILE, plugin_directory
+    from lammps_quests.lammps.plugin import PLUGIN_FILE, plugin_directory
 
     return (Path(plugin_directory()) / PLUGIN_FILE).is_file()
 
@@ -116,8 +116,8 @@ def read_dump(path) -> list[Frame]:
 def offline_dh(frame: Frame, reference, bandwidth: float | None = None,
                rows: np.ndarray | None = None) -> np.ndarray:
     """dH (nats) of the frame's atoms (or of ``rows``) computed by the Python API."""
-    from lammps_quests.descriptors import descriptors_from_arrays
-    from lammps_quests.information import delta_entropy
+    from lammps_quests.core.descriptors import descriptors_from_arrays
+    from lammps_quests.core.information import delta_entropy
 
     X = descriptors_from_arrays(frame.positions, frame.cell, frame.pbc, k=reference.k,
                                 cutoff=reference.cutoff)
@@ -131,7 +131,7 @@ def build_reference(run_lmp, directory: Path, deck_head: str, out: str, steps: i
                     every: int = 25, temperature: float = 600.0, k: int = 32,
                     cutoff: float = 5.0, bandwidth: float = 0.015) -> Path:
     """Run a short NVE MD from ``deck_head``, build a Reference from its frames, save it."""
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
     import ase
 
     directory = Path(directory)
@@ -153,7 +153,7 @@ run {steps}
 
 
 def load(path):
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
 
     return Reference.load(path)
 

@@ -85,7 +85,7 @@ run 2000
 
 
 def test_seed_is_the_largest_cluster(seeded_melt, tmp_path):
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
 
     reference_frames, melt, r = seeded_melt
     ref_path = Reference.build(reference_frames, k=32, cutoff=CUTOFF).save(tmp_path / "solid.qref")

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from lammps_quests.analysis import (dh_against_reference, index_path, load_or_build_index, load_reference,
                                     read_dataset)
 from lammps_quests.cli import main
-from lammps_quests.descriptors import descriptors
-from lammps_quests.information import delta_entropy
-from lammps_quests.reference import Reference
+from lammps_quests.core.descriptors import descriptors
+from lammps_quests.core.information import delta_entropy
+from lammps_quests.formats.reference import Reference
 from rattled import rattled_frames
 
 

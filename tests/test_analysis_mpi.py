@@ -12,7 +12,7 @@ import ase.io
 import numpy as np
 import pytest
 
-from lammps_quests.reference import Reference
+from lammps_quests.formats.reference import Reference
 from rattled import rattled_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def test_descriptor_rows_match_whole_frames():
     from ase.build import fcc111, molecule
 
     from lammps_quests.analysis.inputs import descriptor_rows
-    from lammps_quests.descriptors import descriptors
+    from lammps_quests.core.descriptors import descriptors
 
     slab = fcc111("Cu", size=(3, 3, 3), vacuum=5.0)
     slab.rattle(0.05, seed=1)

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from lammps_quests.analysis import entropy_summary
 from lammps_quests.cli import main
-from lammps_quests.descriptors import descriptors
-from lammps_quests.information import diversity, entropy
+from lammps_quests.core.descriptors import descriptors
+from lammps_quests.core.information import diversity, entropy
 
 
 def _rattled_fcc(n_frames, amplitude, seed=0, repeat=2):

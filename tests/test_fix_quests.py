@@ -159,7 +159,7 @@ run 40
 
 def test_reference_frame_has_no_positive_dh(run_lmp, tmp_path):
     """A frame that is itself in the reference: dH(x_i | X) <= 0 for every atom."""
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
     import ase
 
     deck = cu_crystal(3, seed=21) + "write_data frame.data\n"

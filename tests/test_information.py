@@ -5,7 +5,7 @@ import pytest
 from ase.build import bulk
 
 import lammps_quests as lq
-from lammps_quests import kernel_sums
+from lammps_quests.core import kernel_sums
 
 quests_entropy = pytest.importorskip("quests.entropy")
 

@@ -8,7 +8,7 @@ from ase.build import bulk
 from ase.io import write
 
 from crystal_md import run_cu_crystal
-from lammps_quests.io import guess_format, parse_index, read_frames
+from lammps_quests.formats.structures import guess_format, parse_index, read_frames
 
 
 def _thermal_cu(n_frames: int, seed: int = 0):

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from crystal_md import run_cu_crystal
 from lammps_quests.cli import main
-from lammps_quests.descriptors import descriptors
-from lammps_quests.reference import (
+from lammps_quests.core.descriptors import descriptors
+from lammps_quests.formats.reference import (
     ALIGNMENT,
     Reference,
     ReferenceFileError,
@@ -121,7 +121,7 @@ def test_two_processes_share_the_pages_of_one_reference(tmp_path):
 
     other = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, numpy as np; from lammps_quests.reference import Reference;"
+         "import sys, numpy as np; from lammps_quests.formats.reference import Reference;"
          f"r = Reference.load({str(path)!r}); np.asarray(r.descriptors).sum();"
          "print('mapped', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

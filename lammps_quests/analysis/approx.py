@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..information import delta_entropy_of_neighbours
+from lammps_quests.core.information import delta_entropy_of_neighbours
 
 INDEX_FORMAT = "lammps-quests nndescent index"
 INDEX_VERSION = 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.information import delta_entropy
+from lammps_quests.core.information import delta_entropy
 
 from .progress import progress_bar
 
@@ -85,7 +85,7 @@ def select_frames(
 
 def compress(X, frame_sizes, fraction, method="random", h=0.015, seed=0, progress=None) -> Compression:
     """Select frames and report the entropy of the subset against that of the full set."""
-    from lammps_quests.information import entropy
+    from lammps_quests.core.information import entropy
 
     frame_sizes = np.asarray(frame_sizes, dtype=np.int64)
     selected = select_frames(X, frame_sizes, fraction, method, h, seed, progress)

@@ -31,7 +31,7 @@ def dh_against_reference(
 
     Args:
         Y: (n, 2k-1) descriptors computed with the reference's k and cutoff.
-        reference: a :class:`lammps_quests.reference.Reference`.
+        reference: a :class:`lammps_quests.formats.reference.Reference`.
         h: bandwidth in Å^-1; None takes the reference's default.
         approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH).
         epsilon: PyNNDescent search breadth for ``approx``.
@@ -89,7 +89,7 @@ def write_frames_with_columns(path, frames, columns: dict) -> Path:
     A LAMMPS dump for ``*.lammpstrj``/``*.dump``/``dump.*`` names, extended XYZ otherwise.
     The frames get ``frame.arrays[name]`` set.
     """
-    from .dumpfile import write_lammps_dump
+    from lammps_quests.formats.lammps_dump import write_lammps_dump
 
     path = Path(path)
     per_frame = {name: split_per_frame(values, frames) for name, values in columns.items()}

@@ -1,4 +1,4 @@
-"""Inputs of the analyses: frames from files (via lammps_quests.io) and reference files."""
+"""Inputs of the analyses: frames from files (via lammps_quests.formats.structures) and reference files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.descriptors import descriptors
+from lammps_quests.core.descriptors import descriptors
 
 from .parallel import gather_row_blocks, row_range
 
@@ -20,7 +20,7 @@ class Dataset:
         name: label used in tables and plots (the file name, or names joined by '+').
         frames: list of ase.Atoms in file order.
         descriptors: (total atoms, 2k-1) float64, Å^-1, rows in frame then atom order.
-        sources: provenance dicts from :func:`lammps_quests.io.read_frames`.
+        sources: provenance dicts from :func:`lammps_quests.formats.structures.read_frames`.
     """
 
     name: str
@@ -42,9 +42,9 @@ def read_dataset(
     With an MPI communicator every rank reads the files, computes the descriptors of its own
     block of rows, and the blocks are gathered so every rank holds all of them.
 
-    Raises ValueError naming the file for unreadable input (see lammps_quests.io.read_frames).
+    Raises ValueError naming the file for unreadable input (see lammps_quests.formats.structures.read_frames).
     """
-    from lammps_quests.io import read_frames
+    from lammps_quests.formats.structures import read_frames
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -62,12 +62,12 @@ def read_dataset(
 def descriptor_rows(frames, start: int, stop: int, k: int = 32, cutoff: float = 5.0) -> np.ndarray:
     """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order.
 
-    Same values as the matching rows of :func:`lammps_quests.descriptors.descriptors`: each
+    Same values as the matching rows of :func:`lammps_quests.core.descriptors.descriptors`: each
     frame's periodic images are built whole, then the core kernel describes only the centre
     atoms in the range.
     """
-    from lammps_quests.images import periodic_images
-    from lammps_quests.neighbors import descriptor_width, descriptors_from_points
+    from lammps_quests.core.images import periodic_images
+    from lammps_quests.core.neighbors import descriptor_width, descriptors_from_points
 
     blocks, offset = [], 0
     for frame in frames:
@@ -84,10 +84,10 @@ def descriptor_rows(frames, start: int, stop: int, k: int = 32, cutoff: float = 
 def load_reference(path):
     """Load a reference file (memory-mapped); errors name the file and the fix.
 
-    Raises ValueError (lammps_quests.reference.ReferenceFileError) for missing, truncated,
+    Raises ValueError (lammps_quests.formats.reference.ReferenceFileError) for missing, truncated,
     corrupt or unknown files.
     """
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
 
     path = Path(path)
     if not path.exists():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from lammps_quests.information import entropy
+from lammps_quests.core.information import entropy
 
 from .progress import progress_bar
 

@@ -1,6 +1,6 @@
 """Per-row computations in blocks: one progress bar, optional MPI split of the rows.
 
-The kernel sums themselves are the core's :func:`lammps_quests.information.delta_entropy`
+The kernel sums themselves are the core's :func:`lammps_quests.core.information.delta_entropy`
 (or the neighbour sums of :mod:`.approx`); this module only decides which rows each call,
 and each MPI rank, handles.
 """
@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from lammps_quests.information import delta_entropy
+from lammps_quests.core.information import delta_entropy
 
 from .parallel import gather_rows, rank_of, row_range
 from .progress import progress_bar, wants_progress

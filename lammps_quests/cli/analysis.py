@@ -445,7 +445,7 @@ def bandwidth_command(volume, structure, as_json):
     if (volume is None) == (structure is None):
         raise click.UsageError("give exactly one of --volume V (Å^3/atom) or --structure FILE")
     if structure is not None:
-        from lammps_quests.io import read_frames
+        from lammps_quests.formats.structures import read_frames
 
         frames, _ = read_frames([structure], index="0")
         try:

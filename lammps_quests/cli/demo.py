@@ -80,8 +80,8 @@ def demo(directory: Path) -> None:
     Example:
       lammps-quests demo --dir quests-demo
     """
-    from ..io import read_frames
-    from ..reference import Reference
+    from lammps_quests.formats.structures import read_frames
+    from lammps_quests.formats.reference import Reference
 
     directory.mkdir(parents=True, exist_ok=True)
     source = example_directory()

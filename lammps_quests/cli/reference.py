@@ -59,8 +59,8 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     then in the LAMMPS deck:
       fix q all quests 100 cu_fcc.qref threshold 0.0
     """
-    from lammps_quests.io import read_frames
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.structures import read_frames
+    from lammps_quests.formats.reference import Reference
 
     if out.exists() and not force:
         raise click.UsageError(f"{out} exists; pass --force to overwrite it or choose another OUT")
@@ -93,7 +93,7 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
     Example:
       lammps-quests reference info cu_fcc.qref
     """
-    from lammps_quests.reference import Reference
+    from lammps_quests.formats.reference import Reference
 
     try:
         ref = Reference.load(file, mmap=True, verify_hash=verify)

@@ -3,16 +3,16 @@
 ``fix quests`` (the C++ plugin) calls :func:`evaluate` every N steps and at the start of each
 run, on every MPI rank, with the LAMMPS handle. :func:`evaluate` reads that rank's owned and
 ghost positions, computes the QUESTS descriptors of the owned atoms of the group with the
-package's one neighbour kernel (:func:`lammps_quests.neighbors.descriptors_from_points`, ghosts
+package's one neighbour kernel (:func:`lammps_quests.core.neighbors.descriptors_from_points`, ghosts
 as neighbour candidates) and their differential entropy dH (nats) against the reference with
-:func:`lammps_quests.information.delta_entropy`, and writes dH into the fix's per-atom vector.
+:func:`lammps_quests.core.information.delta_entropy`, and writes dH into the fix's per-atom vector.
 
 The same function serves LAMMPS builds that have the PYTHON package, without the plugin::
 
     fix dH all property/atom d_dH
     python quests_dh input 1 SELF format p here \"\"\"
     def quests_dh(lmpptr):
-        from lammps_quests.lammps_fix import evaluate
+        from lammps_quests.lammps.fix import evaluate
         evaluate(lmpptr, "cu.qref", group="all", property="d_dH")
     \"\"\"
     fix q all python/invoke 10 end_of_step quests_dh
@@ -29,15 +29,16 @@ import os
 
 import numpy as np
 
-from lammps_quests._threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
+from lammps_quests.lammps.threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
 
 ensure_numba_cache_dir()
 # this module runs inside LAMMPS: keep numba's threads away from LAMMPS's libgomp
 use_private_thread_pool()
 
-from lammps_quests.information import delta_entropy  # noqa: E402
-from lammps_quests.neighbors import descriptors_from_points  # noqa: E402
-from lammps_quests.reference import Reference  # noqa: E402
+from lammps_quests.core.information import delta_entropy  # noqa: E402
+from lammps_quests.core.neighbors import descriptors_from_points  # noqa: E402
+from lammps_quests.formats.extxyz import write_extxyz_frame  # noqa: E402
+from lammps_quests.formats.reference import Reference  # noqa: E402
 
 # reference files stay mapped for the life of the process, re-read if the file changes
 _references: dict[str, tuple[tuple[int, int], Reference]] = {}
@@ -230,32 +231,3 @@ def save_frame(lmp, fix_id: str, path, step: int) -> None:
         columns={"id": ids[order], "type": types[order], "dH": dh[order]},
         info={"step": int(step), "fix_id": str(fix_id)},
     )
-
-
-def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info: dict) -> None:
-    """Append one extended-XYZ frame with every float at full precision (17 digits).
-
-    ``positions`` (n, 3) and ``cell`` (rows = lattice vectors) in Å; ``columns`` maps names to
-    (n,) int or float arrays (written as I or R properties); ``info`` holds ints and strings
-    without spaces. ASE's writer keeps 8 decimals, too few to reproduce dH exactly.
-    """
-    properties = ["species:S:1", "pos:R:3"]
-    arrays = []
-    for name, values in columns.items():
-        values = np.asarray(values)
-        kind = "I" if np.issubdtype(values.dtype, np.integer) else "R"
-        properties.append(f"{name}:{kind}:1")
-        arrays.append(values)
-    header = [
-        'Lattice="' + " ".join(f"{v:.17g}" for v in np.asarray(cell, dtype=float).ravel()) + '"',
-        "Properties=" + ":".join(properties),
-        *(f"{key}={value}" for key, value in info.items()),
-        'pbc="' + " ".join("T" if p else "F" for p in pbc) + '"',
-    ]
-    lines = [str(len(species)), " ".join(header)]
-    for i, symbol in enumerate(species):
-        fields = [symbol, *(f"{v:.17g}" for v in positions[i])]
-        fields += [str(int(a[i])) if a.dtype.kind in "iu" else f"{a[i]:.17g}" for a in arrays]
-        lines.append(" ".join(fields))
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")

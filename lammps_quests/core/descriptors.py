@@ -1,7 +1,7 @@
 """QUESTS descriptors of whole structures: ASE frames or raw arrays (positions, cell, pbc).
 
-Image building (:func:`lammps_quests.images.periodic_images`) runs in front of the one neighbour
-kernel (:func:`lammps_quests.neighbors.descriptors_from_points`).
+Image building (:func:`lammps_quests.core.images.periodic_images`) runs in front of the one neighbour
+kernel (:func:`lammps_quests.core.neighbors.descriptors_from_points`).
 """
 
 from __future__ import annotations
@@ -65,17 +65,20 @@ def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> n
 
 
 def _as_frame_list(frames) -> list:
-    """Accept one ase.Atoms or an iterable of them; reject anything else clearly."""
-    from ase import Atoms
-
-    if isinstance(frames, Atoms):
+    """Accept one ase.Atoms or an iterable of them (duck-typed, so the core needs no ASE)."""
+    if _is_structure(frames):
         return [frames]
     if not isinstance(frames, Iterable):
         raise ValueError(f"frames must be an ase.Atoms or a sequence of them, got {type(frames).__name__}")
     frames = list(frames)
     for i, atoms in enumerate(frames):
-        if not isinstance(atoms, Atoms):
+        if not _is_structure(atoms):
             raise ValueError(f"frame {i} is a {type(atoms).__name__}, not an ase.Atoms")
     if not frames:
         raise ValueError("no frames given: pass at least one ase.Atoms")
     return frames
+
+
+def _is_structure(obj) -> bool:
+    """True for ase.Atoms and anything else with positions, cell and pbc."""
+    return all(hasattr(obj, name) for name in ("positions", "cell", "pbc")) and not isinstance(obj, type)

@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from lammps_quests.growing_dump import (
+from lammps_quests.formats.growing_dump import (
     DumpChanged,
     FrameSpan,
     complete_frames,

@@ -48,8 +48,8 @@ import numpy as np
 
 # DESCRIPTOR_VERSION: version of the descriptor definition of the one kernel; a reference
 # built with another version is refused instead of being compared with different numbers.
-from lammps_quests.neighbors import DESCRIPTOR_VERSION
-from lammps_quests.validation import check_bandwidths, check_cutoff, check_k
+from lammps_quests.core.neighbors import DESCRIPTOR_VERSION
+from lammps_quests.core.validation import check_bandwidths, check_cutoff, check_k
 
 MAGIC = b"QUESTREF"
 FORMAT_VERSION = 1
@@ -120,9 +120,9 @@ class Reference:
             bandwidth: default kernel bandwidth in Å^-1 stored with the reference.
             sources: provenance dicts, one per input file, each with at least ``n_atoms``
                 (total atoms it contributed, in the order of ``frames``); see
-                :func:`lammps_quests.io.read_frames`. None records "in-memory frames".
+                :func:`lammps_quests.formats.structures.read_frames`. None records "in-memory frames".
         """
-        from lammps_quests.descriptors import descriptors as compute_descriptors
+        from lammps_quests.core.descriptors import descriptors as compute_descriptors
 
         frame_list = _as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)

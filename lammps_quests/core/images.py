@@ -1,6 +1,6 @@
 """Periodic images: turn (positions, cell, pbc) into explicit points for the neighbour kernel.
 
-The descriptor kernel (:mod:`lammps_quests.neighbors`) knows nothing about cells; it takes
+The descriptor kernel (:mod:`lammps_quests.core.neighbors`) knows nothing about cells; it takes
 centre atoms and a cloud of candidate neighbour points. This module builds that cloud for a
 periodic or partially periodic cell, the same way LAMMPS builds ghost atoms for a sub-domain:
 every atom is wrapped into the cell along its periodic directions, and every image that lies

@@ -35,7 +35,7 @@ def plugin_directory() -> str:
     distribution is used instead, if there is one.
     """
     set_default_potentials()
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the package root, where CMake installs it
     if (here / PLUGIN_FILE).is_file():
         return str(here)
     installed = _installed_plugin()

@@ -1,6 +1,6 @@
 """The neighbour kernel: QUESTS descriptors of centre atoms from explicit neighbour points.
 
-This is the one place where descriptors are computed. Offline, :mod:`lammps_quests.images`
+This is the one place where descriptors are computed. Offline, :mod:`lammps_quests.core.images`
 places periodic images in front of it; inside LAMMPS, ``fix quests`` hands it the local atoms
 as centres and local + ghost atoms as points. Both paths therefore run the same code.
 

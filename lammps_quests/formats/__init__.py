@@ -1,0 +1,1 @@
+"""File formats: structures (via ASE), `.qref` references, LAMMPS dumps, extended-XYZ frames."""

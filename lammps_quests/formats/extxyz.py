@@ -1,0 +1,34 @@
+"""Extended-XYZ frames written at full precision (the format of `fix quests ... save`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info: dict) -> None:
+    """Append one extended-XYZ frame with every float at full precision (17 digits).
+
+    ``positions`` (n, 3) and ``cell`` (rows = lattice vectors) in Å; ``columns`` maps names to
+    (n,) int or float arrays (written as I or R properties); ``info`` holds ints and strings
+    without spaces. ASE's writer keeps 8 decimals, too few to reproduce dH exactly.
+    """
+    properties = ["species:S:1", "pos:R:3"]
+    arrays = []
+    for name, values in columns.items():
+        values = np.asarray(values)
+        kind = "I" if np.issubdtype(values.dtype, np.integer) else "R"
+        properties.append(f"{name}:{kind}:1")
+        arrays.append(values)
+    header = [
+        'Lattice="' + " ".join(f"{v:.17g}" for v in np.asarray(cell, dtype=float).ravel()) + '"',
+        "Properties=" + ":".join(properties),
+        *(f"{key}={value}" for key, value in info.items()),
+        'pbc="' + " ".join("T" if p else "F" for p in pbc) + '"',
+    ]
+    lines = [str(len(species)), " ".join(header)]
+    for i, symbol in enumerate(species):
+        fields = [symbol, *(f"{v:.17g}" for v in positions[i])]
+        fields += [str(int(a[i])) if a.dtype.kind in "iu" else f"{a[i]:.17g}" for a in arrays]
+        lines.append(" ".join(fields))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
