@@ -50,6 +50,7 @@ from ase.build import bulk  # noqa: E402
 
 from lammps_quests.analysis import dh_against_reference, load_or_build_index, load_reference  # noqa: E402
 from lammps_quests.analysis.approx import approx_delta_entropy, index_path  # noqa: E402
+from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
 from lammps_quests.core.descriptors import descriptors  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
 
@@ -163,7 +164,7 @@ def main():
     ref_frames = [thermal_fcc((4, 4, 4), 0.06, seed=100 + s) for s in range(n_frames)]
     with tempfile.TemporaryDirectory() as tmp:
         X = descriptors(ref_frames)[: ARGS.reference_size]
-        ref_path = Reference.from_descriptors(X, k=32, cutoff=5.0).save(Path(tmp) / f"ref{len(X)}.qref")
+        ref_path = Reference.from_descriptors(X, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF).save(Path(tmp) / f"ref{len(X)}.qref")
         print(f"test: {len(test)} atoms; reference: {len(X)} environments; numpy {np.__version__}")
         api_timings(test, ref_path, m, ARGS.repeats)
         if not ARGS.no_cli:

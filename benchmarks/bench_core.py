@@ -104,7 +104,7 @@ def main():
     Y = lq.descriptors(big)
     X = lq.descriptors(ref_frames)[:4224]
     Z = lq.descriptors([thermal_fcc((5, 5, 5), 0.1, seed=200 + s) for s in range(40)])[:20000]
-    h = 0.015
+    h = lq.DEFAULT_BANDWIDTH
     ratios = {
         "descriptors": compare(f"descriptors, {len(big)} atoms", lambda: lq.descriptors(big),
                                lambda: get_descriptors([big]), ARGS.repeats, max_abs),

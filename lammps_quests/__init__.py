@@ -10,10 +10,10 @@ from .lammps.threads import ensure_numba_cache_dir
 
 ensure_numba_cache_dir()
 
-from .core.descriptors import DEFAULT_CUTOFF, DEFAULT_K, descriptors, descriptors_from_arrays  # noqa: E402
+from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
+from .core.descriptors import descriptors, descriptors_from_arrays  # noqa: E402
 from .core.images import periodic_images  # noqa: E402
 from .core.information import (  # noqa: E402
-    DEFAULT_BANDWIDTH,
     delta_entropy,
     delta_entropy_of_neighbours,
     diversity,

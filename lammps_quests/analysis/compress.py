@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core.information import delta_entropy
 
 from .progress import progress_bar
@@ -65,7 +66,7 @@ def n_to_keep(n_frames: int, fraction: float) -> int:
 
 
 def select_frames(
-    X: np.ndarray, frame_sizes, fraction: float, method: str = "random", h: float = 0.015, seed: int = 0,
+    X: np.ndarray, frame_sizes, fraction: float, method: str = "random", h: float = DEFAULT_BANDWIDTH, seed: int = 0,
     progress: bool | None = None,
 ) -> np.ndarray:
     """Indices (ascending) of the frames to keep; ``X`` holds all atoms' descriptors in frame order."""
@@ -83,7 +84,7 @@ def select_frames(
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def compress(X, frame_sizes, fraction, method="random", h=0.015, seed=0, progress=None) -> Compression:
+def compress(X, frame_sizes, fraction, method="random", h=DEFAULT_BANDWIDTH, seed=0, progress=None) -> Compression:
     """Select frames and report the entropy of the subset against that of the full set."""
     from lammps_quests.core.information import entropy
 

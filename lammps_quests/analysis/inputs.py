@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K
 from lammps_quests.core.descriptors import descriptors
 
 from .parallel import gather_row_blocks, row_range
@@ -35,7 +36,7 @@ class Dataset:
 
 
 def read_dataset(
-    paths, index=":", k: int = 32, cutoff: float = 5.0, format: str | None = None, comm=None
+    paths, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF, format: str | None = None, comm=None
 ) -> Dataset:
     """Read ``paths`` (one file or several) and compute descriptors with ``k``, ``cutoff`` (Å).
 
@@ -59,7 +60,7 @@ def read_dataset(
     return Dataset(name="+".join(p.name for p in paths), frames=frames, descriptors=X, sources=sources)
 
 
-def descriptor_rows(frames, start: int, stop: int, k: int = 32, cutoff: float = 5.0) -> np.ndarray:
+def descriptor_rows(frames, start: int, stop: int, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
     """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order.
 
     Same values as the matching rows of :func:`lammps_quests.core.descriptors.descriptors`: each

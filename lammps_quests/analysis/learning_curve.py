@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core.information import entropy
 
 from .progress import progress_bar
@@ -68,7 +69,7 @@ def entropy_curve(
     sizes=None,
     repeats: int = 3,
     seed: int = 0,
-    h: float = 0.015,
+    h: float = DEFAULT_BANDWIDTH,
     progress: bool | None = None,
 ) -> LearningCurve:
     """H of ``repeats`` random subsets (without replacement) of the rows of ``X`` per size.

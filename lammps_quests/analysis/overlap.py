@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from .rows import delta_entropy_rows
 
 
@@ -12,7 +13,7 @@ def overlap_fraction(dh_values: np.ndarray) -> float:
     return float(np.mean(np.asarray(dh_values) <= 0.0))
 
 
-def overlap_matrix(sets, h: float = 0.015, names=None, comm=None, progress=None) -> np.ndarray:
+def overlap_matrix(sets, h: float = DEFAULT_BANDWIDTH, names=None, comm=None, progress=None) -> np.ndarray:
     """(n_sets, n_sets) matrix: entry [i, j] = overlap of set i (rows) with set j (columns).
 
     Args:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import logsumexp
 
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from .rows import delta_entropy_rows
 
 _ROUNDING = 1e-9  # nats
@@ -57,7 +58,7 @@ def summarize_from_dh(dh_self: np.ndarray, name: str, h: float) -> EntropySummar
     )
 
 
-def entropy_summary(X: np.ndarray, h: float = 0.015, name: str = "", comm=None, progress=None) -> EntropySummary:
+def entropy_summary(X: np.ndarray, h: float = DEFAULT_BANDWIDTH, name: str = "", comm=None, progress=None) -> EntropySummary:
     """Entropy, log n, efficiency and diversity of descriptors ``X`` (n, 2k-1) in Å^-1."""
     dh_self = delta_entropy_rows(X, X, h, comm=comm, progress=progress, description=f"entropy {name}".strip())
     return summarize_from_dh(dh_self, name, h)

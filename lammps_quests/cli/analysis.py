@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 
 _INDEX_HELP = ("Frames taken from each file, Python slice syntax (0-based): ':' all, '-1' the last, "
                "'::10' every tenth, '20:' from frame 20 on.")
@@ -30,13 +31,13 @@ def _frame_options(function):
 
 def _descriptor_options(function):
     """--k and --cutoff for commands that compute descriptors without a reference."""
-    function = click.option("--cutoff", type=float, default=5.0, show_default=True,
+    function = click.option("--cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
                             help="Descriptor cutoff radius in Å.")(function)
-    return click.option("--k", type=int, default=32, show_default=True,
+    return click.option("--k", type=int, default=DEFAULT_K, show_default=True,
                         help="Neighbours per descriptor (width 2k-1).")(function)
 
 
-def _bandwidth_option(default: float | None = 0.015):
+def _bandwidth_option(default: float | None = DEFAULT_BANDWIDTH):
     text = ("Kernel bandwidth h in Å^-1." if default is not None
             else "Kernel bandwidth h in Å^-1 [default: the reference's].")
     return click.option("--bandwidth", "h", type=float, default=default, show_default=default is not None,

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 
 
 @main.group(name="reference")
@@ -37,11 +38,11 @@ def reference() -> None:
 @click.option("--format", "fmt", default=None, metavar="FMT",
               help="ASE format name for all FILES (default: detect; LAMMPS dumps and data "
                    "files are recognised), e.g. extxyz, lammps-dump-text, lammps-data, vasp.")
-@click.option("--k", "k", type=int, default=32, show_default=True,
+@click.option("--k", "k", type=int, default=DEFAULT_K, show_default=True,
               help="Neighbours per descriptor (descriptor width 2k-1).")
-@click.option("--cutoff", "cutoff", type=float, default=5.0, show_default=True,
+@click.option("--cutoff", "cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
               help="Descriptor cutoff radius in Å.")
-@click.option("--bandwidth", "bandwidth", type=float, default=0.015, show_default=True,
+@click.option("--bandwidth", "bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
               help="Default kernel bandwidth in Å^-1 stored with the reference.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,

@@ -10,12 +10,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .defaults import DEFAULT_CUTOFF, DEFAULT_K
 from .images import periodic_images
 from .neighbors import descriptor_width, descriptors_from_points
 from .validation import check_cutoff, check_k, check_positions
-
-DEFAULT_K = 32
-DEFAULT_CUTOFF = 5.0  # Å
 
 
 def descriptors_from_arrays(

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .defaults import DEFAULT_BANDWIDTH
 from .kernel_sums import log_kernel_sums, log_kernel_sums_self
 from .validation import check_bandwidths, check_descriptors, check_same_width
-
-DEFAULT_BANDWIDTH = 0.015  # Å^-1
 
 
 def _inv_2h2(h) -> tuple[np.ndarray, bool]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .defaults import DEFAULT_CUTOFF, DEFAULT_K
 from .validation import check_cutoff, check_k, check_positions
 
 #: bumped whenever the numbers a descriptor holds could change; stored in reference files.
@@ -34,8 +35,8 @@ def descriptors_from_points(
     centers: np.ndarray,
     points: np.ndarray,
     self_index: np.ndarray | None = None,
-    k: int = 32,
-    cutoff: float = 5.0,
+    k: int = DEFAULT_K,
+    cutoff: float = DEFAULT_CUTOFF,
 ) -> np.ndarray:
     """QUESTS descriptors of ``centers`` given every candidate neighbour in ``points``.
 

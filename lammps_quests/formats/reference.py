@@ -48,6 +48,7 @@ import numpy as np
 
 # DESCRIPTOR_VERSION: version of the descriptor definition of the one kernel; a reference
 # built with another version is refused instead of being compared with different numbers.
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from lammps_quests.core.neighbors import DESCRIPTOR_VERSION
 from lammps_quests.core.validation import check_bandwidths, check_cutoff, check_k
 
@@ -106,9 +107,9 @@ class Reference:
     def build(
         cls,
         frames,
-        k: int = 32,
-        cutoff: float = 5.0,
-        bandwidth: float = 0.015,
+        k: int = DEFAULT_K,
+        cutoff: float = DEFAULT_CUTOFF,
+        bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
     ) -> "Reference":
         """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
@@ -144,7 +145,7 @@ class Reference:
         descriptors,
         k: int,
         cutoff: float,
-        bandwidth: float = 0.015,
+        bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
     ) -> "Reference":
         """Wrap an existing (n, 2k-1) descriptor array (Å^-1) computed with ``k``, ``cutoff`` Å."""

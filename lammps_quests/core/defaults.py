@@ -1,0 +1,10 @@
+"""Default settings of the method, written once; every module and command imports them.
+
+* ``DEFAULT_K``: neighbours per descriptor (descriptor width 2k - 1).
+* ``DEFAULT_CUTOFF``: descriptor cutoff radius, Å.
+* ``DEFAULT_BANDWIDTH``: Gaussian kernel bandwidth h, Å^-1 (the paper's choice).
+"""
+
+DEFAULT_K = 32
+DEFAULT_CUTOFF = 5.0  # Å
+DEFAULT_BANDWIDTH = 0.015  # Å^-1
