@@ -2,26 +2,26 @@
    against a reference set, evaluated every N steps and at the start of each run.
 
    Syntax: fix ID group-ID quests N reference-file keyword value ...
-     bandwidth h        kernel bandwidth in 1/Angstrom (default: the reference's)
-     threshold t        dH above t (nats) counts as extrapolating (default 0.0)
-     halt t soft|hard   stop when max dH > t: soft ends the run, hard is an error
-     save t file        when max dH > t, append the frame to an extended-XYZ file
-     k K / cutoff rc    optional assertions: the reference must use these descriptor settings
+   The keywords (bandwidth, threshold, halt, save, k, cutoff, ...) are parsed on the Python side,
+   lammps_quests/lammps/keywords.py, which lists them with their meaning.
 
    Output: per-atom vector f_ID = dH (0.0 outside the group), global vector
    f_ID[1..4] = max dH, mean dH over the group, fraction of group atoms with dH > t, their count.
 
-   All numerics happen in Python (lammps_quests.lammps.fix.evaluate); this class only keeps
-   the per-atom storage, reduces the statistics over MPI ranks and acts on the thresholds. */
+   Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/session.py, reached
+   through the typed calls of python_bridge.h): this class keeps the per-atom storage that
+   migrates with atoms, the ghost cutoff, the MPI reductions, and LAMMPS's log, error and halt
+   mechanisms. */
 
 #ifndef LMP_FIX_QUESTS_H
 #define LMP_FIX_QUESTS_H
 
 #include "fix.h"
 
-#include <string>
+#include "python_bridge.h"
 
-typedef struct _object PyObject;
+#include <string>
+#include <vector>
 
 namespace LAMMPS_NS {
 
@@ -33,6 +33,7 @@ class FixQuests : public Fix {
   void init() override;
   void setup(int) override;
   void end_of_step() override;
+  void post_run() override;
   double compute_vector(int) override;
 
   void grow_arrays(int) override;
@@ -43,41 +44,24 @@ class FixQuests : public Fix {
   double memory_usage() override;
 
  private:
-  enum HaltMode { HALT_NONE, HALT_SOFT, HALT_HARD };
-
   std::string reference_path;
-  double bandwidth;         // 1/Angstrom, used for every evaluation
-  double user_bandwidth;    // < 0 when not given: take the reference's
-  int user_k;               // <= 0 when not given
-  double user_cutoff;       // < 0 when not given
-  int descriptor_k;         // from the reference
+  std::vector<std::string> keywords;    // words after reference-file, parsed in Python
+  int descriptor_k;
   double descriptor_cutoff;    // Angstrom, from the reference
-  double threshold;            // nats
-  HaltMode halt_mode;
-  double halt_threshold;
-  bool save_enabled;
-  double save_threshold;
-  std::string save_path;
-  double group_atoms;    // atoms in the group at the last evaluation (all ranks)
-  bigint last_saved_step;
-  bool warned_order;    // the fix-order warning is printed once
+  std::string reductions;      // per partial statistic: 'm' max or 's' sum over ranks
+  bool warned_order;           // the fix-order warning is printed once
 
-  double *dh;           // per-atom dH, nats (vector_atom)
-  double stats[4];      // max, mean, fraction > threshold, count > threshold
+  double *dh;                   // per-atom dH, nats (vector_atom)
+  std::vector<double> stats;    // global vector, from the Python side
 
-  PyObject *evaluate_function;    // lammps_quests.lammps.fix.evaluate
-  PyObject *save_function;        // lammps_quests.lammps.fix.save_frame
-  PyObject *lammps_capsule;       // PyCapsule holding this LAMMPS*
-
-  void parse_keywords(int, char **);
-  void open_reference();
+  void check_units();
+  void open_session();
   void ensure_comm_cutoff();
   void warn_about_later_box_changes();
   void evaluate();
-  void reduce_statistics();
-  void act_on_thresholds();
-  void call_python(PyObject *function, bool with_evaluate_arguments, const char *what);
-  void stop_on_python_error(const std::string &local_error, const char *what);
+  std::vector<double> reduce(const std::vector<double> &partials);
+  void act(const QuestsPython::Outcome &outcome);
+  void stop_on_python_error(const std::string &local_error, const std::string &what);
 };
 
 }    // namespace LAMMPS_NS

@@ -6,7 +6,9 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -82,10 +84,6 @@ std::string embed()
   return "";
 }
 
-}    // namespace
-
-namespace QuestsPython {
-
 std::string ensure_interpreter()
 {
   static std::string startup_error;
@@ -97,13 +95,18 @@ std::string ensure_interpreter()
   return startup_error;
 }
 
-GilGuard::GilGuard() : state(static_cast<int>(PyGILState_Ensure())) {}
+class Gil {
+ public:
+  Gil() : state(PyGILState_Ensure()) {}
+  ~Gil() { PyGILState_Release(state); }
+  Gil(const Gil &) = delete;
+  Gil &operator=(const Gil &) = delete;
 
-GilGuard::~GilGuard()
-{
-  PyGILState_Release(static_cast<PyGILState_STATE>(state));
-}
+ private:
+  PyGILState_STATE state;
+};
 
+// Fetch and clear the pending Python exception as "ExceptionType: message".
 std::string fetch_error()
 {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
@@ -127,27 +130,174 @@ std::string fetch_error()
   return msg.empty() ? std::string("unknown Python error") : msg;
 }
 
-CallResult lookup(const char *module, const char *name)
+// sys.executable of the running interpreter (GIL held).
+std::string running_python()
 {
-  CallResult result;
-  PyObject *mod = PyImport_ImportModule(module);
-  if (!mod) {
-    result.error = std::string("cannot import ") + module + ": " + fetch_error();
-    return result;
+  PyObject *exe = PySys_GetObject("executable");    // borrowed
+  if (exe && PyUnicode_Check(exe)) return PyUnicode_AsUTF8(exe);
+  return venv_python();
+}
+
+const char *SESSION_MODULE = "lammps_quests.lammps.session";
+
+// The session module, imported once (GIL held); nullptr and `error` set on failure.
+PyObject *session_module(std::string &error)
+{
+  static PyObject *module = nullptr;
+  if (module) return module;
+  module = PyImport_ImportModule(SESSION_MODULE);
+  if (!module)
+    error = "cannot import " + std::string(SESSION_MODULE) + " (" + fetch_error() +
+        ") in the Python interpreter " + running_python() +
+        "; install lammps-quests into that environment, or set QUESTS_PYTHON to the python of "
+        "the environment where it is installed";
+  return module;
+}
+
+// One PyCapsule holding the LAMMPS* per LAMMPS instance, kept for the process (GIL held).
+PyObject *capsule_for(void *lmp)
+{
+  static std::map<void *, PyObject *> capsules;
+  auto found = capsules.find(lmp);
+  if (found != capsules.end()) return found->second;
+  PyObject *capsule = PyCapsule_New(lmp, nullptr, nullptr);
+  if (capsule) capsules[lmp] = capsule;
+  return capsule;
+}
+
+// Call session.<name>(capsule, *args) and return a new reference (GIL held); `args` is a
+// tuple of the remaining arguments, consumed here.
+PyObject *call_session(void *lmp, const char *name, PyObject *args, std::string &error)
+{
+  PyObject *result = nullptr;
+  PyObject *module = session_module(error);
+  PyObject *capsule = module ? capsule_for(lmp) : nullptr;
+  PyObject *function = capsule ? PyObject_GetAttrString(module, name) : nullptr;
+  if (function && args) {
+    PyObject *head = Py_BuildValue("(O)", capsule);
+    PyObject *all = head ? PySequence_Concat(head, args) : nullptr;
+    result = all ? PyObject_CallObject(function, all) : nullptr;
+    Py_XDECREF(head);
+    Py_XDECREF(all);
   }
-  result.value = PyObject_GetAttrString(mod, name);
-  Py_DECREF(mod);
-  if (!result.value) result.error = fetch_error();
+  if (!result && error.empty()) error = fetch_error();
+  Py_XDECREF(function);
+  Py_XDECREF(args);
   return result;
 }
 
-void release(PyObject *&object)
+bool to_doubles(PyObject *sequence, std::vector<double> &out)
 {
-  if (object && Py_IsInitialized()) {
-    GilGuard gil;
-    Py_DECREF(object);
+  PyObject *fast = PySequence_Fast(sequence, "expected a sequence of numbers");
+  if (!fast) return false;
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+  out.resize(n);
+  for (Py_ssize_t i = 0; i < n; i++) out[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+  Py_DECREF(fast);
+  return !PyErr_Occurred();
+}
+
+PyObject *to_list(const std::vector<double> &values)
+{
+  PyObject *list = PyList_New(static_cast<Py_ssize_t>(values.size()));
+  for (size_t i = 0; list && i < values.size(); i++)
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), PyFloat_FromDouble(values[i]));
+  return list;
+}
+
+PyObject *to_list(const std::vector<std::string> &words)
+{
+  PyObject *list = PyList_New(static_cast<Py_ssize_t>(words.size()));
+  for (size_t i = 0; list && i < words.size(); i++)
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), PyUnicode_FromString(words[i].c_str()));
+  return list;
+}
+
+std::string text_of(PyObject *object)
+{
+  const char *utf8 = (object && PyUnicode_Check(object)) ? PyUnicode_AsUTF8(object) : nullptr;
+  return utf8 ? utf8 : "";
+}
+
+}    // namespace
+
+namespace QuestsPython {
+
+std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
+                     const std::string &reference, const std::vector<std::string> &words,
+                     FixSetup &setup)
+{
+  std::string error = ensure_interpreter();
+  if (!error.empty()) return error;
+  Gil gil;
+  PyObject *args = Py_BuildValue("(sssN)", fix_id.c_str(), group.c_str(), reference.c_str(),
+                                 to_list(words));
+  PyObject *result = call_session(lmp, "open_fix", args, error);
+  if (!result) return error;
+  PyObject *reductions = nullptr, *log = nullptr;
+  if (PyArg_ParseTuple(result, "iddUiU", &setup.k, &setup.cutoff, &setup.bandwidth, &reductions,
+                       &setup.size_vector, &log)) {
+    setup.reductions = text_of(reductions);
+    setup.log = text_of(log);
+  } else {
+    error = "open_fix returned an unexpected value: " + fetch_error();
   }
-  object = nullptr;
+  Py_DECREF(result);
+  return error;
+}
+
+std::string evaluate(void *lmp, const std::string &fix_id, int groupbit, int nthreads,
+                     long long step, std::vector<double> &partials)
+{
+  std::string error;
+  Gil gil;
+  PyObject *args = Py_BuildValue("(siiL)", fix_id.c_str(), groupbit, nthreads, step);
+  PyObject *result = call_session(lmp, "evaluate", args, error);
+  if (!result) return error;
+  if (!to_doubles(result, partials)) error = "evaluate returned an unexpected value: " + fetch_error();
+  Py_DECREF(result);
+  return error;
+}
+
+std::string finish(void *lmp, const std::string &fix_id, long long step,
+                   const std::vector<double> &reduced, Outcome &outcome)
+{
+  std::string error;
+  Gil gil;
+  PyObject *args = Py_BuildValue("(sLN)", fix_id.c_str(), step, to_list(reduced));
+  PyObject *result = call_session(lmp, "finish", args, error);
+  if (!result) return error;
+  PyObject *values = nullptr, *log = nullptr, *warning = nullptr;
+  if (PyArg_ParseTuple(result, "OiUU", &values, &outcome.halt, &log, &warning) &&
+      to_doubles(values, outcome.values)) {
+    outcome.log = text_of(log);
+    outcome.warning = text_of(warning);
+  } else {
+    error = "finish returned an unexpected value: " + fetch_error();
+  }
+  Py_DECREF(result);
+  return error;
+}
+
+std::string report(void *lmp, const std::string &fix_id, std::string &text)
+{
+  std::string error;
+  Gil gil;
+  PyObject *result = call_session(lmp, "report", Py_BuildValue("(s)", fix_id.c_str()), error);
+  if (!result) return error;
+  text = text_of(result);
+  Py_DECREF(result);
+  return error;
+}
+
+void close_fix(void *lmp, const std::string &fix_id)
+{
+  if (!Py_IsInitialized()) return;
+  std::string error;
+  Gil gil;
+  PyObject *result = call_session(lmp, "close_fix", Py_BuildValue("(s)", fix_id.c_str()), error);
+  Py_XDECREF(result);
+  PyErr_Clear();
 }
 
 }    // namespace QuestsPython

@@ -7,48 +7,47 @@
      initialisation.
    * LAMMPS runs inside a Python process (lammps.lammps()): that interpreter is used; ctypes has
      released the GIL while LAMMPS runs, so it can be taken again.
-   Every call into Python holds the GIL through a GilGuard (PyGILState_Ensure/Release). */
+   Every call into Python holds the GIL (PyGILState_Ensure/Release). The fix sees only the typed
+   calls below: no Python object crosses into it. */
 
 #ifndef LMP_QUESTS_PYTHON_BRIDGE_H
 #define LMP_QUESTS_PYTHON_BRIDGE_H
 
 #include <string>
-
-typedef struct _object PyObject;
+#include <vector>
 
 namespace QuestsPython {
 
-// Start (or reuse) the interpreter. Returns "" on success, else a readable error message.
-std::string ensure_interpreter();
-
-// Holds the GIL for its lifetime.
-class GilGuard {
- public:
-  GilGuard();
-  ~GilGuard();
-  GilGuard(const GilGuard &) = delete;
-  GilGuard &operator=(const GilGuard &) = delete;
-
- private:
-  int state;
+// What the Python side returns when a fix opens (lammps_quests.lammps.session.open_fix).
+struct FixSetup {
+  int k = 0;                  // neighbours in the descriptor
+  double cutoff = 0.0;        // descriptor cutoff, Angstrom
+  double bandwidth = 0.0;     // 1/Angstrom
+  std::string reductions;     // one letter per partial statistic: 'm' max, 's' sum over ranks
+  int size_vector = 0;        // length of the fix's global vector
+  std::string log;            // setup line for the log (rank 0 prints it)
 };
 
-// Result of a call into Python: a new reference (or nullptr) and, on failure, the message of
-// the Python exception formatted as "ExceptionType: message" (no traceback).
-struct CallResult {
-  PyObject *value = nullptr;
-  std::string error;
-  bool ok() const { return error.empty(); }
+// What to do after one evaluation (lammps_quests.lammps.session.finish).
+struct Outcome {
+  std::vector<double> values;    // the fix's global vector
+  int halt = 0;                  // 0 go on, 1 end the run (soft), 2 error (hard)
+  std::string log;               // text for the log (rank 0), or the error message when halt = 2
+  std::string warning;           // a warning (rank 0), empty if none
 };
 
-// Import `module` and return a new reference to its attribute `name`. Caller holds the GIL.
-CallResult lookup(const char *module, const char *name);
-
-// Fetch and clear the pending Python exception as a one-line message. Caller holds the GIL.
-std::string fetch_error();
-
-// Owned reference released under the GIL (if the interpreter is still alive).
-void release(PyObject *&object);
+// Typed calls into lammps_quests.lammps.session. `lmp` is the LAMMPS*; each returns "" on
+// success, else a one-line message ("ExceptionType: message", no traceback). They take the GIL
+// themselves; the first one starts the interpreter if needed.
+std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
+                     const std::string &reference, const std::vector<std::string> &words,
+                     FixSetup &setup);
+std::string evaluate(void *lmp, const std::string &fix_id, int groupbit, int nthreads,
+                     long long step, std::vector<double> &partials);
+std::string finish(void *lmp, const std::string &fix_id, long long step,
+                   const std::vector<double> &reduced, Outcome &outcome);
+std::string report(void *lmp, const std::string &fix_id, std::string &text);
+void close_fix(void *lmp, const std::string &fix_id);
 
 }    // namespace QuestsPython
 

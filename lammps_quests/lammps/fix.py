@@ -1,7 +1,7 @@
 """The Python side of ``fix quests``: per-atom dH of LAMMPS atoms against a reference.
 
-``fix quests`` (the C++ plugin) calls :func:`evaluate` every N steps and at the start of each
-run, on every MPI rank, with the LAMMPS handle. :func:`evaluate` reads that rank's owned and
+``fix quests`` reaches :func:`evaluate` through :mod:`lammps_quests.lammps.session` every N
+steps and at the start of each run, on every MPI rank. :func:`evaluate` reads that rank's owned and
 ghost positions, computes the QUESTS descriptors of the owned atoms of the group with the
 package's one neighbour kernel (:func:`lammps_quests.core.neighbors.descriptors_from_points`, ghosts
 as neighbour candidates) and their differential entropy dH (nats) against the reference with
@@ -24,7 +24,6 @@ Ghost atoms must cover the descriptor cutoff plus the neighbour skin (``comm_mod
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 
 import numpy as np
@@ -61,30 +60,6 @@ def load_reference(path) -> Reference:
     if cached is None or cached[0] != stamp:
         _references[key] = (stamp, Reference.load(key, mmap=True))
     return _references[key][1]
-
-
-def open_reference(path, bandwidth=None, k=None, cutoff=None) -> tuple[int, float, float, int]:
-    """Load and check a reference for ``fix quests``; return (k, cutoff Å, bandwidth Å^-1, n).
-
-    ``bandwidth`` (Å^-1) overrides the reference's default; ``k`` and ``cutoff`` (Å), when
-    given, must equal the reference's (the descriptors are only comparable if they match).
-    """
-    reference = load_reference(path)
-    if k is not None and int(k) != reference.k:
-        raise ValueError(
-            f"reference {path} was built with k = {reference.k}, but the fix asks for k = {k}; "
-            f"rebuild the reference with --k {k} or drop the fix's k keyword"
-        )
-    if cutoff is not None and not math.isclose(float(cutoff), reference.cutoff, rel_tol=1e-12):
-        raise ValueError(
-            f"reference {path} was built with cutoff = {reference.cutoff} Å, but the fix asks "
-            f"for cutoff = {cutoff} Å; rebuild the reference with --cutoff {cutoff} or drop "
-            "the fix's cutoff keyword"
-        )
-    h = reference.bandwidth if bandwidth is None else float(bandwidth)
-    if not (h > 0 and math.isfinite(h)):
-        raise ValueError(f"bandwidth must be a positive number of Å^-1, got {bandwidth!r}")
-    return reference.k, float(reference.cutoff), h, reference.n_environments
 
 
 def as_lammps(lmp):

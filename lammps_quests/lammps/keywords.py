@@ -1,0 +1,149 @@
+"""The optional keywords of ``fix quests`` and their parsing.
+
+``fix ID group-ID quests N reference-file keyword value ...``: the C++ fix hands every word
+after ``reference-file`` to :func:`parse_keywords`, so a keyword is added here (a parser in
+:data:`PARSERS` and a line in :data:`USAGE`) and nowhere else. The python/invoke route parses
+the same words, so both routes accept the same options.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+USAGE = (
+    "fix ID group-ID quests N reference-file [bandwidth h] [threshold t] "
+    "[halt t soft|hard] [save t file] [k K] [cutoff rc]"
+)
+
+
+class KeywordError(ValueError):
+    """A malformed ``fix quests`` keyword; the message names the keyword and its syntax."""
+
+
+@dataclass
+class FixOptions:
+    """Settings of one ``fix quests`` (units: Å, Å^-1, nats)."""
+
+    bandwidth: float | None = None  # Å^-1; None: the reference's
+    threshold: float = 0.0  # nats: dH above it counts as extrapolating
+    halt_mode: str | None = None  # None, "soft" or "hard"
+    halt_threshold: float = 0.0  # nats
+    save_threshold: float | None = None  # nats; None: no saving
+    save_path: str | None = None
+    k: int | None = None  # assertion on the reference's k
+    cutoff: float | None = None  # Å, assertion on the reference's cutoff
+    extra: dict = field(default_factory=dict)  # keywords added by other parts of the package
+
+
+def number(word: str, keyword: str, syntax: str) -> float:
+    """A finite float from a deck word, else KeywordError naming the keyword."""
+    try:
+        value = float(word)
+    except ValueError:
+        raise KeywordError(f"keyword {keyword} expects {syntax}, got '{word}'") from None
+    if not math.isfinite(value):
+        raise KeywordError(f"keyword {keyword} expects a finite number ({syntax}), got '{word}'")
+    return value
+
+
+def integer(word: str, keyword: str, syntax: str) -> int:
+    """An integer from a deck word, else KeywordError naming the keyword."""
+    try:
+        return int(word)
+    except ValueError:
+        raise KeywordError(f"keyword {keyword} expects {syntax}, got '{word}'") from None
+
+
+def take(words: list[str], count: int, keyword: str, syntax: str) -> list[str]:
+    """The first ``count`` words after a keyword, else KeywordError with its syntax."""
+    if len(words) < count:
+        raise KeywordError(f"keyword {keyword} expects {syntax}")
+    return words[:count]
+
+
+def _bandwidth(options: FixOptions, words: list[str]) -> int:
+    syntax = "a bandwidth in 1/Angstrom: bandwidth h"
+    (word,) = take(words, 1, "bandwidth", syntax)
+    value = number(word, "bandwidth", syntax)
+    if not value > 0:
+        raise KeywordError(f"bandwidth must be > 0 (1/Angstrom), got {word}")
+    options.bandwidth = value
+    return 1
+
+
+def _threshold(options: FixOptions, words: list[str]) -> int:
+    syntax = "a value in nats: threshold t"
+    options.threshold = number(take(words, 1, "threshold", syntax)[0], "threshold", syntax)
+    return 1
+
+
+def _halt(options: FixOptions, words: list[str]) -> int:
+    syntax = "a threshold in nats and a mode: halt t soft|hard"
+    value, mode = take(words, 2, "halt", syntax)
+    options.halt_threshold = number(value, "halt", syntax)
+    if mode not in ("soft", "hard"):
+        raise KeywordError(f"halt mode must be 'soft' or 'hard', got '{mode}'")
+    options.halt_mode = mode
+    return 2
+
+
+def _save(options: FixOptions, words: list[str]) -> int:
+    syntax = "a threshold in nats and a file name: save t file"
+    value, path = take(words, 2, "save", syntax)
+    options.save_threshold = number(value, "save", syntax)
+    options.save_path = path
+    return 2
+
+
+def _k(options: FixOptions, words: list[str]) -> int:
+    syntax = "the number of neighbours the reference must use: k K"
+    (word,) = take(words, 1, "k", syntax)
+    value = integer(word, "k", syntax)
+    if value < 2:
+        raise KeywordError(f"k must be >= 2, got {word}")
+    options.k = value
+    return 1
+
+
+def _cutoff(options: FixOptions, words: list[str]) -> int:
+    syntax = "the descriptor cutoff in Angstrom the reference must use: cutoff rc"
+    (word,) = take(words, 1, "cutoff", syntax)
+    value = number(word, "cutoff", syntax)
+    if not value > 0:
+        raise KeywordError(f"cutoff must be > 0 Angstrom, got {word}")
+    options.cutoff = value
+    return 1
+
+
+#: keyword -> parser(options, words after the keyword) returning how many words it used;
+#: a parser may take a variable number of words (stop at the next keyword: :func:`is_keyword`)
+PARSERS: dict[str, Callable[[FixOptions, list[str]], int]] = {
+    "bandwidth": _bandwidth,
+    "threshold": _threshold,
+    "halt": _halt,
+    "save": _save,
+    "k": _k,
+    "cutoff": _cutoff,
+}
+
+
+def is_keyword(word: str) -> bool:
+    """Whether ``word`` starts another keyword (ends a variable-length list of values)."""
+    return word in PARSERS
+
+
+def parse_keywords(words) -> FixOptions:
+    """Parse the keyword/value words of a ``fix quests`` line into :class:`FixOptions`."""
+    words = [str(word) for word in words]
+    options = FixOptions()
+    i = 0
+    while i < len(words):
+        key = words[i]
+        if key not in PARSERS:
+            raise KeywordError(
+                f"unknown keyword '{key}'; valid keywords are {', '.join(PARSERS)}; usage: {USAGE}"
+            )
+        i += 1 + PARSERS[key](options, words[i + 1 :])
+    return options

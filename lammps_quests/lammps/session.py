@@ -1,0 +1,205 @@
+"""What ``fix quests`` does, on the Python side: one :class:`FixSession` per fix.
+
+The C++ fix keeps the per-atom storage, the MPI reductions and LAMMPS's error and halt
+mechanisms; everything else happens here, through the module functions the plugin calls
+(:func:`open_fix`, :func:`evaluate`, :func:`finish`, :func:`report`, :func:`close_fix`):
+
+1. ``open_fix`` parses the fix's keywords (:mod:`.keywords`), loads and checks the reference
+   once, and returns what the C++ side needs (k, cutoff in Å, bandwidth in Å^-1, the reduction
+   of each partial statistic, a log line).
+2. ``evaluate`` computes dH (nats) of this rank's owned atoms and returns local partial
+   statistics; the C++ side reduces them over ranks (``max`` or ``sum`` per entry).
+3. ``finish`` runs on every rank with the same reduced statistics, so every decision (save a
+   frame, halt) is identical everywhere; saving gathers through LAMMPS's own collectives.
+
+The python/invoke route (no plugin) drives the same session with reductions through LAMMPS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lammps_quests.core.validation import check_bandwidths
+from lammps_quests.lammps.fix import as_lammps, evaluate as evaluate_atoms, load_reference, save_frame
+from lammps_quests.lammps.keywords import FixOptions, parse_keywords
+
+#: one letter per partial statistic: m = maximum over ranks, s = sum over ranks
+REDUCTIONS = "msss"  # max dH, sum dH, atoms in the group, atoms with dH > threshold
+#: names of the global vector f_ID[1..4]
+GLOBAL_VECTOR = ("max dH", "mean dH", "fraction above threshold", "count above threshold")
+
+_sessions: dict[tuple[int, str], "FixSession"] = {}
+
+
+@dataclass
+class Statistics:
+    """Reduced statistics of one evaluation (nats; counts over all ranks)."""
+
+    max_dh: float
+    sum_dh: float
+    atoms: float
+    above: float
+
+    @property
+    def values(self) -> list[float]:
+        """The global vector: max dH, mean dH, fraction and count with dH > threshold."""
+        if self.atoms == 0:
+            return [0.0, 0.0, 0.0, 0.0]
+        return [self.max_dh, self.sum_dh / self.atoms, self.above / self.atoms, self.above]
+
+
+@dataclass
+class Outcome:
+    """What the C++ side does after an evaluation: store values, log, warn, halt."""
+
+    values: list[float]
+    halt: int = 0  # 0: go on, 1: end the run (soft), 2: error (hard)
+    log: str = ""
+    warning: str = ""
+
+
+class FixSession:
+    """State of one ``fix quests``: options, reference, and what was done so far."""
+
+    def __init__(self, fix_id: str, group: str, reference_path: str, options: FixOptions):
+        self.fix_id = fix_id
+        self.group = group
+        self.reference_path = reference_path
+        self.options = options
+        self.reference = load_reference(reference_path)
+        check_reference(self.reference, reference_path, options)
+        h = self.reference.bandwidth if options.bandwidth is None else options.bandwidth
+        check_bandwidths(h)
+        self.bandwidth = float(h)
+        self.last_saved_step: int | None = None
+        self.frames_saved = 0
+        self.warned_empty = False
+
+    def setup_log(self) -> str:
+        r = self.reference
+        return (
+            f"fix quests {self.fix_id}: reference {self.reference_path} with {r.n_environments} "
+            f"environments, k = {r.k}, cutoff = {r.cutoff:.6g} Angstrom, bandwidth = "
+            f"{self.bandwidth:.6g} 1/Angstrom\n"
+        )
+
+    def evaluate(self, lmp, group_bit: int, num_threads: int | None, *, fix_id=None,
+                 property=None) -> list[float]:
+        """dH of this rank's owned group atoms, stored in LAMMPS; return local partials."""
+        dh = evaluate_atoms(lmp, self.reference, fix_id, group_bit=group_bit, bandwidth=self.bandwidth,
+                            property=property, num_threads=num_threads)
+        mask = as_lammps(lmp).numpy.extract_atom("mask", nelem=len(dh))
+        values = dh[(np.asarray(mask[: len(dh)]) & group_bit) != 0] if len(dh) else dh
+        if len(values) == 0:
+            return [-math.inf, 0.0, 0.0, 0.0]
+        return [float(values.max()), float(values.sum()), float(len(values)),
+                float(np.count_nonzero(values > self.options.threshold))]
+
+    def finish(self, lmp, step: int, reduced) -> Outcome:
+        """Act on the reduced statistics (same on every rank): save and halt decisions."""
+        stats = Statistics(*(float(v) for v in reduced[:4]))
+        outcome = Outcome(values=stats.values)
+        if stats.atoms == 0:
+            if not self.warned_empty:
+                self.warned_empty = True
+                outcome.warning = (
+                    f"Fix quests {self.fix_id}: group '{self.group}' has no atoms at step {step}; "
+                    "f_ID stays 0 until atoms join it"
+                )
+            return outcome
+        self._save(lmp, step, stats, outcome)
+        self._halt(step, stats, outcome)
+        return outcome
+
+    def _save(self, lmp, step: int, stats: Statistics, outcome: Outcome) -> None:
+        o = self.options
+        if o.save_threshold is None or not stats.max_dh > o.save_threshold or self.last_saved_step == step:
+            return
+        save_frame(lmp, self.fix_id, o.save_path, step)
+        self.last_saved_step = step
+        self.frames_saved += 1
+        outcome.log += (
+            f"fix quests {self.fix_id}: step {step} max dH {stats.max_dh:.6g} > {o.save_threshold:.6g}, "
+            f"frame appended to {o.save_path}\n"
+        )
+
+    def _halt(self, step: int, stats: Statistics, outcome: Outcome) -> None:
+        o = self.options
+        if o.halt_mode is None or not stats.max_dh > o.halt_threshold:
+            return
+        summary = (
+            f"max dH = {stats.max_dh:.6g} nats > halt threshold {o.halt_threshold:.6g} at step {step}; "
+            f"{int(stats.above)} atoms with dH > {o.threshold:.6g}"
+        )
+        if o.halt_mode == "hard":
+            outcome.halt, outcome.log = 2, outcome.log + summary
+        else:
+            outcome.halt = 1
+            outcome.log += f"fix quests {self.fix_id}: {summary}, stopping the run (halt soft)\n"
+
+    def report(self) -> str:
+        """End-of-run log text (empty when there is nothing to report)."""
+        if self.options.save_path is None:
+            return ""
+        return (f"fix quests {self.fix_id}: {self.frames_saved} frame(s) saved to "
+                f"{self.options.save_path} so far\n")
+
+
+def check_reference(reference, path, options: FixOptions) -> None:
+    """The fix's k/cutoff assertions against the reference's settings."""
+    if options.k is not None and options.k != reference.k:
+        raise ValueError(
+            f"reference {path} was built with k = {reference.k}, but the fix asks for k = {options.k}; "
+            f"rebuild the reference with --k {options.k} or drop the fix's k keyword"
+        )
+    if options.cutoff is not None and not math.isclose(options.cutoff, reference.cutoff, rel_tol=1e-9):
+        raise ValueError(
+            f"reference {path} was built with cutoff = {reference.cutoff} Å, but the fix asks for "
+            f"cutoff = {options.cutoff} Å; rebuild the reference with --cutoff {options.cutoff} or drop "
+            "the fix's cutoff keyword"
+        )
+
+
+def _key(lmp, fix_id: str) -> tuple[int, str]:
+    return (id(as_lammps(lmp)), str(fix_id))
+
+
+def session(lmp, fix_id: str) -> FixSession:
+    """The session of fix ``fix_id`` in this LAMMPS instance (KeyError if not opened)."""
+    return _sessions[_key(lmp, fix_id)]
+
+
+# ---- the calls the C++ fix makes (through src/python_bridge.cpp) -------------------------------
+
+def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
+    """Create the session; return (k, cutoff Å, bandwidth Å^-1, reductions, global vector
+    length, log line)."""
+    fix_session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
+    _sessions[_key(lmp, fix_id)] = fix_session
+    r = fix_session.reference
+    return (int(r.k), float(r.cutoff), fix_session.bandwidth, REDUCTIONS, len(GLOBAL_VECTOR),
+            fix_session.setup_log())
+
+
+def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int, step: int) -> list[float]:
+    """Evaluate dH into the fix's per-atom vector; return this rank's partial statistics."""
+    return session(lmp, fix_id).evaluate(lmp, int(group_bit), int(num_threads), fix_id=str(fix_id))
+
+
+def finish(lmp, fix_id: str, step: int, reduced) -> tuple:
+    """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning)."""
+    outcome = session(lmp, fix_id).finish(lmp, int(step), list(reduced))
+    return [float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning
+
+
+def report(lmp, fix_id: str) -> str:
+    """End-of-run log text of the fix."""
+    return session(lmp, fix_id).report()
+
+
+def close_fix(lmp, fix_id: str) -> None:
+    """Forget the session when LAMMPS deletes the fix."""
+    _sessions.pop(_key(lmp, fix_id), None)

@@ -1,0 +1,73 @@
+"""The keywords of fix quests are parsed on the Python side, one table for both routes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fix_support import cu_crystal, requires_plugin
+from lammps_quests.lammps.keywords import KeywordError, parse_keywords
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def test_all_keywords_fill_the_options():
+    options = parse_keywords("bandwidth 0.02 threshold 1.5 halt 3 hard save 0.5 new.xyz k 32 cutoff 5".split())
+    assert (options.bandwidth, options.threshold) == (0.02, 1.5)
+    assert (options.halt_threshold, options.halt_mode) == (3.0, "hard")
+    assert (options.save_threshold, options.save_path) == (0.5, "new.xyz")
+    assert (options.k, options.cutoff) == (32, 5.0)
+
+
+def test_defaults_without_keywords():
+    options = parse_keywords([])
+    assert options.bandwidth is None and options.halt_mode is None and options.save_path is None
+    assert options.threshold == 0.0
+
+
+@pytest.mark.parametrize("words, phrase", [
+    ("threshold nan", "finite number"),
+    ("threshold", "keyword threshold expects a value in nats"),
+    ("k 2.5", "keyword k expects"),
+    ("cutoff 0", "cutoff must be > 0"),
+    ("save 1.0", "save t file"),
+])
+def test_bad_keywords_name_the_syntax(words, phrase):
+    with pytest.raises(KeywordError, match=re.escape(phrase)):
+        parse_keywords(words.split())
+
+
+def test_the_fix_itself_includes_no_python_header():
+    """The C++ fix talks to Python only through the typed calls of python_bridge.h."""
+    for name in ("fix_quests.cpp", "fix_quests.h", "python_bridge.h"):
+        text = (SRC / name).read_text()
+        assert "Python.h" not in text and "PyObject" not in text, name
+
+
+@requires_plugin
+def test_empty_group_warns_once_and_reports_zeros(run_lmp, tmp_path):
+    from fix_support import build_reference
+
+    reference = build_reference(run_lmp, tmp_path, cu_crystal(2), "cu.qref", steps=20, every=10)
+    deck = cu_crystal(2) + f"""group nobody empty
+fix q nobody quests 5 {reference}
+thermo_style custom step f_q[1] f_q[2] f_q[3] f_q[4]
+thermo 5
+run 10
+"""
+    result = run_lmp(deck, tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING") and "nobody" in line]
+    assert len(warnings) == 1, result.stdout[-2000:]
+    assert "has no atoms" in warnings[0]
+
+
+@requires_plugin
+def test_wrong_interpreter_is_named_with_the_way_to_choose_another(run_lmp, tmp_path):
+    deck = cu_crystal(2) + "fix q all quests 5 any.qref\nrun 0\n"
+    result = run_lmp(deck, tmp_path, timeout=120, extra_env={"QUESTS_PYTHON": "/nonexistent/python"})
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert result.returncode != 0 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "/nonexistent/python" in errors[0] and "QUESTS_PYTHON" in errors[0], errors[0]
