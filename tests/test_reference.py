@@ -22,6 +22,7 @@ from lammps_quests.formats.reference import (
     ALIGNMENT,
     Reference,
     ReferenceFileError,
+    ReferenceMismatchError,
     read_header,
 )
 
@@ -48,6 +49,41 @@ def saved(tmp_path):
     """A small saved reference and its file (k = 8, 50 environments)."""
     ref = _random_reference()
     return ref, ref.save(tmp_path / "ref.qref")
+
+
+# ----------------------------------------------------------------------------- settings check
+def test_check_accepts_the_reference_settings_and_a_cutoff_within_the_relative_tolerance(saved):
+    _, path = saved
+    ref = Reference.load(path)  # k = 8, cutoff 4.5 Å
+    ref.check()
+    ref.check(k=8, cutoff=4.5)
+    ref.check(cutoff=4.5 * (1 + 5e-10))  # as typed in a deck: 4.50000000225
+    ref.check(cutoff=4.5 * (1 - 5e-10))
+    big = Reference.from_descriptors(np.ones((2, 3)), k=2, cutoff=5.0)
+    big.check(cutoff=5.0000000001)  # relative 2e-11
+
+
+@pytest.mark.parametrize("cutoff", [4.5 * (1 + 2e-9), 4.5 * (1 - 2e-9), 4.501, 4.0])
+def test_check_refuses_a_cutoff_beyond_the_relative_tolerance(saved, cutoff):
+    _, path = saved
+    with pytest.raises(ReferenceMismatchError) as caught:
+        Reference.load(path).check(cutoff=cutoff)
+    message = str(caught.value)
+    assert isinstance(caught.value, ValueError)
+    for part in (str(path), "built with cutoff = 4.5 Å", f"asks for cutoff = {cutoff} Å",
+                 f"--cutoff {cutoff}", "drop the cutoff option"):
+        assert part in message, (part, message)
+
+
+def test_check_refuses_another_k_naming_both_values_and_the_fix(saved):
+    _, path = saved
+    with pytest.raises(ReferenceMismatchError) as caught:
+        Reference.load(path).check(k=16, by="the fix")
+    message = str(caught.value)
+    for part in (str(path), "built with k = 8", "the fix asks for k = 16", "--k 16", "drop the k option"):
+        assert part in message, (part, message)
+    with pytest.raises(ValueError, match="k must be"):
+        Reference.load(path).check(k=0)
 
 
 # ----------------------------------------------------------------------------- build, save, load

@@ -83,32 +83,16 @@ def descriptor_rows(frames, start: int, stop: int, k: int = DEFAULT_K, cutoff: f
 
 
 def load_reference(path):
-    """Load a reference file (memory-mapped); errors name the file and the fix.
+    """The reference file at ``path``, memory-mapped: ``Reference.load(path, mmap=True)``.
 
-    Raises ValueError (lammps_quests.formats.reference.ReferenceFileError) for missing, truncated,
-    corrupt or unknown files.
+    Raises ValueError (lammps_quests.formats.reference.ReferenceFileError) naming the file and
+    the fix for missing, truncated, corrupt or unknown files.
     """
     from lammps_quests.formats.reference import Reference
 
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(
-            f"reference file {path}: no such file; build one with "
-            "`lammps-quests reference build OUT FILES...`"
-        )
     return Reference.load(path, mmap=True)
 
 
 def check_reference_settings(reference, k: int | None, cutoff: float | None) -> None:
-    """Refuse k or cutoff that differ from the ones the reference was built with."""
-    where = reference.path if reference.path is not None else "the reference"
-    if k is not None and int(k) != reference.k:
-        raise ValueError(
-            f"{where} was built with k = {reference.k}, but k = {k} was requested; descriptors "
-            "of different k cannot be compared: drop --k or rebuild the reference"
-        )
-    if cutoff is not None and not np.isclose(float(cutoff), reference.cutoff, rtol=0, atol=1e-12):
-        raise ValueError(
-            f"{where} was built with cutoff = {reference.cutoff} Å, but {cutoff} Å was requested; "
-            "drop --cutoff or rebuild the reference"
-        )
+    """Refuse k or cutoff (Å) that differ from the reference's: ``reference.check(k, cutoff)``."""
+    reference.check(k=k, cutoff=cutoff)

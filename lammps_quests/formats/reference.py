@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
@@ -68,6 +69,15 @@ _REBUILD_HINT = "rebuild it with `lammps-quests reference build OUT FILES...`"
 
 class ReferenceFileError(ValueError):
     """A reference file that cannot be used; the message names the file, problem and fix."""
+
+
+class ReferenceMismatchError(ValueError):
+    """Settings asked for (k, cutoff) that differ from the ones a reference was built with."""
+
+
+# Cutoffs (Å) that agree to this relative tolerance are the same cutoff: a value typed in a
+# deck or on a command line (5.0000000001) matches a 5.0 Å reference, 5.001 does not.
+CUTOFF_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -301,6 +311,33 @@ class Reference:
             extra=extra,
         )
 
+    def check(self, k: int | None = None, cutoff: float | None = None, *, by: str = "the request") -> None:
+        """Refuse settings that would make descriptors incomparable with this reference.
+
+        Args:
+            k: neighbours per descriptor asked for; None skips the check.
+            cutoff: descriptor cutoff in Å asked for; None skips the check. Equal to the
+                reference's within a relative tolerance of ``CUTOFF_REL_TOL`` (1e-9).
+            by: who asks, for the message (e.g. "the fix", "--cutoff").
+
+        Raises:
+            ReferenceMismatchError (a ValueError) naming the reference, both values and the
+            fix: rebuild the reference with the asked value, or drop the option.
+        """
+        where = f"reference {self.path}" if self.path is not None else "the reference"
+        if k is not None and check_k(k) != self.k:
+            raise ReferenceMismatchError(
+                f"{where} was built with k = {self.k}, but {by} asks for k = {k}; descriptors of "
+                f"different k cannot be compared: rebuild the reference with --k {k} "
+                "(`lammps-quests reference build --k ...`) or drop the k option"
+            )
+        if cutoff is not None and not math.isclose(check_cutoff(cutoff), self.cutoff, rel_tol=CUTOFF_REL_TOL):
+            raise ReferenceMismatchError(
+                f"{where} was built with cutoff = {self.cutoff} Å, but {by} asks for cutoff = "
+                f"{cutoff} Å; rebuild the reference with --cutoff {cutoff} "
+                "(`lammps-quests reference build --cutoff ...`) or drop the cutoff option"
+            )
+
     def verify(self) -> None:
         """Recompute the sha256 of the descriptors; raise ReferenceFileError on mismatch."""
         if _sha256(self.descriptors) != self.sha256:
@@ -353,7 +390,7 @@ def read_header(path) -> tuple[dict, int]:
     path = Path(path)
     if not path.exists():
         raise ReferenceFileError(
-            f"reference file {path} does not exist; check the path or {_REBUILD_HINT}"
+            f"reference file {path} does not exist (no such file); check the path or {_REBUILD_HINT}"
         )
     if not path.is_file():
         raise ReferenceFileError(f"reference file {path} is not a regular file; give the .qref file")
