@@ -44,9 +44,13 @@ def reference() -> None:
               help="Descriptor cutoff radius in Å.")
 @click.option("--bandwidth", "bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
               help="Default kernel bandwidth in Å^-1 stored with the reference.")
+@click.option("--species", "species", default=None, metavar="auto|El1,El2,...",
+              help="Species-aware descriptors: 'auto' takes the elements of FILES (sorted), or "
+                   "give the ordered list, e.g. In,P. Without it the descriptors see geometry only. "
+                   "LAMMPS dumps need an element column (dump_modify ID element In P).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,
-          cutoff: float, bandwidth: float, force: bool) -> None:
+          cutoff: float, bandwidth: float, species: str | None, force: bool) -> None:
     """Compute descriptors of all atoms in FILES and save them to OUT.
 
     FILES may be anything ASE reads (extended XYZ, LAMMPS text dumps and data files, VASP
@@ -59,6 +63,9 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     \b
     then in the LAMMPS deck:
       fix q all quests 100 cu_fcc.qref threshold 0.0
+    \b
+    A compound, species-aware (the fix then maps atom types to elements):
+      lammps-quests reference build inp.qref dump.inp_300K.lammpstrj --species auto
     """
     from lammps_quests.formats.structures import read_frames
     from lammps_quests.formats.reference import Reference
@@ -72,10 +79,12 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     n_atoms = sum(len(frame) for frame in frames)
+    mode = "species-aware" if species else "species-agnostic"
     click.echo(f"read {len(frames)} frame(s), {n_atoms} atoms from {len(files)} file(s); "
-               f"computing descriptors (k = {k}, cutoff {cutoff:g} Å)", err=True)
+               f"computing {mode} descriptors (k = {k}, cutoff {cutoff:g} Å)", err=True)
     try:
-        ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources)
+        ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
+                              species=species)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)

@@ -13,6 +13,8 @@ import numpy as np
 from .defaults import DEFAULT_CUTOFF, DEFAULT_K
 from .images import periodic_images
 from .neighbors import descriptor_width, descriptors_from_points
+from .species import (check_labels, empty_species_descriptors, species_descriptors_from_points,
+                      species_numbers)
 from .validation import check_cutoff, check_k, check_positions
 
 
@@ -60,6 +62,51 @@ def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> n
         for atoms in frames
     ]
     return np.concatenate(blocks) if blocks else np.zeros((0, descriptor_width(k)))
+
+
+def species_descriptors_from_arrays(
+    positions: np.ndarray,
+    labels: np.ndarray,
+    n_species: int,
+    cell: np.ndarray | None = None,
+    pbc=False,
+    k: int = DEFAULT_K,
+    cutoff: float = DEFAULT_CUTOFF,
+) -> np.ndarray:
+    """Species-aware descriptors (:mod:`lammps_quests.core.species`) of every atom of one structure.
+
+    ``labels`` (n,) are species numbers 0..n_species-1; the rest as for
+    :func:`descriptors_from_arrays`. Returns (n, (S + 1)(2k - 1)) float64 in Å^-1 (2k - 1 for S = 1).
+    """
+    k = check_k(k)
+    cutoff = check_cutoff(cutoff)
+    positions = check_positions(positions)
+    labels = check_labels(labels, len(positions), n_species)
+    if len(positions) == 0:
+        return empty_species_descriptors(k, n_species)
+    points, image_of = periodic_images(positions, cell, pbc, cutoff)
+    n = len(positions)
+    return species_descriptors_from_points(points[:n], points, labels[image_of], n_species,
+                                           np.arange(n, dtype=np.int64), k, cutoff)
+
+
+def species_descriptors(frames, species, k: int = DEFAULT_K,
+                        cutoff: float = DEFAULT_CUTOFF) -> tuple[np.ndarray, np.ndarray]:
+    """Species-aware descriptors of all atoms of one ``ase.Atoms`` or a sequence of them.
+
+    ``species``: the ordered element symbols (S of them); every atom's chemical symbol must be
+    one of them. Returns (descriptors (total atoms, (S + 1)(2k - 1)) in Å^-1, species number of
+    every atom (total atoms,) int64), rows in frame then atom order.
+    """
+    frames = _as_frame_list(frames)
+    species = list(species)
+    blocks, labels = [], []
+    for atoms in frames:
+        numbers = species_numbers(atoms.get_chemical_symbols(), species)
+        blocks.append(species_descriptors_from_arrays(atoms.positions, numbers, len(species),
+                                                      np.asarray(atoms.cell), atoms.pbc, k, cutoff))
+        labels.append(numbers)
+    return np.concatenate(blocks), np.concatenate(labels)
 
 
 def _as_frame_list(frames) -> list:

@@ -28,6 +28,13 @@ Why this layout rather than ``.npy`` / ``.npz`` / HDF5:
 * The 64-byte aligned data offset keeps rows aligned for vectorised loops, and the exact
   file size is known from the header, so truncation is detected before any data is read.
 
+Species-aware references (:mod:`lammps_quests.core.species`) add ``"descriptor_mode":
+"species"``, the ordered element list ``"species"`` and ``"species_counts"`` (rows centred on
+each species) to the header; the rows are stored grouped by centre species in that order, so
+each species' environments are one contiguous slice of the mapped array, and the width is
+(S + 1)(2k - 1) for S >= 2. Headers without ``descriptor_mode`` are species-agnostic
+(``"agnostic"``), so files written before species-aware references existed stay valid.
+
 :meth:`Reference.load` checks all of it and raises :class:`ReferenceFileError` (a
 ``ValueError``) whose message names the file, the problem and how to fix it.
 """
@@ -51,6 +58,7 @@ import numpy as np
 # built with another version is refused instead of being compared with different numbers.
 from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from lammps_quests.core.neighbors import DESCRIPTOR_VERSION
+from lammps_quests.core.species import species_descriptor_width
 from lammps_quests.core.validation import check_bandwidths, check_cutoff, check_k
 
 MAGIC = b"QUESTREF"
@@ -97,6 +105,10 @@ class Reference:
         path: file it was loaded from or last saved to, else None.
         created: ISO-8601 UTC time of the build, "" if unknown.
         created_by: program and version that built it ("" = this one).
+        species: ordered element symbols of a species-aware reference
+            (:mod:`lammps_quests.core.species`, width (S + 1)(2k - 1) for S >= 2); empty for a
+            species-agnostic one. Rows are grouped by centre species in this order.
+        species_counts: number of rows centred on each species (same order).
     """
 
     descriptors: np.ndarray
@@ -111,6 +123,8 @@ class Reference:
     created: str = ""
     created_by: str = ""
     extra: dict = field(default_factory=dict)
+    species: tuple = ()
+    species_counts: tuple = ()
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -121,6 +135,7 @@ class Reference:
         cutoff: float = DEFAULT_CUTOFF,
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
+        species=None,
     ) -> "Reference":
         """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
 
@@ -132,12 +147,20 @@ class Reference:
             sources: provenance dicts, one per input file, each with at least ``n_atoms``
                 (total atoms it contributed, in the order of ``frames``); see
                 :func:`lammps_quests.formats.structures.read_frames`. None records "in-memory frames".
+            species: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
+                the frames, sorted) or a list of element symbols for species-aware ones.
         """
         from lammps_quests.core.descriptors import descriptors as compute_descriptors
+        from lammps_quests.core.descriptors import species_descriptors
 
         frame_list = _as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
-        X = compute_descriptors(frame_list, k=k, cutoff=cutoff)
+        labels = None
+        if species is None:
+            X = compute_descriptors(frame_list, k=k, cutoff=cutoff)
+        else:
+            species = resolve_species(species, frame_list)
+            X, labels = species_descriptors(frame_list, species, k=k, cutoff=cutoff)
         if sources is None:
             sources = [
                 {
@@ -147,7 +170,8 @@ class Reference:
                     "n_atoms": int(sum(len(frame) for frame in frame_list)),
                 }
             ]
-        return cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources)
+        return cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
+                                    species=species or (), species_labels=labels)
 
     @classmethod
     def from_descriptors(
@@ -157,15 +181,32 @@ class Reference:
         cutoff: float,
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
+        species: Sequence[str] = (),
+        species_labels=None,
     ) -> "Reference":
-        """Wrap an existing (n, 2k-1) descriptor array (Å^-1) computed with ``k``, ``cutoff`` Å."""
+        """Wrap an existing descriptor array (Å^-1) computed with ``k``, ``cutoff`` Å.
+
+        Species-agnostic: (n, 2k-1). Species-aware: ``species`` (S element symbols) and
+        ``species_labels`` (n,) centre species numbers; (n, (S + 1)(2k - 1)) descriptors, whose
+        rows are stored grouped by species (stable order within a species).
+        """
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
+        species = _check_species(species)
         X = np.array(descriptors, dtype="<f8", order="C", copy=True)
-        problem = _array_problem(X, k)
+        problem = _array_problem(X, k, len(species))
         if problem:
             raise ValueError(f"descriptors cannot form a reference: {problem}")
+        counts: tuple = ()
+        order = None
+        if species:
+            labels = _check_labels(species_labels, X.shape[0], len(species))
+            order = np.argsort(labels, kind="stable")
+            X = np.ascontiguousarray(X[order])
+            counts = tuple(int(c) for c in np.bincount(labels, minlength=len(species)))
         X.setflags(write=False)
         source_list = _rows_for_sources(sources, X.shape[0])
+        if species:
+            _rows_by_species(source_list, labels, order, species)
         return cls(
             descriptors=X,
             k=k,
@@ -174,6 +215,8 @@ class Reference:
             sources=tuple(source_list),
             sha256=_sha256(X),
             created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            species=species,
+            species_counts=counts,
         )
 
     # ----------------------------------------------------------------- properties
@@ -184,8 +227,18 @@ class Reference:
 
     @property
     def width(self) -> int:
-        """Descriptor length, 2k - 1."""
-        return 2 * self.k - 1
+        """Descriptor length: 2k - 1, or (S + 1)(2k - 1) for a species-aware reference of S >= 2."""
+        return _width(self.k, len(self.species))
+
+    @property
+    def species_aware(self) -> bool:
+        """True when the reference records its species (descriptor mode "species")."""
+        return bool(self.species)
+
+    @property
+    def species_labels(self) -> np.ndarray:
+        """Centre species number of every row (rows are grouped by species)."""
+        return np.repeat(np.arange(len(self.species), dtype=np.int64), self.species_counts)
 
     def header(self) -> dict[str, Any]:
         """The JSON header written to the file (without the data offset)."""
@@ -194,6 +247,9 @@ class Reference:
             "format_version": FORMAT_VERSION,
             "descriptor": "quests",
             "descriptor_version": self.descriptor_version,
+            "descriptor_mode": "species" if self.species else "agnostic",
+            **({"species": list(self.species), "species_counts": list(self.species_counts)}
+               if self.species else {}),
             "length_unit": self.length_unit,
             "descriptor_unit": "1/angstrom",
             "bandwidth_unit": "1/angstrom",
@@ -264,7 +320,7 @@ class Reference:
         """
         path = Path(path)
         header, data_offset = read_header(path)
-        k, cutoff, bandwidth, n, width = _settings_from_header(path, header)
+        k, cutoff, bandwidth, n, width, species, counts = _settings_from_header(path, header)
         expected_size = data_offset + n * width * 8
         actual_size = path.stat().st_size
         if actual_size != expected_size:
@@ -275,7 +331,7 @@ class Reference:
                 f"{expected_size}; the copy is incomplete or damaged, copy it again or {_REBUILD_HINT}"
             )
         X = _read_array(path, data_offset, n, width, mmap)
-        problem = _array_problem(X, k)
+        problem = _array_problem(X, k, len(species))
         if problem:
             raise ReferenceFileError(f"reference file {path} is corrupt: {problem}; {_REBUILD_HINT}")
         stored_hash = header.get("sha256")
@@ -294,6 +350,7 @@ class Reference:
             "format", "format_version", "descriptor", "descriptor_version", "length_unit",
             "descriptor_unit", "bandwidth_unit", "k", "cutoff", "bandwidth", "n_environments",
             "shape", "dtype", "order", "sha256", "sources", "created", "created_by", "data_offset",
+            "descriptor_mode", "species", "species_counts",
         }
         extra = {key: value for key, value in header.items() if key not in known}
         return cls(
@@ -309,6 +366,8 @@ class Reference:
             created=str(header.get("created", "")),
             created_by=str(header.get("created_by", "")),
             extra=extra,
+            species=species,
+            species_counts=counts,
         )
 
     def check(self, k: int | None = None, cutoff: float | None = None, *, by: str = "the request") -> None:
@@ -355,6 +414,7 @@ class Reference:
             f"environments:      {self.n_environments}",
             f"descriptor:        QUESTS version {self.descriptor_version}, k = {self.k}, "
             f"width {self.width}, cutoff {self.cutoff:g} Å",
+            f"species:           {self._species_text()}",
             f"bandwidth:         {self.bandwidth:g} Å^-1 (default for fix quests)",
             f"length unit:       {self.length_unit}",
             f"data:              {nbytes / 2**20:.2f} MiB float64",
@@ -365,6 +425,12 @@ class Reference:
         for source in self.sources:
             lines.append("  " + _describe_source(source))
         return "\n".join(lines)
+
+    def _species_text(self) -> str:
+        if not self.species:
+            return "agnostic (descriptors see geometry only)"
+        rows = ", ".join(f"{s} {n}" for s, n in zip(self.species, self.species_counts))
+        return f"{' '.join(self.species)} (species-aware; environments per centre: {rows})"
 
 
 # --------------------------------------------------------------------- header I/O
@@ -442,8 +508,9 @@ def _what_is(prefix: bytes) -> str:
     return f"it starts with {prefix[:8]!r} instead of {MAGIC!r}; give a file written by Reference.save or {_REBUILD_HINT}"
 
 
-def _settings_from_header(path: Path, header: dict) -> tuple[int, float, float, int, int]:
-    """Check the header fields; return (k, cutoff Å, bandwidth Å^-1, n rows, width)."""
+def _settings_from_header(path: Path, header: dict) -> tuple:
+    """Check the header fields; return (k, cutoff Å, bandwidth Å^-1, n rows, width, species,
+    rows per species)."""
 
     def fail(problem: str) -> ReferenceFileError:
         return ReferenceFileError(f"reference file {path} has a bad header: {problem}; {_REBUILD_HINT}")
@@ -472,14 +539,37 @@ def _settings_from_header(path: Path, header: dict) -> tuple[int, float, float, 
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
         raise fail(f"shape {shape!r} is not two integers")
     n, width = shape
-    if width != 2 * k - 1:
+    species, counts = _species_from_header(header, n, fail)
+    expected = _width(k, len(species))
+    if width != expected:
+        rule = (f"(S + 1)(2k-1) = {expected} for {len(species)} species" if len(species) > 1
+                else f"2k-1 = {expected}")
         raise ReferenceFileError(
             f"reference file {path}: descriptor width {width} does not match k = {k} (width must "
-            f"be 2k-1 = {2 * k - 1}); the header or data is inconsistent, {_REBUILD_HINT}"
+            f"be {rule}); the header or data is inconsistent, {_REBUILD_HINT}"
         )
     if n < 1 or header["n_environments"] != n:
         raise fail(f"n_environments {header['n_environments']!r} and shape {shape} disagree or are < 1")
-    return k, cutoff, bandwidth, n, width
+    return k, cutoff, bandwidth, n, width, species, counts
+
+
+def _species_from_header(header: dict, n: int, fail) -> tuple[tuple, tuple]:
+    """(species, rows per species) of a header; ((), ()) for species-agnostic references."""
+    mode = header.get("descriptor_mode", "agnostic")
+    if mode == "agnostic":
+        return (), ()
+    if mode != "species":
+        raise fail(f"descriptor_mode {mode!r}, expected 'agnostic' or 'species'")
+    try:
+        species = _check_species(header.get("species"))
+    except ValueError as error:
+        raise fail(str(error)) from None
+    counts = header.get("species_counts")
+    if not species or not (isinstance(counts, list) and len(counts) == len(species)
+                            and all(isinstance(c, int) and c >= 0 for c in counts) and sum(counts) == n):
+        raise fail(f"species {header.get('species')!r} with rows per species {counts!r} do not "
+                   f"account for the {n} environments")
+    return species, tuple(counts)
 
 
 def _read_array(path: Path, offset: int, n: int, width: int, mmap: bool) -> np.ndarray:
@@ -500,12 +590,74 @@ def _check_settings(k, cutoff, bandwidth) -> tuple[int, float, float]:
     return check_k(k), check_cutoff(cutoff), float(values[0])
 
 
-def _array_problem(X: np.ndarray, k: int) -> str:
-    """Describe what makes X unusable as (n, 2k-1) QUESTS descriptors, or return ''."""
+def _width(k: int, n_species: int) -> int:
+    """Descriptor width for k neighbours and S species (0: species-agnostic)."""
+    return 2 * k - 1 if n_species == 0 else species_descriptor_width(k, n_species)
+
+
+def _check_species(species) -> tuple:
+    """Ordered, distinct, non-empty element symbols (strings) as a tuple."""
+    if species is None:
+        return ()
+    species = tuple(species)
+    if not all(isinstance(s, str) and s.strip() == s and s for s in species):
+        raise ValueError(f"species must be element symbols (non-empty strings), got {list(species)!r}")
+    if len(set(species)) != len(species):
+        raise ValueError(f"species {list(species)} name an element twice; list each element once")
+    return species
+
+
+def _check_labels(labels, n: int, n_species: int) -> np.ndarray:
+    from lammps_quests.core.species import check_labels
+
+    if labels is None:
+        raise ValueError("a species-aware reference needs species_labels, the centre species of every row")
+    return check_labels(labels, n, n_species, "species_labels")
+
+
+def resolve_species(species, frames) -> tuple:
+    """The ordered species list: ``"auto"`` = sorted chemical symbols of ``frames``, or given.
+
+    Also accepts a comma-separated string ("In,P").
+    """
+    present = sorted({symbol for frame in frames for symbol in frame.get_chemical_symbols()})
+    if isinstance(species, str):
+        if species.strip().lower() == "auto":
+            return tuple(present)
+        species = [word.strip() for word in species.split(",") if word.strip()]
+    species = _check_species(species)
+    if not species:
+        raise ValueError("the species list is empty; give element symbols like In,P or 'auto'")
+    missing = [symbol for symbol in present if symbol not in species]
+    if missing:
+        raise ValueError(
+            f"the structures contain {', '.join(missing)}, which the species list "
+            f"{','.join(species)} lacks; add them to the list or use 'auto'"
+        )
+    return species
+
+
+def _rows_by_species(sources: list[dict], labels: np.ndarray, order: np.ndarray, species) -> None:
+    """Replace each source's row range by one range per species (rows were grouped by species)."""
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    for source in sources:
+        first, last = source["rows"]
+        rows = {}
+        for number, symbol in enumerate(species):
+            mine = position[first:last][labels[first:last] == number]
+            if mine.size:
+                rows[symbol] = [int(mine.min()), int(mine.max()) + 1]
+        source["rows"] = rows
+
+
+def _array_problem(X: np.ndarray, k: int, n_species: int = 0) -> str:
+    """Describe what makes X unusable as QUESTS descriptors of k neighbours, S species, or ''."""
     if X.ndim != 2:
         return f"expected a 2-d array, got {X.ndim}-d"
-    if X.shape[1] != 2 * k - 1:
-        return f"width {X.shape[1]} does not match k = {k} (2k-1 = {2 * k - 1})"
+    if X.shape[1] != _width(k, n_species):
+        what = f"k = {k}" + (f" and {n_species} species" if n_species else "")
+        return f"width {X.shape[1]} does not match {what} (expected {_width(k, n_species)})"
     if X.shape[0] == 0:
         return "no environments (0 rows)"
     for start in range(0, X.shape[0], _CHUNK_ROWS):  # chunks: no full-size temporaries
@@ -578,8 +730,11 @@ def _describe_source(source: dict) -> str:
     if source.get("n_frames") is not None:
         parts.append(f"{source['n_frames']} frames")
     parts.append(f"{source.get('n_atoms')} atoms")
-    if source.get("rows"):
-        parts.append(f"rows {source['rows'][0]}-{source['rows'][1] - 1}")
+    rows = source.get("rows")
+    if isinstance(rows, dict):
+        parts.extend(f"{symbol} rows {a}-{b - 1}" for symbol, (a, b) in rows.items())
+    elif rows:
+        parts.append(f"rows {rows[0]}-{rows[1] - 1}")
     return ", ".join(parts)
 
 

@@ -1,0 +1,92 @@
+"""Species-aware reference files: header, row grouping, round trip, CLI build/info, old files."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from click.testing import CliRunner
+
+from lammps_quests.cli import main
+from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.formats.reference import Reference, ReferenceFileError, read_header
+
+
+def thermal_inp(seed: int):
+    atoms = bulk("InP", "zincblende", a=5.87, cubic=True).repeat(2)
+    atoms.positions += np.random.default_rng(seed).normal(0.0, 0.05, atoms.positions.shape)
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return [thermal_inp(seed) for seed in range(3)]
+
+
+def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):
+    reference = Reference.build(frames, k=8, cutoff=4.5, species="auto")
+    assert reference.species == ("In", "P")
+    assert reference.species_counts == (96, 96)
+    X, labels = species_descriptors(frames, ["In", "P"], k=8, cutoff=4.5)
+    assert reference.width == 3 * 15
+    np.testing.assert_array_equal(reference.descriptors, X[np.argsort(labels, kind="stable")])
+    path = reference.save(tmp_path / "inp.qref")
+    header, _ = read_header(path)
+    assert header["descriptor_mode"] == "species"
+    assert header["species"] == ["In", "P"] and header["species_counts"] == [96, 96]
+    loaded = Reference.load(path)
+    assert loaded.species == ("In", "P") and loaded.species_counts == (96, 96)
+    np.testing.assert_array_equal(loaded.descriptors, reference.descriptors)
+    np.testing.assert_array_equal(loaded.species_labels, np.repeat([0, 1], 96))
+    # each source keeps one row range per species
+    assert loaded.sources[0]["rows"] == {"In": [0, 96], "P": [96, 192]}
+
+
+def test_explicit_order_and_bad_lists(frames):
+    reference = Reference.build(frames[:1], k=8, species="P,In")
+    assert reference.species == ("P", "In")
+    np.testing.assert_array_equal(reference.species_labels, np.repeat([0, 1], 32))
+    with pytest.raises(ValueError, match="contain In, which the species list P lacks"):
+        Reference.build(frames[:1], k=8, species=["P"])
+    with pytest.raises(ValueError, match="name an element twice"):
+        Reference.build(frames[:1], k=8, species=["In", "In", "P"])
+
+
+def test_agnostic_references_stay_agnostic(frames, tmp_path):
+    path = Reference.build(frames[:1], k=8).save(tmp_path / "plain.qref")
+    header, _ = read_header(path)
+    assert header["descriptor_mode"] == "agnostic" and "species" not in header
+    loaded = Reference.load(path)
+    assert loaded.species == () and not loaded.species_aware and loaded.width == 15
+
+
+def test_header_species_that_do_not_add_up_are_refused(frames, tmp_path):
+    path = Reference.build(frames[:1], k=8, species="auto").save(tmp_path / "inp.qref")
+    raw = path.read_bytes()
+    damaged = raw.replace(b'"species_counts": [\n  32,\n  32\n ]', b'"species_counts": [\n  31,\n  32\n ]')
+    assert damaged != raw
+    path.write_bytes(damaged)
+    with pytest.raises(ReferenceFileError, match="do not account for the 64 environments"):
+        Reference.load(path)
+
+
+def test_cli_build_and_info_show_species(frames, tmp_path):
+    import ase.io
+
+    ase.io.write(tmp_path / "inp.xyz", frames)
+    runner = CliRunner()
+    out = tmp_path / "inp.qref"
+    result = runner.invoke(main, ["reference", "build", str(out), str(tmp_path / "inp.xyz"),
+                                  "--k", "8", "--species", "auto"])
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(main, ["reference", "info", str(out)])
+    assert info.exit_code == 0, info.output
+    assert "species:           In P (species-aware; environments per centre: In 96, P 96)" in info.output
+    header = json.loads(runner.invoke(main, ["reference", "info", str(out), "--json"]).output)
+    assert header["species"] == ["In", "P"]
+    plain = runner.invoke(main, ["reference", "build", str(tmp_path / "plain.qref"),
+                                 str(tmp_path / "inp.xyz"), "--k", "8"])
+    assert "species:           agnostic" in plain.output
+    wrong = runner.invoke(main, ["reference", "build", str(tmp_path / "bad.qref"),
+                                 str(tmp_path / "inp.xyz"), "--species", "In"])
+    assert wrong.exit_code != 0 and "contain P, which the species list In lacks" in wrong.output
