@@ -90,3 +90,13 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
     wrong = runner.invoke(main, ["reference", "build", str(tmp_path / "bad.qref"),
                                  str(tmp_path / "inp.xyz"), "--species", "In"])
     assert wrong.exit_code != 0 and "contain P, which the species list In lacks" in wrong.output
+
+
+def test_check_names_an_element_the_reference_lacks(frames):
+    from lammps_quests.formats.reference import ReferenceMismatchError
+
+    reference = Reference.build(frames[:1], k=8, species="auto")
+    reference.check(species=["P", "In"], by="the fix")
+    with pytest.raises(ReferenceMismatchError, match="centred on In, P only, but the fix has Ga"):
+        reference.check(species=["In", "Ga"], by="the fix")
+    Reference.build(frames[:1], k=8).check(species=["Ga"])  # agnostic: any element

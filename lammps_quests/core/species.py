@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .defaults import DEFAULT_CUTOFF, DEFAULT_K
 from .neighbors import descriptor_width, descriptors_from_points
 
 
@@ -57,8 +58,8 @@ def species_descriptors_from_points(
     point_species: np.ndarray,
     n_species: int,
     self_index: np.ndarray | None = None,
-    k: int = 32,
-    cutoff: float = 5.0,
+    k: int = DEFAULT_K,
+    cutoff: float = DEFAULT_CUTOFF,
 ) -> np.ndarray:
     """Species-aware descriptors of ``centers`` given every candidate neighbour in ``points``.
 

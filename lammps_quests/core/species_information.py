@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .information import DEFAULT_BANDWIDTH, delta_entropy, self_delta_entropy
+from .defaults import DEFAULT_BANDWIDTH
+from .information import delta_entropy, self_delta_entropy
 from .validation import check_bandwidths, check_descriptors
 
 

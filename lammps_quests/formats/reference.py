@@ -370,13 +370,17 @@ class Reference:
             species_counts=counts,
         )
 
-    def check(self, k: int | None = None, cutoff: float | None = None, *, by: str = "the request") -> None:
+    def check(self, k: int | None = None, cutoff: float | None = None, *, species=None,
+              by: str = "the request") -> None:
         """Refuse settings that would make descriptors incomparable with this reference.
 
         Args:
             k: neighbours per descriptor asked for; None skips the check.
             cutoff: descriptor cutoff in Å asked for; None skips the check. Equal to the
                 reference's within a relative tolerance of ``CUTOFF_REL_TOL`` (1e-9).
+            species: element symbols that will be compared with this reference (e.g. the fix's
+                atom types); None skips the check. A species-aware reference must hold
+                environments centred on each of them; a species-agnostic one accepts any.
             by: who asks, for the message (e.g. "the fix", "--cutoff").
 
         Raises:
@@ -396,6 +400,16 @@ class Reference:
                 f"{cutoff} Å; rebuild the reference with --cutoff {cutoff} "
                 "(`lammps-quests reference build --cutoff ...`) or drop the cutoff option"
             )
+        if species is not None and self.species:
+            held = {s for s, n in zip(self.species, self.species_counts) if n > 0}
+            missing = [s for s in dict.fromkeys(species) if s not in held]
+            if missing:
+                raise ReferenceMismatchError(
+                    f"{where} holds environments centred on {', '.join(sorted(held))} only, but "
+                    f"{by} has {', '.join(missing)}: rebuild the reference with structures "
+                    f"containing {', '.join(missing)} (`lammps-quests reference build --species ...`) "
+                    "or map the atom types to elements the reference knows"
+                )
 
     def verify(self) -> None:
         """Recompute the sha256 of the descriptors; raise ReferenceFileError on mismatch."""
