@@ -1,0 +1,156 @@
+"""The reference extended in memory by saved environments, and the entropy they add.
+
+An :class:`Extension` holds the descriptors (Å^-1) of environments saved during a run next to
+the reference's. dH against reference ∪ saved needs no second kernel: the kernel sum over the
+union is the sum over the reference plus the sum over the saved rows, so with
+``dH_ref = -log S_ref`` already known (``fix quests`` computes it for every atom)
+
+    dH(y | ref ∪ saved) = -log(S_ref(y) + S_saved(y)) = -logaddexp(-dH_ref(y), log S_saved(y))
+
+and only ``log S_saved`` (ny x n_saved pairs) is new work.
+
+The entropy of the union (paper Eq. 5) is H(X ∪ S) = log(N+M) - (1/(N+M)) [sum over all points
+of their log kernel sum over the union]. For reference rows x, log(S_XX + S_XS) = log S_XX +
+log1p(S_XS / S_XX); sum_x log S_XX = N (log N - H(X)) is known from H(X), and S_XX >= 1 (the
+self term), so rows with S_XS(x) < e^-40 change the sum by less than e^-40 each and are left
+out. The remaining rows need their own reference sums: the work is N x M pairs plus
+(rows near S) x N, not N^2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lammps_quests.core.information import entropy
+from lammps_quests.core.kernel_sums import log_kernel_sums, log_kernel_sums_self
+from lammps_quests.core.validation import check_bandwidths, check_descriptors
+
+#: reference rows whose log kernel sum over the added rows is below this are left out of the
+#: entropy of the union: each changes the sum of logs by less than e^-40 (S_XX >= 1)
+NEGLIGIBLE_LOG_SUM = -40.0
+
+
+def _inv_2h2(h: float) -> np.ndarray:
+    values, scalar = check_bandwidths(h)
+    if not scalar:
+        raise ValueError(f"one bandwidth (Å^-1) is needed here, got {h!r}")
+    return 1.0 / (2.0 * values * values)
+
+
+def log_sums(Y: np.ndarray, X: np.ndarray, h: float) -> np.ndarray:
+    """log sum_i K(y, x_i) (nats) per row of Y; -inf for every row when X is empty."""
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    if len(X) == 0 or len(Y) == 0:
+        return np.full(len(Y), -np.inf)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return log_kernel_sums(Y, X, _inv_2h2(h))[:, 0]
+
+
+@dataclass(frozen=True)
+class EntropyGain:
+    """Entropy of the reference and of reference ∪ added environments (nats)."""
+
+    reference: float  # H(X)
+    union: float  # H(X ∪ S)
+    n_reference: int
+    n_added: int
+
+    @property
+    def added(self) -> float:
+        """H(X ∪ S) - H(X), nats."""
+        return self.union - self.reference
+
+
+def union_entropy(X: np.ndarray, S: np.ndarray, h: float, reference_entropy: float | None = None) -> EntropyGain:
+    """H(X ∪ S) and H(X) in nats without the N x N sums over X (see the module docstring).
+
+    X : (N, d) reference descriptors (Å^-1); S : (M, d) added descriptors; h : bandwidth Å^-1.
+    reference_entropy : H(X) at bandwidth h if known (a reference may cache it), else computed
+    here (N^2 / 2 pairs).
+    """
+    X = check_descriptors(X, "reference descriptors")
+    h_ref = float(entropy(X, h)) if reference_entropy is None else float(reference_entropy)
+    n, m = len(X), len(S)
+    if m == 0:
+        return EntropyGain(h_ref, h_ref, n, 0)
+    S = check_descriptors(S, "added descriptors")
+    inv = _inv_2h2(h)
+    log_xs = log_kernel_sums(X, S, inv)[:, 0]
+    near = np.flatnonzero(log_xs > NEGLIGIBLE_LOG_SUM)
+    total = n * (np.log(n) - h_ref)  # sum over X of log S_XX
+    if len(near):
+        log_xx = log_kernel_sums(np.ascontiguousarray(X[near]), X, inv)[:, 0]
+        total += float(np.sum(np.log1p(np.exp(log_xs[near] - log_xx))))
+    log_s = np.logaddexp(log_kernel_sums(S, X, inv)[:, 0], log_kernel_sums_self(S, inv)[:, 0])
+    total += float(np.sum(log_s))
+    return EntropyGain(h_ref, float(np.log(n + m) - total / (n + m)), n, m)
+
+
+class Extension:
+    """Reference descriptors plus environments saved since, for dH against their union.
+
+    Args:
+        reference: (N, 2k-1) reference descriptors (Å^-1), e.g. ``Reference.descriptors``
+            (kept as given: a memory map stays mapped).
+        bandwidth: kernel bandwidth h, Å^-1.
+        reference_entropy: H(reference) in nats at this bandwidth, if cached; computed on the
+            first call of :meth:`entropy_gain` otherwise.
+
+    Every MPI rank that adds the same rows in the same order holds the same extension.
+    """
+
+    def __init__(self, reference: np.ndarray, bandwidth: float, reference_entropy: float | None = None):
+        self.reference = reference
+        self.bandwidth = float(bandwidth)
+        _inv_2h2(self.bandwidth)
+        self.reference_entropy = reference_entropy
+        self._saved = np.zeros((0, reference.shape[1]))
+        self._count = 0
+
+    @property
+    def saved(self) -> np.ndarray:
+        """(n_saved, 2k-1) descriptors added so far (a view; do not modify)."""
+        return self._saved[: self._count]
+
+    @property
+    def n_saved(self) -> int:
+        return self._count
+
+    def add(self, descriptors) -> None:
+        """Append saved environments (rows of descriptors, Å^-1)."""
+        rows = check_descriptors(np.atleast_2d(descriptors), "saved descriptors")
+        if rows.shape[1] != self.reference.shape[1]:
+            raise ValueError(f"saved descriptors have width {rows.shape[1]}, the reference "
+                             f"{self.reference.shape[1]}")
+        need = self._count + len(rows)
+        if need > len(self._saved):  # grow by doubling: adding stays O(rows) amortised
+            grown = np.zeros((max(need, 2 * len(self._saved), 64), rows.shape[1]))
+            grown[: self._count] = self._saved[: self._count]
+            self._saved = grown
+        self._saved[self._count : need] = rows
+        self._count = need
+
+    def log_sums_saved(self, Y) -> np.ndarray:
+        """log sum over saved rows of K(y, s) per row of Y (-inf while nothing is saved)."""
+        return log_sums(np.atleast_2d(Y), self.saved, self.bandwidth)
+
+    def delta_entropy(self, Y, dh_reference=None) -> np.ndarray:
+        """dH(y | reference ∪ saved) in nats per row of Y.
+
+        ``dh_reference``: dH(y | reference) if already computed (saves the reference sums).
+        """
+        Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
+        if dh_reference is None:
+            dh_reference = -log_sums(Y, self.reference, self.bandwidth)
+        dh_reference = np.asarray(dh_reference, dtype=np.float64)
+        if self._count == 0:
+            return dh_reference.copy()
+        return -np.logaddexp(-dh_reference, self.log_sums_saved(Y))
+
+    def entropy_gain(self) -> EntropyGain:
+        """H(reference) and H(reference ∪ saved), nats (H(reference) computed once if needed)."""
+        if self.reference_entropy is None:
+            self.reference_entropy = float(entropy(np.asarray(self.reference), self.bandwidth))
+        return union_entropy(self.reference, self.saved, self.bandwidth, self.reference_entropy)

@@ -1,0 +1,172 @@
+"""What is new in a frame and what to save: whole frames or cut-outs, without duplicates.
+
+A :class:`Saver` keeps an :class:`.extension.Extension` (reference ∪ saved environments).
+For each frame given to :meth:`Saver.structures` with the per-atom dH against the reference:
+
+1. candidates: atoms with dH(reference) > t (only they can be new: adding rows to the kernel
+   sum lowers dH);
+2. new atoms: candidates with dH(reference ∪ saved) > t (with ``deduplicate=False``: every
+   candidate);
+3. no new atom: nothing is saved. Otherwise the whole frame (``cut_radius=None``), or one
+   cut-out per hot spot around the new atoms (``cut_radius=R``, R >= the descriptor cutoff so
+   the new atoms' environments are whole in the cut-out). Hot spots are handled in order and
+   each is checked against what the previous ones added, so two copies of one defect in a
+   frame are saved once;
+4. the new atoms' descriptors, computed from the saved structure itself, join the extension.
+
+Saved structures carry columns dH (against the reference, nats), ``new`` (1 for the atoms that
+joined the extension) and ``exact`` (1 where the descriptor equals the one in the frame), so
+:func:`saved_environments` recomputes exactly the rows the extension holds from the file.
+Everything is deterministic: MPI ranks given the same frame make the same decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cutout import cut_out
+from .extension import EntropyGain, Extension, union_entropy
+from .regions import PeriodicPoints, hot_spots
+from .structure import Structure
+
+
+def new_atoms(dh_union, threshold: float) -> np.ndarray:
+    """Mask of new atoms: dH against reference ∪ saved (nats) above ``threshold``."""
+    return np.asarray(dh_union) > threshold
+
+
+@dataclass
+class SaveCounts:
+    """Totals of what a :class:`Saver` wrote."""
+
+    structures: int = 0
+    atoms: int = 0
+    new: int = 0  # environments added to the extension
+
+
+class Saver:
+    """Decides what to save from frames and keeps the saved environments.
+
+    Args:
+        reference: the :class:`lammps_quests.formats.reference.Reference` (descriptors, k,
+            cutoff in Å).
+        bandwidth: kernel bandwidth h in Å^-1.
+        threshold: save threshold t in nats.
+        cut_radius: None to save whole frames, else the hot-spot radius R in Å (>= cutoff).
+        deduplicate: False saves whenever an atom has dH(reference) > t (every frame).
+        reference_entropy: H(reference) at ``bandwidth`` in nats, if known.
+    """
+
+    def __init__(self, reference, bandwidth: float, threshold: float, cut_radius: float | None = None,
+                 deduplicate: bool = True, reference_entropy: float | None = None):
+        self.k = int(reference.k)
+        self.cutoff = float(reference.cutoff)
+        if cut_radius is not None and not cut_radius >= self.cutoff:
+            raise ValueError(
+                f"cut radius {cut_radius} Å is smaller than the descriptor cutoff {self.cutoff} Å: "
+                "the extrapolating atoms' environments would not be whole in the cut-out; "
+                f"use a radius >= {self.cutoff}"
+            )
+        self.threshold = float(threshold)
+        self.cut_radius = None if cut_radius is None else float(cut_radius)
+        self.deduplicate = bool(deduplicate)
+        self.extension = Extension(reference.descriptors, bandwidth, reference_entropy)
+        self.counts = SaveCounts()
+
+    def new_mask(self, descriptors, dh_reference) -> np.ndarray:
+        """Which rows are new (descriptors of candidates, their dH against the reference)."""
+        dh_reference = np.asarray(dh_reference, dtype=np.float64)
+        candidates = dh_reference > self.threshold
+        if not self.deduplicate or not candidates.any():
+            return candidates
+        mask = np.zeros(len(dh_reference), dtype=bool)
+        rows = np.flatnonzero(candidates)
+        Y = np.asarray(descriptors)[rows]
+        mask[rows] = self.extension.delta_entropy(Y, dh_reference[rows]) > self.threshold
+        return mask
+
+    def structures(self, frame: Structure, dh_reference) -> list[Structure]:
+        """The structures to save for ``frame`` (empty if nothing is new); updates the extension.
+
+        ``frame``: the whole structure (positions Å, cell, pbc, columns such as id and type,
+        info such as step and source); ``dh_reference``: (n,) dH against the reference, nats.
+        """
+        dh = np.asarray(dh_reference, dtype=np.float64)
+        candidates = np.flatnonzero(dh > self.threshold)
+        if len(candidates) == 0:
+            return []
+        Y = frame.descriptors(candidates, self.k, self.cutoff)
+        new = candidates[self.new_mask(Y, dh[candidates])]
+        if len(new) == 0:
+            return []
+        base = Structure(frame.species, frame.positions, frame.cell, frame.pbc,
+                         {**frame.columns, "dH": dh}, dict(frame.info))
+        if self.cut_radius is None:
+            base.columns["exact"] = np.ones(len(dh), dtype=np.int64)
+            saved = self._keep(base, new, dh[new])
+            return [] if saved is None else [saved]
+        return self._cut_outs(base, new, dh)
+
+    def _cut_outs(self, base: Structure, new: np.ndarray, dh: np.ndarray) -> list[Structure]:
+        space = PeriodicPoints.build(base.positions, base.cell, base.pbc,
+                                     max(2.0 * self.cut_radius, self.cutoff))
+        saved = []
+        for number, spot in enumerate(hot_spots(base.positions, base.cell, base.pbc, new,
+                                                self.cut_radius, space=space)):
+            piece = cut_out(base, spot, space, self.cutoff)
+            piece.info.update(hot_spot=number, cut_radius=self.cut_radius)
+            rows = np.flatnonzero(np.isin(spot.atoms, spot.centres))
+            kept = self._keep(piece, rows, dh[spot.atoms[rows]])
+            if kept is not None:
+                saved.append(kept)
+        return saved
+
+    def _keep(self, structure: Structure, rows: np.ndarray, dh_rows: np.ndarray) -> Structure | None:
+        """Flag the still-new atoms among ``rows``, add them to the extension; None if none."""
+        Y = structure.descriptors(rows, self.k, self.cutoff)
+        keep = self.new_mask(Y, dh_rows) if self.deduplicate else np.ones(len(rows), dtype=bool)
+        if not keep.any():
+            return None
+        if not keep.all():  # the exact rows the offline tools will recompute
+            rows = rows[keep]
+            Y = structure.descriptors(rows, self.k, self.cutoff)
+        flags = np.zeros(len(structure), dtype=np.int64)
+        flags[rows] = 1
+        structure.columns["new"] = flags
+        self.extension.add(Y)
+        self.counts.structures += 1
+        self.counts.atoms += len(structure)
+        self.counts.new += len(rows)
+        return structure
+
+    def entropy_gain(self) -> EntropyGain:
+        """Entropy of the reference and of reference ∪ the new environments saved (nats)."""
+        return self.extension.entropy_gain()
+
+
+def saved_environments(structures, k: int, cutoff: float) -> np.ndarray:
+    """Descriptors (Å^-1) of the atoms flagged ``new`` in saved structures (ASE Atoms or
+    :class:`Structure`), in file order: the rows a :class:`Saver` added to its extension."""
+    blocks = []
+    for item in structures:
+        structure = item if isinstance(item, Structure) else Structure.from_atoms(item)
+        if "new" not in structure.columns:
+            raise ValueError("a structure has no 'new' column: it was not written by a "
+                             "de-duplicating save of lammps-quests")
+        rows = np.flatnonzero(np.asarray(structure.columns["new"]) == 1)
+        if len(rows):
+            blocks.append(structure.descriptors(rows, k, cutoff))
+    width = 2 * k - 1
+    return np.concatenate(blocks) if blocks else np.zeros((0, width))
+
+
+def saved_summary(structures, reference, bandwidth: float | None = None,
+                  reference_entropy: float | None = None) -> tuple[SaveCounts, EntropyGain]:
+    """Counts and entropy added by saved structures, recomputed from them (offline check)."""
+    structures = list(structures)
+    h = reference.bandwidth if bandwidth is None else float(bandwidth)
+    S = saved_environments(structures, reference.k, reference.cutoff)
+    counts = SaveCounts(len(structures), int(sum(len(s) for s in structures)), len(S))
+    return counts, union_entropy(reference.descriptors, S, h, reference_entropy)
