@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase.build import bulk
+from rattled import rattled_frames
 
 from lammps_quests.active import (
     Extension,
@@ -19,7 +20,6 @@ from lammps_quests.active.regions import PeriodicPoints
 from lammps_quests.core.descriptors import descriptors_from_arrays
 from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.formats.reference import Reference
-from rattled import rattled_frames
 
 H = 0.015
 

@@ -46,7 +46,7 @@ class PeriodicPoints:
     tree: cKDTree
 
     @classmethod
-    def build(cls, positions, cell, pbc, reach: float) -> "PeriodicPoints":
+    def build(cls, positions, cell, pbc, reach: float) -> PeriodicPoints:
         positions = check_positions(positions)
         pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
         if pbc.any():

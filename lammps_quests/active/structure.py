@@ -40,7 +40,7 @@ class Structure:
         return descriptors_of(self.positions, self.cell, self.pbc, rows, k, cutoff)
 
     @classmethod
-    def from_atoms(cls, atoms) -> "Structure":
+    def from_atoms(cls, atoms) -> Structure:
         """Structure from an ``ase.Atoms`` (its per-atom arrays become columns)."""
         columns = {name: np.asarray(values) for name, values in atoms.arrays.items()
                    if name not in ("numbers", "positions") and np.ndim(values) == 1}
