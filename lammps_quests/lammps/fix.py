@@ -36,8 +36,12 @@ use_private_thread_pool()
 
 from lammps_quests.core.information import delta_entropy  # noqa: E402
 from lammps_quests.core.neighbors import descriptors_from_points  # noqa: E402
+from lammps_quests.core.species import species_descriptors_from_points  # noqa: E402
+from lammps_quests.core.species_information import delta_entropy_by_species  # noqa: E402
 from lammps_quests.formats.extxyz import write_extxyz_frame  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.lammps.type_elements import (elements_from_masses, type_elements,  # noqa: E402
+                                                type_species_numbers)
 
 # reference files stay mapped for the life of the process, re-read if the file changes
 _references: dict[str, tuple[tuple[int, int], Reference]] = {}
@@ -111,6 +115,7 @@ def evaluate(
     bandwidth: float | None = None,
     property: str | None = None,
     num_threads: int | None = None,
+    type_species: np.ndarray | None = None,
 ) -> np.ndarray:
     """Compute dH (nats) of this rank's owned atoms in ``group`` and store it in LAMMPS.
 
@@ -124,6 +129,9 @@ def evaluate(
             outside the group get 0.0.
         bandwidth: kernel bandwidth h in Å^-1; default the reference's.
         num_threads: threads for the numba kernels and BLAS on this rank (default unchanged).
+        type_species: for a species-aware reference, the reference's species number of each
+            atom type (index 1..ntypes; :func:`species_of_types`); None derives it from the
+            type masses. Ignored for species-agnostic references.
 
     Returns the (nlocal,) array written (a view of LAMMPS's memory: copy it to keep it).
     Positions of ghost atoms must be current (true at ``end_of_step`` and in ``setup``).
@@ -147,6 +155,17 @@ def evaluate(
     if len(centre_rows) == 0:
         return out[:nlocal]
     points = np.ascontiguousarray(lmp.numpy.extract_atom("x", nelem=nlocal + nghost, dim=3))
+    if reference.species_aware:
+        if type_species is None:
+            type_species = species_of_types(lmp, reference)
+        types = np.asarray(lmp.numpy.extract_atom("type", nelem=nlocal + nghost))
+        point_species = type_species[types]
+        S = len(reference.species)
+        Y = species_descriptors_from_points(points[centre_rows], points, point_species, S,
+                                            centre_rows, reference.k, reference.cutoff)
+        out[centre_rows] = delta_entropy_by_species(Y, point_species[centre_rows], reference.descriptors,
+                                                    reference.species_labels, S, h, reference.species)
+        return out[:nlocal]
     Y = descriptors_from_points(
         centers=points[centre_rows],
         points=points,
@@ -158,28 +177,33 @@ def evaluate(
     return out[:nlocal]
 
 
-def _element_symbols(masses: np.ndarray) -> list[str]:
-    """Element symbol per atom type (index 1..ntypes) from its mass in g/mol, 'X' if unclear.
-
-    A type matches the element whose standard atomic mass is nearest, if within 0.1 g/mol
-    (LAMMPS types carry no element; masses come from ``mass`` or the potential file).
-    """
-    from ase.data import atomic_masses, chemical_symbols
-
-    symbols = ["X"]
-    for mass in masses[1:]:
-        distance = np.abs(atomic_masses[1:] - mass)
-        best = int(np.argmin(distance)) + 1
-        symbols.append(chemical_symbols[best] if distance[best - 1] <= 0.1 else "X")
-    return symbols
+def lammps_type_elements(lmp, elements=None) -> list[str]:
+    """Element of each atom type of ``lmp`` (index 1..ntypes): ``elements`` (the fix's keyword)
+    or the type masses; ValueError naming a type that matches no element."""
+    lmp = as_lammps(lmp)
+    ntypes = int(lmp.extract_setting("ntypes"))
+    masses = None
+    if elements is None:
+        masses = lmp.numpy.extract_atom("mass")
+        masses = None if masses is None else np.asarray(masses)[: ntypes + 1]
+    return type_elements(ntypes, masses, elements)
 
 
-def save_frame(lmp, fix_id: str, path, step: int) -> None:
+def species_of_types(lmp, reference: Reference, elements=None, by: str = "the fix's atom types") -> np.ndarray:
+    """Species number in ``reference`` of each atom type (index 1..ntypes), checked: an element
+    the reference lacks raises ReferenceMismatchError naming it."""
+    symbols = lammps_type_elements(lmp, elements)
+    reference.check(species=symbols[1:], by=f"{by} ({' '.join(symbols[1:])})")
+    return type_species_numbers(symbols, reference.species)
+
+
+def save_frame(lmp, fix_id: str, path, step: int, type_symbols=None) -> None:
     """Append the whole current frame to an extended-XYZ file (collective over MPI ranks).
 
     Every rank gathers ids, types, positions and the fix's dH (LAMMPS collectives, done first
     so that no rank can stop before them); rank 0 then writes one frame, atoms sorted by id:
-    columns species (from the type masses, 'X' if none matches), pos (Å, relative to the box
+    columns species (``type_symbols`` per type, else from the type masses, 'X' if none
+    matches), pos (Å, relative to the box
     origin), id, type, dH (nats); info step and the fix ID; the cell and pbc from the box.
     """
     lmp = as_lammps(lmp)
@@ -196,7 +220,7 @@ def save_frame(lmp, fix_id: str, path, step: int) -> None:
     span = np.array(boxhi) - lo
     cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
     order = np.argsort(ids, kind="stable")
-    symbols = _element_symbols(np.asarray(lmp.numpy.extract_atom("mass")))
+    symbols = type_symbols or elements_from_masses(np.asarray(lmp.numpy.extract_atom("mass")))
     write_extxyz_frame(
         path,
         species=[symbols[t] for t in types[order]],

@@ -14,7 +14,7 @@ from typing import Callable
 
 USAGE = (
     "fix ID group-ID quests N reference-file [bandwidth h] [threshold t] "
-    "[halt t soft|hard] [save t file] [k K] [cutoff rc]"
+    "[halt t soft|hard] [save t file] [k K] [cutoff rc] [elements El1 El2 ...]"
 )
 
 
@@ -34,6 +34,7 @@ class FixOptions:
     save_path: str | None = None
     k: int | None = None  # assertion on the reference's k
     cutoff: float | None = None  # Å, assertion on the reference's cutoff
+    elements: tuple[str, ...] | None = None  # element of each atom type; None: from the masses
     extra: dict = field(default_factory=dict)  # keywords added by other parts of the package
 
 
@@ -117,6 +118,27 @@ def _cutoff(options: FixOptions, words: list[str]) -> int:
     return 1
 
 
+def _elements(options: FixOptions, words: list[str]) -> int:
+    """``elements El1 El2 ...``: one element per atom type, in type order (as pair_coeff * *)."""
+    from ase.data import chemical_symbols
+
+    symbols = []
+    for word in words:
+        if is_keyword(word):
+            break
+        symbols.append(word)
+    if not symbols:
+        raise KeywordError("keyword elements expects one element symbol per atom type: elements El1 El2 ...")
+    unknown = [word for word in symbols if word not in chemical_symbols[1:]]
+    if unknown:
+        raise KeywordError(
+            f"keyword elements: {', '.join(unknown)} is not an element symbol; give one symbol per "
+            "atom type in type order, e.g. elements In P"
+        )
+    options.elements = tuple(symbols)
+    return len(symbols)
+
+
 #: keyword -> parser(options, words after the keyword) returning how many words it used;
 #: a parser may take a variable number of words (stop at the next keyword: :func:`is_keyword`)
 PARSERS: dict[str, Callable[[FixOptions, list[str]], int]] = {
@@ -126,6 +148,7 @@ PARSERS: dict[str, Callable[[FixOptions, list[str]], int]] = {
     "save": _save,
     "k": _k,
     "cutoff": _cutoff,
+    "elements": _elements,
 }
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lammps_quests.core.validation import check_bandwidths
-from lammps_quests.lammps.fix import as_lammps, evaluate as evaluate_atoms, load_reference, save_frame
+from lammps_quests.lammps.fix import (as_lammps, evaluate as evaluate_atoms, lammps_type_elements,
+                                      load_reference, save_frame, species_of_types)
 from lammps_quests.lammps.keywords import FixOptions, parse_keywords
 
 #: one letter per partial statistic: m = maximum over ranks, s = sum over ranks
@@ -77,20 +78,35 @@ class FixSession:
         self.last_saved_step: int | None = None
         self.frames_saved = 0
         self.warned_empty = False
+        self.type_species = None  # species number of each atom type (species-aware references)
+        self.type_symbols = None  # element of each atom type, when known
+
+    def map_types(self, lmp) -> None:
+        """Element and reference species of each atom type, checked once: from the elements
+        keyword at fix creation, else from the type masses at the first evaluation (setup)."""
+        if self.reference.species_aware:
+            self.type_species = species_of_types(lmp, self.reference, self.options.elements,
+                                                 by=f"fix {self.fix_id}'s atom types")
+        if self.options.elements is not None or self.reference.species_aware:
+            self.type_symbols = lammps_type_elements(lmp, self.options.elements)
 
     def setup_log(self) -> str:
         r = self.reference
+        species = (f", species-aware ({' '.join(r.species)})" if r.species_aware
+                   else ", species-agnostic")
         return (
             f"fix quests {self.fix_id}: reference {self.reference_path} with {r.n_environments} "
             f"environments, k = {r.k}, cutoff = {r.cutoff:.6g} Angstrom, bandwidth = "
-            f"{self.bandwidth:.6g} 1/Angstrom\n"
+            f"{self.bandwidth:.6g} 1/Angstrom{species}\n"
         )
 
     def evaluate(self, lmp, group_bit: int, num_threads: int | None, *, fix_id=None,
                  property=None) -> list[float]:
         """dH of this rank's owned group atoms, stored in LAMMPS; return local partials."""
+        if self.reference.species_aware and self.type_species is None:
+            self.map_types(lmp)
         dh = evaluate_atoms(lmp, self.reference, fix_id, group_bit=group_bit, bandwidth=self.bandwidth,
-                            property=property, num_threads=num_threads)
+                            property=property, num_threads=num_threads, type_species=self.type_species)
         mask = as_lammps(lmp).numpy.extract_atom("mask", nelem=len(dh))
         values = dh[(np.asarray(mask[: len(dh)]) & group_bit) != 0] if len(dh) else dh
         if len(values) == 0:
@@ -118,7 +134,7 @@ class FixSession:
         o = self.options
         if o.save_threshold is None or not stats.max_dh > o.save_threshold or self.last_saved_step == step:
             return
-        save_frame(lmp, self.fix_id, o.save_path, step)
+        save_frame(lmp, self.fix_id, o.save_path, step, self.type_symbols)
         self.last_saved_step = step
         self.frames_saved += 1
         outcome.log += (
@@ -178,6 +194,8 @@ def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
     """Create the session; return (k, cutoff Å, bandwidth Å^-1, reductions, global vector
     length, log line)."""
     fix_session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
+    if fix_session.options.elements is not None:
+        fix_session.map_types(lmp)
     _sessions[_key(lmp, fix_id)] = fix_session
     r = fix_session.reference
     return (int(r.k), float(r.cutoff), fix_session.bandwidth, REDUCTIONS, len(GLOBAL_VECTOR),
