@@ -71,7 +71,7 @@ class FixSession:
         self.reference_path = reference_path
         self.options = options
         self.reference = load_reference(reference_path)
-        check_reference(self.reference, reference_path, options)
+        self.reference.check(k=options.k, cutoff=options.cutoff, by="the fix")
         h = self.reference.bandwidth if options.bandwidth is None else options.bandwidth
         check_bandwidths(h)
         self.bandwidth = float(h)
@@ -162,21 +162,6 @@ class FixSession:
             return ""
         return (f"fix quests {self.fix_id}: {self.frames_saved} frame(s) saved to "
                 f"{self.options.save_path} so far\n")
-
-
-def check_reference(reference, path, options: FixOptions) -> None:
-    """The fix's k/cutoff assertions against the reference's settings."""
-    if options.k is not None and options.k != reference.k:
-        raise ValueError(
-            f"reference {path} was built with k = {reference.k}, but the fix asks for k = {options.k}; "
-            f"rebuild the reference with --k {options.k} or drop the fix's k keyword"
-        )
-    if options.cutoff is not None and not math.isclose(options.cutoff, reference.cutoff, rel_tol=1e-9):
-        raise ValueError(
-            f"reference {path} was built with cutoff = {reference.cutoff} Å, but the fix asks for "
-            f"cutoff = {options.cutoff} Å; rebuild the reference with --cutoff {options.cutoff} or drop "
-            "the fix's cutoff keyword"
-        )
 
 
 def _key(lmp, fix_id: str) -> tuple[int, str]:
