@@ -20,6 +20,7 @@ import numpy as np
 
 from .defaults import DEFAULT_BANDWIDTH
 from .kernel_sums import log_kernel_sums, log_kernel_sums_self
+from .pruned_sums import DEFAULT_TOLERANCE, pruned_log_kernel_sums
 from .validation import check_bandwidths, check_descriptors, check_same_width
 
 
@@ -108,3 +109,26 @@ def delta_entropy_of_neighbours(Y, X, neighbours, h: float = DEFAULT_BANDWIDTH) 
     if not np.isfinite(lowest).all():
         raise ValueError("every row of Y needs at least one neighbour index >= 0")
     return lowest - np.log(np.exp(-(z - lowest[:, None])).sum(axis=1))
+
+
+def delta_entropy_fast(Y, index, h: float = DEFAULT_BANDWIDTH, tol: float = DEFAULT_TOLERANCE,
+                       threshold: float | None = None, stats: dict | None = None) -> np.ndarray:
+    """dH(y | X) in nats against a clustered reference (a ``ClusterIndex`` of X), skipping
+    clusters that provably do not matter (:mod:`lammps_quests.core.pruned_sums`).
+
+    Guarantee: exact dH <= result <= exact dH + ``tol`` (nats; plus ~1e-9 of rounding).
+    With ``threshold`` t only the decision dH > t is certified: every result is >= the exact
+    dH, results <= t are exact-or-above, and a result > t means exact dH > t - tol.
+    """
+    Y = check_descriptors(Y, "Y")
+    if Y.shape[1] != index.centroids.shape[1]:
+        raise ValueError(f"descriptor width {Y.shape[1]} does not match the indexed reference's "
+                         f"{index.centroids.shape[1]}; compute them with the reference's k")
+    (inv,), scalar = _inv_2h2(h)
+    if not scalar:
+        raise ValueError(f"the fast dH takes one bandwidth (Å^-1), got {h!r}")
+    if threshold is not None:
+        threshold = float(threshold)
+        if not np.isfinite(threshold):
+            raise ValueError(f"the fast dH threshold must be a finite number of nats, got {threshold!r}")
+    return -pruned_log_kernel_sums(Y, index, inv, tol, threshold, stats)

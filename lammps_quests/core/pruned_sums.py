@@ -1,0 +1,271 @@
+"""Gaussian kernel sums against a clustered reference, skipping clusters that provably do not matter.
+
+For a query y the exact log S(y) = log sum_i exp(-|y - x_i|^2 s), s = 1 / (2 h^2) (Å^2),
+equals -dH(y | X). With a :class:`~lammps_quests.core.cluster_index.ClusterIndex`:
+
+1. The query's nearest cluster (by centroid) is summed exactly: S1 <= S.
+2. Every other cluster c gets an upper bound B_c of its sum from its rings (triangle
+   inequality, see :mod:`.cluster_index`). The clusters with the smallest bounds are skipped as
+   long as their bounds add up to at most ``tol`` * S1; all others are summed exactly.
+
+Skipped terms are all positive, so the computed sum S' satisfies S - tol * S1 <= S' <= S and
+
+    0 <= dH_fast - dH_exact = log(S / S') <= -log(1 - tol) ~ tol   (nats),
+
+i.e. the fast dH is never below the exact one and at most ``tol`` above it (plus the exact
+kernel's own rounding, ~1e-9 nats). Summed clusters go through the same kernel as the exact
+path (:func:`lammps_quests.core.kernel_sums._accumulate_block`), on rows centred on the
+reference mean.
+
+With a ``threshold`` t (nats) only decisions are certified: after step 1, -log S1 >= dH is an
+upper bound and -log(S1 + sum of all bounds) <= dH a lower bound. Atoms whose upper bound is
+<= t, or whose lower bound is > t, keep the upper bound as their value; only the others go
+through step 2. Every value is then >= the exact dH, and lies on the same side of t as the
+exact dH unless the exact dH is within ``tol`` below t.
+
+Queries are sorted by nearest centroid and handled in blocks, so one matrix product serves
+all queries of a block that need a cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from .kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
+
+QUERY_BLOCK = 256  # queries per block
+# With a threshold: undecided queries sum this many more clusters (largest bounds first) per
+# round, rechecking after each, before the tolerance step sums everything that may matter.
+DECISION_ROUNDS = (2, 8, 32)
+GEMM_QUERIES = 24  # queries of a block needing one cluster above which a matrix product pays
+DEFAULT_TOLERANCE = 1e-6  # nats
+# Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
+# width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
+_DISTANCE_SLACK = 1e-12
+
+
+def check_tolerance(tol) -> float:
+    """Tolerance in nats: a finite number with 0 < tol < 1."""
+    value = float(tol)
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise ValueError(f"the fast dH tolerance must be a number of nats in (0, 1), e.g. 1e-6; got {tol!r}")
+    return value
+
+
+def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERANCE,
+                           threshold: float | None = None, stats: dict | None = None) -> np.ndarray:
+    """log S(y) (= -dH) for every row of ``Y`` (Å^-1) against the clustered reference ``index``.
+
+    inv_2h2 : 1 / (2 h^2) in Å^2 for one bandwidth h.
+    tol : nats; the result r satisfies log S - tol <= r <= log S (see module docstring).
+    threshold : t in nats of dH, or None; with it, only decisions dH > t are certified.
+    stats : if a dict, receives "pairs" (kernel terms evaluated), "rows" and "refined" counts.
+    """
+    tol = check_tolerance(tol)
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    scale = float(inv_2h2)
+    centroids = np.ascontiguousarray(index.centroids)
+    c_norm2 = np.einsum("ij,ij->i", centroids, centroids)
+    nearest = _nearest_clusters(Y, index.center, centroids, c_norm2)
+    order = np.argsort(nearest, kind="stable")
+    blocks = [order[s:s + QUERY_BLOCK] for s in range(0, len(order), QUERY_BLOCK)]
+    out = np.empty(len(Y))
+    counters = np.zeros(3, dtype=np.int64)
+    workers = max(1, min(numba.get_num_threads(), len(blocks)))
+
+    def run(my_blocks):
+        mine = np.zeros(3, dtype=np.int64)
+        for rows in my_blocks:
+            out[rows] = _block(Y[rows], nearest[rows], index, centroids, c_norm2, scale, tol, threshold, mine)
+        return mine
+
+    with _single_threaded_blas():
+        if workers == 1:
+            counters += run(blocks)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                for part in pool.map(run, [blocks[w::workers] for w in range(workers)]):
+                    counters += part
+    if stats is not None:
+        stats.update(pairs=int(counters[0]), rows=len(Y), refined=int(counters[1]),
+                     reference=int(index.n_rows), clusters_summed=int(counters[2]))
+    return out
+
+
+def _nearest_clusters(Y, center, centroids, c_norm2) -> np.ndarray:
+    """Index of the nearest centroid for every row of Y (float64)."""
+    nearest = np.empty(len(Y), dtype=np.int64)
+    for s in range(0, len(Y), 4096):
+        block = Y[s:s + 4096] - center
+        nearest[s:s + len(block)] = np.argmin(c_norm2[None, :] - 2.0 * (block @ centroids.T), axis=1)
+    return nearest
+
+
+def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counters) -> np.ndarray:
+    """log S of one block of queries: step 1, bounds, step 2 (see module docstring)."""
+    Yc = Yb - index.center
+    y_norm2 = np.einsum("ij,ij->i", Yc, Yc)
+    d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
+    slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
+    d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
+    d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
+    best = np.full(len(Yb), np.inf)
+    sums = np.zeros((len(Yb), 1))
+    inv = np.array([scale])
+    first = np.zeros((len(Yb), len(centroids)), dtype=bool)
+    first[np.arange(len(Yb)), nearest] = True
+    _sum_needed(first, Yc, y_norm2, index, inv, best, sums, counters)  # step 1: nearest cluster
+    log_s1 = np.log(sums[:, 0]) - best * scale
+    with np.errstate(divide="ignore"):
+        log_count = np.log(index.ring_count)
+    bounds = _log_bounds(d_lo, d_hi, index.ring_lo, index.ring_hi, log_count, scale)
+    bounds[np.arange(len(Yb)), nearest] = -np.inf  # already summed
+    active = np.ones(len(Yb), dtype=bool)
+    if threshold is not None:
+        for width in DECISION_ROUNDS:
+            active &= ~_decided(log_s1, bounds, threshold)
+            if not active.any():
+                break
+            counters[1] += int(active.sum())
+            # the ``width`` clusters with the largest bounds of every undecided query
+            top = np.argsort(-bounds[active], axis=1)[:, :width]
+            picked = np.zeros(bounds.shape, dtype=bool)
+            picked[np.flatnonzero(active)[:, None], top] = True
+            need = picked & np.isfinite(bounds)
+            _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
+            bounds[need] = -np.inf
+            log_s1 = np.log(sums[:, 0]) - best * scale
+        active &= ~_decided(log_s1, bounds, threshold)
+    need = _needed(bounds, log_s1 + math.log(-math.expm1(-tol))) & active[:, None]
+    counters[1] += int(active.sum())
+    _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
+    return np.log(sums[:, 0]) - best * scale
+
+
+def _decided(log_s, bounds, threshold) -> np.ndarray:
+    """Queries whose dH is certainly <= threshold (upper bound) or > threshold (lower bound)."""
+    upper = -log_s
+    lower = -np.logaddexp(log_s, _logsumexp_rows(bounds))
+    return (upper <= threshold) | (lower > threshold)
+
+
+def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
+    """Sum every cluster c exactly for the queries q with need[q, c].
+
+    Clusters needed by at least ``GEMM_QUERIES`` queries of the block go through a matrix
+    product and ``_accumulate_block``; the rest through one compiled loop over the pairs.
+    """
+    offsets = index.offsets
+    takers = need.sum(axis=0)
+    for c in np.flatnonzero(takers >= GEMM_QUERIES):
+        queries = np.flatnonzero(need[:, c])
+        a, b = offsets[c], offsets[c + 1]
+        sub_best, sub_sums = best[queries], sums[queries]
+        gram = Yc[queries] @ index.columns[:, a:b]
+        _accumulate_block(gram, y_norm2[queries], index.row_norm2[a:b], inv, sub_best, sub_sums)
+        best[queries], sums[queries] = sub_best, sub_sums
+        counters[0] += len(queries) * (b - a)
+        counters[2] += 1
+    few = need & (takers < GEMM_QUERIES)[None, :]
+    clusters, queries = np.nonzero(few.T)  # pairs grouped by cluster: its rows stay in cache
+    if len(clusters) == 0:
+        return
+    counters[0] += int((offsets[clusters + 1] - offsets[clusters]).sum())
+    counters[2] += len(np.unique(clusters))
+    _sum_pairs(queries, clusters, np.ascontiguousarray(Yc.T), y_norm2, index.columns, index.row_norm2,
+               offsets, inv[0], best, sums[:, 0], int(np.diff(offsets).max()))
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _sum_pairs(queries, clusters, Yc, y_norm2, columns, row_norm2, offsets, scale, best, sums, longest):
+    """For each pair (queries[p], clusters[p]) fold the cluster's kernel terms into the query's
+    running (best, sums), as ``_accumulate_block`` does for a block: squared distances
+    |y|^2 + |x|^2 - 2 y.x (centred rows, clipped at 0), sums relative to the smallest seen.
+
+    ``columns`` is the (d, n) transpose of the rows, so the dot products of one query with all
+    rows of a cluster are d contiguous vector updates.
+    """
+    d2 = np.empty(longest)
+    width = Yc.shape[0]
+    for p in range(len(queries)):
+        q = queries[p]
+        a = offsets[clusters[p]]
+        m = offsets[clusters[p] + 1] - a
+        for j in range(m):
+            d2[j] = 0.0
+        for k in range(width):
+            yk = -2.0 * Yc[k, q]
+            for j in range(m):
+                d2[j] += yk * columns[k, a + j]
+        yn = y_norm2[q]
+        lowest = best[q]
+        for j in range(m):
+            v = max(yn + row_norm2[a + j] + d2[j], 0.0)
+            d2[j] = v
+            lowest = v if v < lowest else lowest
+        total = 0.0
+        for j in range(m):
+            t = (d2[j] - lowest) * scale
+            e = _exp_neg(min(t, _NEGLIGIBLE))
+            total += e if t < _NEGLIGIBLE else 0.0
+        if best[q] > lowest:
+            t = (best[q] - lowest) * scale
+            sums[q] *= _exp_neg(t) if t < _NEGLIGIBLE else 0.0
+        sums[q] += total
+        best[q] = lowest
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _log_bounds(d_lo, d_hi, ring_lo, ring_hi, log_count, scale):
+    """log of an upper bound of each cluster's kernel sum for each query: (nq, C).
+
+    Ring r of cluster c holds exp(log_count[c, r]) members x with ring_lo <= |x - mu_c| <=
+    ring_hi, so |y - x| >= max(0, D - ring_hi, ring_lo - D) for D in [d_lo, d_hi]
+    (D = |y - mu_c|). Empty rings have log_count = -inf. Terms more than _NEGLIGIBLE below the
+    largest are counted as exp(-_NEGLIGIBLE), which keeps the result an upper bound.
+    """
+    nq, nc = d_lo.shape
+    nr = ring_lo.shape[1]
+    out = np.empty((nq, nc))
+    terms = np.empty(nr)
+    for q in range(nq):
+        for c in range(nc):
+            top = -np.inf
+            for r in range(nr):
+                gap = max(0.0, d_lo[q, c] - ring_hi[c, r], ring_lo[c, r] - d_hi[q, c])
+                terms[r] = log_count[c, r] - gap * gap * scale
+                top = max(top, terms[r])
+            if top == -np.inf:
+                out[q, c] = -np.inf
+                continue
+            total = 0.0
+            for r in range(nr):
+                total += _exp_neg(min(top - terms[r], _NEGLIGIBLE))
+            out[q, c] = top + math.log(total)
+    return out
+
+
+def _logsumexp_rows(values) -> np.ndarray:
+    """log sum exp along axis 1, -inf for rows of -inf only."""
+    top = values.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.exp(values - safe[:, None]).sum(axis=1))
+
+
+def _needed(bounds, budget) -> np.ndarray:
+    """Clusters to sum exactly: all but the smallest bounds whose total stays <= exp(budget).
+
+    bounds : (nq, C) log upper bounds; budget : (nq,) log of the allowed skipped mass.
+    """
+    order = np.argsort(bounds, axis=1)
+    ranked = np.take_along_axis(bounds, order, axis=1)
+    running = np.logaddexp.accumulate(ranked, axis=1)  # log of the sum of the k smallest bounds
+    skip_ranked = running <= budget[:, None]
+    need = np.empty_like(skip_ranked)
+    np.put_along_axis(need, order, ~skip_ranked, axis=1)
+    return need & np.isfinite(bounds)
