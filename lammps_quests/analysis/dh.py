@@ -2,7 +2,10 @@
 
 dH > 0: the environment brings information the reference lacks (extrapolation); dH <= 0: it
 is covered. Exact dH uses the core's kernel sums; ``approx=M`` sums only over the M nearest
-reference environments found by PyNNDescent (an upper bound, see :mod:`.approx`).
+reference environments found by PyNNDescent (an upper bound, see :mod:`.approx`); ``fast=True``
+uses the reference's cluster index (``<reference>.qidx``) and skips clusters that provably
+do not matter: exact to ``tol`` nats, or certified decisions with ``decide`` thresholds (see
+:mod:`lammps_quests.core.pruned_sums`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .approx import DEFAULT_EPSILON, approx_delta_entropy, check_neighbors, load_or_build_index
+from lammps_quests.core.information import delta_entropy_fast
+from lammps_quests.core.pruned_sums import DEFAULT_TOLERANCE
+from lammps_quests.formats.fast_index import load_fast_index
+
+from .approx import (
+    DEFAULT_EPSILON,
+    approx_delta_entropy,
+    check_neighbors,
+    load_or_build_index,
+)
 from .rows import delta_entropy_rows, map_rows
 
 DH_COLUMN = "dH"
@@ -26,6 +38,10 @@ def dh_against_reference(
     index_file=None,
     comm=None,
     progress: bool | None = None,
+    fast: bool = False,
+    tol: float = DEFAULT_TOLERANCE,
+    decide=None,
+    fast_index=None,
 ) -> np.ndarray:
     """dH(y | reference) in nats for every row of ``Y`` (descriptors, Å^-1).
 
@@ -37,6 +53,10 @@ def dh_against_reference(
         epsilon: PyNNDescent search breadth for ``approx``.
         index_file: where the approximate index lives (default beside the reference file).
         comm: MPI communicator splitting the rows, or None.
+        fast: use the reference's fast index: exact dH <= result <= exact dH + ``tol`` nats.
+        decide: with ``fast``, thresholds t (nats) whose decisions dH > t are certified; the
+            values are then upper bounds of dH, exact to ``tol`` only where a t is close.
+        fast_index: a ClusterIndex, or None to read ``<reference>.qidx`` (refused if stale).
     """
     h = reference.bandwidth if h is None else float(h)
     X = reference.descriptors
@@ -45,6 +65,12 @@ def dh_against_reference(
             f"descriptor width {Y.shape[1]} does not match the reference's {X.shape[1]} "
             f"(k = {reference.k}); compute the test descriptors with the reference's k"
         )
+    if fast:
+        if approx is not None:
+            raise ValueError("choose one of --fast and --approx")
+        index = load_fast_index(reference) if fast_index is None else fast_index
+        return map_rows(lambda first, last: delta_entropy_fast(Y[first:last], index, h, tol, decide),
+                        len(Y), comm, progress, "fast dH")
     if approx is None:
         return delta_entropy_rows(Y, X, h, comm=comm, progress=progress, description="dH")
     m = check_neighbors(approx, reference.n_environments)

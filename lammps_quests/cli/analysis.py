@@ -150,9 +150,20 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
 @click.option("--index-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to store/read the --approx index instead of beside the reference "
                    "(e.g. when the reference directory is read-only).")
+@click.option("--fast", is_flag=True,
+              help="Use the reference's fast index (REF.qidx, from `lammps-quests reference index "
+                   "REF`): skips reference clusters that provably do not matter; exact dH <= "
+                   "result <= exact dH + TOL.")
+@click.option("--tol", type=float, default=1e-6, show_default=True,
+              help="With --fast: largest excess over the exact dH, nats.")
+@click.option("--decide", "decide", type=float, multiple=True, metavar="T",
+              help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "
+                   "included, for the fraction dH>0): values become upper bounds of dH, exact to "
+                   "TOL near each T; much faster for atoms far from every T.")
 @_json_option
 @_user_errors
-def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, as_json):
+def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, fast, tol, decide,
+               as_json):
     """Per-atom differential entropy dH of FILES against a reference (nats).
 
     dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
@@ -163,6 +174,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     Examples:
       lammps-quests dh dump.melt.lammpstrj -r cu_fcc.qref -o dh.lammpstrj
       lammps-quests dh test.xyz -r train.qref --approx 10 --json
+      lammps-quests dh test.xyz -r big.qref --fast --decide 0
       mpirun -np 2 lammps-quests dh big.xyz -r train.qref
     """
     from lammps_quests.analysis import (dh_against_reference, dh_summary, load_reference, read_dataset,
@@ -173,12 +185,17 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm)
     h = reference.bandwidth if h is None else h
+    if decide and not fast:
+        raise click.UsageError("--decide needs --fast")
+    thresholds = sorted({0.0, *decide}) if decide else None
     values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon,
-                                  index_file=index_file, comm=comm)
+                                  index_file=index_file, comm=comm, fast=fast, tol=tol, decide=thresholds)
     if not _is_root(comm):
         return
     summary = {"files": [str(p) for p in files], "reference": str(reference_path),
                **dh_summary(values, h, approx), "mpi_ranks": _ranks(comm)}
+    if fast:
+        summary.update(fast=True, tol=tol, decide=thresholds)
     if out is not None:
         write_frames_with_dh(out, data.frames, values)
         summary["out"] = str(out)
@@ -186,6 +203,9 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
         _print_json(summary)
         return
     kind = "exact" if approx is None else f"approximate, M = {approx} (upper bound)"
+    if fast:
+        kind = (f"fast, within {tol:g} nats of exact" if not decide else
+                f"fast, upper bounds, decisions dH > {', '.join(f'{t:g}' for t in thresholds)} certified")
     click.echo(f"dH against {reference_path} ({kind}, h = {h:g} Å^-1)")
     click.echo(f"  atoms:          {summary['n']}")
     click.echo(f"  max dH:         {summary['max']:.6f} nats")

@@ -49,8 +49,12 @@ def reference() -> None:
                    "give the ordered list, e.g. In,P. Without it the descriptors see geometry only. "
                    "LAMMPS dumps need an element column (dump_modify ID element In P).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@click.option("--fast-index/--no-fast-index", "fast_index", default=None,
+              help="Also build OUT.qidx, the cluster index of `dh --fast` and `fix quests ... fast` "
+                   "(default: from 100,000 environments on).")
 def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,
-          cutoff: float, bandwidth: float, species: str | None, force: bool) -> None:
+          cutoff: float, bandwidth: float, species: str | None, force: bool,
+          fast_index: bool | None) -> None:
     """Compute descriptors of all atoms in FILES and save them to OUT.
 
     FILES may be anything ASE reads (extended XYZ, LAMMPS text dumps and data files, VASP
@@ -67,8 +71,8 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     A compound, species-aware (the fix then maps atom types to elements):
       lammps-quests reference build inp.qref dump.inp_300K.lammpstrj --species auto
     """
-    from lammps_quests.formats.structures import read_frames
     from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats.structures import read_frames
 
     if out.exists() and not force:
         raise click.UsageError(f"{out} exists; pass --force to overwrite it or choose another OUT")
@@ -89,6 +93,48 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
         raise click.UsageError(str(error)) from None
     ref.save(out)
     click.echo(ref.summary())
+    from lammps_quests.formats.fast_index import AUTO_INDEX_ENVIRONMENTS
+
+    if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
+        _build_fast_index(ref)
+
+
+def _build_fast_index(ref, cluster_size=None) -> None:
+    import time
+
+    from lammps_quests.core.cluster_index import DEFAULT_CLUSTER_SIZE
+    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+
+    size = DEFAULT_CLUSTER_SIZE if cluster_size is None else cluster_size
+    start = time.perf_counter()
+    index = build_fast_index(ref, cluster_size=size)
+    path = save_fast_index(index, ref, cluster_size=size)
+    click.echo(f"fast index:        {path} ({index.n_clusters} clusters, "
+               f"{time.perf_counter() - start:.1f} s)")
+
+
+@reference.command(name="index")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cluster-size", type=int, default=None,
+              help="Mean reference environments per cluster (default 512); only speed depends on it.")
+def index_command(file: Path, cluster_size: int | None) -> None:
+    """Build FILE.qidx, the cluster index that `dh --fast` and `fix quests ... fast` use.
+
+    The index is tied to the reference's descriptors (sha256): rebuild it whenever the
+    reference is rebuilt. It holds a cluster-ordered copy of the descriptors (about the size of
+    FILE), memory-mapped and shared by the MPI ranks of a node.
+
+    \b
+    Example:
+      lammps-quests reference index train.qref
+    """
+    from lammps_quests.formats.reference import Reference
+
+    try:
+        ref = Reference.load(file, mmap=True)
+        _build_fast_index(ref, cluster_size)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @reference.command(name="info")

@@ -117,8 +117,8 @@ def delta_entropy_fast(Y, index, h: float = DEFAULT_BANDWIDTH, tol: float = DEFA
     clusters that provably do not matter (:mod:`lammps_quests.core.pruned_sums`).
 
     Guarantee: exact dH <= result <= exact dH + ``tol`` (nats; plus ~1e-9 of rounding).
-    With ``threshold`` t only the decision dH > t is certified: every result is >= the exact
-    dH, results <= t are exact-or-above, and a result > t means exact dH > t - tol.
+    With ``threshold`` t (or several) only the decisions dH > t are certified: every result is
+    >= the exact dH, so a result <= t means exact dH <= t; a result > t means exact dH > t - tol.
     """
     Y = check_descriptors(Y, "Y")
     if Y.shape[1] != index.centroids.shape[1]:
@@ -128,7 +128,7 @@ def delta_entropy_fast(Y, index, h: float = DEFAULT_BANDWIDTH, tol: float = DEFA
     if not scalar:
         raise ValueError(f"the fast dH takes one bandwidth (Å^-1), got {h!r}")
     if threshold is not None:
-        threshold = float(threshold)
-        if not np.isfinite(threshold):
-            raise ValueError(f"the fast dH threshold must be a finite number of nats, got {threshold!r}")
+        threshold = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
+        if threshold.ndim != 1 or not np.isfinite(threshold).all():
+            raise ValueError(f"fast dH thresholds must be finite numbers of nats, got {threshold!r}")
     return -pruned_log_kernel_sums(Y, index, inv, tol, threshold, stats)

@@ -17,9 +17,10 @@ kernel's own rounding, ~1e-9 nats). Summed clusters go through the same kernel a
 path (:func:`lammps_quests.core.kernel_sums._accumulate_block`), on rows centred on the
 reference mean.
 
-With a ``threshold`` t (nats) only decisions are certified: after step 1, -log S1 >= dH is an
-upper bound and -log(S1 + sum of all bounds) <= dH a lower bound. Atoms whose upper bound is
-<= t, or whose lower bound is > t, keep the upper bound as their value; only the others go
+With a ``threshold`` t (nats; or several) only decisions are certified: after step 1,
+-log S1 >= dH is an upper bound and -log(S1 + sum of all bounds) <= dH a lower bound. Atoms
+whose bounds have no threshold between them keep the upper bound as their value; the others
+sum more clusters (largest bounds first, ``DECISION_ROUNDS``), rechecking, and the rest go
 through step 2. Every value is then >= the exact dH, and lies on the same side of t as the
 exact dH unless the exact dH is within ``tol`` below t.
 
@@ -62,10 +63,13 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERA
 
     inv_2h2 : 1 / (2 h^2) in Å^2 for one bandwidth h.
     tol : nats; the result r satisfies log S - tol <= r <= log S (see module docstring).
-    threshold : t in nats of dH, or None; with it, only decisions dH > t are certified.
+    threshold : t in nats of dH (or a sequence of them), or None; with it, only the decisions
+        dH > t are certified (for every t given).
     stats : if a dict, receives "pairs" (kernel terms evaluated), "rows" and "refined" counts.
     """
     tol = check_tolerance(tol)
+    if threshold is not None:
+        threshold = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     scale = float(inv_2h2)
     centroids = np.ascontiguousarray(index.centroids)
@@ -146,11 +150,13 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     return np.log(sums[:, 0]) - best * scale
 
 
-def _decided(log_s, bounds, threshold) -> np.ndarray:
-    """Queries whose dH is certainly <= threshold (upper bound) or > threshold (lower bound)."""
+def _decided(log_s, bounds, thresholds) -> np.ndarray:
+    """Queries whose dH lies certainly on one side of every threshold: its upper bound
+    -log S1 and lower bound -log(S1 + bounds) have no threshold between them."""
     upper = -log_s
     lower = -np.logaddexp(log_s, _logsumexp_rows(bounds))
-    return (upper <= threshold) | (lower > threshold)
+    straddled = (lower[:, None] <= thresholds[None, :]) & (thresholds[None, :] < upper[:, None])
+    return ~straddled.any(axis=1)
 
 
 def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
@@ -206,7 +212,7 @@ def _sum_pairs(queries, clusters, Yc, y_norm2, columns, row_norm2, offsets, scal
         for j in range(m):
             v = max(yn + row_norm2[a + j] + d2[j], 0.0)
             d2[j] = v
-            lowest = v if v < lowest else lowest
+            lowest = min(lowest, v)
         total = 0.0
         for j in range(m):
             t = (d2[j] - lowest) * scale

@@ -31,7 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.core.cluster_index import ARRAY_NAMES, DEFAULT_CLUSTER_SIZE, ClusterIndex, build_cluster_index
+from lammps_quests.core.cluster_index import (
+    ARRAY_NAMES,
+    DEFAULT_CLUSTER_SIZE,
+    ClusterIndex,
+    build_cluster_index,
+)
 
 MAGIC = b"QUESTIDX"
 FORMAT_VERSION = 1

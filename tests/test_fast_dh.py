@@ -1,0 +1,208 @@
+"""The fast dH (cluster index, pruned kernel sums): its guarantee against the exact dH, the
+threshold decisions, the .qidx file and its staleness check, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ase.io import read, write
+from rattled import rattled_frames
+
+from lammps_quests.core.cluster_index import build_cluster_index
+from lammps_quests.core.information import delta_entropy, delta_entropy_fast
+from lammps_quests.formats.fast_index import (
+    FastIndexError,
+    build_fast_index,
+    index_path,
+    load_fast_index,
+    save_fast_index,
+)
+from lammps_quests.formats.reference import Reference
+
+H = 0.015
+ROUNDING = 1e-9  # nats: the exact kernel's own rounding (both paths share the arithmetic)
+WIDTH = 63
+
+
+def blobs(rng, centres, sizes, spreads):
+    """Gaussian blobs of descriptor-like rows (positive, width 63, Å^-1)."""
+    return np.concatenate([np.abs(c + rng.normal(0.0, s, (n, WIDTH))) for c, n, s in zip(centres, sizes, spreads)])
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    """A reference with dense, loose and duplicated parts, and adversarial queries."""
+    rng = np.random.default_rng(7)
+    centres = rng.uniform(0.05, 0.4, (6, WIDTH))
+    X = blobs(rng, centres, [900, 700, 500, 400, 300, 200], [0.002, 0.005, 0.01, 0.02, 0.004, 0.03])
+    X = np.concatenate([X, np.repeat(X[:5], 40, axis=0)])  # duplicated rows: 40 copies each
+    Y = np.concatenate([
+        X[rng.choice(len(X), 150)] + rng.normal(0, 0.002, (150, WIDTH)),  # inside the blobs
+        X[:5],  # exactly on duplicated rows
+        X[rng.choice(len(X), 50)],  # exactly on reference rows
+        np.abs(centres[0] + 0.5 * (centres[1] - centres[0]) + rng.normal(0, 0.003, (40, WIDTH))),  # between
+        np.abs(centres[2] + rng.normal(0, 0.05, (40, WIDTH))),  # at the edge
+        centres[3] + 1.0 + rng.normal(0, 0.01, (20, WIDTH)),  # far from everything
+    ])
+    return X, Y
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-3, 0.3])
+@pytest.mark.parametrize("cluster_size", [16, 128])
+def test_within_tolerance_of_exact(clustered, tol, cluster_size):
+    X, Y = clustered
+    index = build_cluster_index(X, cluster_size=cluster_size, seed=1)
+    exact = delta_entropy(Y, X, H)
+    stats = {}
+    fast = delta_entropy_fast(Y, index, H, tol=tol, stats=stats)
+    excess = fast - exact
+    assert excess.min() >= -ROUNDING
+    assert excess.max() <= tol + ROUNDING
+    assert stats["pairs"] < 0.7 * len(Y) * len(X)  # clusters were skipped: the bound was exercised
+    assert np.all(np.isfinite(fast))
+
+
+def test_skipping_is_what_makes_the_error(clustered):
+    """With a large tolerance the error is visible but bounded: the test can fail."""
+    X, Y = clustered
+    index = build_cluster_index(X, cluster_size=16, seed=1)
+    exact = delta_entropy(Y, X, H)
+    loose = delta_entropy_fast(Y, index, H, tol=0.5)
+    tight = delta_entropy_fast(Y, index, H, tol=1e-9)
+    assert np.abs(tight - exact).max() <= 1e-9 + ROUNDING
+    assert (loose - exact).max() > 1e-6  # something was skipped
+    assert (loose - exact).max() <= 0.5 + ROUNDING
+
+
+def test_random_uniform_reference():
+    """No cluster structure at all: bounds are loose, the result must still be right."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0.0, 0.05, (1500, WIDTH))
+    Y = np.concatenate([X[:30] + rng.normal(0, 0.001, (30, WIDTH)), rng.uniform(0.0, 0.05, (30, WIDTH))])
+    index = build_cluster_index(X, cluster_size=32)
+    excess = delta_entropy_fast(Y, index, H, tol=1e-6) - delta_entropy(Y, X, H)
+    assert -ROUNDING <= excess.min() and excess.max() <= 1e-6 + ROUNDING
+
+
+def test_single_cluster_and_single_row():
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0.1, 0.2, (1, WIDTH))
+    Y = X + rng.normal(0, 0.01, (5, WIDTH))
+    index = build_cluster_index(X, cluster_size=512)
+    np.testing.assert_allclose(delta_entropy_fast(Y, index, H), delta_entropy(Y, X, H), atol=1e-9)
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-2])
+def test_threshold_decisions_are_certified(clustered, tol):
+    X, Y = clustered
+    index = build_cluster_index(X, cluster_size=32, seed=2)
+    exact = delta_entropy(Y, X, H)
+    thresholds = [float(np.quantile(exact, 0.3)), 0.0, float(np.quantile(exact, 0.8))]
+    stats = {}
+    values = delta_entropy_fast(Y, index, H, tol=tol, threshold=thresholds, stats=stats)
+    assert values.min() > -np.inf
+    assert (values - exact).min() >= -ROUNDING  # upper bounds
+    for t in thresholds:
+        assert not np.any((exact > t) & (values <= t))  # no atom above t reported at or below it
+        false_positive = (values > t) & (exact <= t)
+        assert np.all(exact[false_positive] > t - tol - ROUNDING)
+    both_sides = [(exact > t).sum() for t in thresholds]
+    assert all(0 < n < len(exact) for n in both_sides)  # atoms on both sides of every threshold
+    assert stats["refined"] < 3 * len(Y)
+
+
+def test_queries_on_a_threshold_between_blobs():
+    """Queries whose exact dH sits right at the threshold go through the exact refinement."""
+    rng = np.random.default_rng(5)
+    X = blobs(rng, rng.uniform(0.1, 0.3, (4, WIDTH)), [400] * 4, [0.003] * 4)
+    Y = X[rng.choice(len(X), 80)] + rng.normal(0, 0.004, (80, WIDTH))
+    exact = delta_entropy(Y, X, H)
+    t = float(np.median(exact))
+    index = build_cluster_index(X, cluster_size=25)
+    values = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=t)
+    assert not np.any((exact > t) & (values <= t))
+    assert np.all(exact[(values > t)] > t - 1e-6 - ROUNDING)
+
+
+def test_bad_tolerance_and_width(clustered):
+    X, Y = clustered
+    index = build_cluster_index(X[:200], cluster_size=50)
+    with pytest.raises(ValueError, match="tolerance"):
+        delta_entropy_fast(Y, index, H, tol=0.0)
+    with pytest.raises(ValueError, match="width"):
+        delta_entropy_fast(Y[:, :10], index, H)
+
+
+# ------------------------------------------------------------------ file, staleness, CLI
+def small_reference(tmp_path, seed=0, name="ref.qref"):
+    rng = np.random.default_rng(seed)
+    X = blobs(rng, rng.uniform(0.05, 0.3, (3, WIDTH)), [300, 200, 100], [0.003, 0.006, 0.01])
+    ref = Reference.from_descriptors(X, k=32, cutoff=5.0, bandwidth=H)
+    ref.save(tmp_path / name)
+    return Reference.load(tmp_path / name, mmap=True)
+
+
+def test_index_file_round_trip(tmp_path):
+    ref = small_reference(tmp_path)
+    built = build_fast_index(ref, cluster_size=40)
+    path = save_fast_index(built, ref)
+    assert path == index_path(ref.path) and path.name == "ref.qref.qidx"
+    loaded = load_fast_index(ref)
+    for name, array in built.arrays().items():
+        np.testing.assert_array_equal(getattr(loaded, name), array)
+    Y = np.asarray(ref.descriptors[::7]) + 0.002
+    np.testing.assert_array_equal(delta_entropy_fast(Y, loaded, H), delta_entropy_fast(Y, built, H))
+
+
+def test_stale_missing_and_damaged_index_refused(tmp_path):
+    ref = small_reference(tmp_path)
+    with pytest.raises(FastIndexError, match="does not exist.*reference index"):
+        load_fast_index(ref)
+    save_fast_index(build_fast_index(ref, cluster_size=40), ref)
+    rebuilt = small_reference(tmp_path, seed=1)  # same file name, other descriptors
+    with pytest.raises(FastIndexError, match="stale"):
+        load_fast_index(rebuilt)
+    path = index_path(ref.path)
+    save_fast_index(build_fast_index(rebuilt, cluster_size=40), rebuilt)
+    data = bytearray(path.read_bytes())
+    data[-8:] = b"\x01" * 8  # flip bytes of the last array
+    path.write_bytes(bytes(data))
+    with pytest.raises(FastIndexError, match="corrupt"):
+        load_fast_index(rebuilt)
+    path.write_bytes(b"not an index at all")
+    with pytest.raises(FastIndexError, match="not a lammps-quests fast dH index"):
+        load_fast_index(rebuilt)
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "lammps_quests", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_index_and_dh_fast(tmp_path):
+    write(tmp_path / "train.xyz", rattled_frames("fcc", 3.61, 4, 0.05, seed=1))
+    write(tmp_path / "test.xyz", rattled_frames("fcc", 3.61, 2, 0.12, seed=9)
+          + rattled_frames("bcc", 2.87, 1, 0.05, seed=3))
+    done = cli("reference", "build", "ref.qref", "train.xyz", "--fast-index", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ref.qref.qidx").exists()
+    exact = cli("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", "exact.xyz", cwd=tmp_path)
+    fast = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "--json", "-o", "fast.xyz", cwd=tmp_path)
+    assert exact.returncode == 0 and fast.returncode == 0, fast.stderr
+    e, f = json.loads(exact.stdout), json.loads(fast.stdout)
+    assert f["fast"] is True and f["fraction_positive"] == e["fraction_positive"]
+    de = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "exact.xyz", ":")])
+    df = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "fast.xyz", ":")])
+    assert (df - de).min() >= -ROUNDING and (df - de).max() <= 1e-6 + ROUNDING
+    # the reference rebuilt from other frames: its old index is stale and refused by name
+    done = cli("reference", "build", "ref.qref", "test.xyz", "--force", "--no-fast-index", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
+    assert stale.returncode != 0 and "stale" in stale.stderr and "reference index" in stale.stderr
+    rebuilt = cli("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", cwd=tmp_path).returncode == 0
