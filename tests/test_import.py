@@ -44,7 +44,8 @@ def _probe(*modules: str) -> dict:
 @pytest.mark.parametrize("modules", [
     ("lammps_quests",),
     ("lammps_quests", "lammps_quests.analysis", "lammps_quests.cli"),
-    ("lammps_quests.formats.structures", "lammps_quests.render", "lammps_quests.lammps.plugin"),
+    ("lammps_quests.formats.structures", "lammps_quests.render", "lammps_quests.lammps.plugin",
+     "lammps_quests.active"),
 ])
 def test_import_has_no_side_effects(modules):
     found, untouched = _probe(*modules), _probe()
