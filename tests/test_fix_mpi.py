@@ -80,7 +80,7 @@ def test_save_gathers_all_ranks(run_lmp, cu_reference, tmp_path):
     deck = cu_crystal(3, seed=2) + f"""change_box all x scale 1.2 remap
 velocity all create 300 5 loop geom
 fix nve all nve
-fix q all quests 5 {cu_reference} save 0.0 saved.xyz
+fix q all quests 5 {cu_reference} save 0.0 saved.xyz every
 dump d all custom 5 dump.fix id type x y z f_q
 dump_modify d sort id format float %.17g
 run 10

@@ -116,7 +116,7 @@ def test_halt_hard_is_an_error_naming_step_and_count(run_lmp, cu_reference, tmp_
 def test_save_appends_only_extrapolating_frames(run_lmp, cu_reference, tmp_path):
     import ase.io
 
-    result = run_ok(run_lmp, stretching(cu_reference, "save 0.0 relabel.xyz"), tmp_path)
+    result = run_ok(run_lmp, stretching(cu_reference, "save 0.0 relabel.xyz every"), tmp_path)
     hot = [int(r["Step"]) for r in thermo_table(result.stdout) if r["f_q[1]"] > 0]
     saved = ase.io.read(tmp_path / "relabel.xyz", index=":")
     assert [atoms.info["step"] for atoms in saved] == hot

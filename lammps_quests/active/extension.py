@@ -48,6 +48,16 @@ def log_sums(Y: np.ndarray, X: np.ndarray, h: float) -> np.ndarray:
     return log_kernel_sums(Y, X, _inv_2h2(h))[:, 0]
 
 
+def cached_entropy(reference, bandwidth: float) -> float | None:
+    """H(reference) in nats cached in the reference's header for ``bandwidth``, else None."""
+    extra = getattr(reference, "extra", None) or {}
+    info = extra.get("self_information")
+    if isinstance(info, dict) and info.get("entropy") is not None and \
+            np.isclose(float(info.get("bandwidth", -1.0)), bandwidth, rtol=1e-12, atol=0.0):
+        return float(info["entropy"])
+    return None
+
+
 @dataclass(frozen=True)
 class EntropyGain:
     """Entropy of the reference and of reference ∪ added environments (nats)."""

@@ -61,6 +61,9 @@ class Saver:
 
     def __init__(self, reference, bandwidth: float, threshold: float, cut_radius: float | None = None,
                  deduplicate: bool = True, reference_entropy: float | None = None):
+        if getattr(reference, "species_aware", False) and (deduplicate or cut_radius is not None):
+            raise ValueError("de-duplication and cut-outs compare species-agnostic descriptors: "
+                             "use a reference built without --species, or deduplicate=False")
         self.k = int(reference.k)
         self.cutoff = float(reference.cutoff)
         if cut_radius is not None and not cut_radius >= self.cutoff:
@@ -87,14 +90,18 @@ class Saver:
         mask[rows] = self.extension.delta_entropy(Y, dh_reference[rows]) > self.threshold
         return mask
 
-    def structures(self, frame: Structure, dh_reference) -> list[Structure]:
+    def structures(self, frame: Structure, dh_reference, eligible=None) -> list[Structure]:
         """The structures to save for ``frame`` (empty if nothing is new); updates the extension.
 
         ``frame``: the whole structure (positions Å, cell, pbc, columns such as id and type,
-        info such as step and source); ``dh_reference``: (n,) dH against the reference, nats.
+        info such as step and source); ``dh_reference``: (n,) dH against the reference, nats;
+        ``eligible``: (n,) bool, the atoms that may be new (e.g. a LAMMPS group), default all.
         """
         dh = np.asarray(dh_reference, dtype=np.float64)
-        candidates = np.flatnonzero(dh > self.threshold)
+        above = dh > self.threshold
+        if eligible is not None:
+            above &= np.asarray(eligible, dtype=bool)
+        candidates = np.flatnonzero(above)
         if len(candidates) == 0:
             return []
         Y = frame.descriptors(candidates, self.k, self.cutoff)
@@ -170,3 +177,17 @@ def saved_summary(structures, reference, bandwidth: float | None = None,
     S = saved_environments(structures, reference.k, reference.cutoff)
     counts = SaveCounts(len(structures), int(sum(len(s) for s in structures)), len(S))
     return counts, union_entropy(reference.descriptors, S, h, reference_entropy)
+
+
+def describe_saved(prefix: str, counts: SaveCounts, gain: EntropyGain | None, bandwidth: float, path) -> str:
+    """One line: structures, atoms and new environments saved to ``path``, entropy added.
+
+    The fix's end-of-run log and ``lammps-quests saved`` print it, so their numbers compare
+    as text.
+    """
+    text = (f"{prefix}: {counts.structures} structure(s) with {counts.atoms} atoms saved to {path}; "
+            f"{counts.new} new environment(s)")
+    if gain is None or counts.new == 0:
+        return text
+    return (text + f" add {gain.added:.9g} nats to the reference's entropy (H = {gain.reference:.9g} -> "
+            f"{gain.union:.9g} nats at h = {bandwidth:g} 1/Angstrom)")

@@ -38,7 +38,6 @@ from lammps_quests.core.information import delta_entropy  # noqa: E402
 from lammps_quests.core.neighbors import descriptors_from_points  # noqa: E402
 from lammps_quests.core.species import species_descriptors_from_points  # noqa: E402
 from lammps_quests.core.species_information import delta_entropy_by_species  # noqa: E402
-from lammps_quests.formats.extxyz import write_extxyz_frame  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
 from lammps_quests.lammps.type_elements import (elements_from_masses, type_elements,  # noqa: E402
                                                 type_species_numbers)
@@ -197,36 +196,62 @@ def species_of_types(lmp, reference: Reference, elements=None, by: str = "the fi
     return type_species_numbers(symbols, reference.species)
 
 
-def save_frame(lmp, fix_id: str, path, step: int, type_symbols=None) -> None:
-    """Append the whole current frame to an extended-XYZ file (collective over MPI ranks).
+def gather_frame(lmp, fix_id: str, step: int, type_symbols=None, with_mask: bool = False):
+    """The whole current frame on every rank (collective): (Structure, dH per atom in nats).
 
-    Every rank gathers ids, types, positions and the fix's dH (LAMMPS collectives, done first
-    so that no rank can stop before them); rank 0 then writes one frame, atoms sorted by id:
-    columns species (``type_symbols`` per type, else from the type masses, 'X' if none
-    matches), pos (Å, relative to the box
-    origin), id, type, dH (nats); info step and the fix ID; the cell and pbc from the box.
+    Every rank gathers ids, types, positions and the fix's dH through LAMMPS's collectives
+    (``gather_concat`` returns the data on all ranks), sorted by atom id: species
+    (``type_symbols`` per type, else from the type masses, 'X' if none matches), positions in
+    Å relative to the box origin, columns id and type (and the group bitmask ``mask`` if
+    ``with_mask``), info step and fix_id, the cell and pbc of the box. Every rank holds the
+    same arrays, so decisions taken from them agree across ranks.
     """
+    from lammps_quests.active.structure import Structure
+
     lmp = as_lammps(lmp)
     natoms = int(lmp.get_natoms())
     ids = np.ctypeslib.as_array(lmp.gather_concat("id", 0, 1), shape=(natoms,)).copy()
     types = np.ctypeslib.as_array(lmp.gather_concat("type", 0, 1), shape=(natoms,)).copy()
     positions = np.ctypeslib.as_array(lmp.gather_concat("x", 1, 3), shape=(natoms * 3,)).copy()
     dh = np.ctypeslib.as_array(lmp.gather_concat(f"f_{fix_id}", 1, 1), shape=(natoms,)).copy()
-    if lmp.extract_setting("world_rank") != 0:
-        return
-
+    columns = {"id": ids, "type": types}
+    if with_mask:
+        columns["mask"] = np.ctypeslib.as_array(lmp.gather_concat("mask", 0, 1), shape=(natoms,)).copy()
     boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
     lo = np.array(boxlo)
     span = np.array(boxhi) - lo
     cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
     order = np.argsort(ids, kind="stable")
     symbols = type_symbols or elements_from_masses(np.asarray(lmp.numpy.extract_atom("mass")))
-    write_extxyz_frame(
-        path,
+    frame = Structure(
         species=[symbols[t] for t in types[order]],
         positions=positions.reshape(natoms, 3)[order] - lo,
         cell=cell,
-        pbc=[bool(p) for p in periodicity],
-        columns={"id": ids[order], "type": types[order], "dH": dh[order]},
+        pbc=np.array([bool(p) for p in periodicity]),
+        columns={name: values[order] for name, values in columns.items()},
         info={"step": int(step), "fix_id": str(fix_id)},
     )
+    return frame, dh[order]
+
+
+def save_frame(lmp, fix_id: str, path, step: int, type_symbols=None) -> None:
+    """Append the whole current frame to an extended-XYZ file (collective over MPI ranks).
+
+    :func:`gather_frame` on every rank, then rank 0 writes one frame, atoms sorted by id:
+    columns species, pos (Å, relative to the box origin), id, type, dH (nats); info step and
+    the fix ID; the cell and pbc from the box.
+    """
+    frame, dh = gather_frame(lmp, fix_id, step, type_symbols)
+    if as_lammps(lmp).extract_setting("world_rank") != 0:
+        return
+    frame.columns["dH"] = dh
+    frame.write(path)
+
+
+def local_descriptors(lmp, rows, k: int, cutoff: float) -> np.ndarray:
+    """Descriptors (Å^-1) of this rank's owned atoms ``rows`` (ghosts as neighbours)."""
+    lmp = as_lammps(lmp)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    nall = lmp.extract_setting("nlocal") + lmp.extract_setting("nghost")
+    points = np.ascontiguousarray(lmp.numpy.extract_atom("x", nelem=nall, dim=3))
+    return descriptors_from_points(points[rows], points, rows, k, cutoff)

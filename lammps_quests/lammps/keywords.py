@@ -14,7 +14,7 @@ from typing import Callable
 
 USAGE = (
     "fix ID group-ID quests N reference-file [bandwidth h] [threshold t] "
-    "[halt t soft|hard] [save t file] [k K] [cutoff rc] [elements El1 El2 ...]"
+    "[halt t soft|hard] [save t file [every] [cut R]] [k K] [cutoff rc] [elements El1 El2 ...]"
 )
 
 
@@ -32,6 +32,8 @@ class FixOptions:
     halt_threshold: float = 0.0  # nats
     save_threshold: float | None = None  # nats; None: no saving
     save_path: str | None = None
+    save_every: bool = False  # True: save at every evaluation with dH > t (no de-duplication)
+    save_cut: float | None = None  # Å: write one cut-out per hot spot instead of the frame
     k: int | None = None  # assertion on the reference's k
     cutoff: float | None = None  # Å, assertion on the reference's cutoff
     elements: tuple[str, ...] | None = None  # element of each atom type; None: from the masses
@@ -91,11 +93,22 @@ def _halt(options: FixOptions, words: list[str]) -> int:
 
 
 def _save(options: FixOptions, words: list[str]) -> int:
-    syntax = "a threshold in nats and a file name: save t file"
+    syntax = "a threshold in nats and a file name, then optionally every and cut R: save t file [every] [cut R]"
     value, path = take(words, 2, "save", syntax)
     options.save_threshold = number(value, "save", syntax)
     options.save_path = path
-    return 2
+    used = 2
+    while used < len(words) and words[used] in ("every", "cut"):
+        if words[used] == "every":
+            options.save_every = True
+            used += 1
+            continue
+        (radius,) = take(words[used + 1 :], 1, "save ... cut", "a radius in Angstrom: save t file cut R")
+        options.save_cut = number(radius, "save ... cut", "a radius in Angstrom: save t file cut R")
+        if not options.save_cut > 0:
+            raise KeywordError(f"save ... cut R needs a radius > 0 Angstrom, got {radius}")
+        used += 2
+    return used
 
 
 def _k(options: FixOptions, words: list[str]) -> int:

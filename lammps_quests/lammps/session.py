@@ -23,14 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from lammps_quests.core.validation import check_bandwidths
-from lammps_quests.lammps.fix import (as_lammps, evaluate as evaluate_atoms, lammps_type_elements,
-                                      load_reference, save_frame, species_of_types)
+from lammps_quests.active.extension import cached_entropy
+from lammps_quests.active.saving import Saver, describe_saved
+from lammps_quests.lammps.fix import (as_lammps, evaluate as evaluate_atoms, gather_frame,
+                                      lammps_type_elements, load_reference, local_descriptors,
+                                      species_of_types)
 from lammps_quests.lammps.keywords import FixOptions, parse_keywords
 
 #: one letter per partial statistic: m = maximum over ranks, s = sum over ranks
-REDUCTIONS = "msss"  # max dH, sum dH, atoms in the group, atoms with dH > threshold
-#: names of the global vector f_ID[1..4]
-GLOBAL_VECTOR = ("max dH", "mean dH", "fraction above threshold", "count above threshold")
+REDUCTIONS = "mssss"  # max dH, sum dH, atoms in the group, atoms with dH > threshold, new atoms
+#: names of the global vector f_ID[1..5]
+GLOBAL_VECTOR = ("max dH", "mean dH", "fraction above threshold", "count above threshold",
+                 "count new")
 
 _sessions: dict[tuple[int, str], "FixSession"] = {}
 
@@ -43,13 +47,15 @@ class Statistics:
     sum_dh: float
     atoms: float
     above: float
+    new: float = 0.0  # atoms with dH against reference ∪ saved > the save threshold
 
     @property
     def values(self) -> list[float]:
-        """The global vector: max dH, mean dH, fraction and count with dH > threshold."""
+        """The global vector: max dH, mean dH, fraction and count with dH > threshold, and
+        the count of new atoms (what ``save`` would save; 0 without save)."""
         if self.atoms == 0:
-            return [0.0, 0.0, 0.0, 0.0]
-        return [self.max_dh, self.sum_dh / self.atoms, self.above / self.atoms, self.above]
+            return [0.0] * len(GLOBAL_VECTOR)
+        return [self.max_dh, self.sum_dh / self.atoms, self.above / self.atoms, self.above, self.new]
 
 
 @dataclass
@@ -76,10 +82,25 @@ class FixSession:
         check_bandwidths(h)
         self.bandwidth = float(h)
         self.last_saved_step: int | None = None
-        self.frames_saved = 0
         self.warned_empty = False
+        self.saver = self._saver(options)
+        self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
         self.type_species = None  # species number of each atom type (species-aware references)
         self.type_symbols = None  # element of each atom type, when known
+
+    def _saver(self, options: FixOptions) -> Saver | None:
+        """What decides and remembers saves (None without the save keyword)."""
+        if options.save_threshold is None:
+            return None
+        if self.reference.species_aware:
+            if options.save_cut is not None:
+                raise ValueError("save ... cut needs a species-agnostic reference (cut-outs and "
+                                 "de-duplication compare species-agnostic descriptors); drop cut "
+                                 "or build the reference without --species")
+            options.save_every = True  # de-duplication needs species-agnostic descriptors
+        return Saver(self.reference, self.bandwidth, options.save_threshold, cut_radius=options.save_cut,
+                     deduplicate=not options.save_every,
+                     reference_entropy=cached_entropy(self.reference, self.bandwidth))
 
     def map_types(self, lmp) -> None:
         """Element and reference species of each atom type, checked once: from the elements
@@ -105,18 +126,31 @@ class FixSession:
         """dH of this rank's owned group atoms, stored in LAMMPS; return local partials."""
         if self.reference.species_aware and self.type_species is None:
             self.map_types(lmp)
+        self.group_bit = int(group_bit)
         dh = evaluate_atoms(lmp, self.reference, fix_id, group_bit=group_bit, bandwidth=self.bandwidth,
                             property=property, num_threads=num_threads, type_species=self.type_species)
         mask = as_lammps(lmp).numpy.extract_atom("mask", nelem=len(dh))
         values = dh[(np.asarray(mask[: len(dh)]) & group_bit) != 0] if len(dh) else dh
         if len(values) == 0:
-            return [-math.inf, 0.0, 0.0, 0.0]
+            return [-math.inf, 0.0, 0.0, 0.0, 0.0]
         return [float(values.max()), float(values.sum()), float(len(values)),
-                float(np.count_nonzero(values > self.options.threshold))]
+                float(np.count_nonzero(values > self.options.threshold)),
+                float(self._count_new(lmp, dh, mask, group_bit))]
+
+    def _count_new(self, lmp, dh, mask, group_bit: int) -> int:
+        """This rank's group atoms with dH against reference ∪ saved > the save threshold."""
+        if self.saver is None:
+            return 0
+        in_group = (np.asarray(mask[: len(dh)]) & group_bit) != 0
+        rows = np.flatnonzero(in_group & (dh > self.saver.threshold))
+        if len(rows) == 0 or not self.saver.deduplicate:
+            return len(rows)
+        Y = local_descriptors(lmp, rows, self.reference.k, self.reference.cutoff)
+        return int(np.count_nonzero(self.saver.new_mask(Y, dh[rows])))
 
     def finish(self, lmp, step: int, reduced) -> Outcome:
         """Act on the reduced statistics (same on every rank): save and halt decisions."""
-        stats = Statistics(*(float(v) for v in reduced[:4]))
+        stats = Statistics(*(float(v) for v in reduced[:len(REDUCTIONS)]))
         outcome = Outcome(values=stats.values)
         if stats.atoms == 0:
             if not self.warned_empty:
@@ -131,15 +165,32 @@ class FixSession:
         return outcome
 
     def _save(self, lmp, step: int, stats: Statistics, outcome: Outcome) -> None:
-        o = self.options
-        if o.save_threshold is None or not stats.max_dh > o.save_threshold or self.last_saved_step == step:
+        """Collective: every rank gathers the frame and takes the same decisions from it."""
+        o, saver = self.options, self.saver
+        if saver is None:
             return
-        save_frame(lmp, self.fix_id, o.save_path, step, self.type_symbols)
+        # `every` saves a step once even if it is evaluated again (end of one run, start of
+        # the next); de-duplication needs no such guard: a re-evaluated frame has nothing new
+        if o.save_every and self.last_saved_step == step:
+            return
+        trigger = stats.max_dh > o.save_threshold if o.save_every else stats.new > 0
+        if not trigger:
+            return
+        frame, dh = gather_frame(lmp, self.fix_id, step, self.type_symbols, with_mask=True)
+        in_group = (frame.columns.pop("mask") & self.group_bit) != 0
+        frame.info["source"] = f"fix_quests_{self.fix_id}"
+        structures = saver.structures(frame, dh, eligible=in_group)
         self.last_saved_step = step
-        self.frames_saved += 1
+        if as_lammps(lmp).extract_setting("world_rank") == 0:
+            for structure in structures:
+                structure.write(o.save_path)
+        if not structures:
+            return
+        kind = "frame" if o.save_cut is None else f"cut-out(s) of R = {o.save_cut:g} Angstrom"
+        new = sum(int(s.columns["new"].sum()) for s in structures)
         outcome.log += (
             f"fix quests {self.fix_id}: step {step} max dH {stats.max_dh:.6g} > {o.save_threshold:.6g}, "
-            f"frame appended to {o.save_path}\n"
+            f"{len(structures)} {kind} with {new} new atom(s) appended to {o.save_path}\n"
         )
 
     def _halt(self, step: int, stats: Statistics, outcome: Outcome) -> None:
@@ -156,12 +207,17 @@ class FixSession:
             outcome.halt = 1
             outcome.log += f"fix quests {self.fix_id}: {summary}, stopping the run (halt soft)\n"
 
-    def report(self) -> str:
-        """End-of-run log text (empty when there is nothing to report)."""
-        if self.options.save_path is None:
+    def report(self, rank: int = 0) -> str:
+        """End-of-run log text (empty when there is nothing to report; rank 0 only)."""
+        if self.saver is None or rank != 0:
             return ""
-        return (f"fix quests {self.fix_id}: {self.frames_saved} frame(s) saved to "
-                f"{self.options.save_path} so far\n")
+        return saved_report(f"fix quests {self.fix_id}", self.saver, self.options.save_path)
+
+
+def saved_report(prefix: str, saver: Saver, path) -> str:
+    """Structures, atoms and new environments saved, and the entropy they add (nats)."""
+    gain = saver.entropy_gain() if saver.counts.new else None
+    return describe_saved(prefix, saver.counts, gain, saver.extension.bandwidth, path) + "\n"
 
 
 def _key(lmp, fix_id: str) -> tuple[int, str]:
@@ -199,8 +255,8 @@ def finish(lmp, fix_id: str, step: int, reduced) -> tuple:
 
 
 def report(lmp, fix_id: str) -> str:
-    """End-of-run log text of the fix."""
-    return session(lmp, fix_id).report()
+    """End-of-run log text of the fix (rank 0 computes it; the C++ side prints rank 0's)."""
+    return session(lmp, fix_id).report(int(as_lammps(lmp).extract_setting("world_rank")))
 
 
 def close_fix(lmp, fix_id: str) -> None:
