@@ -42,7 +42,7 @@ def _write_frame(stream, frame, values: dict, species, step) -> None:
     stream.write("ITEM: ATOMS id type x y z " + " ".join(values) + "\n")
     table = np.column_stack([np.arange(1, n + 1), types, positions, *values.values()])
     formats = ["%d", "%d", "%.8f", "%.8f", "%.8f"]
-    formats += ["%d" if np.issubdtype(v.dtype, np.integer) else "%.12g" for v in values.values()]
+    formats += ["%d" if np.issubdtype(v.dtype, np.integer) else "%.17g" for v in values.values()]
     np.savetxt(stream, table, fmt=formats)
 
 

@@ -1,0 +1,208 @@
+"""QuestsMonitor on real ASE molecular dynamics (EMT Cu, 108 atoms, Langevin).
+
+A reference from a short 600 K run of the crystal; a hot run (1500 K) leaves it within a few
+hundred femtoseconds, so max dH crosses 0 inside the 150 steps the tests run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import thermalize_momenta
+
+from lammps_quests import Reference
+from lammps_quests.ase import QuestsHalt, QuestsMonitor
+from lammps_quests.errors import QuestsError
+
+INTERVAL = 10
+HOT_STEPS = 150
+BIN_DIR = Path(sys.executable).parent
+
+
+def _crystal() -> Atoms:
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)  # 108 atoms, 10.83 Å box
+    atoms.calc = EMT()
+    return atoms
+
+
+def _langevin(atoms: Atoms, temperature: float, seed: int) -> Langevin:
+    rng = np.random.default_rng(seed)
+    thermalize_momenta(atoms, temperature_K=temperature, rng=rng)
+    return Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02, rng=rng, fixcm=False)
+
+
+def _hot_run(reference, steps: int = HOT_STEPS, **monitor_options):
+    """The hot run with one monitor (every INTERVAL steps); returns (atoms, dyn, monitor)."""
+    atoms = _crystal()
+    dyn = _langevin(atoms, 1500.0, seed=7)
+    monitor = QuestsMonitor(atoms, reference, **monitor_options).attach(dyn, interval=INTERVAL)
+    return atoms, dyn, monitor
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    atoms = _crystal()
+    dyn = _langevin(atoms, 600.0, seed=1)
+    frames = []
+    dyn.attach(lambda: frames.append(atoms.copy()), interval=20)
+    dyn.run(200)
+    path = tmp_path_factory.mktemp("ref") / "cu_emt.qref"
+    Reference.build(frames).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hot(reference, tmp_path_factory):
+    """One hot run watched by two monitors: one saving every frame, one saving above 0 nats."""
+    directory = tmp_path_factory.mktemp("hot")
+    atoms, dyn, every = _hot_run(reference, save=(-1e6, directory / "all.xyz"))
+    above = QuestsMonitor(atoms, reference, save=(0.0, directory / "above.xyz"), dynamics=dyn)
+    dyn.attach(above, interval=INTERVAL)
+    seen = {}  # step -> (positions, dH) as the monitor left them, after both monitors ran
+    dyn.attach(lambda: seen.setdefault(dyn.nsteps, (atoms.positions.copy(), atoms.arrays["dH"].copy())),
+               interval=INTERVAL)
+    dyn.run(HOT_STEPS)
+    return directory, every, above, seen
+
+
+def test_history_and_arrays_follow_each_evaluation(hot):
+    _, every, above, seen = hot
+    steps = [record.step for record in every.history]
+    assert steps == list(range(0, HOT_STEPS + 1, INTERVAL)) == sorted(seen)
+    for record in every.history:
+        dh = seen[record.step][1]
+        assert record.max_dh == dh.max() and record.mean_dh == dh.mean()
+        assert record.count_above == np.count_nonzero(dh > 0.0)
+        assert record.fraction_above == record.count_above / len(dh)
+    assert every.history[0].max_dh < 0 < every.history[-1].max_dh  # the run leaves the reference
+    assert [r.as_dict() | {"seconds": 0, "saved": 0} for r in every.history] == \
+           [r.as_dict() | {"seconds": 0, "saved": 0} for r in above.history]
+
+
+def test_values_equal_offline_cli_on_the_saved_frames(hot, reference, tmp_path):
+    directory, every, _, seen = hot
+    saved = ase.io.read(directory / "all.xyz", index=":")
+    assert [frame.info["step"] for frame in saved] == [r.step for r in every.history]
+    check = tmp_path / "offline.lammpstrj"
+    result = subprocess.run(
+        [str(BIN_DIR / "lammps-quests"), "dh", str(directory / "all.xyz"), "-r", str(reference),
+         "-o", str(check), "--json"],
+        check=False, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    in_run = np.concatenate([seen[frame.info["step"]][1] for frame in saved])
+    offline = _dump_column(check, "dH")
+    assert offline.shape == in_run.shape
+    np.testing.assert_allclose(offline, in_run, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([f.arrays["dH"] for f in saved]), in_run, rtol=0, atol=1e-12)
+    assert summary["max"] == pytest.approx(max(r.max_dh for r in every.history), abs=1e-12)
+    assert summary["mean"] == pytest.approx(np.mean(in_run), abs=1e-12)
+
+
+def test_save_writes_frames_above_the_threshold_readably(hot):
+    directory, _, above, seen = hot
+    expected = [r.step for r in above.history if r.max_dh > 0.0]
+    assert 0 < len(expected) < len(above.history)
+    assert [r.step for r in above.history if r.saved] == expected == above.save.saved_steps
+    frames = ase.io.read(directory / "above.xyz", index=":")
+    assert [frame.info["step"] for frame in frames] == expected
+    for frame in frames:
+        positions, dh = seen[frame.info["step"]]
+        assert frame.get_chemical_symbols() == ["Cu"] * 108 and frame.pbc.all()
+        np.testing.assert_array_equal(frame.positions, positions)  # 17 digits round-trip exactly
+        np.testing.assert_array_equal(frame.arrays["dH"], dh)
+        np.testing.assert_array_equal(frame.arrays["id"], np.arange(1, 109))
+
+
+def test_halt_stops_at_the_first_evaluation_above(reference, hot):
+    _, every, _, _ = hot
+    threshold = 0.5
+    first = next(r.step for r in every.history if r.max_dh > threshold)
+    _, dyn, monitor = _hot_run(reference, halt=threshold)
+    with pytest.raises(QuestsHalt) as stop:
+        dyn.run(HOT_STEPS)
+    assert isinstance(stop.value, QuestsError)
+    assert stop.value.step == first == dyn.nsteps == monitor.last.step
+    assert stop.value.max_dh == monitor.last.max_dh > threshold
+    assert all(r.max_dh <= threshold for r in monitor.history[:-1])
+    assert f"at step {first}" in str(stop.value)
+
+
+def test_irun_loop_stops_at_the_same_step(reference, hot):
+    _, every, _, _ = hot
+    threshold = 0.5
+    first = next(r.step for r in every.history if r.max_dh > threshold)
+    _, dyn, monitor = _hot_run(reference)
+    for _ in dyn.irun(HOT_STEPS):
+        if monitor.last is not None and monitor.last.max_dh > threshold:
+            break
+    assert dyn.nsteps == first
+
+
+def test_reference_with_other_settings_is_refused(reference):
+    atoms = _crystal()
+    with pytest.raises(ValueError, match=r"built with k = 32, but the monitor asks for k = 16"):
+        QuestsMonitor(atoms, reference, k=16)
+    with pytest.raises(ValueError, match=r"built with cutoff = 5.0 Å, but the monitor asks for cutoff = 4.0 Å"):
+        QuestsMonitor(atoms, reference, cutoff=4.0)
+    other = Reference.build([_crystal()], k=16, cutoff=4.0)
+    with pytest.raises(ValueError, match=r"k = 16, but the monitor asks for k = 32"):
+        QuestsMonitor(atoms, other, k=32, cutoff=5.0)
+
+
+def test_atoms_without_cell_but_periodic_is_refused(reference):
+    cluster = Atoms("Cu4", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [0, 0, 2.5]], pbc=True)
+    with pytest.raises(ValueError, match=r"periodic directions need a cell.*atoms.set_cell"):
+        QuestsMonitor(cluster, reference)
+    cluster.pbc = False  # a cluster is fine
+    assert QuestsMonitor(cluster, reference)().max_dh > 0
+    slab = _crystal()
+    slab.cell[2] = 0.0
+    with pytest.raises(ValueError, match=r"no lattice vector c"):
+        QuestsMonitor(slab, reference)
+
+
+def test_bad_arguments_are_named(reference, tmp_path):
+    atoms = _crystal()
+    with pytest.raises(ValueError, match="save must be a pair"):
+        QuestsMonitor(atoms, reference, save="out.xyz")
+    with pytest.raises(ValueError, match="directory does not exist"):
+        QuestsMonitor(atoms, reference, save=(1.0, tmp_path / "missing" / "out.xyz"))
+    with pytest.raises(ValueError, match="halt must be finite"):
+        QuestsMonitor(atoms, reference, halt=float("nan"))
+    with pytest.raises(ValueError, match="does not exist"):
+        QuestsMonitor(atoms, tmp_path / "none.qref")
+
+
+def test_monitor_does_not_import_lammps():
+    code = "import sys, lammps_quests.ase; print('lammps' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def _dump_column(path: Path, name: str) -> np.ndarray:
+    """One per-atom column of a LAMMPS text dump, all frames concatenated, rows in id order."""
+    values, lines, at = [], path.read_text().splitlines(), 0
+    while at < len(lines):
+        if lines[at] == "ITEM: NUMBER OF ATOMS":
+            count = int(lines[at + 1])
+        elif lines[at].startswith("ITEM: ATOMS"):
+            columns = lines[at].split()[2:]
+            rows = np.array([row.split() for row in lines[at + 1 : at + 1 + count]], dtype=float)
+            rows = rows[np.argsort(rows[:, columns.index("id")])]
+            values.append(rows[:, columns.index(name)])
+            at += count
+        at += 1
+    return np.concatenate(values)
