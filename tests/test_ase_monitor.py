@@ -1,7 +1,8 @@
 """QuestsMonitor on real ASE molecular dynamics (EMT Cu, 108 atoms, Langevin).
 
-A reference from a short 600 K run of the crystal; a hot run (1500 K) leaves it within a few
-hundred femtoseconds, so max dH crosses 0 inside the 150 steps the tests run.
+A reference from a short 600 K run of the crystal (0.5 ps); a hot run (1500 K) leaves it within
+a few tens of femtoseconds and goes further out as it goes on, inside the 150 steps (0.75 ps)
+the tests run.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def reference(tmp_path_factory) -> Path:
     atoms = _crystal()
     dyn = _langevin(atoms, 600.0, seed=1)
     frames = []
-    dyn.attach(lambda: frames.append(atoms.copy()), interval=20)
-    dyn.run(200)
+    dyn.attach(lambda: frames.append(atoms.copy()), interval=10)
+    dyn.run(100)
     path = tmp_path_factory.mktemp("ref") / "cu_emt.qref"
     Reference.build(frames).save(path)
     return path
@@ -125,24 +126,28 @@ def test_save_writes_frames_above_the_threshold_readably(hot):
         np.testing.assert_array_equal(frame.arrays["id"], np.arange(1, 109))
 
 
+def _halt_threshold(history) -> tuple[float, int]:
+    """A threshold the first five evaluations stay below, and the step that first exceeds it."""
+    threshold = max(record.max_dh for record in history[:5])
+    return threshold, next(record.step for record in history if record.max_dh > threshold)
+
+
 def test_halt_stops_at_the_first_evaluation_above(reference, hot):
     _, every, _, _ = hot
-    threshold = 0.5
-    first = next(r.step for r in every.history if r.max_dh > threshold)
+    threshold, first = _halt_threshold(every.history)
     _, dyn, monitor = _hot_run(reference, halt=threshold)
     with pytest.raises(QuestsHalt) as stop:
         dyn.run(HOT_STEPS)
     assert isinstance(stop.value, QuestsError)
     assert stop.value.step == first == dyn.nsteps == monitor.last.step
     assert stop.value.max_dh == monitor.last.max_dh > threshold
-    assert all(r.max_dh <= threshold for r in monitor.history[:-1])
+    assert len(monitor.history) > 5 and all(r.max_dh <= threshold for r in monitor.history[:-1])
     assert f"at step {first}" in str(stop.value)
 
 
 def test_irun_loop_stops_at_the_same_step(reference, hot):
     _, every, _, _ = hot
-    threshold = 0.5
-    first = next(r.step for r in every.history if r.max_dh > threshold)
+    threshold, first = _halt_threshold(every.history)
     _, dyn, monitor = _hot_run(reference)
     for _ in dyn.irun(HOT_STEPS):
         if monitor.last is not None and monitor.last.max_dh > threshold:
@@ -159,6 +164,44 @@ def test_reference_with_other_settings_is_refused(reference):
     other = Reference.build([_crystal()], k=16, cutoff=4.0)
     with pytest.raises(ValueError, match=r"k = 16, but the monitor asks for k = 32"):
         QuestsMonitor(atoms, other, k=32, cutoff=5.0)
+
+
+def test_element_the_species_aware_reference_lacks_is_refused(reference):
+    frames = [_crystal()]
+    cu_only = Reference.build(frames, species="auto")
+    assert cu_only.species == ("Cu",)
+    alloy = _crystal()
+    alloy.symbols[[3, 50]] = "Ag"
+    with pytest.raises(ValueError, match=r"centred on Cu only, but the monitor has Ag"):
+        QuestsMonitor(alloy, cu_only)
+    monitor = QuestsMonitor(_crystal(), cu_only)
+    monitor.atoms.symbols[7] = "Ag"  # an element appearing during the run is refused too
+    with pytest.raises(ValueError, match=r"has Ag"):
+        monitor()
+    assert QuestsMonitor(alloy, reference)().count_above >= 0  # a species-agnostic one ignores elements
+
+
+def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_path):
+    from lammps_quests.core.descriptors import species_descriptors
+    from lammps_quests.core.species_information import delta_entropy_by_species
+
+    alloy = _crystal()
+    alloy.symbols[::4] = "Ag"
+    dyn = _langevin(alloy, 600.0, seed=3)
+    frames = []
+    dyn.attach(lambda: frames.append(alloy.copy()), interval=10)
+    dyn.run(30)
+    reference = Reference.build(frames, species=["Cu", "Ag"])
+    monitor = QuestsMonitor(alloy, reference, dynamics=dyn)
+    dyn.attach(monitor, interval=10)
+    dyn.run(20)
+    Y, labels = species_descriptors(alloy, ["Cu", "Ag"])
+    expected = delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels, 2)
+    np.testing.assert_array_equal(alloy.arrays["dH"], expected)
+    assert monitor.descriptors.shape == (108, 3 * 63)
+    swapped = alloy.copy()  # Ag atoms on Cu sites are compared with Ag environments only
+    swapped.symbols = ["Cu" if s == "Ag" else "Ag" for s in alloy.get_chemical_symbols()]
+    assert QuestsMonitor(swapped, reference)().mean_dh > monitor.last.mean_dh + 1.0
 
 
 def test_atoms_without_cell_but_periodic_is_refused(reference):

@@ -5,7 +5,10 @@ interval=N)``); each call computes the descriptors of ``atoms`` with the referen
 cutoff (:func:`lammps_quests.core.descriptors.descriptors_from_arrays`, the path of offline
 ``lammps-quests dh``) and dH against the reference with
 :func:`lammps_quests.core.information.delta_entropy`, so the numbers equal the offline ones
-for the same positions.
+for the same positions. A species-aware reference takes the species-aware core path
+(:func:`~lammps_quests.core.descriptors.species_descriptors_from_arrays`,
+:func:`~lammps_quests.core.species_information.delta_entropy_by_species`) with the elements of
+``atoms.get_chemical_symbols()``.
 
 Per call:
 
@@ -35,8 +38,13 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.active.saving import SavedFrame, parse_save
-from lammps_quests.core.descriptors import descriptors_from_arrays
+from lammps_quests.core.descriptors import (
+    descriptors_from_arrays,
+    species_descriptors_from_arrays,
+)
 from lammps_quests.core.information import delta_entropy
+from lammps_quests.core.species import species_numbers
+from lammps_quests.core.species_information import delta_entropy_by_species
 from lammps_quests.errors import QuestsHalt
 from lammps_quests.formats.reference import Reference
 
@@ -83,8 +91,12 @@ class QuestsMonitor:
             (and without :meth:`attach`) the step is the number of the call (0, 1, ...).
         bandwidth: kernel bandwidth in Å^-1 (default: the reference's).
         k, cutoff: expected descriptor settings (cutoff in Å); refused if the reference was
-            built with others. Default: the reference's.
-        log: a text stream to print one line per evaluation to (e.g. ``sys.stdout``).
+            built with others (:meth:`Reference.check`). Default: the reference's.
+        log: a text stream (or True for standard output) to print one line per evaluation.
+
+    A species-aware reference compares each atom with the reference environments centred on
+    its own element (``atoms.get_chemical_symbols()``); an element the reference lacks is
+    refused with a ValueError naming it. A species-agnostic reference ignores elements.
     """
 
     def __init__(
@@ -103,7 +115,8 @@ class QuestsMonitor:
     ):
         self.atoms = atoms
         self.reference = _as_reference(reference)
-        check_settings(self.reference, k, cutoff)
+        check_structure(atoms)
+        self.reference.check(k, cutoff, species=atoms.get_chemical_symbols(), by="the monitor")
         self.bandwidth = self.reference.bandwidth if bandwidth is None else _positive(bandwidth, "bandwidth")
         self.threshold = _finite(threshold, "threshold")
         self.halt = None if halt is None else _finite(halt, "halt")
@@ -112,7 +125,8 @@ class QuestsMonitor:
         self.log = log
         self.history: list[Evaluation] = []
         self.descriptors: np.ndarray | None = None  # of the last evaluated frame, Å^-1
-        check_structure(atoms)
+        # centre species of the reference rows (species-aware references only)
+        self._reference_labels = self.reference.species_labels if self.reference.species_aware else None
 
     # ----------------------------------------------------------------- observer
     def attach(self, dynamics, interval: int = 1) -> QuestsMonitor:
@@ -151,10 +165,23 @@ class QuestsMonitor:
         """dH (nats) of every atom of the current frame; also stored in ``atoms.arrays["dH"]``."""
         atoms = self.atoms
         check_structure(atoms)
-        self.descriptors = descriptors_from_arrays(
-            atoms.positions, np.asarray(atoms.cell), atoms.pbc, self.reference.k, self.reference.cutoff
-        )
-        dh = np.asarray(delta_entropy(self.descriptors, self.reference.descriptors, self.bandwidth))
+        reference = self.reference
+        settings = (np.asarray(atoms.cell), atoms.pbc, reference.k, reference.cutoff)
+        if not reference.species_aware:
+            self.descriptors = descriptors_from_arrays(atoms.positions, *settings)
+            dh = delta_entropy(self.descriptors, reference.descriptors, self.bandwidth)
+        else:
+            symbols = atoms.get_chemical_symbols()
+            reference.check(species=symbols, by="the monitor")
+            labels = species_numbers(symbols, reference.species)
+            self.descriptors = species_descriptors_from_arrays(
+                atoms.positions, labels, len(reference.species), *settings
+            )
+            dh = delta_entropy_by_species(
+                self.descriptors, labels, reference.descriptors, self._reference_labels,
+                len(reference.species), self.bandwidth, species_names=reference.species,
+            )
+        dh = np.asarray(dh, dtype=np.float64)
         atoms.arrays[DH_ARRAY] = dh.copy()
         return dh
 
@@ -216,21 +243,6 @@ def check_structure(atoms) -> None:
             f"(cell lengths {np.round(lengths, 6).tolist()} Å): periodic directions need a cell; set "
             "one with atoms.set_cell(...) or make those directions non-periodic with "
             "atoms.pbc = False (a cluster or molecule)"
-        )
-
-
-def check_settings(reference: Reference, k: int | None, cutoff: float | None) -> None:
-    """Refuse a reference whose k or cutoff (Å) differ from the ones asked for."""
-    where = reference.path if reference.path is not None else "the reference"
-    if k is not None and int(k) != reference.k:
-        raise ValueError(
-            f"{where} was built with k = {reference.k}, but the monitor asks for k = {k}; "
-            f"descriptors of different k cannot be compared: drop k or rebuild the reference with k = {k}"
-        )
-    if cutoff is not None and not math.isclose(float(cutoff), reference.cutoff, rel_tol=0, abs_tol=1e-12):
-        raise ValueError(
-            f"{where} was built with cutoff = {reference.cutoff} Å, but the monitor asks for "
-            f"cutoff = {cutoff} Å; drop cutoff or rebuild the reference with that cutoff"
         )
 
 
