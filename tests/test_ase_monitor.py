@@ -64,20 +64,24 @@ def reference(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def hot(reference, tmp_path_factory):
-    """One hot run watched by two monitors: one saving every frame, one saving above 0 nats."""
+    """One hot run watched by three monitors saving every frame, frames above 0 nats, and what
+    is new above 0 nats (the default, de-duplicated save)."""
     directory = tmp_path_factory.mktemp("hot")
-    atoms, dyn, every = _hot_run(reference, save=(-1e6, directory / "all.xyz"))
-    above = QuestsMonitor(atoms, reference, save=(0.0, directory / "above.xyz"), dynamics=dyn)
+    atoms, dyn, every = _hot_run(reference, save=(-1e6, directory / "all.xyz"), deduplicate=False)
+    above = QuestsMonitor(atoms, reference, save=(0.0, directory / "above.xyz"), deduplicate=False,
+                          dynamics=dyn)
+    new = QuestsMonitor(atoms, reference, save=(0.0, directory / "new.xyz"), dynamics=dyn)
     dyn.attach(above, interval=INTERVAL)
-    seen = {}  # step -> (positions, dH) as the monitor left them, after both monitors ran
+    dyn.attach(new, interval=INTERVAL)
+    seen = {}  # step -> (positions, dH) as the monitors left them
     dyn.attach(lambda: seen.setdefault(dyn.nsteps, (atoms.positions.copy(), atoms.arrays["dH"].copy())),
                interval=INTERVAL)
     dyn.run(HOT_STEPS)
-    return directory, every, above, seen
+    return directory, every, above, new, seen
 
 
 def test_history_and_arrays_follow_each_evaluation(hot):
-    _, every, above, seen = hot
+    _, every, above, _, seen = hot
     steps = [record.step for record in every.history]
     assert steps == list(range(0, HOT_STEPS + 1, INTERVAL)) == sorted(seen)
     for record in every.history:
@@ -86,12 +90,12 @@ def test_history_and_arrays_follow_each_evaluation(hot):
         assert record.count_above == np.count_nonzero(dh > 0.0)
         assert record.fraction_above == record.count_above / len(dh)
     assert every.history[0].max_dh < 0 < every.history[-1].max_dh  # the run leaves the reference
-    assert [r.as_dict() | {"seconds": 0, "saved": 0} for r in every.history] == \
-           [r.as_dict() | {"seconds": 0, "saved": 0} for r in above.history]
+    ignored = {"seconds": 0, "saved": 0, "new": 0}
+    assert [r.as_dict() | ignored for r in every.history] == [r.as_dict() | ignored for r in above.history]
 
 
 def test_values_equal_offline_cli_on_the_saved_frames(hot, reference, tmp_path):
-    directory, every, _, seen = hot
+    directory, every, _, _, seen = hot
     saved = ase.io.read(directory / "all.xyz", index=":")
     assert [frame.info["step"] for frame in saved] == [r.step for r in every.history]
     check = tmp_path / "offline.lammpstrj"
@@ -112,10 +116,10 @@ def test_values_equal_offline_cli_on_the_saved_frames(hot, reference, tmp_path):
 
 
 def test_save_writes_frames_above_the_threshold_readably(hot):
-    directory, _, above, seen = hot
+    directory, _, above, _, seen = hot
     expected = [r.step for r in above.history if r.max_dh > 0.0]
     assert 0 < len(expected) < len(above.history)
-    assert [r.step for r in above.history if r.saved] == expected == above.save.saved_steps
+    assert [r.step for r in above.history if r.saved] == expected
     frames = ase.io.read(directory / "above.xyz", index=":")
     assert [frame.info["step"] for frame in frames] == expected
     for frame in frames:
@@ -124,6 +128,48 @@ def test_save_writes_frames_above_the_threshold_readably(hot):
         np.testing.assert_array_equal(frame.positions, positions)  # 17 digits round-trip exactly
         np.testing.assert_array_equal(frame.arrays["dH"], dh)
         np.testing.assert_array_equal(frame.arrays["id"], np.arange(1, 109))
+        assert frame.info["source"] == "ase"
+
+
+def test_default_save_keeps_only_what_is_new(hot, reference):
+    from lammps_quests.active import saved_summary
+
+    directory, _, above, new, _ = hot
+    frames = ase.io.read(directory / "new.xyz", index=":")
+    steps = [frame.info["step"] for frame in frames]
+    assert steps == [r.step for r in new.history if r.saved]
+    assert steps[0] == next(r.step for r in above.history if r.max_dh > 0.0)  # the first is always new
+    assert set(steps) <= {r.step for r in above.history if r.saved}
+    flagged = [int(frame.arrays["new"].sum()) for frame in frames]
+    assert flagged == [r.new for r in new.history if r.saved]
+    # fewer atoms join the saved set than the atoms above 0 in the saved frames
+    assert sum(flagged) < sum(r.count_above for r in new.history if r.saved)
+    for frame in frames:  # new atoms are above the threshold against the reference
+        assert (frame.arrays["dH"][frame.arrays["new"] == 1] > 0.0).all()
+    counts, gain = saved_summary(frames, Reference.load(reference))
+    assert (counts.structures, counts.new) == (len(frames), sum(flagged))
+    assert gain.added > 0
+    assert f"{counts.structures} structures" in new.report() and f"(+{gain.added:.6g})" in new.report()
+
+
+def test_cut_outs_around_a_hot_spot_reproduce_dh_offline(reference, tmp_path):
+    crystal = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(5)  # 500 atoms, 18 Å box
+    crystal.positions[0] += [0.7, 0.3, 0.1]  # one displaced atom: one local hot spot
+    path = tmp_path / "cut.xyz"
+    record = QuestsMonitor(crystal, reference, save=(0.0, path), cut=5.0)()
+    assert record.saved == 1 and record.new == record.count_above > 0
+    (piece,) = ase.io.read(path, index=":")
+    assert not piece.pbc.any() and len(piece) < len(crystal)
+    assert set(np.flatnonzero(crystal.arrays["dH"] > 0) + 1) <= set(piece.arrays["id"])
+    exact = piece.arrays["exact"] == 1
+    np.testing.assert_array_equal(piece.arrays["dH"], crystal.arrays["dH"][piece.arrays["id"] - 1])
+    check = tmp_path / "offline.lammpstrj"
+    result = subprocess.run(
+        [str(BIN_DIR / "lammps-quests"), "dh", str(path), "-r", str(reference), "-o", str(check)],
+        check=False, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(_dump_column(check, "dH")[exact], piece.arrays["dH"][exact], rtol=0, atol=1e-9)
 
 
 def _halt_threshold(history) -> tuple[float, int]:
@@ -133,7 +179,7 @@ def _halt_threshold(history) -> tuple[float, int]:
 
 
 def test_halt_stops_at_the_first_evaluation_above(reference, hot):
-    _, every, _, _ = hot
+    _, every, _, _, _ = hot
     threshold, first = _halt_threshold(every.history)
     _, dyn, monitor = _hot_run(reference, halt=threshold)
     with pytest.raises(QuestsHalt) as stop:
@@ -146,7 +192,7 @@ def test_halt_stops_at_the_first_evaluation_above(reference, hot):
 
 
 def test_irun_loop_stops_at_the_same_step(reference, hot):
-    _, every, _, _ = hot
+    _, every, _, _, _ = hot
     threshold, first = _halt_threshold(every.history)
     _, dyn, monitor = _hot_run(reference)
     for _ in dyn.irun(HOT_STEPS):
@@ -222,6 +268,10 @@ def test_bad_arguments_are_named(reference, tmp_path):
         QuestsMonitor(atoms, reference, save="out.xyz")
     with pytest.raises(ValueError, match="directory does not exist"):
         QuestsMonitor(atoms, reference, save=(1.0, tmp_path / "missing" / "out.xyz"))
+    with pytest.raises(ValueError, match="cut only applies with save"):
+        QuestsMonitor(atoms, reference, cut=6.0)
+    with pytest.raises(ValueError, match="smaller than the descriptor cutoff"):
+        QuestsMonitor(atoms, reference, save=(1.0, tmp_path / "out.xyz"), cut=3.0)
     with pytest.raises(ValueError, match="halt must be finite"):
         QuestsMonitor(atoms, reference, halt=float("nan"))
     with pytest.raises(ValueError, match="does not exist"):

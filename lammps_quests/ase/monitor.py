@@ -15,8 +15,11 @@ Per call:
 * ``atoms.arrays["dH"]`` holds each atom's dH (nats), so trajectory writers carry it;
 * one :class:`Evaluation` is appended to ``monitor.history`` (step, max, mean, fraction and
   count above ``threshold``);
-* ``save=(t, FILE)``: the frame is appended to FILE when max dH > t
-  (:mod:`lammps_quests.active.saving`, the format of ``fix quests ... save``);
+* ``save=(t, FILE)``: what is new is appended to FILE, in the extended-XYZ format of
+  ``fix quests ... save``, by the package's one :class:`lammps_quests.active.Saver`: atoms
+  with dH > t against the reference and against everything saved before (so a persistent
+  hot spot is saved once), as whole frames or, with ``cut=R``, one cut-out per hot spot;
+  ``deduplicate=False`` saves every frame with max dH > t;
 * ``halt=t``: :class:`lammps_quests.errors.QuestsHalt` is raised when max dH > t; ASE's
   ``dyn.run`` lets it through, so the run stops at that step.
 
@@ -37,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.active.saving import SavedFrame, parse_save
+from lammps_quests.active import Saver, Structure
 from lammps_quests.core.descriptors import (
     descriptors_from_arrays,
     species_descriptors_from_arrays,
@@ -68,7 +71,8 @@ class Evaluation:
     mean_dh: float
     fraction_above: float
     count_above: int
-    saved: bool
+    saved: int
+    new: int
     seconds: float
 
     def as_dict(self) -> dict:
@@ -86,7 +90,12 @@ class QuestsMonitor:
         threshold: dH (nats) above which an atom counts as extrapolating in the history;
             0 is the theory's boundary of the reference.
         halt: raise :class:`QuestsHalt` once max dH > halt (nats); None: never.
-        save: ``(t, FILE)``: append frames with max dH > t (nats) to FILE (extended XYZ).
+        save: ``(t, FILE)``: append what is new (dH > t nats against the reference and all
+            saved so far) to FILE, extended XYZ with columns id (atom index + 1), dH (against
+            the reference, nats), new, exact and the step in the info line.
+        cut: with ``save``, one cut-out per hot spot (atoms within ``cut`` Å of a new atom, a
+            cluster in a vacuum box) instead of the whole frame; ``cut`` >= the cutoff.
+        deduplicate: with ``save``, False saves every frame with max dH > t.
         dynamics: the ASE dynamics, to label evaluations with its step number; without it
             (and without :meth:`attach`) the step is the number of the call (0, 1, ...).
         bandwidth: kernel bandwidth in Å^-1 (default: the reference's).
@@ -107,6 +116,8 @@ class QuestsMonitor:
         halt: float | None = None,
         save=None,
         *,
+        cut: float | None = None,
+        deduplicate: bool = True,
         dynamics=None,
         bandwidth: float | None = None,
         k: int | None = None,
@@ -120,7 +131,7 @@ class QuestsMonitor:
         self.bandwidth = self.reference.bandwidth if bandwidth is None else _positive(bandwidth, "bandwidth")
         self.threshold = _finite(threshold, "threshold")
         self.halt = None if halt is None else _finite(halt, "halt")
-        self.save = parse_save(save)
+        self.save_path, self.saver = self._saver(save, cut, deduplicate)
         self.dynamics = dynamics
         self.log = log
         self.history: list[Evaluation] = []
@@ -140,10 +151,7 @@ class QuestsMonitor:
         start = time.perf_counter()
         step = int(self.dynamics.nsteps) if self.dynamics is not None else len(self.history)
         dh = self.evaluate()
-        saved = False
-        if self.save is not None and self.save.wants(dh):
-            self.save.write(self._frame(dh, step))
-            saved = True
+        saved, new = self._save(dh, step)
         above = int(np.count_nonzero(dh > self.threshold))
         record = Evaluation(
             step=step,
@@ -152,6 +160,7 @@ class QuestsMonitor:
             fraction_above=above / len(dh),
             count_above=above,
             saved=saved,
+            new=new,
             seconds=time.perf_counter() - start,
         )
         self.history.append(record)
@@ -191,23 +200,67 @@ class QuestsMonitor:
         """The latest evaluation, or None before the first call."""
         return self.history[-1] if self.history else None
 
+    def report(self) -> str:
+        """End-of-run text: evaluations, largest dH, and what the save kept (entropy added, nats)."""
+        if not self.history:
+            return "QuestsMonitor: no evaluation yet"
+        top = max(self.history, key=lambda record: record.max_dh)
+        first, last = self.history[0].step, self.history[-1].step
+        summary = (f"QuestsMonitor: {len(self.history)} evaluations, steps {first}-{last}; "
+                   f"max dH {top.max_dh:.6g} nats at step {top.step}")
+        lines = [summary]
+        if self.saver is not None:
+            counts = self.saver.counts
+            gain = self.saver.entropy_gain()
+            lines.append(f"saved to {self.save_path}: {counts.structures} structures, {counts.atoms} atoms, "
+                         f"{counts.new} new environments; entropy {gain.reference:.6g} -> {gain.union:.6g} "
+                         f"nats (+{gain.added:.6g})")
+        return "\n".join(lines)
+
     def table(self) -> str:
         """The history as text: one line per evaluation, the header first."""
         return "\n".join([_HEADER] + [_line(record) for record in self.history])
 
     # ----------------------------------------------------------------- internals
-    def _frame(self, dh: np.ndarray, step: int) -> SavedFrame:
+    def _saver(self, save, cut, deduplicate):
+        if save is None:
+            if cut is not None:
+                raise ValueError("cut only applies with save=(threshold, file); give save too")
+            return None, None
+        if isinstance(save, (str, bytes, Path)) or not hasattr(save, "__len__") or len(save) != 2:
+            raise ValueError(
+                f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
+            )
+        threshold, path = _finite(save[0], "save threshold"), Path(save[1])
+        if not path.resolve().parent.is_dir():
+            raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
+        if self.reference.species_aware:
+            raise ValueError(
+                "save with a species-aware reference is not available yet: the saved set is "
+                "compared with species-agnostic descriptors; use a species-agnostic reference "
+                "for saving, or run without save"
+            )
+        saver = Saver(self.reference, self.bandwidth, threshold,
+                      cut_radius=None if cut is None else _finite(cut, "cut"), deduplicate=deduplicate)
+        return path, saver
+
+    def _save(self, dh: np.ndarray, step: int) -> tuple[int, int]:
+        """Hand the frame to the saver; append what it keeps. Returns (structures, new atoms)."""
+        if self.saver is None:
+            return 0, 0
         atoms = self.atoms
-        return SavedFrame(
+        frame = Structure(
             species=atoms.get_chemical_symbols(),
-            positions=atoms.positions,
-            cell=np.asarray(atoms.cell),
-            pbc=tuple(bool(p) for p in atoms.pbc),
-            ids=np.arange(1, len(atoms) + 1),
-            dh=dh,
-            step=step,
-            info={"source": "ase"},
+            positions=np.array(atoms.positions),
+            cell=np.array(atoms.cell),
+            pbc=np.array(atoms.pbc),
+            columns={"id": np.arange(1, len(atoms) + 1, dtype=np.int64)},
+            info={"step": step, "source": "ase"},
         )
+        pieces = self.saver.structures(frame, dh)
+        for piece in pieces:
+            piece.write(self.save_path)
+        return len(pieces), int(sum(np.count_nonzero(piece.columns["new"]) for piece in pieces))
 
     def _print(self, record: Evaluation) -> None:
         stream = sys.stdout if self.log is True else self.log
@@ -216,12 +269,12 @@ class QuestsMonitor:
         print(_line(record), file=stream, flush=True)
 
 
-_HEADER = f"{'step':>8} {'max dH':>10} {'mean dH':>10} {'frac>t':>8} {'n>t':>6}  saved"
+_HEADER = f"{'step':>8} {'max dH':>10} {'mean dH':>10} {'frac>t':>8} {'n>t':>6} {'saved':>6} {'new':>5}"
 
 
 def _line(record: Evaluation) -> str:
     return (f"{record.step:>8d} {record.max_dh:>10.4f} {record.mean_dh:>10.4f} "
-            f"{record.fraction_above:>8.4f} {record.count_above:>6d}  {'yes' if record.saved else ''}")
+            f"{record.fraction_above:>8.4f} {record.count_above:>6d} {record.saved:>6d} {record.new:>5d}")
 
 
 def check_structure(atoms) -> None:
