@@ -71,3 +71,24 @@ def test_lammps_import_runs_the_entry_point_that_loads_mpi():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-1] == "True"
+
+
+def test_every_kernel_caches_with_the_read_only_fallback():
+    """Each compiled kernel of the core goes through core.jit.cached_njit, whose cache works in a
+    read-only installation with a read-only HOME (tests/test_fix_outputs.py runs one there)."""
+    import importlib
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    import lammps_quests.core
+    from lammps_quests.core.jit import _FunctionCache
+
+    kernels = {}
+    for info in pkgutil.iter_modules(lammps_quests.core.__path__):
+        module = importlib.import_module(f"lammps_quests.core.{info.name}")
+        kernels.update({f"{info.name}.{name}": value for name, value in vars(module).items()
+                        if isinstance(value, CPUDispatcher) and value.__module__ == module.__name__})
+    assert len(kernels) >= 10, sorted(kernels)
+    plain = sorted(name for name, kernel in kernels.items() if not isinstance(kernel._cache, _FunctionCache))
+    assert plain == []

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from .jit import cached_njit
 from .kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
 
 QUERY_BLOCK = 256  # queries per block
@@ -186,7 +187,7 @@ def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
                offsets, inv[0], best, sums[:, 0], int(np.diff(offsets).max()))
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
 def _sum_pairs(queries, clusters, Yc, y_norm2, columns, row_norm2, offsets, scale, best, sums, longest):
     """For each pair (queries[p], clusters[p]) fold the cluster's kernel terms into the query's
     running (best, sums), as ``_accumulate_block`` does for a block: squared distances
@@ -225,7 +226,7 @@ def _sum_pairs(queries, clusters, Yc, y_norm2, columns, row_norm2, offsets, scal
         best[q] = lowest
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
 def _log_bounds(d_lo, d_hi, ring_lo, ring_hi, log_count, scale):
     """log of an upper bound of each cluster's kernel sum for each query: (nq, C).
 
