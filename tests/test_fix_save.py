@@ -56,6 +56,9 @@ def report_numbers(text: str) -> list[str]:
 def test_persistent_hot_spot_saved_once_and_again_for_a_new_environment(run_lmp, cu_reference, tmp_path):
     result = run_ok(run_lmp, vacancy_then_squeeze(cu_reference, ""), tmp_path)
     rows = thermo_table(result.stdout)
+    # threshold guidance at setup: the reference's leave-one-out dH distribution
+    assert "leave-one-out dH of the reference's own environments" in result.stdout
+    assert "fraction above > 0:" in result.stdout
     assert [int(r["Step"]) for r in rows] == [0, 10, 20, 30, 30, 40, 50]
     new = [int(r["f_q[5]"]) for r in rows]
     assert new[0] > 0 and new[1:4] == [0, 0, 0] and new[4] > 0 and new[5:] == [0, 0]

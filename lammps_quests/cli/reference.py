@@ -91,8 +91,12 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
                               species=species)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    if not ref.species_aware:
+        _cache_self_information(ref)
     ref.save(out)
     click.echo(ref.summary())
+    if not ref.species_aware:
+        click.echo(_threshold_guidance(ref))
     from lammps_quests.formats.fast_index import AUTO_INDEX_ENVIRONMENTS
 
     if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
@@ -161,3 +165,25 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
     else:
         click.echo(ref.summary())
         click.echo(f"check:             header, size, finite values{', sha256' if verify else ''}: OK")
+        if not ref.species_aware:
+            click.echo(_threshold_guidance(ref))
+
+
+def _cache_self_information(ref) -> None:
+    """Leave-one-out dH summary and entropy in the header (whole reference up to
+    FULL_ROWS environments, a sample beyond)."""
+    from lammps_quests.active.threshold import HEADER_KEY, self_information
+
+    ref.extra[HEADER_KEY] = self_information(ref.descriptors, ref.bandwidth)
+
+
+def _threshold_guidance(ref) -> str:
+    """The leave-one-out dH distribution: from the header, or computed now (bounded sample)."""
+    from lammps_quests.active.threshold import cached_self_information, describe, self_information
+
+    info = cached_self_information(ref, ref.bandwidth)
+    note = ""
+    if info is None:
+        info = self_information(ref.descriptors, ref.bandwidth)
+        note = " (computed now: not cached in this file, which predates the cache)"
+    return "threshold guidance" + note + ":\n" + describe(info, indent="  ")

@@ -25,6 +25,7 @@ import numpy as np
 from lammps_quests.core.validation import check_bandwidths
 from lammps_quests.active.extension import cached_entropy
 from lammps_quests.active.saving import Saver, describe_saved
+from lammps_quests.active.threshold import cached_self_information, describe, self_information
 from lammps_quests.lammps.fix import (as_lammps, evaluate as evaluate_atoms, gather_frame,
                                       lammps_type_elements, load_reference, local_descriptors,
                                       species_of_types)
@@ -35,6 +36,9 @@ REDUCTIONS = "mssss"  # max dH, sum dH, atoms in the group, atoms with dH > thre
 #: names of the global vector f_ID[1..5]
 GLOBAL_VECTOR = ("max dH", "mean dH", "fraction above threshold", "count above threshold",
                  "count new")
+
+#: leave-one-out rows computed at setup when the reference has no cached distribution
+SETUP_SAMPLE_ROWS = 2000
 
 _sessions: dict[tuple[int, str], "FixSession"] = {}
 
@@ -120,6 +124,16 @@ class FixSession:
             f"environments, k = {r.k}, cutoff = {r.cutoff:.6g} Angstrom, bandwidth = "
             f"{self.bandwidth:.6g} 1/Angstrom{species}\n"
         )
+
+    def threshold_log(self) -> str:
+        """The reference's leave-one-out dH distribution (header cache, else a sample)."""
+        if self.reference.species_aware:
+            return ""
+        info = cached_self_information(self.reference, self.bandwidth)
+        if info is None:  # bounded cost: SETUP_SAMPLE_ROWS x n kernel pairs
+            info = self_information(self.reference.descriptors, self.bandwidth,
+                                    max_rows=SETUP_SAMPLE_ROWS, sample_rows=SETUP_SAMPLE_ROWS)
+        return describe(info, indent=f"fix quests {self.fix_id}: ") + "\n"
 
     def evaluate(self, lmp, group_bit: int, num_threads: int | None, *, fix_id=None,
                  property=None) -> list[float]:
@@ -239,8 +253,10 @@ def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
         fix_session.map_types(lmp)
     _sessions[_key(lmp, fix_id)] = fix_session
     r = fix_session.reference
-    return (int(r.k), float(r.cutoff), fix_session.bandwidth, REDUCTIONS, len(GLOBAL_VECTOR),
-            fix_session.setup_log())
+    log = fix_session.setup_log()
+    if int(as_lammps(lmp).extract_setting("world_rank")) == 0:  # only rank 0's log is printed
+        log += fix_session.threshold_log()
+    return (int(r.k), float(r.cutoff), fix_session.bandwidth, REDUCTIONS, len(GLOBAL_VECTOR), log)
 
 
 def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int, step: int) -> list[float]:
