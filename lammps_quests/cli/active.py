@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import numpy as np
 
 from lammps_quests.cli import main
 
@@ -50,3 +51,99 @@ def saved_command(files, reference_path, h):
         raise click.UsageError(str(error)) from None
     names = " ".join(str(f) for f in files)
     click.echo(describe_saved("saved", counts, gain, bandwidth, names))
+
+
+@main.command(name="select")
+@click.argument("pool", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-r", "--reference", "reference_path", required=True, type=click.Path(path_type=Path),
+              help="The reference (.qref) the picks add information to.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Extended-XYZ file receiving the picked structures, in pick order.")
+@click.option("--max", "max_picks", type=click.IntRange(min=1), default=None,
+              help="Stop after this many picks [default: no limit].")
+@click.option("--until", "until", type=float, default=0.0, show_default=True,
+              help="Stop when no atom of the pool has dH > this (nats) against reference ∪ picked; "
+                   "structures with no such atom are never picked.")
+@click.option("--bandwidth", "h", type=float, default=None,
+              help="Kernel bandwidth h in Å^-1 [default: the reference's].")
+@click.option("--index", default=":", show_default=True, metavar="SLICE",
+              help="Frames taken from each POOL file, Python slice syntax (0-based).")
+@click.option("--format", "fmt", default=None, metavar="FMT", help="ASE format name for all POOL files.")
+def select_command(pool, reference_path, output, max_picks, until, h, index, fmt):
+    """Pick the structures of POOL that add the most information to the reference.
+
+    Greedy: each step picks the structure whose atoms raise the entropy of reference ∪
+    picked the most (nats, printed per pick), among those with an atom whose dH against
+    reference ∪ picked exceeds --until; it stops after --max picks or when no atom is left
+    above --until. Cut-outs written by `fix quests ... save t FILE cut R` count only their
+    atoms with exact = 1 (the others' environments were cut). Deterministic; under
+    `mpirun -np P` the passes over the reference are split over the ranks.
+
+    \b
+    Example:
+      lammps-quests select extrapolated.xyz -r ta_bcc.qref --max 5 -o to_label.xyz
+    """
+    from lammps_quests.active.extension import cached_entropy
+    from lammps_quests.active.selection import select
+    from lammps_quests.active.structure import Structure
+    from lammps_quests.analysis.parallel import world
+    from lammps_quests.formats.structures import read_frames
+
+    comm = world()
+    root = comm is None or comm.Get_rank() == 0
+    reference = _load_reference(reference_path)
+    if reference.species_aware:
+        raise click.UsageError("select compares species-agnostic descriptors; use a reference built "
+                               "without --species")
+    bandwidth = reference.bandwidth if h is None else float(h)
+    if not output.resolve().parent.is_dir():
+        raise click.UsageError(f"cannot write {output}: its directory does not exist")
+    try:
+        frames, sources = read_frames(pool, index=index, format=fmt)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    labels = [f"{source['path']}:{number}" for source in sources
+              for number in _frame_numbers(source)]
+    structures = [Structure.from_atoms(atoms) for atoms in frames]
+    candidates = []
+    for structure in structures:
+        rows = np.arange(len(structure))
+        if "exact" in structure.columns:
+            rows = np.flatnonzero(np.asarray(structure.columns["exact"]) == 1)
+        candidates.append(structure.descriptors(rows, reference.k, reference.cutoff))
+    result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
+                    reference_entropy=cached_entropy(reference, bandwidth), comm=comm)
+    if not root:
+        return
+    if output.exists():
+        output.unlink()
+    click.echo(f"reference: H = {result.reference_entropy:.9g} nats, {reference.n_environments} "
+               f"environments, h = {bandwidth:g} Å^-1; pool: {len(frames)} structure(s)")
+    click.echo(f"{'pick':>4} {'structure':<40} {'atoms':>6} {'dH>t':>6} {'max dH':>9} "
+               f"{'gain (nats)':>13} {'H after':>13}")
+    for rank, pick in enumerate(result.picks, start=1):
+        click.echo(f"{rank:>4} {_short(labels[pick.candidate]):<40} {pick.atoms:>6} {pick.above:>6} "
+                   f"{pick.max_dh:>9.4g} {pick.gain:>13.9g} {pick.entropy:>13.9g}")
+        structure = structures[pick.candidate]
+        structure.info = {**_plain(structure.info), "select_rank": rank, "entropy_gain": pick.gain,
+                          "selected_from": labels[pick.candidate].replace(" ", "_")}
+        structure.write(output)
+    total = sum(p.gain for p in result.picks)
+    click.echo(f"{len(result.picks)} pick(s), entropy gained {total:.9g} nats; stopped: {result.stopped}; "
+               f"written to {output}")
+
+
+def _frame_numbers(source) -> list[int]:
+    frames = source["frames"]
+    return list(range(frames["start"], frames["stop"], frames["step"])) if isinstance(frames, dict) \
+        else list(range(source["n_frames"]))
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= 40 else "..." + label[-37:]
+
+
+def _plain(info: dict) -> dict:
+    """Info entries an extended-XYZ comment line can hold (numbers, strings without spaces)."""
+    return {k: v for k, v in info.items()
+            if isinstance(v, (int, float, np.integer, np.floating)) or (isinstance(v, str) and " " not in v)}

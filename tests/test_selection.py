@@ -1,0 +1,83 @@
+"""lammps-quests select: greedy picks by entropy gain; never a structure without an atom above
+t; the reported gain equals the entropy difference computed directly; same picks on 1 and 2
+MPI ranks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from lammps_quests.active.selection import select
+from lammps_quests.core.descriptors import descriptors
+from lammps_quests.core.information import delta_entropy, entropy
+from lammps_quests.formats.reference import Reference
+from rattled import rattled_frames
+
+H = 0.015
+BIN = Path(sys.executable).parent
+
+
+def pool_frames():
+    """Covered frames, two copies of one vacancy frame, a compressed and a sheared crystal."""
+    covered = rattled_frames("fcc", 3.615, 2, 0.03, seed=100)
+    vacancy = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    vacancy.rattle(0.03, seed=7)
+    del vacancy[0]
+    compressed = rattled_frames("fcc", 3.45, 1, 0.03, seed=8)[0]
+    sheared = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    sheared.set_cell(sheared.cell[:] + [[0, 0, 0], [0.6, 0, 0], [0, 0, 0]], scale_atoms=True)
+    sheared.rattle(0.03, seed=9)
+    return [covered[0], vacancy, compressed, vacancy.copy(), sheared, covered[1]]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return Reference.build(rattled_frames("fcc", 3.615, 4, 0.03, seed=1), bandwidth=H)
+
+
+@pytest.mark.parametrize("until", [0.0, 3.0])
+def test_picks_have_atoms_above_t_and_gains_equal_direct_entropy(reference, until):
+    frames = pool_frames()
+    blocks = [descriptors(atoms) for atoms in frames]
+    result = select(blocks, reference.descriptors, H, until=until)
+    assert result.stopped.startswith("no atom left") and len(result.picks) >= 2
+    U = np.array(reference.descriptors)
+    assert result.reference_entropy == pytest.approx(entropy(U, H), abs=1e-10)
+    for pick in result.picks:
+        dh = delta_entropy(blocks[pick.candidate], U, H)
+        assert dh.max() > until and pick.max_dh == pytest.approx(dh.max(), abs=1e-9)
+        after = np.vstack([U, blocks[pick.candidate]])
+        assert pick.gain == pytest.approx(entropy(after, H) - entropy(U, H), abs=1e-9)
+        assert pick.entropy == pytest.approx(entropy(after, H), abs=1e-9)
+        U = after
+    picked = [p.candidate for p in result.picks]
+    assert 0 not in picked and 5 not in picked  # covered frames
+    assert not {1, 3} <= set(picked)  # one copy of the vacancy frame is enough
+    # nothing left above t once it stopped
+    for c in set(range(len(frames))) - set(picked):
+        assert delta_entropy(blocks[c], U, H).max() <= until
+    capped = select(blocks, reference.descriptors, H, until=until, max_picks=1)
+    assert [p.candidate for p in capped.picks] == picked[:1] and capped.stopped == "reached --max 1"
+
+
+def test_cli_serial_and_two_ranks_agree(reference, tmp_path):
+    reference.save(tmp_path / "ref.qref")
+    ase.io.write(tmp_path / "pool.xyz", pool_frames())
+    outputs = []
+    for command in ([str(BIN / "lammps-quests")], [str(BIN / "mpirun"), "-np", "2", str(BIN / "lammps-quests")]):
+        name = f"picked{len(outputs)}.xyz"
+        run = subprocess.run(command + ["select", "pool.xyz", "-r", "ref.qref", "-o", name, "--until", "1"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
+        assert run.returncode == 0, run.stderr
+        outputs.append(run.stdout.replace(name, "OUT"))
+        picked = ase.io.read(tmp_path / name, ":")
+        assert [a.info["select_rank"] for a in picked] == list(range(1, len(picked) + 1))
+    assert outputs[0] == outputs[1]
+    assert "entropy gained" in outputs[0] and "stopped: no atom left with dH > 1 nats" in outputs[0]
