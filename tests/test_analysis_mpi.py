@@ -20,12 +20,12 @@ MPIRUN = Path(sys.executable).parent / "mpirun"
 CLI = "from lammps_quests.cli import main; main()"
 
 
-def _run(arguments, ranks: int, cwd: Path) -> dict:
+def _run(arguments, ranks: int, cwd: Path, cli: str = CLI) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["NUMBA_NUM_THREADS"] = "1"
     env["OMP_NUM_THREADS"] = "1"
-    command = [sys.executable, "-c", CLI, *arguments, "--json"]
+    command = [sys.executable, "-c", cli, *arguments, "--json"]
     if ranks > 1:
         command = [str(MPIRUN), "-np", str(ranks)] + command
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -60,6 +60,25 @@ def test_mpi_equals_serial(inputs, arguments):
     assert serial.pop("mpi_ranks") == 1
     assert parallel.pop("mpi_ranks") == 2  # the rows really were split over two ranks
     assert parallel == serial  # every printed number identical
+
+
+@pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
+def test_entropy_chunks_shared_by_ranks_add_up_to_the_serial_numbers(inputs):
+    """With 64-row blocks the symmetric self-sum of 572 rows has 45 block pairs in 16 chunks, so
+    each of 2 ranks computes 8 of them; the entropy table equals one process's and the core's."""
+    import lammps_quests
+    from lammps_quests.analysis import read_dataset
+
+    small_blocks = "import lammps_quests.core.kernel_sums as k; k.SELF_BLOCK = 64; " + CLI
+    serial = _run(["entropy", "test.xyz"], 1, inputs, small_blocks)
+    parallel = _run(["entropy", "test.xyz"], 2, inputs, small_blocks)
+    assert (serial.pop("mpi_ranks"), parallel.pop("mpi_ranks")) == (1, 2)
+    assert parallel == serial
+    X = read_dataset([inputs / "test.xyz"]).descriptors
+    (row,) = serial["datasets"]
+    assert row["n"] == 572
+    assert row["entropy"] == pytest.approx(lammps_quests.entropy(X), abs=1e-10)
+    assert row["diversity"] == pytest.approx(lammps_quests.diversity(X), abs=1e-10)
 
 
 def test_descriptor_rows_match_whole_frames():

@@ -187,3 +187,18 @@ def test_perfect_lattice_atoms_get_identical_descriptors_in_any_order(atoms):
     shifted.positions += [0.3, -1.7, 2.2]
     np.testing.assert_allclose(lq.descriptors(shifted), x[order], rtol=0, atol=1e-12)
     assert lq.entropy(x) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_rows_describe_a_slice_of_the_atoms_without_the_others():
+    """descriptors(frames, rows=(start, stop)) equals rows start..stop-1 of the full array,
+    across frame boundaries (how MPI ranks share out a dataset's atoms)."""
+    slab = fcc111("Cu", size=(3, 3, 3), vacuum=5.0)
+    slab.rattle(0.05, seed=1)
+    crystal = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    crystal.rattle(0.05, seed=2)
+    frames = [crystal, slab, molecule("C6H6")]
+    full = lq.descriptors(frames)
+    n = len(full)
+    for start, stop in [(0, n), (0, 1), (10, 75), (31, 33), (n - 3, n), (5, 5), (-4, 2), (n - 1, n + 9)]:
+        part = lq.descriptors(frames, rows=(start, stop))
+        assert np.array_equal(part, full[max(start, 0):stop]), (start, stop)

@@ -1,5 +1,6 @@
 """Entropy, dH, diversity, overlap: the published `quests` as oracle, bounds and identities."""
 
+import numba
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -147,6 +148,27 @@ def test_symmetric_self_sums_match_the_general_path(data, monkeypatch):
     inv = 1.0 / (2.0 * np.array([0.015, 0.03]) ** 2)
     np.testing.assert_allclose(kernel_sums.log_kernel_sums_self(X, inv),
                                kernel_sums.log_kernel_sums(X, X, inv), rtol=1e-12, atol=1e-12)
+
+
+def test_symmetric_self_sums_do_not_depend_on_threads_or_chunk_owners(data, monkeypatch):
+    # the chunks are fixed by n, so any split over threads (or MPI ranks) adds the same numbers
+    X, _ = data
+    monkeypatch.setattr(kernel_sums, "SELF_BLOCK", 50)
+    inv = 1.0 / (2.0 * np.array([0.015, 0.03]) ** 2)
+    n_chunks = kernel_sums.self_sum_chunks(len(X))
+    assert n_chunks == kernel_sums.SELF_CHUNKS  # more block pairs than chunks
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = kernel_sums.log_kernel_sums_self(X, inv)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = kernel_sums.log_kernel_sums_self(X, inv)
+    finally:
+        numba.set_num_threads(threads)
+    odd = kernel_sums.kernel_sums_self_chunks(X, inv, range(1, n_chunks, 2))
+    even = kernel_sums.kernel_sums_self_chunks(X, inv, range(0, n_chunks, 2))
+    assert np.array_equal(one, two)
+    assert np.array_equal(kernel_sums.combine_self_chunks({**odd, **even}), one)
 
 
 def test_memory_stays_bounded_by_blocks():

@@ -61,25 +61,9 @@ def read_dataset(
 
 
 def descriptor_rows(frames, start: int, stop: int, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
-    """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order.
-
-    Same values as the matching rows of :func:`lammps_quests.core.descriptors.descriptors`: each
-    frame's periodic images are built whole, then the core kernel describes only the centre
-    atoms in the range.
-    """
-    from lammps_quests.core.images import periodic_images
-    from lammps_quests.core.neighbors import descriptor_width, descriptors_from_points
-
-    blocks, offset = [], 0
-    for frame in frames:
-        n = len(frame)
-        first, last = max(start - offset, 0), min(stop - offset, n)
-        if first < last:
-            points, _ = periodic_images(frame.positions, np.asarray(frame.cell), frame.pbc, cutoff)
-            rows = np.arange(first, last, dtype=np.int64)
-            blocks.append(descriptors_from_points(points[first:last], points, rows, k, cutoff))
-        offset += n
-    return np.concatenate(blocks) if blocks else np.zeros((0, descriptor_width(k)))
+    """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order: the
+    core's ``descriptors(frames, k, cutoff, rows=(start, stop))``."""
+    return descriptors(frames, k=k, cutoff=cutoff, rows=(start, stop))
 
 
 def load_reference(path):

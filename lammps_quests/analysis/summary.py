@@ -1,21 +1,26 @@
 """Entropy table of a dataset: H, log n, efficiency H / log n, diversity D, n (paper Eq. 5-7).
 
-One pass of the core's dH gives both quantities:
-``H(X) = log n + mean_j dH(x_j | X)`` (n copies: dH = -log n, so H = 0; GUIDE section 2
-prints the sign of the mean as minus, which is a typo) and
-``D(X) = log sum_j exp(dH(x_j | X))``. Computing them from per-row dH is what lets MPI
-ranks split the rows.
+One pass of the core's symmetric self-sum (the one :func:`lammps_quests.entropy` uses, which
+computes each pair of environments once) gives dH(x_j | X) of every row, and from it both
+``H(X) = log n + mean_j dH(x_j | X)`` (n copies: dH = -log n, so H = 0; the paper's Eq. 26
+prints the sign of the mean as minus, a typo) and ``D(X) = log sum_j exp(dH(x_j | X))``.
+MPI ranks share out the chunks of the sum and add them in a fixed order, so any number of
+ranks prints the same numbers.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.special import logsumexp
 
+from lammps_quests.core import kernel_sums
 from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
-from .rows import delta_entropy_rows
+from lammps_quests.core.validation import check_bandwidths, check_descriptors
+
+from .progress import progress_bar, wants_progress
 
 _ROUNDING = 1e-9  # nats
 
@@ -58,7 +63,33 @@ def summarize_from_dh(dh_self: np.ndarray, name: str, h: float) -> EntropySummar
     )
 
 
-def entropy_summary(X: np.ndarray, h: float = DEFAULT_BANDWIDTH, name: str = "", comm=None, progress=None) -> EntropySummary:
+def entropy_summary(X: np.ndarray, h: float = DEFAULT_BANDWIDTH, name: str = "", comm=None,
+                    progress=None) -> EntropySummary:
     """Entropy, log n, efficiency and diversity of descriptors ``X`` (n, 2k-1) in Å^-1."""
-    dh_self = delta_entropy_rows(X, X, h, comm=comm, progress=progress, description=f"entropy {name}".strip())
-    return summarize_from_dh(dh_self, name, h)
+    X = check_descriptors(X, "X")
+    (value,), _ = check_bandwidths(h)
+    return summarize_from_dh(self_delta_entropy_split(X, float(value), comm, progress, f"entropy {name}".strip()),
+                             name, h)
+
+
+def self_delta_entropy_split(X: np.ndarray, h: float, comm=None, progress=None,
+                             description: str = "entropy") -> np.ndarray:
+    """dH(x_j | X) in nats of every row of X (Å^-1) against X, h in Å^-1: the core's symmetric
+    self-sum, its chunks shared out over the ranks of ``comm`` (every rank gets the result)."""
+    n, n_chunks = len(X), kernel_sums.self_sum_chunks(len(X))
+    size, rank = (1, 0) if comm is None else (comm.Get_size(), comm.Get_rank())
+    mine = list(range(rank, n_chunks, size))
+    tasks = kernel_sums.self_sum_tasks(n)
+    block = kernel_sums.SELF_BLOCK
+    pairs = sum((min(a + block, n) - a) * (min(b + block, n) - b) for c in mine for a, b in tasks[c::n_chunks])
+    enabled = wants_progress(rank) if progress is None else bool(progress) and rank == 0
+    lock = threading.Lock()
+    with progress_bar(pairs, description, enabled=enabled, unit="pair") as bar:
+        def tick(count):
+            with lock:
+                bar.update(count)
+
+        parts = kernel_sums.kernel_sums_self_chunks(X, np.array([1.0 / (2.0 * h * h)]), mine, tick)
+    if comm is not None:
+        parts = {chunk: array for gathered in comm.allgather(parts) for chunk, array in gathered.items()}
+    return -kernel_sums.combine_self_chunks(parts)[:, 0]

@@ -8,7 +8,6 @@ started with ``mpirun -np P``; only rank 0 prints and writes files.
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -16,46 +15,8 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
-from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
-
-_INDEX_HELP = ("Frames taken from each file, Python slice syntax (0-based): ':' all, '-1' the last, "
-               "'::10' every tenth, '20:' from frame 20 on.")
-_FORMAT_HELP = "ASE format name for all files (default: detect), e.g. extxyz, lammps-dump-text."
-
-
-def _frame_options(function):
-    """--index and --format, shared by every command that reads structure files."""
-    function = click.option("--format", "fmt", default=None, metavar="FMT", help=_FORMAT_HELP)(function)
-    return click.option("--index", default=":", show_default=True, metavar="SLICE", help=_INDEX_HELP)(function)
-
-
-def _descriptor_options(function):
-    """--k and --cutoff for commands that compute descriptors without a reference."""
-    function = click.option("--cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
-                            help="Descriptor cutoff radius in Å.")(function)
-    return click.option("--k", type=int, default=DEFAULT_K, show_default=True,
-                        help="Neighbours per descriptor (width 2k-1).")(function)
-
-
-def _bandwidth_option(default: float | None = DEFAULT_BANDWIDTH):
-    text = ("Kernel bandwidth h in Å^-1." if default is not None
-            else "Kernel bandwidth h in Å^-1 [default: the reference's].")
-    return click.option("--bandwidth", "h", type=float, default=default, show_default=default is not None,
-                        help=text)
-
-
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-
-
-def _user_errors(function):
-    """Turn ValueError (bad file, bad settings) into a click error: message, no traceback."""
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except ValueError as error:
-            raise click.UsageError(str(error)) from None
-    return wrapper
+from lammps_quests.cli.options import (bandwidth_option, descriptor_options, frame_options, json_option,
+                                       reference_option, user_errors)
 
 
 def _comm():
@@ -94,12 +55,12 @@ def _check_output_dir(*paths) -> None:
 # --------------------------------------------------------------------------------- entropy
 @main.command(name="entropy")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_frame_options
-@_descriptor_options
-@_bandwidth_option()
+@frame_options
+@descriptor_options
+@bandwidth_option()
 @click.option("--together", is_flag=True, help="Pool all FILES into one dataset instead of one row per file.")
-@_json_option
-@_user_errors
+@json_option
+@user_errors
 def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
     """Information entropy H, log n, efficiency H/log n and diversity D of datasets.
 
@@ -135,10 +96,9 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
 # --------------------------------------------------------------------------------- dh
 @main.command(name="dh")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--reference", "-r", "reference_path", required=True, type=click.Path(path_type=Path),
-              help="Reference file (.qref) built with `lammps-quests reference build`.")
-@_frame_options
-@_bandwidth_option(None)
+@reference_option()
+@frame_options
+@bandwidth_option(None)
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the frames with a per-atom dH column: a LAMMPS dump for *.lammpstrj, "
                    "*.dump or dump.* names, extended XYZ otherwise.")
@@ -160,8 +120,8 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
               help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "
                    "included, for the fraction dH>0): values become upper bounds of dH, exact to "
                    "TOL near each T; much faster for atoms far from every T.")
-@_json_option
-@_user_errors
+@json_option
+@user_errors
 def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, fast, tol, decide,
                as_json):
     """Per-atom differential entropy dH of FILES against a reference (nats).
@@ -219,15 +179,15 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
 # --------------------------------------------------------------------------------- overlap
 @main.command(name="overlap")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_frame_options
-@_descriptor_options
-@_bandwidth_option()
+@frame_options
+@descriptor_options
+@bandwidth_option()
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the matrix as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a heatmap (640 x 480 PNG).")
-@_json_option
-@_user_errors
+@json_option
+@user_errors
 def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json):
     """Overlap matrix of datasets: entry (row A, column B) = fraction of A with dH(a | B) <= 0.
 
@@ -266,9 +226,9 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
 # --------------------------------------------------------------------------------- learning curve
 @main.command(name="learning-curve")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_frame_options
-@_descriptor_options
-@_bandwidth_option()
+@frame_options
+@descriptor_options
+@bandwidth_option()
 @click.option("--points", type=int, default=16, show_default=True,
               help="Number of subset sizes, log-spaced from --smallest to all environments.")
 @click.option("--smallest", type=int, default=10, show_default=True, help="Smallest subset size.")
@@ -278,8 +238,8 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
               help="Write sizes, mean and std of H, and the fitted curve as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a plot of H against N with the fit (640 x 480 PNG).")
-@_json_option
-@_user_errors
+@json_option
+@user_errors
 def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, repeats, seed,
                            csv_path, png_path, as_json):
     """Entropy against number of environments and its asymptote (paper Eq. 9).
@@ -340,11 +300,11 @@ def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, re
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where the kept frames go (format from the suffix, e.g. .xyz).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (first pick for fps/novelty).")
-@_frame_options
-@_descriptor_options
-@_bandwidth_option()
-@_json_option
-@_user_errors
+@frame_options
+@descriptor_options
+@bandwidth_option()
+@json_option
+@user_errors
 def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, h, as_json):
     """Keep a fraction of the frames of FILES and report the entropy kept.
 
@@ -374,10 +334,9 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 # --------------------------------------------------------------------------------- clusters
 @main.command(name="clusters")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--reference", "-r", "reference_path", required=True, type=click.Path(path_type=Path),
-              help="Reference file of the solid (.qref).")
-@_frame_options
-@_bandwidth_option(None)
+@reference_option("Reference file of the solid (.qref).")
+@frame_options
+@bandwidth_option(None)
 @click.option("--edge", type=float, default=3.0, show_default=True,
               help="Largest distance in Å joining two solid-like atoms.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -389,8 +348,8 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the frames with per-atom dH and cluster (-1: not solid-like, 0: the "
                    "largest, 1: the next, ...): a LAMMPS dump for *.lammpstrj names, else extended XYZ.")
-@_json_option
-@_user_errors
+@json_option
+@user_errors
 def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_path, png_path, out, as_json):
     """Solid-like clusters per frame: atoms with dH <= 0 against a solid reference,
     joined when at most --edge Å apart (periodic), as connected components.
@@ -449,8 +408,8 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
 @click.option("--volume", "-V", type=float, default=None, help="Volume per atom in Å^3/atom.")
 @click.option("--structure", type=click.Path(path_type=Path), default=None,
               help="Take the volume per atom from this periodic structure file (its first frame).")
-@_json_option
-@_user_errors
+@json_option
+@user_errors
 def bandwidth_command(volume, structure, as_json):
     """Volume-dependent bandwidth h(V) of the paper (SI A.11.2), in Å^-1.
 

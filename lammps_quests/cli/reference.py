@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
-from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from lammps_quests.cli.options import bandwidth_option, descriptor_options, frame_options
 
 
 @main.group(name="reference")
@@ -32,18 +32,9 @@ def reference() -> None:
 @reference.command(name="build")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--index", "index", default=":", show_default=True, metavar="SLICE",
-              help="Frames taken from each file, Python slice syntax (0-based): ':' all, "
-                   "'-1' the last, '::10' every tenth, '20:' from frame 20 on.")
-@click.option("--format", "fmt", default=None, metavar="FMT",
-              help="ASE format name for all FILES (default: detect; LAMMPS dumps and data "
-                   "files are recognised), e.g. extxyz, lammps-dump-text, lammps-data, vasp.")
-@click.option("--k", "k", type=int, default=DEFAULT_K, show_default=True,
-              help="Neighbours per descriptor (descriptor width 2k-1).")
-@click.option("--cutoff", "cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
-              help="Descriptor cutoff radius in Å.")
-@click.option("--bandwidth", "bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
-              help="Default kernel bandwidth in Å^-1 stored with the reference.")
+@frame_options
+@descriptor_options
+@bandwidth_option(dest="bandwidth", help="Default kernel bandwidth in Å^-1 stored with the reference.")
 @click.option("--species", "species", default=None, metavar="auto|El1,El2,...",
               help="Species-aware descriptors: 'auto' takes the elements of FILES (sorted), or "
                    "give the ordered list, e.g. In,P. Without it the descriptors see geometry only. "

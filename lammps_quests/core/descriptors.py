@@ -24,8 +24,9 @@ def descriptors_from_arrays(
     pbc=False,
     k: int = DEFAULT_K,
     cutoff: float = DEFAULT_CUTOFF,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Descriptors of every atom of one structure.
+    """Descriptors of every atom of one structure (or of the atoms ``rows``).
 
     Parameters
     ----------
@@ -33,34 +34,43 @@ def descriptors_from_arrays(
     cell : (3, 3) lattice vectors as rows, Å (needed when any direction is periodic)
     pbc : bool or three bools; e.g. ``(True, True, False)`` for a slab, ``False`` for a molecule
     k : number of neighbours; cutoff : Å
+    rows : (first, last): describe only atoms first..last-1 (all atoms stay neighbours)
 
     Returns
     -------
-    (n, 2k - 1) float64 array, Å^-1, rows in atom order.
+    (n, 2k - 1) float64 array, Å^-1, rows in atom order ((last - first, 2k - 1) with ``rows``).
     """
     k = check_k(k)
     cutoff = check_cutoff(cutoff)
     positions = check_positions(positions)
-    if len(positions) == 0:
+    n = len(positions)
+    first, last = (0, n) if rows is None else (max(int(rows[0]), 0), min(int(rows[1]), n))
+    if first >= last:
         return np.zeros((0, descriptor_width(k)))
     points, _ = periodic_images(positions, cell, pbc, cutoff)
-    n = len(positions)
-    return descriptors_from_points(points[:n], points, np.arange(n, dtype=np.int64), k, cutoff)
+    return descriptors_from_points(points[first:last], points, np.arange(first, last, dtype=np.int64), k, cutoff)
 
 
-def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
+def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
+                rows: tuple[int, int] | None = None) -> np.ndarray:
     """Descriptors of all atoms of one ``ase.Atoms`` or a sequence of them, in order.
 
     Returns a single (total atoms, 2k - 1) float64 array in Å^-1. Periodicity follows each
     frame's ``pbc`` flags, so slabs (periodic in x and y only) and molecules are handled.
+    ``rows=(start, stop)`` keeps only rows start..stop-1 of that array, computing no others
+    (how MPI ranks share out the atoms of a dataset).
     """
     frames = _as_frame_list(frames)
     k = check_k(k)
     cutoff = check_cutoff(cutoff)
-    blocks = [
-        descriptors_from_arrays(atoms.positions, np.asarray(atoms.cell), atoms.pbc, k, cutoff)
-        for atoms in frames
-    ]
+    start, stop = (0, sum(len(atoms) for atoms in frames)) if rows is None else rows
+    blocks, offset = [], 0
+    for atoms in frames:
+        n = len(atoms)
+        if start < offset + n and offset < stop:
+            blocks.append(descriptors_from_arrays(atoms.positions, np.asarray(atoms.cell), atoms.pbc, k, cutoff,
+                                                  rows=(start - offset, stop - offset)))
+        offset += n
     return np.concatenate(blocks) if blocks else np.zeros((0, descriptor_width(k)))
 
 

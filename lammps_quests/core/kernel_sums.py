@@ -196,25 +196,46 @@ def _kernel_values(d2, scale, values, row_sums):
         row_sums[i] += total
 
 
-def log_kernel_sums_self(X: np.ndarray, inv_2h2: np.ndarray) -> np.ndarray:
-    """log sum_j exp(-|x_i - x_j|^2 inv_2h2[h]) for every row of X against X: shape (n, nh).
+# The block pairs of the symmetric sums are dealt into at most this many chunks, each summed
+# into its own array; the chunks are then added in chunk order. The chunks depend on n only,
+# so the sums are bitwise the same with any number of threads or MPI ranks.
+SELF_CHUNKS = 16
 
-    Every row's nearest point is itself (distance 0), so sums are taken relative to exp(0) = 1
-    and no running maximum is needed; that lets each pair of blocks be computed once and
-    credited to both its rows and its columns, halving the work of ``log_kernel_sums(X, X)``.
+
+def self_sum_tasks(n: int) -> list[tuple[int, int]]:
+    """First rows (a, b), a <= b, of the block pairs of the symmetric sums over n rows."""
+    starts = list(range(0, n, SELF_BLOCK))
+    return [(a, b) for ia, a in enumerate(starts) for b in starts[ia:]]
+
+
+def self_sum_chunks(n: int) -> int:
+    """Number of chunks of the symmetric sums over n rows (1 <= chunks <= ``SELF_CHUNKS``);
+    chunk c holds the block pairs ``self_sum_tasks(n)[c::chunks]``."""
+    return max(1, min(SELF_CHUNKS, len(self_sum_tasks(n))))
+
+
+def kernel_sums_self_chunks(X: np.ndarray, inv_2h2: np.ndarray, chunks=None, tick=None) -> dict:
+    """Partial kernel sums of X against itself: {chunk: (nh, n) array} for the chosen chunks.
+
+    Each chunk holds sum_j exp(-|x_i - x_j|^2 inv_2h2[h]) over its share of the pairs (i, j)
+    (relative to exp(0) = 1, the self term). ``chunks``: indices in
+    ``range(self_sum_chunks(len(X)))``, default all; ``tick(pairs)``, if given, is called after
+    each block pair (from worker threads). :func:`combine_self_chunks` adds the chunks of all
+    callers (e.g. MPI ranks) in a fixed order.
     """
     Xc = X - X.mean(axis=0)
     norm2 = np.einsum("ij,ij->i", Xc, Xc)
-    starts = list(range(0, len(X), SELF_BLOCK))
-    tasks = [(a, b) for ia, a in enumerate(starts) for b in starts[ia:]]
-    workers = max(1, min(numba.get_num_threads(), len(tasks)))
+    tasks = self_sum_tasks(len(X))
+    n_chunks = self_sum_chunks(len(X))
+    chunks = list(range(n_chunks)) if chunks is None else [int(c) for c in chunks]
+    workers = max(1, min(numba.get_num_threads(), len(chunks)))
     nh = len(inv_2h2)
 
-    def run(my_tasks):
-        sums = np.zeros((nh, len(X)))  # per worker: blocks of one column range meet in it
+    def run(chunk):
+        sums = np.zeros((nh, len(X)))
         d2_buffer = np.empty(SELF_BLOCK * SELF_BLOCK)
         k_buffer = np.empty(SELF_BLOCK * SELF_BLOCK)
-        for a, b in my_tasks:
+        for a, b in tasks[chunk::n_chunks]:
             A, B = Xc[a:a + SELF_BLOCK], Xc[b:b + SELF_BLOCK]
             d2 = d2_buffer[:len(A) * len(B)].reshape(len(A), len(B))
             values = k_buffer[:len(A) * len(B)].reshape(len(A), len(B))
@@ -224,12 +245,33 @@ def log_kernel_sums_self(X: np.ndarray, inv_2h2: np.ndarray) -> np.ndarray:
                 _kernel_values(d2, scale, values, sums[h, a:a + len(A)])
                 if a != b:  # off-diagonal blocks stand for both orders of their pairs
                     sums[h, b:b + len(B)] += values.sum(axis=0)
+            if tick is not None:
+                tick(len(A) * len(B))
         return sums
 
     with _single_threaded_blas():
         if workers == 1:
-            total = run(tasks)
+            results = [run(chunk) for chunk in chunks]
         else:
             with ThreadPoolExecutor(workers) as pool:
-                total = sum(pool.map(run, [tasks[w::workers] for w in range(workers)]))
+                results = list(pool.map(run, chunks))
+    return dict(zip(chunks, results))
+
+
+def combine_self_chunks(parts: dict) -> np.ndarray:
+    """log of the total of the chunk sums, added in chunk order: shape (n, nh)."""
+    order = sorted(parts)
+    total = parts[order[0]].copy()
+    for chunk in order[1:]:
+        total += parts[chunk]
     return np.log(total).T
+
+
+def log_kernel_sums_self(X: np.ndarray, inv_2h2: np.ndarray) -> np.ndarray:
+    """log sum_j exp(-|x_i - x_j|^2 inv_2h2[h]) for every row of X against X: shape (n, nh).
+
+    Every row's nearest point is itself (distance 0), so sums are taken relative to exp(0) = 1
+    and no running maximum is needed; that lets each pair of blocks be computed once and
+    credited to both its rows and its columns, halving the work of ``log_kernel_sums(X, X)``.
+    """
+    return combine_self_chunks(kernel_sums_self_chunks(X, inv_2h2))

@@ -1,0 +1,58 @@
+"""Click options and error handling shared by the ``lammps-quests`` commands, defined once."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+
+_INDEX_HELP = ("Frames taken from each file, Python slice syntax (0-based): ':' all, '-1' the last, "
+               "'::10' every tenth, '20:' from frame 20 on.")
+_FORMAT_HELP = ("ASE format name for all FILES (default: detect; LAMMPS dumps and data files are "
+                "recognised), e.g. extxyz, lammps-dump-text, lammps-data, vasp.")
+
+
+def frame_options(function):
+    """--index and --format, for every command that reads structure files."""
+    function = click.option("--format", "fmt", default=None, metavar="FMT", help=_FORMAT_HELP)(function)
+    return click.option("--index", default=":", show_default=True, metavar="SLICE", help=_INDEX_HELP)(function)
+
+
+def descriptor_options(function):
+    """--k and --cutoff (Å), for commands that compute descriptors without a reference."""
+    function = click.option("--cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
+                            help="Descriptor cutoff radius in Å.")(function)
+    return click.option("--k", type=int, default=DEFAULT_K, show_default=True,
+                        help="Neighbours per descriptor (descriptor width 2k-1).")(function)
+
+
+def bandwidth_option(default: float | None = DEFAULT_BANDWIDTH, dest: str = "h", help: str | None = None):
+    """--bandwidth h in Å^-1; ``default=None`` means the reference's."""
+    if help is None:
+        help = ("Kernel bandwidth h in Å^-1." if default is not None
+                else "Kernel bandwidth h in Å^-1 [default: the reference's].")
+    return click.option("--bandwidth", dest, type=float, default=default, show_default=default is not None,
+                        help=help)
+
+
+def reference_option(help: str = "Reference file (.qref) built with `lammps-quests reference build`."):
+    """--reference / -r FILE (required), passed as ``reference_path``."""
+    return click.option("--reference", "-r", "reference_path", required=True, type=click.Path(path_type=Path),
+                        help=help)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def user_errors(function):
+    """Turn ValueError (bad file, bad settings) into a click error: message, no traceback."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    return wrapper
