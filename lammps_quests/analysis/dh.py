@@ -42,6 +42,7 @@ def dh_against_reference(
     tol: float = DEFAULT_TOLERANCE,
     decide=None,
     fast_index=None,
+    y_labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """dH(y | reference) in nats for every row of ``Y`` (descriptors, Å^-1).
 
@@ -57,6 +58,8 @@ def dh_against_reference(
         decide: with ``fast``, thresholds t (nats) whose decisions dH > t are certified; the
             values are then upper bounds of dH, exact to ``tol`` only where a t is close.
         fast_index: a ClusterIndex, or None to read ``<reference>.qidx`` (refused if stale).
+        y_labels: for a species-aware reference, the species number (in ``reference.species``)
+            of each row's centre atom; each row is compared with that species' rows only.
     """
     h = reference.bandwidth if h is None else float(h)
     X = reference.descriptors
@@ -65,6 +68,13 @@ def dh_against_reference(
             f"descriptor width {Y.shape[1]} does not match the reference's {X.shape[1]} "
             f"(k = {reference.k}); compute the test descriptors with the reference's k"
         )
+    if reference.species_aware:
+        if approx is not None or fast:
+            raise ValueError("approximate dH (--approx, --fast) is not available for species-aware "
+                             "references; drop the option to compute the exact dH")
+        return delta_entropy_rows(Y, X, h, comm=comm, progress=progress, description="dH",
+                                  y_labels=y_labels, x_labels=reference.species_labels,
+                                  species=reference.species)
     if fast:
         if approx is not None:
             raise ValueError("choose one of --fast and --approx")
@@ -84,9 +94,18 @@ def dh_against_reference(
     )
 
 
-def dh_summary(values: np.ndarray, h: float, approx: int | None = None) -> dict:
-    """Summary of per-atom dH (nats): n, max, mean, min, fraction with dH > 0."""
+def dh_summary(values: np.ndarray, h: float, approx: int | None = None, labels=None, species=()) -> dict:
+    """Summary of per-atom dH (nats): n, max, mean, min, fraction with dH > 0; with ``species``
+    and ``labels`` (centre species of each atom) also one summary per centre element."""
     values = np.asarray(values, dtype=float)
+    summary = _summary(values, h, approx)
+    if species:
+        summary["per_species"] = {symbol: _summary(values[labels == s], h, approx)
+                                  for s, symbol in enumerate(species) if np.any(labels == s)}
+    return summary
+
+
+def _summary(values: np.ndarray, h: float, approx: int | None) -> dict:
     return {
         "n": int(values.size),
         "max": float(values.max()),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K
-from lammps_quests.core.descriptors import descriptors
+from lammps_quests.core.descriptors import descriptors, species_descriptors
 
 from .parallel import gather_row_blocks, row_range
 
@@ -22,12 +22,16 @@ class Dataset:
         frames: list of ase.Atoms in file order.
         descriptors: (total atoms, 2k-1) float64, Å^-1, rows in frame then atom order.
         sources: provenance dicts from :func:`lammps_quests.formats.structures.read_frames`.
+        species: ordered element symbols of species-aware descriptors, () when agnostic.
+        labels: centre species number of every row (species-aware), else None.
     """
 
     name: str
     frames: list
     descriptors: np.ndarray
     sources: list
+    species: tuple = ()
+    labels: np.ndarray | None = None
 
     @property
     def frame_sizes(self) -> np.ndarray:
@@ -36,9 +40,13 @@ class Dataset:
 
 
 def read_dataset(
-    paths, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF, format: str | None = None, comm=None
+    paths, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF, format: str | None = None, comm=None,
+    species=None,
 ) -> Dataset:
     """Read ``paths`` (one file or several) and compute descriptors with ``k``, ``cutoff`` (Å).
+
+    ``species``: None for species-agnostic descriptors; ``"auto"``, ``"In,P"`` or a sequence of
+    element symbols for species-aware ones (:mod:`lammps_quests.core.species`).
 
     With an MPI communicator every rank reads the files, computes the descriptors of its own
     block of rows, and the blocks are gathered so every rank holds all of them.
@@ -51,19 +59,74 @@ def read_dataset(
         paths = [paths]
     paths = [Path(p) for p in paths]
     frames, sources = read_frames(paths, index=index, format=format)
+    name = "+".join(p.name for p in paths)
+    if species is not None:
+        return _species_dataset(name, frames, sources, species, k, cutoff, comm)
     if comm is None:
         X = descriptors(frames, k=k, cutoff=cutoff)
     else:
         n_rows = sum(len(frame) for frame in frames)
         start, stop = row_range(n_rows, comm)
         X = gather_row_blocks(descriptor_rows(frames, start, stop, k, cutoff), comm)
-    return Dataset(name="+".join(p.name for p in paths), frames=frames, descriptors=X, sources=sources)
+    return Dataset(name=name, frames=frames, descriptors=X, sources=sources)
 
 
 def descriptor_rows(frames, start: int, stop: int, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
     """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order: the
     core's ``descriptors(frames, k, cutoff, rows=(start, stop))``."""
     return descriptors(frames, k=k, cutoff=cutoff, rows=(start, stop))
+
+
+def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
+                  format: str | None = None, comm=None, species=None) -> list[Dataset]:
+    """One Dataset per group of paths, species-aware ones sharing one species list: with
+    ``species="auto"`` it is the sorted elements of all groups together."""
+    if species is not None and isinstance(species, str) and species.strip().lower() == "auto":
+        from lammps_quests.formats.reference import resolve_species
+        from lammps_quests.formats.structures import read_frames
+
+        frames = [frame for group in groups for frame in read_frames(group, index=index, format=format)[0]]
+        species = resolve_species("auto", frames)
+    return [read_dataset(group, index=index, k=k, cutoff=cutoff, format=format, comm=comm, species=species)
+            for group in groups]
+
+
+def _species_dataset(name, frames, sources, species, k, cutoff, comm) -> Dataset:
+    """A Dataset of species-aware descriptors; the species list resolved against the frames."""
+    from lammps_quests.core.species import species_numbers
+    from lammps_quests.formats.reference import resolve_species
+
+    species = resolve_species(species, frames)
+    labels = np.concatenate([species_numbers(frame.get_chemical_symbols(), species) for frame in frames])
+    if comm is None:
+        X = species_descriptors(frames, species, k=k, cutoff=cutoff)[0]
+    else:
+        start, stop = row_range(len(labels), comm)
+        X = gather_row_blocks(species_descriptor_rows(frames, start, stop, species, k, cutoff), comm)
+    return Dataset(name=name, frames=frames, descriptors=X, sources=sources, species=species, labels=labels)
+
+
+def species_descriptor_rows(frames, start: int, stop: int, species, k: int = DEFAULT_K,
+                            cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
+    """Species-aware descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in
+    order, ``species`` the element symbols: each frame's periodic images are built whole, then
+    only the centre atoms in the range are described."""
+    from lammps_quests.core.images import periodic_images
+    from lammps_quests.core.species import (species_descriptor_width, species_descriptors_from_points,
+                                            species_numbers)
+
+    blocks, offset = [], 0
+    for frame in frames:
+        n = len(frame)
+        first, last = max(start - offset, 0), min(stop - offset, n)
+        if first < last:
+            points, image_of = periodic_images(frame.positions, np.asarray(frame.cell), frame.pbc, cutoff)
+            labels = species_numbers(frame.get_chemical_symbols(), species)[image_of]
+            rows = np.arange(first, last, dtype=np.int64)
+            blocks.append(species_descriptors_from_points(points[first:last], points, labels,
+                                                          len(species), rows, k, cutoff))
+        offset += n
+    return np.concatenate(blocks) if blocks else np.zeros((0, species_descriptor_width(k, len(species))))
 
 
 def load_reference(path):

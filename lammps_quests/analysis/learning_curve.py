@@ -13,6 +13,7 @@ from scipy.optimize import curve_fit
 
 from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core.information import entropy
+from lammps_quests.core.species_information import entropy_by_species
 
 from .progress import progress_bar
 
@@ -71,10 +72,14 @@ def entropy_curve(
     seed: int = 0,
     h: float = DEFAULT_BANDWIDTH,
     progress: bool | None = None,
+    labels: np.ndarray | None = None,
+    n_species: int = 0,
 ) -> LearningCurve:
     """H of ``repeats`` random subsets (without replacement) of the rows of ``X`` per size.
 
-    Subsets of the full size are the full set (one distinct value, repeated).
+    Subsets of the full size are the full set (one distinct value, repeated). Species-aware
+    descriptors (``labels``: centre species numbers, ``n_species`` >= 1): H with the kernel
+    that compares environments of the same centre species only.
     """
     n_total = len(X)
     sizes = default_sizes(n_total) if sizes is None else np.asarray(sorted(set(int(s) for s in sizes)))
@@ -88,7 +93,10 @@ def entropy_curve(
         for i, size in enumerate(sizes):
             for r in range(repeats):
                 rows = np.sort(rng.choice(n_total, size=int(size), replace=False))
-                values[i, r] = entropy(X[rows], h)
+                if n_species:
+                    values[i, r] = entropy_by_species(X[rows], labels[rows], n_species, h)[0]
+                else:
+                    values[i, r] = entropy(X[rows], h)
                 bar.update(1)
     return LearningCurve(sizes, values.mean(axis=1), values.std(axis=1), repeats, seed, float(h))
 

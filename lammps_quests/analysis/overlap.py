@@ -13,13 +13,16 @@ def overlap_fraction(dh_values: np.ndarray) -> float:
     return float(np.mean(np.asarray(dh_values) <= 0.0))
 
 
-def overlap_matrix(sets, h: float = DEFAULT_BANDWIDTH, names=None, comm=None, progress=None) -> np.ndarray:
+def overlap_matrix(sets, h: float = DEFAULT_BANDWIDTH, names=None, comm=None, progress=None,
+                   labels=None, species=()) -> np.ndarray:
     """(n_sets, n_sets) matrix: entry [i, j] = overlap of set i (rows) with set j (columns).
 
     Args:
         sets: sequence of (n_i, 2k-1) descriptor arrays (Å^-1), all of the same width.
         h: bandwidth in Å^-1.
         names: labels for the progress bar.
+        labels, species: for species-aware descriptors, the centre species numbers of each
+            set's rows and the element symbols; rows are compared within their species.
     """
     sets = [np.asarray(X) for X in sets]
     names = list(names) if names is not None else [f"set {i}" for i in range(len(sets))]
@@ -30,7 +33,9 @@ def overlap_matrix(sets, h: float = DEFAULT_BANDWIDTH, names=None, comm=None, pr
     for i, Y in enumerate(sets):
         for j, X in enumerate(sets):
             values = delta_entropy_rows(
-                Y, X, h, comm=comm, progress=progress, description=f"{names[i]} vs {names[j]}"
+                Y, X, h, comm=comm, progress=progress, description=f"{names[i]} vs {names[j]}",
+                y_labels=labels[i] if species else None, x_labels=labels[j] if species else None,
+                species=species,
             )
             matrix[i, j] = overlap_fraction(values)
     return matrix

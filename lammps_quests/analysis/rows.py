@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from lammps_quests.core.information import delta_entropy
+from lammps_quests.core.species_information import delta_entropy_by_species
 
 from .parallel import gather_rows, rank_of, row_range
 from .progress import progress_bar, wants_progress
@@ -51,6 +52,21 @@ def delta_entropy_rows(
     comm=None,
     progress: bool | None = None,
     description: str = "dH",
+    y_labels: np.ndarray | None = None,
+    x_labels: np.ndarray | None = None,
+    species=(),
 ) -> np.ndarray:
-    """dH(y | X) in nats for every row of ``Y`` (Å^-1 descriptors) against ``X``; h in Å^-1."""
+    """dH(y | X) in nats for every row of ``Y`` (Å^-1 descriptors) against ``X``; h in Å^-1.
+
+    Species-aware descriptors (``species`` non-empty): each row only against the rows of X
+    centred on its own species (``y_labels``, ``x_labels``: centre species numbers).
+    """
+    if species:
+        if y_labels is None or x_labels is None:
+            raise ValueError("species-aware dH needs the centre species of the rows of Y and X")
+
+        def compute(first, last):
+            return delta_entropy_by_species(Y[first:last], y_labels[first:last], X, x_labels,
+                                            len(species), h, species)
+        return map_rows(compute, len(Y), comm, progress, description)
     return map_rows(lambda first, last: delta_entropy(Y[first:last], X, h), len(Y), comm, progress, description)

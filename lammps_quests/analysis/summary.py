@@ -6,12 +6,17 @@ computes each pair of environments once) gives dH(x_j | X) of every row, and fro
 prints the sign of the mean as minus, a typo) and ``D(X) = log sum_j exp(dH(x_j | X))``.
 MPI ranks share out the chunks of the sum and add them in a fixed order, so any number of
 ranks prints the same numbers.
+
+Species-aware descriptors are compared only with environments centred on the same species, so
+the self-sum runs over each centre element's rows separately and the entropy of the whole set
+splits as ``H = sum_s p_s H_s - sum_s p_s log p_s`` (p_s: fraction of environments centred on
+element s); ``per_species`` holds the H_s of each centre element.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.special import logsumexp
@@ -36,6 +41,7 @@ class EntropySummary:
     efficiency: float | None  # H / log n; None for n = 1 (log n = 0)
     diversity: float
     bandwidth: float
+    per_species: tuple = ()  # EntropySummary of the environments centred on each element
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,12 +70,27 @@ def summarize_from_dh(dh_self: np.ndarray, name: str, h: float) -> EntropySummar
 
 
 def entropy_summary(X: np.ndarray, h: float = DEFAULT_BANDWIDTH, name: str = "", comm=None,
-                    progress=None) -> EntropySummary:
-    """Entropy, log n, efficiency and diversity of descriptors ``X`` (n, 2k-1) in Å^-1."""
+                    progress=None, labels: np.ndarray | None = None, species=()) -> EntropySummary:
+    """Entropy, log n, efficiency and diversity of descriptors ``X`` (n, 2k-1) in Å^-1.
+
+    Species-aware descriptors: ``species`` (element symbols) and ``labels`` (centre species of
+    each row); each row is compared with its own element's rows only, and the summary also holds
+    one summary per centre element.
+    """
     X = check_descriptors(X, "X")
     (value,), _ = check_bandwidths(h)
-    return summarize_from_dh(self_delta_entropy_split(X, float(value), comm, progress, f"entropy {name}".strip()),
-                             name, h)
+    description = f"entropy {name}".strip()
+    if not species:
+        return summarize_from_dh(self_delta_entropy_split(X, float(value), comm, progress, description), name, h)
+    dh_self = np.empty(len(X))
+    parts = []
+    for number, symbol in enumerate(species):
+        rows = np.flatnonzero(np.asarray(labels) == number)
+        if rows.size:
+            dh_self[rows] = self_delta_entropy_split(np.ascontiguousarray(X[rows]), float(value), comm, progress,
+                                                     f"{description} [{symbol}]")
+            parts.append(summarize_from_dh(dh_self[rows], symbol, h))
+    return replace(summarize_from_dh(dh_self, name, h), per_species=tuple(parts))
 
 
 def self_delta_entropy_split(X: np.ndarray, h: float, comm=None, progress=None,

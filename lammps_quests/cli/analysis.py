@@ -16,7 +16,7 @@ import numpy as np
 
 from lammps_quests.cli import main
 from lammps_quests.cli.options import (bandwidth_option, descriptor_options, frame_options, json_option,
-                                       reference_option, user_errors)
+                                       reference_option, species_option, user_errors)
 
 
 def _comm():
@@ -59,9 +59,10 @@ def _check_output_dir(*paths) -> None:
 @descriptor_options
 @bandwidth_option()
 @click.option("--together", is_flag=True, help="Pool all FILES into one dataset instead of one row per file.")
+@species_option
 @json_option
 @user_errors
-def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
+def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json):
     """Information entropy H, log n, efficiency H/log n and diversity D of datasets.
 
     One row per file (or one for all with --together); all values in nats. n is the number of
@@ -72,15 +73,16 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
       lammps-quests entropy train.xyz test.xyz
       lammps-quests entropy dump.melt.lammpstrj --index '::10' --json
       mpirun -np 2 lammps-quests entropy big.xyz
+      lammps-quests entropy inp.xyz --species auto     # plus one row per centre element
     """
-    from lammps_quests.analysis import entropy_summary, read_dataset
+    from lammps_quests.analysis import entropy_summary, read_datasets
 
     comm = _comm()
     groups = [list(files)] if together else [[path] for path in files]
     rows = []
-    for group in groups:
-        data = read_dataset(group, index=index, k=k, cutoff=cutoff, format=fmt, comm=comm)
-        rows.append(entropy_summary(data.descriptors, h, name=data.name, comm=comm))
+    for data in read_datasets(groups, index=index, k=k, cutoff=cutoff, format=fmt, comm=comm, species=species):
+        rows.append(entropy_summary(data.descriptors, h, name=data.name, comm=comm,
+                                    labels=data.labels, species=data.species))
     if not _is_root(comm):
         return
     if as_json:
@@ -88,9 +90,10 @@ def entropy_command(files, index, fmt, k, cutoff, h, together, as_json):
         return
     click.echo(f"{'dataset':<30} {'n':>9} {'H (nats)':>10} {'log n':>9} {'H/log n':>8} {'D (nats)':>10}")
     for row in rows:
-        efficiency = "-" if row.efficiency is None else f"{row.efficiency:.4f}"
-        click.echo(f"{row.name:<30} {row.n:>9d} {row.entropy:>10.4f} {row.log_n:>9.4f} "
-                   f"{efficiency:>8} {row.diversity:>10.4f}")
+        for line, name in [(row, row.name)] + [(part, f"  centred on {part.name}") for part in row.per_species]:
+            efficiency = "-" if line.efficiency is None else f"{line.efficiency:.4f}"
+            click.echo(f"{name:<30} {line.n:>9d} {line.entropy:>10.4f} {line.log_n:>9.4f} "
+                       f"{efficiency:>8} {line.diversity:>10.4f}")
 
 
 # --------------------------------------------------------------------------------- dh
@@ -143,17 +146,19 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     _check_output_dir(out, index_file)
     comm = _comm()
     reference = load_reference(reference_path)
-    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm)
+    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm,
+                        species=reference.species or None)
     h = reference.bandwidth if h is None else h
     if decide and not fast:
         raise click.UsageError("--decide needs --fast")
     thresholds = sorted({0.0, *decide}) if decide else None
     values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon,
-                                  index_file=index_file, comm=comm, fast=fast, tol=tol, decide=thresholds)
+                                  index_file=index_file, comm=comm, fast=fast, tol=tol, decide=thresholds,
+                                  y_labels=data.labels)
     if not _is_root(comm):
         return
     summary = {"files": [str(p) for p in files], "reference": str(reference_path),
-               **dh_summary(values, h, approx), "mpi_ranks": _ranks(comm)}
+               **dh_summary(values, h, approx, data.labels, data.species), "mpi_ranks": _ranks(comm)}
     if fast:
         summary.update(fast=True, tol=tol, decide=thresholds)
     if out is not None:
@@ -172,6 +177,9 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     click.echo(f"  mean dH:        {summary['mean']:.6f} nats")
     click.echo(f"  min dH:         {summary['min']:.6f} nats")
     click.echo(f"  fraction dH>0:  {summary['fraction_positive']:.6f}")
+    for symbol, part in summary.get("per_species", {}).items():
+        click.echo(f"  centred on {symbol}: {part['n']} atoms, max dH {part['max']:.6f}, mean "
+                   f"{part['mean']:.6f} nats, fraction dH>0 {part['fraction_positive']:.6f}")
     if out is not None:
         click.echo(f"  per-atom dH written to {out} (column dH)")
 
@@ -186,9 +194,10 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
               help="Write the matrix as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a heatmap (640 x 480 PNG).")
+@species_option
 @json_option
 @user_errors
-def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json):
+def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path, as_json):
     """Overlap matrix of datasets: entry (row A, column B) = fraction of A with dH(a | B) <= 0.
 
     The diagonal is 1 (a set covers itself); disjoint sets give 0. Needs two or more FILES.
@@ -197,7 +206,7 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
     Example:
       lammps-quests overlap fcc.xyz bcc.xyz liquid.xyz --csv overlap.csv --png overlap.png
     """
-    from lammps_quests.analysis import overlap_matrix, read_dataset
+    from lammps_quests.analysis import overlap_matrix, read_datasets
     from lammps_quests.analysis.overlap import write_overlap_csv
     from lammps_quests.analysis.plots import overlap_heatmap
 
@@ -205,9 +214,11 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
         raise click.UsageError("overlap needs at least two files (the sets to compare)")
     _check_output_dir(csv_path, png_path)
     comm = _comm()
-    datasets = [read_dataset([path], index=index, k=k, cutoff=cutoff, format=fmt, comm=comm) for path in files]
+    datasets = read_datasets([[path] for path in files], index=index, k=k, cutoff=cutoff, format=fmt, comm=comm,
+                             species=species)
     names = [data.name for data in datasets]
-    matrix = overlap_matrix([data.descriptors for data in datasets], h, names=names, comm=comm)
+    matrix = overlap_matrix([data.descriptors for data in datasets], h, names=names, comm=comm,
+                            labels=[data.labels for data in datasets], species=datasets[0].species)
     if not _is_root(comm):
         return
     if csv_path:
@@ -238,9 +249,10 @@ def overlap_command(files, index, fmt, k, cutoff, h, csv_path, png_path, as_json
               help="Write sizes, mean and std of H, and the fitted curve as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a plot of H against N with the fit (640 x 480 PNG).")
+@species_option
 @json_option
 @user_errors
-def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, repeats, seed,
+def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, smallest, repeats, seed,
                            csv_path, png_path, as_json):
     """Entropy against number of environments and its asymptote (paper Eq. 9).
 
@@ -257,7 +269,7 @@ def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, re
 
     _serial_only("learning-curve")
     _check_output_dir(csv_path, png_path)
-    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
+    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
     sizes = default_sizes(len(data.descriptors), points, smallest)
     needed = 2 * DISCARD + 3
     if sizes.size < needed:
@@ -265,7 +277,8 @@ def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, re
             f"{data.name} gives only {sizes.size} distinct subset sizes between {sizes[0]} and "
             f"{len(data.descriptors)} environments; the Eq. 9 fit drops {DISCARD} at each end and needs "
             f"{needed}: raise --points, lower --smallest, or use more frames")
-    curve = entropy_curve(data.descriptors, sizes, repeats=repeats, seed=seed, h=h)
+    curve = entropy_curve(data.descriptors, sizes, repeats=repeats, seed=seed, h=h, labels=data.labels,
+                          n_species=len(data.species))
     try:
         fit = fit_eq9(curve.sizes, curve.mean)
     except RuntimeError as error:  # curve_fit did not converge
@@ -303,9 +316,10 @@ def learning_curve_command(files, index, fmt, k, cutoff, h, points, smallest, re
 @frame_options
 @descriptor_options
 @bandwidth_option()
+@species_option
 @json_option
 @user_errors
-def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, h, as_json):
+def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, species, h, as_json):
     """Keep a fraction of the frames of FILES and report the entropy kept.
 
     \b
@@ -318,8 +332,9 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 
     _serial_only("compress")
     _check_output_dir(out)
-    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt)
-    result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed)
+    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
+    result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed,
+                      labels=data.labels, n_species=len(data.species))
     ase.io.write(out, [data.frames[i] for i in result.selected])
     report = {"dataset": data.name, "out": str(out), "bandwidth": h, **result.as_dict()}
     if as_json:
@@ -372,9 +387,10 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
         raise click.UsageError(f"--edge must be a distance > 0 in Å, got {edge}")
     _check_output_dir(csv_path, dist_path, png_path, out)
     reference = load_reference(reference_path)
-    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt)
+    data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt,
+                        species=reference.species or None)
     h = reference.bandwidth if h is None else h
-    values = dh_against_reference(data.descriptors, reference, h=h)
+    values = dh_against_reference(data.descriptors, reference, h=h, y_labels=data.labels)
     clusters = [frame_clusters(frame, frame_values, cutoff=edge)
                 for frame, frame_values in zip(data.frames, split_per_frame(values, data.frames))]
     sizes, counts = size_distribution(clusters)

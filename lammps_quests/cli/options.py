@@ -29,6 +29,16 @@ def descriptor_options(function):
                         help="Neighbours per descriptor (descriptor width 2k-1).")(function)
 
 
+def species_option(function):
+    """--species auto|El1,El2,...: species-aware descriptors (None: species-agnostic)."""
+    return click.option(
+        "--species", default=None, metavar="auto|El1,El2,...",
+        help="Species-aware descriptors: 'auto' takes the elements of the inputs (sorted), or give the "
+             "ordered list, e.g. In,P; environments are then compared only with environments centred on "
+             "the same element. LAMMPS dumps need an element column (dump_modify ID element In P).",
+    )(function)
+
+
 def bandwidth_option(default: float | None = DEFAULT_BANDWIDTH, dest: str = "h", help: str | None = None):
     """--bandwidth h in Å^-1; ``default=None`` means the reference's."""
     if help is None:

