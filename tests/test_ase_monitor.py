@@ -1,7 +1,7 @@
 """QuestsMonitor on real ASE molecular dynamics (EMT Cu, 108 atoms, Langevin).
 
 A reference from a short 600 K run of the crystal (0.5 ps); a hot run (1500 K) leaves it within
-a few tens of femtoseconds and goes further out as it goes on, inside the 150 steps (0.75 ps)
+a few tens of femtoseconds and goes further out as it goes on, inside the 100 steps (0.5 ps)
 the tests run.
 """
 
@@ -26,7 +26,7 @@ from lammps_quests.ase import QuestsHalt, QuestsMonitor
 from lammps_quests.errors import QuestsError
 
 INTERVAL = 10
-HOT_STEPS = 150
+HOT_STEPS = 100
 BIN_DIR = Path(sys.executable).parent
 
 
@@ -248,6 +248,8 @@ def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_pat
     swapped = alloy.copy()  # Ag atoms on Cu sites are compared with Ag environments only
     swapped.symbols = ["Cu" if s == "Ag" else "Ag" for s in alloy.get_chemical_symbols()]
     assert QuestsMonitor(swapped, reference)().mean_dh > monitor.last.mean_dh + 1.0
+    with pytest.raises(ValueError, match="save with a species-aware reference is not available"):
+        QuestsMonitor(alloy, reference, save=(0.0, tmp_path / "new.xyz"), deduplicate=False)
 
 
 def test_atoms_without_cell_but_periodic_is_refused(reference):

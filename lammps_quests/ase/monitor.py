@@ -236,9 +236,9 @@ class QuestsMonitor:
             raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
         if self.reference.species_aware:
             raise ValueError(
-                "save with a species-aware reference is not available yet: the saved set is "
-                "compared with species-agnostic descriptors; use a species-agnostic reference "
-                "for saving, or run without save"
+                "save with a species-aware reference is not available yet: the saver (shared "
+                "with fix quests) keeps species-agnostic descriptors; use a reference built "
+                "without species for saving, or run without save"
             )
         saver = Saver(self.reference, self.bandwidth, threshold,
                       cut_radius=None if cut is None else _finite(cut, "cut"), deduplicate=deduplicate)
