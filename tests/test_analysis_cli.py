@@ -49,3 +49,23 @@ def test_no_progress_output_in_a_pipe(tmp_path):
     result = CliRunner().invoke(main, ["entropy", str(path)])  # CliRunner streams are not TTYs
     assert result.exit_code == 0
     assert "it/s" not in result.output and "env/s" not in result.output and "%|" not in result.output
+
+
+@pytest.mark.parametrize("command", [["entropy"], ["overlap", "FILE"], ["dh", "-r", "REF"]])
+def test_bandwidth_outside_the_accepted_range_is_a_clear_error(tmp_path, command):
+    import ase.io
+    from ase.build import bulk
+
+    from lammps_quests.formats.reference import Reference
+
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=3)
+    path = tmp_path / "a.xyz"
+    ase.io.write(path, atoms)
+    Reference.build(atoms).save(tmp_path / "ref.qref")
+    command = [word.replace("REF", str(tmp_path / "ref.qref")).replace("FILE", str(path)) for word in command]
+    for value in ("1e-300", "50"):
+        result = CliRunner().invoke(main, [*command, str(path), "--bandwidth", value])
+        assert result.exit_code == 2, result.output
+        assert f"bandwidth must lie between 0.0001 and 10 Å^-1, got {float(value)!r}" in result.output
+        assert "nan" not in result.output and "Traceback" not in result.output

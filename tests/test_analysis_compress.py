@@ -71,3 +71,20 @@ def test_cli_writes_the_subset(tmp_path):
     for frame, index in zip(written, report["selected"]):
         assert np.allclose(frame.positions, frames[index].positions)
     assert report["entropy_kept"] == pytest.approx(report["entropy_subset"] / report["entropy_full"])
+
+
+@pytest.mark.parametrize("structure", ["one atom", "one-atom FCC cell"])
+def test_one_environment_file_reports_no_ratio_instead_of_nan(tmp_path, structure):
+    from ase import Atoms
+
+    atoms = Atoms("Cu", positions=[[0.0, 0.0, 0.0]]) if structure == "one atom" else bulk("Cu", "fcc", a=3.615)
+    path = tmp_path / "one.xyz"
+    ase.io.write(path, atoms)
+    table = CliRunner().invoke(main, ["compress", str(path), "-f", "0.5", "-o", str(tmp_path / "a.xyz")])
+    assert table.exit_code == 0, table.output
+    assert "nan" not in table.output.lower()
+    assert "kept: not defined, the full set has zero entropy" in table.output
+    report = json.loads(CliRunner().invoke(main, ["compress", str(path), "-f", "1", "-o", str(tmp_path / "b.xyz"),
+                                                  "--json"]).output)
+    assert report["n_environments_full"] == 1 and report["entropy_full"] == 0.0
+    assert report["entropy_kept"] is None

@@ -118,10 +118,24 @@ def test_overlap_and_novelty(data):
     assert 0.0 < lq.overlap(Y, X) < 1.0  # hotter environments: partly covered
 
 
+def test_bandwidths_at_the_ends_of_the_accepted_range_give_finite_numbers(data):
+    from lammps_quests.core.validation import MAX_BANDWIDTH, MIN_BANDWIDTH
+
+    X, Y = data
+    far = X[:3] + 5.0  # 5 Å^-1 away in every component
+    for h in (MIN_BANDWIDTH, MAX_BANDWIDTH):
+        values = [lq.delta_entropy(np.vstack([Y, far]), X, h), lq.self_delta_entropy(X, h),
+                  lq.entropy(X, h), lq.diversity(X, h)]
+        assert all(np.isfinite(v).all() for v in values), h
+    assert lq.delta_entropy(far, X, MIN_BANDWIDTH).min() > 1e8  # far, and still a number
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda X: lq.entropy(X, 0.0), "bandwidth must be finite and > 0"),
     (lambda X: lq.entropy(X, -0.01), "bandwidth must be finite and > 0"),
     (lambda X: lq.delta_entropy(X, X, [0.01, float("nan")]), "bandwidth must be finite"),
+    (lambda X: lq.entropy(X, 1e-300), "bandwidth must lie between 0.0001 and 10 Å\\^-1, got 1e-300"),
+    (lambda X: lq.delta_entropy(X, X, [0.015, 11.0]), "between 0.0001 and 10 Å"),
     (lambda X: lq.entropy(X[:0]), "empty"),
     (lambda X: lq.delta_entropy(X[:, :5], X), "widths differ"),
     (lambda X: lq.entropy(X[0]), "2-d array"),

@@ -36,13 +36,13 @@ class Compression:
     n_environments_subset: int
 
     @property
-    def entropy_kept(self) -> float:
-        """H(subset) / H(full) (NaN when H(full) = 0).
+    def entropy_kept(self) -> float | None:
+        """H(subset) / H(full); None when H(full) = 0 (one environment, or copies of one).
 
         Entropy is not monotone in the set: dropping redundant copies raises it, so a subset of
         a redundant dataset can keep more than 1. Compare with log n of each to see redundancy.
         """
-        return self.entropy_subset / self.entropy_full if self.entropy_full > 0 else float("nan")
+        return self.entropy_subset / self.entropy_full if self.entropy_full > 0 else None
 
     def as_dict(self) -> dict:
         return {
@@ -52,7 +52,7 @@ class Compression:
             "selected": self.selected.tolist(),
             "entropy_full": self.entropy_full,
             "entropy_subset": self.entropy_subset,
-            "entropy_kept": None if np.isnan(self.entropy_kept) else self.entropy_kept,
+            "entropy_kept": self.entropy_kept,
             "n_environments_full": self.n_environments_full,
             "n_environments_subset": self.n_environments_subset,
         }

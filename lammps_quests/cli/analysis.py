@@ -342,8 +342,9 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
         return
     click.echo(f"kept {result.selected.size} of {result.n_frames} frames ({method}), "
                f"{result.n_environments_subset} of {result.n_environments_full} environments -> {out}")
-    click.echo(f"entropy: subset {result.entropy_subset:.4f} nats, full {result.entropy_full:.4f} nats, "
-               f"kept {result.entropy_kept:.4f}")
+    kept = (f"kept {result.entropy_kept:.4f}" if result.entropy_kept is not None
+            else "kept: not defined, the full set has zero entropy (its environments are all alike)")
+    click.echo(f"entropy: subset {result.entropy_subset:.4f} nats, full {result.entropy_full:.4f} nats, {kept}")
 
 
 # --------------------------------------------------------------------------------- clusters

@@ -6,6 +6,15 @@ import numbers
 
 import numpy as np
 
+# Accepted kernel bandwidths, Å^-1. Descriptor components are below ~2 Å^-1, so two environments
+# lie at most a few tens of Å^-1 apart: at h = 1e-4 the largest exponent |x - y|^2 / (2 h^2) is
+# ~1e11 and dH stays finite (float64); far below it every other environment is infinitely far
+# and 1 / (2 h^2) overflows (h = 1e-300 gave inf and nan). Above 10 Å^-1 every kernel is ~1 and
+# every environment looks alike. The paper's h = 0.015 and its volume rule (0.012-0.10) lie
+# well inside.
+MIN_BANDWIDTH = 1e-4
+MAX_BANDWIDTH = 10.0
+
 
 def check_positions(positions, name: str = "positions") -> np.ndarray:
     """Return ``positions`` as a C-contiguous (n, 3) float64 array of finite values (Å)."""
@@ -38,13 +47,20 @@ def check_cutoff(cutoff) -> float:
 
 
 def check_bandwidths(h) -> tuple[np.ndarray, bool]:
-    """Kernel bandwidth(s) in Å^-1; returns (1-d array, whether a single value was given)."""
+    """Kernel bandwidth(s) in Å^-1, each within [MIN_BANDWIDTH, MAX_BANDWIDTH]; returns (1-d
+    array, whether a single value was given)."""
     scalar = np.ndim(h) == 0
     values = np.atleast_1d(np.asarray(h, dtype=np.float64))
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"bandwidth must be a number or a sequence of numbers in Å^-1, got {h!r}")
     if not (np.isfinite(values).all() and (values > 0).all()):
-        raise ValueError(f"bandwidth must be finite and > 0 (Å^-1), got {h!r}")
+        raise ValueError(f"bandwidth must be finite and > 0 (Å^-1), got {h!r}; accepted range "
+                         f"{MIN_BANDWIDTH:g} to {MAX_BANDWIDTH:g} Å^-1")
+    if not ((values >= MIN_BANDWIDTH) & (values <= MAX_BANDWIDTH)).all():
+        raise ValueError(
+            f"bandwidth must lie between {MIN_BANDWIDTH:g} and {MAX_BANDWIDTH:g} Å^-1, got {h!r}: narrower "
+            "kernels make dH overflow, wider ones make all environments alike (the paper uses 0.015)"
+        )
     return values, scalar
 
 
