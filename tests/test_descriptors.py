@@ -202,3 +202,20 @@ def test_rows_describe_a_slice_of_the_atoms_without_the_others():
     for start, stop in [(0, n), (0, 1), (10, 75), (31, 33), (n - 3, n), (5, 5), (-4, 2), (n - 1, n + 9)]:
         part = lq.descriptors(frames, rows=(start, stop))
         assert np.array_equal(part, full[max(start, 0):stop]), (start, stop)
+
+
+def test_species_rows_describe_a_slice_of_the_atoms():
+    from lammps_quests.core.descriptors import species_descriptors
+
+    rocksalt = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
+    rocksalt.rattle(0.05, seed=4)
+    alloy = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    alloy.symbols[::3] = "Na"
+    alloy.rattle(0.05, seed=5)
+    frames, species = [rocksalt, alloy], ["Cl", "Cu", "Na"]
+    full, labels = species_descriptors(frames, species)
+    n = len(full)
+    for start, stop in [(0, n), (3, 70), (63, 65), (n - 2, n + 5), (7, 7)]:
+        part, part_labels = species_descriptors(frames, species, rows=(start, stop))
+        assert np.array_equal(part, full[start:stop]) and part.shape[1] == full.shape[1]
+        assert np.array_equal(part_labels, labels[start:stop])

@@ -109,24 +109,8 @@ def _species_dataset(name, frames, sources, species, k, cutoff, comm) -> Dataset
 def species_descriptor_rows(frames, start: int, stop: int, species, k: int = DEFAULT_K,
                             cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
     """Species-aware descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in
-    order, ``species`` the element symbols: each frame's periodic images are built whole, then
-    only the centre atoms in the range are described."""
-    from lammps_quests.core.images import periodic_images
-    from lammps_quests.core.species import (species_descriptor_width, species_descriptors_from_points,
-                                            species_numbers)
-
-    blocks, offset = [], 0
-    for frame in frames:
-        n = len(frame)
-        first, last = max(start - offset, 0), min(stop - offset, n)
-        if first < last:
-            points, image_of = periodic_images(frame.positions, np.asarray(frame.cell), frame.pbc, cutoff)
-            labels = species_numbers(frame.get_chemical_symbols(), species)[image_of]
-            rows = np.arange(first, last, dtype=np.int64)
-            blocks.append(species_descriptors_from_points(points[first:last], points, labels,
-                                                          len(species), rows, k, cutoff))
-        offset += n
-    return np.concatenate(blocks) if blocks else np.zeros((0, species_descriptor_width(k, len(species))))
+    order, ``species`` the element symbols: the core's ``species_descriptors(..., rows=(start, stop))``."""
+    return species_descriptors(frames, species, k=k, cutoff=cutoff, rows=(start, stop))[0]
 
 
 def load_reference(path):

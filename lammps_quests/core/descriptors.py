@@ -82,40 +82,50 @@ def species_descriptors_from_arrays(
     pbc=False,
     k: int = DEFAULT_K,
     cutoff: float = DEFAULT_CUTOFF,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Species-aware descriptors (:mod:`lammps_quests.core.species`) of every atom of one structure.
 
-    ``labels`` (n,) are species numbers 0..n_species-1; the rest as for
+    ``labels`` (n,) are species numbers 0..n_species-1; the rest (``rows`` too) as for
     :func:`descriptors_from_arrays`. Returns (n, (S + 1)(2k - 1)) float64 in Å^-1 (2k - 1 for S = 1).
     """
     k = check_k(k)
     cutoff = check_cutoff(cutoff)
     positions = check_positions(positions)
     labels = check_labels(labels, len(positions), n_species)
-    if len(positions) == 0:
+    n = len(positions)
+    first, last = (0, n) if rows is None else (max(int(rows[0]), 0), min(int(rows[1]), n))
+    if first >= last:
         return empty_species_descriptors(k, n_species)
     points, image_of = periodic_images(positions, cell, pbc, cutoff)
-    n = len(positions)
-    return species_descriptors_from_points(points[:n], points, labels[image_of], n_species,
-                                           np.arange(n, dtype=np.int64), k, cutoff)
+    return species_descriptors_from_points(points[first:last], points, labels[image_of], n_species,
+                                           np.arange(first, last, dtype=np.int64), k, cutoff)
 
 
-def species_descriptors(frames, species, k: int = DEFAULT_K,
-                        cutoff: float = DEFAULT_CUTOFF) -> tuple[np.ndarray, np.ndarray]:
+def species_descriptors(frames, species, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
+                        rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Species-aware descriptors of all atoms of one ``ase.Atoms`` or a sequence of them.
 
     ``species``: the ordered element symbols (S of them); every atom's chemical symbol must be
     one of them. Returns (descriptors (total atoms, (S + 1)(2k - 1)) in Å^-1, species number of
-    every atom (total atoms,) int64), rows in frame then atom order.
+    every atom (total atoms,) int64), rows in frame then atom order; ``rows=(start, stop)``
+    keeps rows start..stop-1 only, as for :func:`descriptors`.
     """
     frames = _as_frame_list(frames)
     species = list(species)
-    blocks, labels = [], []
+    start, stop = (0, sum(len(atoms) for atoms in frames)) if rows is None else rows
+    blocks, labels, offset = [], [], 0
     for atoms in frames:
-        numbers = species_numbers(atoms.get_chemical_symbols(), species)
-        blocks.append(species_descriptors_from_arrays(atoms.positions, numbers, len(species),
-                                                      np.asarray(atoms.cell), atoms.pbc, k, cutoff))
-        labels.append(numbers)
+        n = len(atoms)
+        if start < offset + n and offset < stop:
+            numbers = species_numbers(atoms.get_chemical_symbols(), species)
+            part = (start - offset, stop - offset)
+            blocks.append(species_descriptors_from_arrays(atoms.positions, numbers, len(species),
+                                                          np.asarray(atoms.cell), atoms.pbc, k, cutoff, rows=part))
+            labels.append(numbers[max(part[0], 0):part[1]])
+        offset += n
+    if not blocks:
+        return empty_species_descriptors(check_k(k), len(species)), np.zeros(0, dtype=np.int64)
     return np.concatenate(blocks), np.concatenate(labels)
 
 
