@@ -24,6 +24,7 @@ from ase.md.velocitydistribution import thermalize_momenta
 from lammps_quests import Reference
 from lammps_quests.ase import QuestsHalt, QuestsMonitor
 from lammps_quests.errors import QuestsError
+from lammps_quests.formats.extxyz import write_extxyz_frame
 
 INTERVAL = 10
 HOT_STEPS = 100
@@ -244,6 +245,17 @@ def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_pat
     Y, labels = species_descriptors(alloy, ["Cu", "Ag"])
     expected = delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels, 2)
     np.testing.assert_array_equal(alloy.arrays["dH"], expected)
+    # offline: the frame written at full precision, dH from the CLI with the species-aware reference
+    frame, reference_path, check = tmp_path / "alloy.xyz", tmp_path / "alloy.qref", tmp_path / "dh.lammpstrj"
+    write_extxyz_frame(frame, alloy.get_chemical_symbols(), alloy.positions, np.asarray(alloy.cell),
+                       alloy.pbc, {}, {})
+    reference.save(reference_path)
+    result = subprocess.run(
+        [str(BIN_DIR / "lammps-quests"), "dh", str(frame), "-r", str(reference_path), "-o", str(check)],
+        check=False, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(_dump_column(check, "dH"), alloy.arrays["dH"], rtol=0, atol=1e-12)
     assert monitor.descriptors.shape == (108, 3 * 63)
     swapped = alloy.copy()  # Ag atoms on Cu sites are compared with Ag environments only
     swapped.symbols = ["Cu" if s == "Ag" else "Ag" for s in alloy.get_chemical_symbols()]
