@@ -39,11 +39,11 @@ import numpy as np
 from .jit import cached_njit
 from .kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
 
-QUERY_BLOCK = 256  # queries per block
+QUERY_BLOCK = 1024  # queries per block (more queries of a block share a cluster)
 # With a threshold: undecided queries sum this many more clusters (largest bounds first) per
 # round, rechecking after each, before the tolerance step sums everything that may matter.
 DECISION_ROUNDS = (2, 8, 32)
-GEMM_QUERIES = 24  # queries of a block needing one cluster above which a matrix product pays
+GEMM_QUERIES = 8  # queries of a block needing one cluster above which a matrix product pays
 DEFAULT_TOLERANCE = 1e-6  # nats
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
@@ -182,48 +182,85 @@ def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
     if len(clusters) == 0:
         return
     counters[0] += int((offsets[clusters + 1] - offsets[clusters]).sum())
-    counters[2] += len(np.unique(clusters))
-    _sum_pairs(queries, clusters, np.ascontiguousarray(Yc.T), y_norm2, index.columns, index.row_norm2,
-               offsets, inv[0], best, sums[:, 0], int(np.diff(offsets).max()))
+    starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])
+    counters[2] += len(starts)
+    _sum_pairs(clusters[starts], np.r_[starts, len(clusters)], queries, np.ascontiguousarray(Yc.T),
+               y_norm2, index.columns, index.row_norm2, offsets, inv[0], best, sums[:, 0],
+               int(np.diff(offsets).max()))
 
 
 @cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
-def _sum_pairs(queries, clusters, Yc, y_norm2, columns, row_norm2, offsets, scale, best, sums, longest):
-    """For each pair (queries[p], clusters[p]) fold the cluster's kernel terms into the query's
-    running (best, sums), as ``_accumulate_block`` does for a block: squared distances
-    |y|^2 + |x|^2 - 2 y.x (centred rows, clipped at 0), sums relative to the smallest seen.
+def _sum_pairs(clusters, starts, queries, Yt, y_norm2, columns, row_norm2, offsets, scale, best, sums,
+               longest):
+    """For cluster clusters[g] and each query in queries[starts[g]:starts[g+1]], fold the
+    cluster's kernel terms into the query's running (best, sums), as ``_accumulate_block``
+    does for a block: squared distances |y|^2 + |x|^2 - 2 y.x (centred rows, clipped at 0),
+    sums relative to the smallest seen.
 
-    ``columns`` is the (d, n) transpose of the rows, so the dot products of one query with all
-    rows of a cluster are d contiguous vector updates.
+    ``columns`` is the (d, n) transpose of the rows and ``Yt`` the (d, nq) transpose of the
+    queries, so the dot products of up to four queries with all rows of a cluster are d
+    contiguous vector updates sharing each load of a row element.
     """
-    d2 = np.empty(longest)
-    width = Yc.shape[0]
-    for p in range(len(queries)):
-        q = queries[p]
-        a = offsets[clusters[p]]
-        m = offsets[clusters[p] + 1] - a
-        for j in range(m):
-            d2[j] = 0.0
-        for k in range(width):
-            yk = -2.0 * Yc[k, q]
+    acc = np.empty((4, longest))
+    width = Yt.shape[0]
+    for g in range(len(clusters)):
+        a = offsets[clusters[g]]
+        m = offsets[clusters[g] + 1] - a
+        for first in range(starts[g], starts[g + 1], 4):
+            count = min(4, starts[g + 1] - first)
+            if count == 1:  # one query: a single accumulator, no wasted lanes
+                q0 = queries[first]
+                for j in range(m):
+                    acc[0, j] = 0.0
+                for k in range(width):
+                    y0 = -2.0 * Yt[k, q0]
+                    for j in range(m):
+                        acc[0, j] += y0 * columns[k, a + j]
+                _fold(acc[0], m, q0, a, y_norm2, row_norm2, scale, best, sums)
+                continue
+            q0 = queries[first]
+            q1 = queries[first + 1] if count > 1 else q0
+            q2 = queries[first + 2] if count > 2 else q0
+            q3 = queries[first + 3] if count > 3 else q0
             for j in range(m):
-                d2[j] += yk * columns[k, a + j]
-        yn = y_norm2[q]
-        lowest = best[q]
-        for j in range(m):
-            v = max(yn + row_norm2[a + j] + d2[j], 0.0)
-            d2[j] = v
-            lowest = min(lowest, v)
-        total = 0.0
-        for j in range(m):
-            t = (d2[j] - lowest) * scale
-            e = _exp_neg(min(t, _NEGLIGIBLE))
-            total += e if t < _NEGLIGIBLE else 0.0
-        if best[q] > lowest:
-            t = (best[q] - lowest) * scale
-            sums[q] *= _exp_neg(t) if t < _NEGLIGIBLE else 0.0
-        sums[q] += total
-        best[q] = lowest
+                acc[0, j] = 0.0
+                acc[1, j] = 0.0
+                acc[2, j] = 0.0
+                acc[3, j] = 0.0
+            for k in range(width):
+                y0 = -2.0 * Yt[k, q0]
+                y1 = -2.0 * Yt[k, q1]
+                y2 = -2.0 * Yt[k, q2]
+                y3 = -2.0 * Yt[k, q3]
+                for j in range(m):
+                    x = columns[k, a + j]
+                    acc[0, j] += y0 * x
+                    acc[1, j] += y1 * x
+                    acc[2, j] += y2 * x
+                    acc[3, j] += y3 * x
+            for i in range(count):
+                _fold(acc[i], m, queries[first + i], a, y_norm2, row_norm2, scale, best, sums)
+
+
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
+def _fold(dots, m, q, a, y_norm2, row_norm2, scale, best, sums):
+    """Fold m terms with -2 y.x = dots[:m] into query q's running (best, sums)."""
+    yn = y_norm2[q]
+    lowest = best[q]
+    for j in range(m):
+        v = max(yn + row_norm2[a + j] + dots[j], 0.0)
+        dots[j] = v
+        lowest = min(lowest, v)
+    total = 0.0
+    for j in range(m):
+        t = (dots[j] - lowest) * scale
+        e = _exp_neg(min(t, _NEGLIGIBLE))
+        total += e if t < _NEGLIGIBLE else 0.0
+    if best[q] > lowest:
+        t = (best[q] - lowest) * scale
+        sums[q] *= _exp_neg(t) if t < _NEGLIGIBLE else 0.0
+    sums[q] += total
+    best[q] = lowest
 
 
 @cached_njit(nogil=True, fastmath={"reassoc", "nsz"})

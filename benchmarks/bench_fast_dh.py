@@ -1,0 +1,128 @@
+"""Fast dH (cluster index) against brute force, at 10^4, 10^5 and 5 x 10^5 reference environments.
+
+    python benchmarks/bench_fast_dh.py [--sizes 10000 100000 500000] [--queries 12000]
+        [--threads 2] [--tol 1e-6] [--threshold 0] [--repeats 1]
+
+Data: benchmarks/fast_dh_data.py (EAM MD of Cu, Al, Fe, W, Mg: FCC/BCC/HCP at several
+temperatures, a Cu (111) slab, Cu with vacancies, liquid Cu; ~600,000 environments, cached
+under /tmp). The reference of each size is a random subset; the queries are half in
+distribution (other MD seeds of reference kinds), half out (Cu at 1600 K and 50 kbar, a Cu
+(100) slab, Ni FCC, Zr HCP, liquid Al).
+
+For each size, in this one process and side by side: building the index (seconds), brute
+force (``delta_entropy``), the fast path exact to ``--tol`` nats, and the fast path with
+certified decisions at ``--threshold``. Reported: time per query atom, speed-up, fraction of
+kernel terms evaluated, worst error against brute force (tolerance mode; must be in
+[0, tol]), false negatives (must be 0) and false positives of the decisions, and memory (the
+reference, the index file, peak resident size). The machine is shared: timings are the
+minimum of ``--repeats`` runs and only their ratios carry over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 500_000])
+    parser.add_argument("--queries", type=int, default=12_000, help="query atoms (half in, half out)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tol", type=float, default=1e-6, help="nats")
+    parser.add_argument("--threshold", type=float, default=0.0, help="nats, for the decision mode")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=None)
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_dh_data import DEFAULT_CACHE, load_runs  # noqa: E402
+
+from lammps_quests.core.information import delta_entropy, delta_entropy_fast  # noqa: E402
+from lammps_quests.formats.fast_index import build_fast_index, index_path, load_fast_index, save_fast_index  # noqa: E402
+from lammps_quests.formats.reference import Reference  # noqa: E402
+
+
+def best_of(repeats, function):
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def queries(cache, n, rng):
+    """n query descriptors: n/2 in distribution, n/2 out, each drawn evenly from its runs."""
+    parts = []
+    for kind in ("in", "out"):
+        runs = load_runs(kind, cache)
+        pool = np.concatenate(list(runs.values()))
+        parts.append(pool[np.sort(rng.choice(len(pool), min(n // 2, len(pool)), replace=False))])
+    return np.concatenate(parts), len(parts[0])
+
+
+def main() -> None:
+    cache = ARGS.cache or DEFAULT_CACHE
+    rng = np.random.default_rng(0)
+    everything = np.concatenate(list(load_runs("ref", cache).values()))
+    Y, n_in = queries(cache, ARGS.queries, rng)
+    print(f"# reference pool {len(everything)} environments, {len(Y)} query atoms ({n_in} in distribution, "
+          f"{len(Y) - n_in} out); {ARGS.threads} threads; load average at start "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)", flush=True)
+    header = (f"{'n_ref':>8} {'build s':>8} {'exact us/atom':>14} {'fast us/atom':>13} {'speed-up':>9} "
+              f"{'pairs %':>8} {'max err':>9} {'decide us/atom':>15} {'speed-up':>9} {'pairs %':>8} "
+              f"{'FN':>3} {'FP %':>6} {'exact>t %':>9} {'ref MiB':>8} {'idx MiB':>8}")
+    rows = []
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        for size in ARGS.sizes:
+            X = everything[np.sort(rng.choice(len(everything), min(size, len(everything)), replace=False))]
+            ref = Reference.from_descriptors(X, k=32, cutoff=5.0)
+            ref.save(Path(tmp) / "ref.qref")
+            ref = Reference.load(Path(tmp) / "ref.qref", mmap=True)
+            start = time.perf_counter()
+            save_fast_index(build_fast_index(ref), ref)
+            build = time.perf_counter() - start
+            index = load_fast_index(ref)
+            delta_entropy_fast(Y[:64], index, tol=ARGS.tol, threshold=ARGS.threshold)  # compile
+            t_exact, exact = best_of(ARGS.repeats, lambda: delta_entropy(Y, ref.descriptors))
+            tol_stats, dec_stats = {}, {}
+            t_fast, fast = best_of(ARGS.repeats, lambda: delta_entropy_fast(Y, index, tol=ARGS.tol, stats=tol_stats))
+            t_dec, dec = best_of(ARGS.repeats, lambda: delta_entropy_fast(
+                Y, index, tol=ARGS.tol, threshold=ARGS.threshold, stats=dec_stats))
+            t = ARGS.threshold
+            err = fast - exact
+            false_neg = int(np.sum((exact > t) & (dec <= t)))
+            false_pos = float(np.mean((dec > t) & (exact <= t)))
+            total = len(Y) * len(X)
+            row = (f"{len(X):>8} {build:>8.1f} {1e6 * t_exact / len(Y):>14.1f} {1e6 * t_fast / len(Y):>13.1f} "
+                   f"{t_exact / t_fast:>9.2f} {100 * tol_stats['pairs'] / total:>8.2f} {err.max():>9.1e} "
+                   f"{1e6 * t_dec / len(Y):>15.1f} {t_exact / t_dec:>9.2f} {100 * dec_stats['pairs'] / total:>8.2f} "
+                   f"{false_neg:>3d} {100 * false_pos:>6.3f} {100 * np.mean(exact > t):>9.2f} "
+                   f"{os.path.getsize(ref.path) / 2**20:>8.1f} {os.path.getsize(index_path(ref.path)) / 2**20:>8.1f}")
+            if err.min() < -1e-9 or err.max() > ARGS.tol + 1e-9:
+                row += f"  GUARANTEE VIOLATED: error in [{err.min():.2e}, {err.max():.2e}]"
+            rows.append(row)
+            print(header if len(rows) == 1 else "", end="\n" if len(rows) == 1 else "")
+            print(row, flush=True)
+            in_part = slice(0, n_in)
+            print(f"#   in distribution: exact dH > t {100 * np.mean(exact[in_part] > t):.2f}%, out: "
+                  f"{100 * np.mean(exact[n_in:] > t):.2f}%; load average {os.getloadavg()[0]:.1f}", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"# peak resident size of this process {peak:.0f} MiB (includes the brute-force inputs)")
+
+
+if __name__ == "__main__":
+    main()
