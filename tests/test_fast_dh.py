@@ -206,3 +206,15 @@ def test_cli_index_and_dh_fast(tmp_path):
     rebuilt = cli("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", cwd=tmp_path).returncode == 0
+
+
+def test_fix_keyword_fast_parsing():
+    from lammps_quests.lammps.keywords import KeywordError, parse_keywords
+
+    options = parse_keywords(["fast", "1e-6", "threshold", "0.5"])
+    assert options.fast_tol == 1e-6 and not options.fast_decide and options.threshold == 0.5
+    options = parse_keywords(["fast", "1e-4", "decide", "halt", "2", "soft"])
+    assert options.fast_tol == 1e-4 and options.fast_decide and options.halt_mode == "soft"
+    for words in (["fast"], ["fast", "0"], ["fast", "1.5"], ["fast", "x"]):
+        with pytest.raises(KeywordError, match="fast"):
+            parse_keywords(words)

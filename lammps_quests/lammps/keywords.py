@@ -14,7 +14,7 @@ from typing import Callable
 
 USAGE = (
     "fix ID group-ID quests N reference-file [bandwidth h] [threshold t] "
-    "[halt t soft|hard] [save t file [every] [cut R]] [k K] [cutoff rc] [elements El1 El2 ...]"
+    "[halt t soft|hard] [save t file [every] [cut R]] [k K] [cutoff rc] [elements El1 El2 ...] [fast tol [decide]]"
 )
 
 
@@ -37,6 +37,8 @@ class FixOptions:
     k: int | None = None  # assertion on the reference's k
     cutoff: float | None = None  # Å, assertion on the reference's cutoff
     elements: tuple[str, ...] | None = None  # element of each atom type; None: from the masses
+    fast_tol: float | None = None  # nats: dH from the reference's fast index, within tol of exact
+    fast_decide: bool = False  # fast: certify only the threshold/halt/save decisions
     extra: dict = field(default_factory=dict)  # keywords added by other parts of the package
 
 
@@ -152,6 +154,20 @@ def _elements(options: FixOptions, words: list[str]) -> int:
     return len(symbols)
 
 
+def _fast(options: FixOptions, words: list[str]) -> int:
+    """``fast tol [decide]``: dH from the reference's fast index (REF.qidx), at most tol nats
+    above the exact dH; with ``decide`` only the threshold, halt and save decisions are certified
+    (the values are upper bounds of dH)."""
+    syntax = "a tolerance in nats, optionally followed by decide: fast tol [decide]"
+    (word,) = take(words, 1, "fast", syntax)
+    value = number(word, "fast", syntax)
+    if not 0.0 < value < 1.0:
+        raise KeywordError(f"fast tolerance must be in (0, 1) nats, e.g. 1e-6; got {word}")
+    options.fast_tol = value
+    options.fast_decide = len(words) > 1 and words[1] == "decide"
+    return 2 if options.fast_decide else 1
+
+
 #: keyword -> parser(options, words after the keyword) returning how many words it used;
 #: a parser may take a variable number of words (stop at the next keyword: :func:`is_keyword`)
 PARSERS: dict[str, Callable[[FixOptions, list[str]], int]] = {
@@ -162,6 +178,7 @@ PARSERS: dict[str, Callable[[FixOptions, list[str]], int]] = {
     "k": _k,
     "cutoff": _cutoff,
     "elements": _elements,
+    "fast": _fast,
 }
 
 

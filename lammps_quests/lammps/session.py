@@ -91,6 +91,7 @@ class FixSession:
         self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
         self.type_species = None  # species number of each atom type (species-aware references)
         self.type_symbols = None  # element of each atom type, when known
+        self.fast = self._fast(options)
 
     def _saver(self, options: FixOptions) -> Saver | None:
         """What decides and remembers saves (None without the save keyword)."""
@@ -105,6 +106,26 @@ class FixSession:
         return Saver(self.reference, self.bandwidth, options.save_threshold, cut_radius=options.save_cut,
                      deduplicate=not options.save_every,
                      reference_entropy=cached_entropy(self.reference, self.bandwidth))
+
+    def _fast(self, options: FixOptions):
+        """dH of descriptors from the reference's fast index (``fast`` keyword), or None."""
+        if options.fast_tol is None:
+            return None
+        from lammps_quests.core.information import delta_entropy_fast
+        from lammps_quests.formats.fast_index import load_fast_index
+
+        if self.reference.species_aware:
+            raise ValueError("fast needs a species-agnostic reference (the fast index clusters "
+                             "species-agnostic descriptors); drop fast or build the reference "
+                             "without --species")
+        index = load_fast_index(self.reference)  # stale or missing: a ValueError naming the fix
+        thresholds = None
+        if options.fast_decide:
+            thresholds = [options.threshold]
+            thresholds += [options.halt_threshold] if options.halt_mode is not None else []
+            thresholds += [options.save_threshold] if options.save_threshold is not None else []
+        tol, h = options.fast_tol, self.bandwidth
+        return lambda Y: delta_entropy_fast(Y, index, h, tol=tol, threshold=thresholds)
 
     def map_types(self, lmp) -> None:
         """Element and reference species of each atom type, checked once: from the elements
@@ -122,8 +143,18 @@ class FixSession:
         return (
             f"fix quests {self.fix_id}: reference {self.reference_path} with {r.n_environments} "
             f"environments, k = {r.k}, cutoff = {r.cutoff:.6g} Angstrom, bandwidth = "
-            f"{self.bandwidth:.6g} 1/Angstrom{species}\n"
+            f"{self.bandwidth:.6g} 1/Angstrom{species}\n" + self._fast_log()
         )
+
+    def _fast_log(self) -> str:
+        o = self.options
+        if o.fast_tol is None:
+            return ""
+        from lammps_quests.formats.fast_index import index_path
+
+        what = ("decisions dH > threshold/halt/save certified, dH values are upper bounds"
+                if o.fast_decide else f"dH at most {o.fast_tol:g} nats above the exact value")
+        return f"fix quests {self.fix_id}: fast dH from {index_path(self.reference_path)} ({what})\n"
 
     def threshold_log(self) -> str:
         """The reference's leave-one-out dH distribution (header cache, else a sample)."""
@@ -142,7 +173,8 @@ class FixSession:
             self.map_types(lmp)
         self.group_bit = int(group_bit)
         dh = evaluate_atoms(lmp, self.reference, fix_id, group_bit=group_bit, bandwidth=self.bandwidth,
-                            property=property, num_threads=num_threads, type_species=self.type_species)
+                            property=property, num_threads=num_threads, type_species=self.type_species,
+                            dh_function=self.fast)
         mask = as_lammps(lmp).numpy.extract_atom("mask", nelem=len(dh))
         values = dh[(np.asarray(mask[: len(dh)]) & group_bit) != 0] if len(dh) else dh
         if len(values) == 0:
