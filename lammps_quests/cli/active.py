@@ -102,7 +102,7 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
         frames, sources = read_frames(pool, index=index, format=fmt)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    labels = [f"{source['path']}:{number}" for source in sources
+    labels = [f"{name}:{number}" for name, source in zip(pool, sources)
               for number in _frame_numbers(source)]
     structures = [Structure.from_atoms(atoms) for atoms in frames]
     candidates = []
