@@ -75,7 +75,11 @@ class Saver:
         self.threshold = float(threshold)
         self.cut_radius = None if cut_radius is None else float(cut_radius)
         self.deduplicate = bool(deduplicate)
-        self.extension = Extension(reference.descriptors, bandwidth, reference_entropy)
+        self.bandwidth = float(bandwidth)
+        # species-aware references (deduplicate=False only) have rows of another width: the
+        # saved environments are then not kept, and no entropy is reported
+        self.extension = None if getattr(reference, "species_aware", False) else \
+            Extension(reference.descriptors, bandwidth, reference_entropy)
         self.counts = SaveCounts()
 
     def new_mask(self, descriptors, dh_reference) -> np.ndarray:
@@ -104,8 +108,11 @@ class Saver:
         candidates = np.flatnonzero(above)
         if len(candidates) == 0:
             return []
-        Y = frame.descriptors(candidates, self.k, self.cutoff)
-        new = candidates[self.new_mask(Y, dh[candidates])]
+        if self.deduplicate:
+            Y = frame.descriptors(candidates, self.k, self.cutoff)
+            new = candidates[self.new_mask(Y, dh[candidates])]
+        else:
+            new = candidates
         if len(new) == 0:
             return []
         base = Structure(frame.species, frame.positions, frame.cell, frame.pbc,
@@ -132,25 +139,30 @@ class Saver:
 
     def _keep(self, structure: Structure, rows: np.ndarray, dh_rows: np.ndarray) -> Structure | None:
         """Flag the still-new atoms among ``rows``, add them to the extension; None if none."""
-        Y = structure.descriptors(rows, self.k, self.cutoff)
-        keep = self.new_mask(Y, dh_rows) if self.deduplicate else np.ones(len(rows), dtype=bool)
-        if not keep.any():
-            return None
-        if not keep.all():  # the exact rows the offline tools will recompute
-            rows = rows[keep]
+        if self.deduplicate:
+            Y = structure.descriptors(rows, self.k, self.cutoff)
+            keep = self.new_mask(Y, dh_rows)
+            if not keep.any():
+                return None
+            if not keep.all():  # the exact rows the offline tools will recompute
+                rows = rows[keep]
+                Y = structure.descriptors(rows, self.k, self.cutoff)
+        elif self.extension is not None:
             Y = structure.descriptors(rows, self.k, self.cutoff)
         flags = np.zeros(len(structure), dtype=np.int64)
         flags[rows] = 1
         structure.columns["new"] = flags
-        self.extension.add(Y)
+        if self.extension is not None:
+            self.extension.add(Y)
         self.counts.structures += 1
         self.counts.atoms += len(structure)
         self.counts.new += len(rows)
         return structure
 
-    def entropy_gain(self) -> EntropyGain:
-        """Entropy of the reference and of reference ∪ the new environments saved (nats)."""
-        return self.extension.entropy_gain()
+    def entropy_gain(self) -> EntropyGain | None:
+        """Entropy of the reference and of reference ∪ the new environments saved (nats);
+        None for a species-aware reference."""
+        return None if self.extension is None else self.extension.entropy_gain()
 
 
 def saved_environments(structures, k: int, cutoff: float) -> np.ndarray:

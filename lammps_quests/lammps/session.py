@@ -263,7 +263,7 @@ class FixSession:
 def saved_report(prefix: str, saver: Saver, path) -> str:
     """Structures, atoms and new environments saved, and the entropy they add (nats)."""
     gain = saver.entropy_gain() if saver.counts.new else None
-    return describe_saved(prefix, saver.counts, gain, saver.extension.bandwidth, path) + "\n"
+    return describe_saved(prefix, saver.counts, gain, saver.bandwidth, path) + "\n"
 
 
 def _key(lmp, fix_id: str) -> tuple[int, str]:
