@@ -7,7 +7,7 @@ include numba compilation (or loading it from the cache), are timed separately.
 
     python benchmarks/bench_core.py [--threads 2] [--repeats 3]
 
-Cases (from issue 2): descriptors of a 32,000-atom thermally displaced FCC Cu cell; dH of
+Cases: descriptors of a 32,000-atom thermally displaced FCC Cu cell; dH of
 32,000 environments against 4,224 reference environments; entropy of 20,000 environments.
 """
 

@@ -1,6 +1,6 @@
 """Overhead of ``fix quests``: wall time of the same MD run with and without the fix.
 
-Two cases (issue 3, goal <= 10 % each):
+Two cases (goal: at most 10 % overhead each):
 
 * Ta, SNAP Ta06A (+ ZBL core), 2,000 atoms BCC at 300 K, fix evaluated every N = 10 steps;
 * Cu, EAM Mishin, 4,000 atoms FCC at 300 K, fix evaluated every N = 100 steps.

@@ -23,9 +23,9 @@ mass 1 180.88"""
 
 def plugin_built() -> bool:
     """True if `lmp` will find the plugin (this checkout's or the installed distribution's)."""
-    from lammps_quests.lammps.plugin import PLUGIN_FILE, plugin_directory
+    from lammps_quests.lammps.plugin import PLUGIN_FILE, find_plugin_directory
 
-    return (Path(plugin_directory()) / PLUGIN_FILE).is_file()
+    return (Path(find_plugin_directory()) / PLUGIN_FILE).is_file()
 
 
 if os.environ.get("CI") and not plugin_built():

