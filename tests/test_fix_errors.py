@@ -41,6 +41,9 @@ def single_error(result) -> str:
         ("10 REF k 16", ["built with k = 32", "asks for k = 16", "--k 16"]),
         ("10 REF cutoff 4.0", ["built with cutoff = 5.0", "asks for cutoff = 4.0", "--cutoff 4.0"]),
         ("10", ["missing arguments", "usage: fix ID group-ID quests N reference-file"]),
+        ("10 REF save 1.0 out.xyz cut 4.0", ["cut radius 4.0", "smaller than the descriptor cutoff 5.0",
+                                             "use a radius >= 5.0"]),
+        ("10 REF save 1.0 out.xyz cut", ["keyword save ... cut expects", "save t file cut R"]),
     ],
 )
 def test_bad_fix_arguments(run_lmp, cu_reference, tmp_path, fix_args, expected):

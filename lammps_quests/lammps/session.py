@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.core.information import delta_entropy
 from lammps_quests.core.validation import check_bandwidths
 from lammps_quests.active.extension import cached_entropy
 from lammps_quests.active.saving import Saver, describe_saved
@@ -88,6 +89,7 @@ class FixSession:
         self.last_saved_step: int | None = None
         self.warned_empty = False
         self.saver = self._saver(options)
+        self._descriptors = None  # group atoms' descriptors of the last evaluation (de-duplication)
         self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
         self.type_species = None  # species number of each atom type (species-aware references)
         self.type_symbols = None  # element of each atom type, when known
@@ -174,7 +176,7 @@ class FixSession:
         self.group_bit = int(group_bit)
         dh = evaluate_atoms(lmp, self.reference, fix_id, group_bit=group_bit, bandwidth=self.bandwidth,
                             property=property, num_threads=num_threads, type_species=self.type_species,
-                            dh_function=self.fast)
+                            dh_function=self._dh_function())
         mask = as_lammps(lmp).numpy.extract_atom("mask", nelem=len(dh))
         values = dh[(np.asarray(mask[: len(dh)]) & group_bit) != 0] if len(dh) else dh
         if len(values) == 0:
@@ -183,15 +185,34 @@ class FixSession:
                 float(np.count_nonzero(values > self.options.threshold)),
                 float(self._count_new(lmp, dh, mask, group_bit))]
 
+    def _dh_function(self):
+        """dH from the group atoms' descriptors; with de-duplicated saves it also keeps the
+        descriptors, so the new-atom count needs no second descriptor pass."""
+        self._descriptors = None
+        if self.saver is None or not self.saver.deduplicate:
+            return self.fast
+        inner = self.fast or (lambda Y: delta_entropy(Y, self.reference.descriptors, self.bandwidth))
+
+        def keep_descriptors(Y):
+            self._descriptors = Y
+            return inner(Y)
+
+        return keep_descriptors
+
     def _count_new(self, lmp, dh, mask, group_bit: int) -> int:
         """This rank's group atoms with dH against reference ∪ saved > the save threshold."""
         if self.saver is None:
             return 0
-        in_group = (np.asarray(mask[: len(dh)]) & group_bit) != 0
-        rows = np.flatnonzero(in_group & (dh > self.saver.threshold))
+        group_rows = np.flatnonzero((np.asarray(mask[: len(dh)]) & group_bit) != 0)
+        above = dh[group_rows] > self.saver.threshold
+        rows = group_rows[above]
         if len(rows) == 0 or not self.saver.deduplicate:
             return len(rows)
-        Y = local_descriptors(lmp, rows, self.reference.k, self.reference.cutoff)
+        Y = self._descriptors  # rows of the group atoms, in order, from this evaluation
+        if Y is not None and len(Y) == len(group_rows):
+            Y = Y[above]
+        else:
+            Y = local_descriptors(lmp, rows, self.reference.k, self.reference.cutoff)
         return int(np.count_nonzero(self.saver.new_mask(Y, dh[rows])))
 
     def finish(self, lmp, step: int, reduced) -> Outcome:
