@@ -23,7 +23,7 @@ def main() -> None:
     """
 
 
-_SUBMODULES = ("demo", "reference", "analysis", "render", "active", "doctor")
+_SUBMODULES = ("demo", "reference", "analysis", "render", "active", "doctor", "invoke")
 
 for _name in _SUBMODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -7,18 +7,12 @@ package's one neighbour kernel (:func:`lammps_quests.core.neighbors.descriptors_
 as neighbour candidates) and their differential entropy dH (nats) against the reference with
 :func:`lammps_quests.core.information.delta_entropy`, and writes dH into the fix's per-atom vector.
 
-The same function serves LAMMPS builds that have the PYTHON package, without the plugin::
-
-    fix dH all property/atom d_dH
-    python quests_dh input 1 SELF format p here \"\"\"
-    def quests_dh(lmpptr):
-        from lammps_quests.lammps.fix import evaluate
-        evaluate(lmpptr, "cu.qref", group="all", property="d_dH")
-    \"\"\"
-    fix q all python/invoke 10 end_of_step quests_dh
+LAMMPS builds with the PYTHON package and no plugin reach the same code through
+:mod:`lammps_quests.lammps.invoke` (``fix python/invoke``, output in a ``d_NAME`` of
+``fix property/atom``).
 
 Ghost atoms must cover the descriptor cutoff plus the neighbour skin (``comm_modify cutoff``);
-``fix quests`` extends the cutoff itself, with ``python/invoke`` set it in the deck.
+``fix quests`` extends the cutoff itself, the python/invoke route checks it.
 """
 
 from __future__ import annotations
@@ -202,10 +196,12 @@ def species_of_types(lmp, reference: Reference, elements=None, by: str = "the fi
     return type_species_numbers(symbols, reference.species)
 
 
-def gather_frame(lmp, fix_id: str, step: int, type_symbols=None, with_mask: bool = False):
+def gather_frame(lmp, fix_id: str, step: int, type_symbols=None, with_mask: bool = False,
+                 per_atom: str | None = None):
     """The whole current frame on every rank (collective): (Structure, dH per atom in nats).
 
-    Every rank gathers ids, types, positions and the fix's dH through LAMMPS's collectives
+    Every rank gathers ids, types, positions and dH (``per_atom``: the fix's vector ``f_ID`` by
+    default, a ``d_NAME`` of fix property/atom on the python/invoke route) through LAMMPS's collectives
     (``gather_concat`` returns the data on all ranks), sorted by atom id: species
     (``type_symbols`` per type, else from the type masses, 'X' if none matches), positions in
     Å relative to the box origin, columns id and type (and the group bitmask ``mask`` if
@@ -219,7 +215,7 @@ def gather_frame(lmp, fix_id: str, step: int, type_symbols=None, with_mask: bool
     ids = np.ctypeslib.as_array(lmp.gather_concat("id", 0, 1), shape=(natoms,)).copy()
     types = np.ctypeslib.as_array(lmp.gather_concat("type", 0, 1), shape=(natoms,)).copy()
     positions = np.ctypeslib.as_array(lmp.gather_concat("x", 1, 3), shape=(natoms * 3,)).copy()
-    dh = np.ctypeslib.as_array(lmp.gather_concat(f"f_{fix_id}", 1, 1), shape=(natoms,)).copy()
+    dh = np.ctypeslib.as_array(lmp.gather_concat(per_atom or f"f_{fix_id}", 1, 1), shape=(natoms,)).copy()
     columns = {"id": ids, "type": types}
     if with_mask:
         columns["mask"] = np.ctypeslib.as_array(lmp.gather_concat("mask", 0, 1), shape=(natoms,)).copy()

@@ -120,13 +120,22 @@ def mpi_library() -> Path | None:
 _mpi_handle = None
 
 
+def process_has_mpi() -> bool:
+    """True if an MPI library (or LAMMPS's serial MPI stubs) is already loaded globally."""
+    return hasattr(ctypes.CDLL(None), "MPI_Init")
+
+
 def preload_mpi() -> Path | None:
     """Load MPICH with RTLD_GLOBAL so liblammps.so resolves libmpi.so.12 without LD_LIBRARY_PATH.
 
-    Harmless when MPI is already loaded (dlopen returns the same library). Returns its path,
-    or None when the mpich wheel is absent (a LAMMPS without MPI needs nothing).
+    Harmless when MPI is already loaded (dlopen returns the same library). Loads nothing into
+    a process that has another MPI already (a LAMMPS with its own MPI, e.g. OpenMPI, running
+    this package through ``fix python/invoke``: two MPI libraries cannot share a process).
+    Returns the path loaded, or None when the mpich wheel is absent or not loaded.
     """
     global _mpi_handle
+    if _mpi_handle is None and process_has_mpi():
+        return None
     path = mpi_library()
     if path is None:
         return None

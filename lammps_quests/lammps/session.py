@@ -86,6 +86,11 @@ class FixSession:
         h = self.reference.bandwidth if options.bandwidth is None else options.bandwidth
         check_bandwidths(h)
         self.bandwidth = float(h)
+        #: the per-atom quantity holding dH in LAMMPS, which saving gathers: the fix's vector,
+        #: or a ``d_NAME`` of fix property/atom on the python/invoke route
+        self.per_atom = f"f_{fix_id}"
+        #: this rank's owned atoms that the last evaluation found new (what save would save)
+        self.new_flags = np.zeros(0, dtype=bool)
         self.last_saved_step: int | None = None
         self.warned_empty = False
         self.saver = self._saver(options)
@@ -200,20 +205,23 @@ class FixSession:
         return keep_descriptors
 
     def _count_new(self, lmp, dh, mask, group_bit: int) -> int:
-        """This rank's group atoms with dH against reference ∪ saved > the save threshold."""
+        """This rank's group atoms with dH against reference ∪ saved > the save threshold
+        (flagged per owned atom in :attr:`new_flags`)."""
+        self.new_flags = np.zeros(len(dh), dtype=bool)
         if self.saver is None:
             return 0
         group_rows = np.flatnonzero((np.asarray(mask[: len(dh)]) & group_bit) != 0)
         above = dh[group_rows] > self.saver.threshold
         rows = group_rows[above]
-        if len(rows) == 0 or not self.saver.deduplicate:
-            return len(rows)
-        Y = self._descriptors  # rows of the group atoms, in order, from this evaluation
-        if Y is not None and len(Y) == len(group_rows):
-            Y = Y[above]
-        else:
-            Y = local_descriptors(lmp, rows, self.reference.k, self.reference.cutoff)
-        return int(np.count_nonzero(self.saver.new_mask(Y, dh[rows])))
+        if len(rows) and self.saver.deduplicate:
+            Y = self._descriptors  # rows of the group atoms, in order, from this evaluation
+            if Y is not None and len(Y) == len(group_rows):
+                Y = Y[above]
+            else:
+                Y = local_descriptors(lmp, rows, self.reference.k, self.reference.cutoff)
+            rows = rows[self.saver.new_mask(Y, dh[rows])]
+        self.new_flags[rows] = True
+        return len(rows)
 
     def finish(self, lmp, step: int, reduced) -> Outcome:
         """Act on the reduced statistics (same on every rank): save and halt decisions."""
@@ -243,7 +251,8 @@ class FixSession:
         trigger = stats.max_dh > o.save_threshold if o.save_every else stats.new > 0
         if not trigger:
             return
-        frame, dh = gather_frame(lmp, self.fix_id, step, self.type_symbols, with_mask=True)
+        frame, dh = gather_frame(lmp, self.fix_id, step, self.type_symbols, with_mask=True,
+                                 per_atom=self.per_atom)
         in_group = (frame.columns.pop("mask") & self.group_bit) != 0
         frame.info["source"] = f"fix_quests_{self.fix_id}"
         structures = saver.structures(frame, dh, eligible=in_group)

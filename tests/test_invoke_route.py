@@ -1,0 +1,263 @@
+"""The python/invoke route in Debian's LAMMPS (29Sep2021, `/usr/bin/lmp`, OpenMPI): per-atom dH
+equals the plugin's on the same data file and the offline value, 1 rank equals 2 ranks, halt
+and save work, and bad input ends with one clear ERROR line and no traceback or hang."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fix_support import (build_reference, cu_crystal, load, offline_dh, read_dump,
+                         requires_plugin, thermo_table)
+
+DEBIAN_LMP = Path("/usr/bin/lmp")
+DEBIAN_MPIRUN = Path("/usr/bin/mpirun")
+
+if not (DEBIAN_LMP.is_file() and DEBIAN_MPIRUN.is_file()):
+    if os.environ.get("CI"):
+        raise RuntimeError("Debian's LAMMPS is missing: apt-get install lammps python3-lammps "
+                           "(.ci/run does this)")
+    pytest.skip("Debian's LAMMPS (/usr/bin/lmp) is not installed", allow_module_level=True)
+
+pytestmark = requires_plugin
+
+SPEC = "q all 10 {reference} d_dH"
+ROUTE = """fix dH all property/atom d_dH
+python quests input 2 SELF "{spec}" format ps file quests.py
+python quests invoke
+"""
+
+
+def debian_env(base: dict, activated: bool) -> dict:
+    """Environment for Debian's lmp: with this virtual environment activated, or without it
+    (PATH without its bin, no VIRTUAL_ENV), as a user of a system LAMMPS may have either."""
+    env = dict(base)
+    if not activated:
+        venv_bin = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+        env.pop("VIRTUAL_ENV", None)
+        env.pop("PYTHONPATH", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def run_debian(lammps_env):
+    def run(deck: str, cwd: Path, np_ranks: int = 1, activated: bool = False,
+            extra_env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+        from lammps_quests.lammps.bootstrap import write_bootstrap
+
+        cwd = Path(cwd)
+        cwd.mkdir(parents=True, exist_ok=True)
+        write_bootstrap(cwd / "quests.py")
+        (cwd / "in.deck").write_text(deck)
+        command = [str(DEBIAN_LMP), "-in", "in.deck", "-log", "log.lammps", "-nocite"]
+        if np_ranks > 1:
+            command = [str(DEBIAN_MPIRUN), "--allow-run-as-root", "--oversubscribe", "-np",
+                       str(np_ranks)] + command
+        env = debian_env(lammps_env, activated)
+        env.update(extra_env or {})
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def cu_case(run_lmp, tmp_path_factory):
+    """A reference (short 600 K MD) and a data file: 256 thermal Cu atoms at 1200 K."""
+    directory = tmp_path_factory.mktemp("invoke_case")
+    reference = build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
+    deck = cu_crystal(4, seed=13, displace=0.1) + """mass 1 63.546
+velocity all create 1200 77 loop geom
+write_data start.data
+"""
+    result = run_lmp(deck, directory, name="in.start")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return reference, directory / "start.data"
+
+
+def md_deck(data: Path, quests_lines: str, column: str, steps: int = 20, tail: str = "") -> str:
+    return f"""units metal
+read_data {data}
+pair_style eam/alloy
+pair_coeff * * Cu_mishin1.eam.alloy Cu
+fix nve all nve
+{quests_lines}dump d all custom 10 dump.dh id type x y z {column}
+dump_modify d sort id format float %.17g
+run {steps}
+{tail}"""
+
+
+def route_lines(reference, keywords: str = "") -> str:
+    return ROUTE.format(spec=SPEC.format(reference=reference) + (f" {keywords}" if keywords else ""))
+
+
+def output(result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_route_equals_plugin_offline_and_two_ranks(run_lmp, run_debian, cu_case, tmp_path):
+    reference, data = cu_case
+    plugin_deck = md_deck(data, f"fix q all quests 10 {reference}\n", "f_q").replace(
+        "run 20", "thermo_style custom step pe f_q[1] f_q[2] f_q[3] f_q[4] f_q[5]\nthermo 10\nrun 20")
+    (tmp_path / "plugin").mkdir()
+    plugin = run_lmp(plugin_deck, tmp_path / "plugin")
+    assert plugin.returncode == 0, output(plugin)[-3000:]
+    route_deck = md_deck(data, route_lines(reference), "d_dH").replace(
+        "run 20", "thermo_style custom step pe v_q_max v_q_mean v_q_fraction v_q_count v_q_new\n"
+        "thermo 10\nrun 20")
+    runs = {}
+    for name, ranks, activated in (("np1", 1, False), ("np2", 2, True)):
+        result = run_debian(route_deck, tmp_path / name, np_ranks=ranks, activated=activated)
+        assert result.returncode == 0, output(result)[-4000:]
+        assert "Traceback" not in output(result)
+        runs[name] = result
+    plugin_frames = read_dump(tmp_path / "plugin" / "dump.dh")
+    frames = {name: read_dump(tmp_path / name / "dump.dh") for name in runs}
+    # step 0: the same positions from the data file in both LAMMPS builds
+    np.testing.assert_array_equal(plugin_frames[0].ids, frames["np1"][0].ids)
+    np.testing.assert_allclose(frames["np1"][0].columns["d_dH"], plugin_frames[0].columns["f_q"],
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(frames["np2"][0].columns["d_dH"], plugin_frames[0].columns["f_q"],
+                               rtol=0, atol=1e-12)
+    # the global values at step 0 (v_q_* against f_q[1..4])
+    plugin_rows = thermo_table((tmp_path / "plugin" / "log.lammps").read_text())
+    route_rows = thermo_table((tmp_path / "np1" / "log.lammps").read_text())
+    plugin0 = next(r for r in plugin_rows if r["Step"] == 0 and "f_q[1]" in r)
+    route0 = next(r for r in route_rows if r["Step"] == 0 and "v_q_max" in r)
+    for plugin_key, route_key in (("f_q[1]", "v_q_max"), ("f_q[2]", "v_q_mean"),
+                                  ("f_q[3]", "v_q_fraction"), ("f_q[4]", "v_q_count"),
+                                  ("f_q[5]", "v_q_new")):
+        assert route0[route_key] == pytest.approx(plugin0[plugin_key], rel=1e-9, abs=1e-12)
+    assert plugin0["f_q[1]"] < 0  # a thermal crystal the reference covers
+    # every frame: the offline dH of the dumped positions, and 1 rank = 2 ranks
+    loaded = load(reference)
+    assert [f.step for f in frames["np1"]] == [0, 10, 20] == [f.step for f in frames["np2"]]
+    for one, two in zip(frames["np1"], frames["np2"]):
+        np.testing.assert_allclose(one.columns["d_dH"], offline_dh(one, loaded), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(two.columns["d_dH"], offline_dh(two, loaded), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(two.columns["d_dH"], one.columns["d_dH"], rtol=0, atol=1e-8)
+
+
+def test_save_matches_plugin_and_soft_halt(run_lmp, run_debian, cu_case, tmp_path):
+    """Strained cell: dH > 0 everywhere, every evaluation saves the whole frame; the soft halt
+    ends the run at the first evaluation after step 0 and the script goes on."""
+    import ase.io
+
+    reference, data = cu_case
+    strain = "change_box all x scale 1.15 remap\n"
+    plugin_deck = md_deck(data, strain + f"fix q all quests 10 {reference} save 0.0 saved.xyz\n", "f_q")
+    (tmp_path / "plugin").mkdir()
+    plugin = run_lmp(plugin_deck, tmp_path / "plugin")
+    assert plugin.returncode == 0, output(plugin)[-3000:]
+    route = run_debian(md_deck(data, strain + route_lines(reference, "save 0.0 saved.xyz"), "d_dH"),
+                       tmp_path / "route", np_ranks=2)
+    assert route.returncode == 0, output(route)[-4000:]
+    saved_plugin = ase.io.read(tmp_path / "plugin" / "saved.xyz", index=":")
+    saved_route = ase.io.read(tmp_path / "route" / "saved.xyz", index=":")
+    # the same de-duplicated saves: the whole frame at step 0, then only frames with new atoms
+    assert [a.info["step"] for a in saved_route] == [a.info["step"] for a in saved_plugin]
+    assert saved_route[0].info["step"] == 0
+    first_plugin, first_route = saved_plugin[0], saved_route[0]
+    np.testing.assert_array_equal(first_route.arrays["new"], first_plugin.arrays["new"])
+    assert first_route.get_chemical_symbols() == first_plugin.get_chemical_symbols()
+    np.testing.assert_array_equal(first_route.arrays["id"], first_plugin.arrays["id"])
+    np.testing.assert_array_equal(first_route.positions, first_plugin.positions)
+    np.testing.assert_array_equal(first_route.cell[:], first_plugin.cell[:])
+    np.testing.assert_allclose(first_route.arrays["dH"], first_plugin.arrays["dH"], rtol=0, atol=1e-12)
+    dumped = {f.step: f for f in read_dump(tmp_path / "route" / "dump.dh")}
+    for atoms in saved_route:
+        np.testing.assert_array_equal(atoms.arrays["dH"], dumped[atoms.info["step"]].columns["d_dH"])
+        assert atoms.arrays["dH"].min() > 0
+
+    # unstrained at 1200 K: max dH starts below 0 and crosses it within 50 steps
+    halted = run_debian(md_deck(data, route_lines(reference, "halt 0.0 soft"), "d_dH",
+                                steps=50, tail='print "script goes on"\n'), tmp_path / "soft")
+    assert halted.returncode == 0, output(halted)[-4000:]
+    assert "stopping the run (halt soft)" in halted.stdout
+    assert "script goes on" in halted.stdout
+    frames = read_dump(tmp_path / "soft" / "dump.dh")
+    assert 0 < frames[-1].step < 50
+    assert frames[-1].columns["d_dH"].max() > 0 >= frames[-2].columns["d_dH"].max()
+
+
+def error_lines(result) -> list[str]:
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    return [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+
+
+def assert_one_clear_error(result, *expected: str, during_run: bool = False) -> None:
+    """One ERROR line naming the problem; an error during a run is followed by LAMMPS's
+    generic line for a failed python/invoke callback."""
+    lines = error_lines(result)
+    assert len(lines) == (2 if during_run else 1), lines
+    for text in expected:
+        assert text in lines[0], lines
+    if during_run:
+        assert "Fix python/invoke end_of_step() method failed" in lines[1], lines
+
+
+def test_hard_halt_is_one_error_on_two_ranks(run_debian, cu_case, tmp_path):
+    reference, data = cu_case
+    strained = md_deck(data, "change_box all x scale 1.15 remap\n" +
+                       route_lines(reference, "halt 0.0 hard"), "d_dH")
+    result = run_debian(strained, tmp_path / "setup", np_ranks=2)
+    assert_one_clear_error(result, "fix quests q (python/invoke)", "> halt threshold 0 at step 0")
+    # during the run (1200 K: max dH crosses 0 within 50 steps)
+    result = run_debian(md_deck(data, route_lines(reference, "halt 0.0 hard"), "d_dH", steps=50),
+                        tmp_path / "run", np_ranks=2)
+    assert_one_clear_error(result, "fix quests q (python/invoke)", "> halt threshold 0 at step",
+                           during_run=True)
+
+
+def test_short_ghost_cutoff_is_an_error_naming_comm_modify(run_debian, cu_case, tmp_path):
+    """A pair style with a 2.5 Angstrom cutoff and a 0.3 skin gives ghosts within 2.8 Angstrom
+    of each sub-domain, short of the 5 Angstrom descriptor cutoff."""
+    reference, data = cu_case
+    deck = md_deck(data, route_lines(reference), "d_dH").replace(
+        "pair_style eam/alloy\npair_coeff * * Cu_mishin1.eam.alloy Cu",
+        "pair_style zero 2.5\npair_coeff * *\nneighbor 0.3 bin")
+    for ranks in (1, 2):
+        result = run_debian(deck, tmp_path / f"np{ranks}", np_ranks=ranks)
+        assert_one_clear_error(result, "ghost atoms reach 2.8 Angstrom", "comm_modify cutoff",
+                               "descriptor cutoff 5")
+    fixed = run_debian(deck.replace("neighbor 0.3 bin", "neighbor 0.3 bin\ncomm_modify cutoff 5.3"),
+                       tmp_path / "fixed", np_ranks=2)
+    assert fixed.returncode == 0, output(fixed)[-3000:]
+    # just enough at setup, but atoms drifting 0.1 Angstrom out of their sub-domain before the
+    # first reneighbouring (step 10) need more at step 5: an error during the run, on both ranks
+    drifting = deck.replace("neighbor 0.3 bin", "neighbor 0.3 bin\ncomm_modify cutoff 5.05\n"
+                            "velocity all set 0 0 20 sum yes units box").replace("q all 10", "q all 5")
+    result = run_debian(drifting, tmp_path / "drift", np_ranks=2)
+    assert_one_clear_error(result, "at step 5", "comm_modify cutoff", during_run=True)
+
+
+@pytest.mark.parametrize("problem", ["missing reference", "no property", "bad keyword"])
+def test_bad_input_is_one_clear_error(run_debian, cu_case, tmp_path, problem):
+    reference, data = cu_case
+    lines = route_lines(reference)
+    expected = {
+        "missing reference": (lines.replace(str(reference), "missing.qref"), ["missing.qref", "cannot be read"]),
+        "no property": (lines.replace("fix dH all property/atom d_dH\n", ""),
+                        ["no per-atom property d_dH", "fix dH all property/atom d_dH"]),
+        "bad keyword": (lines.replace("d_dH\"", "d_dH colour red\""), ["unknown keyword 'colour'"]),
+    }[problem]
+    result = run_debian(md_deck(data, expected[0], "id"), tmp_path)
+    assert_one_clear_error(result, "fix quests q (python/invoke)", *expected[1])
+
+
+def test_other_python_version_is_named(run_debian, cu_case, tmp_path):
+    reference, data = cu_case
+    fake = tmp_path / "env"
+    (fake / "lib" / "python3.99" / "site-packages" / "lammps_quests").mkdir(parents=True)
+    result = run_debian(md_deck(data, route_lines(reference), "d_dH"), tmp_path / "run",
+                        extra_env={"QUESTS_ENV": str(fake)})
+    want = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert_one_clear_error(result, "installed for python3.99", f"this LAMMPS embeds {want}")
