@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 from lammps_quests.active import Saver  # noqa: E402
+from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
 from lammps_quests.core.descriptors import descriptors_from_arrays  # noqa: E402
 from lammps_quests.core.information import delta_entropy  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
@@ -55,7 +56,7 @@ def best_of(fn, repeats):
 def main():
     frame = thermal_fcc(20, 0.08, seed=1)  # 32,000 atoms
     reference = Reference.from_descriptors(descriptors_from_arrays(
-        thermal_fcc(10, 0.08, seed=2).positions, thermal_fcc(10, 0.08, seed=2).cell, True), k=32, cutoff=5.0)
+        thermal_fcc(10, 0.08, seed=2).positions, thermal_fcc(10, 0.08, seed=2).cell, True), k=DEFAULT_K, cutoff=DEFAULT_CUTOFF)
     hot_pool = np.vstack([descriptors_from_arrays(f.positions, f.cell, True)
                           for f in (thermal_fcc(14, 0.15, seed=s, a=3.45) for s in range(2))])  # 21,952
     positions, cell = frame.positions, np.array(frame.cell)

@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_dh_data import DEFAULT_CACHE, load_runs  # noqa: E402
 
+from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast  # noqa: E402
 from lammps_quests.formats.fast_index import build_fast_index, index_path, load_fast_index, save_fast_index  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
@@ -89,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         for size in ARGS.sizes:
             X = everything[np.sort(rng.choice(len(everything), min(size, len(everything)), replace=False))]
-            ref = Reference.from_descriptors(X, k=32, cutoff=5.0)
+            ref = Reference.from_descriptors(X, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF)
             ref.save(Path(tmp) / "ref.qref")
             ref = Reference.load(Path(tmp) / "ref.qref", mmap=True)
             start = time.perf_counter()

