@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
+from lammps_quests.cli.options import bandwidth_option, frame_options, reference_option
 
 
 def _load_reference(path):
@@ -22,10 +23,8 @@ def _load_reference(path):
 
 @main.command(name="saved")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-r", "--reference", "reference_path", required=True, type=click.Path(path_type=Path),
-              help="The reference file the run used (.qref).")
-@click.option("--bandwidth", "h", type=float, default=None,
-              help="Kernel bandwidth h in Å^-1 [default: the reference's; give the fix's if it set one].")
+@reference_option("The reference file the run used (.qref).")
+@bandwidth_option(None, help="Kernel bandwidth h in Å^-1 [default: the reference's; give the fix's if it set one].")
 def saved_command(files, reference_path, h):
     """Recount what `fix quests ... save` added: structures, atoms, new environments, entropy.
 
@@ -55,8 +54,7 @@ def saved_command(files, reference_path, h):
 
 @main.command(name="select")
 @click.argument("pool", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-r", "--reference", "reference_path", required=True, type=click.Path(path_type=Path),
-              help="The reference (.qref) the picks add information to.")
+@reference_option("The reference (.qref) the picks add information to.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extended-XYZ file receiving the picked structures, in pick order.")
 @click.option("--max", "max_picks", type=click.IntRange(min=1), default=None,
@@ -64,11 +62,8 @@ def saved_command(files, reference_path, h):
 @click.option("--until", "until", type=float, default=0.0, show_default=True,
               help="Stop when no atom of the pool has dH > this (nats) against reference ∪ picked; "
                    "structures with no such atom are never picked.")
-@click.option("--bandwidth", "h", type=float, default=None,
-              help="Kernel bandwidth h in Å^-1 [default: the reference's].")
-@click.option("--index", default=":", show_default=True, metavar="SLICE",
-              help="Frames taken from each POOL file, Python slice syntax (0-based).")
-@click.option("--format", "fmt", default=None, metavar="FMT", help="ASE format name for all POOL files.")
+@bandwidth_option(None)
+@frame_options
 def select_command(pool, reference_path, output, max_picks, until, h, index, fmt):
     """Pick the structures of POOL that add the most information to the reference.
 

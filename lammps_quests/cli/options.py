@@ -11,7 +11,7 @@ from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAU
 
 _INDEX_HELP = ("Frames taken from each file, Python slice syntax (0-based): ':' all, '-1' the last, "
                "'::10' every tenth, '20:' from frame 20 on.")
-_FORMAT_HELP = ("ASE format name for all FILES (default: detect; LAMMPS dumps and data files are "
+_FORMAT_HELP = ("ASE format name for all input files (default: detect; LAMMPS dumps and data files are "
                 "recognised), e.g. extxyz, lammps-dump-text, lammps-data, vasp.")
 
 
