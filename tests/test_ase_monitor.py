@@ -92,6 +92,8 @@ def test_history_and_arrays_follow_each_evaluation(hot):
         assert record.fraction_above == record.count_above / len(dh)
     assert every.history[0].max_dh < 0 < every.history[-1].max_dh  # the run leaves the reference
     ignored = {"seconds": 0, "saved": 0, "new": 0}
+    last = every.history[-1]
+    assert (every.atoms.info["dH_max"], every.atoms.info["dH_mean"]) == (last.max_dh, last.mean_dh)
     assert [r.as_dict() | ignored for r in every.history] == [r.as_dict() | ignored for r in above.history]
 
 
@@ -130,6 +132,17 @@ def test_save_writes_frames_above_the_threshold_readably(hot):
         np.testing.assert_array_equal(frame.arrays["dH"], dh)
         np.testing.assert_array_equal(frame.arrays["id"], np.arange(1, 109))
         assert frame.info["source"] == "ase"
+
+
+def test_trajectory_writers_carry_dh(reference, tmp_path):
+    atoms = _crystal()
+    atoms.positions[0] += [0.5, 0.0, 0.0]
+    record = QuestsMonitor(atoms, reference)()
+    ase.io.write(tmp_path / "frame.xyz", atoms)
+    ase.io.write(tmp_path / "frame.traj", atoms)
+    xyz, traj = ase.io.read(tmp_path / "frame.xyz"), ase.io.read(tmp_path / "frame.traj")
+    np.testing.assert_allclose(xyz.arrays["dH"], atoms.arrays["dH"], rtol=0, atol=1e-8)  # ASE: 8 decimals
+    assert traj.info["dH_max"] == record.max_dh and traj.info["dH_mean"] == record.mean_dh
 
 
 def test_default_save_keeps_only_what_is_new(hot, reference):

@@ -12,7 +12,9 @@ for the same positions. A species-aware reference takes the species-aware core p
 
 Per call:
 
-* ``atoms.arrays["dH"]`` holds each atom's dH (nats), so trajectory writers carry it;
+* ``atoms.arrays["dH"]`` holds each atom's dH (nats), which extended-XYZ writers carry, and
+  ``atoms.info["dH_max"]``, ``atoms.info["dH_mean"]`` the frame's max and mean (ASE's ``.traj``
+  format keeps these but no extra per-atom arrays);
 * one :class:`Evaluation` is appended to ``monitor.history`` (step, max, mean, fraction and
   count above ``threshold``);
 * ``save=(t, FILE)``: what is new is appended to FILE, in the extended-XYZ format of
@@ -171,7 +173,11 @@ class QuestsMonitor:
         return record
 
     def evaluate(self) -> np.ndarray:
-        """dH (nats) of every atom of the current frame; also stored in ``atoms.arrays["dH"]``."""
+        """dH (nats) of every atom of the current frame.
+
+        Also stored in ``atoms.arrays["dH"]``, its max and mean in ``atoms.info["dH_max"]`` and
+        ``atoms.info["dH_mean"]``.
+        """
         atoms = self.atoms
         check_structure(atoms)
         reference = self.reference
@@ -192,6 +198,8 @@ class QuestsMonitor:
             )
         dh = np.asarray(dh, dtype=np.float64)
         atoms.arrays[DH_ARRAY] = dh.copy()
+        atoms.info[DH_ARRAY + "_max"] = float(dh.max())
+        atoms.info[DH_ARRAY + "_mean"] = float(dh.mean())
         return dh
 
     # ----------------------------------------------------------------- results
