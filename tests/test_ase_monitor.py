@@ -163,7 +163,8 @@ def test_default_save_keeps_only_what_is_new(hot, reference):
     counts, gain = saved_summary(frames, Reference.load(reference))
     assert (counts.structures, counts.new) == (len(frames), sum(flagged))
     assert gain.added > 0
-    assert f"{counts.structures} structures" in new.report() and f"(+{gain.added:.6g})" in new.report()
+    assert f"{counts.structures} structure(s) with {counts.atoms} atoms" in new.report()
+    assert f"add {gain.added:.9g} nats" in new.report()
 
 
 def test_cut_outs_around_a_hot_spot_reproduce_dh_offline(reference, tmp_path):
@@ -273,8 +274,13 @@ def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_pat
     swapped = alloy.copy()  # Ag atoms on Cu sites are compared with Ag environments only
     swapped.symbols = ["Cu" if s == "Ag" else "Ag" for s in alloy.get_chemical_symbols()]
     assert QuestsMonitor(swapped, reference)().mean_dh > monitor.last.mean_dh + 1.0
-    with pytest.raises(ValueError, match="save with a species-aware reference is not available"):
-        QuestsMonitor(alloy, reference, save=(0.0, tmp_path / "new.xyz"), deduplicate=False)
+    with pytest.raises(ValueError, match="de-duplication and cut-outs compare species-agnostic"):
+        QuestsMonitor(alloy, reference, save=(0.0, tmp_path / "new.xyz"))
+    saving = QuestsMonitor(alloy, reference, save=(-1e6, tmp_path / "every.xyz"), deduplicate=False)
+    assert saving().saved == 1
+    (saved,) = ase.io.read(tmp_path / "every.xyz", index=":")
+    np.testing.assert_array_equal(saved.arrays["dH"], alloy.arrays["dH"])
+    assert saved.get_chemical_symbols() == alloy.get_chemical_symbols()
 
 
 def test_atoms_without_cell_but_periodic_is_refused(reference):

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.active import Saver, Structure
+from lammps_quests.active.saving import describe_saved
 from lammps_quests.core.descriptors import (
     descriptors_from_arrays,
     species_descriptors_from_arrays,
@@ -97,7 +98,8 @@ class QuestsMonitor:
             the reference, nats), new, exact and the step in the info line.
         cut: with ``save``, one cut-out per hot spot (atoms within ``cut`` Å of a new atom, a
             cluster in a vacuum box) instead of the whole frame; ``cut`` >= the cutoff.
-        deduplicate: with ``save``, False saves every frame with max dH > t.
+        deduplicate: with ``save``, False saves every frame with max dH > t (the only
+            choice with a species-aware reference: de-duplication is species-agnostic).
         dynamics: the ASE dynamics, to label evaluations with its step number; without it
             (and without :meth:`attach`) the step is the number of the call (0, 1, ...).
         bandwidth: kernel bandwidth in Å^-1 (default: the reference's).
@@ -219,10 +221,8 @@ class QuestsMonitor:
         lines = [summary]
         if self.saver is not None:
             counts = self.saver.counts
-            gain = self.saver.entropy_gain()
-            lines.append(f"saved to {self.save_path}: {counts.structures} structures, {counts.atoms} atoms, "
-                         f"{counts.new} new environments; entropy {gain.reference:.6g} -> {gain.union:.6g} "
-                         f"nats (+{gain.added:.6g})")
+            gain = self.saver.entropy_gain() if counts.new else None
+            lines.append(describe_saved("QuestsMonitor", counts, gain, self.saver.bandwidth, self.save_path))
         return "\n".join(lines)
 
     def table(self) -> str:
@@ -242,12 +242,6 @@ class QuestsMonitor:
         threshold, path = _finite(save[0], "save threshold"), Path(save[1])
         if not path.resolve().parent.is_dir():
             raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
-        if self.reference.species_aware:
-            raise ValueError(
-                "save with a species-aware reference is not available yet: the saver (shared "
-                "with fix quests) keeps species-agnostic descriptors; use a reference built "
-                "without species for saving, or run without save"
-            )
         saver = Saver(self.reference, self.bandwidth, threshold,
                       cut_radius=None if cut is None else _finite(cut, "cut"), deduplicate=deduplicate)
         return path, saver
