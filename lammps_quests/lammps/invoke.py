@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# numba's thread pool and cache: set before the numerics below are imported
+# importing fix selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests.lammps.fix import as_lammps, group_bitmask
 from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_lammps, world_rank
 from lammps_quests.lammps.keywords import parse_keywords

