@@ -134,3 +134,35 @@ run 0
     assert result.returncode != 0
     errors = " ".join(error_lines(result.stdout + result.stderr))
     assert phrase in errors, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_python_invoke_route_takes_the_elements_keyword(inp, run_lmp, lammps_env, tmp_path):
+    """Debian's LAMMPS (no plugin, no SNAP: pair_style zero) through fix python/invoke, the
+    same session code: species-aware dH at step 0 equals the offline value (as the plugin's does)."""
+    import subprocess
+
+    from lammps_quests.lammps.bootstrap import write_bootstrap
+    from test_invoke_route import DEBIAN_LMP, ROUTE, debian_env
+
+    directory, paths = inp
+    (tmp_path / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
+    write_bootstrap(tmp_path / "quests.py")
+    spec = f"qs all 10 {paths['species']} d_dH elements In P"
+    (tmp_path / "in.deck").write_text(f"""units metal
+read_data thermal.data
+{swap_lines()}pair_style zero 6.0
+pair_coeff * *
+{ROUTE.format(spec=spec)}dump d all custom 10 dump.route id type x y z d_dH
+dump_modify d sort id format float %.17g
+run 0
+""")
+    result = subprocess.run([str(DEBIAN_LMP), "-in", "in.deck", "-log", "log.lammps", "-nocite"], cwd=tmp_path,
+                            env=debian_env(lammps_env, activated=False), capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    route = read_dump(tmp_path / "dump.route")[0]
+    from lammps_quests.formats.reference import Reference
+
+    expected = offline_species_dh(route, Reference.load(paths["species"]))
+    np.testing.assert_allclose(route.columns["d_dH"], expected, rtol=0, atol=1e-9)
+    assert (route.columns["d_dH"][np.isin(route.ids, SWAPPED)] > 0).all()
