@@ -1,16 +1,16 @@
-"""The package's tiers: every module imports only its own tier and the tiers below it, so data
-flows one way (core -> formats -> analysis -> active -> lammps / ase / render -> cli)."""
+"""Repository conventions. The package's tiers: every module imports only its own tier and the
+tiers below it, so data flows one way (core -> formats -> analysis -> active -> lammps / ase /
+render -> cli). Also: git ignores what runs write, comments cite only what the repository
+holds, one docstring style."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-import lammps_quests
-
 RANK = {"core": 0, "errors": 0, "formats": 1, "analysis": 2, "active": 3, "lammps": 4, "ase": 4,
         "render": 4, "cli": 5, "__main__": 5}
-ROOT = Path(lammps_quests.__file__).parent
+ROOT = Path(__file__).resolve().parents[1] / "lammps_quests"  # the source, as committed
 
 
 def _tier(module: str) -> str:
@@ -94,4 +94,13 @@ def test_comments_cite_only_what_the_repository_holds():
     found = [f"{path.relative_to(repo)}:{number}" for path in files
              for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
              if pattern.search(line) and path.name != "test_layout.py"]
+    assert found == []
+
+
+def test_one_docstring_style():
+    """Google style (``Args:``, ``Returns:``, ``Raises:``), not numpy sections underlined with dashes."""
+    import re
+
+    numpy_section = re.compile(r"^\s+(Parameters|Returns|Raises|Attributes|Yields)\n\s+-{3,}\n", re.M)
+    found = [str(path.relative_to(ROOT)) for path in ROOT.rglob("*.py") if numpy_section.search(path.read_text())]
     assert found == []

@@ -28,17 +28,16 @@ def descriptors_from_arrays(
 ) -> np.ndarray:
     """Descriptors of every atom of one structure (or of the atoms ``rows``).
 
-    Parameters
-    ----------
-    positions : (n, 3) array, Å
-    cell : (3, 3) lattice vectors as rows, Å (needed when any direction is periodic)
-    pbc : bool or three bools; e.g. ``(True, True, False)`` for a slab, ``False`` for a molecule
-    k : number of neighbours; cutoff : Å
-    rows : (first, last): describe only atoms first..last-1 (all atoms stay neighbours)
+    Args:
+        positions: (n, 3) array, Å.
+        cell: (3, 3) lattice vectors as rows, Å (needed when any direction is periodic).
+        pbc: bool or three bools; e.g. ``(True, True, False)`` for a slab, ``False`` for a molecule.
+        k: number of neighbours.
+        cutoff: cutoff radius, Å.
+        rows: (first, last): describe only atoms first..last-1 (all atoms stay neighbours).
 
-    Returns
-    -------
-    (n, 2k - 1) float64 array, Å^-1, rows in atom order ((last - first, 2k - 1) with ``rows``).
+    Returns:
+        (n, 2k - 1) float64 array, Å^-1, rows in atom order ((last - first, 2k - 1) with ``rows``).
     """
     k = check_k(k)
     cutoff = check_cutoff(cutoff)

@@ -72,18 +72,16 @@ def periodic_images(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Explicit neighbour points for atoms in a (partially) periodic cell.
 
-    Parameters
-    ----------
-    positions : (n, 3) array, Å
-    cell : (3, 3) array of lattice vectors (rows), Å; ignored when no direction is periodic
-    pbc : bool or three bools, periodicity along the three lattice vectors
-    cutoff : float, Å; images farther than this from the cell are left out
+    Args:
+        positions: (n, 3) array, Å.
+        cell: (3, 3) array of lattice vectors (rows), Å; ignored when no direction is periodic.
+        pbc: bool or three bools, periodicity along the three lattice vectors.
+        cutoff: Å; images farther than this from the cell are left out.
 
-    Returns
-    -------
-    points : (m, 3) array, Å. The first n rows are the atoms themselves, wrapped into the cell
-        along periodic directions; the rest are images within ``cutoff`` of the cell.
-    index : (m,) int64 array, the atom each point is an image of (``index[:n] == arange(n)``).
+    Returns:
+        (points, index): points (m, 3) in Å, whose first n rows are the atoms themselves,
+        wrapped into the cell along periodic directions, the rest images within ``cutoff`` of
+        the cell; index (m,) int64, the atom each point is an image of (``index[:n] == arange(n)``).
     """
     positions = check_positions(positions)
     cutoff = check_cutoff(cutoff)

@@ -41,20 +41,18 @@ def descriptors_from_points(
 ) -> np.ndarray:
     """QUESTS descriptors of ``centers`` given every candidate neighbour in ``points``.
 
-    Parameters
-    ----------
-    centers : (nc, 3) array, Å. Positions of the atoms whose environments are described.
-    points : (np, 3) array, Å. Every atom that may be a neighbour: periodic images or LAMMPS
-        ghost atoms must already be placed here. Points farther than ``cutoff`` are ignored.
-    self_index : (nc,) int array or None. Row of ``points`` that is the centre itself (left out
-        of its own neighbours), or -1 when the centre is not among the points. None means
-        ``arange(nc)``: the centres are the first nc points.
-    k : number of nearest neighbours (>= 2).
-    cutoff : cutoff radius rc in Å.
+    Args:
+        centers: (nc, 3) array, Å. Positions of the atoms whose environments are described.
+        points: (np, 3) array, Å. Every atom that may be a neighbour: periodic images or LAMMPS
+            ghost atoms must already be placed here. Points farther than ``cutoff`` are ignored.
+        self_index: (nc,) int array or None. Row of ``points`` that is the centre itself (left
+            out of its own neighbours), or -1 when the centre is not among the points. None
+            means ``arange(nc)``: the centres are the first nc points.
+        k: number of nearest neighbours (>= 2).
+        cutoff: cutoff radius rc in Å.
 
-    Returns
-    -------
-    (nc, 2k - 1) float64 array in Å^-1: X1 (k columns) then X2 (k - 1 columns).
+    Returns:
+        (nc, 2k - 1) float64 array in Å^-1: X1 (k columns) then X2 (k - 1 columns).
     """
     k = check_k(k)
     cutoff = check_cutoff(cutoff)

@@ -63,16 +63,14 @@ def species_descriptors_from_points(
 ) -> np.ndarray:
     """Species-aware descriptors of ``centers`` given every candidate neighbour in ``points``.
 
-    Parameters
-    ----------
-    centers, points, self_index, k, cutoff : as for
-        :func:`lammps_quests.core.neighbors.descriptors_from_points` (Å).
-    point_species : (np,) ints, species number (0..S-1) of every point.
-    n_species : S, the number of species of the reference the descriptors are compared with.
+    Args:
+        centers, points, self_index, k, cutoff: as for
+            :func:`lammps_quests.core.neighbors.descriptors_from_points` (Å).
+        point_species: (np,) ints, species number (0..S-1) of every point.
+        n_species: S, the number of species of the reference the descriptors are compared with.
 
-    Returns
-    -------
-    (nc, (S + 1)(2k - 1)) float64 array in Å^-1 (for S = 1, the agnostic (nc, 2k - 1) one).
+    Returns:
+        (nc, (S + 1)(2k - 1)) float64 array in Å^-1 (for S = 1, the agnostic (nc, 2k - 1) one).
     """
     n_species = check_species_count(n_species)
     points = np.ascontiguousarray(points, dtype=np.float64)
