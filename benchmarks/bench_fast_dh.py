@@ -15,7 +15,7 @@ certified decisions at ``--threshold``. Reported: time per query atom, speed-up,
 kernel terms evaluated, worst error against brute force (tolerance mode; must be in
 [0, tol]), false negatives (must be 0) and false positives of the decisions, and memory (the
 reference, the index file, peak resident size). The machine is shared: timings are the
-minimum of ``--repeats`` runs and only their ratios carry over.
+minimum of ``--repeats`` round-robin runs and only their ratios carry over.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tol", type=float, default=1e-6, help="nats")
     parser.add_argument("--threshold", type=float, default=0.0, help="nats, for the decision mode")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None)
     return parser.parse_args()
 
@@ -56,13 +56,17 @@ from lammps_quests.formats.fast_index import build_fast_index, index_path, load_
 from lammps_quests.formats.reference import Reference  # noqa: E402
 
 
-def best_of(repeats, function):
-    times, result = [], None
+def interleaved(repeats, functions):
+    """Run the functions round-robin ``repeats`` times; (best time, last result) of each, so
+    every contender sees the same mix of load on the shared machine."""
+    times = [[] for _ in functions]
+    results = [None] * len(functions)
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        for i, function in enumerate(functions):
+            start = time.perf_counter()
+            results[i] = function()
+            times[i].append(time.perf_counter() - start)
+    return [(min(t), r) for t, r in zip(times, results)]
 
 
 def queries(cache, n, rng):
@@ -98,11 +102,13 @@ def main() -> None:
             build = time.perf_counter() - start
             index = load_fast_index(ref)
             delta_entropy_fast(Y[:64], index, tol=ARGS.tol, threshold=ARGS.threshold)  # compile
-            t_exact, exact = best_of(ARGS.repeats, lambda: delta_entropy(Y, ref.descriptors))
             tol_stats, dec_stats = {}, {}
-            t_fast, fast = best_of(ARGS.repeats, lambda: delta_entropy_fast(Y, index, tol=ARGS.tol, stats=tol_stats))
-            t_dec, dec = best_of(ARGS.repeats, lambda: delta_entropy_fast(
-                Y, index, tol=ARGS.tol, threshold=ARGS.threshold, stats=dec_stats))
+            (t_exact, exact), (t_fast, fast), (t_dec, dec) = interleaved(ARGS.repeats, [
+                lambda X=ref.descriptors: delta_entropy(Y, X),
+                lambda i=index, s=tol_stats: delta_entropy_fast(Y, i, tol=ARGS.tol, stats=s),
+                lambda i=index, s=dec_stats: delta_entropy_fast(Y, i, tol=ARGS.tol, threshold=ARGS.threshold,
+                                                                stats=s),
+            ])
             t = ARGS.threshold
             err = fast - exact
             false_neg = int(np.sum((exact > t) & (dec <= t)))

@@ -127,26 +127,33 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     log_s1 = np.log(sums[:, 0]) - best * scale
     with np.errstate(divide="ignore"):
         log_count = np.log(index.ring_count)
-    bounds = _log_bounds(d_lo, d_hi, index.ring_lo, index.ring_hi, log_count, scale)
+    bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
+                         index.ring_hi, log_count, scale).T.copy()
     bounds[np.arange(len(Yb)), nearest] = -np.inf  # already summed
     active = np.ones(len(Yb), dtype=bool)
     if threshold is not None:
         for width in DECISION_ROUNDS:
-            active &= ~_decided(log_s1, bounds, threshold)
-            if not active.any():
+            rows = np.flatnonzero(active)
+            active[rows] = ~_decided(log_s1[rows], bounds[rows], threshold)
+            rows = np.flatnonzero(active)
+            if len(rows) == 0:
                 break
-            counters[1] += int(active.sum())
+            counters[1] += len(rows)
             # the ``width`` clusters with the largest bounds of every undecided query
-            top = np.argsort(-bounds[active], axis=1)[:, :width]
-            picked = np.zeros(bounds.shape, dtype=bool)
-            picked[np.flatnonzero(active)[:, None], top] = True
-            need = picked & np.isfinite(bounds)
+            width = min(width, bounds.shape[1])
+            top = np.argpartition(-bounds[rows], width - 1, axis=1)[:, :width]
+            need = np.zeros(bounds.shape, dtype=bool)
+            need[rows[:, None], top] = True
+            need &= np.isfinite(bounds)
             _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
             bounds[need] = -np.inf
             log_s1 = np.log(sums[:, 0]) - best * scale
-        active &= ~_decided(log_s1, bounds, threshold)
-    need = _needed(bounds, log_s1 + math.log(-math.expm1(-tol))) & active[:, None]
-    counters[1] += int(active.sum())
+        rows = np.flatnonzero(active)
+        active[rows] = ~_decided(log_s1[rows], bounds[rows], threshold)
+    rows = np.flatnonzero(active)
+    counters[1] += len(rows)
+    need = np.zeros(bounds.shape, dtype=bool)
+    need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
     _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
     return np.log(sums[:, 0]) - best * scale
 
@@ -265,31 +272,35 @@ def _fold(dots, m, q, a, y_norm2, row_norm2, scale, best, sums):
 
 @cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
 def _log_bounds(d_lo, d_hi, ring_lo, ring_hi, log_count, scale):
-    """log of an upper bound of each cluster's kernel sum for each query: (nq, C).
+    """log of an upper bound of each cluster's kernel sum for each query: (C, nq).
 
-    Ring r of cluster c holds exp(log_count[c, r]) members x with ring_lo <= |x - mu_c| <=
-    ring_hi, so |y - x| >= max(0, D - ring_hi, ring_lo - D) for D in [d_lo, d_hi]
-    (D = |y - mu_c|). Empty rings have log_count = -inf. Terms more than _NEGLIGIBLE below the
-    largest are counted as exp(-_NEGLIGIBLE), which keeps the result an upper bound.
+    d_lo, d_hi : (C, nq) bounds of D = |y - mu_c| (Å^-1). Ring r of cluster c holds
+    exp(log_count[c, r]) members x with ring_lo <= |x - mu_c| <= ring_hi, so
+    |y - x| >= max(0, D - ring_hi, ring_lo - D). Empty rings have log_count = -inf. Terms more
+    than _NEGLIGIBLE below the largest count as exp(-_NEGLIGIBLE): still an upper bound.
+    Loops run over queries innermost (contiguous), so they vectorise.
     """
-    nq, nc = d_lo.shape
+    nc, nq = d_lo.shape
     nr = ring_lo.shape[1]
-    out = np.empty((nq, nc))
-    terms = np.empty(nr)
-    for q in range(nq):
-        for c in range(nc):
-            top = -np.inf
-            for r in range(nr):
-                gap = max(0.0, d_lo[q, c] - ring_hi[c, r], ring_lo[c, r] - d_hi[q, c])
-                terms[r] = log_count[c, r] - gap * gap * scale
-                top = max(top, terms[r])
-            if top == -np.inf:
-                out[q, c] = -np.inf
-                continue
-            total = 0.0
-            for r in range(nr):
-                total += _exp_neg(min(top - terms[r], _NEGLIGIBLE))
-            out[q, c] = top + math.log(total)
+    out = np.empty((nc, nq))
+    terms = np.empty((nr, nq))
+    total = np.empty(nq)
+    for c in range(nc):
+        top = out[c]
+        top[:] = -np.inf
+        for r in range(nr):
+            lc, lo, hi = log_count[c, r], ring_lo[c, r], ring_hi[c, r]
+            for q in range(nq):
+                gap = max(0.0, d_lo[c, q] - hi, lo - d_hi[c, q])
+                t = lc - gap * gap * scale
+                terms[r, q] = t
+                top[q] = max(top[q], t)
+        total[:] = 0.0
+        for r in range(nr):
+            for q in range(nq):
+                total[q] += _exp_neg(min(top[q] - terms[r, q], _NEGLIGIBLE))
+        for q in range(nq):
+            top[q] += math.log(total[q])
     return out
 
 
@@ -306,10 +317,10 @@ def _needed(bounds, budget) -> np.ndarray:
 
     bounds : (nq, C) log upper bounds; budget : (nq,) log of the allowed skipped mass.
     """
-    order = np.argsort(bounds, axis=1)
-    ranked = np.take_along_axis(bounds, order, axis=1)
-    running = np.logaddexp.accumulate(ranked, axis=1)  # log of the sum of the k smallest bounds
-    skip_ranked = running <= budget[:, None]
-    need = np.empty_like(skip_ranked)
-    np.put_along_axis(need, order, ~skip_ranked, axis=1)
+    with np.errstate(over="ignore"):
+        relative = np.exp(bounds - budget[:, None])  # bound / allowed mass (inf: never skipped)
+    order = np.argsort(relative, axis=1)
+    running = np.cumsum(np.take_along_axis(relative, order, axis=1), axis=1)
+    need = np.empty(bounds.shape, dtype=bool)
+    np.put_along_axis(need, order, running > 1.0, axis=1)
     return need & np.isfinite(bounds)
