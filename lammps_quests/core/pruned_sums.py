@@ -6,16 +6,19 @@ equals -dH(y | X). With a :class:`~lammps_quests.core.cluster_index.ClusterIndex
 1. The query's nearest cluster (by centroid) is summed exactly: S1 <= S.
 2. Every other cluster c gets an upper bound B_c of its sum from its rings (triangle
    inequality, see :mod:`.cluster_index`). The clusters with the smallest bounds are skipped as
-   long as their bounds add up to at most ``tol`` * S1; all others are summed exactly.
+   long as their bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
 
-Skipped terms are all positive, so the computed sum S' satisfies S - tol * S1 <= S' <= S and
+Skipped terms are all positive and S1 <= S, so the computed sum S' satisfies
+e^-tol * S <= S' <= S and
 
-    0 <= dH_fast - dH_exact = log(S / S') <= -log(1 - tol) ~ tol   (nats),
+    0 <= dH_fast - dH_exact = log(S / S') <= tol   (nats),
 
 i.e. the fast dH is never below the exact one and at most ``tol`` above it (plus the exact
-kernel's own rounding, ~1e-9 nats). Summed clusters go through the same kernel as the exact
-path (:func:`lammps_quests.core.kernel_sums._accumulate_block`), on rows centred on the
-reference mean.
+kernel's own rounding, ~1e-9 nats). Summed clusters use the exact path's arithmetic
+(:mod:`lammps_quests.core.kernel_sums`: rows centred on the reference mean,
+|y|^2 + |x|^2 - 2 y.x, running log-sum-exp, the same exponential): a matrix product and
+``_accumulate_block`` when many queries of a block need a cluster, else a compiled loop over
+(cluster, queries) pairs.
 
 With a ``threshold`` t (nats; or several) only decisions are certified: after step 1,
 -log S1 >= dH is an upper bound and -log(S1 + sum of all bounds) <= dH a lower bound. Atoms
