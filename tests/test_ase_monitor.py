@@ -170,6 +170,7 @@ def test_default_save_keeps_only_what_is_new(hot, reference):
 def test_cut_outs_around_a_hot_spot_reproduce_dh_offline(reference, tmp_path):
     crystal = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(5)  # 500 atoms, 18 Å box
     crystal.positions[0] += [0.7, 0.3, 0.1]  # one displaced atom: one local hot spot
+    crystal.positions += 1.37 * crystal.cell[0] - 0.6 * crystal.cell[2]  # outside the cell, as in ASE MD
     path = tmp_path / "cut.xyz"
     record = QuestsMonitor(crystal, reference, save=(0.0, path), cut=5.0)()
     assert record.saved == 1 and record.new == record.count_above > 0
