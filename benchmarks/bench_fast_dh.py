@@ -1,7 +1,7 @@
 """Fast dH (cluster index) against brute force, at 10^4, 10^5 and 5 x 10^5 reference environments.
 
     python benchmarks/bench_fast_dh.py [--sizes 10000 100000 500000] [--queries 12000]
-        [--threads 2] [--tol 1e-6] [--threshold 0] [--repeats 1]
+        [--threads 2] [--tol 1e-6] [--threshold 0] [--repeats 2]
 
 Data: benchmarks/fast_dh_data.py (EAM MD of Cu, Al, Fe, W, Mg: FCC/BCC/HCP at several
 temperatures, a Cu (111) slab, Cu with vacancies, liquid Cu; ~600,000 environments, cached
@@ -34,7 +34,7 @@ def parse_args():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 500_000])
     parser.add_argument("--queries", type=int, default=12_000, help="query atoms (half in, half out)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tol", type=float, default=1e-6, help="nats")
+    parser.add_argument("--tol", type=float, default=None, help="nats (default: the package's fast dH tolerance, 1e-6)")
     parser.add_argument("--threshold", type=float, default=0.0, help="nats, for the decision mode")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None)
@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_dh_data import DEFAULT_CACHE, load_runs  # noqa: E402
 
-from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
+from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast  # noqa: E402
 from lammps_quests.formats.fast_index import build_fast_index, index_path, load_fast_index, save_fast_index  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
@@ -81,6 +81,8 @@ def queries(cache, n, rng):
 
 def main() -> None:
     cache = ARGS.cache or DEFAULT_CACHE
+    if ARGS.tol is None:
+        ARGS.tol = DEFAULT_FAST_TOLERANCE
     rng = np.random.default_rng(0)
     everything = np.concatenate(list(load_runs("ref", cache).values()))
     Y, n_in = queries(cache, ARGS.queries, rng)

@@ -17,6 +17,7 @@ import numpy as np
 from lammps_quests.cli import main
 from lammps_quests.cli.options import (bandwidth_option, descriptor_options, frame_options, json_option,
                                        reference_option, species_option, user_errors)
+from lammps_quests.core.defaults import DEFAULT_FAST_TOLERANCE
 
 
 def _comm():
@@ -117,7 +118,7 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
               help="Use the reference's fast index (REF.qidx, from `lammps-quests reference index "
                    "REF`): skips reference clusters that provably do not matter; exact dH <= "
                    "result <= exact dH + TOL.")
-@click.option("--tol", type=float, default=1e-6, show_default=True,
+@click.option("--tol", type=float, default=DEFAULT_FAST_TOLERANCE, show_default=True,
               help="With --fast: largest excess over the exact dH, nats.")
 @click.option("--decide", "decide", type=float, multiple=True, metavar="T",
               help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "

@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from .defaults import DEFAULT_FAST_TOLERANCE
 from .jit import cached_njit
 from .kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
 
@@ -47,7 +48,7 @@ QUERY_BLOCK = 1024  # queries per block (more queries of a block share a cluster
 # round, rechecking after each, before the tolerance step sums everything that may matter.
 DECISION_ROUNDS = (2, 8, 32)
 GEMM_QUERIES = 8  # queries of a block needing one cluster above which a matrix product pays
-DEFAULT_TOLERANCE = 1e-6  # nats
+DEFAULT_TOLERANCE = DEFAULT_FAST_TOLERANCE  # nats
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
 _DISTANCE_SLACK = 1e-12
