@@ -49,3 +49,16 @@ def test_no_fitting_module_is_a_clear_error(monkeypatch):
     text = str(error.value)
     assert "no `lammps` Python module for this LAMMPS (version 20210929" in text
     assert "apt-get install python3-lammps" in text and "QUESTS_LAMMPS_PYTHON" in text
+
+
+def test_readme_route_lines_are_the_example_decks():
+    """The README's deck lines for the route are those of examples/cu_invoke (run there)."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Your own LAMMPS (PYTHON package)"):]
+    block = section.split("Then in the deck")[1].split("```")[1]
+    deck = [" ".join(line.split()) for line in (root / "examples" / "cu_invoke" / "in.cu_invoke").read_text().splitlines()]
+    lines = [" ".join(line.split()) for line in block.strip().splitlines()]
+    assert lines[:3] and lines[0].startswith("fix dH all property/atom d_dH")
+    for line in lines:
+        assert line in deck, line
