@@ -289,3 +289,11 @@ def test_other_python_version_is_named(run_debian, cu_case, tmp_path):
                         extra_env={"QUESTS_ENV": str(fake)})
     want = f"python{sys.version_info.major}.{sys.version_info.minor}"
     assert_one_clear_error(result, "installed for python3.99", f"this LAMMPS embeds {want}")
+
+
+def test_save_failing_on_rank_0_stops_both_ranks(run_debian, cu_case, tmp_path):
+    """Only rank 0 writes saved frames: its failure reaches the other rank (no hang)."""
+    reference, data = cu_case
+    deck = md_deck(data, route_lines(reference, "save -100 missing-dir/saved.xyz every"), "d_dH")
+    result = run_debian(deck, tmp_path, np_ranks=2, timeout=120)
+    assert_one_clear_error(result, "saving at step 0 failed", "missing-dir/saved.xyz")

@@ -245,16 +245,18 @@ def evaluate(lmp, state: InvokeFix) -> None:
     if flags and not failure:
         _write_flags(lmp, flags, state.session.new_flags)
     dh, mask = gather(lmp, state.property)
-    failed_ranks = _failed_ranks(dh)
-    if failed_ranks:
-        lowest = failed_ranks[0] == lmp.extract_setting("world_rank")
-        message = f"{prefix}: computing dH at step {step_number} failed: {failure}"
-        if lowest:
-            raise fail(lmp, message, local=True)
-        raise QuestsError(message)
+    _stop_if_failed(lmp, _failed_ranks(dh), f"{prefix}: computing dH at step {step_number} failed: {failure}")
     stats = statistics(lmp, state, dh, mask, flags)
-    outcome = state.session.finish(lmp, step_number, [stats.max_dh, stats.sum_dh, stats.atoms,
-                                                      stats.above, stats.new])
+    try:
+        failure = ""
+        outcome = state.session.finish(lmp, step_number, [stats.max_dh, stats.sum_dh, stats.atoms,
+                                                          stats.above, stats.new])
+    except Exception as error:  # e.g. rank 0 cannot write the save file
+        failure = f"{type(error).__name__}: {error}"
+    if state.session.last_saved_step == step_number:  # the same on every rank
+        _agree_after_save(lmp, state, failure, f"{prefix}: saving at step {step_number} failed: {failure}")
+    elif failure:
+        raise fail(lmp, f"{prefix}: acting on dH at step {step_number} failed: {failure}")
     set_variables(lmp, state, outcome.values)
     if outcome.warning:
         say(lmp, f"WARNING: {outcome.warning}")
@@ -263,6 +265,29 @@ def evaluate(lmp, state: InvokeFix) -> None:
     say(lmp, outcome.log)
     if outcome.halt == 1:
         lmp.force_timeout()  # as fix halt ... error soft: the run ends after this step
+
+
+def _stop_if_failed(lmp, failed_ranks: list[int], message: str) -> None:
+    """Every rank raises together; the lowest failing rank prints its message."""
+    if not failed_ranks:
+        return
+    if failed_ranks[0] == lmp.extract_setting("world_rank"):
+        raise fail(lmp, message, local=True)
+    raise QuestsError(message)
+
+
+def _agree_after_save(lmp, state: InvokeFix, failure: str, message: str) -> None:
+    """Saving writes on rank 0 only: share its success through one more gather (the owned
+    atoms' dH is marked on a failing rank, gathered, and put back)."""
+    nlocal = lmp.extract_setting("nlocal")
+    out = lmp.numpy.extract_atom(state.property)
+    kept = np.array(out[:nlocal]) if out is not None else None
+    if failure:
+        _mark_failed(lmp, state.property)
+    dh, _ = gather(lmp, state.property, with_mask=False)
+    if kept is not None:
+        out[:nlocal] = kept
+    _stop_if_failed(lmp, _failed_ranks(dh), message)
 
 
 def statistics(lmp, state: InvokeFix, dh: np.ndarray, mask: np.ndarray, flags: str | None) -> Statistics:
@@ -289,10 +314,12 @@ def _write_flags(lmp, prop: str, flags: np.ndarray) -> None:
         out[:nlocal] = flags[:nlocal] if len(flags) >= nlocal else 0.0
 
 
-def gather(lmp, prop: str) -> tuple[np.ndarray, np.ndarray]:
+def gather(lmp, prop: str, with_mask: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Every atom's dH (nats) and group mask, on every rank (LAMMPS's gather_concat)."""
     natoms = int(lmp.get_natoms())
     dh = np.ctypeslib.as_array(lmp.gather_concat(prop, 1, 1), shape=(natoms,)).copy()
+    if not with_mask:
+        return dh, None
     mask = np.ctypeslib.as_array(lmp.gather_concat("mask", 0, 1), shape=(natoms,)).copy()
     return dh, mask
 
