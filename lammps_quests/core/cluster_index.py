@@ -76,10 +76,19 @@ ARRAY_NAMES = ("center", "centroids", "offsets", "order", "columns", "row_norm2"
 
 def build_cluster_index(X, cluster_size: int = DEFAULT_CLUSTER_SIZE, iterations: int = KMEANS_ITERATIONS,
                         seed: int = 0) -> ClusterIndex:
-    """Cluster the reference descriptors ``X`` (n, d) Å^-1 into ~n / cluster_size groups.
+    """Cluster the reference descriptors into ~n / cluster_size groups.
 
     k-means (Lloyd) from ``seed``-chosen rows, assignments by float32 matrix products (only
     speed depends on them), ``iterations`` rounds; empty clusters are dropped.
+
+    Args:
+        X: (n, d) reference descriptors, Å^-1 (may be memory-mapped).
+        cluster_size: mean members per cluster.
+        iterations: k-means rounds.
+        seed: random seed of the initial centroids.
+
+    Returns:
+        The :class:`ClusterIndex`.
     """
     X = np.asarray(X)
     if X.ndim != 2 or len(X) == 0:

@@ -66,11 +66,18 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERA
                            threshold: float | None = None, stats: dict | None = None) -> np.ndarray:
     """log S(y) (= -dH) for every row of ``Y`` (Å^-1) against the clustered reference ``index``.
 
-    inv_2h2 : 1 / (2 h^2) in Å^2 for one bandwidth h.
-    tol : nats; the result r satisfies log S - tol <= r <= log S (see module docstring).
-    threshold : t in nats of dH (or a sequence of them), or None; with it, only the decisions
-        dH > t are certified (for every t given).
-    stats : if a dict, receives "pairs" (kernel terms evaluated), "rows" and "refined" counts.
+    Args:
+        Y: (n, d) query descriptors, Å^-1.
+        index: a :class:`~lammps_quests.core.cluster_index.ClusterIndex` of the reference.
+        inv_2h2: 1 / (2 h^2) in Å^2 for one bandwidth h.
+        tol: nats; the result r satisfies log S - tol <= r <= log S (see module docstring).
+        threshold: t in nats of dH (or a sequence of them), or None; with it, only the
+            decisions dH > t are certified (for every t given).
+        stats: if a dict, receives "pairs" (kernel terms evaluated), "rows", "refined" (query
+            rounds beyond the first cluster) and "clusters_summed".
+
+    Returns:
+        (n,) log S per query.
     """
     tol = check_tolerance(tol)
     if threshold is not None:
