@@ -145,3 +145,20 @@ def test_saver_saves_a_persistent_defect_once_and_a_new_one_again(cu_reference, 
 def test_cut_radius_below_the_cutoff_is_refused(cu_reference):
     with pytest.raises(ValueError, match="smaller than the descriptor cutoff"):
         Saver(cu_reference, H, threshold=0.0, cut_radius=4.0)
+
+
+def test_the_same_frame_twice_at_threshold_zero_is_saved_once(cu_reference, tmp_path):
+    """Rounding must not make an environment new against a set that already holds it: a hot,
+    disordered frame (every atom far from the reference) evaluated twice is saved once."""
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(3)
+    atoms.rattle(0.4, seed=11)
+    positions, cell, pbc = atoms.positions, np.array(atoms.cell), atoms.pbc
+    frame = Structure(atoms.get_chemical_symbols(), positions, cell, pbc,
+                      {"id": np.arange(len(positions)) + 1}, {"step": 0})
+    dh = delta_entropy(descriptors_from_arrays(positions, cell, pbc), cu_reference.descriptors, H)
+    assert (dh > 0).all()
+    for cut in (None, 5.0):
+        saver = Saver(cu_reference, H, threshold=0.0, cut_radius=cut)
+        assert len(saver.structures(frame, dh)) >= 1
+        again = saver.structures(frame, dh)
+        assert again == [], f"cut={cut}: {sum(int(p.columns['new'].sum()) for p in again)} atoms new again"

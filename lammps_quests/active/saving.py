@@ -37,6 +37,10 @@ def new_atoms(dh_union, threshold: float) -> np.ndarray:
     return np.asarray(dh_union) > threshold
 
 
+#: nats by which dH against reference ∪ saved must exceed the threshold for an atom to be new
+NEW_MARGIN = 1e-9
+
+
 @dataclass
 class SaveCounts:
     """Totals of what a :class:`Saver` wrote."""
@@ -91,7 +95,9 @@ class Saver:
         mask = np.zeros(len(dh_reference), dtype=bool)
         rows = np.flatnonzero(candidates)
         Y = np.asarray(descriptors)[rows]
-        mask[rows] = self.extension.delta_entropy(Y, dh_reference[rows]) > self.threshold
+        # a saved environment has dH <= 0 against reference ∪ saved in exact arithmetic, but
+        # rounding in the kernel sums can leave it at +1e-13: "new" must clear t by NEW_MARGIN
+        mask[rows] = self.extension.delta_entropy(Y, dh_reference[rows]) > self.threshold + NEW_MARGIN
         return mask
 
     def structures(self, frame: Structure, dh_reference, eligible=None) -> list[Structure]:
