@@ -164,7 +164,8 @@ def main():
     ref_frames = [thermal_fcc((4, 4, 4), 0.06, seed=100 + s) for s in range(n_frames)]
     with tempfile.TemporaryDirectory() as tmp:
         X = descriptors(ref_frames)[: ARGS.reference_size]
-        ref_path = Reference.from_descriptors(X, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF).save(Path(tmp) / f"ref{len(X)}.qref")
+        reference = Reference.from_descriptors(X, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF)
+        ref_path = reference.save(Path(tmp) / f"ref{len(X)}.qref")
         print(f"test: {len(test)} atoms; reference: {len(X)} environments; numpy {np.__version__}")
         api_timings(test, ref_path, m, ARGS.repeats)
         if not ARGS.no_cli:

@@ -55,8 +55,9 @@ def best_of(fn, repeats):
 
 def main():
     frame = thermal_fcc(20, 0.08, seed=1)  # 32,000 atoms
-    reference = Reference.from_descriptors(descriptors_from_arrays(
-        thermal_fcc(10, 0.08, seed=2).positions, thermal_fcc(10, 0.08, seed=2).cell, True), k=DEFAULT_K, cutoff=DEFAULT_CUTOFF)
+    crystal = thermal_fcc(10, 0.08, seed=2)
+    reference = Reference.from_descriptors(descriptors_from_arrays(crystal.positions, crystal.cell, True),
+                                           k=DEFAULT_K, cutoff=DEFAULT_CUTOFF)
     hot_pool = np.vstack([descriptors_from_arrays(f.positions, f.cell, True)
                           for f in (thermal_fcc(14, 0.15, seed=s, a=3.45) for s in range(2))])  # 21,952
     positions, cell = frame.positions, np.array(frame.cell)

@@ -122,8 +122,8 @@ thermo 0
 
 def build_reference(case: Case, directory: Path) -> Path:
     """Short NPT crystal MD at 300 K with plain LAMMPS -> reference of all dumped atoms."""
-    from lammps_quests.formats.structures import read_frames
     from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats.structures import read_frames
 
     dump = directory / f"{case.name.split()[0]}.crystal.lammpstrj"
     lmp = new_lammps()
@@ -227,7 +227,8 @@ def main() -> int:
             results[name] = (case, n_ref, measure(case, reference, args.pairs))
 
     print(f"\nload average at the end {os.getloadavg()[0]:.1f} (wall times on a busy machine are noisy)")
-    print("case                                         time  without (s)  with (s)  overhead: median [min, max] of pairs")
+    print("case                                         time  without (s)  with (s)  "
+          "overhead: median [min, max] of pairs")
     for name, (case, n_ref, r) in results.items():
         for label in ("wall", "cpu"):
             m = r[label]

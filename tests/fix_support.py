@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 import pytest
+
+from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 
 CU_LATTICE = 3.615  # Å, FCC
 TA_LATTICE = 3.316  # Å, BCC
@@ -127,12 +128,20 @@ def offline_dh(frame: Frame, reference, bandwidth: float | None = None,
     return delta_entropy(X, reference.descriptors, h)
 
 
+def run_ok(run_lmp, deck: str, cwd, **kw):
+    """Run ``deck`` with the ``run_lmp`` fixture and fail the test, with LAMMPS's output, if it fails."""
+    result = run_lmp(deck, cwd, **kw)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 def build_reference(run_lmp, directory: Path, deck_head: str, out: str, steps: int = 100,
-                    every: int = 25, temperature: float = 600.0, k: int = 32,
-                    cutoff: float = 5.0, bandwidth: float = 0.015) -> Path:
+                    every: int = 25, temperature: float = 600.0, k: int = DEFAULT_K,
+                    cutoff: float = DEFAULT_CUTOFF, bandwidth: float = DEFAULT_BANDWIDTH) -> Path:
     """Run a short NVE MD from ``deck_head``, build a Reference from its frames, save it."""
-    from lammps_quests.formats.reference import Reference
     import ase
+
+    from lammps_quests.formats.reference import Reference
 
     directory = Path(directory)
     deck = deck_head + f"""velocity all create {temperature} 4928 loop geom

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase.build import bulk
-from rattled import rattled_frames
 
+from crystals import rattled_frames
 from lammps_quests.active import (
     Extension,
     Saver,
@@ -25,7 +25,7 @@ H = 0.015
 
 
 @pytest.fixture(scope="module")
-def cu_reference():
+def rattled_reference():
     return Reference.build(rattled_frames("fcc", 3.615, 6, 0.03, seed=3), k=32, cutoff=5.0, bandwidth=H)
 
 
@@ -37,8 +37,8 @@ def min_pair_distance(positions, cell=None, pbc=False):
     return d[np.triu_indices(len(positions), 1)].min()
 
 
-def test_extension_dh_and_entropy_equal_direct_computation(cu_reference):
-    X = cu_reference.descriptors
+def test_extension_dh_and_entropy_equal_direct_computation(rattled_reference):
+    X = rattled_reference.descriptors
     hot = descriptors_from_arrays(*_defect_frame(seed=1)[:3])
     S, Y = hot[:40], hot[40:]
     extension = Extension(X, H)
@@ -66,7 +66,7 @@ def _defect_frame(seed: int, vacancy: int = 0, cells: int = 3, squeeze: int | No
     return atoms.positions, np.array(atoms.cell), atoms.pbc, atoms
 
 
-def test_cut_out_exact_atoms_reproduce_frame_and_no_pair_closer(cu_reference):
+def test_cut_out_exact_atoms_reproduce_frame_and_no_pair_closer(rattled_reference):
     positions, cell, pbc, atoms = _defect_frame(seed=5, cells=5)
     hot = np.zeros(len(positions), dtype=bool)
     hot[[0, 1]] = True
@@ -84,8 +84,8 @@ def test_cut_out_exact_atoms_reproduce_frame_and_no_pair_closer(cu_reference):
         X_cut = descriptors_from_arrays(piece.positions, piece.cell, piece.pbc)
         original = piece.columns["id"] - 1
         np.testing.assert_allclose(X_cut[exact], X_frame[original[exact]], rtol=0, atol=1e-12)
-        dh_cut = delta_entropy(X_cut[exact], cu_reference.descriptors, H)
-        dh_frame = delta_entropy(X_frame[original[exact]], cu_reference.descriptors, H)
+        dh_cut = delta_entropy(X_cut[exact], rattled_reference.descriptors, H)
+        dh_frame = delta_entropy(X_frame[original[exact]], rattled_reference.descriptors, H)
         np.testing.assert_allclose(dh_cut, dh_frame, rtol=0, atol=1e-9)
         assert min_pair_distance(piece.positions) >= min_pair_distance(positions, cell, pbc) - 1e-9
         # the vacuum box: read as periodic, the cluster keeps the same descriptors
@@ -113,16 +113,16 @@ def test_hot_spots_merge_across_the_boundary_and_detect_spanning():
     assert len(apart) == 2
 
 
-def test_saver_saves_a_persistent_defect_once_and_a_new_one_again(cu_reference, tmp_path):
-    saver = Saver(cu_reference, H, threshold=0.0, cut_radius=5.0)
-    every = Saver(cu_reference, H, threshold=0.0, deduplicate=False)
+def test_saver_saves_a_persistent_defect_once_and_a_new_one_again(rattled_reference, tmp_path):
+    saver = Saver(rattled_reference, H, threshold=0.0, cut_radius=5.0)
+    every = Saver(rattled_reference, H, threshold=0.0, deduplicate=False)
     path = tmp_path / "saved.xyz"
     written = []
     for step, squeeze in [(0, None), (10, None), (20, None), (30, 40)]:
         positions, cell, pbc, atoms = _defect_frame(seed=7, cells=4, squeeze=squeeze)
         frame = Structure(atoms.get_chemical_symbols(), positions, cell, pbc,
                           {"id": np.arange(len(positions)) + 1}, {"step": step})
-        dh = delta_entropy(descriptors_from_arrays(positions, cell, pbc), cu_reference.descriptors, H)
+        dh = delta_entropy(descriptors_from_arrays(positions, cell, pbc), rattled_reference.descriptors, H)
         assert (dh > 0).any()
         pieces = saver.structures(frame, dh)
         assert len(every.structures(frame, dh)) == 1
@@ -134,7 +134,7 @@ def test_saver_saves_a_persistent_defect_once_and_a_new_one_again(cu_reference, 
     import ase.io
 
     frames = ase.io.read(path, ":")
-    counts, gain = saved_summary(frames, cu_reference, H)
+    counts, gain = saved_summary(frames, rattled_reference, H)
     assert counts.structures == saver.counts.structures == sum(written)
     assert counts.new == saver.counts.new == saver.extension.n_saved
     assert np.array_equal(saver.extension.saved, np.concatenate(
@@ -142,12 +142,12 @@ def test_saver_saves_a_persistent_defect_once_and_a_new_one_again(cu_reference, 
     assert gain.added == saver.entropy_gain().added
 
 
-def test_cut_radius_below_the_cutoff_is_refused(cu_reference):
+def test_cut_radius_below_the_cutoff_is_refused(rattled_reference):
     with pytest.raises(ValueError, match="smaller than the descriptor cutoff"):
-        Saver(cu_reference, H, threshold=0.0, cut_radius=4.0)
+        Saver(rattled_reference, H, threshold=0.0, cut_radius=4.0)
 
 
-def test_the_same_frame_twice_at_threshold_zero_is_saved_once(cu_reference, tmp_path):
+def test_the_same_frame_twice_at_threshold_zero_is_saved_once(rattled_reference, tmp_path):
     """Rounding must not make an environment new against a set that already holds it: a hot,
     disordered frame (every atom far from the reference) evaluated twice is saved once."""
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(3)
@@ -155,10 +155,10 @@ def test_the_same_frame_twice_at_threshold_zero_is_saved_once(cu_reference, tmp_
     positions, cell, pbc = atoms.positions, np.array(atoms.cell), atoms.pbc
     frame = Structure(atoms.get_chemical_symbols(), positions, cell, pbc,
                       {"id": np.arange(len(positions)) + 1}, {"step": 0})
-    dh = delta_entropy(descriptors_from_arrays(positions, cell, pbc), cu_reference.descriptors, H)
+    dh = delta_entropy(descriptors_from_arrays(positions, cell, pbc), rattled_reference.descriptors, H)
     assert (dh > 0).all()
     for cut in (None, 5.0):
-        saver = Saver(cu_reference, H, threshold=0.0, cut_radius=cut)
+        saver = Saver(rattled_reference, H, threshold=0.0, cut_radius=cut)
         assert len(saver.structures(frame, dh)) >= 1
         again = saver.structures(frame, dh)
         assert again == [], f"cut={cut}: {sum(int(p.columns['new'].sum()) for p in again)} atoms new again"

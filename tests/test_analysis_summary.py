@@ -10,23 +10,15 @@ import pytest
 from ase.build import bulk
 from click.testing import CliRunner
 
+from crystals import rattled_frames
 from lammps_quests.analysis import entropy_summary
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import diversity, entropy
 
 
-def _rattled_fcc(n_frames, amplitude, seed=0, repeat=2):
-    frames = []
-    for i in range(n_frames):
-        atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(repeat)
-        atoms.rattle(amplitude, seed=seed + i)
-        frames.append(atoms)
-    return frames
-
-
 def test_copies_have_zero_entropy_and_diversity():
-    X = np.repeat(descriptors(_rattled_fcc(1, 0.05))[:1], 50, axis=0)
+    X = np.repeat(descriptors(rattled_frames("fcc", 3.615, 1, 0.05, 0))[:1], 50, axis=0)
     summary = entropy_summary(X, 0.015)
     assert summary.n == 50
     assert summary.entropy == pytest.approx(0.0, abs=1e-12)
@@ -44,7 +36,7 @@ def test_far_apart_points_reach_log_n():
 
 
 def test_matches_core_entropy_and_diversity():
-    X = descriptors(_rattled_fcc(3, 0.04))
+    X = descriptors(rattled_frames("fcc", 3.615, 3, 0.04, 0))
     summary = entropy_summary(X, 0.02)
     assert summary.entropy == pytest.approx(entropy(X, 0.02), abs=1e-10)
     assert summary.diversity == pytest.approx(diversity(X, 0.02), abs=1e-10)
@@ -56,7 +48,7 @@ def test_cli_table_and_json_for_a_file_of_copies(tmp_path):
     path = tmp_path / "copies.xyz"
     ase.io.write(path, [bulk("Cu", "fcc", a=3.615)] * 4)
     rattled = tmp_path / "rattled.xyz"
-    ase.io.write(rattled, _rattled_fcc(2, 0.05))
+    ase.io.write(rattled, rattled_frames("fcc", 3.615, 2, 0.05, 0))
     runner = CliRunner()
     result = runner.invoke(main, ["entropy", str(path), str(rattled), "--json"])
     assert result.exit_code == 0, result.output

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from fix_support import build_reference, cu_crystal, requires_plugin
+from fix_support import cu_crystal, requires_plugin
 
 pytestmark = requires_plugin
-
-
-@pytest.fixture(scope="module")
-def cu_reference(run_lmp, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("cu_reference_errors")
-    return build_reference(run_lmp, directory, cu_crystal(2), "cu.qref", steps=20, every=10)
 
 
 def single_error(result) -> str:

@@ -3,11 +3,12 @@ offline fast path, decisions are certified, and a stale or missing index stops t
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
 from fix_support import (
-    build_reference,
     cu_crystal,
     dump_lines,
     error_lines,
@@ -27,10 +28,11 @@ SAME = 1e-9  # nats: fix and offline compute the same descriptors up to the dump
 
 
 @pytest.fixture(scope="module")
-def cu_fast_reference(run_lmp, tmp_path_factory):
-    """Cu FCC at 600 K (540 environments) with a fast index of small clusters (~20 rows)."""
-    directory = tmp_path_factory.mktemp("cu_fast")
-    path = build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
+def cu_fast_reference(cu_reference, tmp_path_factory):
+    """A copy of the shared Cu reference (540 environments) with a fast index of small clusters
+    (~20 rows) beside it."""
+    path = tmp_path_factory.mktemp("cu_fast") / "cu.qref"
+    shutil.copyfile(cu_reference, path)
     reference = Reference.load(path)
     save_fast_index(build_fast_index(reference, cluster_size=20), reference)
     return path

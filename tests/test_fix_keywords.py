@@ -57,12 +57,9 @@ def test_the_fix_itself_includes_no_python_header():
 
 
 @requires_plugin
-def test_empty_group_warns_once_and_reports_zeros(run_lmp, tmp_path):
-    from fix_support import build_reference
-
-    reference = build_reference(run_lmp, tmp_path, cu_crystal(2), "cu.qref", steps=20, every=10)
+def test_empty_group_warns_once_and_reports_zeros(run_lmp, cu_reference, tmp_path):
     deck = cu_crystal(2) + f"""group nobody empty
-fix q nobody quests 5 {reference}
+fix q nobody quests 5 {cu_reference}
 thermo_style custom step f_q[1] f_q[2] f_q[3] f_q[4]
 thermo 5
 run 10

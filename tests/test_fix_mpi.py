@@ -5,17 +5,10 @@ reference stops every rank with one clear error instead of hanging."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from fix_support import build_reference, cu_crystal, load, offline_dh, read_dump, requires_plugin
+from fix_support import cu_crystal, load, offline_dh, read_dump, requires_plugin
 
 pytestmark = requires_plugin
-
-
-@pytest.fixture(scope="module")
-def cu_reference(run_lmp, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("cu_reference_mpi")
-    return build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
 
 
 def write_start(run_lmp, directory):

@@ -12,24 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fix_support import (
-    build_reference,
-    cu_crystal,
-    dump_lines,
-    load,
-    offline_dh,
-    read_dump,
-    requires_plugin,
-    thermo_table,
-)
+from fix_support import cu_crystal, dump_lines, load, offline_dh, read_dump, requires_plugin, run_ok, thermo_table
 
 pytestmark = requires_plugin
-
-
-@pytest.fixture(scope="module")
-def cu_reference(run_lmp, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("cu_reference_outputs")
-    return build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
 
 
 def stretching(reference, fix_extra: str = "", after: str = "") -> str:
@@ -44,12 +29,6 @@ run 200
 print "AFTER RUN step $(step)"
 {after}
 """
-
-
-def run_ok(run_lmp, deck, cwd, **kw):
-    result = run_lmp(deck, cwd, **kw)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def test_works_with_thermo_reduce_variables_halt_and_dump_skip(run_lmp, cu_reference, tmp_path):
@@ -334,7 +313,7 @@ run 10
 run 10
 """
     result = run_ok(run_lmp, before, tmp_path, name="in.before")
-    warnings = [l for l in result.stdout.splitlines() if l.startswith("WARNING: Fix quests q")]
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING: Fix quests q")]
     assert len(warnings) == 1 and "before fix pull (deform)" in warnings[0]
     after = cu_crystal(3) + f"""fix pull all deform 1 x scale 1.1 remap x
 fix q all quests 5 {cu_reference}

@@ -15,6 +15,7 @@ from fix_support import (
     offline_dh,
     read_dump,
     requires_plugin,
+    run_ok,
     ta_crystal,
     thermo_table,
 )
@@ -22,19 +23,6 @@ from fix_support import (
 pytestmark = requires_plugin
 
 TOL = 1e-9  # nats
-
-
-@pytest.fixture(scope="module")
-def cu_reference(run_lmp, tmp_path_factory):
-    """Reference of FCC Cu at 600 K (3x3x3 cells, 5 frames = 540 environments)."""
-    directory = tmp_path_factory.mktemp("cu_reference")
-    return build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
-
-
-def run_ok(run_lmp, deck, cwd, **kw):
-    result = run_lmp(deck, cwd, **kw)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def assert_matches_offline(frames, reference, bandwidth=None):
@@ -159,8 +147,9 @@ run 40
 
 def test_reference_frame_has_no_positive_dh(run_lmp, tmp_path):
     """A frame that is itself in the reference: dH(x_i | X) <= 0 for every atom."""
-    from lammps_quests.formats.reference import Reference
     import ase
+
+    from lammps_quests.formats.reference import Reference
 
     deck = cu_crystal(3, seed=21) + "write_data frame.data\n"
     run_ok(run_lmp, deck, tmp_path, name="in.frame")

@@ -11,17 +11,10 @@ from pathlib import Path
 import ase
 import ase.io
 import numpy as np
-import pytest
 
-from fix_support import CU_POTENTIAL, build_reference, cu_crystal, load, read_dump, requires_plugin, thermo_table
+from fix_support import CU_POTENTIAL, cu_crystal, load, read_dump, requires_plugin, run_ok, thermo_table
 
 pytestmark = requires_plugin
-
-
-@pytest.fixture(scope="module")
-def cu_reference(run_lmp, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("cu_reference_save")
-    return build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
 
 
 def vacancy_then_squeeze(reference, save: str, head: str | None = None) -> str:
@@ -39,12 +32,6 @@ group one id 200
 displace_atoms one move 0.7 0.7 0.0 units box
 run 20
 """
-
-
-def run_ok(run_lmp, deck, cwd, **kw):
-    result = run_lmp(deck, cwd, **kw)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def report_numbers(text: str) -> list[str]:

@@ -3,18 +3,12 @@
 import numba
 import numpy as np
 import pytest
-from ase.build import bulk
 
 import lammps_quests as lq
+from crystals import thermal_fcc
 from lammps_quests.core import kernel_sums
 
 quests_entropy = pytest.importorskip("quests.entropy")
-
-
-def thermal_fcc(sigma, repeat=(3, 3, 3), seed=0):
-    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
-    atoms.positions += np.random.default_rng(seed).normal(0, sigma, atoms.positions.shape)
-    return atoms
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fix_support import (build_reference, cu_crystal, load, offline_dh, read_dump,
-                         requires_plugin, thermo_table)
+from fix_support import cu_crystal, load, offline_dh, read_dump, requires_plugin, thermo_table
 
 DEBIAN_LMP = Path("/usr/bin/lmp")
 DEBIAN_MPIRUN = Path("/usr/bin/mpirun")
@@ -68,17 +67,16 @@ def run_debian(lammps_env):
 
 
 @pytest.fixture(scope="module")
-def cu_case(run_lmp, tmp_path_factory):
-    """A reference (short 600 K MD) and a data file: 256 thermal Cu atoms at 1200 K."""
+def cu_case(run_lmp, cu_reference, tmp_path_factory):
+    """The shared Cu reference and a data file: 256 thermal Cu atoms at 1200 K."""
     directory = tmp_path_factory.mktemp("invoke_case")
-    reference = build_reference(run_lmp, directory, cu_crystal(3), "cu.qref")
     deck = cu_crystal(4, seed=13, displace=0.1) + """mass 1 63.546
 velocity all create 1200 77 loop geom
 write_data start.data
 """
     result = run_lmp(deck, directory, name="in.start")
     assert result.returncode == 0, result.stdout[-3000:]
-    return reference, directory / "start.data"
+    return cu_reference, directory / "start.data"
 
 
 def md_deck(data: Path, quests_lines: str, column: str, steps: int = 20, tail: str = "") -> str:

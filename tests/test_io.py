@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase.build import bulk
 from ase.io import write
 
 from crystal_md import run_cu_crystal
+from crystals import thermal_cu_frames
 from lammps_quests.formats.structures import guess_format, parse_index, read_frames
-
-
-def _thermal_cu(n_frames: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    frames = []
-    for _ in range(n_frames):
-        atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
-        atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
-        frames.append(atoms)
-    return frames
 
 
 def _minimum_image(delta: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -47,7 +37,7 @@ def test_parse_index_rejects_bad_text_with_examples(text):
 
 
 def test_extxyz_frames_slicing_and_provenance(tmp_path):
-    frames = _thermal_cu(5)
+    frames = thermal_cu_frames(5)
     path = tmp_path / "cu.xyz"
     write(path, frames, format="extxyz")
 
@@ -73,7 +63,7 @@ def test_extxyz_frames_slicing_and_provenance(tmp_path):
 
 
 def test_several_files_keep_order_and_one_source_each(tmp_path):
-    first, second = _thermal_cu(2, seed=1), _thermal_cu(3, seed=2)
+    first, second = thermal_cu_frames(2, seed=1), thermal_cu_frames(3, seed=2)
     write(tmp_path / "a.xyz", first)
     write(tmp_path / "b.xyz", second)
     frames, sources = read_frames([tmp_path / "a.xyz", tmp_path / "b.xyz"])
@@ -125,7 +115,7 @@ def test_missing_empty_and_garbage_files_name_the_file(tmp_path):
 
 def test_selection_outside_the_file_names_the_file(tmp_path):
     path = tmp_path / "two.xyz"
-    write(path, _thermal_cu(2))
+    write(path, thermal_cu_frames(2))
     with pytest.raises(ValueError, match=r"two\.xyz: frame index 5 is out of range, the file has 2"):
         read_frames(path, index="5")
     with pytest.raises(ValueError, match=r"two\.xyz: frame index selects no frames \(the file has 2\)"):
@@ -133,13 +123,13 @@ def test_selection_outside_the_file_names_the_file(tmp_path):
 
 
 def test_nan_positions_and_zero_cell_are_refused(tmp_path):
-    atoms = _thermal_cu(1)[0]
+    atoms = thermal_cu_frames(1)[0]
     atoms.positions[3] = np.nan
     path = tmp_path / "nan.xyz"
     write(path, atoms)
     with pytest.raises(ValueError, match=r"nan\.xyz: frame 0 has NaN"):
         read_frames(path)
-    flat = _thermal_cu(1)[0]
+    flat = thermal_cu_frames(1)[0]
     flat.cell[2] = [0.0, 0.0, 0.0]
     path = tmp_path / "flat.xyz"
     write(path, flat)
@@ -149,7 +139,7 @@ def test_nan_positions_and_zero_cell_are_refused(tmp_path):
 
 @pytest.mark.parametrize("name, fmt", [("POSCAR", "vasp"), ("cu.traj", "traj"), ("cu.cif", "cif")])
 def test_other_ase_formats_are_detected(tmp_path, name, fmt):
-    atoms = _thermal_cu(1)[0]
+    atoms = thermal_cu_frames(1)[0]
     write(tmp_path / name, atoms, format=fmt)
     frames, sources = read_frames(tmp_path / name)
     assert len(frames) == 1 and sources[0]["format"] == fmt

@@ -70,7 +70,8 @@ def test_git_ignores_what_the_demo_examples_and_analyses_write():
 
     repo = Path(__file__).resolve().parents[1]
     written = ["quests-demo/log.crystal", "quests-demo/cu_fcc.qref", "train.qref.nnd-10.pkl", "train.qref.qidx",
-               "examples/cu_melt/cu_fcc.qref", "examples/cu_melt/log.crystal", "examples/cu_melt/dump.cu_melt.lammpstrj",
+               "examples/cu_melt/cu_fcc.qref", "examples/cu_melt/log.crystal",
+               "examples/cu_melt/dump.cu_melt.lammpstrj",
                "examples/ta_strain/extrapolated.xyz", "examples/ase_cu_melt/new.xyz",
                "examples/inp_antisite/inp_antisite_dh.png"]
     result = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", *written],

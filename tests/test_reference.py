@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ase.build import bulk
 from ase.io import write
 from click.testing import CliRunner
 
 from crystal_md import run_cu_crystal
+from crystals import thermal_cu_frames
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.formats.reference import (
@@ -27,16 +27,6 @@ from lammps_quests.formats.reference import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _thermal_cu(n_frames: int = 2, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    frames = []
-    for _ in range(n_frames):
-        atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
-        atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
-        frames.append(atoms)
-    return frames
 
 
 def _random_reference(n: int = 50, k: int = 8, seed: int = 3) -> Reference:
@@ -88,7 +78,7 @@ def test_check_refuses_another_k_naming_both_values_and_the_fix(saved):
 
 # ----------------------------------------------------------------------------- build, save, load
 def test_build_stores_exactly_the_core_descriptors():
-    frames = _thermal_cu(2)
+    frames = thermal_cu_frames(2)
     ref = Reference.build(frames, k=12, cutoff=4.0, bandwidth=0.03)
     expected = descriptors(frames, k=12, cutoff=4.0)
     assert ref.descriptors.tobytes() == expected.tobytes()
@@ -299,12 +289,12 @@ def test_bad_settings_and_arrays_are_refused_at_build():
     with pytest.raises(ValueError, match="no frames"):
         Reference.build([])
     with pytest.raises(ValueError, match="sources account for 5 atoms but there are 64"):
-        Reference.build(_thermal_cu(2), k=8, cutoff=4.0, sources=[{"path": "x", "n_atoms": 5}])
+        Reference.build(thermal_cu_frames(2), k=8, cutoff=4.0, sources=[{"path": "x", "n_atoms": 5}])
 
 
 # ----------------------------------------------------------------------------- command line
 def test_cli_build_and_info_on_extxyz(tmp_path):
-    frames = _thermal_cu(3)
+    frames = thermal_cu_frames(3)
     xyz = tmp_path / "cu.xyz"
     write(xyz, frames)
     out = tmp_path / "cu.qref"
@@ -328,7 +318,7 @@ def test_cli_build_and_info_on_extxyz(tmp_path):
 
 def test_cli_errors_are_clear_and_nonzero(tmp_path):
     xyz = tmp_path / "cu.xyz"
-    write(xyz, _thermal_cu(1))
+    write(xyz, thermal_cu_frames(1))
     out = tmp_path / "cu.qref"
     runner = CliRunner()
     assert runner.invoke(main, ["reference", "build", str(out), str(xyz), "--k", "8"]).exit_code == 0
@@ -361,7 +351,7 @@ def test_real_command_builds_from_lammps_dump_and_extxyz(tmp_path):
     """`lammps-quests` as a separate process, on a dump written by a real LAMMPS run."""
     dump, _, _, _ = run_cu_crystal(tmp_path, steps=60, every=20)  # frames at steps 0..60
     xyz = tmp_path / "cu.xyz"
-    write(xyz, _thermal_cu(2))  # with --index 1: the second frame is used
+    write(xyz, thermal_cu_frames(2))  # with --index 1: the second frame is used
     out = tmp_path / "mixed.qref"
     script = shutil.which("lammps-quests")
     command = [script] if script else [sys.executable, "-c", "from lammps_quests.cli import main; main()"]

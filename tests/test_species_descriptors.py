@@ -5,24 +5,21 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from crystals import thermal_inp
 from lammps_quests.core.descriptors import descriptors, species_descriptors
 from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.core.neighbors import descriptor_width
 from lammps_quests.core.species import species_descriptor_width, species_descriptors_from_points
-from lammps_quests.core.species_information import (delta_entropy_by_species, entropy_by_species,
-                                                    self_delta_entropy_by_species)
+from lammps_quests.core.species_information import (
+    delta_entropy_by_species,
+    entropy_by_species,
+    self_delta_entropy_by_species,
+)
 
 quests_descriptor = pytest.importorskip("quests.descriptor")
 
 K = 32
 WIDTH = descriptor_width(K)
-
-
-def thermal_inp(seed: int, sigma: float = 0.08, repeat: int = 3):
-    """Zincblende InP (a = 5.87 Å) with Gaussian displacements: no tied neighbour distances."""
-    atoms = bulk("InP", "zincblende", a=5.87, cubic=True).repeat(repeat)
-    atoms.positions += np.random.default_rng(seed).normal(0.0, sigma, atoms.positions.shape)
-    return atoms
 
 
 def swap(atoms, first: int, second: int):

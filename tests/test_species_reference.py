@@ -4,23 +4,17 @@ import json
 
 import numpy as np
 import pytest
-from ase.build import bulk
 from click.testing import CliRunner
 
+from crystals import thermal_inp
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import species_descriptors
 from lammps_quests.formats.reference import Reference, ReferenceFileError, read_header
 
 
-def thermal_inp(seed: int):
-    atoms = bulk("InP", "zincblende", a=5.87, cubic=True).repeat(2)
-    atoms.positions += np.random.default_rng(seed).normal(0.0, 0.05, atoms.positions.shape)
-    return atoms
-
-
 @pytest.fixture(scope="module")
 def frames():
-    return [thermal_inp(seed) for seed in range(3)]
+    return [thermal_inp(seed, sigma=0.05, repeat=2) for seed in range(3)]
 
 
 def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):

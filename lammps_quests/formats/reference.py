@@ -516,10 +516,12 @@ def read_header(path) -> tuple[dict, int]:
 
 def _what_is(prefix: bytes) -> str:
     if prefix.startswith(_NPY_MAGIC):
-        return "it is a NumPy .npy array; wrap descriptors with Reference.from_descriptors(...).save(path) or " + _REBUILD_HINT
+        return ("it is a NumPy .npy array; wrap descriptors with Reference.from_descriptors(...).save(path) or "
+                + _REBUILD_HINT)
     if prefix.startswith(b"PK"):
         return "it is a zip/.npz archive; " + _REBUILD_HINT
-    return f"it starts with {prefix[:8]!r} instead of {MAGIC!r}; give a file written by Reference.save or {_REBUILD_HINT}"
+    return (f"it starts with {prefix[:8]!r} instead of {MAGIC!r}; give a file written by Reference.save or "
+            f"{_REBUILD_HINT}")
 
 
 def _settings_from_header(path: Path, header: dict) -> tuple:
@@ -529,7 +531,8 @@ def _settings_from_header(path: Path, header: dict) -> tuple:
     def fail(problem: str) -> ReferenceFileError:
         return ReferenceFileError(f"reference file {path} has a bad header: {problem}; {_REBUILD_HINT}")
 
-    required = ("descriptor_version", "length_unit", "k", "cutoff", "bandwidth", "shape", "dtype", "order", "n_environments")
+    required = ("descriptor_version", "length_unit", "k", "cutoff", "bandwidth", "shape", "dtype", "order",
+                "n_environments")
     missing = [key for key in required if key not in header]
     if missing:
         raise fail(f"missing field(s) {', '.join(missing)}")
@@ -550,7 +553,8 @@ def _settings_from_header(path: Path, header: dict) -> tuple:
     except (TypeError, ValueError) as error:
         raise fail(str(error)) from None
     shape = header["shape"]
-    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
+    integers = all(isinstance(s, int) and not isinstance(s, bool) for s in shape) if isinstance(shape, list) else False
+    if not (isinstance(shape, list) and len(shape) == 2 and integers):
         raise fail(f"shape {shape!r} is not two integers")
     n, width = shape
     species, counts = _species_from_header(header, n, fail)

@@ -21,8 +21,9 @@ LAMMPS's process), the route gathers every atom's dH and group mask with LAMMPS'
 ``gather_concat`` (exact, and identical on every rank, so every rank takes the same decision),
 and computes the statistics from those. That costs 12 bytes per atom per evaluation on every
 rank. With ``save`` (de-duplicating), each rank's "new" atoms travel the same way, in a second
-``fix property/atom`` vector that setup defines (``d_quests_ID_new``). A failure on one rank marks that rank's atoms NaN (the rank number in the NaN's payload)
-before the gather, so every rank raises together and no rank is left waiting.
+``fix property/atom`` vector that setup defines (``d_quests_ID_new``). A failure on one rank
+marks that rank's atoms NaN (the rank number in the NaN's payload) before the gather, so every
+rank raises together and no rank is left waiting.
 
 Errors print one ``ERROR: ...`` line (``ERROR on proc N:`` for a failure on one rank). At setup
 (outside a run) every rank then ends LAMMPS with ``quit 1``; during a run LAMMPS accepts no
