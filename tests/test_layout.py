@@ -105,3 +105,26 @@ def test_one_docstring_style():
     numpy_section = re.compile(r"^\s+(Parameters|Returns|Raises|Attributes|Yields)\n\s+-{3,}\n", re.M)
     found = [str(path.relative_to(ROOT)) for path in ROOT.rglob("*.py") if numpy_section.search(path.read_text())]
     assert found == []
+
+
+def test_prose_spells_neighbour_the_british_way():
+    """Comments, docstrings and messages say "neighbour"; American spellings remain only in names
+    that code uses (the module ``core.neighbors``, ``n_neighbors`` as in PyNNDescent, ...) and in
+    LAMMPS's own terms ("neighbor skin", the ``neighbor`` command)."""
+    import io
+    import re
+    import tokenize
+
+    repo = Path(__file__).resolve().parents[1]
+    lammps_terms = re.compile(r"neighbor skin|neighbor \d|reneighbor", re.I)
+    american_word = re.compile(r"(?<![\w.\-/])(?<!import )neighbors?\b(?![\w.(])", re.I)
+    found = []
+    for folder in ("lammps_quests", "tests", "benchmarks", "examples"):
+        for path in (repo / folder).rglob("*.py"):
+            if path.name == "test_layout.py":  # its patterns name the spelling
+                continue
+            for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+                if token.type in (tokenize.COMMENT, tokenize.STRING) and \
+                        american_word.search(lammps_terms.sub("", token.string)):
+                    found.append(f"{path.relative_to(repo)}:{token.start[0]}")
+    assert found == []

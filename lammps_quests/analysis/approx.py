@@ -155,6 +155,6 @@ def approx_delta_entropy(
     result = np.empty(len(Y), dtype=np.float64)
     for start in range(0, len(Y), _BLOCK_ROWS):
         block = Y[start : start + _BLOCK_ROWS]
-        neighbors, _ = index.query(block.astype(np.float32), k=n_neighbors, epsilon=epsilon)
-        result[start : start + len(block)] = delta_entropy_of_neighbours(block, X, neighbors, h)
+        neighbours, _ = index.query(block.astype(np.float32), k=n_neighbors, epsilon=epsilon)
+        result[start : start + len(block)] = delta_entropy_of_neighbours(block, X, neighbours, h)
     return result
