@@ -16,7 +16,7 @@ from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import delta_entropy
 from lammps_quests.formats.reference import Reference
-from rattled import rattled_frames
+from crystals import rattled_frames
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lammps_quests.formats.reference import Reference
-from rattled import rattled_frames
+from crystals import rattled_frames
 
 REPO = Path(__file__).resolve().parents[1]
 MPIRUN = Path(sys.executable).parent / "mpirun"

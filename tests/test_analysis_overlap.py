@@ -14,7 +14,7 @@ from lammps_quests.analysis import overlap_matrix
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import overlap
-from rattled import rattled_frames
+from crystals import rattled_frames
 
 
 @pytest.fixture(scope="module")

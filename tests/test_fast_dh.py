@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from ase.io import read, write
-from rattled import rattled_frames
+from crystals import rattled_frames
 
 from lammps_quests.core.cluster_index import build_cluster_index
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast

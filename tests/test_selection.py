@@ -17,7 +17,7 @@ from lammps_quests.active.selection import select
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.formats.reference import Reference
-from rattled import rattled_frames
+from crystals import rattled_frames
 
 H = 0.015
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from lammps_quests.active.threshold import HEADER_KEY, self_information
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.core.leave_one_out import leave_one_out_log_sums
-from rattled import rattled_frames
+from crystals import rattled_frames
 
 H = 0.015
 
