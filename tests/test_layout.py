@@ -128,3 +128,14 @@ def test_prose_spells_neighbour_the_british_way():
                         american_word.search(lammps_terms.sub("", token.string)):
                     found.append(f"{path.relative_to(repo)}:{token.start[0]}")
     assert found == []
+
+
+def test_ruff_is_clean():
+    """The lint settings of pyproject.toml ([tool.ruff]) hold for the package, tests and scripts."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "lammps_quests", "tests",
+                             "benchmarks", "examples"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
