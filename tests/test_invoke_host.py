@@ -65,7 +65,8 @@ def test_readme_route_lines_are_the_example_decks():
     readme = (root / "README.md").read_text()
     section = readme[readme.index("## Your own LAMMPS (PYTHON package)"):]
     block = section.split("Then in the deck")[1].split("```")[1]
-    deck = [" ".join(line.split()) for line in (root / "examples" / "cu_invoke" / "in.cu_invoke").read_text().splitlines()]
+    deck_text = (root / "examples" / "cu_invoke" / "in.cu_invoke").read_text()
+    deck = [" ".join(line.split()) for line in deck_text.splitlines()]
     lines = [" ".join(line.split()) for line in block.strip().splitlines()]
     assert lines[:3] and lines[0].startswith("fix dH all property/atom d_dH")
     for line in lines:
