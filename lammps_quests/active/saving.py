@@ -32,13 +32,15 @@ from .regions import PeriodicPoints, hot_spots
 from .structure import Structure
 
 
-def new_atoms(dh_union, threshold: float) -> np.ndarray:
-    """Mask of new atoms: dH against reference ∪ saved (nats) above ``threshold``."""
-    return np.asarray(dh_union) > threshold
-
-
-#: nats by which dH against reference ∪ saved must exceed the threshold for an atom to be new
+#: nats by which dH against reference ∪ saved must exceed the threshold for an atom to be new:
+#: a saved environment has dH <= 0 against reference ∪ saved in exact arithmetic, but rounding
+#: in the kernel sums (or a descriptor recomputed from a cut-out) can leave it at +1e-13
 NEW_MARGIN = 1e-9
+
+
+def new_atoms(dh_union, threshold: float) -> np.ndarray:
+    """Mask of new atoms: dH against reference ∪ saved (nats) above ``threshold`` + NEW_MARGIN."""
+    return np.asarray(dh_union) > threshold + NEW_MARGIN
 
 
 @dataclass
@@ -95,9 +97,7 @@ class Saver:
         mask = np.zeros(len(dh_reference), dtype=bool)
         rows = np.flatnonzero(candidates)
         Y = np.asarray(descriptors)[rows]
-        # a saved environment has dH <= 0 against reference ∪ saved in exact arithmetic, but
-        # rounding in the kernel sums can leave it at +1e-13: "new" must clear t by NEW_MARGIN
-        mask[rows] = self.extension.delta_entropy(Y, dh_reference[rows]) > self.threshold + NEW_MARGIN
+        mask[rows] = new_atoms(self.extension.delta_entropy(Y, dh_reference[rows]), self.threshold)
         return mask
 
     def structures(self, frame: Structure, dh_reference, eligible=None) -> list[Structure]:
