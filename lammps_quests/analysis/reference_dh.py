@@ -1,0 +1,116 @@
+"""dH (nats) against one reference, the one way every route computes it.
+
+A :class:`ReferenceDh` binds a reference to a bandwidth and a mode (exact, or the fast index
+with a tolerance and optional decision thresholds) once, and then gives, for any atoms,
+
+* their descriptors with the reference's k, cutoff (Å) and, for a species-aware reference, its
+  ordered species (:meth:`ReferenceDh.descriptors`, :meth:`ReferenceDh.descriptors_from_points`);
+* their dH against the reference (:meth:`ReferenceDh.__call__`), each atom compared with the
+  reference rows centred on its own element when the reference is species-aware.
+
+A species-agnostic reference is the one-species case: labels are ignored (may be None) and the
+numbers are the plain QUESTS ones, bit for bit. The fix (plugin and python/invoke), the ASE
+monitor, ``lammps-quests dh`` and the saver all go through this class, so their numbers agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lammps_quests.core.descriptors import descriptors as agnostic_descriptors
+from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.core.information import delta_entropy, delta_entropy_fast
+from lammps_quests.core.neighbors import descriptors_from_points
+from lammps_quests.core.species import species_descriptors_from_points, species_numbers
+from lammps_quests.core.species_information import delta_entropy_by_species
+from lammps_quests.core.validation import check_bandwidths
+
+
+class ReferenceDh:
+    """dH (nats) of descriptors against ``reference`` at one bandwidth, exact or fast.
+
+    Args:
+        reference: a :class:`lammps_quests.formats.reference.Reference` (checked by the caller
+            against the expected k and cutoff; kept as given, a memory map stays mapped).
+        bandwidth: h in Å^-1; None takes the reference's.
+        fast_tol: None for the exact dH; else use the reference's fast index: every value lies
+            within ``fast_tol`` nats above the exact dH.
+        decide: with ``fast_tol``, thresholds t (nats) whose decisions dH > t are certified; the
+            values are then upper bounds of dH, exact to ``fast_tol`` only near a t.
+        fast_index: the loaded index, or None to read ``<reference>.qidx`` (refused if stale).
+    """
+
+    def __init__(self, reference, bandwidth: float | None = None, *, fast_tol: float | None = None,
+                 decide=None, fast_index=None):
+        self.reference = reference
+        h = reference.bandwidth if bandwidth is None else bandwidth
+        check_bandwidths(h)
+        self.bandwidth = float(h)
+        self.fast_tol = None if fast_tol is None else float(fast_tol)
+        self.decide = None if decide is None else [float(t) for t in np.atleast_1d(decide)]
+        self.index = None
+        if self.fast_tol is not None:
+            self.index = fast_index if fast_index is not None else self._load_index()
+
+    # ---- what the reference is --------------------------------------------------------------
+
+    @property
+    def species(self) -> tuple[str, ...] | None:
+        """Ordered elements of a species-aware reference; None for a species-agnostic one."""
+        return tuple(self.reference.species) if self.reference.species_aware else None
+
+    @property
+    def k(self) -> int:
+        return int(self.reference.k)
+
+    @property
+    def cutoff(self) -> float:
+        """Descriptor cutoff, Å."""
+        return float(self.reference.cutoff)
+
+    def labels(self, symbols) -> np.ndarray | None:
+        """Species number (in :attr:`species`) of each element symbol; None when agnostic.
+
+        An element the reference lacks is a ValueError naming it."""
+        return None if self.species is None else species_numbers(symbols, self.species)
+
+    # ---- descriptors ------------------------------------------------------------------------
+
+    def descriptors(self, frames, rows=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(descriptors in Å^-1, species labels or None) of all atoms of ASE frames (or anything
+        with positions, cell, pbc and, when species-aware, get_chemical_symbols())."""
+        if self.species is None:
+            return agnostic_descriptors(frames, self.k, self.cutoff, rows=rows), None
+        return species_descriptors(frames, self.species, self.k, self.cutoff, rows=rows)
+
+    def descriptors_from_points(self, centers, points, self_index, point_labels=None) -> np.ndarray:
+        """Descriptors (Å^-1) of ``centers`` with every candidate neighbour in ``points`` (Å);
+        ``point_labels``: species number of every point (species-aware references only)."""
+        if self.species is None:
+            return descriptors_from_points(centers, points, self_index, self.k, self.cutoff)
+        if point_labels is None:
+            raise ValueError("a species-aware reference needs the species of every point")
+        return species_descriptors_from_points(centers, points, point_labels, len(self.species),
+                                               self_index, self.k, self.cutoff)
+
+    # ---- dH ---------------------------------------------------------------------------------
+
+    def __call__(self, Y, labels=None) -> np.ndarray:
+        """dH (nats) of every row of ``Y`` (descriptors from this object); ``labels``: the centre
+        species of each row (species-aware references), ignored otherwise."""
+        reference = self.reference
+        if self.species is None:
+            if self.index is not None:
+                return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide)
+            return delta_entropy(Y, reference.descriptors, self.bandwidth)
+        if labels is None:
+            raise ValueError("a species-aware reference needs the centre species of every row")
+        if self.index is not None:
+            raise ValueError("fast dH with a species-aware reference is not built yet")
+        return delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels,
+                                        len(self.species), self.bandwidth, self.species)
+
+    def _load_index(self):
+        from lammps_quests.formats.fast_index import load_fast_index
+
+        return load_fast_index(self.reference)
