@@ -1,4 +1,4 @@
-"""Every feature with every reference (issue 16): the combination matrix
+"""Every feature with every reference: the combination matrix
 
     {species-agnostic Cu, species-aware InP} x {plugin fix quests, fix python/invoke in Debian's
     /usr/bin/lmp, ASE monitor} x {save (de-duplicated), save every, save cut R}
