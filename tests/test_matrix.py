@@ -16,6 +16,7 @@ per (save, mode) cell, so the module runs 8 small LAMMPS runs in all.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import types
@@ -338,3 +339,24 @@ def test_cell(kind, route, save, mode, systems, outcomes):
         Y, labels = frame_environments(frame, system, dh)
         np.testing.assert_allclose(got, dh(Y, labels), rtol=1e-9, atol=1e-9)
     check_saved(directory / f"{name}.xyz", frames, values, system, reference, mode, save)
+    if route == "plugin" and mode == "exact":  # `lammps-quests saved` recounts the run's report
+        assert saved_numbers(directory / "log.lammps", f"fix quests {name}:") == \
+            saved_numbers(_saved_cli(directory / f"{name}.xyz", system.reference), "saved:")
+
+
+SAVED_LINE = re.compile(r"(\d+) structure\(s\) with (\d+) atoms saved to .*?; (\d+) new environment\(s\)"
+                        r"(?: add (\S+) nats)?")
+
+
+def saved_numbers(text: str, prefix: str) -> tuple:
+    """Structures, atoms, new environments and entropy added (text, 9 digits) of a report line."""
+    text = Path(text).read_text() if isinstance(text, Path) else text
+    (line,) = [line for line in text.splitlines() if line.startswith(prefix) and "saved to" in line]
+    return SAVED_LINE.search(line).groups()
+
+
+def _saved_cli(path: Path, reference: Path) -> str:
+    result = subprocess.run([str(BIN_DIR / "lammps-quests"), "saved", str(path), "-r", str(reference)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
