@@ -25,6 +25,7 @@ import numpy as np
 
 from lammps_quests.core.information import entropy
 from lammps_quests.core.kernel_sums import log_kernel_sums, log_kernel_sums_self
+from lammps_quests.core.species_information import species_groups
 from lammps_quests.core.validation import check_bandwidths, check_descriptors
 
 #: reference rows whose log kernel sum over the added rows is below this are left out of the
@@ -117,18 +118,19 @@ def species_union_entropy(X, x_labels, S, s_labels, n_species: int, h: float,
     Returns:
         EntropyGain with the species-kernel entropies.
     """
-    x_labels, s_labels = np.asarray(x_labels), np.asarray(s_labels)
+    s_labels = np.asarray(s_labels)
+    groups = species_groups(x_labels, n_species)  # slices of a reference (rows grouped): no copy
     parts = []  # (n_s, m_s, H(X_s), H(X_s ∪ S_s))
     for s in range(n_species):
-        xs, ss = np.flatnonzero(x_labels == s), np.flatnonzero(s_labels == s)
-        if len(xs) == 0:
+        rows, ss = X[groups[s]], np.flatnonzero(s_labels == s)
+        if len(rows) == 0:
             if len(ss):
                 raise ValueError(f"added environments centred on species {s} have no reference rows "
                                  "of that species to extend")
             continue
         known = None if species_entropies is None else float(species_entropies[s])
-        gain = union_entropy(np.asarray(X[xs]), np.asarray(S)[ss] if len(ss) else S[:0], h, known)
-        parts.append((len(xs), len(ss), gain.reference, gain.union))
+        gain = union_entropy(rows, np.asarray(S)[ss], h, known)
+        parts.append((len(rows), len(ss), gain.reference, gain.union))
     counts = np.array([[n, n + m] for n, m, _, _ in parts], dtype=float)
     entropies = np.array([[a, b] for _, _, a, b in parts])
     p = counts / counts.sum(axis=0)
@@ -164,6 +166,9 @@ class Extension:
         self.n_species = 1 if labels is None else int(n_species)
         if self.labels is not None and len(self.labels) != len(reference):
             raise ValueError(f"{len(self.labels)} labels for {len(reference)} reference rows")
+        # rows of each species: slices when the rows are grouped (a Reference's are), so a
+        # memory-mapped reference is never copied
+        self._groups = None if labels is None else species_groups(self.labels, self.n_species)
         self.reference_entropy = reference_entropy if labels is None else None
         self._species_entropies = None
         self._saved = np.zeros((0, reference.shape[1]))
@@ -246,7 +251,7 @@ class Extension:
         out = np.empty(len(Y))
         for s in np.unique(labels):
             rows = np.flatnonzero(labels == s)
-            out[rows] = -log_sums(Y[rows], np.asarray(self.reference[self.labels == s]), self.bandwidth)
+            out[rows] = -log_sums(Y[rows], self.reference[self._groups[s]], self.bandwidth)
         return out
 
     def entropy_gain(self) -> EntropyGain:
@@ -265,7 +270,7 @@ class Extension:
         """H(X_s) per species, nats (NaN for a species without reference rows)."""
         values = np.full(self.n_species, np.nan)
         for s in range(self.n_species):
-            rows = np.flatnonzero(self.labels == s)
+            rows = self.reference[self._groups[s]]
             if len(rows):
-                values[s] = float(entropy(np.asarray(self.reference[rows]), self.bandwidth))
+                values[s] = float(entropy(rows, self.bandwidth))
         return values
