@@ -20,7 +20,7 @@ Species-aware references work with every option: each atom is compared with the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -110,11 +110,8 @@ class Statistics:
 
     @property
     def partials(self) -> list[float]:
+        """The five partial values in :data:`PARTIALS` order (what ranks reduce)."""
         return [float(getattr(self, p.name)) for p in PARTIALS]
-
-    @property
-    def max_dh_or_zero(self) -> float:
-        return self.max_dh if self.atoms else 0.0
 
     def quantities(self) -> dict:
         """The five statistics by field name (all 0 when there are no atoms)."""
@@ -147,6 +144,7 @@ class Evaluation:
 
     @classmethod
     def of(cls, step: int, stats: Statistics, saved: int, seconds: float) -> Evaluation:
+        """The record of an evaluation at ``step`` with reduced ``stats``."""
         q = stats.quantities()
         ints = {"count_above", "new"}
         return cls(step=int(step), saved=int(saved), seconds=float(seconds),
@@ -154,9 +152,6 @@ class Evaluation:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-assert {q.field for q in QUANTITIES} <= {f.name for f in fields(Evaluation)}
 
 
 @dataclass
@@ -281,6 +276,7 @@ class Monitor:
         return structures
 
     def save_log(self, prefix: str, step: int, stats: Statistics, structures) -> str:
+        """One log line on what :meth:`save` kept at ``step`` (empty if nothing)."""
         if not structures:
             return ""
         s = self.settings
@@ -290,10 +286,12 @@ class Monitor:
                 f"{len(structures)} {kind} with {new} new atom(s) appended to {s.save_path}\n")
 
     def should_halt(self, stats: Statistics) -> bool:
+        """Whether max dH (nats) passed the halt threshold."""
         t = self.settings.halt_threshold
         return t is not None and stats.atoms > 0 and stats.max_dh > t
 
     def halt_summary(self, step: int, stats: Statistics) -> str:
+        """Why the run halts: max dH, the threshold, the step and the atoms above threshold."""
         return (f"max dH = {stats.max_dh:.6g} nats > halt threshold {self.settings.halt_threshold:.6g} "
                 f"at step {step}; {int(stats.above)} atoms with dH > {self.settings.threshold:.6g}")
 
