@@ -19,7 +19,7 @@ from .frames import FrameArrays, QuestsModifierError, check_distances
 BLOCK = 4096  # particles per progress step
 
 
-def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int = BLOCK):
+def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | None = None):
     """Generator yielding the fraction of particles done; its return value is the dH array.
 
     Args:
@@ -27,7 +27,7 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int = B
         arrays: the frame (positions and cell in Å).
         elements: the modifier's type->element field (species-aware references only).
         frame: the frame number, for messages.
-        block: particles per step.
+        block: particles per step (default BLOCK).
 
     Yields:
         floats in (0, 1] after each block.
@@ -35,6 +35,7 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int = B
     Returns:
         (n,) float64 dH in nats (``values = yield from frame_dh(...)``).
     """
+    block = block or BLOCK
     positions = check_positions(arrays.positions)
     n = len(positions)
     labels = point_labels = None
