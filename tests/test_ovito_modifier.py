@@ -171,6 +171,7 @@ def test_reference_loaded_once_per_pipeline_and_again_when_it_changes(cu_dump, c
 
     reference = shutil.copy(cu_reference, tmp_path / "cu.qref")
     pipeline, modifier = pipeline_with(cu_dump, reference=str(reference))
+    assert pipeline.num_frames == 3
     for frame in range(pipeline.num_frames):
         pipeline.compute(frame)
     assert modifier._cache.loads == 1
@@ -219,20 +220,35 @@ def test_selection_and_colours(cu_dump, cu_reference):
     assert pipeline.compute(2).particles.count == len(dh) - selected.sum()
 
 
-def test_rendered_picture_of_a_pipeline_using_it(cu_dump, cu_reference, tmp_path):
-    import matplotlib.image
-    from ovito.vis import TachyonRenderer, Viewport
+RENDER = """
+import sys
+from ovito.io import import_file
+from ovito.vis import TachyonRenderer, Viewport
+from lammps_quests.ovito import QuestsModifier
 
-    pipeline, _ = pipeline_with(cu_dump, reference=str(cu_reference), colour_coding=True)
-    pipeline.add_to_scene()
-    try:
-        viewport = Viewport(type=Viewport.Type.Top)
-        viewport.zoom_all(size=(240, 180))
-        viewport.render_image(size=(240, 180), filename=str(tmp_path / "dh.png"), renderer=TachyonRenderer(),
-                              frame=2)
-    finally:
-        pipeline.remove_from_scene()
-    rgb = matplotlib.image.imread(tmp_path / "dh.png")[..., :3].astype(float)
+dump, reference, output = sys.argv[1:]
+pipeline = import_file(dump)
+pipeline.modifiers.append(QuestsModifier(reference=reference, colour_coding=True))
+pipeline.add_to_scene()
+viewport = Viewport(type=Viewport.Type.Top)
+viewport.zoom_all(size=(240, 180))
+viewport.render_image(size=(240, 180), filename=output, renderer=TachyonRenderer(), frame=2)
+"""
+
+
+def test_rendered_picture_of_a_pipeline_using_it(cu_dump, cu_reference, tmp_path):
+    """Rendered in a process of its own: after a render, OVITO 3.17.2 reads later multi-frame
+    files of the same process as one frame, which would upset the other tests."""
+    import subprocess
+    import sys
+
+    import matplotlib.image
+
+    output = tmp_path / "dh.png"
+    result = subprocess.run([sys.executable, "-c", RENDER, str(cu_dump), str(cu_reference), str(output)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rgb = matplotlib.image.imread(output)[..., :3].astype(float)
     assert rgb.shape == (180, 240, 3)
     assert rgb.std() > 0.1  # not blank
     reddish = rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2]) > 0.25
