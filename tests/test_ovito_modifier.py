@@ -165,6 +165,16 @@ def test_found_through_the_ovito_entry_point():
     assert found["QUESTS dH"].load() is QuestsModifier
 
 
+def test_the_gui_shows_the_parameters_and_saves_no_loaded_reference():
+    """OVITO Pro shows the class's visible traits as input fields and saves the non-transient ones."""
+    from lammps_quests.ovito import QuestsModifier
+
+    parameters = ["reference", "bandwidth", "threshold", "fast", "fast_tol", "elements", "k", "cutoff", "select",
+                  "colour_coding", "colour_range"]
+    assert QuestsModifier.class_visible_traits() == parameters
+    assert sorted(QuestsModifier().trait_get(transient=lambda value: value is None)) == sorted(parameters)
+
+
 def test_reference_loaded_once_per_pipeline_and_again_when_it_changes(cu_dump, cu_reference, tmp_path):
     import os
     import shutil

@@ -12,8 +12,9 @@ Per frame it adds the particle property ``dH`` and the global attributes ``QUEST
 ``QUESTS.mean_dH``, ``QUESTS.fraction`` and ``QUESTS.count`` (the meanings of ``fix quests``'s
 f_ID[1..4]); optionally the ``Selection`` of the particles with dH > threshold, and the
 ``Color`` of the diverging palette of ``lammps-quests render``, white at dH = 0. Bad input
-raises :class:`QuestsModifierError` with one message naming the problem and its fix; OVITO
-stops the pipeline there and shows that message as the modifier's error.
+raises :class:`QuestsModifierError` with one message naming the problem and its fix, and the
+pipeline stops there: the ``ovito`` module (3.17) raises it unchanged from ``pipeline.compute()``
+(checked by the tests); OVITO Pro shows a Python modifier's exception as its error status.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class QuestsModifier(ModifierInterface):
     select = Bool(False, label="Select particles with dH > threshold")
     colour_coding = Bool(False, label="Colour by dH (blue-white-red)")
     colour_range = Float(float(DEFAULT_RANGE[1]), label="Colour scale ± (nats)")
-    _cache = Instance(ReferenceCache, (), transient=True)
+    # loaded reference: per modifier, not a parameter (hidden from the GUI, never saved)
+    _cache = Instance(ReferenceCache, (), transient=True, visible=False)
 
     def modify(self, data, *, frame: int, **kwargs):
         """Add dH and its summary to ``data`` (OVITO calls this once per frame).
