@@ -58,6 +58,23 @@ def test_dh_of_an_extended_xyz_trajectory_with_a_non_orthogonal_cell(tmp_path):
         assert attributes["QUESTS.fraction"] == np.count_nonzero(cli > 1.0) / len(cli)
 
 
+def test_dh_of_a_slab_periodic_in_two_directions(cu_reference, tmp_path):
+    """pbc = (T, T, F) reaches the descriptors: surface atoms extrapolate, as in the CLI."""
+    from ase.build import fcc100
+
+    slab = fcc100("Cu", size=(3, 3, 6), a=3.615, vacuum=8.0, periodic=False)
+    slab.pbc = (True, True, False)
+    slab.info.clear()  # fcc100's adsorption sites are no extended-XYZ field
+    trajectory = write_xyz(tmp_path / "slab.xyz", thermal_frames(slab, 2, 0.03, seed=4))
+    expected, _ = cli_dh(trajectory, reference=cu_reference, tmp_path=tmp_path)
+    results = modifier_frames(trajectory, reference=str(cu_reference))
+    for (values, _, _), cli in zip(results, expected, strict=True):
+        assert_relative(values, cli)
+    z = slab.positions[:, 2]
+    surface = (z < z.min() + 0.5) | (z > z.max() - 0.5)
+    assert results[0][0][surface].min() > results[0][0][~surface].max()
+
+
 @pytest.fixture(scope="module")
 def inp(tmp_path_factory):
     directory = tmp_path_factory.mktemp("inp")
