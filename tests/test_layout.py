@@ -1,6 +1,6 @@
 """Repository conventions. The package's tiers: every module imports only its own tier and the
 tiers below it, so data flows one way (core -> formats -> analysis -> active -> lammps / ase /
-render -> cli). Also: git ignores what runs write, comments cite only what the repository
+render / ovito -> cli). Also: git ignores what runs write, comments cite only what the repository
 holds, one docstring style."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 RANK = {"core": 0, "errors": 0, "formats": 1, "analysis": 2, "active": 3, "lammps": 4, "ase": 4,
-        "render": 4, "cli": 5, "__main__": 5}
+        "render": 4, "ovito": 4, "cli": 5, "__main__": 5}
 ROOT = Path(__file__).resolve().parents[1] / "lammps_quests"  # the source, as committed
 
 

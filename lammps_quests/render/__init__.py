@@ -5,6 +5,7 @@ from .dump import (  # noqa: F401
     RenderStyle,
     RenderUnavailable,
     atom_colours,
+    dh_colour_coding,
     follow_dump,
     render_dump,
 )

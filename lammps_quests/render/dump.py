@@ -431,15 +431,29 @@ def _add_modifiers(ovito, pipeline, data, property_name: str, style: RenderStyle
                 slab_width=float(style.slab),
             )
         )
-    low, high = style.value_range
-    pipeline.modifiers.append(
-        modifiers.ColorCodingModifier(
-            property=property_name,
-            start_value=float(low),
-            end_value=float(high),
-            gradient=modifiers.ColorCodingModifier.BlueWhiteRed(),
-            auto_adjust_range=False,  # a fixed scale makes frames and runs comparable
-        )
+    pipeline.modifiers.append(dh_colour_coding(modifiers, property_name, style.value_range))
+
+
+def dh_colour_coding(modifiers, property_name: str, value_range=DEFAULT_RANGE):
+    """The diverging palette of the pictures: OVITO's blue-white-red colour coding of a dH property.
+
+    Args:
+        modifiers: the ``ovito.modifiers`` module (imported by the caller, so this module does
+            not import OVITO).
+        property_name: the per-particle dH property (nats).
+        value_range: (low, high) in nats mapped to blue and red, white at the midpoint; values
+            beyond take the end colours.
+
+    Returns:
+        An ``ovito.modifiers.ColorCodingModifier`` writing the ``Color`` property.
+    """
+    low, high = value_range
+    return modifiers.ColorCodingModifier(
+        property=property_name,
+        start_value=float(low),
+        end_value=float(high),
+        gradient=modifiers.ColorCodingModifier.BlueWhiteRed(),
+        auto_adjust_range=False,  # a fixed scale makes frames and runs comparable
     )
 
 

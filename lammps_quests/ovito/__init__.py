@@ -1,0 +1,9 @@
+"""dH inside OVITO: :class:`QuestsModifier`, a pipeline modifier (needs the ``ovito`` module).
+
+The only part of the package that imports ``ovito``; ``import lammps_quests`` does not import
+this subpackage. Installing the package registers the modifier with OVITO under the entry-point
+group ``OVITO.Modifier`` as "QUESTS dH".
+"""
+
+from .frames import QuestsModifierError  # noqa: F401
+from .modifier import QuestsModifier  # noqa: F401
