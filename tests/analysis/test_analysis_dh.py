@@ -171,12 +171,10 @@ def test_mismatched_reference_rejected(files, tmp_path):
     reference = load_reference(ref_path)
     with pytest.raises(ValueError, match="descriptor width 31 does not match the reference's 63"):
         dh_against_reference(descriptors(frames, k=16), reference)
-    from lammps_quests.analysis import check_reference_settings
-
     with pytest.raises(ValueError, match="built with k = 32, but .*asks for k = 16"):
-        check_reference_settings(reference, 16, None)
+        reference.check(k=16)
     with pytest.raises(ValueError, match="cutoff = 5.0 Å, but .*asks for cutoff = 4.0 Å"):
-        check_reference_settings(reference, None, 4.0)
+        reference.check(cutoff=4.0)
     # The CLI computes test descriptors with the reference's own k and cutoff.
     small = Reference.build(frames[:1], k=8, cutoff=4.0).save(tmp_path / "k8.qref")
     result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(small), "--json"])
@@ -188,6 +186,7 @@ def test_mismatched_reference_rejected(files, tmp_path):
     assert result.exit_code != 0 and "directory does not exist" in result.output
 
 
+@pytest.mark.lammps
 def test_lammps_dump_in_dump_out_keeps_types_and_timesteps(tmp_path):
     from crystal_md import run_cu_crystal
 

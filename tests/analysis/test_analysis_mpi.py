@@ -15,7 +15,7 @@ import pytest
 from lammps_quests.formats.reference import Reference
 from crystals import rattled_frames
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 CLI = "from lammps_quests.cli import main; main()"
 

@@ -21,7 +21,7 @@ from lammps_quests.core.descriptors import species_descriptors
 from lammps_quests.core.species_information import delta_entropy_by_species, entropy_by_species
 from lammps_quests.formats.reference import Reference
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 
 
