@@ -148,28 +148,51 @@ def check_result(call: BridgeCall, value) -> None:
 
 # ---- the LAMMPS side, faked -----------------------------------------------------------------------
 
-def _box_and_ghosts(atoms):
-    """Owned positions, and ghost images (periodic copies within CUTOFF Å of the box) with the
-    index of the owned atom each copies."""
-    cell = np.asarray(atoms.cell)
-    positions = atoms.positions
-    shifts = [np.array([a, b, c]) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)]
-    lengths = np.diag(cell)
-    ghosts, owners = [], []
-    for shift in shifts:
-        moved = positions + shift @ cell
-        inside = np.all((moved > -CUTOFF) & (moved < lengths + CUTOFF), axis=1)
-        ghosts.append(moved[inside])
-        owners.append(np.flatnonzero(inside))
-    return positions, np.concatenate(ghosts), np.concatenate(owners)
+class Box:
+    """The atoms of an orthogonal periodic box, split over ``size`` MPI ranks in slabs along x.
+
+    Groups: ``all`` (bit 1), ``hot`` (bit 2, the first half of the atoms by id), ``nobody``
+    (bit 4, no atom). ``ranks`` holds one :class:`FakeLammps` per rank.
+    """
+
+    def __init__(self, atoms, type_of_symbol: dict[str, int], masses: dict[int, float], size: int = 1):
+        self.cell = np.asarray(atoms.cell)
+        assert np.allclose(self.cell, np.diag(np.diag(self.cell))), "the fake box is orthogonal"
+        self.positions = atoms.get_positions(wrap=True)
+        n = len(atoms)
+        self.id = np.arange(1, n + 1, dtype=np.int32)
+        self.type = np.array([type_of_symbol[s] for s in atoms.get_chemical_symbols()], dtype=np.int32)
+        self.mask = np.where(np.arange(n) < n // 2, 3, 1).astype(np.int32)
+        self.ntypes = max(type_of_symbol.values())
+        self.mass = np.zeros(self.ntypes + 1)
+        for t, m in masses.items():
+            self.mass[t] = m
+        lengths = np.diag(self.cell)
+        self.rank_of = np.minimum((self.positions[:, 0] / lengths[0] * size).astype(int), size - 1)
+        self.size = size
+        self.ranks = [FakeLammps(self, rank) for rank in range(size)]
+
+    def images(self):
+        """Periodic copies of the atoms within CUTOFF Å of the box: positions and atom indices."""
+        lengths = np.diag(self.cell)
+        positions, atoms = [], []
+        for shift in np.ndindex(3, 3, 3):
+            if shift == (1, 1, 1):
+                continue
+            moved = self.positions + (np.array(shift) - 1) @ self.cell
+            near = np.all((moved > -CUTOFF) & (moved < lengths + CUTOFF), axis=1)
+            positions.append(moved[near])
+            atoms.append(np.flatnonzero(near))
+        return np.concatenate(positions), np.concatenate(atoms)
 
 
 class FakeLammps:
-    """A ``lammps.lammps`` of one MPI rank owning every atom of an orthogonal periodic box.
+    """A ``lammps.lammps`` of one MPI rank of a :class:`Box`: owned atoms first, then ghosts (the
+    other ranks' atoms and the periodic images near the box, more than LAMMPS keeps, which
+    changes nothing within the cutoff).
 
     It subclasses the real class (so ``isinstance`` checks accept it) without starting LAMMPS:
-    the base constructor is not called, and ``close()`` finds nothing to close. Groups: ``all``
-    (bit 1), ``hot`` (bit 2, the first half of the atoms), ``nobody`` (bit 4, no atom).
+    the base constructor is not called, and ``close()`` finds nothing to close.
     """
 
     GROUPS = ("all", "hot", "nobody")
@@ -180,27 +203,22 @@ class FakeLammps:
         real = type("FakeLammpsHandle", (FakeLammps, lammps), {})
         return object.__new__(real)
 
-    def __init__(self, atoms, type_of_symbol: dict[str, int], masses: dict[int, float]):
+    def __init__(self, box: Box, rank: int):
         self.lmp, self.opened, self._numpy = None, 0, _FakeNumpy(self)
-        owned, ghosts, owners = _box_and_ghosts(atoms)
-        self.nlocal, self.nghost = len(owned), len(ghosts)
-        self.box = np.asarray(atoms.cell)
-        self.x = np.vstack([owned, ghosts])
-        types = np.array([type_of_symbol[s] for s in atoms.get_chemical_symbols()], dtype=np.int32)
-        self.type = np.concatenate([types, types[owners]]).astype(np.int32)
-        mask = np.ones(self.nlocal, dtype=np.int32)
-        mask[: self.nlocal // 2] |= 2
-        self.mask = np.concatenate([mask, mask[owners]]).astype(np.int32)
-        self.id = np.concatenate([np.arange(1, self.nlocal + 1), owners + 1]).astype(np.int32)
-        self.ntypes = max(type_of_symbol.values())
-        self.mass = np.zeros(self.ntypes + 1)
-        for t, m in masses.items():
-            self.mass[t] = m
+        self.box, self.rank = box, rank
+        owned = np.flatnonzero(box.rank_of == rank)
+        image_positions, image_atoms = box.images()
+        rows = np.concatenate([owned, np.flatnonzero(box.rank_of != rank), image_atoms])
+        self.x = np.vstack([box.positions[rows[: len(rows) - len(image_atoms)]], image_positions])
+        self.id, self.type, self.mask = box.id[rows], box.type[rows], box.mask[rows]
+        self.nlocal, self.nghost = len(owned), len(rows) - len(owned)
+        self.mass = box.mass
         self.fix_vectors: dict[str, np.ndarray] = {}
 
     def extract_setting(self, name: str):
-        settings = {"world_rank": 0, "world_size": 1, "nlocal": self.nlocal, "nghost": self.nghost,
-                    "nall": self.nlocal + self.nghost, "ntypes": self.ntypes, "nthreads": 1, "dimension": 3}
+        settings = {"world_rank": self.rank, "world_size": self.box.size, "nlocal": self.nlocal,
+                    "nghost": self.nghost, "nall": self.nlocal + self.nghost, "ntypes": self.box.ntypes,
+                    "nthreads": 1, "dimension": 3}
         if name not in settings:
             raise KeyError(f"the fake LAMMPS has no setting {name!r}: add it to FakeLammps")
         return settings[name]
@@ -210,23 +228,23 @@ class FakeLammps:
         return list(self.GROUPS)
 
     def get_natoms(self) -> int:
-        return self.nlocal
+        return len(self.box.id)
 
     def extract_box(self):
-        lo = [0.0, 0.0, 0.0]
-        hi = [float(v) for v in np.diag(self.box)]
-        return lo, hi, 0.0, 0.0, 0.0, [1, 1, 1], 0
+        return [0.0, 0.0, 0.0], [float(v) for v in np.diag(self.box.cell)], 0.0, 0.0, 0.0, [1, 1, 1], 0
+
+    def owned(self, name: str) -> np.ndarray:
+        if name.startswith("f_"):
+            return self.fix_vectors[name[2:]][: self.nlocal]
+        return getattr(self, name)[: self.nlocal]
 
     def gather_concat(self, name: str, kind: int, count: int):
-        """The owned atoms' values on every rank, as the library returns them: a ctypes array."""
-        if name.startswith("f_"):
-            values, ctype = self.fix_vectors[name[2:]][: self.nlocal], ctypes.c_double
-        else:
-            values = getattr(self, name)[: self.nlocal]
-            ctype = ctypes.c_double if kind == 1 else ctypes.c_int
+        """Every rank's owned values, rank by rank, as the library returns them: a ctypes array
+        (kind 0 int, 1 double)."""
+        values = np.concatenate([rank.owned(name) for rank in self.box.ranks])
         flat = np.ascontiguousarray(values, dtype=np.float64 if kind == 1 else np.int32).ravel()
-        assert flat.size == self.nlocal * count, (name, count)
-        return (ctype * flat.size)(*flat.tolist())
+        assert flat.size == len(self.box.id) * count, (name, count)
+        return ((ctypes.c_double if kind == 1 else ctypes.c_int) * flat.size)(*flat.tolist())
 
     def close(self):
         pass
@@ -285,29 +303,42 @@ def call(calls, name: str, lmp, *arguments):
     return result
 
 
-def run_fix(calls, lmp, fix_id: str, group_bit: int, group: str, reference: str, words: list[str],
+def run_fix(calls, box: Box, fix_id: str, group_bit: int, group: str, reference: str, words: list[str],
             steps=(0, 10)) -> list:
-    """One fix's life as FixQuests drives it on one rank; the finish() results of each step."""
-    setup = call(calls, "open_fix", lmp, fix_id, group, reference, words)
-    reductions, size_vector = setup[-3], setup[-2]  # the C++ side reads them from these places
+    """One fix's life as FixQuests drives it, on every rank of ``box`` in turn; each step's
+    finish() result (the same on every rank)."""
+    import numba
+
+    ranks = box.ranks
+    setups = [call(calls, "open_fix", lmp, fix_id, group, reference, words) for lmp in ranks]
+    reductions, size_vector = setups[0][-3], setups[0][-2]  # where the C++ side reads them
     assert reductions and set(reductions) <= {"m", "s"}  # 'm' MPI_MAX, 's' MPI_SUM (fix_quests.cpp)
+    assert all(setup[:-1] == setups[0][:-1] for setup in setups)  # the log line is rank 0's
     outcomes = []
     for step in steps:
-        import numba
-
-        partials = call(calls, "evaluate", lmp, fix_id, group_bit, numba.config.NUMBA_NUM_THREADS, step)
-        assert len(partials) == len(reductions)  # FixQuests::evaluate refuses any other length
-        reduced = [float(v) for v in partials]  # one rank: MPI_MAX and MPI_SUM leave them as they are
-        outcome = call(calls, "finish", lmp, fix_id, step, reduced)
-        assert len(outcome[0]) == size_vector and outcome[1] in (0, 1, 2)
-        outcomes.append(outcome)
-    call(calls, "report", lmp, fix_id)
-    call(calls, "close_fix", lmp, fix_id)
+        partials = [call(calls, "evaluate", lmp, fix_id, group_bit, numba.config.NUMBA_NUM_THREADS, step)
+                    for lmp in ranks]
+        assert all(len(p) == len(reductions) for p in partials)  # FixQuests::evaluate refuses others
+        reduced = [float(max(column) if letter == "m" else sum(column))  # FixQuests::reduce
+                   for letter, column in zip(reductions, zip(*partials))]
+        finished = [call(calls, "finish", lmp, fix_id, step, reduced) for lmp in ranks]
+        assert len(finished[0][0]) == size_vector and finished[0][1] in (0, 1, 2)
+        assert all(f[:2] == finished[0][:2] for f in finished)  # every rank decides alike
+        outcomes.append(finished[0])
+    for lmp in ranks:
+        call(calls, "report", lmp, fix_id)
+        call(calls, "close_fix", lmp, fix_id)
     return outcomes
 
 
-def cu_lammps():
-    return FakeLammps(thermal_fcc(0.08, seed=7), {"Cu": 1}, {1: 63.546})
+def dh_by_id(box: Box, fix_id: str) -> np.ndarray:
+    """The fix's per-atom vector over all ranks, ordered by atom id."""
+    ids = np.concatenate([lmp.owned("id") for lmp in box.ranks])
+    return np.concatenate([lmp.owned(f"f_{fix_id}") for lmp in box.ranks])[np.argsort(ids)]
+
+
+def cu_box(size: int = 1) -> Box:
+    return Box(thermal_fcc(0.08, seed=7), {"Cu": 1}, {1: 63.546}, size)
 
 
 def test_bridge_calls_are_read_from_the_cpp(calls):
@@ -320,31 +351,44 @@ def test_bridge_calls_are_read_from_the_cpp(calls):
 
 
 def test_plain_fix_returns_what_the_cpp_parses(calls, references):
-    lmp = cu_lammps()
-    outcomes = run_fix(calls, lmp, "q", 1, "all", references["cu"], [])
-    assert lmp.fix_vectors["q"].any()  # dH was written into the fix's per-atom vector
+    box = cu_box()
+    outcomes = run_fix(calls, box, "q", 1, "all", references["cu"], [])
+    assert dh_by_id(box, "q").all()  # dH was written into the fix's per-atom vector, every atom
     assert all(o[1] == 0 for o in outcomes)
+
+
+def test_two_ranks_reduce_to_the_one_rank_values(calls, references, tmp_path):
+    """The reduction letters match the partials: split over two ranks, the reduced statistics give
+    the one-rank global vector (max, mean, fraction, count, new) and the same per-atom dH."""
+    words = ["threshold", "-2", "save", "-100", str(tmp_path / "saved.xyz")]
+    one, two = cu_box(1), cu_box(2)
+    assert 0 < two.ranks[0].nlocal < len(two.id)
+    serial = run_fix(calls, one, "q", 2, "hot", references["cu"], words, steps=(0,))
+    split = run_fix(calls, two, "q", 2, "hot", references["cu"], words, steps=(0,))
+    assert np.allclose(split[0][0], serial[0][0], rtol=1e-12, atol=0)
+    assert serial[0][0][3] > 0  # the count above the threshold is not trivially zero
+    np.testing.assert_allclose(dh_by_id(two, "q"), dh_by_id(one, "q"), rtol=1e-12)
 
 
 def test_group_threshold_save_and_soft_halt(calls, references, tmp_path):
     saved = tmp_path / "saved.xyz"
     words = ["threshold", "0.5", "save", "-100", str(saved), "halt", "-100", "soft"]
-    outcomes = run_fix(calls, cu_lammps(), "hot", 2, "hot", references["cu"], words)
+    outcomes = run_fix(calls, cu_box(2), "hot", 2, "hot", references["cu"], words)
     assert outcomes[0][1] == 1 and "halt soft" in outcomes[0][2]
     assert saved.exists()  # finish gathered the frame through gather_concat and wrote it
 
 
 def test_hard_halt_and_an_empty_group(calls, references):
-    outcome = run_fix(calls, cu_lammps(), "stop", 1, "all", references["cu"], ["halt", "-100", "hard"], steps=(0,))
+    outcome = run_fix(calls, cu_box(), "stop", 1, "all", references["cu"], ["halt", "-100", "hard"], steps=(0,))
     assert outcome[0][1] == 2 and outcome[0][2]
-    empty = run_fix(calls, cu_lammps(), "none", 4, "nobody", references["cu"], [], steps=(0,))
+    empty = run_fix(calls, cu_box(2), "none", 4, "nobody", references["cu"], [], steps=(0,))
     assert empty[0][3] and "no atoms" in empty[0][3]  # the warning string
 
 
 def test_species_aware_fix_with_elements(calls, references):
-    lmp = FakeLammps(thermal_inp(seed=3, repeat=2), {"In": 1, "P": 2}, {1: 114.818, 2: 30.974})
-    run_fix(calls, lmp, "s", 1, "all", references["inp"], ["elements", "In", "P"])
-    assert lmp.fix_vectors["s"].any()
+    box = Box(thermal_inp(seed=3, repeat=2), {"In": 1, "P": 2}, {1: 114.818, 2: 30.974}, size=2)
+    run_fix(calls, box, "s", 1, "all", references["inp"], ["elements", "In", "P"])
+    assert dh_by_id(box, "s").all()
 
 
 def test_a_changed_tuple_is_caught(calls):
