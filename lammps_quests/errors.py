@@ -1,12 +1,13 @@
 """The package's exceptions: one family under :class:`QuestsError`, so callers catch by type.
 
 Every exception class the package defines derives from :class:`QuestsError` (tests check it).
-Bad input (a reference file, a fix keyword, a fast index, a ghost cutoff, a dump, settings that
-differ from a reference's) raises a :class:`QuestsInputError`, which is also a ``ValueError``,
-so ``except ValueError`` keeps working; its message names the problem and the fix. A missing
-part of the environment (OVITO, a ``lammps`` module for the running LAMMPS) raises a
-``RuntimeError`` of the family. The modules that raise these classes re-export them under their
-old names (``lammps_quests.formats.reference.ReferenceFileError``, ...).
+The input errors with a class of their own (a reference file, a fix keyword, a fast index, a
+ghost cutoff, a dump, settings that differ from a reference's) derive from
+:class:`QuestsInputError`, which is also a ``ValueError``, so ``except ValueError`` catches them
+as it catches the plain ``ValueError`` of other bad input; messages name the problem and the
+fix. A missing part of the environment (OVITO, a ``lammps`` module for the running LAMMPS)
+raises a ``RuntimeError`` of the family. The modules that raise these classes re-export them
+under their old names (``lammps_quests.formats.reference.ReferenceFileError``, ...).
 """
 
 from __future__ import annotations
