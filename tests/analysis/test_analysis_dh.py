@@ -44,6 +44,7 @@ def test_exact_dh_equals_core(files):
     assert (values > 0).any() and (values <= 0).any()  # the test set has both kinds
 
 
+@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
 def test_approximate_is_an_upper_bound_and_index_is_stored(files):
     directory, ref_path, _, frames = files
     reference = load_reference(ref_path)
@@ -70,6 +71,7 @@ def test_approximate_is_an_upper_bound_and_index_is_stored(files):
     assert np.allclose(everything, exact[:40], atol=1e-9)
 
 
+@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
 def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path):
     _, ref_path, _, frames = files
     other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")

@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 CLI = "from lammps_quests.cli import main; main()"
 
+pytestmark = pytest.mark.slow  # mpirun -np 2 of the CLI: seconds of start-up per test
+
 
 def _run(arguments, ranks: int, cwd: Path, cli: str = CLI) -> dict:
     env = dict(os.environ)
