@@ -9,6 +9,8 @@ is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps
 :mod:`lammps_quests.lammps.fix`).
 """
 
+import importlib.metadata as _metadata
+
 from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from .core.descriptors import (
     descriptors,
@@ -36,7 +38,23 @@ from .core.species_information import (
 from .formats.reference import Reference
 from .lammps.plugin import load_plugin
 
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's, recorded at install); a source tree
+    imported without installing reads pyproject.toml beside it and says ``+source``."""
+    try:
+        return _metadata.version("lammps-quests")
+    except _metadata.PackageNotFoundError:
+        import re
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        found = re.search(r'^version = "([^"]+)"', pyproject.read_text(), re.M) if pyproject.is_file() else None
+        return f"{found.group(1)}+source" if found else "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "DEFAULT_BANDWIDTH",

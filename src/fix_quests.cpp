@@ -21,7 +21,7 @@ using namespace FixConst;
 /* ---------------------------------------------------------------------- */
 
 FixQuests::FixQuests(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), descriptor_k(0), descriptor_cutoff(0.0), warned_order(false), dh(nullptr)
+    Fix(lmp, narg, arg), descriptor_cutoff(0.0), warned_order(false), dh(nullptr)
 {
   if (narg < 5)
     error->all(FLERR,
@@ -89,7 +89,6 @@ void FixQuests::open_session()
   std::string err = QuestsPython::open_fix(lmp, id, group->names[igroup], reference_path,
                                            keywords, setup);
   stop_on_python_error(err, "reading reference file " + reference_path);
-  descriptor_k = setup.k;
   descriptor_cutoff = setup.cutoff;
   reductions = setup.reductions;
   size_vector = setup.size_vector;

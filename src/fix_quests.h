@@ -6,7 +6,8 @@
    lammps_quests/lammps/keywords.py, which lists them with their meaning.
 
    Output: per-atom vector f_ID = dH (0.0 outside the group), global vector
-   f_ID[1..4] = max dH, mean dH over the group, fraction of group atoms with dH > t, their count.
+   f_ID[1..5] = max dH, mean dH over the group, fraction of group atoms with dH > t, their count,
+   and the count of new atoms (what save would save; 0 without save).
 
    Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/session.py, reached
    through the typed calls of python_bridge.h): this class keeps the per-atom storage that
@@ -46,7 +47,6 @@ class FixQuests : public Fix {
  private:
   std::string reference_path;
   std::vector<std::string> keywords;    // words after reference-file, parsed in Python
-  int descriptor_k;
   double descriptor_cutoff;    // Angstrom, from the reference
   std::string reductions;      // per partial statistic: 'm' max or 's' sum over ranks
   bool warned_order;           // the fix-order warning is printed once

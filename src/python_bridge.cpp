@@ -235,8 +235,7 @@ std::string open_fix(void *lmp, const std::string &fix_id, const std::string &gr
   PyObject *result = call_session(lmp, "open_fix", args, error);
   if (!result) return error;
   PyObject *reductions = nullptr, *log = nullptr;
-  if (PyArg_ParseTuple(result, "iddUiU", &setup.k, &setup.cutoff, &setup.bandwidth, &reductions,
-                       &setup.size_vector, &log)) {
+  if (PyArg_ParseTuple(result, "dUiU", &setup.cutoff, &reductions, &setup.size_vector, &log)) {
     setup.reductions = text_of(reductions);
     setup.log = text_of(log);
   } else {

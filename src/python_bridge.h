@@ -20,9 +20,7 @@ namespace QuestsPython {
 
 // What the Python side returns when a fix opens (lammps_quests.lammps.session.open_fix).
 struct FixSetup {
-  int k = 0;                  // neighbours in the descriptor
-  double cutoff = 0.0;        // descriptor cutoff, Angstrom
-  double bandwidth = 0.0;     // 1/Angstrom
+  double cutoff = 0.0;        // descriptor cutoff, Angstrom (the ghost cutoff must reach it)
   std::string reductions;     // one letter per partial statistic: 'm' max, 's' sum over ranks
   int size_vector = 0;        // length of the fix's global vector
   std::string log;            // setup line for the log (rank 0 prints it)

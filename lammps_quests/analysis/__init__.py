@@ -19,7 +19,7 @@ from .clusters import FrameClusters, frame_clusters, periodic_components, size_d
 from .compress import METHODS as COMPRESSION_METHODS
 from .compress import Compression, compress, select_frames
 from .dh import dh_against_reference, dh_summary, split_per_frame, write_frames_with_columns, write_frames_with_dh
-from .inputs import Dataset, check_reference_settings, load_reference, read_dataset, read_datasets
+from .inputs import Dataset, load_reference, read_dataset, read_datasets
 from .learning_curve import Eq9Fit, LearningCurve, entropy_curve, eq9, fit_eq9
 from .overlap import overlap_fraction, overlap_matrix
 from .summary import EntropySummary, entropy_summary
@@ -35,7 +35,6 @@ __all__ = [
     "approx_delta_entropy",
     "bandwidth_for_volume",
     "build_index",
-    "check_reference_settings",
     "compress",
     "dh_against_reference",
     "dh_summary",

@@ -122,8 +122,3 @@ def load_reference(path):
     from lammps_quests.formats.reference import Reference
 
     return Reference.load(path, mmap=True)
-
-
-def check_reference_settings(reference, k: int | None, cutoff: float | None) -> None:
-    """Refuse k or cutoff (Å) that differ from the reference's: ``reference.check(k, cutoff)``."""
-    reference.check(k=k, cutoff=cutoff)

@@ -37,6 +37,7 @@ from lammps_quests.core.cluster_index import (
     ClusterIndex,
     build_cluster_index,
 )
+from lammps_quests.errors import FastIndexError
 
 MAGIC = b"QUESTIDX"
 FORMAT_VERSION = 1
@@ -49,10 +50,6 @@ AUTO_VERIFY_BYTES = 256 * 1024 * 1024
 _PREFIX = struct.Struct("<8sII")
 _DTYPES = {"center": "<f8", "centroids": "<f8", "offsets": "<i8", "order": "<i8", "columns": "<f8",
            "row_norm2": "<f8", "ring_lo": "<f8", "ring_hi": "<f8", "ring_count": "<i8"}
-
-
-class FastIndexError(ValueError):
-    """A fast-dH index that cannot be used; the message names the file, problem and fix."""
 
 
 def index_path(reference_path) -> Path:

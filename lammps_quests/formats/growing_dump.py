@@ -20,15 +20,13 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
+from lammps_quests.errors import DumpChanged
+
 FRAME_MARKER = b"ITEM: TIMESTEP"
 _ATOMS_HEADER = b"ITEM: ATOMS"
 _MAX_HEADER_LINES = 32  # TIMESTEP, NUMBER OF ATOMS, BOX BOUNDS (+3-4 lines), ATOMS, spare
 _BLOCK_BYTES = 1 << 20
 _HEADER_READ_BYTES = 1 << 16
-
-
-class DumpChanged(ValueError):
-    """A frame found in a dump was no longer there when it was read (file cut or replaced)."""
 
 
 @dataclass(frozen=True)

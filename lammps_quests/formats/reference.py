@@ -60,6 +60,7 @@ from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAU
 from lammps_quests.core.neighbors import DESCRIPTOR_VERSION
 from lammps_quests.core.species import species_descriptor_width
 from lammps_quests.core.validation import check_bandwidths, check_cutoff, check_k
+from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
 
 MAGIC = b"QUESTREF"
 FORMAT_VERSION = 1
@@ -73,14 +74,6 @@ _CHUNK_ROWS = 65536
 _NPY_MAGIC = b"\x93NUMPY"
 
 _REBUILD_HINT = "rebuild it with `lammps-quests reference build OUT FILES...`"
-
-
-class ReferenceFileError(ValueError):
-    """A reference file that cannot be used; the message names the file, problem and fix."""
-
-
-class ReferenceMismatchError(ValueError):
-    """Settings asked for (k, cutoff) that differ from the ones a reference was built with."""
 
 
 # Cutoffs (Å) that agree to this relative tolerance are the same cutoff: a value typed in a

@@ -28,9 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class HostLammpsError(RuntimeError):
-    """No usable ``lammps`` module for the running LAMMPS; the message says where it looked."""
+from lammps_quests.errors import HostLammpsError
 
 
 @dataclass

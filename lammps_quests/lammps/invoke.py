@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import GhostCutoffError, ReportedError
 # importing fix selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests.lammps.fix import as_lammps, group_bitmask
 from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_lammps, world_rank
@@ -51,12 +52,6 @@ USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keywo
 SUFFIXES = tuple(q.suffix for q in QUANTITIES)
 
 _QUIET_NAN = 0x7FF8000000000000
-
-
-class QuestsError(RuntimeError):
-    """An error already printed as a LAMMPS-style ERROR line; its traceback is not shown."""
-
-    quiet = True
 
 
 def _excepthook(kind, value, traceback, previous=sys.excepthook):
@@ -101,14 +96,14 @@ def say(lmp, text: str) -> None:
         _print(text.rstrip("\n"))
 
 
-def fail(lmp, message: str, *, local: bool = False) -> QuestsError:
+def fail(lmp, message: str, *, local: bool = False) -> ReportedError:
     """Print the error line (rank 0, or this rank for a local failure); return the exception."""
     rank = lmp.extract_setting("world_rank")
     if local and lmp.extract_setting("world_size") > 1:
         _print(f"ERROR on proc {rank}: {message}")
     elif rank == 0:
         _print(f"ERROR: {message}")
-    return QuestsError(message)
+    return ReportedError(message)
 
 
 # ---- setup: the `python quests invoke` line ----------------------------------------------------
@@ -122,7 +117,7 @@ def setup(lmpptr, spec: str) -> None:
     install_excepthook()
     try:
         _setup(lmpptr, spec)
-    except QuestsError:
+    except ReportedError:
         quit_lammps(capsule_address(lmpptr))
         raise
 
@@ -134,7 +129,7 @@ def _setup(lmpptr, spec: str) -> None:
     prefix = f"fix quests {fix_id} (python/invoke)"
     try:
         state = open_fix(lmp, words)
-    except QuestsError:
+    except ReportedError:
         raise
     except Exception as error:  # every rank reads the same deck and files: a global error
         raise fail(lmp, f"{prefix}: {error}") from None
@@ -169,7 +164,7 @@ def wrap(lmpptr):
     except Exception as error:  # the same on every rank: print once
         if world_rank(capsule_address(lmpptr)) == 0:
             print(f"ERROR: lammps-quests: {error}", flush=True)
-        raise QuestsError(str(error)) from None
+        raise ReportedError(str(error)) from None
     return as_lammps(lmpptr)
 
 
@@ -272,7 +267,7 @@ def _stop_if_failed(lmp, failed_ranks: list[int], message: str) -> None:
         return
     if failed_ranks[0] == lmp.extract_setting("world_rank"):
         raise fail(lmp, message, local=True)
-    raise QuestsError(message)
+    raise ReportedError(message)
 
 
 def _agree_after_save(lmp, state: InvokeFix, failure: str, message: str) -> None:
@@ -335,10 +330,6 @@ def _failed_ranks(dh: np.ndarray) -> list[int]:
 
 
 # ---- ghost atoms ----------------------------------------------------------------------------------
-
-class GhostCutoffError(ValueError):
-    """The ghost atoms do not reach the descriptor cutoff around the owned atoms."""
-
 
 def ghost_cutoff_message(have: float, need: float, cutoff: float) -> str:
     return (

@@ -12,14 +12,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lammps_quests.errors import KeywordError
+
 USAGE = (
     "fix ID group-ID quests N reference-file [bandwidth h] [threshold t] "
     "[halt t soft|hard] [save t file [every] [cut R]] [k K] [cutoff rc] [elements El1 El2 ...] [fast tol [decide]]"
 )
-
-
-class KeywordError(ValueError):
-    """A malformed ``fix quests`` keyword; the message names the keyword and its syntax."""
 
 
 @dataclass

@@ -5,8 +5,8 @@ mechanisms; everything else happens here, through the module functions the plugi
 (:func:`open_fix`, :func:`evaluate`, :func:`finish`, :func:`report`, :func:`close_fix`):
 
 1. ``open_fix`` parses the fix's keywords (:mod:`.keywords`), loads and checks the reference
-   once, and returns what the C++ side needs (k, cutoff in Å, bandwidth in Å^-1, the reduction
-   of each partial statistic, a log line).
+   once, and returns what the C++ side needs (the cutoff in Å, the reduction of each partial
+   statistic, the length of the global vector, a log line).
 2. ``evaluate`` computes dH (nats) of this rank's owned atoms and returns local partial
    statistics; the C++ side reduces them over ranks (``max`` or ``sum`` per entry).
 3. ``finish`` runs on every rank with the same reduced statistics, so every decision (save a
@@ -186,8 +186,7 @@ def session(lmp, fix_id: str) -> FixSession:
 # ---- the calls the C++ fix makes (through src/python_bridge.cpp) -------------------------------
 
 def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
-    """Create the session; return (k, cutoff Å, bandwidth Å^-1, reductions, global vector
-    length, log line)."""
+    """Create the session; return (cutoff Å, reductions, global vector length, log line)."""
     fix_session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     if fix_session.options.elements is not None:
         fix_session.map_types(lmp)
@@ -196,7 +195,7 @@ def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
     log = fix_session.setup_log()
     if int(as_lammps(lmp).extract_setting("world_rank")) == 0:  # only rank 0's log is printed
         log += fix_session.threshold_log()
-    return (int(r.k), float(r.cutoff), fix_session.bandwidth, REDUCTIONS, len(GLOBAL_VECTOR), log)
+    return (float(r.cutoff), REDUCTIONS, len(GLOBAL_VECTOR), log)
 
 
 def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int, step: int) -> list[float]:

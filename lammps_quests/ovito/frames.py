@@ -19,15 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsModifierError
+
 #: LAMMPS unit styles whose lengths are Å
 ANGSTROM_STYLES = ("metal", "real")
 #: closer atoms than this (Å) mean the coordinates are not in Å (nm, reduced units) or broken
 MIN_DISTANCE = 0.5
 
 
-class QuestsModifierError(ValueError):
-    """Bad input to the modifier (reference, settings or frame): one message naming the problem
-    and the fix, which OVITO shows as the modifier's error."""
 
 
 @dataclass

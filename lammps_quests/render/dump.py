@@ -32,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from lammps_quests.errors import RenderUnavailable
 from lammps_quests.formats.growing_dump import (
     DumpChanged,
     FrameSpan,
@@ -63,10 +64,6 @@ _VIEW_DIRECTIONS = {
     "front": (0.0, 1.0, 0.0),
     "left": (1.0, 0.0, 0.0),
 }
-
-
-class RenderUnavailable(RuntimeError):
-    """OVITO or the Vulkan libraries it renders with are missing."""
 
 
 @dataclass(frozen=True)

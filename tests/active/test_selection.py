@@ -66,6 +66,7 @@ def test_picks_have_atoms_above_t_and_gains_equal_direct_entropy(reference, unti
     assert [p.candidate for p in capped.picks] == picked[:1] and capped.stopped == "reached --max 1"
 
 
+@pytest.mark.slow
 def test_cli_serial_and_two_ranks_agree(reference, tmp_path):
     reference.save(tmp_path / "ref.qref")
     ase.io.write(tmp_path / "pool.xyz", pool_frames())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 RANK = {"core": 0, "errors": 0, "formats": 1, "analysis": 2, "active": 3, "lammps": 4, "ase": 4,
         "render": 4, "ovito": 4, "cli": 5, "__main__": 5}
-ROOT = Path(__file__).resolve().parents[1] / "lammps_quests"  # the source, as committed
+ROOT = Path(__file__).resolve().parents[2] / "lammps_quests"  # the source, as committed
 
 
 def _tier(module: str) -> str:
@@ -68,7 +68,7 @@ def test_core_imports_numpy_and_numba_only():
 def test_git_ignores_what_the_demo_examples_and_analyses_write():
     import subprocess
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     written = ["quests-demo/log.crystal", "quests-demo/cu_fcc.qref", "train.qref.nnd-10.pkl", "train.qref.qidx",
                "examples/cu_melt/cu_fcc.qref", "examples/cu_melt/log.crystal",
                "examples/cu_melt/dump.cu_melt.lammpstrj",
@@ -86,7 +86,7 @@ def test_comments_cite_only_what_the_repository_holds():
     """No pointers to texts outside the repository (a "GUIDE section", an "issue N")."""
     import re
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     pattern = re.compile(r"\bGUIDE\b|\b[Ii]ssue #?\d")
     files = [p for folder in ("lammps_quests", "tests", "benchmarks", "src", "examples", ".ci")
              for p in (repo / folder).rglob("*") if p.is_file() and p.suffix in {".py", ".cpp", ".h", ".sh", ""}]
@@ -115,7 +115,7 @@ def test_prose_spells_neighbour_the_british_way():
     import re
     import tokenize
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     lammps_terms = re.compile(r"neighbor skin|neighbor \d|reneighbor", re.I)
     american_word = re.compile(r"(?<![\w.\-/])(?<!import )neighbors?\b(?![\w.(])", re.I)
     found = []
@@ -135,7 +135,7 @@ def test_ruff_is_clean():
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "lammps_quests", "tests",
                              "benchmarks", "examples"], cwd=repo, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

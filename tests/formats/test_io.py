@@ -73,6 +73,7 @@ def test_several_files_keep_order_and_one_source_each(tmp_path):
     assert sources[1]["path"].endswith("b.xyz")
 
 
+@pytest.mark.lammps
 def test_lammps_dump_from_real_run_matches_lammps_positions(cu_run):
     dump, _, final_positions, lengths = cu_run
     assert guess_format(dump) == "lammps-dump-text"
@@ -87,6 +88,7 @@ def test_lammps_dump_from_real_run_matches_lammps_positions(cu_run):
     assert nearest == pytest.approx(3.615 / np.sqrt(2), abs=1e-9)
 
 
+@pytest.mark.lammps
 def test_lammps_data_file_is_detected_and_read(cu_run):
     _, data, final_positions, lengths = cu_run
     assert guess_format(data) == "lammps-data"

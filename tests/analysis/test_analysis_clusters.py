@@ -84,6 +84,7 @@ run 2000
     return reference, melt, _distance_to_corner(melt)
 
 
+@pytest.mark.lammps
 def test_seed_is_the_largest_cluster(seeded_melt, tmp_path):
     from lammps_quests.formats.reference import Reference
 

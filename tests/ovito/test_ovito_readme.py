@@ -12,7 +12,7 @@ import numpy as np
 
 from ovito_support import md_dump, modifier_frames
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_snippet() -> str:

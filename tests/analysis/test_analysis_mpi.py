@@ -15,9 +15,11 @@ import pytest
 from lammps_quests.formats.reference import Reference
 from crystals import rattled_frames
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 CLI = "from lammps_quests.cli import main; main()"
+
+pytestmark = pytest.mark.slow  # mpirun -np 2 of the CLI: seconds of start-up per test
 
 
 def _run(arguments, ranks: int, cwd: Path, cli: str = CLI) -> dict:

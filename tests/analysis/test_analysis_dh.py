@@ -44,6 +44,7 @@ def test_exact_dh_equals_core(files):
     assert (values > 0).any() and (values <= 0).any()  # the test set has both kinds
 
 
+@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
 def test_approximate_is_an_upper_bound_and_index_is_stored(files):
     directory, ref_path, _, frames = files
     reference = load_reference(ref_path)
@@ -70,6 +71,7 @@ def test_approximate_is_an_upper_bound_and_index_is_stored(files):
     assert np.allclose(everything, exact[:40], atol=1e-9)
 
 
+@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
 def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path):
     _, ref_path, _, frames = files
     other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
@@ -171,12 +173,10 @@ def test_mismatched_reference_rejected(files, tmp_path):
     reference = load_reference(ref_path)
     with pytest.raises(ValueError, match="descriptor width 31 does not match the reference's 63"):
         dh_against_reference(descriptors(frames, k=16), reference)
-    from lammps_quests.analysis import check_reference_settings
-
     with pytest.raises(ValueError, match="built with k = 32, but .*asks for k = 16"):
-        check_reference_settings(reference, 16, None)
+        reference.check(k=16)
     with pytest.raises(ValueError, match="cutoff = 5.0 Å, but .*asks for cutoff = 4.0 Å"):
-        check_reference_settings(reference, None, 4.0)
+        reference.check(cutoff=4.0)
     # The CLI computes test descriptors with the reference's own k and cutoff.
     small = Reference.build(frames[:1], k=8, cutoff=4.0).save(tmp_path / "k8.qref")
     result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(small), "--json"])
@@ -188,6 +188,7 @@ def test_mismatched_reference_rejected(files, tmp_path):
     assert result.exit_code != 0 and "directory does not exist" in result.output
 
 
+@pytest.mark.lammps
 def test_lammps_dump_in_dump_out_keeps_types_and_timesteps(tmp_path):
     from crystal_md import run_cu_crystal
 

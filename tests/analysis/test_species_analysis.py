@@ -21,7 +21,7 @@ from lammps_quests.core.descriptors import species_descriptors
 from lammps_quests.core.species_information import delta_entropy_by_species, entropy_by_species
 from lammps_quests.formats.reference import Reference
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 
 
@@ -69,6 +69,7 @@ def test_entropy_per_centre_element(files):
     assert [part["n"] for part in out["per_species"]] == [384, 384]
 
 
+@pytest.mark.slow  # --approx: PyNNDescent compiles its kernels in every process
 def test_dh_follows_the_reference_species(files):
     out = cli(files, "dh", "test.xyz", "-r", "inp.qref", "-o", "dh.xyz")
     reference = Reference.load(files / "inp.qref")
@@ -100,6 +101,7 @@ def test_overlap_learning_curve_compress_clusters(files):
     assert all(frame["n_solid_like"] < 64 for frame in clusters["frames"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
 @pytest.mark.parametrize("arguments", [["dh", "test.xyz", "-r", "inp.qref"],
                                        ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "entropy"])

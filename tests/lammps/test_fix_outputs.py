@@ -231,6 +231,7 @@ needs_mounts = pytest.mark.skipif(not _can_mount_read_only(),
                                   reason="needs `unshare -rm` to mount the package read-only")
 
 
+@pytest.mark.slow
 @needs_mounts
 def test_read_only_install_with_writable_home(tmp_path):
     result = read_only_run(tmp_path, home_writable=True)
@@ -238,6 +239,7 @@ def test_read_only_install_with_writable_home(tmp_path):
     assert any((tmp_path / "home").rglob("*.nbi")), "numba wrote no cache index under HOME"
 
 
+@pytest.mark.slow
 @needs_mounts
 def test_read_only_install_and_read_only_home(tmp_path):
     result = read_only_run(tmp_path, home_writable=False)
