@@ -30,38 +30,37 @@ def test_matches_published_quests(data, h):
     assert rel(lq.diversity(X, h), quests_entropy.diversity(X, h)) <= 1e-9
     oracle = quests_entropy.delta_entropy(Y, X, h)
     assert np.isfinite(oracle).all()
-    assert rel(lq.delta_entropy(Y, X, h, precision="float64"), oracle) <= 1e-9
-    assert np.abs(lq.delta_entropy(Y, X, h) - oracle).max() <= 1e-6  # the default: mixed, tol 1e-6
+    assert rel(lq.delta_entropy(Y, X, h), oracle) <= 1e-9
 
 
 def test_small_blocks_give_the_same_numbers(data, monkeypatch):
     # force many row and column blocks, so the running log-sum-exp across blocks is exercised
     X, Y = data
-    full = lq.delta_entropy(Y, X, precision="float64")
+    full = lq.delta_entropy(Y, X)
     monkeypatch.setattr(kernel_sums, "ROW_BLOCK", 37)
     monkeypatch.setattr(kernel_sums, "COL_BLOCK", 101)
-    np.testing.assert_allclose(lq.delta_entropy(Y, X, precision="float64"), full, rtol=1e-12, atol=1e-12)
-    assert rel(lq.delta_entropy(Y, X, precision="float64"), quests_entropy.delta_entropy(Y, X, 0.015)) <= 1e-9
+    np.testing.assert_allclose(lq.delta_entropy(Y, X), full, rtol=1e-12, atol=1e-12)
+    assert rel(lq.delta_entropy(Y, X), quests_entropy.delta_entropy(Y, X, 0.015)) <= 1e-9
 
 
 def test_small_blocks_of_the_mixed_kernel_give_the_same_numbers(data, monkeypatch):
     from lammps_quests.core import mixed_sums
 
     X, Y = data
-    full = lq.delta_entropy(Y, X)
+    full = lq.delta_entropy(Y, X, precision="mixed")
     monkeypatch.setattr(mixed_sums, "ROW_BLOCK", 37)
     monkeypatch.setattr(mixed_sums, "COL_BLOCK", 101)
-    np.testing.assert_allclose(lq.delta_entropy(Y, X), full, rtol=0, atol=1e-12)
-    assert np.abs(full - lq.delta_entropy(Y, X, precision="float64")).max() <= 1e-6
+    np.testing.assert_allclose(lq.delta_entropy(Y, X, precision="mixed"), full, rtol=0, atol=1e-12)
+    assert np.abs(full - lq.delta_entropy(Y, X)).max() <= 1e-6
 
 
 def test_several_bandwidths_give_one_result_each(data):
     X, Y = data
     hs = [0.01, 0.02, 0.04]
-    dh = lq.delta_entropy(Y, X, hs, precision="float64")
+    dh = lq.delta_entropy(Y, X, hs)
     assert dh.shape == (3, len(Y))
     for i, h in enumerate(hs):
-        np.testing.assert_allclose(dh[i], lq.delta_entropy(Y, X, h, precision="float64"), rtol=1e-13)
+        np.testing.assert_allclose(dh[i], lq.delta_entropy(Y, X, h), rtol=1e-13)
     oracle = quests_entropy.delta_entropy(Y, X, np.array(hs))  # (ny, nh) in the published code
     assert rel(dh, np.asarray(oracle).T) <= 1e-9
     H = lq.entropy(X, hs)
@@ -211,7 +210,7 @@ def test_memory_stays_bounded_by_blocks():
 
 def test_dh_over_chosen_neighbours_is_an_upper_bound_and_exact_with_all(data):
     X, Y = data
-    exact = lq.delta_entropy(Y, X, precision="float64")
+    exact = lq.delta_entropy(Y, X)
     everyone = np.tile(np.arange(len(X)), (len(Y), 1))
     np.testing.assert_allclose(lq.delta_entropy_of_neighbours(Y, X, everyone), exact, rtol=1e-12,
                                atol=1e-12)

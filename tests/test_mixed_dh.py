@@ -1,4 +1,4 @@
-"""The mixed float32/float64 dH kernel (the default): every value within tol of the float64
+"""The mixed float32/float64 dH kernel (``precision="mixed"``): every value within tol of the float64
 kernel, on physical, random and adversarial inputs, and its proven bound covers the error."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def adversarial_sets():
 def test_thermal_crystal_within_tol_and_uses_float32(thermal, tol):
     X, Y = thermal
     stats = {}
-    mixed = delta_entropy(Y, X, H, tol=tol, stats=stats)
+    mixed = delta_entropy(Y, X, H, precision="mixed", tol=tol, stats=stats)
     exact = delta_entropy(Y, X, H, precision="float64")
     assert np.abs(mixed - exact).max() <= tol
     assert stats["split"] < WIDTH  # part of every product was float32
@@ -69,7 +69,7 @@ def test_thermal_crystal_within_tol_and_uses_float32(thermal, tol):
 @pytest.mark.parametrize("tol", [1e-6, 1e-3])
 def test_every_row_within_tol_of_float64(case, tol):
     _, X, Y, h = case
-    mixed = delta_entropy(Y, X, h, tol=tol)
+    mixed = delta_entropy(Y, X, h, precision="mixed", tol=tol)
     exact = delta_entropy(Y, X, h, precision="float64")
     assert mixed.shape == exact.shape
     assert np.isfinite(mixed).all()
@@ -100,7 +100,7 @@ def test_bound_covers_the_error_and_the_error_is_real():
 def test_tight_tolerance_falls_back_to_float64(thermal):
     X, Y = thermal
     stats = {}
-    mixed = delta_entropy(Y, X, H, tol=1e-15, stats=stats)
+    mixed = delta_entropy(Y, X, H, precision="mixed", tol=1e-15, stats=stats)
     assert stats["split"] == WIDTH or stats["fallback_rows"] == len(Y)
     np.testing.assert_allclose(mixed, delta_entropy(Y, X, H, precision="float64"), rtol=0, atol=1e-12)
 
@@ -109,7 +109,7 @@ def test_far_outliers_fall_back_and_stay_finite(thermal):
     X, Y = thermal
     far = np.concatenate([Y[:5], Y[:3] + 5.0])
     stats = {}
-    mixed = delta_entropy(far, X, 1e-4, stats=stats)
+    mixed = delta_entropy(far, X, 1e-4, precision="mixed", stats=stats)
     exact = delta_entropy(far, X, 1e-4, precision="float64")
     assert stats["fallback_rows"] >= 3
     assert np.isfinite(mixed).all() and mixed[5:].min() > 1e8
@@ -119,7 +119,8 @@ def test_far_outliers_fall_back_and_stay_finite(thermal):
 def test_prepared_reference_gives_the_same_numbers(thermal):
     X, Y = thermal
     prepared = prepare_reference(X)
-    assert np.array_equal(delta_entropy(Y, prepared, H), delta_entropy(Y, X, H))
+    assert np.array_equal(delta_entropy(Y, prepared, H, precision="mixed"),
+                          delta_entropy(Y, X, H, precision="mixed"))
     assert np.array_equal(delta_entropy(Y, prepared, H, precision="float64"),
                           delta_entropy(Y, X, H, precision="float64"))
 
@@ -127,17 +128,17 @@ def test_prepared_reference_gives_the_same_numbers(thermal):
 def test_rows_do_not_depend_on_their_block(thermal):
     # the fix (one block of atoms) and offline dh (other blocks) must give the same values
     X, Y = thermal
-    full = delta_entropy(Y, X, H)
-    part = delta_entropy(Y[17:160], X, H)
+    full = delta_entropy(Y, X, H, precision="mixed")
+    part = delta_entropy(Y[17:160], X, H, precision="mixed")
     np.testing.assert_allclose(part, full[17:160], rtol=0, atol=1e-12)
 
 
 def test_reference_changed_in_place_is_prepared_again(thermal):
     X, Y = thermal
     X = X.copy()
-    before = delta_entropy(Y, X, H)
+    before = delta_entropy(Y, X, H, precision="mixed")
     X[:100] += 0.05
-    after = delta_entropy(Y, X, H)
+    after = delta_entropy(Y, X, H, precision="mixed")
     np.testing.assert_allclose(after, delta_entropy(Y, X, H, precision="float64"), rtol=0, atol=1e-6)
     assert np.abs(after - before).max() > 1e-3
 
@@ -147,7 +148,7 @@ def test_bad_precision_and_tolerance(thermal):
     with pytest.raises(ValueError, match="precision must be one of"):
         delta_entropy(Y, X, H, precision="float16")
     with pytest.raises(ValueError, match="tol must be a number of nats > 0"):
-        delta_entropy(Y, X, H, tol=0.0)
+        delta_entropy(Y, X, H, precision="mixed", tol=0.0)
     with pytest.raises(ValueError, match="widths differ"):
         delta_entropy(Y[:, :5], prepare_reference(X), H)
 

@@ -50,7 +50,7 @@ def test_picks_have_atoms_above_t_and_gains_equal_direct_entropy(reference, unti
     U = np.array(reference.descriptors)
     assert result.reference_entropy == pytest.approx(entropy(U, H), abs=1e-10)
     for pick in result.picks:
-        dh = delta_entropy(blocks[pick.candidate], U, H, precision="float64")  # selection's kernel
+        dh = delta_entropy(blocks[pick.candidate], U, H)
         assert dh.max() > until and pick.max_dh == pytest.approx(dh.max(), abs=1e-9)
         after = np.vstack([U, blocks[pick.candidate]])
         assert pick.gain == pytest.approx(entropy(after, H) - entropy(U, H), abs=1e-9)
@@ -61,7 +61,7 @@ def test_picks_have_atoms_above_t_and_gains_equal_direct_entropy(reference, unti
     assert not {1, 3} <= set(picked)  # one copy of the vacancy frame is enough
     # nothing left above t once it stopped
     for c in set(range(len(frames))) - set(picked):
-        assert delta_entropy(blocks[c], U, H, precision="float64").max() <= until
+        assert delta_entropy(blocks[c], U, H).max() <= until
     capped = select(blocks, reference.descriptors, H, until=until, max_picks=1)
     assert [p.candidate for p in capped.picks] == picked[:1] and capped.stopped == "reached --max 1"
 

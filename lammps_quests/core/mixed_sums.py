@@ -1,4 +1,4 @@
-"""Gaussian kernel sums in mixed precision with a proven error bound: the default dH kernel.
+"""Gaussian kernel sums in mixed precision with a proven error bound (``precision="mixed"``).
 
 Same quantity as :mod:`lammps_quests.core.kernel_sums`, for each row y of Y and bandwidth h,
 
