@@ -124,6 +124,7 @@ def main() -> None:
 
     X, Q = data(ARGS.cache)
     prepared = prepare_reference(X)
+    rotated = prepared.mixed()
     blas = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
             if i.get("user_api") == "blas"]
     print(f"# reference {len(X)} x {X.shape[1]}; {ARGS.threads} threads; BLAS {', '.join(blas)}; "
@@ -137,9 +138,9 @@ def main() -> None:
     for n in ARGS.atoms:
         Y = np.ascontiguousarray(Q[np.arange(n) % len(Q)])
         stats = {}
-        r = prepared.choose_split(1.0 / (2 * 0.015 ** 2), ARGS.tol)
-        Yr = (Y - prepared.center) @ prepared.rotation
-        head, tail = prepared.split(r)
+        r = rotated.choose_split(1.0 / (2 * 0.015 ** 2), ARGS.tol)
+        Yr = (Y - rotated.center) @ rotated.rotation
+        head, tail = rotated.split(r)
         split_head = blocked_gemm(Yr[:, :r], head, np.float64)
         split_tail = blocked_gemm(Yr[:, r:], tail, np.float32)
         (t64, tmix, tdg, tsg, tsplit), (exact, mixed, _, _, _) = interleaved(ARGS.repeats, [

@@ -83,7 +83,7 @@ def test_bound_covers_the_error_and_the_error_is_real():
     X = 20.0 * blobs(rng, 400, 0.02)
     Y = X[rng.choice(len(X), 200)] + rng.normal(0.0, 0.05, (200, WIDTH))
     tol = 0.05
-    ref = prepare_reference(X)
+    ref = mixed_sums.prepare_reference(X)
     inv = np.array([1.0 / (2 * H * H)])
     stats = {}
     mixed = -mixed_sums.mixed_log_kernel_sums(Y, ref, inv, tol, stats)[:, 0]
@@ -119,6 +119,9 @@ def test_far_outliers_fall_back_and_stay_finite(thermal):
 def test_prepared_reference_gives_the_same_numbers(thermal):
     X, Y = thermal
     prepared = prepare_reference(X)
+    assert prepared._mixed is None  # the float64 path never builds the rotation
+    assert np.array_equal(delta_entropy(Y, prepared, H), delta_entropy(Y, X, H))
+    assert prepared._mixed is None
     assert np.array_equal(delta_entropy(Y, prepared, H, precision="mixed"),
                           delta_entropy(Y, X, H, precision="mixed"))
     assert np.array_equal(delta_entropy(Y, prepared, H, precision="float64"),
@@ -151,6 +154,8 @@ def test_bad_precision_and_tolerance(thermal):
         delta_entropy(Y, X, H, precision="mixed", tol=0.0)
     with pytest.raises(ValueError, match="widths differ"):
         delta_entropy(Y[:, :5], prepare_reference(X), H)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        prepare_reference(np.where(X == X[0, 0], np.nan, X))  # checked once, at preparation
 
 
 def test_tail_factor_is_the_float32_bound():

@@ -21,7 +21,7 @@ import numpy as np
 from .defaults import DEFAULT_BANDWIDTH
 from .kernel_sums import log_kernel_sums, log_kernel_sums_self
 from .mixed_sums import DEFAULT_TOLERANCE as MIXED_TOLERANCE
-from .mixed_sums import MixedReference, mixed_log_kernel_sums, prepared
+from .mixed_sums import mixed_log_kernel_sums, prepared
 from .pruned_sums import DEFAULT_TOLERANCE, pruned_log_kernel_sums
 from .validation import check_bandwidths, check_descriptors, check_same_width
 
@@ -49,8 +49,8 @@ def delta_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, precision: str = "float64", tol:
 
     Args:
         Y: descriptors (rows = environments, Å^-1).
-        X: reference descriptors of the same width, or a reference prepared once with
-            :func:`prepare_reference` (then trusted: not validated again).
+        X: reference descriptors of the same width, or a :class:`CheckedReference` made once
+            with :func:`prepare_reference` (then trusted: not validated again).
         h: bandwidth(s), Å^-1.
         precision: "float64" (default): the float64 kernel (compared with the published code
             to 1e-9); "mixed": the mixed float32/float64 kernel of
@@ -65,8 +65,8 @@ def delta_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, precision: str = "float64", tol:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     Y = check_descriptors(Y, "Y")
-    ref = X if isinstance(X, MixedReference) else None
-    X = ref.X if ref is not None else check_descriptors(X, "X")
+    checked = X if isinstance(X, CheckedReference) else None
+    X = checked.X if checked is not None else check_descriptors(X, "X")
     check_same_width(Y, X)
     inv, scalar = _inv_2h2(h)
     if precision == "float64":
@@ -75,16 +75,34 @@ def delta_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, precision: str = "float64", tol:
     if not (np.isfinite(tol) and tol > 0.0):
         raise ValueError(f"tol must be a number of nats > 0 (e.g. 1e-6), got {tol!r}; "
                          "use precision='float64' for the float64 kernel")
-    ref = ref if ref is not None else prepared(X)
+    ref = checked.mixed() if checked is not None else prepared(X)
     return _per_bandwidth(-mixed_log_kernel_sums(Y, ref, inv, tol, stats), scalar)
 
 
-def prepare_reference(X) -> MixedReference:
-    """Validate reference descriptors (Å^-1) once and prepare them for :func:`delta_entropy`:
-    pass the result as X to skip the checks and the preparation at every call."""
-    from .mixed_sums import prepare_reference as prepare
+class CheckedReference:
+    """Reference descriptors (Å^-1) validated once, for :func:`delta_entropy` calls that
+    repeat against the same reference (a monitor evaluating every N steps): passed as X, they
+    are not checked again (the finiteness check reads the whole reference). The array must
+    not change afterwards. The mixed kernel's rotation is made on its first use and kept.
+    """
 
-    return prepare(check_descriptors(X, "X"))
+    def __init__(self, X):
+        self.X = check_descriptors(X, "X")
+        self._mixed = None
+
+    def mixed(self):
+        """The :class:`~lammps_quests.core.mixed_sums.MixedReference` of X (made once)."""
+        if self._mixed is None:
+            from .mixed_sums import prepare_reference as prepare
+
+            self._mixed = prepare(self.X)
+        return self._mixed
+
+
+def prepare_reference(X) -> CheckedReference:
+    """Validate reference descriptors (Å^-1) once: pass the result as X to
+    :func:`delta_entropy` to skip the checks (and the mixed kernel's preparation) at every call."""
+    return CheckedReference(X)
 
 
 def self_delta_entropy(X, h=DEFAULT_BANDWIDTH) -> np.ndarray:
