@@ -43,6 +43,17 @@ def test_small_blocks_give_the_same_numbers(data, monkeypatch):
     assert rel(lq.delta_entropy(Y, X), quests_entropy.delta_entropy(Y, X, 0.015)) <= 1e-9
 
 
+def test_small_blocks_of_the_mixed_kernel_give_the_same_numbers(data, monkeypatch):
+    from lammps_quests.core import mixed_sums
+
+    X, Y = data
+    full = lq.delta_entropy(Y, X, precision="mixed")
+    monkeypatch.setattr(mixed_sums, "ROW_BLOCK", 37)
+    monkeypatch.setattr(mixed_sums, "COL_BLOCK", 101)
+    np.testing.assert_allclose(lq.delta_entropy(Y, X, precision="mixed"), full, rtol=0, atol=1e-12)
+    assert np.abs(full - lq.delta_entropy(Y, X)).max() <= 1e-6
+
+
 def test_several_bandwidths_give_one_result_each(data):
     X, Y = data
     hs = [0.01, 0.02, 0.04]
