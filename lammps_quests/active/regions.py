@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from lammps_quests.core.images import complete_cell, periodic_images
 from lammps_quests.core.validation import check_positions
@@ -43,7 +42,7 @@ class PeriodicPoints:
     points: np.ndarray  # (p, 3) Å: wrapped atoms first, then images
     atom: np.ndarray  # (p,) atom index of each point
     shift: np.ndarray  # (p, 3) int: point = wrapped[atom] + shift @ cell
-    tree: cKDTree
+    tree: object  # scipy.spatial.cKDTree over ``points``
 
     @classmethod
     def build(cls, positions, cell, pbc, reach: float) -> PeriodicPoints:
@@ -58,6 +57,10 @@ class PeriodicPoints:
         wrapped = points[:n]
         frac = np.linalg.solve(full.T, (points - wrapped[atom]).T).T
         shift = np.rint(frac).astype(np.int64)
+        # imported here: scipy.spatial costs ~0.3 s of CPU at import, paid by every LAMMPS rank
+        # that loads the monitor even when it never cuts out a hot spot
+        from scipy.spatial import cKDTree
+
         return cls(wrapped, full, points, atom, shift, cKDTree(points))
 
     def within(self, centre: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
