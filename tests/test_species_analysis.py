@@ -81,9 +81,15 @@ def test_dh_follows_the_reference_species(files):
     assert out["per_species"]["In"]["n"] == 64
     # the swapped atoms (0: P on an In site, 29: In on a P site, in both frames) stand out
     assert (expected[[0, 29, 64, 93]] > 0).all()
+    # --approx M works per element: M neighbours among the rows centred on the atom's element,
+    # so an upper bound of the species-aware dH that still flags the antisites
+    approx = cli(files, "dh", "test.xyz", "-r", "inp.qref", "--approx", "5", "-o", "approx.xyz")
+    bound = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "approx.xyz", ":")])
+    assert (bound >= expected - 1e-7).all() and approx["max"] >= out["max"] - 1e-9
+    assert (bound[[0, 29, 64, 93]] > 0).all()
     runner = CliRunner()
-    result = runner.invoke(main, ["dh", str(files / "test.xyz"), "-r", str(files / "inp.qref"), "--approx", "5"])
-    assert result.exit_code != 0 and "not available for species-aware references" in result.output
+    result = runner.invoke(main, ["dh", str(files / "test.xyz"), "-r", str(files / "inp.qref"), "--approx", "385"])
+    assert result.exit_code != 0 and "environments centred on In (384)" in result.output
 
 
 def test_overlap_learning_curve_compress_clusters(files):

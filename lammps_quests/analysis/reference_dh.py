@@ -22,7 +22,6 @@ from lammps_quests.core.descriptors import species_descriptors
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast
 from lammps_quests.core.neighbors import descriptors_from_points
 from lammps_quests.core.species import species_descriptors_from_points, species_numbers
-from lammps_quests.core.species_information import delta_entropy_by_species
 from lammps_quests.core.validation import check_bandwidths
 
 
@@ -106,9 +105,10 @@ class ReferenceDh:
         if labels is None:
             raise ValueError("a species-aware reference needs the centre species of every row")
         if self.index is not None:
-            raise ValueError("fast dH with a species-aware reference is not built yet")
-        return delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels,
-                                        len(self.species), self.bandwidth, self.species)
+            return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide,
+                                      labels=labels, species=self.species)
+        return delta_entropy(Y, reference.descriptors, self.bandwidth, y_labels=labels,
+                             x_labels=reference.species_labels, species=self.species)
 
     def _load_index(self):
         from lammps_quests.formats.fast_index import load_fast_index
