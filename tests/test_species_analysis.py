@@ -17,8 +17,8 @@ from ase.build import bulk
 from click.testing import CliRunner
 
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import species_descriptors
-from lammps_quests.core.species_information import delta_entropy_by_species, entropy_by_species
+from lammps_quests.core.descriptors import descriptors, species_labels
+from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.formats.reference import Reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,8 +61,10 @@ def cli(directory, *arguments):
 
 def test_entropy_per_centre_element(files):
     out = cli(files, "entropy", "train.xyz", "--species", "auto")["datasets"][0]
-    X, labels = species_descriptors(ase.io.read(files / "train.xyz", ":"), ["In", "P"])
-    total, per_species = entropy_by_species(X, labels, 2, 0.015)
+    frames = ase.io.read(files / "train.xyz", ":")
+    X, labels = descriptors(frames, species=["In", "P"]), species_labels(frames, ["In", "P"])
+    total = entropy(X, 0.015, labels=labels)
+    per_species = [entropy(X[labels == s], 0.015) for s in range(2)]
     assert out["entropy"] == pytest.approx(total, abs=1e-9)
     assert [part["name"] for part in out["per_species"]] == ["In", "P"]
     assert [part["entropy"] for part in out["per_species"]] == pytest.approx(per_species, abs=1e-9)
@@ -72,8 +74,9 @@ def test_entropy_per_centre_element(files):
 def test_dh_follows_the_reference_species(files):
     out = cli(files, "dh", "test.xyz", "-r", "inp.qref", "-o", "dh.xyz")
     reference = Reference.load(files / "inp.qref")
-    Y, labels = species_descriptors(ase.io.read(files / "test.xyz", ":"), reference.species)
-    expected = delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels, 2, 0.015)
+    frames = ase.io.read(files / "test.xyz", ":")
+    Y, labels = descriptors(frames, species=reference.species), species_labels(frames, reference.species)
+    expected = delta_entropy(Y, reference.descriptors, 0.015, y_labels=labels, x_labels=reference.species_labels)
     written = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "dh.xyz", ":")])
     np.testing.assert_allclose(written, expected, rtol=0, atol=1e-7)  # extended XYZ keeps 8 decimals
     assert out["max"] == pytest.approx(expected.max(), abs=1e-9)
@@ -97,8 +100,9 @@ def test_overlap_learning_curve_compress_clusters(files):
     matrix = np.array(overlap["overlap"])
     assert matrix[0, 0] == 1.0 and matrix[1, 1] == 1.0 and matrix[1, 0] < 1.0
     curve = cli(files, "learning-curve", "train.xyz", "--species", "In,P", "--points", "10", "--repeats", "1")
-    X, labels = species_descriptors(ase.io.read(files / "train.xyz", ":"), ["In", "P"])
-    assert curve["entropy_mean"][-1] == pytest.approx(entropy_by_species(X, labels, 2, 0.015)[0], abs=1e-9)
+    frames = ase.io.read(files / "train.xyz", ":")
+    X, labels = descriptors(frames, species=["In", "P"]), species_labels(frames, ["In", "P"])
+    assert curve["entropy_mean"][-1] == pytest.approx(entropy(X, 0.015, labels=labels), abs=1e-9)
     kept = cli(files, "compress", "train.xyz", "test.xyz", "--species", "auto", "--fraction", "0.3",
                "--method", "novelty", "-o", "kept.xyz")
     assert kept["n_selected"] == 4 and kept["entropy_full"] > 0

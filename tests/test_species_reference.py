@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from crystals import thermal_inp
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.formats.reference import Reference, ReferenceFileError, read_header
 
 
@@ -21,7 +21,8 @@ def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):
     reference = Reference.build(frames, k=8, cutoff=4.5, species="auto")
     assert reference.species == ("In", "P")
     assert reference.species_counts == (96, 96)
-    X, labels = species_descriptors(frames, ["In", "P"], k=8, cutoff=4.5)
+    X = descriptors(frames, k=8, cutoff=4.5, species=["In", "P"])
+    labels = species_labels(frames, ["In", "P"])
     assert reference.width == 3 * 15
     np.testing.assert_array_equal(reference.descriptors, X[np.argsort(labels, kind="stable")])
     path = reference.save(tmp_path / "inp.qref")

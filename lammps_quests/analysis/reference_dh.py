@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lammps_quests.core.descriptors import descriptors as agnostic_descriptors
-from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.core.descriptors import descriptors, descriptors_from_points, species_labels
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast
-from lammps_quests.core.neighbors import descriptors_from_points
-from lammps_quests.core.species import species_descriptors_from_points, species_numbers
+from lammps_quests.core.species import species_numbers
 from lammps_quests.core.validation import check_bandwidths
 
 
@@ -78,9 +76,8 @@ class ReferenceDh:
     def descriptors(self, frames, rows=None) -> tuple[np.ndarray, np.ndarray | None]:
         """(descriptors in Å^-1, species labels or None) of all atoms of ASE frames (or anything
         with positions, cell, pbc and, when species-aware, get_chemical_symbols())."""
-        if self.species is None:
-            return agnostic_descriptors(frames, self.k, self.cutoff, rows=rows), None
-        return species_descriptors(frames, self.species, self.k, self.cutoff, rows=rows)
+        X = descriptors(frames, self.k, self.cutoff, rows=rows, species=self.species)
+        return X, None if self.species is None else species_labels(frames, self.species, rows)
 
     def descriptors_from_points(self, centers, points, self_index, point_labels=None) -> np.ndarray:
         """Descriptors (Å^-1) of ``centers`` with every candidate neighbour in ``points`` (Å);
@@ -89,8 +86,8 @@ class ReferenceDh:
             return descriptors_from_points(centers, points, self_index, self.k, self.cutoff)
         if point_labels is None:
             raise ValueError("a species-aware reference needs the species of every point")
-        return species_descriptors_from_points(centers, points, point_labels, len(self.species),
-                                               self_index, self.k, self.cutoff)
+        return descriptors_from_points(centers, points, self_index, self.k, self.cutoff,
+                                       labels=point_labels, n_species=len(self.species))
 
     # ---- dH ---------------------------------------------------------------------------------
 
