@@ -103,19 +103,19 @@ class ReferenceDh:
 
     # ---- dH ---------------------------------------------------------------------------------
 
-    def __call__(self, Y, labels=None) -> np.ndarray:
+    def __call__(self, Y, labels=None, *, stats: dict | None = None) -> np.ndarray:
         """dH (nats) of every row of ``Y`` (descriptors from this object); ``labels``: the centre
-        species of each row (species-aware references), ignored otherwise."""
+        species of each row (species-aware references), ignored otherwise. ``stats``: with the
+        fast index, a dict receiving its counters (kernel terms evaluated as "pairs", ...)."""
         reference = self.reference
-        if self.species is None:
-            if self.index is not None:
-                return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide)
-            return delta_entropy(Y, reference.descriptors, self.bandwidth)
-        if labels is None:
+        if self.species is not None and labels is None:
             raise ValueError("a species-aware reference needs the centre species of every row")
+        labels = None if self.species is None else labels
         if self.index is not None:
-            return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide,
+            return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide, stats,
                                       labels=labels, species=self.species)
+        if labels is None:
+            return delta_entropy(Y, reference.descriptors, self.bandwidth)
         return delta_entropy(Y, reference.descriptors, self.bandwidth, y_labels=labels,
                              x_labels=reference.species_labels, species=self.species)
 
