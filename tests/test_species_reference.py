@@ -79,6 +79,18 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
     assert "species:           In P (species-aware; environments per centre: In 96, P 96)" in info.output
     header = json.loads(runner.invoke(main, ["reference", "info", str(out), "--json"]).output)
     assert header["species"] == ["In", "P"]
+    # threshold guidance per centre element: leave-one-out dH against that element's rows, cached
+    from lammps_quests.active.threshold import self_information
+
+    reference = Reference.load(out)
+    cached = header["self_information_per_species"]
+    assert set(cached) == {"In", "P"}
+    for s, name in enumerate(("In", "P")):
+        expected = self_information(np.asarray(reference.descriptors)[reference.species_labels == s], 0.015)
+        assert cached[name]["max"] == pytest.approx(expected["max"], abs=1e-12)
+        assert cached[name]["entropy"] == pytest.approx(expected["entropy"], abs=1e-12)
+    assert "threshold guidance, per centre element:" in info.output and "centred on P:" in info.output
+    assert "computed now" not in info.output
     plain = runner.invoke(main, ["reference", "build", str(tmp_path / "plain.qref"),
                                  str(tmp_path / "inp.xyz"), "--k", "8"])
     assert "species:           agnostic" in plain.output
