@@ -221,3 +221,24 @@ def test_cli_reference_index_and_dh_fast_species(tmp_path):
     assert rebuilt.returncode == 0, rebuilt.stderr
     stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
     assert stale.returncode != 0 and "stale" in stale.stderr
+
+
+def test_element_absent_from_the_reference_file(two_species, tmp_path):
+    """A species-aware reference listing P without P environments: the index file stores no
+    part for P, and P atoms are refused by name, in both modes."""
+    ref, Y, y_labels = two_species
+    In = ref.species_labels == 0
+    only_in = Reference.from_descriptors(np.asarray(ref.descriptors)[In], k=K, cutoff=5.0, bandwidth=H,
+                                         species=SPECIES, species_labels=np.zeros(int(In.sum()), int))
+    assert only_in.species_counts == (1200, 0)
+    only_in.save(tmp_path / "in.qref")
+    only_in = Reference.load(tmp_path / "in.qref")
+    save_fast_index(build_fast_index(only_in, cluster_size=32), only_in)
+    loaded = load_fast_index(only_in)
+    assert loaded.parts[1] is None and list(loaded.row_offsets) == [0, 1200, 1200]
+    for mode in ({}, {"fast_tol": 1e-6}, {"fast_tol": 1e-6, "decide": [0.0]}):
+        with pytest.raises(ValueError, match="no environments centred on P.*add structures with P"):
+            ReferenceDh(only_in, **mode)(Y, y_labels)
+    queries_in = y_labels == 0
+    np.testing.assert_allclose(ReferenceDh(only_in, fast_tol=1e-6)(Y[queries_in], y_labels[queries_in]),
+                               ReferenceDh(only_in)(Y[queries_in], y_labels[queries_in]), rtol=0, atol=1e-6 + ROUNDING)
