@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy, entropy
+from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 from lammps_quests.formats.reference import Reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +45,8 @@ def files(tmp_path_factory):
     ase.io.write(directory / "train.xyz", inp_frames(12, 0))
     ase.io.write(directory / "test.xyz", inp_frames(2, 50, swap=True))
     Reference.build(inp_frames(12, 0), species="auto").save(directory / "inp.qref")
+    reference = Reference.load(directory / "inp.qref")
+    save_fast_index(build_fast_index(reference, cluster_size=64), reference)  # per-element index
     return directory
 
 
@@ -112,7 +115,8 @@ def test_overlap_learning_curve_compress_clusters(files):
 
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
 @pytest.mark.parametrize("arguments", [["dh", "test.xyz", "-r", "inp.qref"],
-                                       ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "entropy"])
+                                       ["dh", "test.xyz", "-r", "inp.qref", "--fast", "--decide", "0"],
+                                       ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "dh-fast", "entropy"])
 def test_two_ranks_equal_one(files, arguments):
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
     runs = []
