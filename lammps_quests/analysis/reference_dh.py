@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from lammps_quests.core.descriptors import descriptors, descriptors_from_points, species_labels
-from lammps_quests.core.images import periodic_images
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast
 from lammps_quests.core.species import species_numbers
 from lammps_quests.core.validation import check_bandwidths
@@ -89,17 +88,6 @@ class ReferenceDh:
             raise ValueError("a species-aware reference needs the species of every point")
         return descriptors_from_points(centers, points, self_index, self.k, self.cutoff,
                                        labels=point_labels, n_species=len(self.species))
-
-    def descriptors_of_atoms(self, atoms, rows=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(descriptors in Å^-1, centre species or None) of atoms ``rows`` (default all) of one
-        structure (positions Å, cell, pbc and, when species-aware, get_chemical_symbols()),
-        periodic along its pbc: the rows a saved structure's ``new``/``exact`` flags name."""
-        positions = np.asarray(atoms.positions, dtype=np.float64)
-        rows = np.arange(len(positions)) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
-        labels = None if self.species is None else self.labels(atoms.get_chemical_symbols())
-        points, image_of = periodic_images(positions, np.asarray(atoms.cell), atoms.pbc, self.cutoff)
-        Y = self.descriptors_from_points(points[rows], points, rows, None if labels is None else labels[image_of])
-        return Y, None if labels is None else labels[rows]
 
     # ---- dH ---------------------------------------------------------------------------------
 

@@ -95,12 +95,12 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
         raise click.UsageError(f"cannot write {output}: its directory does not exist")
     try:
         frames, sources = read_frames(pool, index=index, format=fmt)
-        candidates, candidate_labels = _candidates(frames, ReferenceDh(reference, bandwidth))
+        structures = [Structure.from_atoms(atoms) for atoms in frames]
+        candidates, candidate_labels = _candidates(structures, ReferenceDh(reference, bandwidth))
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     labels = [f"{name}:{number}" for name, source in zip(pool, sources)
               for number in _frame_numbers(source)]
-    structures = [Structure.from_atoms(atoms) for atoms in frames]
     aware = reference.species_aware
     result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
                     reference_entropy=None if aware else cached_entropy(reference, bandwidth), comm=comm,
@@ -127,15 +127,18 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
                f"written to {output}")
 
 
-def _candidates(frames, reference_dh) -> tuple[list, list]:
-    """Descriptors (Å^-1) and centre species (None when species-agnostic) of each frame's
-    atoms; cut-outs (an ``exact`` column) only of their atoms with exact = 1."""
+def _candidates(structures, reference_dh) -> tuple[list, list]:
+    """Descriptors (Å^-1) and centre species (None when species-agnostic) of each structure's
+    atoms, as the saver computes them; cut-outs (an ``exact`` column) only of their atoms with
+    exact = 1."""
+    from lammps_quests.active.saving import environments
+
     candidates, candidate_labels = [], []
-    for atoms in frames:
-        rows = np.arange(len(atoms))
-        if "exact" in atoms.arrays:
-            rows = np.flatnonzero(np.asarray(atoms.arrays["exact"]) == 1)
-        Y, row_labels = reference_dh.descriptors_of_atoms(atoms, rows)
+    for structure in structures:
+        rows = np.arange(len(structure))
+        if "exact" in structure.columns:
+            rows = np.flatnonzero(np.asarray(structure.columns["exact"]) == 1)
+        Y, row_labels = environments(structure, rows, reference_dh)
         candidates.append(Y)
         candidate_labels.append(row_labels)
     return candidates, candidate_labels
