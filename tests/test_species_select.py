@@ -53,8 +53,10 @@ def test_species_aware_gains_equal_direct_entropy():
     labels = [species_labels(atoms, SPECIES) for atoms in pool]
     U, U_labels = np.array(reference.descriptors), reference.species_labels
     covered = max(delta_entropy(blocks[c], U, H, y_labels=labels[c], x_labels=U_labels).max() for c in (0, 3))
+    ticks = []
     result = select(blocks, reference.descriptors, H, until=covered, candidate_labels=labels,
-                    reference_labels=reference.species_labels, n_species=2)
+                    reference_labels=reference.species_labels, n_species=2, progress=ticks.append)
+    assert ticks == [1] * len(pool)
     assert result.reference_entropy == pytest.approx(entropy(U, H, labels=U_labels), abs=1e-10)
     assert sorted(p.candidate for p in result.picks) == [1, 2]  # the antisite frames only
     for pick in result.picks:

@@ -102,7 +102,7 @@ def _take(labels, rows):
 
 
 def select(candidates, reference, h: float, max_picks: int | None = None, until: float = 0.0,
-           reference_entropy: float | None = None, comm=None, *, candidate_labels=None,
+           reference_entropy: float | None = None, comm=None, progress=None, *, candidate_labels=None,
            reference_labels=None, n_species: int | None = None) -> Selection:
     """Greedy picks from ``candidates`` against ``reference`` (see the module docstring).
 
@@ -115,6 +115,8 @@ def select(candidates, reference, h: float, max_picks: int | None = None, until:
         reference_entropy: H(reference) at h in nats (with the species kernel when labelled),
             if known; else computed (N^2 / 2 pairs).
         comm: MPI communicator, or None.
+        progress: None, or called with 1 after each candidate's pass over the reference (e.g. a
+            progress bar's update).
         candidate_labels: for species-aware descriptors, the centre species of each candidate's
             rows (a list like ``candidates``); None for species-agnostic ones.
         reference_labels: the centre species of the reference rows (with ``candidate_labels``).
@@ -141,7 +143,11 @@ def select(candidates, reference, h: float, max_picks: int | None = None, until:
     pool_labels = (np.concatenate(block_labels) if blocks else np.zeros(0, np.int64)) if labelled else None
     over_u = kernel.split_sums(pool, pool_labels, X, x_labels, comm)  # log S_aU per pool atom
     own = [kernel.self_sums(b, lab) if len(b) else np.zeros(0) for b, lab in zip(blocks, block_labels)]
-    near = [_near_rows(kernel, X, x_labels, b, lab, comm) for b, lab in zip(blocks, block_labels)]
+    near = []  # per candidate: rows of U, log S_uc (one pass over the reference each)
+    for block, labels in zip(blocks, block_labels):
+        near.append(_near_rows(kernel, X, x_labels, block, labels, comm))
+        if progress is not None:
+            progress(1)
     tracked = np.unique(np.concatenate([rows for rows, _ in near] + [np.zeros(0, dtype=np.int64)]))
     tracked_sums = kernel.split_sums(X[tracked], _take(x_labels, tracked), X, x_labels, comm)  # log S_U(u)
     sums = dict(zip(tracked.tolist(), tracked_sums.tolist()))
