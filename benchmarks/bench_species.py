@@ -73,9 +73,8 @@ def labels_for(atoms, n_species: int, seed: int) -> np.ndarray:
 
 def core_part() -> None:
     from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
-    from lammps_quests.core.descriptors import descriptors_from_arrays, species_descriptors_from_arrays
+    from lammps_quests.core.descriptors import descriptors_from_arrays
     from lammps_quests.core.information import delta_entropy
-    from lammps_quests.core.species_information import delta_entropy_by_species
 
     test = thermal_inp(8, 0.08, 1)  # 4,096 atoms
     reference_frames = [thermal_inp(4, 0.06, 100 + s) for s in range(16)]  # 8,192 environments
@@ -85,7 +84,7 @@ def core_part() -> None:
         return descriptors_from_arrays(atoms.positions, atoms.cell[:], True)
 
     def aware(atoms, labels, n_species):
-        return species_descriptors_from_arrays(atoms.positions, labels, n_species, atoms.cell[:], True)
+        return descriptors_from_arrays(atoms.positions, atoms.cell[:], True, labels=labels, n_species=n_species)
 
     agnostic(test[:64])  # compile or load the kernels
     aware(test[:64], labels_for(test[:64], 2, 0), 2)
@@ -107,7 +106,7 @@ def core_part() -> None:
             times["desc0"].append(best_of(lambda: agnostic(test), 1)[0])
             times["desc"].append(best_of(lambda: aware(test, y_labels, n_species), 1)[0])
             times["dh0"].append(best_of(lambda: delta_entropy(Y0, X0, h), 1)[0])
-            times["dh"].append(best_of(lambda: delta_entropy_by_species(Y, y_labels, X, x_labels, n_species, h),
+            times["dh"].append(best_of(lambda: delta_entropy(Y, X, h, y_labels=y_labels, x_labels=x_labels),
                                        1)[0])
         t = {key: min(values) for key, values in times.items()}
         print(f"S = {n_species}: width {Y.shape[1]:4d} (agnostic {Y0.shape[1]})   descriptors {t['desc']:6.3f} s "

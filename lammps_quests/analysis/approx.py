@@ -6,7 +6,9 @@ upper bound of the exact dH: conservative for uncertainty.
 
 The index is built once per reference and pickled beside the reference file as
 ``<reference>.nnd-<M>.pkl`` together with the reference's sha256; a stale index (reference
-rebuilt since) is detected and rebuilt.
+rebuilt since) is detected and rebuilt. A species-aware reference gets one index per centre
+element (:class:`ElementIndexes`), and each atom's M neighbours are searched among the rows
+centred on its own element, so the result is an upper bound of the exact species-aware dH.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import os
 import pickle
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.core.information import delta_entropy_of_neighbours
+from lammps_quests.core.information import delta_entropy_of_neighbours, species_groups
+from lammps_quests.core.species_index import missing_species_error
 
 INDEX_FORMAT = "lammps-quests nndescent index"
 INDEX_VERSION = 1
@@ -45,6 +49,38 @@ def check_neighbors(n_neighbors: int, n_reference: int) -> int:
     return int(n_neighbors)
 
 
+@dataclass(frozen=True)
+class ElementIndexes:
+    """One PyNNDescent index per centre element of a species-aware reference (None: no rows);
+    rows row_offsets[s]:row_offsets[s + 1] of the reference are centred on element s."""
+
+    indexes: tuple
+    row_offsets: np.ndarray
+
+
+def check_element_neighbors(n_neighbors: int, reference) -> int:
+    """M must also be at most the environments of each element of a species-aware reference."""
+    n_neighbors = check_neighbors(n_neighbors, reference.n_environments)
+    for name, count in zip(reference.species, reference.species_counts):
+        if 0 < count < n_neighbors:
+            raise ValueError(f"--approx {n_neighbors} asks for more neighbours than the reference has "
+                             f"environments centred on {name} ({count}); use M <= {count} or the exact dH")
+    return n_neighbors
+
+
+def build_reference_index(reference, n_neighbors: int, seed: int = 0):
+    """The index of a reference: one for all rows, or :class:`ElementIndexes` when species-aware."""
+    if not reference.species_aware:
+        return build_index(reference.descriptors, n_neighbors, seed)
+    offsets = np.concatenate([[0], np.cumsum(reference.species_counts)]).astype(np.int64)
+    X = reference.descriptors
+    return ElementIndexes(
+        indexes=tuple(build_index(X[offsets[s]:offsets[s + 1]], n_neighbors, seed) if offsets[s + 1] > offsets[s]
+                      else None for s in range(len(reference.species))),
+        row_offsets=offsets,
+    )
+
+
 def build_index(X: np.ndarray, n_neighbors: int, seed: int = 0):
     """A PyNNDescent index over reference descriptors ``X`` (Å^-1), Euclidean metric."""
     from pynndescent import NNDescent
@@ -62,11 +98,11 @@ def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, c
     reference is rebuilt (and overwritten), one that cannot be unpickled raises ValueError.
     Under MPI rank 0 builds and saves, the other ranks then read the file.
     """
-    n_neighbors = check_neighbors(n_neighbors, reference.n_environments)
+    n_neighbors = check_element_neighbors(n_neighbors, reference)
     if path is None and reference.path is not None:
         path = index_path(reference.path, n_neighbors)
     if path is None:
-        return build_index(reference.descriptors, n_neighbors, seed)
+        return build_reference_index(reference, n_neighbors, seed)
     path = Path(path)
     if comm is None:
         return _read_or_build(path, reference, n_neighbors, seed)
@@ -83,7 +119,7 @@ def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, c
     first_error(error, comm)
     if comm.Get_rank() != 0:
         try:
-            index = _read_index(path, reference.sha256, n_neighbors)
+            index = _read_index(path, reference.sha256, n_neighbors, reference.species_aware)
             if index is None:
                 raise ValueError(f"{path} changed while it was being read; run again")
         except Exception as caught:
@@ -93,9 +129,9 @@ def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, c
 
 
 def _read_or_build(path: Path, reference, n_neighbors: int, seed: int):
-    index = _read_index(path, reference.sha256, n_neighbors)
+    index = _read_index(path, reference.sha256, n_neighbors, reference.species_aware)
     if index is None:
-        index = build_index(reference.descriptors, n_neighbors, seed)
+        index = build_reference_index(reference, n_neighbors, seed)
         try:
             _write_index(path, index, reference.sha256, n_neighbors)
         except OSError as error:  # e.g. a read-only reference directory: still usable, unsaved
@@ -104,8 +140,9 @@ def _read_or_build(path: Path, reference, n_neighbors: int, seed: int):
     return index
 
 
-def _read_index(path: Path, sha256: str, n_neighbors: int):
-    """The stored index if it matches the reference, None if absent or stale."""
+def _read_index(path: Path, sha256: str, n_neighbors: int, species_aware: bool = False):
+    """The stored index if it matches the reference, None if absent or stale (including one
+    index over all elements of a species-aware reference, as older versions stored)."""
     if not path.exists():
         return None
     try:
@@ -120,6 +157,8 @@ def _read_index(path: Path, sha256: str, n_neighbors: int):
         raise ValueError(f"{path} is not a lammps-quests neighbour index; delete or move it")
     if stored.get("sha256") != sha256 or stored.get("n_neighbors") != n_neighbors:
         return None  # built for another reference or M: rebuild
+    if isinstance(stored["index"], ElementIndexes) != species_aware:
+        return None  # not one index per element (or the reverse): rebuild
     return stored["index"]
 
 
@@ -144,17 +183,38 @@ def _write_index(path: Path, index, sha256: str, n_neighbors: int) -> None:
 
 
 def approx_delta_entropy(
-    Y: np.ndarray, X: np.ndarray, h: float, index, n_neighbors: int, epsilon: float = DEFAULT_EPSILON
+    Y: np.ndarray, X: np.ndarray, h: float, index, n_neighbors: int, epsilon: float = DEFAULT_EPSILON,
+    labels=None, species=None,
 ) -> np.ndarray:
     """Upper bound of dH(y | X) in nats: the kernel sum over the ``n_neighbors`` found by ``index``.
 
     The index searches in float32; distances of the neighbours it returns are recomputed in
-    float64 from ``Y`` and ``X`` (Å^-1), so only the choice of neighbours is approximate.
+    float64 from ``Y`` and ``X`` (Å^-1), so only the choice of neighbours is approximate. With
+    :class:`ElementIndexes` (species-aware X), ``labels`` gives the centre species of every row
+    of Y and each row is searched among its own element's rows (``species``: names for errors).
     """
     Y = np.ascontiguousarray(Y, dtype=np.float64)
+    if not isinstance(index, ElementIndexes):
+        return _approx_rows(Y, X, h, index, n_neighbors, epsilon, 0)
+    if labels is None:
+        raise ValueError("a species-aware reference needs the centre species of every row")
+    labels = np.asarray(labels)
+    result = np.empty(len(Y), dtype=np.float64)
+    for s, rows in enumerate(species_groups(labels, len(index.indexes))):
+        if len(Y[rows]) == 0:
+            continue
+        if index.indexes[s] is None:
+            raise missing_species_error(s, species)
+        result[rows] = _approx_rows(Y[rows], X, h, index.indexes[s], n_neighbors, epsilon, index.row_offsets[s])
+    return result
+
+
+def _approx_rows(Y, X, h, index, n_neighbors, epsilon, first_row) -> np.ndarray:
+    """Rows of Y against X through ``index``, whose row 0 is row ``first_row`` of X."""
     result = np.empty(len(Y), dtype=np.float64)
     for start in range(0, len(Y), _BLOCK_ROWS):
         block = Y[start : start + _BLOCK_ROWS]
         neighbours, _ = index.query(block.astype(np.float32), k=n_neighbors, epsilon=epsilon)
+        neighbours = np.where(neighbours >= 0, neighbours + first_row, -1)
         result[start : start + len(block)] = delta_entropy_of_neighbours(block, X, neighbours, h)
     return result

@@ -110,9 +110,8 @@ def compress(X, frame_sizes, fraction, method="random", h=DEFAULT_BANDWIDTH, see
 
 def _entropy(X, h, labels, n_species) -> float:
     from lammps_quests.core.information import entropy
-    from lammps_quests.core.species_information import entropy_by_species
 
-    return float(entropy_by_species(X, labels, n_species, h)[0] if n_species else entropy(X, h))
+    return float(entropy(X, h, labels=labels if n_species else None))
 
 
 def _log_kernel_sums(X, kept, h, labels, kept_labels, n_species) -> np.ndarray:

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.core.information import delta_entropy_fast
 from lammps_quests.core.pruned_sums import DEFAULT_TOLERANCE
-from lammps_quests.formats.fast_index import load_fast_index
 
 from .approx import (
     DEFAULT_EPSILON,
@@ -24,7 +22,8 @@ from .approx import (
     check_neighbors,
     load_or_build_index,
 )
-from .rows import delta_entropy_rows, map_rows
+from .reference_dh import ReferenceDh
+from .rows import map_rows
 
 DH_COLUMN = "dH"
 
@@ -46,47 +45,56 @@ def dh_against_reference(
 ) -> np.ndarray:
     """dH(y | reference) in nats for every row of ``Y`` (descriptors, Å^-1).
 
+    Exact and fast dH go through :class:`~lammps_quests.analysis.reference_dh.ReferenceDh`, the
+    one computation every route shares; species-aware references compare each row with the
+    reference rows centred on its own element, in every mode.
+
     Args:
-        Y: (n, 2k-1) descriptors computed with the reference's k and cutoff.
+        Y: descriptors computed with the reference's k, cutoff (and species).
         reference: a :class:`lammps_quests.formats.reference.Reference`.
         h: bandwidth in Å^-1; None takes the reference's default.
-        approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH).
+        approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH; per element
+            for a species-aware reference).
         epsilon: PyNNDescent search breadth for ``approx``.
         index_file: where the approximate index lives (default beside the reference file).
         comm: MPI communicator splitting the rows, or None.
+        progress: show a progress bar (None: on a terminal, rank 0 only).
         fast: use the reference's fast index: exact dH <= result <= exact dH + ``tol`` nats.
+        tol: nats, with ``fast``.
         decide: with ``fast``, thresholds t (nats) whose decisions dH > t are certified; the
             values are then upper bounds of dH, exact to ``tol`` only where a t is close.
-        fast_index: a ClusterIndex, or None to read ``<reference>.qidx`` (refused if stale).
+        fast_index: the loaded index, or None to read ``<reference>.qidx`` (refused if stale).
         y_labels: for a species-aware reference, the species number (in ``reference.species``)
-            of each row's centre atom; each row is compared with that species' rows only.
+            of each row's centre atom.
+
+    Returns:
+        (n,) dH in nats.
     """
-    h = reference.bandwidth if h is None else float(h)
     X = reference.descriptors
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
             f"descriptor width {Y.shape[1]} does not match the reference's {X.shape[1]} "
             f"(k = {reference.k}); compute the test descriptors with the reference's k"
         )
-    if reference.species_aware:
-        if approx is not None or fast:
-            raise ValueError("approximate dH (--approx, --fast) is not available for species-aware "
-                             "references; drop the option to compute the exact dH")
-        return delta_entropy_rows(Y, X, h, comm=comm, progress=progress, description="dH",
-                                  y_labels=y_labels, x_labels=reference.species_labels,
-                                  species=reference.species)
-    if fast:
-        if approx is not None:
-            raise ValueError("choose one of --fast and --approx")
-        index = load_fast_index(reference) if fast_index is None else fast_index
-        return map_rows(lambda first, last: delta_entropy_fast(Y[first:last], index, h, tol, decide),
-                        len(Y), comm, progress, "fast dH")
+    if reference.species_aware and y_labels is None:
+        raise ValueError("a species-aware reference needs the centre species of every row (y_labels)")
+    labels = y_labels if reference.species_aware else None
+
+    def rows_of(first, last):
+        return None if labels is None else labels[first:last]
+
+    if fast and approx is not None:
+        raise ValueError("choose one of --fast and --approx")
     if approx is None:
-        return delta_entropy_rows(Y, X, h, comm=comm, progress=progress, description="dH")
+        dh = ReferenceDh(reference, h, fast_tol=tol if fast else None, decide=decide, fast_index=fast_index)
+        return map_rows(lambda first, last: dh(Y[first:last], rows_of(first, last)), len(Y), comm, progress,
+                        "fast dH" if fast else "dH")
+    h = reference.bandwidth if h is None else float(h)
     m = check_neighbors(approx, reference.n_environments)
     index = load_or_build_index(reference, m, path=index_file, comm=comm)
     return map_rows(
-        lambda first, last: approx_delta_entropy(Y[first:last], X, h, index, m, epsilon),
+        lambda first, last: approx_delta_entropy(Y[first:last], X, h, index, m, epsilon, rows_of(first, last),
+                                                 reference.species or None),
         len(Y),
         comm,
         progress,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K
-from lammps_quests.core.descriptors import descriptors, species_descriptors
+from lammps_quests.core.descriptors import descriptors, species_labels
 
 from .parallel import gather_row_blocks, row_range
 
@@ -93,13 +93,12 @@ def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT
 
 def _species_dataset(name, frames, sources, species, k, cutoff, comm) -> Dataset:
     """A Dataset of species-aware descriptors; the species list resolved against the frames."""
-    from lammps_quests.core.species import species_numbers
     from lammps_quests.formats.reference import resolve_species
 
     species = resolve_species(species, frames)
-    labels = np.concatenate([species_numbers(frame.get_chemical_symbols(), species) for frame in frames])
+    labels = species_labels(frames, species)
     if comm is None:
-        X = species_descriptors(frames, species, k=k, cutoff=cutoff)[0]
+        X = descriptors(frames, k=k, cutoff=cutoff, species=species)
     else:
         start, stop = row_range(len(labels), comm)
         X = gather_row_blocks(species_descriptor_rows(frames, start, stop, species, k, cutoff), comm)
@@ -109,8 +108,8 @@ def _species_dataset(name, frames, sources, species, k, cutoff, comm) -> Dataset
 def species_descriptor_rows(frames, start: int, stop: int, species, k: int = DEFAULT_K,
                             cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
     """Species-aware descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in
-    order, ``species`` the element symbols: the core's ``species_descriptors(..., rows=(start, stop))``."""
-    return species_descriptors(frames, species, k=k, cutoff=cutoff, rows=(start, stop))[0]
+    order, ``species`` the element symbols: the core's ``descriptors(..., rows=(start, stop), species=species)``."""
+    return descriptors(frames, k=k, cutoff=cutoff, rows=(start, stop), species=species)
 
 
 def load_reference(path):

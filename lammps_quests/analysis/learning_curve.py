@@ -13,7 +13,6 @@ from scipy.optimize import curve_fit
 
 from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core.information import entropy
-from lammps_quests.core.species_information import entropy_by_species
 
 from .progress import progress_bar
 
@@ -93,10 +92,7 @@ def entropy_curve(
         for i, size in enumerate(sizes):
             for r in range(repeats):
                 rows = np.sort(rng.choice(n_total, size=int(size), replace=False))
-                if n_species:
-                    values[i, r] = entropy_by_species(X[rows], labels[rows], n_species, h)[0]
-                else:
-                    values[i, r] = entropy(X[rows], h)
+                values[i, r] = entropy(X[rows], h, labels=labels[rows] if n_species else None)
                 bar.update(1)
     return LearningCurve(sizes, values.mean(axis=1), values.std(axis=1), repeats, seed, float(h))
 

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lammps_quests.core.descriptors import descriptors as agnostic_descriptors
-from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.core.descriptors import descriptors, descriptors_from_points, species_labels
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast
-from lammps_quests.core.neighbors import descriptors_from_points
-from lammps_quests.core.species import species_descriptors_from_points, species_numbers
-from lammps_quests.core.species_information import delta_entropy_by_species
+from lammps_quests.core.species import species_numbers
 from lammps_quests.core.validation import check_bandwidths
 
 
@@ -79,9 +76,8 @@ class ReferenceDh:
     def descriptors(self, frames, rows=None) -> tuple[np.ndarray, np.ndarray | None]:
         """(descriptors in Å^-1, species labels or None) of all atoms of ASE frames (or anything
         with positions, cell, pbc and, when species-aware, get_chemical_symbols())."""
-        if self.species is None:
-            return agnostic_descriptors(frames, self.k, self.cutoff, rows=rows), None
-        return species_descriptors(frames, self.species, self.k, self.cutoff, rows=rows)
+        X = descriptors(frames, self.k, self.cutoff, rows=rows, species=self.species)
+        return X, None if self.species is None else species_labels(frames, self.species, rows)
 
     def descriptors_from_points(self, centers, points, self_index, point_labels=None) -> np.ndarray:
         """Descriptors (Å^-1) of ``centers`` with every candidate neighbour in ``points`` (Å);
@@ -90,25 +86,26 @@ class ReferenceDh:
             return descriptors_from_points(centers, points, self_index, self.k, self.cutoff)
         if point_labels is None:
             raise ValueError("a species-aware reference needs the species of every point")
-        return species_descriptors_from_points(centers, points, point_labels, len(self.species),
-                                               self_index, self.k, self.cutoff)
+        return descriptors_from_points(centers, points, self_index, self.k, self.cutoff,
+                                       labels=point_labels, n_species=len(self.species))
 
     # ---- dH ---------------------------------------------------------------------------------
 
-    def __call__(self, Y, labels=None) -> np.ndarray:
+    def __call__(self, Y, labels=None, *, stats: dict | None = None) -> np.ndarray:
         """dH (nats) of every row of ``Y`` (descriptors from this object); ``labels``: the centre
-        species of each row (species-aware references), ignored otherwise."""
+        species of each row (species-aware references), ignored otherwise. ``stats``: with the
+        fast index, a dict receiving its counters (kernel terms evaluated as "pairs", ...)."""
         reference = self.reference
-        if self.species is None:
-            if self.index is not None:
-                return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide)
-            return delta_entropy(Y, reference.descriptors, self.bandwidth)
-        if labels is None:
+        if self.species is not None and labels is None:
             raise ValueError("a species-aware reference needs the centre species of every row")
+        labels = None if self.species is None else labels
         if self.index is not None:
-            raise ValueError("fast dH with a species-aware reference is not built yet")
-        return delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels,
-                                        len(self.species), self.bandwidth, self.species)
+            return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide, stats,
+                                      labels=labels, species=self.species)
+        if labels is None:
+            return delta_entropy(Y, reference.descriptors, self.bandwidth)
+        return delta_entropy(Y, reference.descriptors, self.bandwidth, y_labels=labels,
+                             x_labels=reference.species_labels, species=self.species)
 
     def _load_index(self):
         from lammps_quests.formats.fast_index import load_fast_index

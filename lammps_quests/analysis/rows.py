@@ -12,7 +12,6 @@ from typing import Callable
 import numpy as np
 
 from lammps_quests.core.information import delta_entropy
-from lammps_quests.core.species_information import delta_entropy_by_species
 
 from .parallel import gather_rows, rank_of, row_range
 from .progress import progress_bar, wants_progress
@@ -66,7 +65,7 @@ def delta_entropy_rows(
             raise ValueError("species-aware dH needs the centre species of the rows of Y and X")
 
         def compute(first, last):
-            return delta_entropy_by_species(Y[first:last], y_labels[first:last], X, x_labels,
-                                            len(species), h, species)
+            return delta_entropy(Y[first:last], X, h, y_labels=y_labels[first:last], x_labels=x_labels,
+                                 species=species)
         return map_rows(compute, len(Y), comm, progress, description)
     return map_rows(lambda first, last: delta_entropy(Y[first:last], X, h), len(Y), comm, progress, description)

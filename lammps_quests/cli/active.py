@@ -70,7 +70,9 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     Greedy: each step picks the structure whose atoms raise the entropy of reference ∪
     picked the most (nats, printed per pick), among those with an atom whose dH against
     reference ∪ picked exceeds --until; it stops after --max picks or when no atom is left
-    above --until. Cut-outs written by `fix quests ... save t FILE cut R` count only their
+    above --until. With a species-aware reference every atom is compared with environments
+    centred on its own element (the elements come from the structures' symbols). Cut-outs
+    written by `fix quests ... save t FILE cut R` count only their
     atoms with exact = 1 (the others' environments were cut). Deterministic; under
     `mpirun -np P` the passes over the reference are split over the ranks.
 
@@ -79,35 +81,32 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
       lammps-quests select extrapolated.xyz -r ta_bcc.qref --max 5 -o to_label.xyz
     """
     from lammps_quests.active.extension import cached_entropy
-    from lammps_quests.active.selection import select
     from lammps_quests.active.structure import Structure
     from lammps_quests.analysis.parallel import world
+    from lammps_quests.analysis.reference_dh import ReferenceDh
+    from lammps_quests.analysis.selection import select
     from lammps_quests.formats.structures import read_frames
 
     comm = world()
     root = comm is None or comm.Get_rank() == 0
     reference = _load_reference(reference_path)
-    if reference.species_aware:
-        raise click.UsageError("select compares species-agnostic descriptors; use a reference built "
-                               "without --species")
     bandwidth = reference.bandwidth if h is None else float(h)
     if not output.resolve().parent.is_dir():
         raise click.UsageError(f"cannot write {output}: its directory does not exist")
     try:
         frames, sources = read_frames(pool, index=index, format=fmt)
+        structures = [Structure.from_atoms(atoms) for atoms in frames]
+        candidates, candidate_labels = _candidates(structures, ReferenceDh(reference, bandwidth))
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     labels = [f"{name}:{number}" for name, source in zip(pool, sources)
               for number in _frame_numbers(source)]
-    structures = [Structure.from_atoms(atoms) for atoms in frames]
-    candidates = []
-    for structure in structures:
-        rows = np.arange(len(structure))
-        if "exact" in structure.columns:
-            rows = np.flatnonzero(np.asarray(structure.columns["exact"]) == 1)
-        candidates.append(structure.descriptors(rows, reference.k, reference.cutoff))
+    aware = reference.species_aware
     result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
-                    reference_entropy=cached_entropy(reference, bandwidth), comm=comm)
+                    reference_entropy=None if aware else cached_entropy(reference, bandwidth), comm=comm,
+                    candidate_labels=candidate_labels if aware else None,
+                    reference_labels=reference.species_labels if aware else None,
+                    n_species=len(reference.species) if aware else None)
     if not root:
         return
     if output.exists():
@@ -126,6 +125,23 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     total = sum(p.gain for p in result.picks)
     click.echo(f"{len(result.picks)} pick(s), entropy gained {total:.9g} nats; stopped: {result.stopped}; "
                f"written to {output}")
+
+
+def _candidates(structures, reference_dh) -> tuple[list, list]:
+    """Descriptors (Å^-1) and centre species (None when species-agnostic) of each structure's
+    atoms, as the saver computes them; cut-outs (an ``exact`` column) only of their atoms with
+    exact = 1."""
+    from lammps_quests.active.saving import environments
+
+    candidates, candidate_labels = [], []
+    for structure in structures:
+        rows = np.arange(len(structure))
+        if "exact" in structure.columns:
+            rows = np.flatnonzero(np.asarray(structure.columns["exact"]) == 1)
+        Y, row_labels = environments(structure, rows, reference_dh)
+        candidates.append(Y)
+        candidate_labels.append(row_labels)
+    return candidates, candidate_labels
 
 
 def _frame_numbers(source) -> list[int]:

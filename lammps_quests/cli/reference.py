@@ -82,12 +82,10 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
                               species=species)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    if not ref.species_aware:
-        _cache_self_information(ref)
+    _cache_self_information(ref)
     ref.save(out)
     click.echo(ref.summary())
-    if not ref.species_aware:
-        click.echo(_threshold_guidance(ref))
+    click.echo(_threshold_guidance(ref))
     from lammps_quests.formats.fast_index import AUTO_INDEX_ENVIRONMENTS
 
     if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
@@ -156,22 +154,49 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
     else:
         click.echo(ref.summary())
         click.echo(f"check:             header, size, finite values{', sha256' if verify else ''}: OK")
-        if not ref.species_aware:
-            click.echo(_threshold_guidance(ref))
+        click.echo(_threshold_guidance(ref))
 
 
 def _cache_self_information(ref) -> None:
     """Leave-one-out dH summary and entropy in the header (whole reference up to
-    FULL_ROWS environments, a sample beyond)."""
+    FULL_ROWS environments, a sample beyond); species-aware: one summary per centre element,
+    each against that element's environments."""
     from lammps_quests.active.threshold import HEADER_KEY, self_information
 
-    ref.extra[HEADER_KEY] = self_information(ref.descriptors, ref.bandwidth)
+    if ref.species_aware:
+        ref.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, ref.bandwidth)
+                                         for name, rows in _element_rows(ref)}
+    else:
+        ref.extra[HEADER_KEY] = self_information(ref.descriptors, ref.bandwidth)
+
+
+#: header key of the per-element leave-one-out summaries of a species-aware reference
+SPECIES_HEADER_KEY = "self_information_per_species"
+
+
+def _element_rows(ref):
+    """(element, its rows of the descriptors) of a species-aware reference, elements with rows."""
+    start = 0
+    for name, count in zip(ref.species, ref.species_counts):
+        if count:
+            yield name, ref.descriptors[start:start + count]
+        start += count
 
 
 def _threshold_guidance(ref) -> str:
-    """The leave-one-out dH distribution: from the header, or computed now (bounded sample)."""
+    """The leave-one-out dH distribution: from the header, or computed now (bounded sample);
+    for a species-aware reference one per centre element (dH against that element's rows)."""
     from lammps_quests.active.threshold import cached_self_information, describe, self_information
 
+    if ref.species_aware:
+        cached = (ref.extra or {}).get(SPECIES_HEADER_KEY)
+        usable = isinstance(cached, dict) and all(
+            isinstance(info, dict) and info.get("bandwidth") == ref.bandwidth for info in cached.values())
+        note = "" if usable else " (computed now: not cached in this file, which predates the cache)"
+        parts = [f"  centred on {name}:\n" + describe(cached[name] if usable else self_information(rows, ref.bandwidth),
+                                                       indent="    ")
+                 for name, rows in _element_rows(ref)]
+        return "threshold guidance, per centre element" + note + ":\n" + "\n".join(parts)
     info = cached_self_information(ref, ref.bandwidth)
     note = ""
     if info is None:

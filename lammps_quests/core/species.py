@@ -11,7 +11,7 @@ S + 1 blocks, each a full QUESTS descriptor (width 2k - 1, Å^-1) from the one n
 
 Width (S + 1)(2k - 1), whatever the centre's species. The centre's own species is not part of the
 vector: it is a label, and dH is computed per centre species against only the reference rows of
-that species (:mod:`lammps_quests.core.species_information`), so an atom of species A is never
+that species (:mod:`lammps_quests.core.information`, ``y_labels=``), so an atom of species A is never
 covered by environments centred on another species (exactly, not through a large distance).
 
 For a centre of species A, block 1 + A is the published design's block of A (the descriptor on
@@ -62,6 +62,9 @@ def species_descriptors_from_points(
     cutoff: float = DEFAULT_CUTOFF,
 ) -> np.ndarray:
     """Species-aware descriptors of ``centers`` given every candidate neighbour in ``points``.
+
+    The kernel behind ``descriptors_from_points(..., labels=, n_species=)`` of
+    :mod:`lammps_quests.core.descriptors` (the public name; this one is kept for old callers).
 
     Args:
         centers, points, self_index, k, cutoff: as for

@@ -144,7 +144,7 @@ class Reference:
                 the frames, sorted) or a list of element symbols for species-aware ones.
         """
         from lammps_quests.core.descriptors import descriptors as compute_descriptors
-        from lammps_quests.core.descriptors import species_descriptors
+        from lammps_quests.core.descriptors import species_labels
 
         frame_list = _as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
@@ -153,7 +153,8 @@ class Reference:
             X = compute_descriptors(frame_list, k=k, cutoff=cutoff)
         else:
             species = resolve_species(species, frame_list)
-            X, labels = species_descriptors(frame_list, species, k=k, cutoff=cutoff)
+            X = compute_descriptors(frame_list, k=k, cutoff=cutoff, species=species)
+            labels = species_labels(frame_list, species)
         if sources is None:
             sources = [
                 {

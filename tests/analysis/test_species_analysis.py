@@ -17,8 +17,9 @@ from ase.build import bulk
 from click.testing import CliRunner
 
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import species_descriptors
-from lammps_quests.core.species_information import delta_entropy_by_species, entropy_by_species
+from lammps_quests.core.descriptors import descriptors, species_labels
+from lammps_quests.core.information import delta_entropy, entropy
+from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 from lammps_quests.formats.reference import Reference
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +45,8 @@ def files(tmp_path_factory):
     ase.io.write(directory / "train.xyz", inp_frames(12, 0))
     ase.io.write(directory / "test.xyz", inp_frames(2, 50, swap=True))
     Reference.build(inp_frames(12, 0), species="auto").save(directory / "inp.qref")
+    reference = Reference.load(directory / "inp.qref")
+    save_fast_index(build_fast_index(reference, cluster_size=64), reference)  # per-element index
     return directory
 
 
@@ -61,8 +64,10 @@ def cli(directory, *arguments):
 
 def test_entropy_per_centre_element(files):
     out = cli(files, "entropy", "train.xyz", "--species", "auto")["datasets"][0]
-    X, labels = species_descriptors(ase.io.read(files / "train.xyz", ":"), ["In", "P"])
-    total, per_species = entropy_by_species(X, labels, 2, 0.015)
+    frames = ase.io.read(files / "train.xyz", ":")
+    X, labels = descriptors(frames, species=["In", "P"]), species_labels(frames, ["In", "P"])
+    total = entropy(X, 0.015, labels=labels)
+    per_species = [entropy(X[labels == s], 0.015) for s in range(2)]
     assert out["entropy"] == pytest.approx(total, abs=1e-9)
     assert [part["name"] for part in out["per_species"]] == ["In", "P"]
     assert [part["entropy"] for part in out["per_species"]] == pytest.approx(per_species, abs=1e-9)
@@ -73,8 +78,9 @@ def test_entropy_per_centre_element(files):
 def test_dh_follows_the_reference_species(files):
     out = cli(files, "dh", "test.xyz", "-r", "inp.qref", "-o", "dh.xyz")
     reference = Reference.load(files / "inp.qref")
-    Y, labels = species_descriptors(ase.io.read(files / "test.xyz", ":"), reference.species)
-    expected = delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels, 2, 0.015)
+    frames = ase.io.read(files / "test.xyz", ":")
+    Y, labels = descriptors(frames, species=reference.species), species_labels(frames, reference.species)
+    expected = delta_entropy(Y, reference.descriptors, 0.015, y_labels=labels, x_labels=reference.species_labels)
     written = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "dh.xyz", ":")])
     np.testing.assert_allclose(written, expected, rtol=0, atol=1e-7)  # extended XYZ keeps 8 decimals
     assert out["max"] == pytest.approx(expected.max(), abs=1e-9)
@@ -82,9 +88,15 @@ def test_dh_follows_the_reference_species(files):
     assert out["per_species"]["In"]["n"] == 64
     # the swapped atoms (0: P on an In site, 29: In on a P site, in both frames) stand out
     assert (expected[[0, 29, 64, 93]] > 0).all()
+    # --approx M works per element: M neighbours among the rows centred on the atom's element,
+    # so an upper bound of the species-aware dH that still flags the antisites
+    approx = cli(files, "dh", "test.xyz", "-r", "inp.qref", "--approx", "5", "-o", "approx.xyz")
+    bound = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "approx.xyz", ":")])
+    assert (bound >= expected - 1e-7).all() and approx["max"] >= out["max"] - 1e-9
+    assert (bound[[0, 29, 64, 93]] > 0).all()
     runner = CliRunner()
-    result = runner.invoke(main, ["dh", str(files / "test.xyz"), "-r", str(files / "inp.qref"), "--approx", "5"])
-    assert result.exit_code != 0 and "not available for species-aware references" in result.output
+    result = runner.invoke(main, ["dh", str(files / "test.xyz"), "-r", str(files / "inp.qref"), "--approx", "385"])
+    assert result.exit_code != 0 and "environments centred on In (384)" in result.output
 
 
 def test_overlap_learning_curve_compress_clusters(files):
@@ -92,8 +104,9 @@ def test_overlap_learning_curve_compress_clusters(files):
     matrix = np.array(overlap["overlap"])
     assert matrix[0, 0] == 1.0 and matrix[1, 1] == 1.0 and matrix[1, 0] < 1.0
     curve = cli(files, "learning-curve", "train.xyz", "--species", "In,P", "--points", "10", "--repeats", "1")
-    X, labels = species_descriptors(ase.io.read(files / "train.xyz", ":"), ["In", "P"])
-    assert curve["entropy_mean"][-1] == pytest.approx(entropy_by_species(X, labels, 2, 0.015)[0], abs=1e-9)
+    frames = ase.io.read(files / "train.xyz", ":")
+    X, labels = descriptors(frames, species=["In", "P"]), species_labels(frames, ["In", "P"])
+    assert curve["entropy_mean"][-1] == pytest.approx(entropy(X, 0.015, labels=labels), abs=1e-9)
     kept = cli(files, "compress", "train.xyz", "test.xyz", "--species", "auto", "--fraction", "0.3",
                "--method", "novelty", "-o", "kept.xyz")
     assert kept["n_selected"] == 4 and kept["entropy_full"] > 0
@@ -104,7 +117,8 @@ def test_overlap_learning_curve_compress_clusters(files):
 @pytest.mark.slow
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
 @pytest.mark.parametrize("arguments", [["dh", "test.xyz", "-r", "inp.qref"],
-                                       ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "entropy"])
+                                       ["dh", "test.xyz", "-r", "inp.qref", "--fast", "--decide", "0"],
+                                       ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "dh-fast", "entropy"])
 def test_two_ranks_equal_one(files, arguments):
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
     runs = []

@@ -206,7 +206,7 @@ def test_rows_describe_a_slice_of_the_atoms_without_the_others():
 
 
 def test_species_rows_describe_a_slice_of_the_atoms():
-    from lammps_quests.core.descriptors import species_descriptors
+    from lammps_quests.core.descriptors import descriptors, species_labels
 
     rocksalt = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
     rocksalt.rattle(0.05, seed=4)
@@ -214,9 +214,10 @@ def test_species_rows_describe_a_slice_of_the_atoms():
     alloy.symbols[::3] = "Na"
     alloy.rattle(0.05, seed=5)
     frames, species = [rocksalt, alloy], ["Cl", "Cu", "Na"]
-    full, labels = species_descriptors(frames, species)
+    full, labels = descriptors(frames, species=species), species_labels(frames, species)
     n = len(full)
     for start, stop in [(0, n), (3, 70), (63, 65), (n - 2, n + 5), (7, 7)]:
-        part, part_labels = species_descriptors(frames, species, rows=(start, stop))
+        part = descriptors(frames, species=species, rows=(start, stop))
+        part_labels = species_labels(frames, species, rows=(start, stop))
         assert np.array_equal(part, full[start:stop]) and part.shape[1] == full.shape[1]
         assert np.array_equal(part_labels, labels[start:stop])

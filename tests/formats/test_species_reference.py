@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from crystals import thermal_inp
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import species_descriptors
+from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.formats.reference import Reference, ReferenceFileError, read_header
 
 
@@ -21,7 +21,8 @@ def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):
     reference = Reference.build(frames, k=8, cutoff=4.5, species="auto")
     assert reference.species == ("In", "P")
     assert reference.species_counts == (96, 96)
-    X, labels = species_descriptors(frames, ["In", "P"], k=8, cutoff=4.5)
+    X = descriptors(frames, k=8, cutoff=4.5, species=["In", "P"])
+    labels = species_labels(frames, ["In", "P"])
     assert reference.width == 3 * 15
     np.testing.assert_array_equal(reference.descriptors, X[np.argsort(labels, kind="stable")])
     path = reference.save(tmp_path / "inp.qref")
@@ -78,6 +79,18 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
     assert "species:           In P (species-aware; environments per centre: In 96, P 96)" in info.output
     header = json.loads(runner.invoke(main, ["reference", "info", str(out), "--json"]).output)
     assert header["species"] == ["In", "P"]
+    # threshold guidance per centre element: leave-one-out dH against that element's rows, cached
+    from lammps_quests.active.threshold import self_information
+
+    reference = Reference.load(out)
+    cached = header["self_information_per_species"]
+    assert set(cached) == {"In", "P"}
+    for s, name in enumerate(("In", "P")):
+        expected = self_information(np.asarray(reference.descriptors)[reference.species_labels == s], 0.015)
+        assert cached[name]["max"] == pytest.approx(expected["max"], abs=1e-12)
+        assert cached[name]["entropy"] == pytest.approx(expected["entropy"], abs=1e-12)
+    assert "threshold guidance, per centre element:" in info.output and "centred on P:" in info.output
+    assert "computed now" not in info.output
     plain = runner.invoke(main, ["reference", "build", str(tmp_path / "plain.qref"),
                                  str(tmp_path / "inp.xyz"), "--k", "8"])
     assert "species:           agnostic" in plain.output

@@ -39,13 +39,6 @@ EVERY = 10
 STEPS = 20
 SAVES = {"dedup": "", "every": " every", "cut": " cut 6.0"}
 MODES = {"exact": "", "fast": f" fast {TOL}", "decide": f" fast {TOL} decide"}
-SPECIES_FAST = "species fast index from species-api"
-
-
-class NotBuiltYet(RuntimeError):
-    """The run was refused only because the species-aware fast index does not exist yet."""
-
-
 # ---- references and systems, built once -----------------------------------------------------
 
 def _index(path: Path) -> Path:
@@ -140,7 +133,7 @@ run {STEPS}
 
 
 def run_route(system: System, route: str, modes, directory: Path, run_lmp, lammps_env):
-    """Run the deck on the route; NotBuiltYet if only the species fast index is missing."""
+    """Run the deck on the route; the dumped frames."""
     directory.mkdir(parents=True, exist_ok=True)
     text = deck(system, route, modes, directory)
     if route == "plugin":
@@ -156,8 +149,6 @@ def run_route(system: System, route: str, modes, directory: Path, run_lmp, lammp
                                 cwd=directory, env=debian_env(lammps_env, False), capture_output=True,
                                 text=True, timeout=300)
     output = result.stdout + result.stderr
-    if result.returncode != 0 and "not built yet" in output:
-        return NotBuiltYet(output[-2000:])
     assert result.returncode == 0, output[-3000:]
     return read_dump(directory / "dump.dh")
 
@@ -178,20 +169,15 @@ def monitor_route(system: System, frames, modes, directory: Path):
             path = directory / f"{name}.xyz"
             fast = None if mode == "exact" else TOL
             clock = types.SimpleNamespace(nsteps=0)
-            try:
-                monitor = QuestsMonitor(atoms, reference, threshold=0.0, save=(SAVE_T, path),
-                                        cut=6.0 if save == "cut" else None, deduplicate=save != "every",
-                                        fast=fast, decide=mode == "decide", dynamics=clock)
-                values = []
-                for frame in frames:
-                    clock.nsteps = frame.step
-                    atoms.positions = frame.positions
-                    monitor()
-                    values.append(atoms.arrays["dH"].copy())
-            except ValueError as error:
-                if "not built yet" in str(error):
-                    return NotBuiltYet(str(error))
-                raise
+            monitor = QuestsMonitor(atoms, reference, threshold=0.0, save=(SAVE_T, path),
+                                    cut=6.0 if save == "cut" else None, deduplicate=save != "every",
+                                    fast=fast, decide=mode == "decide", dynamics=clock)
+            values = []
+            for frame in frames:
+                clock.nsteps = frame.step
+                atoms.positions = frame.positions
+                monitor()
+                values.append(atoms.arrays["dH"].copy())
             out[name] = values
     assert isinstance(atoms, ase.Atoms)
     return out
@@ -309,9 +295,7 @@ def _structure(atoms):
 # ---- the matrix ------------------------------------------------------------------------------
 
 ROUTES = ("plugin", "invoke", "monitor")
-CELLS = [pytest.param(kind, route, save, mode, id=f"{kind}-{route}-{save}-{mode}",
-                      marks=[pytest.mark.xfail(strict=True, raises=NotBuiltYet, reason=SPECIES_FAST)]
-                      if kind == "species" and mode != "exact" else [])
+CELLS = [pytest.param(kind, route, save, mode, id=f"{kind}-{route}-{save}-{mode}")
          for kind in ("agnostic", "species") for route in ROUTES for save in SAVES for mode in MODES]
 
 
@@ -324,8 +308,6 @@ def test_cell(kind, route, save, mode, systems, outcomes):
     system = systems[kind]
     reference = Reference.load(system.reference)
     directory, result = outcomes(kind, route, "exact" if mode == "exact" else "fast")
-    if isinstance(result, NotBuiltYet):
-        raise result
     name = fix_id(save, mode)
     if route == "monitor":
         frames = outcomes(kind, "plugin", "exact")[1]
