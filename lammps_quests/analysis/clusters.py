@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 EDGE_CUTOFF = 3.0  # Å, paper Methods
 
@@ -46,6 +44,11 @@ def periodic_components(positions, cell, pbc, cutoff: float = EDGE_CUTOFF):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     atoms = Atoms(numbers=np.zeros(n, dtype=int), positions=positions, cell=cell, pbc=pbc)
     first, second = neighbor_list("ij", atoms, float(cutoff), self_interaction=False)
+    # imported here, not at module level: every LAMMPS rank that runs the monitor imports this
+    # package, and scipy's sub-packages cost ~0.3 s of CPU there for nothing
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(first.size), (first, second)), shape=(n, n))
     _, raw = connected_components(graph, directed=False)
     counts = np.bincount(raw)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
 
 from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core.information import entropy
@@ -112,6 +111,10 @@ def fit_eq9(sizes, entropies, discard: int = DISCARD) -> Eq9Fit:
     a0 = max(float(y.max()), 1e-6)
     b0 = max(a0 - float(y.min()), 1e-6)
     c0 = np.log(2.0) / max(np.log(np.median(n)) ** 2, 1e-6)
+    # imported here, not at module level: every LAMMPS rank that runs the monitor imports this
+    # package, and scipy's sub-packages cost ~0.3 s of CPU there for nothing
+    from scipy.optimize import curve_fit
+
     params, covariance = curve_fit(
         eq9, n, y, p0=(a0, b0, c0), bounds=([0.0, 0.0, 0.0], [np.inf, np.inf, np.inf]), maxfev=20000
     )
