@@ -37,7 +37,7 @@ def _hot_inp(seed: int = 7):
 
 def test_one_table_names_the_five_statistics_and_their_reductions():
     from lammps_quests.lammps.invoke import SUFFIXES
-    from lammps_quests.lammps.session import GLOBAL_VECTOR
+    from lammps_quests.lammps.bridge import GLOBAL_VECTOR
 
     assert [q.index for q in QUANTITIES] == [1, 2, 3, 4, 5]
     assert SUFFIXES == ("max", "mean", "fraction", "count", "new")

@@ -38,12 +38,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# importing fix selects numba's private thread pool before any kernel runs (see threads.py)
-from lammps_quests.lammps.fix import as_lammps, group_bitmask
-from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_lammps, world_rank
-from lammps_quests.lammps.keywords import parse_keywords
-from lammps_quests.active.monitor import QUANTITIES, Statistics
+# importing session selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests.lammps.session import FixSession
+from lammps_quests.active.monitor import QUANTITIES, Statistics
+from lammps_quests.lammps.arrays import as_lammps, capsule_address, gather_all, group_bitmask
+from lammps_quests.lammps.ghosts import (GhostCutoffError, check_ghost_cutoff, communication_cutoff,
+                                         ghost_cutoff_message)
+from lammps_quests.lammps.host import host_lammps_module, quit_lammps, world_rank
+from lammps_quests.lammps.keywords import parse_keywords
 
 USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keyword value ...]" '
          "format ps file quests.py")
@@ -133,7 +135,7 @@ def _setup(lmpptr, spec: str) -> None:
     fix_id = words[0] if words else "quests"
     prefix = f"fix quests {fix_id} (python/invoke)"
     try:
-        state = open_fix(lmp, words)
+        state = open_invoke_fix(lmp, words)
     except QuestsError:
         raise
     except Exception as error:  # every rank reads the same deck and files: a global error
@@ -154,7 +156,7 @@ def _setup(lmpptr, spec: str) -> None:
                  f"it is at least the descriptor cutoff {cutoff:.6g} Angstrom plus the neighbor skin")
     elif state.ghost_cutoff < cutoff:
         raise fail(lmp, f"{prefix}: {ghost_cutoff_message(state.ghost_cutoff, cutoff, cutoff)}")
-    evaluate(lmp, state)
+    evaluate_and_act(lmp, state)
     import __main__
 
     callback = f"quests_{state.fix_id}"
@@ -173,7 +175,7 @@ def wrap(lmpptr):
     return as_lammps(lmpptr)
 
 
-def open_fix(lmp, words: list[str]) -> InvokeFix:
+def open_invoke_fix(lmp, words: list[str]) -> InvokeFix:
     """Parse ``ID group-ID N reference-file d_NAME keyword ...`` and open the session."""
     if len(words) < 5:
         raise ValueError(f"expected ID group-ID N reference-file d_NAME [keyword value ...], got "
@@ -226,18 +228,17 @@ def set_variables(lmp, state: InvokeFix, values) -> None:
 def step(lmpptr, fix_id: str) -> None:
     """The python/invoke callback of fix ``fix_id`` (collective over ranks)."""
     lmp = as_lammps(lmpptr)
-    evaluate(lmp, _fixes[(id(lmp), fix_id)])
+    evaluate_and_act(lmp, _fixes[(id(lmp), fix_id)])
 
 
-def evaluate(lmp, state: InvokeFix) -> None:
+def evaluate_and_act(lmp, state: InvokeFix) -> None:
     """dH into d_NAME on every rank, statistics through LAMMPS, then save/halt decisions."""
     prefix = f"fix quests {state.fix_id} (python/invoke)"
     step_number = int(lmp.extract_global("ntimestep"))
     failure = ""
     try:
         check_ghost_cutoff(lmp, state.session.reference.cutoff, state.ghost_cutoff)
-        state.session.evaluate(lmp, state.group_bit, lmp.extract_setting("nthreads"),
-                               property=state.property)
+        state.session.evaluate_rank(lmp, state.group_bit, lmp.extract_setting("nthreads"))
     except Exception as error:
         failure = str(error) if isinstance(error, GhostCutoffError) else f"{type(error).__name__}: {error}"
         _mark_failed(lmp, state.property)
@@ -294,7 +295,7 @@ def statistics(lmp, state: InvokeFix, dh: np.ndarray, mask: np.ndarray, flags: s
     new-atom flags, gathered)."""
     values = dh[(mask & state.group_bit) != 0]
     if flags:
-        new = int(np.ctypeslib.as_array(lmp.gather_concat(flags, 1, 1), shape=(len(dh),)).sum())
+        new = int(gather_all(lmp, flags, 1).sum())
     else:
         new = 0
     return state.session.monitor.statistics(values, new)
@@ -309,12 +310,8 @@ def _write_flags(lmp, prop: str, flags: np.ndarray) -> None:
 
 def gather(lmp, prop: str, with_mask: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Every atom's dH (nats) and group mask, on every rank (LAMMPS's gather_concat)."""
-    natoms = int(lmp.get_natoms())
-    dh = np.ctypeslib.as_array(lmp.gather_concat(prop, 1, 1), shape=(natoms,)).copy()
-    if not with_mask:
-        return dh, None
-    mask = np.ctypeslib.as_array(lmp.gather_concat("mask", 0, 1), shape=(natoms,)).copy()
-    return dh, mask
+    dh = gather_all(lmp, prop, 1)
+    return dh, (gather_all(lmp, "mask", 0) if with_mask else None)
 
 
 def _mark_failed(lmp, prop: str) -> None:
@@ -332,102 +329,3 @@ def _failed_ranks(dh: np.ndarray) -> list[int]:
     if not bad.any():
         return []
     return sorted(set((dh[bad].view(np.uint64) & np.uint64(0xFFFFFFFF)).tolist()))
-
-
-# ---- ghost atoms ----------------------------------------------------------------------------------
-
-class GhostCutoffError(ValueError):
-    """The ghost atoms do not reach the descriptor cutoff around the owned atoms."""
-
-
-def ghost_cutoff_message(have: float, need: float, cutoff: float) -> str:
-    return (
-        f"the ghost atoms reach {have:.6g} Angstrom around each MPI sub-domain (LAMMPS's "
-        f"communication cutoff), but dH needs every atom within the descriptor cutoff "
-        f"{cutoff:.6g} Angstrom of each owned atom ({need:.6g} Angstrom beyond the sub-domain "
-        f"now); set comm_modify cutoff to the descriptor cutoff plus the neighbor skin (e.g. "
-        f"comm_modify cutoff {cutoff + 2.0:.6g} with a skin of 2.0) before the python lines"
-    )
-
-
-def communication_cutoff(lmp, fix_id: str) -> float:
-    """LAMMPS's ghost cutoff in Å (max of ``comm_modify cutoff`` and pair cutoff + skin).
-
-    LAMMPS 2021 exposes it to Python only through the ``info communication`` command, which
-    writes on rank 0; rank 0 hands the number to every rank through ``include`` (which LAMMPS
-    reads on rank 0 and broadcasts). Call outside a run, after the run has been set up once.
-    Returns -1.0 if the number cannot be read.
-    """
-    import os
-    import re
-    import shutil
-    import tempfile
-
-    name = f"quests_{fix_id}_ghost_cutoff"
-    rank0 = lmp.extract_setting("world_rank") == 0
-    folder = tempfile.mkdtemp(prefix="lammps-quests-") if rank0 else None
-    info = os.path.join(folder, "info.txt") if rank0 else os.devnull
-    script = os.path.join(folder, "cutoff.in") if rank0 else os.devnull
-    try:
-        lmp.command(f"info communication out overwrite {info}")
-        if rank0:
-            with open(info) as handle:
-                found = re.search(r"Communication cutoff\s*=\s*(\S+)", handle.read())
-            value = float(found.group(1)) if found else -1.0
-            with open(script, "w") as handle:
-                handle.write(f"variable {name} equal {value!r}\n")
-        lmp.command(f"include {script}")
-    finally:
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
-    return float(lmp.extract_variable(name, None, 0))
-
-
-def check_ghost_cutoff(lmp, cutoff: float, ghost_cutoff: float) -> None:
-    """Ghost atoms must cover the descriptor cutoff (Å) around every owned atom.
-
-    LAMMPS sends as ghosts the atoms within ``ghost_cutoff`` of each sub-domain, and owned
-    atoms drift out of their sub-domain between reneighbourings: the farthest an owned atom's
-    cutoff sphere reaches beyond a face with neighbours across it (periodic, or inside the box)
-    must stay within the ghost cutoff. (Atoms also drift by up to half the neighbour skin after
-    being sent; LAMMPS 2021 does not expose the skin, so that margin is the user's, as the
-    message says.) Triclinic boxes are measured along the normals of their faces.
-    """
-    if ghost_cutoff < 0:
-        return  # unknown: checked once at setup, where the user was warned
-    nlocal = lmp.extract_setting("nlocal")
-    if nlocal == 0:
-        return
-    x = np.asarray(lmp.numpy.extract_atom("x", nelem=nlocal, dim=3))[:nlocal]
-    coords, lo, hi, spacing, interior = _face_frame(lmp, x)
-    need = cutoff
-    for d in range(3):
-        for side, bound, open_face in ((-1, lo[d], interior[d][0]), (1, hi[d], interior[d][1])):
-            if open_face:
-                overhang = float((side * (coords[:, d] - bound) * spacing[d]).max())
-                need = max(need, overhang + cutoff)
-    if ghost_cutoff < need:
-        raise GhostCutoffError(ghost_cutoff_message(ghost_cutoff, need, cutoff))
-
-
-def _face_frame(lmp, x: np.ndarray):
-    """Coordinates in which the sub-domain is a box, its bounds, Å per coordinate unit, and
-    which faces have neighbours across them ((low, high) per dimension)."""
-    boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
-    boxlo, boxhi = np.array(boxlo), np.array(boxhi)
-    if not lmp.extract_global("triclinic"):
-        lo, hi = np.array(lmp.extract_global("sublo")), np.array(lmp.extract_global("subhi"))
-        coords, spacing, box = x, np.ones(3), (boxlo, boxhi)
-    else:
-        span = boxhi - boxlo
-        cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
-        inverse = np.linalg.inv(cell)  # rows of cell are lattice vectors: x = lamda @ cell
-        coords = (x - boxlo) @ inverse
-        lo = np.array(lmp.extract_global("sublo_lambda"))
-        hi = np.array(lmp.extract_global("subhi_lambda"))
-        spacing = 1.0 / np.linalg.norm(inverse, axis=0)  # distance between lattice planes
-        box = (np.zeros(3), np.ones(3))
-    tol = 1e-9 * max(1.0, float(np.max(np.abs(box[1]))))
-    interior = [(bool(periodicity[d]) or lo[d] > box[0][d] + tol,
-                 bool(periodicity[d]) or hi[d] < box[1][d] - tol) for d in range(3)]
-    return coords, lo, hi, spacing, interior
