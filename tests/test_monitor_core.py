@@ -165,3 +165,31 @@ def test_species_cut_outs_carry_elements_and_reproduce_dh(inp_reference):
         Z, z_labels = environments(piece, exact, dh)
         np.testing.assert_array_equal(z_labels, labels[ids[exact]])
         np.testing.assert_allclose(dh(Z, z_labels), values[ids[exact]], rtol=1e-9, atol=1e-9)
+
+
+def test_reference_checked_once_and_dh_equals_core(monkeypatch):
+    """ReferenceDh validates the reference at construction, never again per evaluation (each
+    call checks only its own rows), and gives core's delta_entropy bit for bit."""
+    from lammps_quests.analysis import reference_dh
+    from lammps_quests.core.information import delta_entropy
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0.0, 0.2, size=(300, 7))
+    reference = Reference.from_descriptors(X, k=4, cutoff=5.0, bandwidth=0.05)
+    checked = []
+    original = reference_dh.check_descriptors
+
+    def counting(array, name="X"):
+        checked.append(len(array))
+        return original(array, name)
+
+    monkeypatch.setattr(reference_dh, "check_descriptors", counting)
+    dh = ReferenceDh(reference)
+    Y = X[:20] + rng.normal(0.0, 0.01, size=(20, 7))
+    for _ in range(3):
+        np.testing.assert_array_equal(dh(Y), delta_entropy(Y, reference.descriptors, 0.05))
+    assert checked == [300, 20, 20, 20]
+    with pytest.raises(ValueError, match="NaN or inf"):
+        dh(np.full((2, 7), np.nan))
+    with pytest.raises(ValueError, match="width|same"):
+        dh(Y[:, :5])

@@ -19,11 +19,12 @@ import numpy as np
 
 from lammps_quests.core.descriptors import descriptors as agnostic_descriptors
 from lammps_quests.core.descriptors import species_descriptors
-from lammps_quests.core.information import delta_entropy, delta_entropy_fast
+from lammps_quests.core.information import delta_entropy_fast
+from lammps_quests.core.kernel_sums import log_kernel_sums
 from lammps_quests.core.neighbors import descriptors_from_points
 from lammps_quests.core.species import species_descriptors_from_points, species_numbers
 from lammps_quests.core.species_information import delta_entropy_by_species
-from lammps_quests.core.validation import check_bandwidths
+from lammps_quests.core.validation import check_bandwidths, check_descriptors, check_same_width
 
 
 class ReferenceDh:
@@ -31,7 +32,8 @@ class ReferenceDh:
 
     Args:
         reference: a :class:`lammps_quests.formats.reference.Reference` (checked by the caller
-            against the expected k and cutoff; kept as given, a memory map stays mapped).
+            against the expected k and cutoff; kept as given, a memory map stays mapped). Its
+            descriptors are validated once, here, not at every call.
         bandwidth: h in Å^-1; None takes the reference's.
         fast_tol: None for the exact dH; else use the reference's fast index: every value lies
             within ``fast_tol`` nats above the exact dH.
@@ -46,6 +48,10 @@ class ReferenceDh:
         h = reference.bandwidth if bandwidth is None else bandwidth
         check_bandwidths(h)
         self.bandwidth = float(h)
+        # the reference is checked here, once (finite, 2-d, float64): every evaluation then
+        # checks only its own rows Y, not the whole (memory-mapped) reference again
+        self._X = check_descriptors(reference.descriptors, "the reference's descriptors")
+        self._inv_2h2 = 1.0 / (2.0 * np.array([self.bandwidth]) * self.bandwidth)
         self.fast_tol = None if fast_tol is None else float(fast_tol)
         self.decide = None if decide is None else [float(t) for t in np.atleast_1d(decide)]
         self.index = None
@@ -102,7 +108,9 @@ class ReferenceDh:
         if self.species is None:
             if self.index is not None:
                 return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide)
-            return delta_entropy(Y, reference.descriptors, self.bandwidth)
+            Y = check_descriptors(Y, "Y")
+            check_same_width(Y, self._X)
+            return -log_kernel_sums(Y, self._X, self._inv_2h2)[:, 0]
         if labels is None:
             raise ValueError("a species-aware reference needs the centre species of every row")
         if self.index is not None:

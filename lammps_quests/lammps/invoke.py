@@ -14,16 +14,17 @@ defines the equal-style variables ``v_ID_max``, ``v_ID_mean``, ``v_ID_fraction``
 and ``v_ID_new`` (the plugin's ``f_ID[1..5]``) and ``fix ID group-ID python/invoke N end_of_step
 quests_ID``, which calls :func:`step` every N steps.
 
-Each evaluation runs the plugin's code (:class:`~.session.FixSession`): dH of the owned atoms
-goes into ``d_NAME``, then the same ``finish`` decides save and halt. Only the reduction over
-MPI ranks differs: without an MPI library of its own (mpi4py would load a second MPI into
-LAMMPS's process), the route gathers every atom's dH and group mask with LAMMPS's collective
-``gather_concat`` (exact, and identical on every rank, so every rank takes the same decision),
-and computes the statistics from those. That costs 12 bytes per atom per evaluation on every
-rank. With ``save``, each rank's "new" atoms travel the same way, in a second
-``fix property/atom`` vector that setup defines (``d_quests_ID_new``). A failure on one rank
-marks that rank's atoms NaN (the rank number in the NaN's payload) before the gather, so every
-rank raises together and no rank is left waiting.
+Each evaluation runs the plugin's code (:meth:`~.session.FixSession.evaluate_rank`): dH of the
+owned atoms goes into ``d_NAME``, then the same ``finish`` decides save and halt. Only the
+reduction over MPI ranks differs: without an MPI library of its own (mpi4py would load a second
+MPI into LAMMPS's process), each rank writes its owned atoms' dH and a code (outside the group,
+in it, in it and new, or "this rank failed") into a private per-atom array that setup defines
+(``fix quests_ID_state all property/atom d2_quests_ID_state 2``), and one collective
+``gather_concat`` of that array gives every rank every atom's values: the statistics computed
+from them are exact and identical on every rank, so every rank takes the same decisions, and a
+failure on one rank makes every rank raise together, leaving no rank waiting. That costs 16
+bytes per atom per evaluation on every rank (one more gather after a save, to agree on it).
+The ghost-cutoff check is :mod:`.ghosts`, the LAMMPS data access :mod:`.arrays`.
 
 Errors print one ``ERROR: ...`` line (``ERROR on proc N:`` for a failure on one rank). At setup
 (outside a run) every rank then ends LAMMPS with ``quit 1``; during a run LAMMPS accepts no
@@ -40,8 +41,8 @@ import numpy as np
 
 # importing session selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests.lammps.session import FixSession
-from lammps_quests.active.monitor import QUANTITIES, Statistics
-from lammps_quests.lammps.arrays import as_lammps, capsule_address, gather_all, group_bitmask
+from lammps_quests.active.monitor import QUANTITIES
+from lammps_quests.lammps.arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
 from lammps_quests.lammps.ghosts import (GhostCutoffError, check_ghost_cutoff, communication_cutoff,
                                          ghost_cutoff_message)
 from lammps_quests.lammps.host import host_lammps_module, quit_lammps, world_rank
@@ -51,9 +52,6 @@ USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keywo
          "format ps file quests.py")
 #: names of the equal-style variables v_ID_<suffix>: the monitor core's five statistics
 SUFFIXES = tuple(q.suffix for q in QUANTITIES)
-
-_QUIET_NAN = 0x7FF8000000000000
-
 
 class QuestsError(RuntimeError):
     """An error already printed as a LAMMPS-style ERROR line; its traceback is not shown."""
@@ -142,9 +140,7 @@ def _setup(lmpptr, spec: str) -> None:
         raise fail(lmp, f"{prefix}: {error}") from None
     _fixes[(id(lmp), state.fix_id)] = state
     define_variables(lmp, state)
-    flags = new_flags_property(state)
-    if flags:
-        lmp.command(f"fix quests_{state.fix_id}_new all property/atom {flags}")
+    lmp.command(f"fix quests_{state.fix_id}_state all property/atom {state_property(state)} 2")
     say(lmp, state.session.setup_log())
     if lmp.extract_setting("world_rank") == 0:
         say(lmp, state.session.threshold_log())
@@ -204,10 +200,10 @@ def open_invoke_fix(lmp, words: list[str]) -> InvokeFix:
     return InvokeFix(fix_id, group, every, prop, session, group_bit)
 
 
-def new_flags_property(state: InvokeFix) -> str | None:
-    """The d_NAME that carries each rank's de-duplicated "new" atoms (None if not needed)."""
-    saver = state.session.saver
-    return f"d_quests_{state.fix_id}_new" if saver is not None else None
+def state_property(state: InvokeFix) -> str:
+    """The private per-atom array (two columns: dH in nats, :data:`CODES`) that carries each
+    rank's results to every rank in one gather."""
+    return f"d2_quests_{state.fix_id}_state"
 
 
 def define_variables(lmp, state: InvokeFix) -> None:
@@ -232,22 +228,20 @@ def step(lmpptr, fix_id: str) -> None:
 
 
 def evaluate_and_act(lmp, state: InvokeFix) -> None:
-    """dH into d_NAME on every rank, statistics through LAMMPS, then save/halt decisions."""
+    """dH into d_NAME on every rank, one gather, the statistics, then save/halt decisions."""
     prefix = f"fix quests {state.fix_id} (python/invoke)"
     step_number = int(lmp.extract_global("ntimestep"))
     failure = ""
     try:
         check_ghost_cutoff(lmp, state.session.reference.cutoff, state.ghost_cutoff)
         state.session.evaluate_rank(lmp, state.group_bit, lmp.extract_setting("nthreads"))
+        write_state(lmp, state)
     except Exception as error:
         failure = str(error) if isinstance(error, GhostCutoffError) else f"{type(error).__name__}: {error}"
-        _mark_failed(lmp, state.property)
-    flags = new_flags_property(state)
-    if flags and not failure:
-        _write_flags(lmp, flags, state.session.new_flags)
-    dh, mask = gather(lmp, state.property)
-    _stop_if_failed(lmp, _failed_ranks(dh), f"{prefix}: computing dH at step {step_number} failed: {failure}")
-    stats = statistics(lmp, state, dh, mask, flags)
+        mark_failed(lmp, state)
+    dh, code = gather_state(lmp, state)
+    _stop_if_failed(lmp, failed_ranks(code), f"{prefix}: computing dH at step {step_number} failed: {failure}")
+    stats = state.session.monitor.statistics(dh[code >= IN_GROUP], int(np.count_nonzero(code == NEW)))
     try:
         failure = ""
         outcome = state.session.finish(lmp, step_number, stats.partials)
@@ -267,65 +261,69 @@ def evaluate_and_act(lmp, state: InvokeFix) -> None:
         lmp.force_timeout()  # as fix halt ... error soft: the run ends after this step
 
 
-def _stop_if_failed(lmp, failed_ranks: list[int], message: str) -> None:
+def _stop_if_failed(lmp, ranks: list[int], message: str) -> None:
     """Every rank raises together; the lowest failing rank prints its message."""
-    if not failed_ranks:
+    if not ranks:
         return
-    if failed_ranks[0] == lmp.extract_setting("world_rank"):
+    if ranks[0] == lmp.extract_setting("world_rank"):
         raise fail(lmp, message, local=True)
     raise QuestsError(message)
 
 
 def _agree_after_save(lmp, state: InvokeFix, failure: str, message: str) -> None:
-    """Saving writes on rank 0 only: share its success through one more gather (the owned
-    atoms' dH is marked on a failing rank, gathered, and put back)."""
-    nlocal = lmp.extract_setting("nlocal")
-    out = lmp.numpy.extract_atom(state.property)
-    kept = np.array(out[:nlocal]) if out is not None else None
+    """Saving writes on rank 0 only: share its success through one more gather of the state."""
     if failure:
-        _mark_failed(lmp, state.property)
-    dh, _ = gather(lmp, state.property, with_mask=False)
-    if kept is not None:
-        out[:nlocal] = kept
-    _stop_if_failed(lmp, _failed_ranks(dh), message)
+        mark_failed(lmp, state)
+    _stop_if_failed(lmp, failed_ranks(gather_state(lmp, state)[1]), message)
 
 
-def statistics(lmp, state: InvokeFix, dh: np.ndarray, mask: np.ndarray, flags: str | None) -> Statistics:
-    """The reduced statistics, from every atom's dH (nats) and group mask (and each rank's
-    new-atom flags, gathered)."""
-    values = dh[(mask & state.group_bit) != 0]
-    if flags:
-        new = int(gather_all(lmp, flags, 1).sum())
-    else:
-        new = 0
-    return state.session.monitor.statistics(values, new)
+# ---- the state array: what each rank tells the others ----------------------------------------
+
+#: codes in the state array's second column (a failing rank writes -(rank + 1) instead)
+OUTSIDE, IN_GROUP, NEW = 0.0, 1.0, 2.0
+CODES = "0: outside the group, 1: in the group, 2: in the group and new, -(rank + 1): that rank failed"
 
 
-def _write_flags(lmp, prop: str, flags: np.ndarray) -> None:
+def _state_view(lmp, state: InvokeFix) -> np.ndarray | None:
+    """This rank's owned rows of the state array (None without owned atoms)."""
+    from lammps import LAMMPS_DOUBLE_2D
+
     nlocal = lmp.extract_setting("nlocal")
-    out = lmp.numpy.extract_atom(prop)
-    if out is not None and nlocal:
-        out[:nlocal] = flags[:nlocal] if len(flags) >= nlocal else 0.0
+    if nlocal == 0:
+        return None
+    # the data type is given: LAMMPS 2021's Python module does not detect it for d2_ arrays
+    view = lmp.numpy.extract_atom(state_property(state), dtype=LAMMPS_DOUBLE_2D, nelem=nlocal, dim=2)
+    if view is None:
+        raise ValueError(f"LAMMPS lost the per-atom array {state_property(state)}; do not delete fix "
+                         f"quests_{state.fix_id}_state")
+    return view
 
 
-def gather(lmp, prop: str, with_mask: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Every atom's dH (nats) and group mask, on every rank (LAMMPS's gather_concat)."""
-    dh = gather_all(lmp, prop, 1)
-    return dh, (gather_all(lmp, "mask", 0) if with_mask else None)
-
-
-def _mark_failed(lmp, prop: str) -> None:
-    """Owned atoms' dH = NaN carrying this rank's number, so every rank sees the failure."""
-    nlocal = lmp.extract_setting("nlocal")
-    out = lmp.numpy.extract_atom(prop)
-    if out is None or nlocal == 0:
+def write_state(lmp, state: InvokeFix) -> None:
+    """Owned atoms' dH (nats, as written into d_NAME) and codes, from the last evaluation."""
+    view = _state_view(lmp, state)
+    if view is None:
         return
-    payload = np.uint64(_QUIET_NAN | lmp.extract_setting("world_rank"))
-    out[:nlocal] = np.array([payload], dtype=np.uint64).view(np.float64)[0]
+    session = state.session
+    view[:, 0] = dh_output(lmp, state.property, len(view))[: len(view)]
+    view[:, 1] = OUTSIDE
+    view[session.group_rows, 1] = IN_GROUP
+    view[session.new_flags, 1] = NEW
 
 
-def _failed_ranks(dh: np.ndarray) -> list[int]:
-    bad = np.isnan(dh)
-    if not bad.any():
-        return []
-    return sorted(set((dh[bad].view(np.uint64) & np.uint64(0xFFFFFFFF)).tolist()))
+def mark_failed(lmp, state: InvokeFix) -> None:
+    """Owned atoms' code = -(rank + 1), so every rank sees this rank's failure."""
+    view = _state_view(lmp, state)
+    if view is not None:
+        view[:, 1] = -(lmp.extract_setting("world_rank") + 1.0)
+
+
+def gather_state(lmp, state: InvokeFix) -> tuple[np.ndarray, np.ndarray]:
+    """Every atom's dH (nats) and code, on every rank: one ``gather_concat`` (16 bytes per atom)."""
+    gathered = gather_all(lmp, state_property(state), 1, 2).reshape(-1, 2)
+    return gathered[:, 0], gathered[:, 1]
+
+
+def failed_ranks(code: np.ndarray) -> list[int]:
+    """The ranks that marked their atoms failed, lowest first."""
+    return sorted({int(-c) - 1 for c in np.unique(code[code < 0])})

@@ -94,7 +94,9 @@ class FixSession:
         #: the per-atom quantity holding dH in LAMMPS, which saving gathers: the fix's vector,
         #: or a ``d_NAME`` of fix property/atom on the python/invoke route
         self.per_atom = f"f_{fix_id}"
-        #: this rank's owned atoms that the last evaluation found new (what save would save)
+        #: the last evaluation's owned atoms of the group (rows), and which owned atoms it found
+        #: new (what save would save; a bool per owned atom)
+        self.group_rows = np.zeros(0, dtype=np.int64)
         self.new_flags = np.zeros(0, dtype=bool)
         self.warned_empty = False
         self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
@@ -150,6 +152,7 @@ class FixSession:
             self.map_types(lmp)
         self.group_bit = int(group_bit)
         atoms = read_local_atoms(lmp, self.group_bit, with_types=self.type_species is not None)
+        self.group_rows = atoms.rows
         self.new_flags = np.zeros(atoms.nlocal, dtype=bool)
         if atoms.nlocal == 0:
             return self.monitor.statistics(np.zeros(0)).partials
