@@ -21,10 +21,11 @@ sides together.
 
 from __future__ import annotations
 
+# session first: importing it points numba's cache and threads away from LAMMPS's (threads.py)
+from lammps_quests.lammps.session import FixSession
 from lammps_quests.active.monitor import QUANTITIES, REDUCTIONS
 from lammps_quests.lammps.arrays import as_lammps
 from lammps_quests.lammps.keywords import parse_keywords
-from lammps_quests.lammps.session import FixSession
 
 #: names of the global vector f_ID[1..5] (the monitor core's one table)
 GLOBAL_VECTOR = tuple(q.name for q in QUANTITIES)
