@@ -6,7 +6,7 @@ nats.
 Importing the package only defines names: it loads no MPI library, sets no environment
 variable and leaves numba's threading layer and the BLAS thread pools alone. What LAMMPS needs
 is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps.plugin`,
-:mod:`lammps_quests.lammps.fix`).
+:mod:`lammps_quests.lammps.session`).
 """
 
 import importlib.metadata as _metadata

@@ -91,6 +91,12 @@ void FixQuests::open_session()
   stop_on_python_error(err, "reading reference file " + reference_path);
   descriptor_cutoff = setup.cutoff;
   reductions = setup.reductions;
+  if (reductions.empty() || reductions.find_first_not_of("ms") != std::string::npos)
+    error->all(FLERR,
+               "Fix quests {}: the Python side returned the reductions '{}'; expected one letter "
+               "m (maximum) or s (sum) per statistic: reinstall lammps-quests so that the plugin "
+               "and its Python package match",
+               id, reductions);
   size_vector = setup.size_vector;
   stats.assign(size_vector, 0.0);
   if (comm->me == 0) utils::logmesg(lmp, setup.log);
@@ -196,28 +202,41 @@ void FixQuests::post_run()
 
 void FixQuests::evaluate()
 {
-  const bigint step = update->ntimestep;
   std::vector<double> partials;
-  std::string err = QuestsPython::evaluate(lmp, id, groupbit, comm->nthreads, step, partials);
+  std::string err = QuestsPython::evaluate(lmp, id, groupbit, comm->nthreads, partials);
   if (err.empty() && partials.size() != reductions.size())
     err = "the Python side returned " + std::to_string(partials.size()) +
         " statistics, expected " + std::to_string(reductions.size());
   stop_on_python_error(err, "computing dH");
 
   QuestsPython::Outcome outcome;
-  stop_on_python_error(QuestsPython::finish(lmp, id, step, reduce(partials), outcome),
-                       "acting on dH");
+  stop_on_python_error(
+      QuestsPython::finish(lmp, id, update->ntimestep, reduce(partials), outcome), "acting on dH");
   act(outcome);
 }
 
+/* ----------------------------------------------------------------------
+   two collectives whatever the number of statistics: the 'm' entries of `reductions` packed
+   into one MPI_MAX, the 's' entries into one MPI_SUM, then put back in their order
+------------------------------------------------------------------------- */
+
 std::vector<double> FixQuests::reduce(const std::vector<double> &partials)
 {
+  std::vector<double> local[2], global[2];    // [0]: maximum over ranks, [1]: sum over ranks
+  for (size_t i = 0; i < partials.size(); i++)
+    local[reductions[i] == 'm' ? 0 : 1].push_back(partials[i]);
+  const MPI_Op ops[2] = {MPI_MAX, MPI_SUM};
+  for (int k = 0; k < 2; k++) {
+    global[k].resize(local[k].size());
+    if (!local[k].empty())
+      MPI_Allreduce(local[k].data(), global[k].data(), static_cast<int>(local[k].size()),
+                    MPI_DOUBLE, ops[k], world);
+  }
   std::vector<double> reduced(partials.size());
+  size_t next[2] = {0, 0};
   for (size_t i = 0; i < partials.size(); i++) {
-    double value = partials[i];
-    MPI_Allreduce(&partials[i], &value, 1, MPI_DOUBLE, reductions[i] == 'm' ? MPI_MAX : MPI_SUM,
-                  world);
-    reduced[i] = value;
+    const int k = reductions[i] == 'm' ? 0 : 1;
+    reduced[i] = global[k][next[k]++];
   }
   return reduced;
 }

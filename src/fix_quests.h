@@ -9,7 +9,7 @@
    f_ID[1..5] = max dH, mean dH over the group, fraction of group atoms with dH > t, their count,
    and the count of new atoms (what save would save; 0 without save).
 
-   Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/session.py, reached
+   Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/bridge.py, reached
    through the typed calls of python_bridge.h): this class keeps the per-atom storage that
    migrates with atoms, the ghost cutoff, the MPI reductions, and LAMMPS's log, error and halt
    mechanisms. */

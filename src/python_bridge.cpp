@@ -138,16 +138,16 @@ std::string running_python()
   return venv_python();
 }
 
-const char *SESSION_MODULE = "lammps_quests.lammps.session";
+const char *BRIDGE_MODULE = "lammps_quests.lammps.bridge";
 
-// The session module, imported once (GIL held); nullptr and `error` set on failure.
-PyObject *session_module(std::string &error)
+// The bridge module, imported once (GIL held); nullptr and `error` set on failure.
+PyObject *bridge_module(std::string &error)
 {
   static PyObject *module = nullptr;
   if (module) return module;
-  module = PyImport_ImportModule(SESSION_MODULE);
+  module = PyImport_ImportModule(BRIDGE_MODULE);
   if (!module)
-    error = "cannot import " + std::string(SESSION_MODULE) + " (" + fetch_error() +
+    error = "cannot import " + std::string(BRIDGE_MODULE) + " (" + fetch_error() +
         ") in the Python interpreter " + running_python() +
         "; install lammps-quests into that environment, or set QUESTS_PYTHON to the python of "
         "the environment where it is installed";
@@ -165,12 +165,12 @@ PyObject *capsule_for(void *lmp)
   return capsule;
 }
 
-// Call session.<name>(capsule, *args) and return a new reference (GIL held); `args` is a
+// Call bridge.<name>(capsule, *args) and return a new reference (GIL held); `args` is a
 // tuple of the remaining arguments, consumed here.
-PyObject *call_session(void *lmp, const char *name, PyObject *args, std::string &error)
+PyObject *call_bridge(void *lmp, const char *name, PyObject *args, std::string &error)
 {
   PyObject *result = nullptr;
-  PyObject *module = session_module(error);
+  PyObject *module = bridge_module(error);
   PyObject *capsule = module ? capsule_for(lmp) : nullptr;
   PyObject *function = capsule ? PyObject_GetAttrString(module, name) : nullptr;
   if (function && args) {
@@ -232,7 +232,7 @@ std::string open_fix(void *lmp, const std::string &fix_id, const std::string &gr
   Gil gil;
   PyObject *args = Py_BuildValue("(sssN)", fix_id.c_str(), group.c_str(), reference.c_str(),
                                  to_list(words));
-  PyObject *result = call_session(lmp, "open_fix", args, error);
+  PyObject *result = call_bridge(lmp, "open_fix", args, error);
   if (!result) return error;
   PyObject *reductions = nullptr, *log = nullptr;
   if (PyArg_ParseTuple(result, "dUiU", &setup.cutoff, &reductions, &setup.size_vector, &log)) {
@@ -246,12 +246,12 @@ std::string open_fix(void *lmp, const std::string &fix_id, const std::string &gr
 }
 
 std::string evaluate(void *lmp, const std::string &fix_id, int groupbit, int nthreads,
-                     long long step, std::vector<double> &partials)
+                     std::vector<double> &partials)
 {
   std::string error;
   Gil gil;
-  PyObject *args = Py_BuildValue("(siiL)", fix_id.c_str(), groupbit, nthreads, step);
-  PyObject *result = call_session(lmp, "evaluate", args, error);
+  PyObject *args = Py_BuildValue("(sii)", fix_id.c_str(), groupbit, nthreads);
+  PyObject *result = call_bridge(lmp, "evaluate", args, error);
   if (!result) return error;
   if (!to_doubles(result, partials)) error = "evaluate returned an unexpected value: " + fetch_error();
   Py_DECREF(result);
@@ -264,7 +264,7 @@ std::string finish(void *lmp, const std::string &fix_id, long long step,
   std::string error;
   Gil gil;
   PyObject *args = Py_BuildValue("(sLN)", fix_id.c_str(), step, to_list(reduced));
-  PyObject *result = call_session(lmp, "finish", args, error);
+  PyObject *result = call_bridge(lmp, "finish", args, error);
   if (!result) return error;
   PyObject *values = nullptr, *log = nullptr, *warning = nullptr;
   if (PyArg_ParseTuple(result, "OiUU", &values, &outcome.halt, &log, &warning) &&
@@ -282,7 +282,7 @@ std::string report(void *lmp, const std::string &fix_id, std::string &text)
 {
   std::string error;
   Gil gil;
-  PyObject *result = call_session(lmp, "report", Py_BuildValue("(s)", fix_id.c_str()), error);
+  PyObject *result = call_bridge(lmp, "report", Py_BuildValue("(s)", fix_id.c_str()), error);
   if (!result) return error;
   text = text_of(result);
   Py_DECREF(result);
@@ -294,7 +294,7 @@ void close_fix(void *lmp, const std::string &fix_id)
   if (!Py_IsInitialized()) return;
   std::string error;
   Gil gil;
-  PyObject *result = call_session(lmp, "close_fix", Py_BuildValue("(s)", fix_id.c_str()), error);
+  PyObject *result = call_bridge(lmp, "close_fix", Py_BuildValue("(s)", fix_id.c_str()), error);
   Py_XDECREF(result);
   PyErr_Clear();
 }

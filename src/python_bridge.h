@@ -18,7 +18,7 @@
 
 namespace QuestsPython {
 
-// What the Python side returns when a fix opens (lammps_quests.lammps.session.open_fix).
+// What the Python side returns when a fix opens (lammps_quests.lammps.bridge.open_fix).
 struct FixSetup {
   double cutoff = 0.0;        // descriptor cutoff, Angstrom (the ghost cutoff must reach it)
   std::string reductions;     // one letter per partial statistic: 'm' max, 's' sum over ranks
@@ -26,7 +26,7 @@ struct FixSetup {
   std::string log;            // setup line for the log (rank 0 prints it)
 };
 
-// What to do after one evaluation (lammps_quests.lammps.session.finish).
+// What to do after one evaluation (lammps_quests.lammps.bridge.finish).
 struct Outcome {
   std::vector<double> values;    // the fix's global vector
   int halt = 0;                  // 0 go on, 1 end the run (soft), 2 error (hard)
@@ -34,14 +34,14 @@ struct Outcome {
   std::string warning;           // a warning (rank 0), empty if none
 };
 
-// Typed calls into lammps_quests.lammps.session. `lmp` is the LAMMPS*; each returns "" on
+// Typed calls into lammps_quests.lammps.bridge. `lmp` is the LAMMPS*; each returns "" on
 // success, else a one-line message ("ExceptionType: message", no traceback). They take the GIL
 // themselves; the first one starts the interpreter if needed.
 std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
                      const std::string &reference, const std::vector<std::string> &words,
                      FixSetup &setup);
 std::string evaluate(void *lmp, const std::string &fix_id, int groupbit, int nthreads,
-                     long long step, std::vector<double> &partials);
+                     std::vector<double> &partials);
 std::string finish(void *lmp, const std::string &fix_id, long long step,
                    const std::vector<double> &reduced, Outcome &outcome);
 std::string report(void *lmp, const std::string &fix_id, std::string &text);

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from lammps_quests.core.descriptors import descriptors, descriptors_from_points, species_labels
-from lammps_quests.core.information import delta_entropy, delta_entropy_fast
+from lammps_quests.core.information import delta_entropy, delta_entropy_fast, prepare_reference
 from lammps_quests.core.species import species_numbers
 from lammps_quests.core.validation import check_bandwidths
 
@@ -28,7 +28,8 @@ class ReferenceDh:
 
     Args:
         reference: a :class:`lammps_quests.formats.reference.Reference` (checked by the caller
-            against the expected k and cutoff; kept as given, a memory map stays mapped).
+            against the expected k and cutoff; kept as given, a memory map stays mapped). Its
+            descriptors are validated once, here, not at every call.
         bandwidth: h in Å^-1; None takes the reference's.
         fast_tol: None for the exact dH; else use the reference's fast index: every value lies
             within ``fast_tol`` nats above the exact dH.
@@ -43,6 +44,9 @@ class ReferenceDh:
         h = reference.bandwidth if bandwidth is None else bandwidth
         check_bandwidths(h)
         self.bandwidth = float(h)
+        # the reference is checked here, once (finite, 2-d, float64): every evaluation then
+        # checks only its own rows Y, not the whole (memory-mapped) reference again
+        self._X = prepare_reference(reference.descriptors)
         self.fast_tol = None if fast_tol is None else float(fast_tol)
         self.decide = None if decide is None else [float(t) for t in np.atleast_1d(decide)]
         self.index = None
@@ -103,8 +107,8 @@ class ReferenceDh:
             return delta_entropy_fast(Y, self.index, self.bandwidth, self.fast_tol, self.decide, stats,
                                       labels=labels, species=self.species)
         if labels is None:
-            return delta_entropy(Y, reference.descriptors, self.bandwidth)
-        return delta_entropy(Y, reference.descriptors, self.bandwidth, y_labels=labels,
+            return delta_entropy(Y, self._X, self.bandwidth)
+        return delta_entropy(Y, self._X, self.bandwidth, y_labels=labels,
                              x_labels=reference.species_labels, species=self.species)
 
     def _load_index(self):

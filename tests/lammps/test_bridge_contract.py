@@ -1,6 +1,6 @@
 """The contract between the C++ fix and its Python side, checked without compiling or starting LAMMPS.
 
-src/python_bridge.cpp calls five functions of lammps_quests.lammps.session: it builds their
+src/python_bridge.cpp calls five functions of lammps_quests.lammps.bridge: it builds their
 arguments with ``Py_BuildValue`` and reads their results with ``PyArg_ParseTuple``,
 ``to_doubles`` or ``text_of``. The format strings are read here from the .cpp itself, the
 Python functions are driven with a fake LAMMPS handle (:class:`FakeLammps`: one MPI rank holding
@@ -112,7 +112,7 @@ def bridge_calls() -> dict[str, BridgeCall]:
     calls = {}
     for match in re.finditer(r"^(?:std::string|void) \w+\((.*?)\)\n\{\n(.*?)^\}", text, re.S | re.M):
         signature, body = match.groups()
-        name = re.search(r'call_session\(lmp, "(\w+)"', body).group(1)
+        name = re.search(r'call_bridge\(lmp, "(\w+)"', body).group(1)
         calls[name] = BridgeCall(name, _build_arguments(body, _parameter_types(signature)), _result(body))
     return calls
 
@@ -289,14 +289,14 @@ def references(tmp_path_factory):
 
 
 def call(calls, name: str, lmp, *arguments):
-    """Call session.<name> as src/python_bridge.cpp does; check the arguments and the result."""
-    from lammps_quests.lammps import session
+    """Call bridge.<name> as src/python_bridge.cpp does; check the arguments and the result."""
+    from lammps_quests.lammps import bridge
 
     spec = calls[name]
     assert len(arguments) == len(spec.arguments)
     for value, kind in zip(arguments, spec.arguments):
         assert conforms(value, kind), f"test bug: {name} gets {kind} from C++, not {value!r}"
-    function = getattr(session, name)
+    function = getattr(bridge, name)
     inspect.signature(function).bind(lmp, *arguments)  # the C++ side passes exactly these
     result = function(lmp, *arguments)
     check_result(spec, result)
@@ -316,7 +316,7 @@ def run_fix(calls, box: Box, fix_id: str, group_bit: int, group: str, reference:
     assert all(setup[:-1] == setups[0][:-1] for setup in setups)  # the log line is rank 0's
     outcomes = []
     for step in steps:
-        partials = [call(calls, "evaluate", lmp, fix_id, group_bit, numba.config.NUMBA_NUM_THREADS, step)
+        partials = [call(calls, "evaluate", lmp, fix_id, group_bit, numba.config.NUMBA_NUM_THREADS)
                     for lmp in ranks]
         assert all(len(p) == len(reductions) for p in partials)  # FixQuests::evaluate refuses others
         reduced = [float(max(column) if letter == "m" else sum(column))  # FixQuests::reduce

