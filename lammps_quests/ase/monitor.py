@@ -43,7 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.active import Saver, Structure
+from lammps_quests.active.save_target import check_save_target
 from lammps_quests.active.saving import describe_saved
+from lammps_quests.ase.steps import calling_dynamics, check_interval
 from lammps_quests.core.descriptors import (
     descriptors_from_arrays,
     species_descriptors_from_arrays,
@@ -101,7 +103,8 @@ class QuestsMonitor:
         deduplicate: with ``save``, False saves every frame with max dH > t (the only
             choice with a species-aware reference: de-duplication is species-agnostic).
         dynamics: the ASE dynamics, to label evaluations with its step number; without it
-            (and without :meth:`attach`) the step is the number of the call (0, 1, ...).
+            the monitor finds the dynamics that calls it (``dyn.attach(monitor, interval=N)``),
+            and outside any dynamics the step is the number of the call (0, 1, ...).
         bandwidth: kernel bandwidth in Å^-1 (default: the reference's).
         k, cutoff: expected descriptor settings (cutoff in Å); refused if the reference was
             built with others (:meth:`Reference.check`). Default: the reference's.
@@ -135,6 +138,7 @@ class QuestsMonitor:
         self.bandwidth = self.reference.bandwidth if bandwidth is None else _positive(bandwidth, "bandwidth")
         self.threshold = _finite(threshold, "threshold")
         self.halt = None if halt is None else _finite(halt, "halt")
+        self.seeded = 0  # environments of earlier saves in the save file (same reference)
         self.save_path, self.saver = self._saver(save, cut, deduplicate)
         self.dynamics = dynamics
         self.log = log
@@ -145,7 +149,9 @@ class QuestsMonitor:
 
     # ----------------------------------------------------------------- observer
     def attach(self, dynamics, interval: int = 1) -> QuestsMonitor:
-        """Attach to ``dynamics`` every ``interval`` steps and label evaluations by its steps."""
+        """Attach to ``dynamics`` every ``interval`` steps (an integer >= 1) and label
+        evaluations by its steps."""
+        interval = check_interval(interval)
         self.dynamics = dynamics
         dynamics.attach(self, interval=interval)
         return self
@@ -153,6 +159,8 @@ class QuestsMonitor:
     def __call__(self) -> Evaluation:
         """Evaluate the current frame; save and halt as configured. Returns the record."""
         start = time.perf_counter()
+        if self.dynamics is None:  # dyn.attach(monitor, interval=N): find the caller's dynamics
+            self.dynamics = calling_dynamics(self)
         step = int(self.dynamics.nsteps) if self.dynamics is not None else len(self.history)
         dh = self.evaluate()
         saved, new = self._save(dh, step)
@@ -239,12 +247,12 @@ class QuestsMonitor:
             raise ValueError(
                 f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
             )
-        threshold, path = _finite(save[0], "save threshold"), Path(save[1])
-        if not path.resolve().parent.is_dir():
-            raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
+        threshold = _finite(save[0], "save threshold")
+        target = check_save_target(save[1], self.reference, what="save file")  # at construction
         saver = Saver(self.reference, self.bandwidth, threshold,
                       cut_radius=None if cut is None else _finite(cut, "cut"), deduplicate=deduplicate)
-        return path, saver
+        self.seeded = target.seed(saver)  # a restart does not save the same environments again
+        return target.path, saver
 
     def _save(self, dh: np.ndarray, step: int) -> tuple[int, int]:
         """Hand the frame to the saver; append what it keeps. Returns (structures, new atoms)."""

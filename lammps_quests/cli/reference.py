@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import bandwidth_option, descriptor_options, frame_options
+from lammps_quests.cli.options import bandwidth_option, check_outputs, descriptor_options, frame_options
 
 
 @main.group(name="reference")
@@ -65,10 +65,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     from lammps_quests.formats.reference import Reference
     from lammps_quests.formats.structures import read_frames
 
-    if out.exists() and not force:
-        raise click.UsageError(f"{out} exists; pass --force to overwrite it or choose another OUT")
-    if not out.parent.exists():
-        raise click.UsageError(f"the directory of {out} does not exist; create it first")
+    check_outputs([out], files, force)
     try:
         frames, sources = read_frames(files, index=index, format=fmt)
     except ValueError as error:
@@ -82,9 +79,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
                               species=species)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    if not ref.species_aware:
-        _cache_self_information(ref)
-    ref.save(out)
+    ref.save(out)  # Reference.build cached the threshold guidance in the header
     click.echo(ref.summary())
     if not ref.species_aware:
         click.echo(_threshold_guidance(ref))
@@ -92,6 +87,19 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
 
     if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
         _build_fast_index(ref)
+    else:
+        _remove_stale_index(out)
+
+
+def _remove_stale_index(out: Path) -> None:
+    """An index beside a rebuilt reference (--force) belongs to the old one: remove it."""
+    from lammps_quests.formats.fast_index import index_path
+
+    stale = index_path(out)
+    if stale.exists():
+        stale.unlink()
+        click.echo(f"removed {stale}: the fast index of the replaced {out.name} (rebuild it with "
+                   f"`lammps-quests reference index {out}`)")
 
 
 def _build_fast_index(ref, cluster_size=None) -> None:
@@ -160,14 +168,6 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
             click.echo(_threshold_guidance(ref))
 
 
-def _cache_self_information(ref) -> None:
-    """Leave-one-out dH summary and entropy in the header (whole reference up to
-    FULL_ROWS environments, a sample beyond)."""
-    from lammps_quests.active.threshold import HEADER_KEY, self_information
-
-    ref.extra[HEADER_KEY] = self_information(ref.descriptors, ref.bandwidth)
-
-
 def _threshold_guidance(ref) -> str:
     """The leave-one-out dH distribution: from the header, or computed now (bounded sample)."""
     from lammps_quests.active.threshold import cached_self_information, describe, self_information
@@ -176,5 +176,5 @@ def _threshold_guidance(ref) -> str:
     note = ""
     if info is None:
         info = self_information(ref.descriptors, ref.bandwidth)
-        note = " (computed now: not cached in this file, which predates the cache)"
+        note = " (computed now: not cached in this file for this bandwidth)"
     return "threshold guidance" + note + ":\n" + describe(info, indent="  ")

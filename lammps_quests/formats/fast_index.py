@@ -105,12 +105,22 @@ def save_fast_index(index: ClusterIndex, reference, path=None, cluster_size=DEFA
                 stream.seek(start + layout[name]["offset"])
                 stream.write(memoryview(array).cast("B"))
             stream.truncate(start + offset)
+        os.chmod(tmp, _reference_mode(reference))  # readable by whoever reads the reference
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _reference_mode(reference) -> int:
+    """Permission bits of the reference file (0644 minus the umask without a file)."""
+    if reference.path is not None and os.path.exists(reference.path):
+        return os.stat(reference.path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o644 & ~umask
 
 
 def load_fast_index(reference, path=None, verify: bool | None = None) -> ClusterIndex:

@@ -149,6 +149,9 @@ class Reference:
                 :func:`lammps_quests.formats.structures.read_frames`. None records "in-memory frames".
             species: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
                 the frames, sorted) or a list of element symbols for species-aware ones.
+
+        A species-agnostic reference also gets the leave-one-out dH summary and its entropy in
+        ``extra["self_information"]`` (written to the file header by :meth:`save`).
         """
         from lammps_quests.core.descriptors import descriptors as compute_descriptors
         from lammps_quests.core.descriptors import species_descriptors
@@ -170,8 +173,13 @@ class Reference:
                     "n_atoms": int(sum(len(frame) for frame in frame_list)),
                 }
             ]
-        return cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                    species=species or (), species_labels=labels)
+        reference = cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
+                                         species=species or (), species_labels=labels)
+        if not reference.species_aware:  # the threshold guidance every reader prints, cached once
+            from lammps_quests.core.self_information import HEADER_KEY, self_information
+
+            reference.extra[HEADER_KEY] = self_information(reference.descriptors, bandwidth)
+        return reference
 
     @classmethod
     def from_descriptors(

@@ -43,6 +43,7 @@ import numpy as np
 from lammps_quests.lammps.fix import as_lammps, group_bitmask
 from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_lammps, world_rank
 from lammps_quests.lammps.keywords import parse_keywords
+from lammps_quests.lammps.messages import error_text, prefix as error_prefix
 from lammps_quests.lammps.session import GLOBAL_VECTOR, FixSession, Statistics
 
 USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keyword value ...]" '
@@ -132,13 +133,14 @@ def _setup(lmpptr, spec: str) -> None:
     lmp = wrap(lmpptr)
     words = str(spec).split()
     fix_id = words[0] if words else "quests"
-    prefix = f"fix quests {fix_id} (python/invoke)"
+    prefix = error_prefix(fix_id)
     try:
         state = open_fix(lmp, words)
+        save_log = state.session.check_save(lmp.extract_setting("world_rank"))
     except QuestsError:
         raise
     except Exception as error:  # every rank reads the same deck and files: a global error
-        raise fail(lmp, f"{prefix}: {error}") from None
+        raise fail(lmp, f"{prefix}: {error_text(error)}") from None
     _fixes[(id(lmp), state.fix_id)] = state
     define_variables(lmp, state)
     flags = new_flags_property(state)
@@ -147,6 +149,7 @@ def _setup(lmpptr, spec: str) -> None:
     say(lmp, state.session.setup_log())
     if lmp.extract_setting("world_rank") == 0:
         say(lmp, state.session.threshold_log())
+    say(lmp, save_log)
     lmp.command("run 0 post no")  # builds the ghost atoms that dH needs
     state.ghost_cutoff = communication_cutoff(lmp, state.fix_id)
     cutoff = state.session.reference.cutoff
@@ -232,7 +235,7 @@ def step(lmpptr, fix_id: str) -> None:
 
 def evaluate(lmp, state: InvokeFix) -> None:
     """dH into d_NAME on every rank, statistics through LAMMPS, then save/halt decisions."""
-    prefix = f"fix quests {state.fix_id} (python/invoke)"
+    prefix = error_prefix(state.fix_id)
     step_number = int(lmp.extract_global("ntimestep"))
     failure = ""
     try:
@@ -240,20 +243,20 @@ def evaluate(lmp, state: InvokeFix) -> None:
         state.session.evaluate(lmp, state.group_bit, lmp.extract_setting("nthreads"),
                                property=state.property)
     except Exception as error:
-        failure = str(error) if isinstance(error, GhostCutoffError) else f"{type(error).__name__}: {error}"
+        failure = error_text(error)
         _mark_failed(lmp, state.property)
     flags = new_flags_property(state)
     if flags and not failure:
         _write_flags(lmp, flags, state.session.new_flags)
     dh, mask = gather(lmp, state.property)
-    _stop_if_failed(lmp, _failed_ranks(dh), f"{prefix}: computing dH at step {step_number} failed: {failure}")
+    _stop_if_failed(lmp, _failed_ranks(dh), f"{prefix}: {failure} (computing dH at step {step_number})")
     stats = statistics(lmp, state, dh, mask, flags)
     try:
         failure = ""
         outcome = state.session.finish(lmp, step_number, [stats.max_dh, stats.sum_dh, stats.atoms,
                                                           stats.above, stats.new])
     except Exception as error:  # e.g. rank 0 cannot write the save file
-        failure = f"{type(error).__name__}: {error}"
+        failure = error_text(error)
     if state.session.last_saved_step == step_number:  # the same on every rank
         _agree_after_save(lmp, state, failure, f"{prefix}: saving at step {step_number} failed: {failure}")
     elif failure:
@@ -261,9 +264,9 @@ def evaluate(lmp, state: InvokeFix) -> None:
     set_variables(lmp, state, outcome.values)
     if outcome.warning:
         say(lmp, f"WARNING: {outcome.warning}")
+    say(lmp, outcome.log)  # save lines (and with a hard halt the saved summary) come first
     if outcome.halt == 2:
-        raise fail(lmp, f"{prefix}: {outcome.log}")
-    say(lmp, outcome.log)
+        raise fail(lmp, f"{prefix}: {outcome.error}")
     if outcome.halt == 1:
         lmp.force_timeout()  # as fix halt ... error soft: the run ends after this step
 

@@ -71,6 +71,7 @@ class Outcome:
     halt: int = 0  # 0: go on, 1: end the run (soft), 2: error (hard)
     log: str = ""
     warning: str = ""
+    error: str = ""  # halt = 2: the halt message, printed alone as the ERROR line after log
 
 
 class FixSession:
@@ -113,6 +114,17 @@ class FixSession:
         return Saver(self.reference, self.bandwidth, options.save_threshold, cut_radius=options.save_cut,
                      deduplicate=not options.save_every,
                      reference_entropy=cached_entropy(self.reference, self.bandwidth))
+
+    def check_save(self, rank: int) -> str:
+        """Check the save file at setup (every rank reads it, rank 0 repairs a cut tail) and
+        seed the de-duplication with the earlier saves in it; returns the log text."""
+        if self.saver is None:
+            return ""
+        from lammps_quests.active.save_target import check_save_target
+
+        target = check_save_target(self.options.save_path, self.reference, repair=rank == 0)
+        seeded = target.seed(self.saver) if self.options.save_seed else None
+        return target.log(f"fix quests {self.fix_id}", seeded)
 
     def _fast(self, options: FixOptions):
         """dH of descriptors from the reference's fast index (``fast`` keyword), or None."""
@@ -237,6 +249,8 @@ class FixSession:
             return outcome
         self._save(lmp, step, stats, outcome)
         self._halt(step, stats, outcome)
+        if outcome.halt == 2:  # the run ends with the error: report what was saved before it
+            outcome.log += self.report(int(as_lammps(lmp).extract_setting("world_rank")))
         return outcome
 
     def _save(self, lmp, step: int, stats: Statistics, outcome: Outcome) -> None:
@@ -278,7 +292,7 @@ class FixSession:
             f"{int(stats.above)} atoms with dH > {o.threshold:.6g}"
         )
         if o.halt_mode == "hard":
-            outcome.halt, outcome.log = 2, outcome.log + summary
+            outcome.halt, outcome.error = 2, summary
         else:
             outcome.halt = 1
             outcome.log += f"fix quests {self.fix_id}: {summary}, stopping the run (halt soft)\n"
@@ -313,11 +327,14 @@ def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
     fix_session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     if fix_session.options.elements is not None:
         fix_session.map_types(lmp)
+    rank = int(as_lammps(lmp).extract_setting("world_rank"))
+    save_log = fix_session.check_save(rank)
     _sessions[_key(lmp, fix_id)] = fix_session
     r = fix_session.reference
     log = fix_session.setup_log()
-    if int(as_lammps(lmp).extract_setting("world_rank")) == 0:  # only rank 0's log is printed
+    if rank == 0:  # only rank 0's log is printed
         log += fix_session.threshold_log()
+    log += save_log
     return (int(r.k), float(r.cutoff), fix_session.bandwidth, REDUCTIONS, len(GLOBAL_VECTOR), log)
 
 
@@ -327,9 +344,11 @@ def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int, step: int) -> l
 
 
 def finish(lmp, fix_id: str, step: int, reduced) -> tuple:
-    """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning)."""
+    """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning,
+    error: the hard halt's message, printed alone after the log)."""
     outcome = session(lmp, fix_id).finish(lmp, int(step), list(reduced))
-    return [float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning
+    return ([float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning,
+            outcome.error)
 
 
 def report(lmp, fix_id: str) -> str:
