@@ -118,7 +118,7 @@ def read_earlier(path: Path, what: str = "save file") -> list:
     try:
         keep = complete_length(path)
     except ValueError as error:
-        raise ValueError(f"{what}: {error}; it is never appended to: save into another file") from None
+        raise ValueError(f"{what} {error}; it is never appended to: save into another file") from None
     text = path.read_bytes()[:keep].decode("utf-8", errors="replace")
     if not text.strip():
         return []

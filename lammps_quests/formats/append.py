@@ -54,7 +54,7 @@ def complete_length(path) -> int:
             count = int(lines[i].strip())
         except ValueError:
             raise ValueError(f"{path} is not an extended-XYZ file (line {i + 1} should be an atom "
-                             f"count, got {lines[i][:60]!r})") from None
+                             f"count, got '{lines[i][:60].decode('utf-8', 'replace')}')") from None
         frame_lines = count + 2
         if i + frame_lines >= len(lines):  # the last frame misses lines or its final newline
             return ends[-1]
