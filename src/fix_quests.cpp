@@ -256,9 +256,10 @@ void FixQuests::stop_on_python_error(const std::string &local_error, const std::
   MPI_Bcast(&length, 1, MPI_INT, first, world);
   message.resize(length);
   MPI_Bcast(&message[0], length, MPI_CHAR, first, world);
-  // the package's input errors name the keyword or file themselves: their text alone
-  if (QuestsPython::strip_input_mark(message)) error->all(FLERR, "Fix quests {}: {}", id, message);
   std::string where = comm->nprocs > 1 ? fmt::format(" (MPI rank {})", first) : "";
+  // the package's input errors name the keyword or file themselves: their text alone
+  if (QuestsPython::strip_input_mark(message))
+    error->all(FLERR, "Fix quests {}: {}{}", id, message, where);
   error->all(FLERR, "Fix quests {}: {} failed{}: {}", id, what, where, message);
 }
 

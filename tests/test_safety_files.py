@@ -1,4 +1,4 @@
-"""Issue 17, without LAMMPS: save targets checked at setup, earlier saves seed restarts,
+"""Output safety without LAMMPS: save targets checked at setup, earlier saves seed restarts,
 crash-safe appends, keyword repeats, the neighbour-index cache, index permissions, the
 threshold-guidance cache of Reference.build, dump timesteps and the ASE monitor's steps."""
 

@@ -1,4 +1,4 @@
-"""Issue 17 with the plugin (the wheel's lmp): save files checked at setup, restarts seeded
+"""Output safety with the plugin (the wheel's lmp): save files checked at setup, restarts seeded
 from earlier saves, the hard halt after the save lines, QUESTS_PYTHON naming a missing
 interpreter, and a saving run killed with SIGKILL always leaving a readable file."""
 
