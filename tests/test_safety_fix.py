@@ -61,7 +61,7 @@ def test_restart_is_seeded_by_earlier_saves(run_lmp, cu_reference, tmp_path):
     deck = cu_crystal(2) + STRAIN + f"fix q all quests 5 {cu_reference} save 0 saved.xyz{{seed}}\nrun 10\n"
     first = run_ok(run_lmp, deck.format(seed=""), tmp_path)
     saved = ase.io.read(tmp_path / "saved.xyz", ":")
-    assert len(saved) >= 1 and "0 environments from earlier saves in saved.xyz" in first.stdout
+    assert len(saved) >= 1 and "environments from earlier saves" not in first.stdout  # a new file
     new = sum(int(atoms.arrays["new"].sum()) for atoms in saved)
     # the same deck again: the earlier saves seed the de-duplication, nothing is saved twice
     again = run_ok(run_lmp, deck.format(seed=""), tmp_path)

@@ -65,7 +65,7 @@ class SaveTarget:
         if self.dropped_bytes:
             lines.append(f"{prefix}: removed an incomplete structure ({self.dropped_bytes} bytes) "
                          f"at the end of {self.path}, left by a run killed while it wrote")
-        if seeded is not None:
+        if seeded is not None and self.earlier:
             lines.append(f"{prefix}: {seeded} environments from earlier saves in {self.path}")
         elif self.earlier:
             lines.append(f"{prefix}: {len(self.earlier)} earlier structure(s) in {self.path} not "

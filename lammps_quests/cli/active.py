@@ -122,8 +122,12 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
         if "exact" in structure.columns:
             rows = np.flatnonzero(np.asarray(structure.columns["exact"]) == 1)
         candidates.append(structure.descriptors(rows, reference.k, reference.cutoff))
-    result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
-                    reference_entropy=cached_entropy(reference, bandwidth), comm=comm)
+    from lammps_quests.analysis.progress import progress_bar
+
+    with progress_bar(len(candidates), "select: pool against the reference", enabled=None if root else False,
+                      unit="structure") as bar:
+        result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
+                        reference_entropy=cached_entropy(reference, bandwidth), comm=comm, progress=bar.update)
     if not root:
         return
     if result.picks and output.exists():  # --force: replaced (check_outputs refused it otherwise)

@@ -114,8 +114,8 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
 @click.option("--epsilon", type=float, default=0.1, show_default=True,
               help="Search breadth of the approximate neighbour queries (with --approx).")
 @click.option("--index-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to store/read the --approx index instead of beside the reference "
-                   "(e.g. when the reference directory is read-only).")
+              help="Where to store/read the --approx index instead of the user's cache directory "
+                   "(never the reference's directory; loaded only if private to you).")
 @click.option("--fast", is_flag=True,
               help="Use the reference's fast index (REF.qidx, from `lammps-quests reference index "
                    "REF`): skips reference clusters that provably do not matter; exact dH <= "

@@ -58,14 +58,25 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def user_errors(function):
-    """Turn ValueError (bad file, bad settings) into a click error: message, no traceback."""
+    """Turn ValueError into a click error: message, no traceback. A problem with a file
+    (reference, fast index) exits 1 like every other file error; bad settings exit 2 with the
+    usage line."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except ValueError as error:
+            if _is_file_error(error):
+                raise click.ClickException(str(error)) from None
             raise click.UsageError(str(error)) from None
     return wrapper
+
+
+def _is_file_error(error: ValueError) -> bool:
+    from lammps_quests.formats.fast_index import FastIndexError
+    from lammps_quests.formats.reference import ReferenceFileError
+
+    return isinstance(error, (FastIndexError, ReferenceFileError))
 
 
 force_option = click.option("--force", is_flag=True,

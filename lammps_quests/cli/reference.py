@@ -74,9 +74,14 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     mode = "species-aware" if species else "species-agnostic"
     click.echo(f"read {len(frames)} frame(s), {n_atoms} atoms from {len(files)} file(s); "
                f"computing {mode} descriptors (k = {k}, cutoff {cutoff:g} Å)", err=True)
+    from lammps_quests.analysis.progress import progress_bar
+
+    if not species:
+        click.echo("then the threshold guidance: leave-one-out dH of the environments (cached in OUT)", err=True)
     try:
-        ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                              species=species)
+        with progress_bar(n_atoms, "descriptors", unit="atom") as bar:
+            ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
+                                  species=species, progress=bar.update)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)  # Reference.build cached the threshold guidance in the header
@@ -109,6 +114,8 @@ def _build_fast_index(ref, cluster_size=None) -> None:
     from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 
     size = DEFAULT_CLUSTER_SIZE if cluster_size is None else cluster_size
+    click.echo(f"building the fast index of {ref.n_environments} environments (clusters of ~{size})...",
+               err=True)
     start = time.perf_counter()
     index = build_fast_index(ref, cluster_size=size)
     path = save_fast_index(index, ref, cluster_size=size)

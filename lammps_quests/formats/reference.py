@@ -136,6 +136,7 @@ class Reference:
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
         species=None,
+        progress=None,
     ) -> "Reference":
         """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
 
@@ -149,6 +150,8 @@ class Reference:
                 :func:`lammps_quests.formats.structures.read_frames`. None records "in-memory frames".
             species: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
                 the frames, sorted) or a list of element symbols for species-aware ones.
+            progress: called with the number of atoms done after each block of frames (e.g.
+                a progress bar's ``update``); None for none.
 
         A species-agnostic reference also gets the leave-one-out dH summary and its entropy in
         ``extra["self_information"]`` (written to the file header by :meth:`save`).
@@ -159,11 +162,21 @@ class Reference:
         frame_list = _as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
         labels = None
-        if species is None:
-            X = compute_descriptors(frame_list, k=k, cutoff=cutoff)
-        else:
+        if species is not None:
             species = resolve_species(species, frame_list)
-            X, labels = species_descriptors(frame_list, species, k=k, cutoff=cutoff)
+        blocks, label_blocks = [], []
+        for chunk in _frame_chunks(frame_list):  # blocks of frames, for progress reports
+            if species is None:
+                blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff))
+            else:
+                block, block_labels = species_descriptors(chunk, species, k=k, cutoff=cutoff)
+                blocks.append(block)
+                label_blocks.append(block_labels)
+            if progress is not None:
+                progress(sum(len(frame) for frame in chunk))
+        X = np.concatenate(blocks)
+        if species is not None:
+            labels = np.concatenate(label_blocks)
         if sources is None:
             sources = [
                 {
@@ -696,6 +709,19 @@ def _array_problem(X: np.ndarray, k: int, n_species: int = 0) -> str:
             row = start + int(np.nonzero((block < 0).any(axis=1))[0][0])
             return f"descriptors contain negative values (first at row {row}), impossible for QUESTS descriptors"
     return ""
+
+
+def _frame_chunks(frames: list, atoms_per_chunk: int = 20_000):
+    """Consecutive blocks of frames of about ``atoms_per_chunk`` atoms (at least one frame)."""
+    chunk, atoms = [], 0
+    for frame in frames:
+        chunk.append(frame)
+        atoms += len(frame)
+        if atoms >= atoms_per_chunk:
+            yield chunk
+            chunk, atoms = [], 0
+    if chunk:
+        yield chunk
 
 
 def _sha256(X: np.ndarray) -> str:

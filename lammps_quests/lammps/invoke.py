@@ -42,6 +42,7 @@ import numpy as np
 # importing fix selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests.lammps.fix import as_lammps, group_bitmask
 from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_lammps, world_rank
+from lammps_quests.core.terminal import drop_colour_reset_at_exit
 from lammps_quests.lammps.keywords import parse_keywords
 from lammps_quests.lammps.messages import error_text, prefix as error_prefix
 from lammps_quests.lammps.session import GLOBAL_VECTOR, FixSession, Statistics
@@ -231,6 +232,7 @@ def step(lmpptr, fix_id: str) -> None:
     """The python/invoke callback of fix ``fix_id`` (collective over ranks)."""
     lmp = as_lammps(lmpptr)
     evaluate(lmp, _fixes[(id(lmp), fix_id)])
+    drop_colour_reset_at_exit()  # numba may have started colorama during this call
 
 
 def evaluate(lmp, state: InvokeFix) -> None:
