@@ -35,7 +35,7 @@ def message(line: str) -> str:
 
 
 @pytest.mark.parametrize("target, expected", [
-    ("missing_dir/s.xyz", "missing_dir does not exist; create it first"),
+    ("missing_dir/s.xyz", "save file missing_dir/s.xyz: directory does not exist ("),
     ("adir", "save file adir is a directory"),
     ("REF", "must be an extended-XYZ file"),
     ("notes.xyz", "notes.xyz is not an extended-XYZ file"),

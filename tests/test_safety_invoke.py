@@ -60,8 +60,8 @@ def test_save_file_checked_at_setup_on_invoke(run_debian, cu_case, tmp_path):  #
     reference, data = cu_case
     result = run_debian(md_deck(data, route_lines(reference, "save 0 nowhere/s.xyz"), "d_dH"), tmp_path)
     line = invoke_message(result)
-    assert line.startswith("ERROR: Fix quests q: save file nowhere/s.xyz: directory "), line
-    assert line.endswith("nowhere does not exist; create it first"), line
+    assert line.startswith("ERROR: Fix quests q: save file nowhere/s.xyz: directory does not exist ("), line
+    assert line.endswith("nowhere); create it first"), line
 
 
 def test_hard_halt_after_save_lines_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811

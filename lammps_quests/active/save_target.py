@@ -102,7 +102,7 @@ def check_save_path(path, protected=(), what: str = "save file") -> Path:
             raise ValueError(f"{what} {path} is {other}, an input of this run; save into another file")
     directory = path.resolve().parent
     if not directory.is_dir():
-        raise ValueError(f"{what} {path}: directory {directory} does not exist; create it first")
+        raise ValueError(f"{what} {path}: directory does not exist ({directory}); create it first")
     if not os.access(directory if not path.exists() else path, os.W_OK):
         raise ValueError(f"{what} {path} cannot be written (permission denied)")
     return path
