@@ -15,8 +15,6 @@ from ase.build import bulk
 
 from crystals import rattled_frames
 from lammps_quests.active import Saver, Structure
-from lammps_quests.active.save_target import REFERENCE_KEY, check_save_target
-from lammps_quests.formats.append import append_record, complete_length, drop_incomplete_tail
 from lammps_quests.formats.reference import Reference
 from lammps_quests.lammps.keywords import KeywordError, parse_keywords
 
@@ -47,12 +45,16 @@ def hot_frame(seed: int = 3, amplitude: float = 0.35) -> Structure:
     ("cu.qref", "must be an extended-XYZ file"),
 ])
 def test_bad_save_paths_are_refused_at_setup(cu, tmp_path, name, message):
+    from lammps_quests.active.save_target import check_save_target
+
     (tmp_path / "adir").mkdir()
     with pytest.raises(ValueError, match=message):
         check_save_target(tmp_path / name, cu)
 
 
 def test_the_reference_itself_is_refused_even_named_xyz(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
     alias = tmp_path / "ref.xyz"
     os.link(cu.path, alias)  # the same file under an extended-XYZ name
     with pytest.raises(ValueError, match="an input of this run"):
@@ -60,6 +62,8 @@ def test_the_reference_itself_is_refused_even_named_xyz(cu, tmp_path):
 
 
 def test_a_file_holding_something_else_is_never_appended_to(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
     other = tmp_path / "notes.xyz"
     other.write_text("these are my notes\nnot structures\n")
     with pytest.raises(ValueError, match="not an extended-XYZ file"):
@@ -68,6 +72,8 @@ def test_a_file_holding_something_else_is_never_appended_to(cu, tmp_path):
 
 
 def test_unwritable_save_file_is_refused(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
     if os.getuid() == 0:
         pytest.skip("root writes read-only files")
     target = tmp_path / "ro.xyz"
@@ -80,6 +86,8 @@ def test_unwritable_save_file_is_refused(cu, tmp_path):
 # ---- items 4 and 10: the reference's sha256 in each structure; restarts seed the extension ----
 
 def test_saved_structures_record_the_reference_and_seed_a_restart(cu, tmp_path):
+    from lammps_quests.active.save_target import REFERENCE_KEY, check_save_target
+
     path = tmp_path / "saved.xyz"
     first = Saver(cu, cu.bandwidth, 0.0)
     for structure in first.structures(hot_frame(), np.full(32, 0.0) + _dh(cu, hot_frame())):
@@ -99,6 +107,8 @@ def test_saved_structures_record_the_reference_and_seed_a_restart(cu, tmp_path):
 
 
 def test_a_file_judged_by_another_reference_is_refused(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
     other = Reference.build(rattled_frames("bcc", 3.316, 2, 0.03, 5), k=32, cutoff=5.0)
     path = tmp_path / "ta.xyz"
     for structure in Saver(other, other.bandwidth, 0.0).structures(hot_frame(), _dh(other, hot_frame())):
@@ -133,6 +143,8 @@ def _dh(reference, structure: Structure) -> np.ndarray:
 # ---- item 5: appends are whole records; a cut tail is found and removed ---------------------
 
 def test_append_is_one_whole_record_and_a_cut_tail_is_removed(tmp_path):
+    from lammps_quests.formats.append import append_record, complete_length, drop_incomplete_tail
+
     path = tmp_path / "s.xyz"
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True)
     ase.io.write(path, atoms, format="extxyz")
