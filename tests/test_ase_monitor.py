@@ -275,8 +275,14 @@ def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_pat
     swapped = alloy.copy()  # Ag atoms on Cu sites are compared with Ag environments only
     swapped.symbols = ["Cu" if s == "Ag" else "Ag" for s in alloy.get_chemical_symbols()]
     assert QuestsMonitor(swapped, reference)().mean_dh > monitor.last.mean_dh + 1.0
-    with pytest.raises(ValueError, match="de-duplication and cut-outs compare species-agnostic"):
-        QuestsMonitor(alloy, reference, save=(0.0, tmp_path / "new.xyz"))
+    # de-duplicated saves work species-aware: new atoms are saved once, with their elements
+    dedup = QuestsMonitor(swapped, reference, save=(0.0, tmp_path / "new.xyz"))
+    first, again = dedup(), dedup()
+    assert first.saved == 1 and first.new == first.count_above > 0
+    assert (again.saved, again.new) == (0, 0)  # a frame already saved has nothing new
+    (kept,) = ase.io.read(tmp_path / "new.xyz", index=":")
+    assert kept.get_chemical_symbols() == swapped.get_chemical_symbols()
+    np.testing.assert_array_equal(kept.arrays["new"] == 1, swapped.arrays["dH"] > 0.0)
     saving = QuestsMonitor(alloy, reference, save=(-1e6, tmp_path / "every.xyz"), deduplicate=False)
     assert saving().saved == 1
     (saved,) = ase.io.read(tmp_path / "every.xyz", index=":")

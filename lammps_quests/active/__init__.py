@@ -6,13 +6,21 @@ positions and radii, Å^-1 for descriptors and bandwidths, nats for dH and entro
 
 Stable API
 ----------
-``Extension(reference_descriptors, bandwidth, reference_entropy=None)``
-    Reference ∪ saved environments in memory. ``add(descriptors)``,
-    ``delta_entropy(Y, dh_reference=None)`` (dH against the union from the reference's dH plus
-    one kernel sum over the saved rows), ``log_sums_saved(Y)``, ``n_saved``, ``saved``,
+``Monitor(reference, MonitorSettings(...), by=..., species=None)`` (:mod:`.monitor`)
+    The one monitor core of ``fix quests`` (plugin and python/invoke) and ``QuestsMonitor``:
+    reference checks, dH through ``ReferenceDh``, ``statistics`` (``Statistics``: the five
+    values of ``QUANTITIES`` and the per-rank ``PARTIALS`` reduced by ``REDUCTIONS``),
+    ``new_mask``, ``should_save``/``save``, ``should_halt``, ``report``; ``Evaluation``.
+``Extension(reference_descriptors, bandwidth, reference_entropy=None, *, labels=None, n_species=1)``
+    Reference ∪ saved environments in memory (with ``labels``: species-aware, each row meets
+    only rows centred on its own species). ``add(descriptors, labels=None)``,
+    ``delta_entropy(Y, dh_reference=None, labels=None)`` (dH against the union from the
+    reference's dH plus one kernel sum over the saved rows), ``log_sums_saved(Y, labels=None)``,
+    ``n_saved``, ``saved``, ``saved_labels``,
     ``entropy_gain() -> EntropyGain(reference, union, n_reference, n_added; .added)``.
 ``union_entropy(X, S, h, reference_entropy=None) -> EntropyGain``
-    H(X) and H(X ∪ S) without the N^2 sums over X.
+    H(X) and H(X ∪ S) without the N^2 sums over X; ``species_union_entropy(X, x_labels, S,
+    s_labels, n_species, h)`` the same with the species kernel (exact, per species).
 ``new_atoms(dh_union, t) -> mask``
     Atoms whose dH against reference ∪ saved exceeds t.
 ``hot_spots(positions, cell, pbc, hot_mask, R, space=None) -> [HotSpot]``
@@ -26,22 +34,25 @@ Stable API
     ``Structure.from_atoms(atoms)``.
 ``Saver(reference, bandwidth, threshold, cut_radius=None, deduplicate=True)``
     ``structures(frame, dh_reference) -> [Structure]`` decides and remembers what is saved
-    (columns dH, new, exact; see :mod:`.saving`); ``new_mask(Y, dh_reference)``; ``counts``
-    (structures, atoms, new); ``entropy_gain()``.
-``saved_environments(structures, k, cutoff)``, ``saved_summary(structures, reference)``
-    Recompute from saved files the rows a Saver added and the entropy they add (offline).
+    (columns dH, new, exact; see :mod:`.saving`); ``new_mask(Y, dh_reference, labels=None)``;
+    ``counts`` (structures, atoms, new); ``entropy_gain()``. Species-agnostic or species-aware.
+``saved_rows(structures, reference_dh)``, ``saved_summary(structures, reference)``
+    Recompute from saved files the rows a Saver added (with their species) and the entropy
+    they add (offline); ``saved_environments(structures, k, cutoff)``: agnostic rows only.
 ``select(pool, reference, ...)`` (:mod:`.selection`)
     Greedy choice of the structures adding the most entropy to reference ∪ picked.
 """
 
 from .cutout import cut_out, exact_flags
-from .extension import EntropyGain, Extension, union_entropy
+from .extension import EntropyGain, Extension, species_union_entropy, union_entropy
+from .monitor import QUANTITIES, Evaluation, Monitor, MonitorSettings, Statistics
 from .regions import HotSpot, PeriodicPoints, hot_spots
-from .saving import SaveCounts, Saver, new_atoms, saved_environments, saved_summary
+from .saving import SaveCounts, Saver, new_atoms, saved_environments, saved_rows, saved_summary
 from .structure import Structure, descriptors_of
 
 __all__ = [
-    "EntropyGain", "Extension", "HotSpot", "PeriodicPoints", "SaveCounts", "Saver", "Structure",
-    "cut_out", "descriptors_of", "exact_flags", "hot_spots", "new_atoms", "saved_environments",
-    "saved_summary", "union_entropy",
+    "QUANTITIES", "EntropyGain", "Evaluation", "Extension", "HotSpot", "Monitor", "MonitorSettings",
+    "PeriodicPoints", "SaveCounts", "Saver", "Statistics", "Structure", "cut_out", "descriptors_of",
+    "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
+    "species_union_entropy", "union_entropy",
 ]

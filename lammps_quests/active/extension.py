@@ -25,6 +25,7 @@ import numpy as np
 
 from lammps_quests.core.information import entropy
 from lammps_quests.core.kernel_sums import log_kernel_sums, log_kernel_sums_self
+from lammps_quests.core.species_information import species_groups
 from lammps_quests.core.validation import check_bandwidths, check_descriptors
 
 #: reference rows whose log kernel sum over the added rows is below this are left out of the
@@ -98,69 +99,178 @@ def union_entropy(X: np.ndarray, S: np.ndarray, h: float, reference_entropy: flo
     return EntropyGain(h_ref, float(np.log(n + m) - total / (n + m)), n, m)
 
 
+def species_union_entropy(X, x_labels, S, s_labels, n_species: int, h: float,
+                          species_entropies=None) -> EntropyGain:
+    """H(X) and H(X ∪ S) in nats with the species kernel (centres of one species only).
+
+    With that kernel the entropy splits exactly into the species' own entropies plus the mixing
+    entropy of the labels (:mod:`lammps_quests.core.species_information`):
+    H = sum_s p_s H(X_s) - sum_s p_s log p_s, p_s = n_s / n. Each species' pair is
+    :func:`union_entropy` of its own rows, so the gain is exact (to the e^-40 rule).
+
+    Args:
+        X, S: reference and added species-aware descriptors (Å^-1).
+        x_labels, s_labels: centre species (0..n_species-1) of their rows.
+        n_species: number of species.
+        h: bandwidth, Å^-1.
+        species_entropies: H(X_s) per species at ``h`` if known (nats; NaN for an absent one).
+
+    Returns:
+        EntropyGain with the species-kernel entropies.
+    """
+    s_labels = np.asarray(s_labels)
+    groups = species_groups(x_labels, n_species)  # slices of a reference (rows grouped): no copy
+    parts = []  # (n_s, m_s, H(X_s), H(X_s ∪ S_s))
+    for s in range(n_species):
+        rows, ss = X[groups[s]], np.flatnonzero(s_labels == s)
+        if len(rows) == 0:
+            if len(ss):
+                raise ValueError(f"added environments centred on species {s} have no reference rows "
+                                 "of that species to extend")
+            continue
+        known = None if species_entropies is None else float(species_entropies[s])
+        gain = union_entropy(rows, np.asarray(S)[ss], h, known)
+        parts.append((len(rows), len(ss), gain.reference, gain.union))
+    counts = np.array([[n, n + m] for n, m, _, _ in parts], dtype=float)
+    entropies = np.array([[a, b] for _, _, a, b in parts])
+    p = counts / counts.sum(axis=0)
+    mixed = (p * entropies).sum(axis=0) - (p * np.log(p)).sum(axis=0)
+    n, total = counts.sum(axis=0)
+    return EntropyGain(float(mixed[0]), float(mixed[1]), int(n), int(total - n))
+
+
 class Extension:
     """Reference descriptors plus environments saved since, for dH against their union.
 
     Args:
-        reference: (N, 2k-1) reference descriptors (Å^-1), e.g. ``Reference.descriptors``
+        reference: (N, width) reference descriptors (Å^-1), e.g. ``Reference.descriptors``
             (kept as given: a memory map stays mapped).
         bandwidth: kernel bandwidth h, Å^-1.
         reference_entropy: H(reference) in nats at this bandwidth, if cached; computed on the
-            first call of :meth:`entropy_gain` otherwise.
+            first call of :meth:`entropy_gain` otherwise (species-agnostic only: with labels the
+            species' own entropies are computed, as a cached total cannot be split).
+        labels: centre species (0..S-1) of every reference row for a species-aware reference,
+            else None (the one-species case). With labels, an added row only meets reference
+            and saved rows centred on its own species (the species kernel).
+        n_species: S (with ``labels``).
 
     Every MPI rank that adds the same rows in the same order holds the same extension.
     """
 
-    def __init__(self, reference: np.ndarray, bandwidth: float, reference_entropy: float | None = None):
+    def __init__(self, reference: np.ndarray, bandwidth: float, reference_entropy: float | None = None,
+                 *, labels=None, n_species: int = 1):
         self.reference = reference
         self.bandwidth = float(bandwidth)
         _inv_2h2(self.bandwidth)
-        self.reference_entropy = reference_entropy
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.n_species = 1 if labels is None else int(n_species)
+        if self.labels is not None and len(self.labels) != len(reference):
+            raise ValueError(f"{len(self.labels)} labels for {len(reference)} reference rows")
+        # rows of each species: slices when the rows are grouped (a Reference's are), so a
+        # memory-mapped reference is never copied
+        self._groups = None if labels is None else species_groups(self.labels, self.n_species)
+        self.reference_entropy = reference_entropy if labels is None else None
+        self._species_entropies = None
         self._saved = np.zeros((0, reference.shape[1]))
+        self._saved_labels = np.zeros(0, dtype=np.int64)
         self._count = 0
 
     @property
     def saved(self) -> np.ndarray:
-        """(n_saved, 2k-1) descriptors added so far (a view; do not modify)."""
+        """(n_saved, width) descriptors added so far (a view; do not modify)."""
         return self._saved[: self._count]
+
+    @property
+    def saved_labels(self) -> np.ndarray:
+        """Centre species of the saved rows (all 0 for a species-agnostic reference)."""
+        return self._saved_labels[: self._count]
 
     @property
     def n_saved(self) -> int:
         return self._count
 
-    def add(self, descriptors) -> None:
-        """Append saved environments (rows of descriptors, Å^-1)."""
+    def add(self, descriptors, labels=None) -> None:
+        """Append saved environments (rows of descriptors, Å^-1; ``labels``: their centre
+        species, required with a species-aware reference)."""
         rows = check_descriptors(np.atleast_2d(descriptors), "saved descriptors")
         if rows.shape[1] != self.reference.shape[1]:
             raise ValueError(f"saved descriptors have width {rows.shape[1]}, the reference "
                              f"{self.reference.shape[1]}")
+        labels = self._row_labels(labels, len(rows))
         need = self._count + len(rows)
         if need > len(self._saved):  # grow by doubling: adding stays O(rows) amortised
-            grown = np.zeros((max(need, 2 * len(self._saved), 64), rows.shape[1]))
+            size = max(need, 2 * len(self._saved), 64)
+            grown = np.zeros((size, rows.shape[1]))
             grown[: self._count] = self._saved[: self._count]
-            self._saved = grown
+            grown_labels = np.zeros(size, dtype=np.int64)
+            grown_labels[: self._count] = self._saved_labels[: self._count]
+            self._saved, self._saved_labels = grown, grown_labels
         self._saved[self._count : need] = rows
+        self._saved_labels[self._count : need] = labels
         self._count = need
 
-    def log_sums_saved(self, Y) -> np.ndarray:
-        """log sum over saved rows of K(y, s) per row of Y (-inf while nothing is saved)."""
-        return log_sums(np.atleast_2d(Y), self.saved, self.bandwidth)
+    def _row_labels(self, labels, n: int) -> np.ndarray:
+        if self.labels is None:
+            return np.zeros(n, dtype=np.int64)
+        if labels is None:
+            raise ValueError("a species-aware extension needs the centre species of every row")
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        if len(labels) != n:
+            raise ValueError(f"{len(labels)} labels for {n} rows")
+        return labels
 
-    def delta_entropy(self, Y, dh_reference=None) -> np.ndarray:
+    def log_sums_saved(self, Y, labels=None) -> np.ndarray:
+        """log sum over saved rows (of each row's own species) of K(y, s) per row of Y
+        (-inf while nothing is saved)."""
+        Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
+        labels = self._row_labels(labels, len(Y))
+        out = np.full(len(Y), -np.inf)
+        saved, saved_labels = self.saved, self.saved_labels
+        for s in np.unique(labels):
+            rows = np.flatnonzero(labels == s)
+            out[rows] = log_sums(Y[rows], saved[saved_labels == s], self.bandwidth)
+        return out
+
+    def delta_entropy(self, Y, dh_reference=None, labels=None) -> np.ndarray:
         """dH(y | reference ∪ saved) in nats per row of Y.
 
-        ``dh_reference``: dH(y | reference) if already computed (saves the reference sums).
+        ``dh_reference``: dH(y | reference) if already computed (saves the reference sums);
+        ``labels``: centre species of the rows (species-aware references).
         """
         Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
         if dh_reference is None:
-            dh_reference = -log_sums(Y, self.reference, self.bandwidth)
+            dh_reference = self._dh_reference(Y, self._row_labels(labels, len(Y)))
         dh_reference = np.asarray(dh_reference, dtype=np.float64)
         if self._count == 0:
             return dh_reference.copy()
-        return -np.logaddexp(-dh_reference, self.log_sums_saved(Y))
+        return -np.logaddexp(-dh_reference, self.log_sums_saved(Y, labels))
+
+    def _dh_reference(self, Y, labels) -> np.ndarray:
+        if self.labels is None:
+            return -log_sums(Y, self.reference, self.bandwidth)
+        out = np.empty(len(Y))
+        for s in np.unique(labels):
+            rows = np.flatnonzero(labels == s)
+            out[rows] = -log_sums(Y[rows], self.reference[self._groups[s]], self.bandwidth)
+        return out
 
     def entropy_gain(self) -> EntropyGain:
-        """H(reference) and H(reference ∪ saved), nats (H(reference) computed once if needed)."""
+        """H(reference) and H(reference ∪ saved), nats (H(reference), or with species the
+        species' own entropies, computed once if needed)."""
+        if self.labels is not None:
+            if self._species_entropies is None:
+                self._species_entropies = self._own_entropies()
+            return species_union_entropy(self.reference, self.labels, self.saved, self.saved_labels,
+                                         self.n_species, self.bandwidth, self._species_entropies)
         if self.reference_entropy is None:
             self.reference_entropy = float(entropy(np.asarray(self.reference), self.bandwidth))
         return union_entropy(self.reference, self.saved, self.bandwidth, self.reference_entropy)
+
+    def _own_entropies(self) -> np.ndarray:
+        """H(X_s) per species, nats (NaN for a species without reference rows)."""
+        values = np.full(self.n_species, np.nan)
+        for s in range(self.n_species):
+            rows = self.reference[self._groups[s]]
+            if len(rows):
+                values[s] = float(entropy(rows, self.bandwidth))
+        return values

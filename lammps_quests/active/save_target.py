@@ -26,8 +26,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from lammps_quests.formats.append import complete_length, drop_incomplete_tail
 
 #: info key of every saved structure: the sha256 of the reference descriptors that judged it
@@ -44,19 +42,16 @@ class SaveTarget:
     earlier: list = field(default_factory=list)  # ase.Atoms judged by the same reference
     dropped_bytes: int = 0  # incomplete tail removed at setup
 
-    def earlier_environments(self, k: int, cutoff: float) -> np.ndarray:
-        """Descriptors (Å^-1) of the atoms flagged ``new`` in the earlier structures."""
-        from .saving import saved_environments
-
-        return saved_environments(self.earlier, k, cutoff)
-
     def seed(self, saver) -> int:
-        """Add the earlier saves' new environments to ``saver``'s extension; returns how many."""
+        """Add the earlier saves' new environments (recomputed from the file, with their centre
+        species for a species-aware reference) to ``saver``'s extension; returns how many."""
         if not self.earlier or saver is None or saver.extension is None:
             return 0
-        rows = self.earlier_environments(saver.k, saver.cutoff)
+        from .saving import saved_rows
+
+        rows, labels = saved_rows(self.earlier, saver.dh)
         if len(rows):
-            saver.extension.add(rows)
+            saver.extension.add(rows, labels)
         return len(rows)
 
     def log(self, prefix: str, seeded: int | None) -> str:

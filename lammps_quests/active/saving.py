@@ -16,7 +16,9 @@ For each frame given to :meth:`Saver.structures` with the per-atom dH against th
 
 Saved structures carry columns dH (against the reference, nats), ``new`` (1 for the atoms that
 joined the extension) and ``exact`` (1 where the descriptor equals the one in the frame), so
-:func:`saved_environments` recomputes exactly the rows the extension holds from the file.
+:func:`saved_rows` recomputes exactly the rows the extension holds from the file. With a
+species-aware reference the element symbols of the structures give each atom's species, and
+an atom is new against the reference and saved rows centred on its own element.
 Everything is deterministic: MPI ranks given the same frame make the same decisions.
 """
 
@@ -26,8 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.analysis.reference_dh import ReferenceDh
+from lammps_quests.core.images import periodic_images
+
 from .cutout import cut_out
-from .extension import EntropyGain, Extension, union_entropy
+from .extension import EntropyGain, Extension, species_union_entropy, union_entropy
 from .regions import PeriodicPoints, hot_spots
 from .save_target import REFERENCE_KEY
 from .structure import Structure
@@ -58,19 +63,21 @@ class Saver:
 
     Args:
         reference: the :class:`lammps_quests.formats.reference.Reference` (descriptors, k,
-            cutoff in Å).
+            cutoff in Å; species-agnostic or species-aware).
         bandwidth: kernel bandwidth h in Å^-1.
         threshold: save threshold t in nats.
         cut_radius: None to save whole frames, else the hot-spot radius R in Å (>= cutoff).
         deduplicate: False saves whenever an atom has dH(reference) > t (every frame).
-        reference_entropy: H(reference) at ``bandwidth`` in nats, if known.
+        reference_entropy: H(reference) at ``bandwidth`` in nats, if known (species-agnostic).
+
+    With a species-aware reference an atom is new when its dH against the reference and saved
+    environments centred on its own element exceeds t; the structures' element symbols give
+    the species, and cut-outs carry them.
     """
 
     def __init__(self, reference, bandwidth: float, threshold: float, cut_radius: float | None = None,
                  deduplicate: bool = True, reference_entropy: float | None = None):
-        if getattr(reference, "species_aware", False) and (deduplicate or cut_radius is not None):
-            raise ValueError("de-duplication and cut-outs compare species-agnostic descriptors: "
-                             "use a reference built without --species, or deduplicate=False")
+        self.dh = ReferenceDh(reference, bandwidth)  # descriptors and labels, as every route
         self.k = int(reference.k)
         self.cutoff = float(reference.cutoff)
         if cut_radius is not None and not cut_radius >= self.cutoff:
@@ -83,16 +90,18 @@ class Saver:
         self.cut_radius = None if cut_radius is None else float(cut_radius)
         self.deduplicate = bool(deduplicate)
         self.bandwidth = float(bandwidth)
-        # species-aware references (deduplicate=False only) have rows of another width: the
-        # saved environments are then not kept, and no entropy is reported
-        self.extension = None if getattr(reference, "species_aware", False) else \
-            Extension(reference.descriptors, bandwidth, reference_entropy)
+        species = self.dh.species
+        self.extension = Extension(
+            reference.descriptors, bandwidth, reference_entropy,
+            labels=None if species is None else reference.species_labels,
+            n_species=1 if species is None else len(species))
         self.counts = SaveCounts()
         #: recorded in every saved structure's info line (see :mod:`.save_target`)
         self.reference_sha256 = str(getattr(reference, "sha256", "") or "")
 
-    def new_mask(self, descriptors, dh_reference) -> np.ndarray:
-        """Which rows are new (descriptors of candidates, their dH against the reference)."""
+    def new_mask(self, descriptors, dh_reference, labels=None) -> np.ndarray:
+        """Which rows are new (descriptors of candidates, their dH against the reference in
+        nats, and their centre species for a species-aware reference)."""
         dh_reference = np.asarray(dh_reference, dtype=np.float64)
         candidates = dh_reference > self.threshold
         if not self.deduplicate or not candidates.any():
@@ -100,15 +109,18 @@ class Saver:
         mask = np.zeros(len(dh_reference), dtype=bool)
         rows = np.flatnonzero(candidates)
         Y = np.asarray(descriptors)[rows]
-        mask[rows] = new_atoms(self.extension.delta_entropy(Y, dh_reference[rows]), self.threshold)
+        row_labels = None if labels is None else np.asarray(labels)[rows]
+        union = self.extension.delta_entropy(Y, dh_reference[rows], row_labels)
+        mask[rows] = new_atoms(union, self.threshold)
         return mask
 
     def structures(self, frame: Structure, dh_reference, eligible=None) -> list[Structure]:
         """The structures to save for ``frame`` (empty if nothing is new); updates the extension.
 
-        ``frame``: the whole structure (positions Å, cell, pbc, columns such as id and type,
-        info such as step and source); ``dh_reference``: (n,) dH against the reference, nats;
-        ``eligible``: (n,) bool, the atoms that may be new (e.g. a LAMMPS group), default all.
+        ``frame``: the whole structure (element symbols, positions Å, cell, pbc, columns such
+        as id and type, info such as step and source); ``dh_reference``: (n,) dH against the
+        reference, nats; ``eligible``: (n,) bool, the atoms that may be new (e.g. a LAMMPS
+        group), default all.
         """
         dh = np.asarray(dh_reference, dtype=np.float64)
         above = dh > self.threshold
@@ -118,8 +130,8 @@ class Saver:
         if len(candidates) == 0:
             return []
         if self.deduplicate:
-            Y = frame.descriptors(candidates, self.k, self.cutoff)
-            new = candidates[self.new_mask(Y, dh[candidates])]
+            Y, labels = environments(frame, candidates, self.dh)
+            new = candidates[self.new_mask(Y, dh[candidates], labels)]
         else:
             new = candidates
         if len(new) == 0:
@@ -152,35 +164,69 @@ class Saver:
 
     def _keep(self, structure: Structure, rows: np.ndarray, dh_rows: np.ndarray) -> Structure | None:
         """Flag the still-new atoms among ``rows``, add them to the extension; None if none."""
+        Y, labels = environments(structure, rows, self.dh)
         if self.deduplicate:
-            Y = structure.descriptors(rows, self.k, self.cutoff)
-            keep = self.new_mask(Y, dh_rows)
+            keep = self.new_mask(Y, dh_rows, labels)
             if not keep.any():
                 return None
             if not keep.all():  # the exact rows the offline tools will recompute
                 rows = rows[keep]
-                Y = structure.descriptors(rows, self.k, self.cutoff)
-        elif self.extension is not None:
-            Y = structure.descriptors(rows, self.k, self.cutoff)
+                Y, labels = environments(structure, rows, self.dh)
         flags = np.zeros(len(structure), dtype=np.int64)
         flags[rows] = 1
         structure.columns["new"] = flags
-        if self.extension is not None:
-            self.extension.add(Y)
+        self.extension.add(Y, labels)
         self.counts.structures += 1
         self.counts.atoms += len(structure)
         self.counts.new += len(rows)
         return structure
 
-    def entropy_gain(self) -> EntropyGain | None:
-        """Entropy of the reference and of reference ∪ the new environments saved (nats);
-        None for a species-aware reference."""
-        return None if self.extension is None else self.extension.entropy_gain()
+    def entropy_gain(self) -> EntropyGain:
+        """Entropy of the reference and of reference ∪ the new environments saved (nats; with
+        a species-aware reference, the species kernel's, exactly)."""
+        return self.extension.entropy_gain()
+
+
+def environments(structure: Structure, rows, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.ndarray | None]:
+    """(descriptors in Å^-1, centre species or None) of atoms ``rows`` of ``structure`` as
+    ``reference_dh`` computes them (species from the structure's element symbols).
+
+    The in-run saver and the offline tools call this one function with the same rows on the
+    same (written, re-read) positions, so both get bit-identical descriptors.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    labels = reference_dh.labels(structure.species)
+    points, image_of = periodic_images(structure.positions, structure.cell, structure.pbc,
+                                       reference_dh.cutoff)
+    point_labels = None if labels is None else labels[image_of]
+    Y = reference_dh.descriptors_from_points(points[rows], points, rows, point_labels)
+    return Y, None if labels is None else labels[rows]
+
+
+def saved_rows(structures, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.ndarray | None]:
+    """(descriptors in Å^-1, centre species or None) of the atoms flagged ``new`` in saved
+    structures (ASE Atoms or :class:`Structure`), in file order: the rows a :class:`Saver`
+    added to its extension."""
+    blocks, labels = [], []
+    for item in structures:
+        structure = item if isinstance(item, Structure) else Structure.from_atoms(item)
+        if "new" not in structure.columns:
+            raise ValueError("a structure has no 'new' column: it was not written by a "
+                             "de-duplicating save of lammps-quests")
+        rows = np.flatnonzero(np.asarray(structure.columns["new"]) == 1)
+        if len(rows):
+            Y, row_labels = environments(structure, rows, reference_dh)
+            blocks.append(Y)
+            labels.append(row_labels)
+    species = reference_dh.species
+    if not blocks:
+        return np.zeros((0, reference_dh.reference.width)), None if species is None else np.zeros(0, np.int64)
+    return np.concatenate(blocks), None if species is None else np.concatenate(labels)
 
 
 def saved_environments(structures, k: int, cutoff: float) -> np.ndarray:
-    """Descriptors (Å^-1) of the atoms flagged ``new`` in saved structures (ASE Atoms or
-    :class:`Structure`), in file order: the rows a :class:`Saver` added to its extension."""
+    """Species-agnostic descriptors (Å^-1) of the atoms flagged ``new`` in saved structures
+    (see :func:`saved_rows` for any reference)."""
     blocks = []
     for item in structures:
         structure = item if isinstance(item, Structure) else Structure.from_atoms(item)
@@ -196,12 +242,17 @@ def saved_environments(structures, k: int, cutoff: float) -> np.ndarray:
 
 def saved_summary(structures, reference, bandwidth: float | None = None,
                   reference_entropy: float | None = None) -> tuple[SaveCounts, EntropyGain]:
-    """Counts and entropy added by saved structures, recomputed from them (offline check)."""
+    """Counts and entropy added by saved structures, recomputed from them (offline check);
+    species-aware when the reference is (``reference_entropy`` then unused)."""
     structures = list(structures)
     h = reference.bandwidth if bandwidth is None else float(bandwidth)
-    S = saved_environments(structures, reference.k, reference.cutoff)
+    reference_dh = ReferenceDh(reference, h)
+    S, labels = saved_rows(structures, reference_dh)
     counts = SaveCounts(len(structures), int(sum(len(s) for s in structures)), len(S))
-    return counts, union_entropy(reference.descriptors, S, h, reference_entropy)
+    if labels is None:
+        return counts, union_entropy(reference.descriptors, S, h, reference_entropy)
+    return counts, species_union_entropy(reference.descriptors, reference.species_labels, S, labels,
+                                         len(reference.species), h)
 
 
 def describe_saved(prefix: str, counts: SaveCounts, gain: EntropyGain | None, bandwidth: float, path) -> str:

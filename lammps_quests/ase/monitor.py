@@ -1,14 +1,11 @@
 """A QUESTS monitor for ASE dynamics: per-atom dH (nats) every N steps, halt and save.
 
 The monitor is an ASE observer. Attach it like ASE's own (``dyn.attach(monitor,
-interval=N)``); each call computes the descriptors of ``atoms`` with the reference's k and
-cutoff (:func:`lammps_quests.core.descriptors.descriptors_from_arrays`, the path of offline
-``lammps-quests dh``) and dH against the reference with
-:func:`lammps_quests.core.information.delta_entropy`, so the numbers equal the offline ones
-for the same positions. A species-aware reference takes the species-aware core path
-(:func:`~lammps_quests.core.descriptors.species_descriptors_from_arrays`,
-:func:`~lammps_quests.core.species_information.delta_entropy_by_species`) with the elements of
-``atoms.get_chemical_symbols()``.
+interval=N)``); each call computes the descriptors of ``atoms`` and their dH against the
+reference through the one :class:`~lammps_quests.analysis.reference_dh.ReferenceDh` (the path
+of offline ``lammps-quests dh``; exact, or the fast index with ``fast=tol``), so the numbers
+equal the offline ones for the same positions. A species-aware reference compares each atom
+with the environments centred on its own element (``atoms.get_chemical_symbols()``).
 
 Per call:
 
@@ -16,7 +13,8 @@ Per call:
   ``atoms.info["dH_max"]``, ``atoms.info["dH_mean"]`` the frame's max and mean (ASE's ``.traj``
   format keeps these but no extra per-atom arrays);
 * one :class:`Evaluation` is appended to ``monitor.history`` (step, max, mean, fraction and
-  count above ``threshold``);
+  count above ``threshold``, new atoms, structures saved: the five statistics of ``fix
+  quests``, :data:`lammps_quests.active.monitor.QUANTITIES`);
 * ``save=(t, FILE)``: what is new is appended to FILE, in the extended-XYZ format of
   ``fix quests ... save``, by the package's one :class:`lammps_quests.active.Saver`: atoms
   with dH > t against the reference and against everything saved before (so a persistent
@@ -37,51 +35,22 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.active import Saver, Structure
+from lammps_quests.active import Structure
+from lammps_quests.active.monitor import Evaluation, Monitor, MonitorSettings
 from lammps_quests.active.save_target import check_save_target
-from lammps_quests.active.saving import describe_saved
 from lammps_quests.ase.steps import calling_dynamics, check_interval
-from lammps_quests.core.descriptors import (
-    descriptors_from_arrays,
-    species_descriptors_from_arrays,
-)
-from lammps_quests.core.information import delta_entropy
-from lammps_quests.core.species import species_numbers
-from lammps_quests.core.species_information import delta_entropy_by_species
 from lammps_quests.errors import QuestsHalt
 from lammps_quests.formats.reference import Reference
+
+__all__ = ["DH_ARRAY", "Evaluation", "QuestsMonitor", "check_structure"]
 
 DH_ARRAY = "dH"
 # a lattice vector shorter than this (Å) counts as missing
 _MISSING_VECTOR = 1e-12
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Statistics of one monitor call.
-
-    step: MD step (``dynamics.nsteps``), or the call number when the monitor was given no
-    dynamics; max_dh, mean_dh: nats; fraction_above, count_above: atoms with dH > the
-    monitor's threshold; saved: frame appended to the save file; seconds: wall time of the
-    call (descriptors, dH, saving).
-    """
-
-    step: int
-    max_dh: float
-    mean_dh: float
-    fraction_above: float
-    count_above: int
-    saved: int
-    new: int
-    seconds: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class QuestsMonitor:
@@ -100,19 +69,28 @@ class QuestsMonitor:
             the reference, nats), new, exact and the step in the info line.
         cut: with ``save``, one cut-out per hot spot (atoms within ``cut`` Å of a new atom, a
             cluster in a vacuum box) instead of the whole frame; ``cut`` >= the cutoff.
-        deduplicate: with ``save``, False saves every frame with max dH > t (the only
-            choice with a species-aware reference: de-duplication is species-agnostic).
+        deduplicate: with ``save``, False saves every frame with max dH > t.
         dynamics: the ASE dynamics, to label evaluations with its step number; without it
             the monitor finds the dynamics that calls it (``dyn.attach(monitor, interval=N)``),
             and outside any dynamics the step is the number of the call (0, 1, ...).
         bandwidth: kernel bandwidth in Å^-1 (default: the reference's).
         k, cutoff: expected descriptor settings (cutoff in Å); refused if the reference was
             built with others (:meth:`Reference.check`). Default: the reference's.
+        fast: a tolerance in nats: dH from the reference's fast index (``REF.qidx``, built by
+            ``lammps-quests reference index``), at most ``fast`` above the exact dH.
+        decide: with ``fast``, certify only the decisions dH > threshold, halt and save (the
+            values are then upper bounds of dH), as ``fix quests ... fast tol decide``.
         log: a text stream (or True for standard output) to print one line per evaluation.
 
     A species-aware reference compares each atom with the reference environments centred on
     its own element (``atoms.get_chemical_symbols()``); an element the reference lacks is
-    refused with a ValueError naming it. A species-agnostic reference ignores elements.
+    refused with a ValueError naming it. A species-agnostic reference ignores elements. Every
+    option works with both: with a species-aware reference an atom is new (``save``) when its
+    dH against the reference and saved environments centred on its own element exceeds t, and
+    saved frames and cut-outs carry the elements.
+
+    The statistics, save and halt decisions and the saver are the monitor core's
+    (:class:`lammps_quests.active.monitor.Monitor`), shared with ``fix quests``.
     """
 
     def __init__(
@@ -129,23 +107,37 @@ class QuestsMonitor:
         bandwidth: float | None = None,
         k: int | None = None,
         cutoff: float | None = None,
+        fast: float | None = None,
+        decide: bool = False,
         log=None,
     ):
         self.atoms = atoms
         self.reference = _as_reference(reference)
         check_structure(atoms)
-        self.reference.check(k, cutoff, species=atoms.get_chemical_symbols(), by="the monitor")
-        self.bandwidth = self.reference.bandwidth if bandwidth is None else _positive(bandwidth, "bandwidth")
-        self.threshold = _finite(threshold, "threshold")
-        self.halt = None if halt is None else _finite(halt, "halt")
+        settings = MonitorSettings(
+            bandwidth=None if bandwidth is None else _positive(bandwidth, "bandwidth"),
+            threshold=_finite(threshold, "threshold"),
+            halt_threshold=None if halt is None else _finite(halt, "halt"),
+            k=k, cutoff=cutoff, deduplicate=deduplicate,
+            fast_tol=None if fast is None else _fast_tol(fast), fast_decide=bool(decide),
+            **_save_settings(save, cut))
+        if decide and fast is None:
+            raise ValueError("decide only applies with fast=tol; give fast too")
+        self.monitor = Monitor(self.reference, settings, by="the monitor",
+                               species=atoms.get_chemical_symbols())
+        self.bandwidth = self.monitor.bandwidth
+        self.threshold = settings.threshold
+        self.halt = settings.halt_threshold
+        self.saver = self.monitor.saver
+        self.save_path = None if settings.save_path is None else Path(settings.save_path)
         self.seeded = 0  # environments of earlier saves in the save file (same reference)
-        self.save_path, self.saver = self._saver(save, cut, deduplicate)
+        if self.save_path is not None:  # checked at construction; earlier saves seed a restart
+            self.seeded = check_save_target(self.save_path, self.reference).seed(self.saver)
         self.dynamics = dynamics
         self.log = log
         self.history: list[Evaluation] = []
         self.descriptors: np.ndarray | None = None  # of the last evaluated frame, Å^-1
-        # centre species of the reference rows (species-aware references only)
-        self._reference_labels = self.reference.species_labels if self.reference.species_aware else None
+        self.labels: np.ndarray | None = None  # their centre species (species-aware references)
 
     # ----------------------------------------------------------------- observer
     def attach(self, dynamics, interval: int = 1) -> QuestsMonitor:
@@ -163,23 +155,16 @@ class QuestsMonitor:
             self.dynamics = calling_dynamics(self)
         step = int(self.dynamics.nsteps) if self.dynamics is not None else len(self.history)
         dh = self.evaluate()
-        saved, new = self._save(dh, step)
-        above = int(np.count_nonzero(dh > self.threshold))
-        record = Evaluation(
-            step=step,
-            max_dh=float(dh.max()),
-            mean_dh=float(dh.mean()),
-            fraction_above=above / len(dh),
-            count_above=above,
-            saved=saved,
-            new=new,
-            seconds=time.perf_counter() - start,
-        )
+        monitor = self.monitor
+        new = monitor.new_mask(dh, self.descriptors, self.labels)
+        stats = monitor.statistics(dh, int(np.count_nonzero(new)))
+        saved = self._save(dh, step) if monitor.should_save(stats, step) else 0
+        record = Evaluation.of(step, stats, saved, time.perf_counter() - start)
         self.history.append(record)
         if self.log is not None:
             self._print(record)
-        if self.halt is not None and record.max_dh > self.halt:
-            raise QuestsHalt(step, record.max_dh, self.halt, above)
+        if monitor.should_halt(stats):
+            raise QuestsHalt(step, record.max_dh, self.halt, record.count_above)
         return record
 
     def evaluate(self) -> np.ndarray:
@@ -190,22 +175,10 @@ class QuestsMonitor:
         """
         atoms = self.atoms
         check_structure(atoms)
-        reference = self.reference
-        settings = (np.asarray(atoms.cell), atoms.pbc, reference.k, reference.cutoff)
-        if not reference.species_aware:
-            self.descriptors = descriptors_from_arrays(atoms.positions, *settings)
-            dh = delta_entropy(self.descriptors, reference.descriptors, self.bandwidth)
-        else:
-            symbols = atoms.get_chemical_symbols()
-            reference.check(species=symbols, by="the monitor")
-            labels = species_numbers(symbols, reference.species)
-            self.descriptors = species_descriptors_from_arrays(
-                atoms.positions, labels, len(reference.species), *settings
-            )
-            dh = delta_entropy_by_species(
-                self.descriptors, labels, reference.descriptors, self._reference_labels,
-                len(reference.species), self.bandwidth, species_names=reference.species,
-            )
+        monitor = self.monitor
+        monitor.check_species(atoms.get_chemical_symbols(), by="the monitor")
+        self.descriptors, self.labels = monitor.dh.descriptors(atoms)
+        dh = monitor.delta_entropy(self.descriptors, self.labels)
         dh = np.asarray(dh, dtype=np.float64)
         atoms.arrays[DH_ARRAY] = dh.copy()
         atoms.info[DH_ARRAY + "_max"] = float(dh.max())
@@ -226,38 +199,15 @@ class QuestsMonitor:
         first, last = self.history[0].step, self.history[-1].step
         summary = (f"QuestsMonitor: {len(self.history)} evaluations, steps {first}-{last}; "
                    f"max dH {top.max_dh:.6g} nats at step {top.step}")
-        lines = [summary]
-        if self.saver is not None:
-            counts = self.saver.counts
-            gain = self.saver.entropy_gain() if counts.new else None
-            lines.append(describe_saved("QuestsMonitor", counts, gain, self.saver.bandwidth, self.save_path))
-        return "\n".join(lines)
+        return "\n".join([summary, self.monitor.report("QuestsMonitor")]).rstrip("\n")
 
     def table(self) -> str:
         """The history as text: one line per evaluation, the header first."""
         return "\n".join([_HEADER] + [_line(record) for record in self.history])
 
     # ----------------------------------------------------------------- internals
-    def _saver(self, save, cut, deduplicate):
-        if save is None:
-            if cut is not None:
-                raise ValueError("cut only applies with save=(threshold, file); give save too")
-            return None, None
-        if isinstance(save, (str, bytes, Path)) or not hasattr(save, "__len__") or len(save) != 2:
-            raise ValueError(
-                f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
-            )
-        threshold = _finite(save[0], "save threshold")
-        target = check_save_target(save[1], self.reference, what="save file")  # at construction
-        saver = Saver(self.reference, self.bandwidth, threshold,
-                      cut_radius=None if cut is None else _finite(cut, "cut"), deduplicate=deduplicate)
-        self.seeded = target.seed(saver)  # a restart does not save the same environments again
-        return target.path, saver
-
-    def _save(self, dh: np.ndarray, step: int) -> tuple[int, int]:
-        """Hand the frame to the saver; append what it keeps. Returns (structures, new atoms)."""
-        if self.saver is None:
-            return 0, 0
+    def _save(self, dh: np.ndarray, step: int) -> int:
+        """Hand the frame to the saver; append what it keeps. Returns the structures saved."""
         atoms = self.atoms
         frame = Structure(
             species=atoms.get_chemical_symbols(),
@@ -267,10 +217,10 @@ class QuestsMonitor:
             columns={"id": np.arange(1, len(atoms) + 1, dtype=np.int64)},
             info={"step": step, "source": "ase"},
         )
-        pieces = self.saver.structures(frame, dh)
+        pieces = self.monitor.save(frame, dh, step)
         for piece in pieces:
             piece.write(self.save_path)
-        return len(pieces), int(sum(np.count_nonzero(piece.columns["new"]) for piece in pieces))
+        return len(pieces)
 
     def _print(self, record: Evaluation) -> None:
         stream = sys.stdout if self.log is True else self.log
@@ -307,6 +257,30 @@ def check_structure(atoms) -> None:
             "one with atoms.set_cell(...) or make those directions non-periodic with "
             "atoms.pbc = False (a cluster or molecule)"
         )
+
+
+def _save_settings(save, cut) -> dict:
+    """save_threshold, save_path and save_cut from the ``save=(t, FILE)`` and ``cut`` arguments."""
+    if save is None:
+        if cut is not None:
+            raise ValueError("cut only applies with save=(threshold, file); give save too")
+        return {}
+    if isinstance(save, (str, bytes, Path)) or not hasattr(save, "__len__") or len(save) != 2:
+        raise ValueError(
+            f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
+        )
+    threshold, path = _finite(save[0], "save threshold"), Path(save[1])
+    if not path.resolve().parent.is_dir():
+        raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
+    return {"save_threshold": threshold, "save_path": str(path),
+            "save_cut": None if cut is None else _finite(cut, "cut")}
+
+
+def _fast_tol(value) -> float:
+    tol = _finite(value, "fast")
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"fast tolerance must be in (0, 1) nats, e.g. 1e-6; got {value!r}")
+    return tol
 
 
 def _as_reference(reference) -> Reference:

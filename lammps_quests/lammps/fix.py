@@ -3,9 +3,9 @@
 ``fix quests`` reaches :func:`evaluate` through :mod:`lammps_quests.lammps.session` every N
 steps and at the start of each run, on every MPI rank. :func:`evaluate` reads that rank's owned and
 ghost positions, computes the QUESTS descriptors of the owned atoms of the group with the
-package's one neighbour kernel (:func:`lammps_quests.core.neighbors.descriptors_from_points`, ghosts
-as neighbour candidates) and their differential entropy dH (nats) against the reference with
-:func:`lammps_quests.core.information.delta_entropy`, and writes dH into the fix's per-atom vector.
+one :class:`~lammps_quests.analysis.reference_dh.ReferenceDh` (ghosts as neighbour candidates;
+species-aware when the reference is) and their differential entropy dH (nats) against the
+reference through the same object (exact or fast), and writes dH into the fix's per-atom vector.
 
 LAMMPS builds with the PYTHON package and no plugin reach the same code through
 :mod:`lammps_quests.lammps.invoke` (``fix python/invoke``, output in a ``d_NAME`` of
@@ -28,10 +28,7 @@ ensure_numba_cache_dir()
 # this module runs inside LAMMPS: keep numba's threads away from LAMMPS's libgomp
 use_private_thread_pool()
 
-from lammps_quests.core.information import delta_entropy  # noqa: E402
-from lammps_quests.core.neighbors import descriptors_from_points  # noqa: E402
-from lammps_quests.core.species import species_descriptors_from_points  # noqa: E402
-from lammps_quests.core.species_information import delta_entropy_by_species  # noqa: E402
+from lammps_quests.analysis.reference_dh import ReferenceDh  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
 from lammps_quests.lammps.type_elements import (elements_from_masses, type_elements,  # noqa: E402
                                                 type_species_numbers)
@@ -109,7 +106,7 @@ def evaluate(
     property: str | None = None,
     num_threads: int | None = None,
     type_species: np.ndarray | None = None,
-    dh_function=None,
+    reference_dh: ReferenceDh | None = None,
 ) -> np.ndarray:
     """Compute dH (nats) of this rank's owned atoms in ``group`` and store it in LAMMPS.
 
@@ -126,54 +123,56 @@ def evaluate(
         type_species: for a species-aware reference, the reference's species number of each
             atom type (index 1..ntypes; :func:`species_of_types`); None derives it from the
             type masses. Ignored for species-agnostic references.
-        dh_function: dH (nats) of a (n, width) descriptor array, replacing the exact dH against
-            a species-agnostic reference (``fix quests ... fast``); None: exact.
+        reference_dh: the :class:`ReferenceDh` to use (exact or fast); None: exact dH against
+            ``reference`` at ``bandwidth``.
 
     Returns the (nlocal,) array written (a view of LAMMPS's memory: copy it to keep it).
     Positions of ghost atoms must be current (true at ``end_of_step`` and in ``setup``).
     """
-    lmp = as_lammps(lmp)
     if not isinstance(reference, Reference):
         reference = load_reference(reference)
-    h = reference.bandwidth if bandwidth is None else float(bandwidth)
+    if reference_dh is None:
+        reference_dh = ReferenceDh(reference, bandwidth)
+    return evaluate_environments(lmp, reference_dh, fix_id, group=group, group_bit=group_bit,
+                                 property=property, num_threads=num_threads,
+                                 type_species=type_species)[0]
+
+
+def evaluate_environments(lmp, reference_dh: ReferenceDh, fix_id: str | None = None, *, group: str = "all",
+                          group_bit: int | None = None, property: str | None = None,
+                          num_threads: int | None = None, type_species: np.ndarray | None = None):
+    """:func:`evaluate` through ``reference_dh``, also returning what it computed.
+
+    Returns:
+        (dH view (nlocal,) in nats, rows of the owned group atoms (m,), their descriptors
+        (m, width) in Å^-1, their centre species (m,) or None for a species-agnostic reference).
+    """
+    lmp = as_lammps(lmp)
     if num_threads is not None:
         limit_threads(num_threads)
     bit = group_bitmask(lmp, group) if group_bit is None else int(group_bit)
-
     nlocal = lmp.extract_setting("nlocal")
     nghost = lmp.extract_setting("nghost")
     out = _output_array(lmp, fix_id, property, nlocal)
     out[:nlocal] = 0.0
+    empty = np.zeros(0, dtype=np.int64)
     if nlocal == 0:
-        return out[:nlocal]
+        return out[:nlocal], empty, None, None
     mask = lmp.numpy.extract_atom("mask", nelem=nlocal)
     centre_rows = np.flatnonzero(np.asarray(mask[:nlocal]) & bit).astype(np.int64)
     if len(centre_rows) == 0:
-        return out[:nlocal]
+        return out[:nlocal], centre_rows, None, None
     points = np.ascontiguousarray(lmp.numpy.extract_atom("x", nelem=nlocal + nghost, dim=3))
-    if reference.species_aware:
+    point_species = None
+    if reference_dh.species is not None:
         if type_species is None:
-            type_species = species_of_types(lmp, reference)
+            type_species = species_of_types(lmp, reference_dh.reference)
         types = np.asarray(lmp.numpy.extract_atom("type", nelem=nlocal + nghost))
         point_species = type_species[types]
-        S = len(reference.species)
-        Y = species_descriptors_from_points(points[centre_rows], points, point_species, S,
-                                            centre_rows, reference.k, reference.cutoff)
-        out[centre_rows] = delta_entropy_by_species(Y, point_species[centre_rows], reference.descriptors,
-                                                    reference.species_labels, S, h, reference.species)
-        return out[:nlocal]
-    Y = descriptors_from_points(
-        centers=points[centre_rows],
-        points=points,
-        self_index=centre_rows,
-        k=reference.k,
-        cutoff=reference.cutoff,
-    )
-    if dh_function is not None:  # e.g. the fast path of fix quests ... fast
-        out[centre_rows] = dh_function(Y)
-        return out[:nlocal]
-    out[centre_rows] = delta_entropy(Y, reference.descriptors, h)
-    return out[:nlocal]
+    Y = reference_dh.descriptors_from_points(points[centre_rows], points, centre_rows, point_species)
+    labels = None if point_species is None else point_species[centre_rows]
+    out[centre_rows] = reference_dh(Y, labels)
+    return out[:nlocal], centre_rows, Y, labels
 
 
 def lammps_type_elements(lmp, elements=None) -> list[str]:
@@ -248,12 +247,3 @@ def save_frame(lmp, fix_id: str, path, step: int, type_symbols=None) -> None:
         return
     frame.columns["dH"] = dh
     frame.write(path)
-
-
-def local_descriptors(lmp, rows, k: int, cutoff: float) -> np.ndarray:
-    """Descriptors (Å^-1) of this rank's owned atoms ``rows`` (ghosts as neighbours)."""
-    lmp = as_lammps(lmp)
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    nall = lmp.extract_setting("nlocal") + lmp.extract_setting("nghost")
-    points = np.ascontiguousarray(lmp.numpy.extract_atom("x", nelem=nall, dim=3))
-    return descriptors_from_points(points[rows], points, rows, k, cutoff)

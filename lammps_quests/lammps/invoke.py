@@ -20,7 +20,7 @@ MPI ranks differs: without an MPI library of its own (mpi4py would load a second
 LAMMPS's process), the route gathers every atom's dH and group mask with LAMMPS's collective
 ``gather_concat`` (exact, and identical on every rank, so every rank takes the same decision),
 and computes the statistics from those. That costs 12 bytes per atom per evaluation on every
-rank. With ``save`` (de-duplicating), each rank's "new" atoms travel the same way, in a second
+rank. With ``save``, each rank's "new" atoms travel the same way, in a second
 ``fix property/atom`` vector that setup defines (``d_quests_ID_new``). A failure on one rank
 marks that rank's atoms NaN (the rank number in the NaN's payload) before the gather, so every
 rank raises together and no rank is left waiting.
@@ -33,7 +33,6 @@ own ``ERROR: Fix python/invoke end_of_step() method failed``.
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 
@@ -45,13 +44,13 @@ from lammps_quests.lammps.host import capsule_address, host_lammps_module, quit_
 from lammps_quests.core.terminal import drop_colour_reset_at_exit
 from lammps_quests.lammps.keywords import parse_keywords
 from lammps_quests.lammps.messages import error_text, prefix as error_prefix
-from lammps_quests.lammps.session import GLOBAL_VECTOR, FixSession, Statistics
+from lammps_quests.active.monitor import QUANTITIES, Statistics
+from lammps_quests.lammps.session import FixSession
 
 USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keyword value ...]" '
          "format ps file quests.py")
-#: names of the equal-style variables v_ID_<suffix>, in the order of GLOBAL_VECTOR
-SUFFIXES = ("max", "mean", "fraction", "count", "new")
-assert len(SUFFIXES) == len(GLOBAL_VECTOR)
+#: names of the equal-style variables v_ID_<suffix>: the monitor core's five statistics
+SUFFIXES = tuple(q.suffix for q in QUANTITIES)
 
 _QUIET_NAN = 0x7FF8000000000000
 
@@ -210,11 +209,11 @@ def open_fix(lmp, words: list[str]) -> InvokeFix:
 def new_flags_property(state: InvokeFix) -> str | None:
     """The d_NAME that carries each rank's de-duplicated "new" atoms (None if not needed)."""
     saver = state.session.saver
-    return f"d_quests_{state.fix_id}_new" if saver is not None and saver.deduplicate else None
+    return f"d_quests_{state.fix_id}_new" if saver is not None else None
 
 
 def define_variables(lmp, state: InvokeFix) -> None:
-    """``v_ID_max/mean/fraction/count``: equal-style (thermo, fix halt) over string holders."""
+    """``v_ID_max/mean/fraction/count/new``: equal-style (thermo, fix halt) over string holders."""
     for suffix in SUFFIXES:
         holder = f"quests_{state.fix_id}_{suffix}"
         lmp.command(f"variable {holder} string 0.0")
@@ -255,8 +254,7 @@ def evaluate(lmp, state: InvokeFix) -> None:
     stats = statistics(lmp, state, dh, mask, flags)
     try:
         failure = ""
-        outcome = state.session.finish(lmp, step_number, [stats.max_dh, stats.sum_dh, stats.atoms,
-                                                          stats.above, stats.new])
+        outcome = state.session.finish(lmp, step_number, stats.partials)
     except Exception as error:  # e.g. rank 0 cannot write the save file
         failure = error_text(error)
     if state.session.last_saved_step == step_number:  # the same on every rank
@@ -297,20 +295,14 @@ def _agree_after_save(lmp, state: InvokeFix, failure: str, message: str) -> None
 
 
 def statistics(lmp, state: InvokeFix, dh: np.ndarray, mask: np.ndarray, flags: str | None) -> Statistics:
-    """The plugin's reduced statistics, from every atom's dH (nats) and group mask."""
+    """The reduced statistics, from every atom's dH (nats) and group mask (and each rank's
+    new-atom flags, gathered)."""
     values = dh[(mask & state.group_bit) != 0]
-    if len(values) == 0:
-        return Statistics(-math.inf, 0.0, 0.0, 0.0, 0.0)
-    saver = state.session.saver
-    if saver is None:
-        new = 0.0
-    elif flags:
-        natoms = len(dh)
-        new = float(np.ctypeslib.as_array(lmp.gather_concat(flags, 1, 1), shape=(natoms,)).sum())
+    if flags:
+        new = int(np.ctypeslib.as_array(lmp.gather_concat(flags, 1, 1), shape=(len(dh),)).sum())
     else:
-        new = float(np.count_nonzero(values > saver.threshold))
-    return Statistics(float(values.max()), float(values.sum()), float(len(values)),
-                      float(np.count_nonzero(values > state.session.options.threshold)), new)
+        new = 0
+    return state.session.monitor.statistics(values, new)
 
 
 def _write_flags(lmp, prop: str, flags: np.ndarray) -> None:
