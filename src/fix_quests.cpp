@@ -88,7 +88,7 @@ void FixQuests::open_session()
   QuestsPython::FixSetup setup;
   std::string err = QuestsPython::open_fix(lmp, id, group->names[igroup], reference_path,
                                            keywords, setup);
-  stop_on_python_error(err, "reading reference file " + reference_path);
+  stop_on_python_error(err, "setting up with reference file " + reference_path);
   descriptor_cutoff = setup.cutoff;
   reductions = setup.reductions;
   if (reductions.empty() || reductions.find_first_not_of("ms") != std::string::npos)
@@ -246,8 +246,14 @@ void FixQuests::act(const QuestsPython::Outcome &outcome)
   for (size_t i = 0; i < stats.size() && i < outcome.values.size(); i++)
     stats[i] = outcome.values[i];
   if (comm->me == 0 && !outcome.warning.empty()) error->warning(FLERR, outcome.warning);
-  if (outcome.halt == 2) error->all(FLERR, "Fix quests {}: {}", id, outcome.log);
-  if (comm->me == 0 && !outcome.log.empty()) utils::logmesg(lmp, outcome.log);
+  // the log (save lines; with a hard halt also the saved summary) is complete before the
+  // ERROR line, and flushed: a line in the log means its structure is on disk
+  if (comm->me == 0 && !outcome.log.empty()) {
+    utils::logmesg(lmp, outcome.log);
+    if (screen) fflush(screen);
+    if (logfile) fflush(logfile);
+  }
+  if (outcome.halt == 2) error->all(FLERR, "Fix quests {}: {}", id, outcome.error);
   // soft: like fix halt ... error soft, end this run cleanly and let the script go on
   if (outcome.halt == 1) timer->force_timeout();
 }
@@ -269,6 +275,9 @@ void FixQuests::stop_on_python_error(const std::string &local_error, const std::
   message.resize(length);
   MPI_Bcast(&message[0], length, MPI_CHAR, first, world);
   std::string where = comm->nprocs > 1 ? fmt::format(" (MPI rank {})", first) : "";
+  // the package's input errors name the keyword or file themselves: their text alone
+  if (QuestsPython::strip_input_mark(message))
+    error->all(FLERR, "Fix quests {}: {}{}", id, message, where);
   error->all(FLERR, "Fix quests {}: {} failed{}: {}", id, what, where, message);
 }
 

@@ -64,6 +64,13 @@ std::string embed()
 {
   promote_libpython();
   std::string exe = venv_python();
+  if (!is_file(exe)) {
+    const char *user = getenv("QUESTS_PYTHON");
+    return std::string(1, QuestsPython::INPUT_ERROR_MARK) + "no such interpreter: " + exe +
+        (user && *user ? " (from QUESTS_PYTHON)" : "") +
+        "; set QUESTS_PYTHON to the python of the environment where lammps-quests is installed, "
+        "or unset it";
+  }
   PyConfig config;
   PyConfig_InitPythonConfig(&config);
   config.install_signal_handlers = 0;    // leave SIGINT & co. to LAMMPS and MPI
@@ -106,21 +113,23 @@ class Gil {
   PyGILState_STATE state;
 };
 
-// Fetch and clear the pending Python exception as "ExceptionType: message".
+// Fetch and clear the pending Python exception as "ExceptionType: message", or as the marked
+// message alone for a ValueError (the package's input errors: keyword, file, setting).
 std::string fetch_error()
 {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);
   if (!type) return "unknown Python error";
   PyErr_NormalizeException(&type, &value, &traceback);
+  const bool input = PyErr_GivenExceptionMatches(type, PyExc_ValueError);
   std::string msg;
-  PyObject *name = PyObject_GetAttrString(type, "__name__");
+  PyObject *name = input ? nullptr : PyObject_GetAttrString(type, "__name__");
   if (name && PyUnicode_Check(name)) msg = PyUnicode_AsUTF8(name);
   Py_XDECREF(name);
   PyObject *text = value ? PyObject_Str(value) : nullptr;
   if (text && PyUnicode_Check(text)) {
     const char *utf8 = PyUnicode_AsUTF8(text);
-    if (utf8 && *utf8) msg += std::string(": ") + utf8;
+    if (utf8 && *utf8) msg += (input ? std::string(1, QuestsPython::INPUT_ERROR_MARK) : std::string(": ")) + utf8;
   }
   Py_XDECREF(text);
   PyErr_Clear();    // an exception while formatting must not leak into the next call
@@ -223,6 +232,15 @@ std::string text_of(PyObject *object)
 
 namespace QuestsPython {
 
+const char INPUT_ERROR_MARK = '\x1e';
+
+bool strip_input_mark(std::string &message)
+{
+  if (message.empty() || message[0] != INPUT_ERROR_MARK) return false;
+  message.erase(0, 1);
+  return true;
+}
+
 std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
                      const std::string &reference, const std::vector<std::string> &words,
                      FixSetup &setup)
@@ -266,11 +284,12 @@ std::string finish(void *lmp, const std::string &fix_id, long long step,
   PyObject *args = Py_BuildValue("(sLN)", fix_id.c_str(), step, to_list(reduced));
   PyObject *result = call_bridge(lmp, "finish", args, error);
   if (!result) return error;
-  PyObject *values = nullptr, *log = nullptr, *warning = nullptr;
-  if (PyArg_ParseTuple(result, "OiUU", &values, &outcome.halt, &log, &warning) &&
+  PyObject *values = nullptr, *log = nullptr, *warning = nullptr, *message = nullptr;
+  if (PyArg_ParseTuple(result, "OiUUU", &values, &outcome.halt, &log, &warning, &message) &&
       to_doubles(values, outcome.values)) {
     outcome.log = text_of(log);
     outcome.warning = text_of(warning);
+    outcome.error = text_of(message);
   } else {
     error = "finish returned an unexpected value: " + fetch_error();
   }

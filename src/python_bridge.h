@@ -30,12 +30,20 @@ struct FixSetup {
 struct Outcome {
   std::vector<double> values;    // the fix's global vector
   int halt = 0;                  // 0 go on, 1 end the run (soft), 2 error (hard)
-  std::string log;               // text for the log (rank 0), or the error message when halt = 2
+  std::string log;               // text for the log (rank 0), printed before any error
   std::string warning;           // a warning (rank 0), empty if none
+  std::string error;             // halt = 2: the halt message, the ERROR line on its own
 };
 
+// An error message of the package's own input errors (a Python ValueError: keyword, file,
+// setting) starts with this mark; such a message is complete on its own. strip_input_mark()
+// removes the mark and says whether it was there.
+extern const char INPUT_ERROR_MARK;
+bool strip_input_mark(std::string &message);
+
 // Typed calls into lammps_quests.lammps.bridge. `lmp` is the LAMMPS*; each returns "" on
-// success, else a one-line message ("ExceptionType: message", no traceback). They take the GIL
+// success, else a one-line message (no traceback): "ExceptionType: message", or the marked
+// message alone for an input error (see strip_input_mark). They take the GIL
 // themselves; the first one starts the interpreter if needed.
 std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
                      const std::string &reference, const std::vector<std::string> &words,

@@ -34,6 +34,7 @@ from lammps_quests.core.images import periodic_images
 from .cutout import cut_out
 from .extension import EntropyGain, Extension, species_union_entropy, union_entropy
 from .regions import PeriodicPoints, hot_spots
+from .save_target import REFERENCE_KEY
 from .structure import Structure
 
 
@@ -95,6 +96,8 @@ class Saver:
             labels=None if species is None else reference.species_labels,
             n_species=1 if species is None else len(species))
         self.counts = SaveCounts()
+        #: recorded in every saved structure's info line (see :mod:`.save_target`)
+        self.reference_sha256 = str(getattr(reference, "sha256", "") or "")
 
     def new_mask(self, descriptors, dh_reference, labels=None) -> np.ndarray:
         """Which rows are new (descriptors of candidates, their dH against the reference in
@@ -134,12 +137,16 @@ class Saver:
         if len(new) == 0:
             return []
         base = Structure(frame.species, frame.positions, frame.cell, frame.pbc,
-                         {**frame.columns, "dH": dh}, dict(frame.info))
+                         {**frame.columns, "dH": dh}, self._info(frame.info))
         if self.cut_radius is None:
             base.columns["exact"] = np.ones(len(dh), dtype=np.int64)
             saved = self._keep(base, new, dh[new])
             return [] if saved is None else [saved]
         return self._cut_outs(base, new, dh)
+
+    def _info(self, info: dict) -> dict:
+        """The frame's info plus the sha256 of the reference that judged it."""
+        return {**info, REFERENCE_KEY: self.reference_sha256} if self.reference_sha256 else dict(info)
 
     def _cut_outs(self, base: Structure, new: np.ndarray, dh: np.ndarray) -> list[Structure]:
         space = PeriodicPoints.build(base.positions, base.cell, base.pbc,

@@ -65,9 +65,10 @@ def _near_rows(X, candidate, inv, comm=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def select(candidates, reference, h: float, max_picks: int | None = None, until: float = 0.0,
-           reference_entropy: float | None = None, comm=None) -> Selection:
+           reference_entropy: float | None = None, comm=None, progress=None) -> Selection:
     """Greedy picks from ``candidates`` (list of (m_c, d) descriptor arrays, Å^-1) against
-    ``reference`` (N, d) at bandwidth h (Å^-1); see the module docstring."""
+    ``reference`` (N, d) at bandwidth h (Å^-1); see the module docstring. ``progress``: called
+    with 1 after each candidate's pass over the reference (e.g. a progress bar's update)."""
     inv = _inv_2h2(h)
     X = np.asarray(reference)
     n_ref = len(X)
@@ -77,7 +78,11 @@ def select(candidates, reference, h: float, max_picks: int | None = None, until:
     pool = np.concatenate(blocks) if blocks else np.zeros((0, X.shape[1]))
     over_u = _log_sums(pool, X, inv, comm)  # log S_aU per pool atom
     own = [log_kernel_sums_self(b, inv)[:, 0] if len(b) else np.zeros(0) for b in blocks]
-    near = [_near_rows(X, b, inv, comm) for b in blocks]  # per candidate: rows of U, log S_uc
+    near = []  # per candidate: rows of U, log S_uc (one pass over the reference each)
+    for block in blocks:
+        near.append(_near_rows(X, block, inv, comm))
+        if progress is not None:
+            progress(1)
     tracked = np.unique(np.concatenate([rows for rows, _ in near] + [np.zeros(0, dtype=np.int64)]))
     tracked_sums = _log_sums(X[tracked], X, inv, comm)  # log S_U(u) of those reference rows
     sums = dict(zip(tracked.tolist(), tracked_sums.tolist()))

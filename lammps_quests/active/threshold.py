@@ -15,42 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lammps_quests.core.leave_one_out import leave_one_out_log_sums
-
-FULL_ROWS = 50_000
-SAMPLE_ROWS = 10_000
-PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
-LEVELS = (0.0, 1.0, 5.0)  # nats
-HEADER_KEY = "self_information"
-
-
-def self_information(X, h: float, max_rows: int = FULL_ROWS, sample_rows: int = SAMPLE_ROWS,
-                     seed: int = 0) -> dict:
-    """Leave-one-out dH summary (nats) of reference descriptors X (Å^-1) at bandwidth h (Å^-1).
-
-    Returns a JSON-ready dict: bandwidth, n, rows used, sampled (bool), distinct rows,
-    percentiles, max, fraction_above {"0", "1", "5"}, and entropy H(X) (None when sampled).
-    """
-    X = np.asarray(X)
-    n = len(X)
-    sampled = n > max_rows
-    rows = None
-    if sampled:
-        rows = np.sort(np.random.default_rng(seed).choice(n, size=min(sample_rows, n), replace=False))
-    with_self, without = leave_one_out_log_sums(X, h, rows)
-    loo = -without
-    distinct = len(np.unique(np.asarray(X), axis=0))
-    return {
-        "bandwidth": float(h),
-        "n": int(n),
-        "rows": int(len(loo)),
-        "sampled": bool(sampled),
-        "distinct": int(distinct),
-        "percentiles": {str(p): float(v) for p, v in zip(PERCENTILES, np.percentile(loo, PERCENTILES))},
-        "max": float(loo.max()),
-        "fraction_above": {f"{level:g}": float(np.mean(loo > level)) for level in LEVELS},
-        "entropy": None if sampled else float(np.log(n) - with_self.mean()),
-    }
+from lammps_quests.core.self_information import (FULL_ROWS, HEADER_KEY, LEVELS, PERCENTILES,  # noqa: F401
+                                                  SAMPLE_ROWS, self_information)
 
 
 def cached_self_information(reference, h: float) -> dict | None:

@@ -4,9 +4,13 @@ dH(y | X) = -log sum_i K(y, x_i) is dominated by the reference points nearest to
 only over the M nearest ones found by the index drops positive terms, so the result is an
 upper bound of the exact dH: conservative for uncertainty.
 
-The index is built once per reference and pickled beside the reference file as
-``<reference>.nnd-<M>.pkl`` together with the reference's sha256; a stale index (reference
-rebuilt since) is detected and rebuilt. A species-aware reference gets one index per centre
+The index is built once per reference and kept in the user's cache directory
+(``$XDG_CACHE_HOME/lammps-quests``, else ``~/.cache/lammps-quests``; created with mode 0700),
+named by the sha256 of the reference's descriptors and the settings (M, seed). It is a pickle,
+and unpickling runs code: so nothing is ever loaded from beside a reference (a shared or
+downloaded training-set directory could plant a file there), and a kept file is loaded only
+if it and its directory belong to the user and no one else can write them; otherwise it is
+rebuilt. An index that cannot be read is rebuilt as well. A species-aware reference gets one index per centre
 element (:class:`ElementIndexes`), and each atom's M neighbours are searched among the rows
 centred on its own element, so the result is an upper bound of the exact species-aware dH.
 """
@@ -31,10 +35,32 @@ DEFAULT_EPSILON = 0.1  # search breadth of PyNNDescent queries (the paper's valu
 _BLOCK_ROWS = 2048  # (rows x M x width) float64 temporaries stay ~30 MB
 
 
-def index_path(reference_path, n_neighbors: int) -> Path:
-    """Where the index for ``reference_path`` with ``n_neighbors`` neighbours is stored."""
-    reference_path = Path(reference_path)
-    return reference_path.with_name(f"{reference_path.name}.nnd-{int(n_neighbors)}.pkl")
+CACHE_NAME = "lammps-quests"
+
+
+def cache_directory() -> Path:
+    """The user's cache directory of this package (not created here)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / CACHE_NAME
+
+
+def index_path(reference, n_neighbors: int, seed: int = 0) -> Path:
+    """Where the index of ``reference`` (its descriptors' sha256) with M neighbours is kept."""
+    return cache_directory() / f"nnd-{reference.sha256}-M{int(n_neighbors)}-seed{int(seed)}.pkl"
+
+
+def _private(path: Path) -> bool:
+    """True if ``path`` belongs to this user and no one else can write it."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def safe_to_load(path: Path) -> bool:
+    """A pickle may be loaded only from a private file in a private directory."""
+    return _private(path) and _private(path.parent)
 
 
 def check_neighbors(n_neighbors: int, n_reference: int) -> int:
@@ -93,17 +119,21 @@ def build_index(X: np.ndarray, n_neighbors: int, seed: int = 0):
 def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, comm=None):
     """The index for ``reference`` (a Reference), read from ``path`` or built and saved there.
 
-    ``path`` defaults to :func:`index_path` beside the reference file; an in-memory reference
-    without a file gets an unsaved index. A file whose recorded sha256 or M differs from the
-    reference is rebuilt (and overwritten), one that cannot be unpickled raises ValueError.
-    Under MPI rank 0 builds and saves, the other ranks then read the file.
+    ``path`` defaults to :func:`index_path` in the user's cache directory (see the module
+    docstring); a ``path`` in the reference's own directory is refused. A file whose recorded
+    sha256 or M differs from the reference, that cannot be unpickled, or that others could
+    have written is rebuilt (and overwritten). Under MPI rank 0 builds and saves, the other
+    ranks then read the file.
     """
     n_neighbors = check_element_neighbors(n_neighbors, reference)
-    if path is None and reference.path is not None:
-        path = index_path(reference.path, n_neighbors)
     if path is None:
-        return build_reference_index(reference, n_neighbors, seed)
+        path = index_path(reference, n_neighbors, seed)
+        _make_private_directory(path.parent)
     path = Path(path)
+    if reference.path is not None and path.resolve().parent == Path(reference.path).resolve().parent:
+        raise ValueError(f"the neighbour index {path} would sit beside the reference {reference.path}; "
+                         "an index is a pickle, never loaded from a data directory: leave --index-file "
+                         f"out (the index is kept in {cache_directory()}) or name a private directory")
     if comm is None:
         return _read_or_build(path, reference, n_neighbors, seed)
     from .parallel import first_error
@@ -140,21 +170,32 @@ def _read_or_build(path: Path, reference, n_neighbors: int, seed: int):
     return index
 
 
+def _make_private_directory(directory: Path) -> None:
+    """Create the cache directory with mode 0700 (an existing one is left as it is)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        warnings.warn(f"cannot create the cache directory {directory} ({error}); the neighbour "
+                      "index is rebuilt at every run", stacklevel=3)
+
+
 def _read_index(path: Path, sha256: str, n_neighbors: int, species_aware: bool = False):
-    """The stored index if it matches the reference, None if absent or stale (including one
-    index over all elements of a species-aware reference, as older versions stored)."""
+    """The stored index if it matches the reference, None if absent, stale (including one
+    index over all elements of a species-aware reference, as older versions stored),
+    unreadable or not private (see :func:`safe_to_load`): it is then rebuilt."""
     if not path.exists():
+        return None
+    if not safe_to_load(path):
+        warnings.warn(f"not loading the neighbour index {path}: it or its directory can be written "
+                      "by other users (unpickling runs code); rebuilding it", stacklevel=3)
         return None
     try:
         with open(path, "rb") as stream:
-            stored = pickle.load(stream)
-    except Exception as error:
-        raise ValueError(
-            f"approximate-neighbour index {path} cannot be read ({type(error).__name__}: {error}); "
-            "delete it and it will be rebuilt"
-        ) from None
+            stored = pickle.load(stream)  # a private file in a private directory (checked above)
+    except Exception:
+        return None  # a damaged cache entry: rebuilt and overwritten
     if not isinstance(stored, dict) or stored.get("format") != INDEX_FORMAT:
-        raise ValueError(f"{path} is not a lammps-quests neighbour index; delete or move it")
+        return None
     if stored.get("sha256") != sha256 or stored.get("n_neighbors") != n_neighbors:
         return None  # built for another reference or M: rebuild
     if isinstance(stored["index"], ElementIndexes) != species_aware:
@@ -171,7 +212,7 @@ def _write_index(path: Path, index, sha256: str, n_neighbors: int) -> None:
         "n_neighbors": n_neighbors,
         "index": index,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "wb") as stream:
             pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)

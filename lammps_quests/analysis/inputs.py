@@ -87,8 +87,19 @@ def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT
 
         frames = [frame for group in groups for frame in read_frames(group, index=index, format=format)[0]]
         species = resolve_species("auto", frames)
-    return [read_dataset(group, index=index, k=k, cutoff=cutoff, format=format, comm=comm, species=species)
-            for group in groups]
+    datasets = [read_dataset(group, index=index, k=k, cutoff=cutoff, format=format, comm=comm, species=species)
+                for group in groups]
+    return _distinct_names(datasets, groups)
+
+
+def _distinct_names(datasets: list[Dataset], groups) -> list[Dataset]:
+    """Label datasets whose file names coincide (a/train.xyz, b/train.xyz) by their paths."""
+    import dataclasses
+
+    names = [data.name for data in datasets]
+    return [dataclasses.replace(data, name="+".join(str(p) for p in ([group] if isinstance(group, (str, Path))
+                                                                    else group)))
+            if names.count(data.name) > 1 else data for data, group in zip(datasets, groups)]
 
 
 def _species_dataset(name, frames, sources, species, k, cutoff, comm) -> Dataset:

@@ -41,6 +41,8 @@ import numpy as np
 
 from lammps_quests.active import Structure
 from lammps_quests.active.monitor import Evaluation, Monitor, MonitorSettings
+from lammps_quests.active.save_target import check_save_target
+from lammps_quests.ase.steps import calling_dynamics, check_interval
 from lammps_quests.errors import QuestsHalt
 from lammps_quests.formats.reference import Reference
 
@@ -69,7 +71,8 @@ class QuestsMonitor:
             cluster in a vacuum box) instead of the whole frame; ``cut`` >= the cutoff.
         deduplicate: with ``save``, False saves every frame with max dH > t.
         dynamics: the ASE dynamics, to label evaluations with its step number; without it
-            (and without :meth:`attach`) the step is the number of the call (0, 1, ...).
+            the monitor finds the dynamics that calls it (``dyn.attach(monitor, interval=N)``),
+            and outside any dynamics the step is the number of the call (0, 1, ...).
         bandwidth: kernel bandwidth in Å^-1 (default: the reference's).
         k, cutoff: expected descriptor settings (cutoff in Å); refused if the reference was
             built with others (:meth:`Reference.check`). Default: the reference's.
@@ -127,6 +130,9 @@ class QuestsMonitor:
         self.halt = settings.halt_threshold
         self.saver = self.monitor.saver
         self.save_path = None if settings.save_path is None else Path(settings.save_path)
+        self.seeded = 0  # environments of earlier saves in the save file (same reference)
+        if self.save_path is not None:  # checked at construction; earlier saves seed a restart
+            self.seeded = check_save_target(self.save_path, self.reference).seed(self.saver)
         self.dynamics = dynamics
         self.log = log
         self.history: list[Evaluation] = []
@@ -135,7 +141,9 @@ class QuestsMonitor:
 
     # ----------------------------------------------------------------- observer
     def attach(self, dynamics, interval: int = 1) -> QuestsMonitor:
-        """Attach to ``dynamics`` every ``interval`` steps and label evaluations by its steps."""
+        """Attach to ``dynamics`` every ``interval`` steps (an integer >= 1) and label
+        evaluations by its steps."""
+        interval = check_interval(interval)
         self.dynamics = dynamics
         dynamics.attach(self, interval=interval)
         return self
@@ -143,6 +151,8 @@ class QuestsMonitor:
     def __call__(self) -> Evaluation:
         """Evaluate the current frame; save and halt as configured. Returns the record."""
         start = time.perf_counter()
+        if self.dynamics is None:  # dyn.attach(monitor, interval=N): find the caller's dynamics
+            self.dynamics = calling_dynamics(self)
         step = int(self.dynamics.nsteps) if self.dynamics is not None else len(self.history)
         dh = self.evaluate()
         monitor = self.monitor

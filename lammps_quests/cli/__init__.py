@@ -14,13 +14,17 @@ import click
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lammps-quests")
-def main() -> None:
+@click.pass_context
+def main(ctx) -> None:
     """QUESTS information entropy and uncertainty for atomistic data and LAMMPS runs.
 
     \b
     Example:
       lammps-quests demo
     """
+    from lammps_quests.core.terminal import drop_colour_reset_at_exit
+
+    ctx.call_on_close(drop_colour_reset_at_exit)
 
 
 _SUBMODULES = ("demo", "reference", "analysis", "render", "active", "doctor", "invoke")

@@ -9,7 +9,8 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import bandwidth_option, frame_options, reference_option
+from lammps_quests.cli.options import (bandwidth_option, check_outputs, force_option, frame_options,
+                                       reference_option)
 
 
 def _load_reference(path):
@@ -45,11 +46,26 @@ def saved_command(files, reference_path, h):
     bandwidth = reference.bandwidth if h is None else float(h)
     try:
         frames, _ = read_frames(files, format="extxyz")
+        _check_judged_by(files, reference, reference_path)
         counts, gain = saved_summary(frames, reference, bandwidth, cached_entropy(reference, bandwidth))
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     names = " ".join(str(f) for f in files)
     click.echo(describe_saved("saved", counts, gain, bandwidth, names))
+
+
+def _check_judged_by(files, reference, reference_path) -> None:
+    """Each saved structure records the sha256 of the reference that judged it: refuse a
+    reference other than the run's (the entropy it added would mean nothing)."""
+    import ase.io
+
+    from lammps_quests.active.save_target import check_judged_by
+
+    for path in files:
+        try:
+            check_judged_by(ase.io.read(path, ":", format="extxyz"), reference.sha256, path, what="saved file")
+        except ValueError as error:
+            raise click.ClickException(f"{error} (-r {reference_path})") from None
 
 
 @main.command(name="select")
@@ -63,8 +79,9 @@ def saved_command(files, reference_path, h):
               help="Stop when no atom of the pool has dH > this (nats) against reference ∪ picked; "
                    "structures with no such atom are never picked.")
 @bandwidth_option(None)
+@force_option
 @frame_options
-def select_command(pool, reference_path, output, max_picks, until, h, index, fmt):
+def select_command(pool, reference_path, output, max_picks, until, h, index, fmt, force):
     """Pick the structures of POOL that add the most information to the reference.
 
     Greedy: each step picks the structure whose atoms raise the entropy of reference ∪
@@ -87,12 +104,11 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     from lammps_quests.analysis.selection import select
     from lammps_quests.formats.structures import read_frames
 
+    check_outputs([output], [*pool, reference_path], force)
     comm = world()
     root = comm is None or comm.Get_rank() == 0
     reference = _load_reference(reference_path)
     bandwidth = reference.bandwidth if h is None else float(h)
-    if not output.resolve().parent.is_dir():
-        raise click.UsageError(f"cannot write {output}: its directory does not exist")
     try:
         frames, sources = read_frames(pool, index=index, format=fmt)
         structures = [Structure.from_atoms(atoms) for atoms in frames]
@@ -102,14 +118,18 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     labels = [f"{name}:{number}" for name, source in zip(pool, sources)
               for number in _frame_numbers(source)]
     aware = reference.species_aware
-    result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
-                    reference_entropy=None if aware else cached_entropy(reference, bandwidth), comm=comm,
-                    candidate_labels=candidate_labels if aware else None,
-                    reference_labels=reference.species_labels if aware else None,
-                    n_species=len(reference.species) if aware else None)
+    from lammps_quests.analysis.progress import progress_bar
+
+    with progress_bar(len(candidates), "select: pool against the reference", enabled=None if root else False,
+                      unit="structure") as bar:
+        result = select(candidates, reference.descriptors, bandwidth, max_picks=max_picks, until=until,
+                        reference_entropy=None if aware else cached_entropy(reference, bandwidth), comm=comm,
+                        candidate_labels=candidate_labels if aware else None,
+                        reference_labels=reference.species_labels if aware else None,
+                        n_species=len(reference.species) if aware else None, progress=bar.update)
     if not root:
         return
-    if output.exists():
+    if result.picks and output.exists():  # --force: replaced (check_outputs refused it otherwise)
         output.unlink()
     click.echo(f"reference: H = {result.reference_entropy:.9g} nats, {reference.n_environments} "
                f"environments, h = {bandwidth:g} Å^-1; pool: {len(frames)} structure(s)")
@@ -123,8 +143,9 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
                           "selected_from": labels[pick.candidate].replace(" ", "_")}
         structure.write(output)
     total = sum(p.gain for p in result.picks)
+    where = f"written to {output}" if result.picks else f"nothing written ({output} not created or changed)"
     click.echo(f"{len(result.picks)} pick(s), entropy gained {total:.9g} nats; stopped: {result.stopped}; "
-               f"written to {output}")
+               f"{where}")
 
 
 def _candidates(structures, reference_dh) -> tuple[list, list]:

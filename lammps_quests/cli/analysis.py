@@ -15,8 +15,9 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import (bandwidth_option, descriptor_options, frame_options, json_option,
-                                       reference_option, species_option, user_errors)
+from lammps_quests.cli.options import (bandwidth_option, check_outputs, descriptor_options, force_option,
+                                       frame_options, json_option, reference_option, species_option,
+                                       user_errors)
 from lammps_quests.core.defaults import DEFAULT_FAST_TOLERANCE
 
 
@@ -108,16 +109,18 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
                    "*.dump or dump.* names, extended XYZ otherwise.")
 @click.option("--approx", "approx", type=int, default=None, metavar="M",
               help="Approximate dH from the M nearest reference environments (PyNNDescent); an "
-                   "upper bound of the exact dH. The index is stored as REF.nnd-M.pkl.")
+                   "upper bound of the exact dH. The index is kept in the user's cache directory "
+                   "(~/.cache/lammps-quests), never beside the reference.")
 @click.option("--epsilon", type=float, default=0.1, show_default=True,
               help="Search breadth of the approximate neighbour queries (with --approx).")
 @click.option("--index-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to store/read the --approx index instead of beside the reference "
-                   "(e.g. when the reference directory is read-only).")
+              help="Where to store/read the --approx index instead of the user's cache directory "
+                   "(never the reference's directory; loaded only if private to you).")
 @click.option("--fast", is_flag=True,
               help="Use the reference's fast index (REF.qidx, from `lammps-quests reference index "
                    "REF`): skips reference clusters that provably do not matter; exact dH <= "
                    "result <= exact dH + TOL.")
+@force_option
 @click.option("--tol", type=float, default=DEFAULT_FAST_TOLERANCE, show_default=True,
               help="With --fast: largest excess over the exact dH, nats.")
 @click.option("--decide", "decide", type=float, multiple=True, metavar="T",
@@ -127,7 +130,7 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
 @json_option
 @user_errors
 def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, fast, tol, decide,
-               as_json):
+               as_json, force):
     """Per-atom differential entropy dH of FILES against a reference (nats).
 
     dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
@@ -145,6 +148,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
                                         write_frames_with_dh)
 
     _check_output_dir(out, index_file)
+    check_outputs([out], [*files, reference_path], force)
     comm = _comm()
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm,
@@ -195,10 +199,11 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
               help="Write the matrix as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a heatmap (640 x 480 PNG).")
+@force_option
 @species_option
 @json_option
 @user_errors
-def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path, as_json):
+def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path, as_json, force):
     """Overlap matrix of datasets: entry (row A, column B) = fraction of A with dH(a | B) <= 0.
 
     The diagonal is 1 (a set covers itself); disjoint sets give 0. Needs two or more FILES.
@@ -214,6 +219,7 @@ def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path
     if len(files) < 2:
         raise click.UsageError("overlap needs at least two files (the sets to compare)")
     _check_output_dir(csv_path, png_path)
+    check_outputs([csv_path, png_path], files, force)
     comm = _comm()
     datasets = read_datasets([[path] for path in files], index=index, k=k, cutoff=cutoff, format=fmt, comm=comm,
                              species=species)
@@ -250,11 +256,12 @@ def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path
               help="Write sizes, mean and std of H, and the fitted curve as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a plot of H against N with the fit (640 x 480 PNG).")
+@force_option
 @species_option
 @json_option
 @user_errors
 def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, smallest, repeats, seed,
-                           csv_path, png_path, as_json):
+                           csv_path, png_path, as_json, force):
     """Entropy against number of environments and its asymptote (paper Eq. 9).
 
     Fits f(N) = a - b exp(-c (log N)^2), a, b, c >= 0, dropping the first and last three
@@ -270,6 +277,7 @@ def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, sma
 
     _serial_only("learning-curve")
     _check_output_dir(csv_path, png_path)
+    check_outputs([csv_path, png_path], files, force)
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
     sizes = default_sizes(len(data.descriptors), points, smallest)
     needed = 2 * DISCARD + 3
@@ -314,13 +322,14 @@ def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, sma
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where the kept frames go (format from the suffix, e.g. .xyz).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (first pick for fps/novelty).")
+@force_option
 @frame_options
 @descriptor_options
 @bandwidth_option()
 @species_option
 @json_option
 @user_errors
-def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, species, h, as_json):
+def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, species, h, as_json, force):
     """Keep a fraction of the frames of FILES and report the entropy kept.
 
     \b
@@ -333,6 +342,7 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 
     _serial_only("compress")
     _check_output_dir(out)
+    check_outputs([out], files, force)
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
     result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed,
                       labels=data.labels, n_species=len(data.species))
@@ -365,9 +375,11 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the frames with per-atom dH and cluster (-1: not solid-like, 0: the "
                    "largest, 1: the next, ...): a LAMMPS dump for *.lammpstrj names, else extended XYZ.")
+@force_option
 @json_option
 @user_errors
-def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_path, png_path, out, as_json):
+def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_path, png_path, out, as_json,
+                     force):
     """Solid-like clusters per frame: atoms with dH <= 0 against a solid reference,
     joined when at most --edge Å apart (periodic), as connected components.
 
@@ -388,6 +400,7 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
     if not edge > 0:
         raise click.UsageError(f"--edge must be a distance > 0 in Å, got {edge}")
     _check_output_dir(csv_path, dist_path, png_path, out)
+    check_outputs([csv_path, dist_path, png_path, out], [*files, reference_path], force)
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt,
                         species=reference.species or None)

@@ -58,11 +58,56 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def user_errors(function):
-    """Turn ValueError (bad file, bad settings) into a click error: message, no traceback."""
+    """Turn ValueError into a click error: message, no traceback. A problem with a file
+    (reference, fast index) exits 1 like every other file error; bad settings exit 2 with the
+    usage line."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except ValueError as error:
+            if _is_file_error(error):
+                raise click.ClickException(str(error)) from None
             raise click.UsageError(str(error)) from None
     return wrapper
+
+
+def _is_file_error(error: ValueError) -> bool:
+    from lammps_quests.formats.fast_index import FastIndexError
+    from lammps_quests.formats.reference import ReferenceFileError
+
+    return isinstance(error, (FastIndexError, ReferenceFileError))
+
+
+force_option = click.option("--force", is_flag=True,
+                            help="Overwrite output files that exist (never one of the inputs).")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_outputs(outputs, inputs=(), force: bool = False) -> None:
+    """Refuse output paths before any work: a directory, a missing directory, one of the
+    command's inputs (even with --force), or an existing file without --force.
+
+    Every command that writes files calls this one function with all its outputs and inputs.
+    """
+    inputs = [Path(path) for path in inputs if path is not None]
+    for output in outputs:
+        if output is None:
+            continue
+        output = Path(output)
+        if output.is_dir():
+            raise click.UsageError(f"cannot write {output}: it is a directory; give a file name")
+        if not output.resolve().parent.is_dir():
+            raise click.UsageError(f"cannot write {output}: its directory does not exist; create it first")
+        for source in inputs:
+            if _same_file(output, source):
+                raise click.UsageError(f"{output} is also an input of this command ({source}); "
+                                       "write to another file (--force never overwrites an input)")
+        if output.exists() and not force:
+            raise click.UsageError(f"{output} exists; pass --force to overwrite it or choose another name")

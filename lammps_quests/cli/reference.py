@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import bandwidth_option, descriptor_options, frame_options
+from lammps_quests.cli.options import bandwidth_option, check_outputs, descriptor_options, frame_options
 
 
 @main.group(name="reference")
@@ -65,10 +65,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     from lammps_quests.formats.reference import Reference
     from lammps_quests.formats.structures import read_frames
 
-    if out.exists() and not force:
-        raise click.UsageError(f"{out} exists; pass --force to overwrite it or choose another OUT")
-    if not out.parent.exists():
-        raise click.UsageError(f"the directory of {out} does not exist; create it first")
+    check_outputs([out], files, force)
     try:
         frames, sources = read_frames(files, index=index, format=fmt)
     except ValueError as error:
@@ -77,19 +74,36 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     mode = "species-aware" if species else "species-agnostic"
     click.echo(f"read {len(frames)} frame(s), {n_atoms} atoms from {len(files)} file(s); "
                f"computing {mode} descriptors (k = {k}, cutoff {cutoff:g} Å)", err=True)
+    from lammps_quests.analysis.progress import progress_bar
+
+    if not species:
+        click.echo("then the threshold guidance: leave-one-out dH of the environments (cached in OUT)", err=True)
     try:
-        ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                              species=species)
+        with progress_bar(n_atoms, "descriptors", unit="atom") as bar:
+            ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
+                                  species=species, progress=bar.update)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    _cache_self_information(ref)
-    ref.save(out)
+    ref.save(out)  # Reference.build cached the threshold guidance in the header
     click.echo(ref.summary())
     click.echo(_threshold_guidance(ref))
     from lammps_quests.formats.fast_index import AUTO_INDEX_ENVIRONMENTS
 
     if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
         _build_fast_index(ref)
+    else:
+        _remove_stale_index(out)
+
+
+def _remove_stale_index(out: Path) -> None:
+    """An index beside a rebuilt reference (--force) belongs to the old one: remove it."""
+    from lammps_quests.formats.fast_index import index_path
+
+    stale = index_path(out)
+    if stale.exists():
+        stale.unlink()
+        click.echo(f"removed {stale}: the fast index of the replaced {out.name} (rebuild it with "
+                   f"`lammps-quests reference index {out}`)")
 
 
 def _build_fast_index(ref, cluster_size=None) -> None:
@@ -99,6 +113,8 @@ def _build_fast_index(ref, cluster_size=None) -> None:
     from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 
     size = DEFAULT_CLUSTER_SIZE if cluster_size is None else cluster_size
+    click.echo(f"building the fast index of {ref.n_environments} environments (clusters of ~{size})...",
+               err=True)
     start = time.perf_counter()
     index = build_fast_index(ref, cluster_size=size)
     path = save_fast_index(index, ref, cluster_size=size)
@@ -157,36 +173,11 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
         click.echo(_threshold_guidance(ref))
 
 
-def _cache_self_information(ref) -> None:
-    """Leave-one-out dH summary and entropy in the header (whole reference up to
-    FULL_ROWS environments, a sample beyond); species-aware: one summary per centre element,
-    each against that element's environments."""
-    from lammps_quests.active.threshold import HEADER_KEY, self_information
-
-    if ref.species_aware:
-        ref.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, ref.bandwidth)
-                                         for name, rows in _element_rows(ref)}
-    else:
-        ref.extra[HEADER_KEY] = self_information(ref.descriptors, ref.bandwidth)
-
-
-#: header key of the per-element leave-one-out summaries of a species-aware reference
-SPECIES_HEADER_KEY = "self_information_per_species"
-
-
-def _element_rows(ref):
-    """(element, its rows of the descriptors) of a species-aware reference, elements with rows."""
-    start = 0
-    for name, count in zip(ref.species, ref.species_counts):
-        if count:
-            yield name, ref.descriptors[start:start + count]
-        start += count
-
-
 def _threshold_guidance(ref) -> str:
     """The leave-one-out dH distribution: from the header, or computed now (bounded sample);
     for a species-aware reference one per centre element (dH against that element's rows)."""
     from lammps_quests.active.threshold import cached_self_information, describe, self_information
+    from lammps_quests.core.self_information import SPECIES_HEADER_KEY
 
     if ref.species_aware:
         cached = (ref.extra or {}).get(SPECIES_HEADER_KEY)
@@ -195,11 +186,11 @@ def _threshold_guidance(ref) -> str:
         note = "" if usable else " (computed now: not cached in this file, which predates the cache)"
         parts = [f"  centred on {name}:\n" + describe(cached[name] if usable else self_information(rows, ref.bandwidth),
                                                        indent="    ")
-                 for name, rows in _element_rows(ref)]
+                 for name, rows in ref.element_rows()]
         return "threshold guidance, per centre element" + note + ":\n" + "\n".join(parts)
     info = cached_self_information(ref, ref.bandwidth)
     note = ""
     if info is None:
         info = self_information(ref.descriptors, ref.bandwidth)
-        note = " (computed now: not cached in this file, which predates the cache)"
+        note = " (computed now: not cached in this file for this bandwidth)"
     return "threshold guidance" + note + ":\n" + describe(info, indent="  ")

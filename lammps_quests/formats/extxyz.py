@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .append import append_record
+
 
 def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info: dict) -> None:
     """Append one extended-XYZ frame with every float at full precision (17 digits).
+
+    The frame is appended crash-safely: one write of its whole text, flushed to disk
+    (:func:`lammps_quests.formats.append.append_record`).
 
     ``positions`` (n, 3) and ``cell`` (rows = lattice vectors) in Å; ``columns`` maps names to
     (n,) int or float arrays (written as I or R properties); ``info`` holds ints and strings
@@ -30,5 +35,4 @@ def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info:
         fields = [symbol, *(f"{v:.17g}" for v in positions[i])]
         fields += [str(int(a[i])) if a.dtype.kind in "iu" else f"{a[i]:.17g}" for a in arrays]
         lines.append(" ".join(fields))
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    append_record(path, "\n".join(lines) + "\n")

@@ -120,7 +120,7 @@ def save_fast_index(index, reference, path=None, cluster_size=DEFAULT_CLUSTER_SI
     else:
         header["arrays"] = layouts[0]
     text = _encode_header(header)
-    _write_atomically(path, text, part_arrays, layouts, offset, header["format_version"])
+    _write_atomically(path, text, part_arrays, layouts, offset, header["format_version"], _reference_mode(reference))
     return path
 
 
@@ -139,7 +139,10 @@ def _layout(arrays, offset: int) -> tuple[dict | None, int]:
     return layout, offset
 
 
-def _write_atomically(path: Path, text: bytes, part_arrays, layouts, end: int, version: int) -> None:
+def _write_atomically(path: Path, text: bytes, part_arrays, layouts, end: int, version: int,
+                      mode: int) -> None:
+    """Write the index to a temporary file beside ``path``, give it permission bits ``mode``, then
+    rename it into place (readers never see a partial index)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as stream:
@@ -151,11 +154,21 @@ def _write_atomically(path: Path, text: bytes, part_arrays, layouts, end: int, v
                     stream.seek(start + layout[name]["offset"])
                     stream.write(memoryview(array).cast("B"))
             stream.truncate(start + end)
+        os.chmod(tmp, mode)  # readable by whoever reads the reference
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _reference_mode(reference) -> int:
+    """Permission bits of the reference file (0644 minus the umask without a file)."""
+    if reference.path is not None and os.path.exists(reference.path):
+        return os.stat(reference.path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o644 & ~umask
 
 
 def load_fast_index(reference, path=None, verify: bool | None = None):

@@ -18,17 +18,27 @@ def write_lammps_dump(path, frames, columns: dict, timesteps=None) -> Path:
     Columns: ``id type x y z <names...>``; ids count from 1 in atom order (ASE sorts dumps by
     id when reading). Types are the frames' LAMMPS types when they came from a LAMMPS file
     (ASE's ``type`` array), else the distinct atomic numbers numbered in ascending order.
-    Timesteps are the frames' own (``info["timestep"]``) when known, else 0, 1, 2, ...
+    Timesteps are the frames' own when known (``info["timestep"]`` of a LAMMPS dump, else
+    ``info["step"]`` of structures saved by ``fix quests ... save`` or a monitor), else 0, 1, 2, ...
     """
     path = Path(path)
     species = np.unique(np.concatenate([frame.numbers for frame in frames]))
     if timesteps is None:
-        timesteps = [frame.info.get("timestep", number) for number, frame in enumerate(frames)]
+        timesteps = [_timestep(frame, number) for number, frame in enumerate(frames)]
     with open(path, "w") as stream:
         for number, (frame, step) in enumerate(zip(frames, timesteps)):
             values = {name: np.asarray(per_frame[number]) for name, per_frame in columns.items()}
             _write_frame(stream, frame, values, species, step)
     return path
+
+
+def _timestep(frame, number: int):
+    """The frame's own MD step (LAMMPS dump ``timestep``, saved ``step``), else its number."""
+    for key in ("timestep", "step"):
+        value = frame.info.get(key)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+    return number
 
 
 def _write_frame(stream, frame, values: dict, species, step) -> None:

@@ -129,6 +129,7 @@ class Reference:
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
         species=None,
+        progress=None,
     ) -> "Reference":
         """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
 
@@ -142,6 +143,12 @@ class Reference:
                 :func:`lammps_quests.formats.structures.read_frames`. None records "in-memory frames".
             species: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
                 the frames, sorted) or a list of element symbols for species-aware ones.
+            progress: called with the number of atoms done after each block of frames (e.g.
+                a progress bar's ``update``); None for none.
+
+        The reference also gets the leave-one-out dH summary and its entropy in
+        ``extra["self_information"]`` (species-aware: one summary per centre element in
+        ``extra["self_information_per_species"]``), written to the file header by :meth:`save`.
         """
         from lammps_quests.core.descriptors import descriptors as compute_descriptors
         from lammps_quests.core.descriptors import species_labels
@@ -149,12 +156,20 @@ class Reference:
         frame_list = _as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
         labels = None
-        if species is None:
-            X = compute_descriptors(frame_list, k=k, cutoff=cutoff)
-        else:
+        if species is not None:
             species = resolve_species(species, frame_list)
-            X = compute_descriptors(frame_list, k=k, cutoff=cutoff, species=species)
-            labels = species_labels(frame_list, species)
+        blocks, label_blocks = [], []
+        for chunk in _frame_chunks(frame_list):  # blocks of frames, for progress reports
+            if species is None:
+                blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff))
+            else:
+                blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff, species=species))
+                label_blocks.append(species_labels(chunk, species))
+            if progress is not None:
+                progress(sum(len(frame) for frame in chunk))
+        X = np.concatenate(blocks)
+        if species is not None:
+            labels = np.concatenate(label_blocks)
         if sources is None:
             sources = [
                 {
@@ -164,8 +179,18 @@ class Reference:
                     "n_atoms": int(sum(len(frame) for frame in frame_list)),
                 }
             ]
-        return cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                    species=species or (), species_labels=labels)
+        reference = cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
+                                         species=species or (), species_labels=labels)
+        # the threshold guidance every reader prints, cached once: species-aware references get
+        # one leave-one-out summary per centre element, against that element's environments
+        from lammps_quests.core.self_information import HEADER_KEY, SPECIES_HEADER_KEY, self_information
+
+        if reference.species_aware:
+            reference.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, bandwidth)
+                                                   for name, rows in reference.element_rows()}
+        else:
+            reference.extra[HEADER_KEY] = self_information(reference.descriptors, bandwidth)
+        return reference
 
     @classmethod
     def from_descriptors(
@@ -233,6 +258,15 @@ class Reference:
     def species_labels(self) -> np.ndarray:
         """Centre species number of every row (rows are grouped by species)."""
         return np.repeat(np.arange(len(self.species), dtype=np.int64), self.species_counts)
+
+    def element_rows(self):
+        """(element, its rows of the descriptors, a view) of a species-aware reference, for the
+        elements with rows, in the reference's order."""
+        start = 0
+        for name, count in zip(self.species, self.species_counts):
+            if count:
+                yield name, self.descriptors[start:start + count]
+            start += count
 
     def header(self) -> dict[str, Any]:
         """The JSON header written to the file (without the data offset)."""
@@ -682,6 +716,19 @@ def _array_problem(X: np.ndarray, k: int, n_species: int = 0) -> str:
             row = start + int(np.nonzero((block < 0).any(axis=1))[0][0])
             return f"descriptors contain negative values (first at row {row}), impossible for QUESTS descriptors"
     return ""
+
+
+def _frame_chunks(frames: list, atoms_per_chunk: int = 20_000):
+    """Consecutive blocks of frames of about ``atoms_per_chunk`` atoms (at least one frame)."""
+    chunk, atoms = [], 0
+    for frame in frames:
+        chunk.append(frame)
+        atoms += len(frame)
+        if atoms >= atoms_per_chunk:
+            yield chunk
+            chunk, atoms = [], 0
+    if chunk:
+        yield chunk
 
 
 def _sha256(X: np.ndarray) -> str:

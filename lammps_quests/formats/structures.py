@@ -130,6 +130,12 @@ def _read_one(path: Path, selection, format: str | None):
         raise ValueError(f"{path}: not a regular file; give structure files, not directories")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: the file is empty; give a structure file with at least one frame")
+    if _is_reference_file(path):
+        raise ValueError(
+            f"{path} is a reference file (.qref), not structures: give the structure files it was "
+            f"built from, or pass it with -r/--reference where a command takes one; "
+            f"`lammps-quests reference info {path}` prints its entropy"
+        )
     fmt = format or guess_format(path)
     try:
         every = ase.io.read(path, index=":", format=fmt)
@@ -182,6 +188,14 @@ def _check_frame(path: Path, number: int, frame) -> None:
     periodic = np.nonzero(frame.pbc)[0]
     if periodic.size == 3 and abs(np.linalg.det(cell)) < 1e-12:
         raise ValueError(f"{path}: frame {number} has a periodic cell of zero volume; fix the cell")
+
+
+def _is_reference_file(path: Path) -> bool:
+    """True for a lammps-quests reference file (by its first bytes, whatever its name)."""
+    from lammps_quests.formats.reference import MAGIC
+
+    with open(path, "rb") as stream:
+        return stream.read(len(MAGIC)) == MAGIC
 
 
 def _detected_name(path: Path) -> str:

@@ -47,11 +47,14 @@ def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
     session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     if session.options.elements is not None:
         session.map_types(lmp)
+    rank = int(as_lammps(lmp).extract_setting("world_rank"))
+    save_log = session.check_save(rank)  # the save file, checked now and not at the first save
     _sessions[_key(lmp, fix_id)] = session
     r = session.reference
     log = session.setup_log()
-    if int(as_lammps(lmp).extract_setting("world_rank")) == 0:  # only rank 0's log is printed
+    if rank == 0:  # only rank 0's log is printed
         log += session.threshold_log()
+    log += save_log
     return (float(r.cutoff), REDUCTIONS, len(GLOBAL_VECTOR), log)
 
 
@@ -61,9 +64,11 @@ def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int) -> list[float]:
 
 
 def finish(lmp, fix_id: str, step: int, reduced) -> tuple:
-    """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning)."""
+    """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning,
+    error: the hard halt's message, printed alone after the log)."""
     outcome = fix_session(lmp, fix_id).finish(lmp, int(step), list(reduced))
-    return [float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning
+    return ([float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning,
+            outcome.error)
 
 
 def report(lmp, fix_id: str) -> str:

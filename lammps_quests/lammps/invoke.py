@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # importing session selects numba's private thread pool before any kernel runs (see threads.py)
+from lammps_quests.core.terminal import drop_colour_reset_at_exit
+from lammps_quests.lammps.messages import error_text, prefix as error_prefix
 from lammps_quests.lammps.session import FixSession
 from lammps_quests.errors import ReportedError
 from lammps_quests.active.monitor import QUANTITIES
@@ -128,19 +130,21 @@ def _setup(lmpptr, spec: str) -> None:
     lmp = wrap(lmpptr)
     words = str(spec).split()
     fix_id = words[0] if words else "quests"
-    prefix = f"fix quests {fix_id} (python/invoke)"
+    prefix = error_prefix(fix_id)
     try:
         state = open_invoke_fix(lmp, words)
+        save_log = state.session.check_save(lmp.extract_setting("world_rank"))
     except ReportedError:
         raise
     except Exception as error:  # every rank reads the same deck and files: a global error
-        raise fail(lmp, f"{prefix}: {error}") from None
+        raise fail(lmp, f"{prefix}: {error_text(error)}") from None
     _fixes[(id(lmp), state.fix_id)] = state
     define_variables(lmp, state)
     lmp.command(f"fix quests_{state.fix_id}_state all property/atom {state_property(state)} 2")
     say(lmp, state.session.setup_log())
     if lmp.extract_setting("world_rank") == 0:
         say(lmp, state.session.threshold_log())
+    say(lmp, save_log)
     lmp.command("run 0 post no")  # builds the ghost atoms that dH needs
     state.ghost_cutoff = communication_cutoff(lmp, state.fix_id)
     cutoff = state.session.reference.cutoff
@@ -222,11 +226,12 @@ def step(lmpptr, fix_id: str) -> None:
     """The python/invoke callback of fix ``fix_id`` (collective over ranks)."""
     lmp = as_lammps(lmpptr)
     evaluate_and_act(lmp, _fixes[(id(lmp), fix_id)])
+    drop_colour_reset_at_exit()  # numba may have started colorama during this call
 
 
 def evaluate_and_act(lmp, state: InvokeFix) -> None:
     """dH into d_NAME on every rank, one gather, the statistics, then save/halt decisions."""
-    prefix = f"fix quests {state.fix_id} (python/invoke)"
+    prefix = error_prefix(state.fix_id)
     step_number = int(lmp.extract_global("ntimestep"))
     failure = ""
     try:
@@ -234,16 +239,16 @@ def evaluate_and_act(lmp, state: InvokeFix) -> None:
         state.session.evaluate_rank(lmp, state.group_bit, lmp.extract_setting("nthreads"))
         write_state(lmp, state)
     except Exception as error:
-        failure = str(error) if isinstance(error, GhostCutoffError) else f"{type(error).__name__}: {error}"
+        failure = error_text(error)
         mark_failed(lmp, state)
     dh, code = gather_state(lmp, state)
-    _stop_if_failed(lmp, failed_ranks(code), f"{prefix}: computing dH at step {step_number} failed: {failure}")
+    _stop_if_failed(lmp, failed_ranks(code), f"{prefix}: {failure} (computing dH at step {step_number})")
     stats = state.session.monitor.statistics(dh[code >= IN_GROUP], int(np.count_nonzero(code == NEW)))
     try:
         failure = ""
         outcome = state.session.finish(lmp, step_number, stats.partials)
     except Exception as error:  # e.g. rank 0 cannot write the save file
-        failure = f"{type(error).__name__}: {error}"
+        failure = error_text(error)
     if state.session.last_saved_step == step_number:  # the same on every rank
         _agree_after_save(lmp, state, failure, f"{prefix}: saving at step {step_number} failed: {failure}")
     elif failure:
@@ -251,9 +256,9 @@ def evaluate_and_act(lmp, state: InvokeFix) -> None:
     set_variables(lmp, state, outcome.values)
     if outcome.warning:
         say(lmp, f"WARNING: {outcome.warning}")
+    say(lmp, outcome.log)  # save lines (and with a hard halt the saved summary) come first
     if outcome.halt == 2:
-        raise fail(lmp, f"{prefix}: {outcome.log}")
-    say(lmp, outcome.log)
+        raise fail(lmp, f"{prefix}: {outcome.error}")
     if outcome.halt == 1:
         lmp.force_timeout()  # as fix halt ... error soft: the run ends after this step
 

@@ -16,7 +16,8 @@ from lammps_quests.errors import KeywordError
 
 USAGE = (
     "fix ID group-ID quests N reference-file [bandwidth h] [threshold t] "
-    "[halt t soft|hard] [save t file [every] [cut R]] [k K] [cutoff rc] [elements El1 El2 ...] [fast tol [decide]]"
+    "[halt t soft|hard] [save t file [every] [cut R] [seed yes|no]] [k K] [cutoff rc] "
+    "[elements El1 El2 ...] [fast tol [decide]]"
 )
 
 
@@ -32,6 +33,7 @@ class FixOptions:
     save_path: str | None = None
     deduplicate: bool = True  # False (keyword save ... every): save every evaluation with dH > t
     save_cut: float | None = None  # Å: write one cut-out per hot spot instead of the frame
+    save_seed: bool = True  # structures already in the save file seed the de-duplication
     k: int | None = None  # assertion on the reference's k
     cutoff: float | None = None  # Å, assertion on the reference's cutoff
     elements: tuple[str, ...] | None = None  # element of each atom type; None: from the masses
@@ -93,15 +95,25 @@ def _halt(options: FixOptions, words: list[str]) -> int:
 
 
 def _save(options: FixOptions, words: list[str]) -> int:
-    syntax = "a threshold in nats and a file name, then optionally every and cut R: save t file [every] [cut R]"
+    """``save t file [every] [cut R] [seed yes|no]``; ``seed no``: structures already in the
+    file (from an earlier run with this reference) do not seed the de-duplication."""
+    syntax = ("a threshold in nats and a file name, then optionally every, cut R and seed yes|no: "
+              "save t file [every] [cut R] [seed yes|no]")
     value, path = take(words, 2, "save", syntax)
     options.save_threshold = number(value, "save", syntax)
     options.save_path = path
     used = 2
-    while used < len(words) and words[used] in ("every", "cut"):
+    while used < len(words) and words[used] in ("every", "cut", "seed"):
         if words[used] == "every":
             options.deduplicate = False
             used += 1
+            continue
+        if words[used] == "seed":
+            (flag,) = take(words[used + 1 :], 1, "save ... seed", "yes or no: save t file seed yes|no")
+            if flag not in ("yes", "no"):
+                raise KeywordError(f"save ... seed expects yes or no, got '{flag}'")
+            options.save_seed = flag == "yes"
+            used += 2
             continue
         (radius,) = take(words[used + 1 :], 1, "save ... cut", "a radius in Angstrom: save t file cut R")
         options.save_cut = number(radius, "save ... cut", "a radius in Angstrom: save t file cut R")
@@ -189,6 +201,7 @@ def parse_keywords(words) -> FixOptions:
     """Parse the keyword/value words of a ``fix quests`` line into :class:`FixOptions`."""
     words = [str(word) for word in words]
     options = FixOptions()
+    seen = set()
     i = 0
     while i < len(words):
         key = words[i]
@@ -196,5 +209,8 @@ def parse_keywords(words) -> FixOptions:
             raise KeywordError(
                 f"unknown keyword '{key}'; valid keywords are {', '.join(PARSERS)}; usage: {USAGE}"
             )
+        if key in seen:  # LAMMPS would let the last one win silently: say so instead
+            raise KeywordError(f"keyword {key} is given twice; give it once")
+        seen.add(key)
         i += 1 + PARSERS[key](options, words[i + 1 :])
     return options

@@ -76,6 +76,7 @@ class Outcome:
     halt: int = 0  # 0: go on, 1: end the run (soft), 2: error (hard)
     log: str = ""
     warning: str = ""
+    error: str = ""  # halt = 2: the halt message, printed alone as the ERROR line after log
 
 
 class FixSession:
@@ -106,6 +107,17 @@ class FixSession:
     @property
     def last_saved_step(self) -> int | None:
         return self.monitor.last_saved_step
+
+    def check_save(self, rank: int) -> str:
+        """Check the save file at setup (every rank reads it, rank 0 repairs a cut tail) and
+        seed the de-duplication with the earlier saves in it; returns the log text."""
+        if self.saver is None:
+            return ""
+        from lammps_quests.active.save_target import check_save_target
+
+        target = check_save_target(self.options.save_path, self.reference, repair=rank == 0)
+        seeded = target.seed(self.saver) if self.options.save_seed else None
+        return target.log(self.prefix, seeded)
 
     def map_types(self, lmp) -> None:
         """Element and reference species of each atom type, checked once: from the elements
@@ -184,6 +196,8 @@ class FixSession:
             return outcome
         self._save(lmp, step, stats, outcome)
         self._halt(step, stats, outcome)
+        if outcome.halt == 2:  # the run ends with the error: report what was saved before it
+            outcome.log += self.report(int(as_lammps(lmp).extract_setting("world_rank")))
         return outcome
 
     def _save(self, lmp, step: int, stats: Statistics, outcome: Outcome) -> None:
@@ -205,7 +219,7 @@ class FixSession:
             return
         summary = self.monitor.halt_summary(step, stats)
         if self.options.halt_mode == "hard":
-            outcome.halt, outcome.log = 2, outcome.log + summary
+            outcome.halt, outcome.error = 2, summary
         else:
             outcome.halt = 1
             outcome.log += f"{self.prefix}: {summary}, stopping the run (halt soft)\n"
@@ -213,5 +227,3 @@ class FixSession:
     def report(self, rank: int = 0) -> str:
         """End-of-run log text (empty when there is nothing to report; rank 0 only)."""
         return self.monitor.report(self.prefix) if rank == 0 else ""
-
-

@@ -45,12 +45,13 @@ def test_exact_dh_equals_core(files):
 
 
 @pytest.mark.slow  # PyNNDescent compiles its kernels in every process
-def test_approximate_is_an_upper_bound_and_index_is_stored(files):
+def test_approximate_is_an_upper_bound_and_index_is_stored(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     directory, ref_path, _, frames = files
     reference = load_reference(ref_path)
     Y = descriptors(frames)
     exact = dh_against_reference(Y, reference)
-    stored = index_path(ref_path, 8)
+    stored = index_path(reference, 8)
     if stored.exists():
         stored.unlink()
     approx = dh_against_reference(Y, reference, approx=8)
@@ -72,22 +73,28 @@ def test_approximate_is_an_upper_bound_and_index_is_stored(files):
 
 
 @pytest.mark.slow  # PyNNDescent compiles its kernels in every process
-def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path):
+def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     _, ref_path, _, frames = files
     other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
     reference = load_reference(other)
     first = load_or_build_index(reference, 5)
-    assert first is not None and index_path(other, 5).exists()
-    # Rebuild the reference file with different content: the stored index no longer matches.
+    assert first is not None and index_path(reference, 5).exists()
+    # Rebuild the reference file with different content: the index is keyed by the new sha256.
     Reference.build(rattled_frames("fcc", 3.615, 2, 0.07, 60), k=32, cutoff=5.0).save(other)
     rebuilt = load_reference(other)
-    stamp = index_path(other, 5).stat().st_mtime_ns
+    assert not index_path(rebuilt, 5).exists()
     Y = descriptors(frames[:1])
     values = dh_against_reference(Y, rebuilt, approx=5)
-    assert index_path(other, 5).stat().st_mtime_ns != stamp
+    assert index_path(rebuilt, 5).exists()
     assert np.all(values >= dh_against_reference(Y, rebuilt) - 1e-9)
+    # A kept file built for another reference or M is rebuilt, not used.
+    index_path(reference, 5).replace(index_path(rebuilt, 5))
+    stamp = index_path(rebuilt, 5).stat().st_mtime_ns
+    dh_against_reference(Y, rebuilt, approx=5)
+    assert index_path(rebuilt, 5).stat().st_mtime_ns != stamp
     # The CLI can keep the index elsewhere (read-only reference directories).
-    elsewhere = tmp_path / "cache" / "my.pkl"
+    elsewhere = tmp_path / "mine" / "my.pkl"
     elsewhere.parent.mkdir()
     test_file = tmp_path / "one.xyz"
     ase.io.write(test_file, frames[:1])
@@ -95,9 +102,11 @@ def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path):
                                        "--index-file", str(elsewhere), "--json"])
     assert result.exit_code == 0, result.output
     assert elsewhere.exists()
-    index_path(other, 5).write_bytes(b"not a pickle")
-    with pytest.raises(ValueError, match=r"index .*other\.qref\.nnd-5\.pkl cannot be read"):
-        dh_against_reference(Y, rebuilt, approx=5)
+    # A damaged cache entry is rebuilt (never beside the reference: nothing is read there).
+    index_path(rebuilt, 5).write_bytes(b"not a pickle")
+    assert np.all(dh_against_reference(Y, rebuilt, approx=5) >= dh_against_reference(Y, rebuilt) - 1e-9)
+    assert index_path(rebuilt, 5).read_bytes() != b"not a pickle"
+    assert not list(tmp_path.glob("*.pkl"))
     with pytest.raises(ValueError, match="more neighbours than the reference has"):
         dh_against_reference(Y, rebuilt, approx=10**6)
 

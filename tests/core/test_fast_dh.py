@@ -199,11 +199,16 @@ def test_cli_index_and_dh_fast(tmp_path):
     de = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "exact.xyz", ":")])
     df = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "fast.xyz", ":")])
     assert (df - de).min() >= -ROUNDING and (df - de).max() <= 1e-6 + ROUNDING
-    # the reference rebuilt from other frames: its old index is stale and refused by name
+    # the reference rebuilt from other frames: its old index is removed; put back, it is stale
+    # and refused by name (a file error: exit 1, no usage block)
+    old_index = (tmp_path / "ref.qref.qidx").read_bytes()
     done = cli("reference", "build", "ref.qref", "test.xyz", "--force", "--no-fast-index", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "ref.qref.qidx").exists()
+    (tmp_path / "ref.qref.qidx").write_bytes(old_index)
     stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
-    assert stale.returncode != 0 and "stale" in stale.stderr and "reference index" in stale.stderr
+    assert stale.returncode == 1 and "stale" in stale.stderr and "reference index" in stale.stderr
+    assert "Usage:" not in stale.stderr
     rebuilt = cli("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", cwd=tmp_path).returncode == 0

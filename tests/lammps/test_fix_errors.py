@@ -79,5 +79,5 @@ fix q all quests 10 {cu_reference}
 run 0
 """
     error = single_error(run_lmp(deck, tmp_path, np=2, timeout=120))
-    assert "computing dH failed (MPI rank" in error
-    assert "two atoms coincide" in error
+    assert error.startswith("ERROR: Fix quests q: atom at centre row")
+    assert "two atoms coincide" in error and "(MPI rank " in error

@@ -239,11 +239,11 @@ def test_hard_halt_is_one_error_on_two_ranks(run_debian, cu_case, tmp_path):
     strained = md_deck(data, "change_box all x scale 1.15 remap\n" +
                        route_lines(reference, "halt 0.0 hard"), "d_dH")
     result = run_debian(strained, tmp_path / "setup", np_ranks=2)
-    assert_one_clear_error(result, "fix quests q (python/invoke)", "> halt threshold 0 at step 0")
+    assert_one_clear_error(result, "ERROR: Fix quests q: ", "> halt threshold 0 at step 0")
     # during the run (1200 K: max dH crosses 0 within 50 steps)
     result = run_debian(md_deck(data, route_lines(reference, "halt 0.0 hard"), "d_dH", steps=50),
                         tmp_path / "run", np_ranks=2)
-    assert_one_clear_error(result, "fix quests q (python/invoke)", "> halt threshold 0 at step",
+    assert_one_clear_error(result, "ERROR: Fix quests q: ", "> halt threshold 0 at step",
                            during_run=True)
 
 
@@ -280,7 +280,7 @@ def test_bad_input_is_one_clear_error(run_debian, cu_case, tmp_path, problem):
         "bad keyword": (lines.replace("d_dH\"", "d_dH colour red\""), ["unknown keyword 'colour'"]),
     }[problem]
     result = run_debian(md_deck(data, expected[0], "id"), tmp_path)
-    assert_one_clear_error(result, "fix quests q (python/invoke)", *expected[1])
+    assert_one_clear_error(result, "ERROR: Fix quests q: ", *expected[1])
 
 
 def test_other_python_version_is_named(run_debian, cu_case, tmp_path):
@@ -294,8 +294,15 @@ def test_other_python_version_is_named(run_debian, cu_case, tmp_path):
 
 
 def test_save_failing_on_rank_0_stops_both_ranks(run_debian, cu_case, tmp_path):
-    """Only rank 0 writes saved frames: its failure reaches the other rank (no hang)."""
+    """Only rank 0 writes saved frames: its failure reaches the other rank (no hang). A missing
+    directory is refused at setup; one removed after setup fails the first save of the run."""
     reference, data = cu_case
     deck = md_deck(data, route_lines(reference, "save -100 missing-dir/saved.xyz every"), "d_dH")
-    result = run_debian(deck, tmp_path, np_ranks=2, timeout=120)
-    assert_one_clear_error(result, "saving at step 0 failed", "missing-dir/saved.xyz")
+    result = run_debian(deck, tmp_path / "setup", np_ranks=2, timeout=120)
+    assert_one_clear_error(result, "ERROR: Fix quests q: save file missing-dir/saved.xyz", "does not exist")
+    (tmp_path / "run" / "gone").mkdir(parents=True)
+    deck = md_deck(data, route_lines(reference, "save -100 gone/saved.xyz every") +
+                   "shell rm gone/saved.xyz\nshell rmdir gone\n",
+                   "d_dH")
+    result = run_debian(deck, tmp_path / "run", np_ranks=2, timeout=120)
+    assert_one_clear_error(result, "saving at step 10 failed", "gone/saved.xyz", during_run=True)

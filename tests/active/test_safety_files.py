@@ -1,0 +1,264 @@
+"""Output safety without LAMMPS: save targets checked at setup, earlier saves seed restarts,
+crash-safe appends, keyword repeats, the neighbour-index cache, index permissions, the
+threshold-guidance cache of Reference.build, dump timesteps and the ASE monitor's steps."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from crystals import rattled_frames
+from lammps_quests.active import Saver, Structure
+from lammps_quests.formats.reference import Reference
+from lammps_quests.lammps.keywords import KeywordError, parse_keywords
+
+
+@pytest.fixture(scope="module")
+def cu(tmp_path_factory):
+    """A small Cu reference (2x2x2 cubic cells, 3 rattled frames) saved to a file."""
+    directory = tmp_path_factory.mktemp("safety_ref")
+    reference = Reference.build(rattled_frames("fcc", 3.615, 3, 0.03, 7), k=32, cutoff=5.0)
+    reference.save(directory / "cu.qref")
+    return Reference.load(directory / "cu.qref")
+
+
+def hot_frame(seed: int = 3, amplitude: float = 0.35) -> Structure:
+    """A strongly rattled Cu frame: many atoms with dH > 0 against the reference."""
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    atoms.rattle(amplitude, seed=seed)
+    return Structure(atoms.get_chemical_symbols(), atoms.positions.copy(), np.array(atoms.cell),
+                     np.array(atoms.pbc), {"id": np.arange(1, len(atoms) + 1)}, {"step": seed})
+
+
+# ---- item 3 and "What save writes to": the save path is checked at setup --------------------
+
+@pytest.mark.parametrize("name, message", [
+    ("missing_dir/s.xyz", "does not exist"),
+    ("adir", "is a directory"),
+    ("saved.txt", "must be an extended-XYZ file"),
+    ("cu.qref", "must be an extended-XYZ file"),
+])
+def test_bad_save_paths_are_refused_at_setup(cu, tmp_path, name, message):
+    from lammps_quests.active.save_target import check_save_target
+
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(ValueError, match=message):
+        check_save_target(tmp_path / name, cu)
+
+
+def test_the_reference_itself_is_refused_even_named_xyz(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
+    alias = tmp_path / "ref.xyz"
+    os.link(cu.path, alias)  # the same file under an extended-XYZ name
+    with pytest.raises(ValueError, match="an input of this run"):
+        check_save_target(alias, cu)
+
+
+def test_a_file_holding_something_else_is_never_appended_to(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
+    other = tmp_path / "notes.xyz"
+    other.write_text("these are my notes\nnot structures\n")
+    with pytest.raises(ValueError, match="not an extended-XYZ file"):
+        check_save_target(other, cu)
+    assert other.read_text() == "these are my notes\nnot structures\n"
+
+
+def test_unwritable_save_file_is_refused(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
+    if os.getuid() == 0:
+        pytest.skip("root writes read-only files")
+    target = tmp_path / "ro.xyz"
+    target.write_text("")
+    target.chmod(0o444)
+    with pytest.raises(ValueError, match="cannot be written"):
+        check_save_target(target, cu)
+
+
+# ---- items 4 and 10: the reference's sha256 in each structure; restarts seed the extension ----
+
+def test_saved_structures_record_the_reference_and_seed_a_restart(cu, tmp_path):
+    from lammps_quests.active.save_target import REFERENCE_KEY, check_save_target
+
+    path = tmp_path / "saved.xyz"
+    first = Saver(cu, cu.bandwidth, 0.0)
+    for structure in first.structures(hot_frame(), np.full(32, 0.0) + _dh(cu, hot_frame())):
+        structure.write(path)
+    assert first.counts.new > 0
+    written = ase.io.read(path, ":")
+    assert all(atoms.info[REFERENCE_KEY] == cu.sha256 for atoms in written)
+    # a restart: the same frame again saves nothing once the file seeds the new saver
+    target = check_save_target(path, cu)
+    again = Saver(cu, cu.bandwidth, 0.0)
+    assert target.seed(again) == first.counts.new
+    assert "environments from earlier saves in" in target.log("fix quests q", first.counts.new)
+    assert again.structures(hot_frame(), _dh(cu, hot_frame())) == []
+    # without seeding (seed no) the same environments would be saved again
+    fresh = Saver(cu, cu.bandwidth, 0.0)
+    assert len(fresh.structures(hot_frame(), _dh(cu, hot_frame()))) == 1
+
+
+def test_a_file_judged_by_another_reference_is_refused(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
+    other = Reference.build(rattled_frames("bcc", 3.316, 2, 0.03, 5), k=32, cutoff=5.0)
+    path = tmp_path / "ta.xyz"
+    for structure in Saver(other, other.bandwidth, 0.0).structures(hot_frame(), _dh(other, hot_frame())):
+        structure.write(path)
+    with pytest.raises(ValueError, match="judged against another reference"):
+        check_save_target(path, cu)
+
+
+def test_saved_command_refuses_another_reference(cu, tmp_path):
+    from click.testing import CliRunner
+
+    from lammps_quests.cli import main
+
+    other = Reference.build(rattled_frames("bcc", 3.316, 2, 0.03, 5), k=32, cutoff=5.0)
+    other.save(tmp_path / "ta.qref")
+    path = tmp_path / "ta.xyz"
+    for structure in Saver(other, other.bandwidth, 0.0).structures(hot_frame(), _dh(other, hot_frame())):
+        structure.write(path)
+    result = CliRunner().invoke(main, ["saved", str(path), "-r", str(cu.path)])
+    assert result.exit_code == 1 and "judged against another reference" in result.output
+    ok = CliRunner().invoke(main, ["saved", str(path), "-r", str(tmp_path / "ta.qref")])
+    assert ok.exit_code == 0 and "new environment(s)" in ok.output
+
+
+def _dh(reference, structure: Structure) -> np.ndarray:
+    from lammps_quests.core.information import delta_entropy
+
+    Y = structure.descriptors(np.arange(len(structure)), reference.k, reference.cutoff)
+    return delta_entropy(Y, reference.descriptors, reference.bandwidth)
+
+
+# ---- item 5: appends are whole records; a cut tail is found and removed ---------------------
+
+def test_append_is_one_whole_record_and_a_cut_tail_is_removed(tmp_path):
+    from lammps_quests.formats.append import append_record, complete_length, drop_incomplete_tail
+
+    path = tmp_path / "s.xyz"
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True)
+    ase.io.write(path, atoms, format="extxyz")
+    whole = path.read_text()
+    append_record(path, whole)
+    assert len(ase.io.read(path, ":")) == 2
+    assert complete_length(path) == path.stat().st_size
+    with open(path, "a") as handle:  # what a write cut by SIGKILL at a page boundary leaves
+        handle.write(whole[: len(whole) // 2])
+    assert drop_incomplete_tail(path) == len(whole[: len(whole) // 2].encode())
+    assert len(ase.io.read(path, ":")) == 2
+
+
+# ---- item 20 and the seed keyword ----------------------------------------------------------
+
+def test_repeated_keywords_are_errors_and_seed_parses():
+    with pytest.raises(KeywordError, match="keyword halt is given twice"):
+        parse_keywords("halt 1 soft halt 3 hard".split())
+    assert parse_keywords("save 0 s.xyz seed no".split()).save_seed is False
+    assert parse_keywords("save 0 s.xyz every seed yes".split()).save_seed is True
+    with pytest.raises(KeywordError, match="seed expects yes or no"):
+        parse_keywords("save 0 s.xyz seed maybe".split())
+
+
+# ---- items 6 and 7: no pickle beside a reference; the index has the reference's mode ---------
+
+def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
+    from lammps_quests.analysis.approx import index_path, load_or_build_index
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    index = load_or_build_index(cu, 5)
+    stored = index_path(cu, 5)
+    assert index is not None and stored.exists()
+    assert stored.parent == tmp_path / "cache" / "lammps-quests"
+    assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
+    assert cu.sha256 in stored.name
+    assert not list(Path(cu.path).parent.glob("*.pkl"))
+    # a planted pickle beside the reference is never read; an explicit path there is refused
+    with pytest.raises(ValueError, match="beside the reference"):
+        load_or_build_index(cu, 5, path=Path(cu.path).with_name("cu.qref.nnd-5.pkl"))
+    # a cache entry that others can write is not loaded (rebuilt instead)
+    stored.chmod(0o666)
+    with pytest.warns(UserWarning, match="can be written by other users"):
+        load_or_build_index(cu, 5)
+
+
+def test_no_pickle_load_outside_the_checked_cache():
+    root = Path(__file__).resolve().parents[2] / "lammps_quests"
+    hits = [str(path.relative_to(root)) for path in root.rglob("*.py") if "pickle.load" in path.read_text()]
+    assert hits == ["analysis/approx.py"]
+    text = (root / "analysis" / "approx.py").read_text()
+    assert "safe_to_load(path)" in text and ".nnd-" not in text.split("def index_path")[1].split("def ")[0]
+
+
+def test_fast_index_gets_the_reference_permissions(tmp_path):
+    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+
+    reference = Reference.build(rattled_frames("fcc", 3.615, 2, 0.03, 9), k=32, cutoff=5.0)
+    reference.save(tmp_path / "r.qref")
+    os.chmod(tmp_path / "r.qref", 0o644)
+    path = save_fast_index(build_fast_index(reference, cluster_size=64), reference)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+# ---- item 12: Reference.build(...).save() keeps the threshold guidance ---------------------
+
+def test_built_references_carry_the_threshold_cache(tmp_path):
+    from click.testing import CliRunner
+
+    from lammps_quests.cli import main
+
+    Reference.build(rattled_frames("fcc", 3.615, 2, 0.03, 9), k=32, cutoff=5.0).save(tmp_path / "r.qref")
+    loaded = Reference.load(tmp_path / "r.qref")
+    assert loaded.extra["self_information"]["entropy"] is not None
+    info = CliRunner().invoke(main, ["reference", "info", str(tmp_path / "r.qref")])
+    assert info.exit_code == 0 and "computed now" not in info.output and "threshold guidance:" in info.output
+
+
+# ---- item 14: dumps keep the frames' own steps ---------------------------------------------
+
+def test_dump_output_keeps_saved_steps(tmp_path):
+    from lammps_quests.formats.lammps_dump import write_lammps_dump
+
+    frames = [bulk("Cu", "fcc", a=3.615, cubic=True) for _ in range(3)]
+    for frame, step in zip(frames, (120, 340, 560)):
+        frame.info["step"] = step
+    write_lammps_dump(tmp_path / "x.lammpstrj", frames, {"dH": [np.zeros(4)] * 3})
+    lines = (tmp_path / "x.lammpstrj").read_text().splitlines()
+    assert [lines[i + 1] for i, line in enumerate(lines) if line == "ITEM: TIMESTEP"] == ["120", "340", "560"]
+
+
+# ---- item 11: the ASE monitor labels MD steps and validates its interval ------------------
+
+def test_monitor_attached_by_ase_counts_steps_and_checks_interval(cu):
+    from ase.calculators.emt import EMT
+    from ase.md.verlet import VelocityVerlet
+
+    from lammps_quests.ase import QuestsMonitor
+
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    atoms.calc = EMT()
+    dyn = VelocityVerlet(atoms, timestep=1.0 * 1e-15 * 1e15 * 0.0982269)  # ~1 fs in ASE units
+    monitor = QuestsMonitor(atoms, cu)
+    dyn.attach(monitor, interval=10)
+    dyn.run(20)
+    assert [record.step for record in monitor.history] == [0, 10, 20]
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="interval must be a whole number of MD steps"):
+            QuestsMonitor(atoms, cu).attach(dyn, interval=bad)
+
+
+def test_monitor_save_checks_its_file_at_construction(cu, tmp_path):
+    from lammps_quests.ase import QuestsMonitor
+
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    with pytest.raises(ValueError, match="is a directory"):
+        QuestsMonitor(atoms, cu, save=(0.0, tmp_path))

@@ -1,0 +1,76 @@
+"""One error format: every keyword error reads ``ERROR: Fix quests ID: <message>``
+with the same message on the plugin (the wheel's lmp) and on python/invoke (Debian's
+/usr/bin/lmp); no exception class names, no misleading prefix. Also on python/invoke: the save
+file checked at setup and the hard halt standing alone after the save lines."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fix_support import cu_crystal
+from test_invoke_route import cu_case, md_deck, route_lines, run_debian  # noqa: F401 (fixtures)
+
+KEYWORD_ERRORS = [
+    ("thresh 0", "unknown keyword 'thresh'; valid keywords are bandwidth, threshold, halt, save"),
+    ("bandwidth -0.1", "bandwidth must be > 0 (1/Angstrom), got -0.1"),
+    ("threshold abc", "keyword threshold expects a value in nats: threshold t, got 'abc'"),
+    ("halt 1.0 maybe", "halt mode must be 'soft' or 'hard', got 'maybe'"),
+    ("halt 1 soft halt 2 hard", "keyword halt is given twice; give it once"),
+    ("save 1.0", "keyword save expects a threshold in nats and a file name"),
+    ("save 0 s.xyz cut 0", "save ... cut R needs a radius > 0 Angstrom, got 0"),
+    ("save 0 s.xyz seed maybe", "save ... seed expects yes or no, got 'maybe'"),
+    ("k 1", "k must be >= 2, got 1"),
+    ("cutoff -1", "cutoff must be > 0 Angstrom, got -1"),
+    ("elements Xx", "keyword elements: Xx is not an element symbol"),
+    ("fast 2", "fast tolerance must be in (0, 1) nats"),
+]
+
+
+def plugin_message(result) -> str:
+    lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert result.returncode != 0 and len(lines) == 1, result.stdout[-3000:]
+    return re.sub(r" \([^()]*fix_quests\.cpp:\d+\)$", "", lines[0])
+
+
+def invoke_message(result) -> str:
+    lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert result.returncode != 0 and len(lines) == 1, result.stdout[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("keywords, expected", KEYWORD_ERRORS, ids=[k for k, _ in KEYWORD_ERRORS])
+def test_keyword_error_reads_the_same_on_both_routes(run_lmp, run_debian, cu_case, tmp_path,  # noqa: F811
+                                                     keywords, expected):
+    reference, data = cu_case
+    (tmp_path / "plugin").mkdir()
+    plugin = plugin_message(run_lmp(cu_crystal(2) + f"fix q all quests 10 {reference} {keywords}\nrun 0\n",
+                                    tmp_path / "plugin", timeout=120))
+    invoke = invoke_message(run_debian(md_deck(data, route_lines(reference, keywords), "d_dH"),
+                                       tmp_path / "invoke"))
+    for line in (plugin, invoke):
+        assert line.startswith(f"ERROR: Fix quests q: {expected}"), line
+        assert "Error" not in line and "failed" not in line and "reading reference" not in line, line
+    assert plugin == invoke
+
+
+def test_save_file_checked_at_setup_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811
+    reference, data = cu_case
+    result = run_debian(md_deck(data, route_lines(reference, "save 0 nowhere/s.xyz"), "d_dH"), tmp_path)
+    line = invoke_message(result)
+    assert line.startswith("ERROR: Fix quests q: save file nowhere/s.xyz: directory does not exist ("), line
+    assert line.endswith("nowhere); create it first"), line
+
+
+def test_hard_halt_after_save_lines_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811
+    reference, data = cu_case
+    deck = md_deck(data, "change_box all x scale 1.15 remap\n" + route_lines(reference, "save 0 s.xyz halt 0 hard"),
+                   "d_dH")
+    result = run_debian(deck, tmp_path)
+    line = invoke_message(result)
+    assert re.fullmatch(r"ERROR: Fix quests q: max dH = \S+ nats > halt threshold 0 at step 0; \d+ atoms "
+                        r"with dH > 0", line), line
+    before = result.stdout.split(line)[0]
+    assert "appended to s.xyz" in before and "fix quests q: 1 structure(s) with" in before
