@@ -74,7 +74,8 @@ def cli_dh(trajectory: Path, reference: Path, tmp_path: Path, *options: str) -> 
     """Per-frame dH arrays (nats, full precision) and the JSON summary of `lammps-quests dh`."""
     from lammps_quests.cli import main
 
-    out = tmp_path / f"{Path(trajectory).name}.dh.lammpstrj"
+    # one output per set of options (dh refuses to overwrite without --force)
+    out = tmp_path / f"{Path(trajectory).name}.dh{''.join('_' + o.lstrip('-') for o in options)}.lammpstrj"
     result = CliRunner().invoke(main, ["dh", str(trajectory), "-r", str(reference), "-o", str(out), "--json",
                                        *options], catch_exceptions=False)
     assert result.exit_code == 0, result.output

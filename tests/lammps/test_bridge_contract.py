@@ -380,7 +380,7 @@ def test_group_threshold_save_and_soft_halt(calls, references, tmp_path):
 
 def test_hard_halt_and_an_empty_group(calls, references):
     outcome = run_fix(calls, cu_box(), "stop", 1, "all", references["cu"], ["halt", "-100", "hard"], steps=(0,))
-    assert outcome[0][1] == 2 and outcome[0][2]
+    assert outcome[0][1] == 2 and "halt threshold" in outcome[0][4]  # the ERROR line, alone
     empty = run_fix(calls, cu_box(2), "none", 4, "nobody", references["cu"], [], steps=(0,))
     assert empty[0][3] and "no atoms" in empty[0][3]  # the warning string
 
@@ -394,10 +394,10 @@ def test_species_aware_fix_with_elements(calls, references):
 def test_a_changed_tuple_is_caught(calls):
     """What the check refuses: a missing entry, an extra one, a list for a tuple, a wrong type."""
     spec = calls["finish"]
-    good = ([0.0] * 5, 0, "", "")
+    good = ([0.0] * 5, 0, "", "", "")
     check_result(spec, good)
-    for bad in (good[:3], good + ("",), list(good), ([0.0] * 5, 0.5, "", ""), (None, 0, "", ""),
-                ([0.0] * 5, 0, b"", "")):
+    for bad in (good[:4], good + ("",), list(good), ([0.0] * 5, 0.5, "", "", ""), (None, 0, "", "", ""),
+                ([0.0] * 5, 0, b"", "", "")):
         with pytest.raises(AssertionError):
             check_result(spec, bad)
     check_result(calls["evaluate"], np.zeros(5))  # to_doubles takes any sequence of numbers

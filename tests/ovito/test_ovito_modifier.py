@@ -120,7 +120,6 @@ def test_species_aware_inp_lammps_dump_with_numbered_types(inp, run_lmp, tmp_pat
         pipeline.compute(0)
 
 
-@pytest.mark.xfail(strict=True, reason="species fast index from species-api")
 def test_species_aware_fast_within_its_tolerance(inp, tmp_path):
     from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
     from lammps_quests.formats.reference import Reference
@@ -281,13 +280,3 @@ def test_rendered_picture_of_a_pipeline_using_it(cu_dump, cu_reference, tmp_path
     reddish = rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2]) > 0.25
     bluish = rgb[..., 2] - np.maximum(rgb[..., 0], rgb[..., 1]) > 0.25
     assert reddish.sum() > 50 and bluish.sum() > 50  # atoms coloured by dH on both sides of 0
-
-
-def test_importing_the_package_does_not_import_ovito():
-    from test_import import _probe
-
-    assert _probe("lammps_quests", "lammps_quests.analysis", "lammps_quests.render")["loaded"] == []
-    loaded = _probe("lammps_quests.ovito")
-    assert "ovito" in loaded["loaded"] and not any(m.split(".")[0] in ("lammps", "mpi4py") for m in loaded["loaded"])
-    assert loaded["libmpi"] == []
-

@@ -93,3 +93,10 @@ def test_every_kernel_caches_with_the_read_only_fallback():
     assert len(kernels) >= 10, sorted(kernels)
     plain = sorted(name for name, kernel in kernels.items() if not isinstance(kernel._cache, _FunctionCache))
     assert plain == []
+
+
+def test_importing_the_package_does_not_import_ovito():
+    assert _probe("lammps_quests", "lammps_quests.analysis", "lammps_quests.render")["loaded"] == []
+    loaded = _probe("lammps_quests.ovito")
+    assert "ovito" in loaded["loaded"] and not any(m.split(".")[0] in ("lammps", "mpi4py") for m in loaded["loaded"])
+    assert loaded["libmpi"] == []
