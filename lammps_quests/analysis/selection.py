@@ -17,8 +17,8 @@ the first pass over the reference (pool x N pairs, twice) each step costs pool x
 picked) pairs.
 
 Under MPI (``comm``) the passes over the reference split its rows or the pool's rows over
-ranks; every rank then holds the same numbers and takes the same picks. Without labels the
-numbers are those of :func:`lammps_quests.active.selection.select`, bit for bit.
+ranks; every rank then holds the same numbers and takes the same picks. Without labels it
+is the species-agnostic selection (``lammps_quests.active.selection`` re-exports it).
 """
 
 from __future__ import annotations

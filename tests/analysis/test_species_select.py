@@ -11,9 +11,8 @@ import sys
 import ase.io
 import numpy as np
 import pytest
-from crystals import rattled_frames, thermal_inp
+from crystals import thermal_inp
 
-from lammps_quests.active.selection import select as agnostic_select
 from lammps_quests.analysis.selection import select
 from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy, entropy
@@ -30,18 +29,6 @@ def swapped(seed, pairs=((0, 1),)):
         symbols[a], symbols[b] = symbols[b], symbols[a]
     atoms.set_chemical_symbols(symbols)
     return atoms
-
-
-def test_agnostic_selection_equals_the_original():
-    reference = Reference.build(rattled_frames("fcc", 3.615, 3, 0.03, seed=1), bandwidth=H)
-    pool = rattled_frames("fcc", 3.615, 2, 0.03, seed=50) + rattled_frames("fcc", 3.5, 2, 0.03, seed=60) \
-        + rattled_frames("bcc", 2.87, 1, 0.05, seed=70)
-    blocks = [descriptors(atoms) for atoms in pool]
-    ours = select(blocks, reference.descriptors, H, until=0.5)
-    theirs = agnostic_select(blocks, reference.descriptors, H, until=0.5)
-    assert len(ours.picks) >= 2 and ours.stopped == theirs.stopped
-    assert ours.reference_entropy == theirs.reference_entropy
-    assert [vars(p) for p in ours.picks] == [vars(p) for p in theirs.picks]
 
 
 def test_species_aware_gains_equal_direct_entropy():
