@@ -164,8 +164,9 @@ def _write_atomically(path: Path, text: bytes, part_arrays, layouts, end: int, v
 
 def _reference_mode(reference) -> int:
     """Permission bits of the reference file (0644 minus the umask without a file)."""
-    if reference.path is not None and os.path.exists(reference.path):
-        return os.stat(reference.path).st_mode & 0o777
+    path = getattr(reference, "path", None)  # in-memory references have no file
+    if path is not None and os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)
     return 0o644 & ~umask

@@ -46,8 +46,9 @@ from lammps_quests.lammps.session import FixSession
 from lammps_quests.errors import ReportedError
 from lammps_quests.active.monitor import QUANTITIES
 from lammps_quests.lammps.arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
-from lammps_quests.lammps.ghosts import (check_ghost_cutoff, communication_cutoff,
-                                         ghost_cutoff_message)
+# GhostCutoffError: also importable from here, where it lived before lammps/ghosts.py
+from lammps_quests.lammps.ghosts import GhostCutoffError  # noqa: F401
+from lammps_quests.lammps.ghosts import check_ghost_cutoff, communication_cutoff, ghost_cutoff_message
 from lammps_quests.lammps.host import host_lammps_module, quit_lammps, world_rank
 from lammps_quests.lammps.keywords import parse_keywords
 

@@ -216,9 +216,12 @@ def test_cli_reference_index_and_dh_fast_species(tmp_path):
     assert not np.any((exact > 0) & (decide <= 0)) and (decide >= exact - ROUNDING).all()
     assert runs["fast"][0]["fraction_positive"] == runs["exact"][0]["fraction_positive"] > 0
     assert set(runs["fast"][0]["per_species"]) == {"In", "P"}
+    old_index = (tmp_path / "ref.qref.qidx").read_bytes()
     rebuilt = cli("reference", "build", "ref.qref", "test.xyz", "--species", "auto", "--no-fast-index", "--force",
                   cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
+    assert not (tmp_path / "ref.qref.qidx").exists()  # --force removes the old index with the old file
+    (tmp_path / "ref.qref.qidx").write_bytes(old_index)  # as if it had been copied back by hand
     stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
     assert stale.returncode != 0 and "stale" in stale.stderr
 
