@@ -56,7 +56,8 @@ def dh_against_reference(
         approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH; per element
             for a species-aware reference).
         epsilon: PyNNDescent search breadth for ``approx``.
-        index_file: where the approximate index lives (default beside the reference file).
+        index_file: where the approximate index lives (default: the user's cache directory, see
+            :mod:`.approx`; never beside the reference).
         comm: MPI communicator splitting the rows, or None.
         progress: show a progress bar (None: on a terminal, rank 0 only).
         fast: use the reference's fast index: exact dH <= result <= exact dH + ``tol`` nats.
