@@ -171,6 +171,7 @@ def test_repeated_keywords_are_errors_and_seed_parses():
 
 # ---- items 6 and 7: no pickle beside a reference; the index has the reference's mode ---------
 
+@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
 def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
     from lammps_quests.analysis.approx import index_path, load_or_build_index
 
