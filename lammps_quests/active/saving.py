@@ -203,11 +203,9 @@ def environments(structure: Structure, rows, reference_dh: ReferenceDh) -> tuple
     return Y, None if labels is None else labels[rows]
 
 
-def saved_rows(structures, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.ndarray | None]:
-    """(descriptors in Å^-1, centre species or None) of the atoms flagged ``new`` in saved
-    structures (ASE Atoms or :class:`Structure`), in file order: the rows a :class:`Saver`
-    added to its extension."""
-    blocks, labels = [], []
+def _new_rows(structures):
+    """(structure, its rows flagged ``new``) of saved structures (ASE Atoms or
+    :class:`Structure`) that have such rows, in file order."""
     for item in structures:
         structure = item if isinstance(item, Structure) else Structure.from_atoms(item)
         if "new" not in structure.columns:
@@ -215,9 +213,18 @@ def saved_rows(structures, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.nd
                              "de-duplicating save of lammps-quests")
         rows = np.flatnonzero(np.asarray(structure.columns["new"]) == 1)
         if len(rows):
-            Y, row_labels = environments(structure, rows, reference_dh)
-            blocks.append(Y)
-            labels.append(row_labels)
+            yield structure, rows
+
+
+def saved_rows(structures, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.ndarray | None]:
+    """(descriptors in Å^-1, centre species or None) of the atoms flagged ``new`` in saved
+    structures (ASE Atoms or :class:`Structure`), in file order: the rows a :class:`Saver`
+    added to its extension."""
+    blocks, labels = [], []
+    for structure, rows in _new_rows(structures):
+        Y, row_labels = environments(structure, rows, reference_dh)
+        blocks.append(Y)
+        labels.append(row_labels)
     species = reference_dh.species
     if not blocks:
         return np.zeros((0, reference_dh.reference.width)), None if species is None else np.zeros(0, np.int64)
@@ -227,15 +234,7 @@ def saved_rows(structures, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.nd
 def saved_environments(structures, k: int, cutoff: float) -> np.ndarray:
     """Species-agnostic descriptors (Å^-1) of the atoms flagged ``new`` in saved structures
     (see :func:`saved_rows` for any reference)."""
-    blocks = []
-    for item in structures:
-        structure = item if isinstance(item, Structure) else Structure.from_atoms(item)
-        if "new" not in structure.columns:
-            raise ValueError("a structure has no 'new' column: it was not written by a "
-                             "de-duplicating save of lammps-quests")
-        rows = np.flatnonzero(np.asarray(structure.columns["new"]) == 1)
-        if len(rows):
-            blocks.append(structure.descriptors(rows, k, cutoff))
+    blocks = [structure.descriptors(rows, k, cutoff) for structure, rows in _new_rows(structures)]
     width = 2 * k - 1
     return np.concatenate(blocks) if blocks else np.zeros((0, width))
 
