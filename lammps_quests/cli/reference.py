@@ -109,15 +109,16 @@ def _remove_stale_index(out: Path) -> None:
 def _build_fast_index(ref, cluster_size=None) -> None:
     import time
 
-    from lammps_quests.core.cluster_index import DEFAULT_CLUSTER_SIZE
+    from lammps_quests.core.cluster_index import default_cluster_size
     from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 
-    size = DEFAULT_CLUSTER_SIZE if cluster_size is None else cluster_size
-    click.echo(f"building the fast index of {ref.n_environments} environments (clusters of ~{size})...",
+    size = f"~{cluster_size}" if cluster_size is not None else \
+        f"~{default_cluster_size(ref.n_environments)}" if not ref.species_aware else "~1.5 sqrt(n) per element"
+    click.echo(f"building the fast index of {ref.n_environments} environments (clusters of {size})...",
                err=True)
     start = time.perf_counter()
-    index = build_fast_index(ref, cluster_size=size)
-    path = save_fast_index(index, ref, cluster_size=size)
+    index = build_fast_index(ref, cluster_size=cluster_size)
+    path = save_fast_index(index, ref, cluster_size=cluster_size)
     click.echo(f"fast index:        {path} ({index.n_clusters} clusters, "
                f"{time.perf_counter() - start:.1f} s)")
 
@@ -125,7 +126,8 @@ def _build_fast_index(ref, cluster_size=None) -> None:
 @reference.command(name="index")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--cluster-size", type=int, default=None,
-              help="Mean reference environments per cluster (default 512); only speed depends on it.")
+              help="Mean reference environments per cluster (default ~1.5 sqrt(n), 32 to 512); "
+                   "only speed depends on it.")
 def index_command(file: Path, cluster_size: int | None) -> None:
     """Build FILE.qidx, the cluster index that `dh --fast` and `fix quests ... fast` use.
 

@@ -19,12 +19,14 @@ assignment, whatever k-means converged to.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 RINGS = 8  # radial groups per cluster
-DEFAULT_CLUSTER_SIZE = 512  # mean members per cluster
+DEFAULT_CLUSTER_SIZE = 512  # mean members per cluster, most (references of >= ~10^5 rows)
+MIN_CLUSTER_SIZE = 32  # fewest mean members per cluster chosen by default
 KMEANS_ITERATIONS = 8
 _CHUNK = 16384  # rows per assignment product: 16384 x clusters float32 stays ~64 MiB at 1000
 # rho is computed in float64 from centred rows: its rounding error is far below 1e-12
@@ -74,7 +76,18 @@ ARRAY_NAMES = ("center", "centroids", "offsets", "order", "columns", "row_norm2"
                "ring_count")
 
 
-def build_cluster_index(X, cluster_size: int = DEFAULT_CLUSTER_SIZE, iterations: int = KMEANS_ITERATIONS,
+def default_cluster_size(n: int) -> int:
+    """Mean members per cluster for n reference rows: ~1.5 sqrt(n), between 32 and 512.
+
+    A query's first exact sum is over its nearest cluster and its bounds are one per cluster,
+    so both costs balance near sqrt(n) members. Measured (benchmarks/bench_fix_overhead.py,
+    Cu, 5,376 rows, decisions only): 128 members 7 ms, 512 members 15 ms per 4,000 atoms; the
+    512 cap is where the 5 x 10^5-row benchmark (benchmarks/bench_fast_dh.py) was tuned.
+    """
+    return int(min(DEFAULT_CLUSTER_SIZE, max(MIN_CLUSTER_SIZE, round(1.5 * math.sqrt(max(int(n), 1))))))
+
+
+def build_cluster_index(X, cluster_size: int | None = None, iterations: int = KMEANS_ITERATIONS,
                         seed: int = 0) -> ClusterIndex:
     """Cluster the reference descriptors into ~n / cluster_size groups.
 
@@ -83,7 +96,7 @@ def build_cluster_index(X, cluster_size: int = DEFAULT_CLUSTER_SIZE, iterations:
 
     Args:
         X: (n, d) reference descriptors, Å^-1 (may be memory-mapped).
-        cluster_size: mean members per cluster.
+        cluster_size: mean members per cluster; None: :func:`default_cluster_size` of n.
         iterations: k-means rounds.
         seed: random seed of the initial centroids.
 
@@ -93,6 +106,8 @@ def build_cluster_index(X, cluster_size: int = DEFAULT_CLUSTER_SIZE, iterations:
     X = np.asarray(X)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"a cluster index needs a non-empty (n, d) descriptor array, got shape {X.shape}")
+    if cluster_size is None:
+        cluster_size = default_cluster_size(len(X))
     if int(cluster_size) < 1:
         raise ValueError(f"cluster_size must be >= 1 (mean members per cluster), got {cluster_size!r}")
     n = len(X)

@@ -86,12 +86,8 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERA
     scale = float(inv_2h2)
     centroids = np.ascontiguousarray(index.centroids)
     c_norm2 = np.einsum("ij,ij->i", centroids, centroids)
-    nearest = _nearest_clusters(Y, index.center, centroids, c_norm2)
-    order = np.argsort(nearest, kind="stable")
-    blocks = [order[s:s + QUERY_BLOCK] for s in range(0, len(order), QUERY_BLOCK)]
     out = np.empty(len(Y))
     counters = np.zeros(3, dtype=np.int64)
-    workers = max(1, min(numba.get_num_threads(), len(blocks)))
 
     def run(my_blocks):
         mine = np.zeros(3, dtype=np.int64)
@@ -99,7 +95,11 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERA
             out[rows] = _block(Y[rows], nearest[rows], index, centroids, c_norm2, scale, tol, threshold, mine)
         return mine
 
-    with _single_threaded_blas():
+    with _single_threaded_blas():  # the threads here split the queries; BLAS threads would fight them
+        nearest = _nearest_clusters(Y, index.center, centroids, c_norm2)
+        order = np.argsort(nearest, kind="stable")
+        blocks = [order[s:s + QUERY_BLOCK] for s in range(0, len(order), QUERY_BLOCK)]
+        workers = max(1, min(numba.get_num_threads(), len(blocks)))
         if workers == 1:
             counters += run(blocks)
         else:
@@ -125,10 +125,6 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     """log S of one block of queries: step 1, bounds, step 2 (see module docstring)."""
     Yc = Yb - index.center
     y_norm2 = np.einsum("ij,ij->i", Yc, Yc)
-    d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
-    slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
-    d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
-    d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
     best = np.full(len(Yb), np.inf)
     sums = np.zeros((len(Yb), 1))
     inv = np.array([scale])
@@ -136,12 +132,36 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     first[np.arange(len(Yb)), nearest] = True
     _sum_needed(first, Yc, y_norm2, index, inv, best, sums, counters)  # step 1: nearest cluster
     log_s1 = np.log(sums[:, 0]) - best * scale
+    rest = np.arange(len(Yb))
+    if threshold is not None:
+        # -log S1 >= dH: a query whose upper bound is at or below every threshold is decided
+        # (dH <= t for all t) without any cluster bound; only the others need them
+        rest = np.flatnonzero(-log_s1 > threshold.min())
+        if len(rest) == 0:
+            return log_s1
+    sub_best, sub_sums = best[rest], sums[rest]
+    _refine(Yc[rest], y_norm2[rest], nearest[rest], log_s1[rest], index, centroids, c_norm2, inv, tol,
+            threshold, sub_best, sub_sums, counters)
+    best[rest], sums[rest] = sub_best, sub_sums
+    return np.log(sums[:, 0]) - best * scale
+
+
+def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, threshold, best, sums,
+            counters) -> None:
+    """Steps after the nearest cluster for the queries ``Yc`` (centred, Å^-1): cluster bounds,
+    decision rounds with a threshold, then every cluster the tolerance needs; updates their
+    running (best, sums) in place."""
+    scale = inv[0]
+    d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
+    slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
+    d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
+    d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
     with np.errstate(divide="ignore"):
         log_count = np.log(index.ring_count)
     bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
                          index.ring_hi, log_count, scale).T.copy()
-    bounds[np.arange(len(Yb)), nearest] = -np.inf  # already summed
-    active = np.ones(len(Yb), dtype=bool)
+    bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
+    active = np.ones(len(Yc), dtype=bool)
     if threshold is not None:
         for width in DECISION_ROUNDS:
             rows = np.flatnonzero(active)
@@ -166,7 +186,6 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     need = np.zeros(bounds.shape, dtype=bool)
     need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
     _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
-    return np.log(sums[:, 0]) - best * scale
 
 
 def _decided(log_s, bounds, thresholds) -> np.ndarray:

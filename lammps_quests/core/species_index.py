@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster_index import DEFAULT_CLUSTER_SIZE, ClusterIndex, build_cluster_index
+from .cluster_index import ClusterIndex, build_cluster_index
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SpeciesClusterIndex:
         return next((int(part.centroids.shape[1]) for part in self.parts if part is not None), 0)
 
 
-def build_species_cluster_index(X, labels, n_species: int, cluster_size: int = DEFAULT_CLUSTER_SIZE,
+def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | None = None,
                                 seed: int = 0) -> SpeciesClusterIndex:
     """Cluster each element's rows of a species-aware reference separately.
 

@@ -41,7 +41,6 @@ import numpy as np
 
 from lammps_quests.core.cluster_index import (
     ARRAY_NAMES,
-    DEFAULT_CLUSTER_SIZE,
     ClusterIndex,
     build_cluster_index,
 )
@@ -73,7 +72,7 @@ def _build_hint(reference) -> str:
     return f"build it with `lammps-quests reference index {where}`"
 
 
-def build_fast_index(reference, cluster_size: int = DEFAULT_CLUSTER_SIZE, seed: int = 0):
+def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0):
     """Cluster the reference's descriptors (see :func:`build_cluster_index`): a ClusterIndex,
     or for a species-aware reference a SpeciesClusterIndex (each element's rows clustered alone)."""
     if reference.species_aware:
@@ -82,7 +81,7 @@ def build_fast_index(reference, cluster_size: int = DEFAULT_CLUSTER_SIZE, seed: 
     return build_cluster_index(reference.descriptors, cluster_size=cluster_size, seed=seed)
 
 
-def save_fast_index(index, reference, path=None, cluster_size=DEFAULT_CLUSTER_SIZE) -> Path:
+def save_fast_index(index, reference, path=None, cluster_size: int | None = None) -> Path:
     """Write ``index`` of ``reference`` to ``path`` (default beside the reference file), atomically.
 
     ``index``: a ClusterIndex (species-agnostic reference, format version 1) or a
@@ -104,7 +103,7 @@ def save_fast_index(index, reference, path=None, cluster_size=DEFAULT_CLUSTER_SI
         "n_environments": reference.n_environments,
         "width": reference.width,
         "n_clusters": index.n_clusters,
-        "cluster_size": int(cluster_size),
+        "cluster_size": "auto" if cluster_size is None else int(cluster_size),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "sha256": _digest_parts(part_arrays),
     }
