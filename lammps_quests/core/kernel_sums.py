@@ -36,8 +36,11 @@ def _single_threaded_blas():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
-ROW_BLOCK = 512  # rows of Y per block
-COL_BLOCK = 4096  # rows of X per block: a block of distances is 512 x 4096 x 8 B = 16 MiB
+# A block of dot products is written by the matrix product and read back by the exponentials:
+# 128 x 1024 x 8 B = 1 MiB stays in a core's L2 cache, where 512 x 4096 (16 MiB) went through
+# memory. Measured on 4,000 Cu queries x 5,376 references, one thread: 93 ms against 99 ms.
+ROW_BLOCK = 128  # rows of Y per block
+COL_BLOCK = 1024  # rows of X per block
 
 # Terms more than this many nats below the largest term of a sum are dropped: each is below
 # e^-60 = 9e-27 of the total, so even 10^9 of them change log S by less than 1e-17.

@@ -128,9 +128,7 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     best = np.full(len(Yb), np.inf)
     sums = np.zeros((len(Yb), 1))
     inv = np.array([scale])
-    first = np.zeros((len(Yb), len(centroids)), dtype=bool)
-    first[np.arange(len(Yb)), nearest] = True
-    _sum_needed(first, Yc, y_norm2, index, inv, best, sums, counters)  # step 1: nearest cluster
+    _sum_nearest(Yc, y_norm2, nearest, index, inv, best, sums, counters)  # step 1
     log_s1 = np.log(sums[:, 0]) - best * scale
     rest = np.arange(len(Yb))
     if threshold is not None:
@@ -195,6 +193,34 @@ def _decided(log_s, bounds, thresholds) -> np.ndarray:
     lower = -np.logaddexp(log_s, _logsumexp_rows(bounds))
     straddled = (lower[:, None] <= thresholds[None, :]) & (thresholds[None, :] < upper[:, None])
     return ~straddled.any(axis=1)
+
+
+def _sum_nearest(Yc, y_norm2, nearest, index, inv, best, sums, counters) -> None:
+    """Step 1: sum every query's nearest cluster exactly. The block's queries are sorted by
+    ``nearest``, so each cluster's queries are one run of rows: a run of at least
+    ``GEMM_QUERIES`` goes through a matrix product on views (no copies), shorter runs through
+    the compiled pair loop, as in :func:`_sum_needed`."""
+    offsets = index.offsets
+    starts = np.flatnonzero(np.r_[True, nearest[1:] != nearest[:-1]])
+    ends = np.r_[starts[1:], len(nearest)]
+    long = ends - starts >= GEMM_QUERIES
+    for a, b in zip(starts[long], ends[long]):
+        c = nearest[a]
+        lo, hi = offsets[c], offsets[c + 1]
+        gram = Yc[a:b] @ index.columns[:, lo:hi]
+        _accumulate_block(gram, y_norm2[a:b], index.row_norm2[lo:hi], inv, best[a:b], sums[a:b])
+        counters[0] += (b - a) * (hi - lo)
+        counters[2] += 1
+    short = np.flatnonzero(~long)
+    if len(short) == 0:
+        return
+    queries = np.flatnonzero(np.repeat(~long, ends - starts))  # the short runs' rows, in run order
+    run_starts = np.r_[0, np.cumsum(ends[short] - starts[short])]
+    clusters = nearest[starts[short]]
+    counters[0] += int(((offsets[clusters + 1] - offsets[clusters]) * (ends[short] - starts[short])).sum())
+    counters[2] += len(short)
+    _sum_pairs(clusters, run_starts, queries, np.ascontiguousarray(Yc.T), y_norm2, index.columns,
+               index.row_norm2, offsets, inv[0], best, sums[:, 0], int(np.diff(offsets).max()))
 
 
 def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
