@@ -11,13 +11,19 @@ For each number of query atoms, in this one process and round-robin (every conte
 same load): the float64 kernel (``delta_entropy(..., precision="float64")``, the default), the
 mixed kernel (``precision="mixed"``; reference prepared once, as a long run does), and the bare
 matrix products that bound them: DGEMM and SGEMM of (atoms x 63) by (63 x 5,376) in the
-kernels' row blocks of 512 (a single product of the full shape would write a 1.4 GB matrix and
+kernels' row blocks (a single product of the full shape would write a 1.4 GB matrix and
 measure memory, not arithmetic), and the mixed kernel's own two products (float64 head, float32
 tail). Reported: medians of ``--repeats`` runs, ratios, the mixed kernel's split (float64 head
 width), rows recomputed in float64, its largest proven bound and its largest observed
 difference from the float64 kernel, and the load average (the machine is shared: only ratios
 taken in one run mean anything). OpenBLAS picks its kernels by CPU (``OPENBLAS_CORETYPE``
 overrides it): the architecture it reports is printed.
+
+Last, what a kernel doing all its products in float32 could prove: for 300 of the query atoms,
+the smallest a-priori bound of its dH error, sum_i p_i * 2 s * kappa_63 * sum_k |y_k - c_k| |x_ik - c_k|
+(p_i: each term's exact share of the sum, s = 1/(2h^2), kappa_63: the float32 dot-product
+factor of core/mixed_sums.py), with c the reference mean or each row's own k-means centroid.
+If its median is above the tolerance, such a kernel would have to redo most atoms in float64.
 """
 
 from __future__ import annotations
@@ -49,9 +55,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lammps_quests.core.information import delta_entropy, prepare_reference  # noqa: E402
-from lammps_quests.core.kernel_sums import _single_threaded_blas  # noqa: E402
-
-ROW_BLOCK = 512
+from lammps_quests.core.kernel_sums import ROW_BLOCK, _single_threaded_blas  # noqa: E402
 
 
 def data(cache: Path):
@@ -107,6 +111,33 @@ def blocked_gemm(Y, X, dtype):
     return call
 
 
+def float32_bounds(X, Y, h=0.015):
+    """Print the float32 error bound of every query (module docstring), two centrings."""
+    from lammps_quests.core.cluster_index import build_cluster_index
+    from lammps_quests.core.mixed_sums import tail_factor
+
+    s = 1.0 / (2 * h * h)
+    d2 = ((Y[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1)
+    p = np.exp(-s * (d2 - d2.min(axis=1, keepdims=True)))
+    p /= p.sum(axis=1, keepdims=True)
+    factor = 2 * s * tail_factor(X.shape[1])
+    c = X.mean(axis=0)
+    rows = {"reference mean": factor * (p * (np.abs(Y - c) @ np.abs(X - c).T)).sum(axis=1)}
+    for size in (16, 128):
+        index = build_cluster_index(X, cluster_size=size)
+        bound = np.zeros(len(Y))
+        for g in range(index.n_clusters):
+            members = index.order[index.offsets[g]:index.offsets[g + 1]]
+            mu = index.centroids[g] + index.center
+            bound += factor * (p[:, members] * (np.abs(Y - mu) @ np.abs(X[members] - mu).T)).sum(axis=1)
+        rows[f"own centroid, clusters of ~{size}"] = bound
+    print(f"# proven float32 error bound of dH (nats), {len(Y)} atoms, h = {h}: centring on ...")
+    for name, bound in rows.items():
+        q10, q50, q90 = np.percentile(bound, [10, 50, 90])
+        print(f"#   {name:<32} median {q50:.1e}  10 % {q10:.1e}  90 % {q90:.1e}  "
+              f"below {ARGS.tol:g}: {100 * np.mean(bound <= ARGS.tol):.0f} % of atoms")
+
+
 def interleaved(repeats, functions):
     """Median time and last result of each function, run round-robin."""
     times = [[] for _ in functions]
@@ -157,6 +188,7 @@ def main() -> None:
               f"{stats['bound']:>9.1e} {diff:>10.1e} {os.getloadavg()[0]:>5.2f}", flush=True)
         if diff > ARGS.tol:
             print(f"GUARANTEE VIOLATED: max |mixed - float64| = {diff:.3e} > tol {ARGS.tol:g}")
+    float32_bounds(X, Q[::max(1, len(Q) // 300)][:300])
     print("# mixed/f64: speed-up of the mixed kernel; f64/DGEMM: the float64 kernel's speed as a fraction of "
           "its bare product; split ms: the mixed kernel's two products alone (float64 head, float32 tail); "
           "medians of", ARGS.repeats, "runs")
