@@ -224,3 +224,14 @@ def test_fix_keyword_fast_parsing():
     for words in (["fast"], ["fast", "0"], ["fast", "1.5"], ["fast", "x"]):
         with pytest.raises(KeywordError, match="fast"):
             parse_keywords(words)
+
+
+def test_default_cluster_size_follows_the_reference_size():
+    from lammps_quests.core.cluster_index import build_cluster_index, default_cluster_size
+
+    assert default_cluster_size(100) == 32  # small references: at least 32 members
+    assert default_cluster_size(5376) == 110  # ~1.5 sqrt(n)
+    assert default_cluster_size(600_000) == 512  # large references: at most 512
+    X = np.random.default_rng(0).normal(size=(5376, 8))
+    assert build_cluster_index(X).n_clusters == round(5376 / 110)
+    assert build_cluster_index(X, cluster_size=512).n_clusters == round(5376 / 512)
