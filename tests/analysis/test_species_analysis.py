@@ -16,6 +16,7 @@ import pytest
 from ase.build import bulk
 from click.testing import CliRunner
 
+from cli_support import invoke
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy, entropy
@@ -120,15 +121,15 @@ def test_overlap_learning_curve_compress_clusters(files):
                                        ["dh", "test.xyz", "-r", "inp.qref", "--fast", "--decide", "0"],
                                        ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "dh-fast", "entropy"])
 def test_two_ranks_equal_one(files, arguments):
+    # one rank: this process, on one thread as each of the two ranks (click's CliRunner)
+    one = invoke(*arguments, "--json", cwd=files, threads_one=True)
+    assert one.exit_code == 0, one.output
+    runs = [json.loads(one.stdout)]
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    runs = []
-    for ranks in (1, 2):
-        command = [sys.executable, "-m", "lammps_quests", *arguments, "--json"]
-        if ranks > 1:
-            command = [str(MPIRUN), "-np", "2"] + command
-        result = subprocess.run(command, cwd=files, env=env, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr + result.stdout
-        runs.append(json.loads(result.stdout))
+    command = [str(MPIRUN), "-np", "2", sys.executable, "-m", "lammps_quests", *arguments, "--json"]
+    result = subprocess.run(command, cwd=files, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr + result.stdout
+    runs.append(json.loads(result.stdout))
     assert runs[0].pop("mpi_ranks") == 1 and runs[1].pop("mpi_ranks") == 2
     assert runs[0].keys() == runs[1].keys()
     assert _numbers(runs[1]) == pytest.approx(_numbers(runs[0]), rel=0, abs=1e-9)
