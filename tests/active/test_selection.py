@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from cli_support import invoke
 from lammps_quests.active.selection import select
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import delta_entropy, entropy
@@ -70,14 +71,16 @@ def test_picks_have_atoms_above_t_and_gains_equal_direct_entropy(reference, unti
 def test_cli_serial_and_two_ranks_agree(reference, tmp_path):
     reference.save(tmp_path / "ref.qref")
     ase.io.write(tmp_path / "pool.xyz", pool_frames())
-    outputs = []
-    for command in ([str(BIN / "lammps-quests")], [str(BIN / "mpirun"), "-np", "2", str(BIN / "lammps-quests")]):
-        name = f"picked{len(outputs)}.xyz"
-        run = subprocess.run(command + ["select", "pool.xyz", "-r", "ref.qref", "-o", name, "--until", "1"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
-        assert run.returncode == 0, run.stderr
-        outputs.append(run.stdout.replace(name, "OUT"))
+    select_into = ["select", "pool.xyz", "-r", "ref.qref", "--until", "1", "-o"]
+    # one rank: this process, on one thread as each of the two ranks (click's CliRunner)
+    one = invoke(*select_into, "picked0.xyz", cwd=tmp_path, threads_one=True)
+    assert one.exit_code == 0, one.output
+    two = subprocess.run([str(BIN / "mpirun"), "-np", "2", str(BIN / "lammps-quests"), *select_into, "picked1.xyz"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
+    assert two.returncode == 0, two.stderr
+    outputs = [one.stdout.replace("picked0.xyz", "OUT"), two.stdout.replace("picked1.xyz", "OUT")]
+    for name in ("picked0.xyz", "picked1.xyz"):
         picked = ase.io.read(tmp_path / name, ":")
         assert [a.info["select_rank"] for a in picked] == list(range(1, len(picked) + 1))
     assert outputs[0] == outputs[1]

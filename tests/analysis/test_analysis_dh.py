@@ -1,5 +1,5 @@
-"""dh: exact and approximate (upper bound) dH, the stored neighbour index, written frames,
-and clear rejection of corrupt or mismatched references."""
+"""dh: exact dH, written frames, and clear rejection of corrupt or mismatched references (the
+approximate dH of ``--approx`` and its neighbour index: test_analysis_approx.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lammps_quests.analysis import (dh_against_reference, index_path, load_or_build_index, load_reference,
-                                    read_dataset)
+from lammps_quests.analysis import dh_against_reference, load_reference, read_dataset
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import delta_entropy
 from lammps_quests.formats.reference import Reference
-from crystals import rattled_frames
+from crystals import dh_test_frames, rattled_frames
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +24,7 @@ def files(tmp_path_factory):
     directory = tmp_path_factory.mktemp("dh")
     reference = Reference.build(rattled_frames("fcc", 3.615, 6, 0.05, 0), k=32, cutoff=5.0)
     ref_path = reference.save(directory / "fcc.qref")
-    test_frames = rattled_frames("fcc", 3.615, 2, 0.05, 100) + rattled_frames("fcc", 3.615, 2, 0.12, 200)
-    # A triclinic frame: shear the cell (with atoms) so the dump writer needs tilt factors.
-    sheared = rattled_frames("fcc", 3.615, 1, 0.05, 300)[0]
-    sheared.set_cell(sheared.cell[:] + [[0, 0, 0], [1.2, 0, 0], [0.4, -0.8, 0]], scale_atoms=True)
-    test_frames.append(sheared)
+    test_frames = dh_test_frames()  # close and far environments, and a triclinic frame
     test_path = directory / "test.xyz"
     ase.io.write(test_path, test_frames)
     return directory, ref_path, test_path, test_frames
@@ -42,73 +37,6 @@ def test_exact_dh_equals_core(files):
     values = dh_against_reference(Y, reference)
     assert np.array_equal(values, delta_entropy(Y, np.asarray(reference.descriptors), reference.bandwidth))
     assert (values > 0).any() and (values <= 0).any()  # the test set has both kinds
-
-
-@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
-def test_approximate_is_an_upper_bound_and_index_is_stored(files, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    directory, ref_path, _, frames = files
-    reference = load_reference(ref_path)
-    Y = descriptors(frames)
-    exact = dh_against_reference(Y, reference)
-    stored = index_path(reference, 8)
-    if stored.exists():
-        stored.unlink()
-    approx = dh_against_reference(Y, reference, approx=8)
-    assert stored.exists()
-    # Dropping terms of the kernel sum can only raise dH. The 1e-9 nats allow the rounding of
-    # the core's blocked sums (measured below 1e-13 against a direct float64 sum).
-    assert np.all(approx >= exact - 1e-9)
-    assert np.any(approx > exact + 1e-6)  # and it is an approximation, not the exact sum
-    # Environments dominated by their nearest reference points agree closely.
-    assert np.median(approx - exact) < 0.5
-    # The stored index is reused as it is (not rebuilt).
-    stamp = stored.stat().st_mtime_ns
-    again = dh_against_reference(Y, reference, approx=8)
-    assert stored.stat().st_mtime_ns == stamp
-    assert np.array_equal(again, approx)
-    # With M = all reference environments the sum is complete: approx = exact.
-    everything = dh_against_reference(Y[:40], reference, approx=reference.n_environments)
-    assert np.allclose(everything, exact[:40], atol=1e-9)
-
-
-@pytest.mark.slow  # PyNNDescent compiles its kernels in every process
-def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    _, ref_path, _, frames = files
-    other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
-    reference = load_reference(other)
-    first = load_or_build_index(reference, 5)
-    assert first is not None and index_path(reference, 5).exists()
-    # Rebuild the reference file with different content: the index is keyed by the new sha256.
-    Reference.build(rattled_frames("fcc", 3.615, 2, 0.07, 60), k=32, cutoff=5.0).save(other)
-    rebuilt = load_reference(other)
-    assert not index_path(rebuilt, 5).exists()
-    Y = descriptors(frames[:1])
-    values = dh_against_reference(Y, rebuilt, approx=5)
-    assert index_path(rebuilt, 5).exists()
-    assert np.all(values >= dh_against_reference(Y, rebuilt) - 1e-9)
-    # A kept file built for another reference or M is rebuilt, not used.
-    index_path(reference, 5).replace(index_path(rebuilt, 5))
-    stamp = index_path(rebuilt, 5).stat().st_mtime_ns
-    dh_against_reference(Y, rebuilt, approx=5)
-    assert index_path(rebuilt, 5).stat().st_mtime_ns != stamp
-    # The CLI can keep the index elsewhere (read-only reference directories).
-    elsewhere = tmp_path / "mine" / "my.pkl"
-    elsewhere.parent.mkdir()
-    test_file = tmp_path / "one.xyz"
-    ase.io.write(test_file, frames[:1])
-    result = CliRunner().invoke(main, ["dh", str(test_file), "-r", str(other), "--approx", "5",
-                                       "--index-file", str(elsewhere), "--json"])
-    assert result.exit_code == 0, result.output
-    assert elsewhere.exists()
-    # A damaged cache entry is rebuilt (never beside the reference: nothing is read there).
-    index_path(rebuilt, 5).write_bytes(b"not a pickle")
-    assert np.all(dh_against_reference(Y, rebuilt, approx=5) >= dh_against_reference(Y, rebuilt) - 1e-9)
-    assert index_path(rebuilt, 5).read_bytes() != b"not a pickle"
-    assert not list(tmp_path.glob("*.pkl"))
-    with pytest.raises(ValueError, match="more neighbours than the reference has"):
-        dh_against_reference(Y, rebuilt, approx=10**6)
 
 
 def test_cli_writes_extxyz_and_lammps_dump(files, tmp_path):

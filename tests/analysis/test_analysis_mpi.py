@@ -12,10 +12,11 @@ import ase.io
 import numpy as np
 import pytest
 
+from cli_support import invoke
+from lammps_quests.core import kernel_sums
 from lammps_quests.formats.reference import Reference
 from crystals import rattled_frames
 
-REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 CLI = "from lammps_quests.cli import main; main()"
 
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.slow  # mpirun -np 2 of the CLI: seconds of start-up pe
 
 
 def _run(arguments, ranks: int, cwd: Path, cli: str = CLI) -> dict:
+    """The command under ``mpirun -np ranks``, one thread per rank (the installed package)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["NUMBA_NUM_THREADS"] = "1"
     env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-c", cli, *arguments, "--json"]
@@ -33,6 +34,13 @@ def _run(arguments, ranks: int, cwd: Path, cli: str = CLI) -> dict:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr + result.stdout
     return json.loads(result.stdout)  # only rank 0 prints: one JSON document
+
+
+def _one_process(arguments, cwd: Path) -> dict:
+    """The command in one process: this one, on one thread as each rank (click's CliRunner)."""
+    result = invoke(*arguments, "--json", cwd=cwd, threads_one=True)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +65,7 @@ def inputs(tmp_path_factory):
     ids=["dh", "entropy", "overlap"],
 )
 def test_mpi_equals_serial(inputs, arguments):
-    serial = _run(arguments, 1, inputs)
+    serial = _one_process(arguments, inputs)
     parallel = _run(arguments, 2, inputs)
     assert serial.pop("mpi_ranks") == 1
     assert parallel.pop("mpi_ranks") == 2  # the rows really were split over two ranks
@@ -65,15 +73,17 @@ def test_mpi_equals_serial(inputs, arguments):
 
 
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
-def test_entropy_chunks_shared_by_ranks_add_up_to_the_serial_numbers(inputs):
+def test_entropy_chunks_shared_by_ranks_add_up_to_the_serial_numbers(inputs, monkeypatch):
     """With 64-row blocks the symmetric self-sum of 572 rows has 45 block pairs in 16 chunks, so
     each of 2 ranks computes 8 of them; the entropy table equals one process's and the core's."""
     import lammps_quests
     from lammps_quests.analysis import read_dataset
 
     small_blocks = "import lammps_quests.core.kernel_sums as k; k.SELF_BLOCK = 64; " + CLI
-    serial = _run(["entropy", "test.xyz"], 1, inputs, small_blocks)
     parallel = _run(["entropy", "test.xyz"], 2, inputs, small_blocks)
+    with monkeypatch.context() as patch:  # the same blocks in this process; the core below: default ones
+        patch.setattr(kernel_sums, "SELF_BLOCK", 64)
+        serial = _one_process(["entropy", "test.xyz"], inputs)
     assert (serial.pop("mpi_ranks"), parallel.pop("mpi_ranks")) == (1, 2)
     assert parallel == serial
     X = read_dataset([inputs / "test.xyz"]).descriptors
@@ -101,8 +111,7 @@ def test_descriptor_rows_match_whole_frames():
 
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
 def test_serial_commands_refuse_mpirun(inputs):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-               NUMBA_NUM_THREADS="1")
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
     command = [str(MPIRUN), "-np", "2", sys.executable, "-c", CLI, "compress", "test.xyz", "-f", "0.5", "-o", "sub.xyz"]
     result = subprocess.run(command, cwd=inputs, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0

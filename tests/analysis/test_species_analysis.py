@@ -1,6 +1,6 @@
 """Offline commands with species-aware descriptors: entropy (per centre element), dh, overlap,
 learning-curve, compress and clusters on rattled InP, against the core functions; dh and entropy
-under mpirun -np 2 equal one process."""
+under mpirun -np 2 equal one process. (dh --approx per element: test_analysis_approx.py.)"""
 
 from __future__ import annotations
 
@@ -13,30 +13,18 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
-from ase.build import bulk
 from click.testing import CliRunner
 
+from cli_support import invoke
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 from lammps_quests.formats.reference import Reference
+from crystals import inp_frames
 
 REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
-
-
-def inp_frames(n: int, seed: int, sigma: float = 0.06, swap: bool = False):
-    frames = []
-    for i in range(n):
-        atoms = bulk("InP", "zincblende", a=5.87, cubic=True).repeat(2)
-        atoms.positions += np.random.default_rng(seed + i).normal(0.0, sigma, atoms.positions.shape)
-        if swap:
-            numbers = atoms.numbers.copy()
-            numbers[[0, 29]] = numbers[[29, 0]]
-            atoms.numbers = numbers
-        frames.append(atoms)
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +62,6 @@ def test_entropy_per_centre_element(files):
     assert [part["n"] for part in out["per_species"]] == [384, 384]
 
 
-@pytest.mark.slow  # --approx: PyNNDescent compiles its kernels in every process
 def test_dh_follows_the_reference_species(files):
     out = cli(files, "dh", "test.xyz", "-r", "inp.qref", "-o", "dh.xyz")
     reference = Reference.load(files / "inp.qref")
@@ -88,15 +75,6 @@ def test_dh_follows_the_reference_species(files):
     assert out["per_species"]["In"]["n"] == 64
     # the swapped atoms (0: P on an In site, 29: In on a P site, in both frames) stand out
     assert (expected[[0, 29, 64, 93]] > 0).all()
-    # --approx M works per element: M neighbours among the rows centred on the atom's element,
-    # so an upper bound of the species-aware dH that still flags the antisites
-    approx = cli(files, "dh", "test.xyz", "-r", "inp.qref", "--approx", "5", "-o", "approx.xyz")
-    bound = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "approx.xyz", ":")])
-    assert (bound >= expected - 1e-7).all() and approx["max"] >= out["max"] - 1e-9
-    assert (bound[[0, 29, 64, 93]] > 0).all()
-    runner = CliRunner()
-    result = runner.invoke(main, ["dh", str(files / "test.xyz"), "-r", str(files / "inp.qref"), "--approx", "385"])
-    assert result.exit_code != 0 and "environments centred on In (384)" in result.output
 
 
 def test_overlap_learning_curve_compress_clusters(files):
@@ -120,15 +98,15 @@ def test_overlap_learning_curve_compress_clusters(files):
                                        ["dh", "test.xyz", "-r", "inp.qref", "--fast", "--decide", "0"],
                                        ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "dh-fast", "entropy"])
 def test_two_ranks_equal_one(files, arguments):
+    # one rank: this process, on one thread as each of the two ranks (click's CliRunner)
+    one = invoke(*arguments, "--json", cwd=files, threads_one=True)
+    assert one.exit_code == 0, one.output
+    runs = [json.loads(one.stdout)]
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    runs = []
-    for ranks in (1, 2):
-        command = [sys.executable, "-m", "lammps_quests", *arguments, "--json"]
-        if ranks > 1:
-            command = [str(MPIRUN), "-np", "2"] + command
-        result = subprocess.run(command, cwd=files, env=env, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr + result.stdout
-        runs.append(json.loads(result.stdout))
+    command = [str(MPIRUN), "-np", "2", sys.executable, "-m", "lammps_quests", *arguments, "--json"]
+    result = subprocess.run(command, cwd=files, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr + result.stdout
+    runs.append(json.loads(result.stdout))
     assert runs[0].pop("mpi_ranks") == 1 and runs[1].pop("mpi_ranks") == 2
     assert runs[0].keys() == runs[1].keys()
     assert _numbers(runs[1]) == pytest.approx(_numbers(runs[0]), rel=0, abs=1e-9)

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 from ase.io import read, write
+from cli_support import invoke
 from crystals import rattled_frames
 
 from lammps_quests.core.cluster_index import build_cluster_index
@@ -179,6 +180,7 @@ def test_stale_missing_and_damaged_index_refused(tmp_path):
 
 
 def cli(*args, cwd):
+    """The command in its own process (``python -m lammps_quests``): exit code and stderr as a shell sees them."""
     return subprocess.run([sys.executable, "-m", "lammps_quests", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300, check=False)
 
@@ -188,30 +190,30 @@ def test_cli_index_and_dh_fast(tmp_path):
     write(tmp_path / "train.xyz", rattled_frames("fcc", 3.61, 4, 0.05, seed=1))
     write(tmp_path / "test.xyz", rattled_frames("fcc", 3.61, 2, 0.12, seed=9)
           + rattled_frames("bcc", 2.87, 1, 0.05, seed=3))
-    done = cli("reference", "build", "ref.qref", "train.xyz", "--fast-index", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = invoke("reference", "build", "ref.qref", "train.xyz", "--fast-index", cwd=tmp_path)
+    assert done.exit_code == 0, done.output
     assert (tmp_path / "ref.qref.qidx").exists()
-    exact = cli("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", "exact.xyz", cwd=tmp_path)
-    fast = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "--json", "-o", "fast.xyz", cwd=tmp_path)
-    assert exact.returncode == 0 and fast.returncode == 0, fast.stderr
+    exact = invoke("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", "exact.xyz", cwd=tmp_path)
+    fast = invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "--json", "-o", "fast.xyz", cwd=tmp_path)
+    assert exact.exit_code == 0 and fast.exit_code == 0, exact.output + fast.output
     e, f = json.loads(exact.stdout), json.loads(fast.stdout)
     assert f["fast"] is True and f["fraction_positive"] == e["fraction_positive"]
     de = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "exact.xyz", ":")])
     df = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "fast.xyz", ":")])
     assert (df - de).min() >= -ROUNDING and (df - de).max() <= 1e-6 + ROUNDING
     # the reference rebuilt from other frames: its old index is removed; put back, it is stale
-    # and refused by name (a file error: exit 1, no usage block)
+    # and refused by name (a file error: exit 1, no usage block), by the command run as a shell does
     old_index = (tmp_path / "ref.qref.qidx").read_bytes()
-    done = cli("reference", "build", "ref.qref", "test.xyz", "--force", "--no-fast-index", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = invoke("reference", "build", "ref.qref", "test.xyz", "--force", "--no-fast-index", cwd=tmp_path)
+    assert done.exit_code == 0, done.output
     assert not (tmp_path / "ref.qref.qidx").exists()
     (tmp_path / "ref.qref.qidx").write_bytes(old_index)
     stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
     assert stale.returncode == 1 and "stale" in stale.stderr and "reference index" in stale.stderr
     assert "Usage:" not in stale.stderr
-    rebuilt = cli("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
-    assert rebuilt.returncode == 0, rebuilt.stderr
-    assert cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", cwd=tmp_path).returncode == 0
+    rebuilt = invoke("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", cwd=tmp_path).exit_code == 0
 
 
 def test_fix_keyword_fast_parsing():

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 from ase.io import read, write
+from cli_support import invoke
 from crystals import thermal_inp
 
 from lammps_quests.analysis.reference_dh import ReferenceDh
@@ -190,6 +191,7 @@ def test_agnostic_index_file_unchanged(tmp_path):
 
 # ------------------------------------------------------------------ CLI on InP
 def cli(*args, cwd):
+    """The command in its own process (``python -m lammps_quests``): exit code and stderr as a shell sees them."""
     return subprocess.run([sys.executable, "-m", "lammps_quests", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300, check=False)
 
@@ -202,13 +204,14 @@ def test_cli_reference_index_and_dh_fast_species(tmp_path):
     symbols[0], symbols[1] = symbols[1], symbols[0]  # an antisite pair
     swapped.set_chemical_symbols(symbols)
     write(tmp_path / "test.xyz", test + [swapped])
+    # the build in its own process, as a shell runs it; the dh commands in this one
     done = cli("reference", "build", "ref.qref", "train.xyz", "--species", "auto", "--fast-index", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ref.qref.qidx").exists()
     runs = {}
     for name, extra in [("exact", []), ("fast", ["--fast", "--tol", "1e-6"]), ("decide", ["--fast", "--decide", "0"])]:
-        run = cli("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", f"{name}.xyz", *extra, cwd=tmp_path)
-        assert run.returncode == 0, run.stderr
+        run = invoke("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", f"{name}.xyz", *extra, cwd=tmp_path)
+        assert run.exit_code == 0, run.output
         runs[name] = (json.loads(run.stdout),
                       np.concatenate([a.arrays["dH"] for a in read(tmp_path / f"{name}.xyz", ":")]))
     exact, fast, decide = (runs[n][1] for n in ("exact", "fast", "decide"))
@@ -217,9 +220,9 @@ def test_cli_reference_index_and_dh_fast_species(tmp_path):
     assert runs["fast"][0]["fraction_positive"] == runs["exact"][0]["fraction_positive"] > 0
     assert set(runs["fast"][0]["per_species"]) == {"In", "P"}
     old_index = (tmp_path / "ref.qref.qidx").read_bytes()
-    rebuilt = cli("reference", "build", "ref.qref", "test.xyz", "--species", "auto", "--no-fast-index", "--force",
-                  cwd=tmp_path)
-    assert rebuilt.returncode == 0, rebuilt.stderr
+    rebuilt = invoke("reference", "build", "ref.qref", "test.xyz", "--species", "auto", "--no-fast-index", "--force",
+                     cwd=tmp_path)
+    assert rebuilt.exit_code == 0, rebuilt.output
     assert not (tmp_path / "ref.qref.qidx").exists()  # --force removes the old index with the old file
     (tmp_path / "ref.qref.qidx").write_bytes(old_index)  # as if it had been copied back by hand
     stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
