@@ -6,6 +6,7 @@ and stderr as a shell sees them, and every comparison with ``mpirun``, keep real
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,3 +44,11 @@ def invoke(*arguments, cwd: Path, threads_one: bool = False) -> Result:
         return CliRunner().invoke(main, [str(a) for a in arguments])
     finally:
         os.chdir(here)
+
+
+def invoke_json(directory: Path, *arguments):
+    """``lammps-quests *arguments --json`` run from ``directory`` in this process: the parsed
+    JSON it prints (the command must succeed)."""
+    result = invoke(*arguments, "--json", cwd=directory)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)

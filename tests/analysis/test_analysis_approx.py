@@ -9,8 +9,6 @@ runs this whole module (tests/conftest.py), so it compiles them once.
 
 from __future__ import annotations
 
-import json
-import os
 import stat
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy
 from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 from lammps_quests.formats.reference import Reference
+from cli_support import invoke_json as cli
 from crystals import dh_test_frames, inp_frames, rattled_frames
 
 pytestmark = pytest.mark.slow  # PyNNDescent compiles its kernels in every process
@@ -163,13 +162,3 @@ def test_approx_per_element_bounds_the_species_aware_dh(inp_files, tmp_path, mon
     assert result.exit_code != 0 and "environments centred on In (384)" in result.output
 
 
-def cli(directory, *arguments):
-    runner = CliRunner()
-    cwd = os.getcwd()
-    os.chdir(directory)
-    try:
-        result = runner.invoke(main, [*arguments, "--json"])
-    finally:
-        os.chdir(cwd)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)

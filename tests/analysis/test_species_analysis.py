@@ -13,10 +13,9 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from cli_support import invoke
-from lammps_quests.cli import main
+from cli_support import invoke_json as cli
 from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy, entropy
 from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
@@ -36,18 +35,6 @@ def files(tmp_path_factory):
     reference = Reference.load(directory / "inp.qref")
     save_fast_index(build_fast_index(reference, cluster_size=64), reference)  # per-element index
     return directory
-
-
-def cli(directory, *arguments):
-    runner = CliRunner()
-    cwd = os.getcwd()
-    os.chdir(directory)
-    try:
-        result = runner.invoke(main, [*arguments, "--json"])
-    finally:
-        os.chdir(cwd)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
 
 
 def test_entropy_per_centre_element(files):
