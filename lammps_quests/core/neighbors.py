@@ -116,11 +116,14 @@ def _grid(centers: np.ndarray, points: np.ndarray, cutoff: float):
 
 @cached_njit()
 def _bin_of(p, lo, bin_size, nbins):
-    b = np.empty(3, dtype=np.int64)
-    for a in range(3):
-        v = int((p[a] - lo[a]) / bin_size[a])
-        b[a] = min(max(v, 0), nbins[a] - 1)
-    return b
+    """(x, y, z) bin numbers of point p, clipped to the grid (a tuple: no array per call)."""
+    return (_clip_bin(p[0], lo[0], bin_size[0], nbins[0]), _clip_bin(p[1], lo[1], bin_size[1], nbins[1]),
+            _clip_bin(p[2], lo[2], bin_size[2], nbins[2]))
+
+
+@cached_njit()
+def _clip_bin(x, lo, size, n):
+    return min(max(int((x - lo) / size), 0), n - 1)
 
 
 @cached_njit()
@@ -183,6 +186,9 @@ def _descriptor_kernel(centers, points, binned, self_index, order, start, lo, bi
     npad = 1
     while npad < k:
         npad *= 2
+    where = np.empty(len(order), dtype=np.int64)  # where[point row] = its row of binned
+    for s in range(len(order)):
+        where[order[s]] = s
     for chunk in numba.prange(nchunks):
         first = chunk * nc // nchunks
         last = (chunk + 1) * nc // nchunks
@@ -193,14 +199,17 @@ def _descriptor_kernel(centers, points, binned, self_index, order, start, lo, bi
         idx = np.empty(k, dtype=np.int64)
         cand_s = np.empty(ncand, dtype=np.int64)
         cand_r2 = np.empty(ncand, dtype=np.float64)
-        top = np.empty(k, dtype=np.int64)
-        top_q = np.empty(k, dtype=np.int64)
+        cand_q = np.empty(ncand, dtype=np.int64)
+        keys = np.empty(min(ncand, _COUNT_RANK_MAX) + _LANES, dtype=np.int64)
+        ranked = np.empty(ncand, dtype=np.int64)
+        sqrt_w = np.empty(k, dtype=np.float64)
         rows = np.empty((npad, k), dtype=np.float64)  # rows[position, matrix row]
         xyz = np.empty((3, k), dtype=np.float64)  # neighbour coordinates, one row per axis
         for i in range(first, last):
-            coincident[i] = _describe_one(i, centers, points, binned, self_index, order, start, lo,
-                                          bin_size, nbins, k, cutoff, network, dist2, idx,
-                                          cand_s, cand_r2, top, top_q, rows, xyz, out[i])
+            me = self_index[i]
+            coincident[i] = _describe_one(centers[i], -1 if me < 0 else where[me], points, binned, order,
+                                          start, lo, bin_size, nbins, k, cutoff, network, dist2, idx,
+                                          cand_s, cand_r2, cand_q, ranked, keys, sqrt_w, rows, xyz, out[i])
     return coincident
 
 
@@ -213,14 +222,21 @@ _descriptor_kernel_serial = cached_njit()(_descriptor_kernel)
 
 @cached_njit()
 def _count_candidates(c, start, lo, bin_size, nbins):
-    b = _bin_of(c, lo, bin_size, nbins)
+    bx0, bx1, by0, by1, bz0, bz1 = _search_box(c, lo, bin_size, nbins)
     ncand = 0
-    for bx in range(max(b[0] - _REACH, 0), min(b[0] + _REACH + 1, nbins[0])):
-        for by in range(max(b[1] - _REACH, 0), min(b[1] + _REACH + 1, nbins[1])):
-            for bz in range(max(b[2] - _REACH, 0), min(b[2] + _REACH + 1, nbins[2])):
-                cell = (bx * nbins[1] + by) * nbins[2] + bz
-                ncand += start[cell + 1] - start[cell]
+    for bx in range(bx0, bx1):
+        for by in range(by0, by1):
+            column = (bx * nbins[1] + by) * nbins[2]
+            ncand += start[column + bz1] - start[column + bz0]
     return ncand
+
+
+@cached_njit()
+def _search_box(c, lo, bin_size, nbins):
+    """Bin ranges [b0, b1) per axis within _REACH bins of the bin of c."""
+    bx, by, bz = _bin_of(c, lo, bin_size, nbins)
+    return (max(bx - _REACH, 0), min(bx + _REACH + 1, nbins[0]), max(by - _REACH, 0),
+            min(by + _REACH + 1, nbins[1]), max(bz - _REACH, 0), min(bz + _REACH + 1, nbins[2]))
 
 
 # Neighbours are ranked by squared distance rounded to _R2_QUANTUM Å^2, then by the displacement
@@ -233,57 +249,94 @@ _R2_QUANTUM = 1e-8
 _VEC_QUANTUM = 1e-6
 
 
+# Up to this many candidates within the cutoff are ranked by counting: each candidate's key (its
+# rounded squared distance, shifted left by 8 bits, or-ed with its number < 256, so that all keys
+# differ) is compared with every other key, m^2 comparisons without branches that vectorise. More
+# candidates, or cutoffs so long (> 10^4 Å) that a shifted key would overflow, are sorted.
+_COUNT_RANK_MAX = 128
+_KEY_SHIFT = 8
+_PACKABLE_R2 = 2.0 ** (62 - _KEY_SHIFT) * _R2_QUANTUM  # Å^2
+_LANES = 8
+
+
 @cached_njit(error_model="numpy")
-def _nearest(i, c, binned, self_index, order, start, lo, bin_size, nbins, cutoff, k, dist2, idx,
-             cand_s, cand_r2, top, top_q):
+def _nearest(c, me, binned, order, start, lo, bin_size, nbins, cutoff, k, dist2, idx, cand_s, cand_r2,
+             cand_q, ranked, keys):
     """The up to k nearest points within cutoff of c, in rank order; returns their count.
 
-    ``binned``: the points in bin order (``points[order]``), so the distance test of the many
-    candidates outside the cutoff reads memory in sequence. Candidates within the cutoff are
-    collected first (``cand_s``: their rows of ``binned``, ``cand_r2``: squared distances),
-    then ranked by moving only their numbers (``top``, with rounded distances ``top_q``).
-    Fills dist2[:m] (Å^2) and idx[:m] (point rows) in rank order.
+    ``binned``: the points in bin order (``points[order]``); ``me``: the row of ``binned`` that is
+    the centre itself (-1: none). Bins are numbered z fastest, so the bins of one (x, y) column of
+    the search box hold one contiguous run of ``binned``: the distance test reads memory in
+    sequence, and it writes every candidate but advances past only those within the cutoff, so it
+    has no branch to mispredict. The m candidates kept (``cand_s``: rows of ``binned``,
+    ``cand_r2``: squared distances, ``cand_q``: rounded ones) are then ranked (``ranked``).
+    Fills dist2[:n] (Å^2) and idx[:n] (point rows) in rank order.
     """
-    b = _bin_of(c, lo, bin_size, nbins)
+    bx0, bx1, by0, by1, bz0, bz1 = _search_box(c, lo, bin_size, nbins)
     rc2 = cutoff * cutoff
-    me = self_index[i]
     m = 0
-    for bx in range(max(b[0] - _REACH, 0), min(b[0] + _REACH + 1, nbins[0])):
-        for by in range(max(b[1] - _REACH, 0), min(b[1] + _REACH + 1, nbins[1])):
-            for bz in range(max(b[2] - _REACH, 0), min(b[2] + _REACH + 1, nbins[2])):
-                cell = (bx * nbins[1] + by) * nbins[2] + bz
-                for s in range(start[cell], start[cell + 1]):
-                    d0 = binned[s, 0] - c[0]
-                    d1 = binned[s, 1] - c[1]
-                    d2 = binned[s, 2] - c[2]
-                    r2 = d0 * d0 + d1 * d1 + d2 * d2
-                    if r2 <= rc2 and order[s] != me:
-                        cand_s[m] = s
-                        cand_r2[m] = r2
-                        m += 1
-    n = 0
+    for bx in range(bx0, bx1):
+        for by in range(by0, by1):
+            column = (bx * nbins[1] + by) * nbins[2]
+            for s in range(start[column + bz0], start[column + bz1]):
+                d0 = binned[s, 0] - c[0]
+                d1 = binned[s, 1] - c[1]
+                d2 = binned[s, 2] - c[2]
+                r2 = d0 * d0 + d1 * d1 + d2 * d2
+                cand_s[m] = s
+                cand_r2[m] = r2
+                m += (r2 <= rc2) & (s != me)
     for t in range(m):
-        q = np.int64(np.floor(cand_r2[t] / _R2_QUANTUM + 0.5))
-        if n == k:
-            last = top_q[k - 1]
-            if q > last or (q == last and not _tie_before(t, top[k - 1], c, binned, order, cand_s)):
-                continue
-        # insert into the ranked list, dropping the k-th when full
-        pos = min(n, k - 1)
-        while pos > 0:
-            other = top_q[pos - 1]
-            if q > other or (q == other and not _tie_before(t, top[pos - 1], c, binned, order, cand_s)):
-                break
-            top[pos] = top[pos - 1]
-            top_q[pos] = other
-            pos -= 1
-        top[pos] = t
-        top_q[pos] = q
-        n = min(n + 1, k)
+        cand_q[t] = np.int64(np.floor(cand_r2[t] / _R2_QUANTUM + 0.5))
+    _rank(cand_q, m, rc2 < _PACKABLE_R2, ranked, keys)
+    n = min(m, k)
+    _break_ties(c, binned, order, cand_s, cand_q, m, n, ranked)
     for j in range(n):
-        dist2[j] = cand_r2[top[j]]
-        idx[j] = order[cand_s[top[j]]]
+        t = ranked[j]
+        dist2[j] = cand_r2[t]
+        idx[j] = order[cand_s[t]]
     return n
+
+
+@cached_njit()
+def _rank(q, m, packable, ranked, keys):
+    """ranked[:m] = the candidates 0..m-1 ordered by (q, candidate number).
+
+    ``keys``: scratch with room for m rounded up to a multiple of _LANES, so the counting loop
+    runs over whole vectors (its padding, the largest int64, counts for nothing)."""
+    if m > _COUNT_RANK_MAX or not packable:
+        ranked[:m] = np.argsort(q[:m], kind="mergesort")  # stable: equal q stay in candidate order
+        return
+    padded = -(-m // _LANES) * _LANES
+    for t in range(m):
+        keys[t] = (q[t] << _KEY_SHIFT) | t
+    for t in range(m, padded):
+        keys[t] = np.iinfo(np.int64).max
+    for t in range(m):
+        key = keys[t]
+        before = 0
+        for u in range(padded):
+            before += keys[u] < key
+        ranked[before] = t
+
+
+@cached_njit()
+def _break_ties(c, binned, order, cand_s, q, m, n, ranked):
+    """Reorder each run of equal rounded distance that reaches into the first n ranks by
+    :func:`_tie_before` (insertion sort: runs are short, and absent off perfect lattices)."""
+    p = 0
+    while p < n:
+        e = p + 1
+        while e < m and q[ranked[e]] == q[ranked[p]]:
+            e += 1
+        for a in range(p + 1, e):
+            t = ranked[a]
+            b = a
+            while b > p and _tie_before(t, ranked[b - 1], c, binned, order, cand_s):
+                ranked[b] = ranked[b - 1]
+                b -= 1
+            ranked[b] = t
+        p = e
 
 
 @cached_njit()
@@ -304,13 +357,12 @@ def _tie_before(t, u, c, binned, order, cand_s):
 # check to every division and the loops over neighbour pairs vectorise; zero distances are
 # detected and reported explicitly.
 @cached_njit(error_model="numpy")
-def _describe_one(i, centers, points, binned, self_index, order, start, lo, bin_size, nbins, k, cutoff,
-                  network, dist2, idx, cand_s, cand_r2, top, top_q, rows, xyz, row):
-    """Fill ``row`` with the descriptor of centre i; return a coincident point's index or -1."""
-    c = centers[i]
-    jmax = _nearest(i, c, binned, self_index, order, start, lo, bin_size, nbins, cutoff, k,
-                    dist2, idx, cand_s, cand_r2, top, top_q)
-    sqrt_w = np.empty(jmax, dtype=np.float64)
+def _describe_one(c, me, points, binned, order, start, lo, bin_size, nbins, k, cutoff, network, dist2, idx,
+                  cand_s, cand_r2, cand_q, ranked, keys, sqrt_w, rows, xyz, row):
+    """Fill ``row`` with the descriptor of the centre at c (``me``: its row of ``binned``, or -1);
+    return a coincident point's index or -1."""
+    jmax = _nearest(c, me, binned, order, start, lo, bin_size, nbins, cutoff, k, dist2, idx, cand_s, cand_r2,
+                    cand_q, ranked, keys)
     for j in range(jmax):
         r = np.sqrt(dist2[j])
         if r == 0.0:
@@ -322,28 +374,34 @@ def _describe_one(i, centers, points, binned, self_index, order, start, lo, bin_
             xyz[a, j] = points[idx[j], a]
     for j in range(jmax, k):
         row[j] = 0.0
+        sqrt_w[j] = 0.0
+        for a in range(3):
+            xyz[a, j] = np.inf  # absent neighbours: 0 / inf = 0 in the matrix
     # X2: the zero-padded k x k matrix R[j, l] = sqrt(w_j w_l) / r_jl. It is symmetric, so
-    # rows[l, j] = R[j, l]: the sorting network below works on all k matrix rows at once. The
-    # upper triangle is computed row by row from contiguous coordinates (the loop over l
-    # vectorises), then mirrored.
-    rows[:k, :] = 0.0
-    rows[k:, :] = np.inf
+    # rows[l, j] = R[j, l]: the sorting network below works on all k matrix rows at once. Each
+    # row is computed whole, over all k columns, from contiguous coordinates: a fixed-length loop
+    # that vectorises without a remainder, and no transposed copy of a triangle. (Both triangles
+    # get the same bits: x_j - x_l = -(x_l - x_j) exactly, and the product commutes.)
     for j in range(jmax):
         xj = xyz[0, j]
         yj = xyz[1, j]
         zj = xyz[2, j]
         wj = sqrt_w[j]
         target = rows[j]
-        for l in range(j + 1, jmax):
+        bad = 0
+        for l in range(k):
             d0 = xj - xyz[0, l]
             d1 = yj - xyz[1, l]
             d2 = zj - xyz[2, l]
-            target[l] = wj * sqrt_w[l] / np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-    for j in range(jmax):
-        for l in range(j + 1, jmax):
-            if not rows[j, l] < np.inf:  # r_jl = 0 (inf, or nan for w = 0): two neighbours coincide
-                return idx[l]
-            rows[l, j] = rows[j, l]
+            value = wj * sqrt_w[l] / np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+            target[l] = value
+            bad += not value < np.inf
+        # the diagonal (r_jj = 0) is always inf or nan; any other is two coincident neighbours
+        if bad > 1:
+            return _coincident(idx, target, j, jmax)
+        target[j] = 0.0
+    rows[jmax:k, :] = 0.0
+    rows[k:, :] = np.inf
     for t in range(network.shape[0]):
         a = network[t, 0]
         b = network[t, 1]
@@ -359,3 +417,12 @@ def _describe_one(i, centers, points, binned, self_index, order, start, lo, bin_
             total += rows[k - 1 - t, j]
         row[k + t] = total / k
     return -1
+
+
+@cached_njit()
+def _coincident(idx, target, j, jmax):
+    """Index of a neighbour that coincides with neighbour j (a non-finite entry off the diagonal)."""
+    for l in range(jmax):
+        if l != j and not target[l] < np.inf:
+            return idx[max(j, l)]
+    return idx[j]
