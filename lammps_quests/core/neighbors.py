@@ -73,8 +73,7 @@ def descriptors_from_points(
     if len(points) == 0:
         return out
     lo, bin_size, nbins = _grid(centers, points, cutoff)
-    order, start = _bin_points(points, lo, bin_size, nbins)
-    binned = np.ascontiguousarray(points[order])
+    order, start, binned = _bin_points(points, lo, bin_size, nbins)
     kernel = _descriptor_kernel_serial if numba.get_num_threads() == 1 else _descriptor_kernel_parallel
     coincident = kernel(centers, points, binned, self_index, order, start, lo, bin_size, nbins, k, cutoff,
                         sorting_network(k), _chunk_count(len(centers)), out)
@@ -102,8 +101,7 @@ _REACH = 2
 
 def _grid(centers: np.ndarray, points: np.ndarray, cutoff: float):
     """A cell-list grid covering centres and points, bins at least ``cutoff / _REACH`` wide (Å)."""
-    lo = np.minimum(points.min(axis=0), centers.min(axis=0))
-    hi = np.maximum(points.max(axis=0), centers.max(axis=0))
+    lo, hi = _bounds(centers, points)
     extent = np.maximum(hi - lo, 1e-9)
     nbins = np.maximum(np.floor(extent * _REACH / cutoff), 1).astype(np.int64)
     # Widely scattered atoms (a gas, far-flung molecules) would need absurd grids: grow the
@@ -112,6 +110,20 @@ def _grid(centers: np.ndarray, points: np.ndarray, cutoff: float):
         nbins = np.maximum(nbins // 2, 1)
     bin_size = extent / nbins
     return lo, bin_size, nbins
+
+
+@cached_njit()
+def _bounds(centers, points):
+    """Per-axis (lowest, highest) coordinate over centres and points, Å (one pass over each;
+    numpy's min(axis=0) on (n, 3) rows strides through memory three times)."""
+    lo = points[0].copy()
+    hi = points[0].copy()
+    for array in (centers, points):
+        for i in range(array.shape[0]):
+            for a in range(3):
+                lo[a] = min(lo[a], array[i, a])
+                hi[a] = max(hi[a], array[i, a])
+    return lo, hi
 
 
 @cached_njit()
@@ -128,7 +140,8 @@ def _clip_bin(x, lo, size, n):
 
 @cached_njit()
 def _bin_points(points, lo, bin_size, nbins):
-    """Counting sort of points by bin: points of bin b are order[start[b]:start[b+1]]."""
+    """Counting sort of points by bin: the points of bin b are rows order[start[b]:start[b+1]] of
+    ``points`` and the same rows of ``binned`` (= points[order])."""
     n = points.shape[0]
     total = nbins[0] * nbins[1] * nbins[2]
     ids = np.empty(n, dtype=np.int64)
@@ -140,10 +153,14 @@ def _bin_points(points, lo, bin_size, nbins):
     start = np.cumsum(counts)
     fill = start[:-1].copy()
     order = np.empty(n, dtype=np.int64)
+    binned = np.empty((n, 3), dtype=np.float64)
     for i in range(n):
-        order[fill[ids[i]]] = i
+        s = fill[ids[i]]
+        order[s] = i
+        for a in range(3):
+            binned[s, a] = points[i, a]
         fill[ids[i]] += 1
-    return order, start
+    return order, start, binned
 
 
 @cached_njit(error_model="numpy")
