@@ -219,9 +219,9 @@ def _descriptor_kernel(centers, points, binned, self_index, order, start, lo, bi
         cand_q = np.empty(ncand, dtype=np.int64)
         keys = np.empty(min(ncand, _COUNT_RANK_MAX) + _LANES, dtype=np.int64)
         ranked = np.empty(ncand, dtype=np.int64)
-        sqrt_w = np.empty(k, dtype=np.float64)
+        sqrt_w = np.empty(2 * k, dtype=np.float64)
         rows = np.empty((npad, k), dtype=np.float64)  # rows[position, matrix row]
-        xyz = np.empty((3, k), dtype=np.float64)  # neighbour coordinates, one row per axis
+        xyz = np.empty((3, 2 * k), dtype=np.float64)  # neighbour coordinates, one row per axis
         for i in range(first, last):
             me = self_index[i]
             coincident[i] = _describe_one(centers[i], -1 if me < 0 else where[me], points, binned, order,
@@ -391,38 +391,12 @@ def _describe_one(c, me, points, binned, order, start, lo, bin_size, nbins, k, c
             xyz[a, j] = points[idx[j], a]
     for j in range(jmax, k):
         row[j] = 0.0
-        sqrt_w[j] = 0.0
-        for a in range(3):
-            xyz[a, j] = np.inf  # absent neighbours: 0 / inf = 0 in the matrix
-    # X2: the zero-padded k x k matrix R[j, l] = sqrt(w_j w_l) / r_jl. It is symmetric, so
-    # rows[l, j] = R[j, l]: the sorting network below works on all k matrix rows at once. Each
-    # row is computed whole, over all k columns, from contiguous coordinates: a fixed-length loop
-    # that vectorises without a remainder, and no transposed copy of a triangle. (Both triangles
-    # get the same bits: x_j - x_l = -(x_l - x_j) exactly, and the product commutes.)
-    for j in range(jmax):
-        xj = xyz[0, j]
-        yj = xyz[1, j]
-        zj = xyz[2, j]
-        wj = sqrt_w[j]
-        target = rows[j]
-        bad = 0
-        for l in range(k):
-            d0 = xj - xyz[0, l]
-            d1 = yj - xyz[1, l]
-            d2 = zj - xyz[2, l]
-            value = wj * sqrt_w[l] / np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-            target[l] = value
-            bad += not value < np.inf
-        # the diagonal (r_jj = 0) is always inf or nan; any other is two coincident neighbours
-        if bad > 1:
-            return _coincident(idx, target, j, jmax)
-        target[j] = 0.0
-    rows[jmax:k, :] = 0.0
-    rows[k:, :] = np.inf
+    if _pair_matrix(jmax, k, sqrt_w, xyz, rows):
+        return _coincident(jmax, sqrt_w, xyz, idx)
     for t in range(network.shape[0]):
         a = network[t, 0]
         b = network[t, 1]
-        for j in range(k):
+        for j in range(jmax):  # the columns of absent neighbours hold zeros: sorted already
             x = rows[a, j]
             y = rows[b, j]
             rows[a, j] = x if x < y else y
@@ -436,10 +410,56 @@ def _describe_one(c, me, points, binned, order, start, lo, bin_size, nbins, k, c
     return -1
 
 
-@cached_njit()
-def _coincident(idx, target, j, jmax):
-    """Index of a neighbour that coincides with neighbour j (a non-finite entry off the diagonal)."""
-    for l in range(jmax):
-        if l != j and not target[l] < np.inf:
-            return idx[max(j, l)]
-    return idx[j]
+@cached_njit(error_model="numpy")
+def _pair_matrix(jmax, k, sqrt_w, xyz, rows) -> bool:
+    """Fill ``rows`` with the zero-padded X2 matrix R[j, l] = sqrt(w_j w_l) / r_jl in an order
+    the sorting network accepts; True if two neighbours coincide (r_jl = 0).
+
+    The network sorts each column ``rows[:, j]``, so only the set of values in it matters, not
+    their order. Column j (matrix row j of the first jmax neighbours) holds R[j, (j + d) mod jmax]
+    at position d: for one d that is a run over all j with contiguous operands (the coordinates
+    and weights are doubled to length 2 jmax, so (j + d) needs no modulo), a loop that vectorises.
+    R is symmetric, so position d and position jmax - d hold the same values rotated by d: half
+    the distances are computed, the other half are copies. (Both orders give the same bits:
+    x_j - x_l = -(x_l - x_j) exactly, and the product commutes.) Position 0 (the diagonal),
+    positions >= jmax (absent neighbours) and the columns of absent neighbours are 0; padding
+    positions k.. are +inf.
+    """
+    for j in range(jmax):
+        sqrt_w[jmax + j] = sqrt_w[j]
+        for a in range(3):
+            xyz[a, jmax + j] = xyz[a, j]
+    bad = 0
+    for d in range(1, jmax // 2 + 1):
+        target = rows[d]
+        for j in range(jmax):
+            d0 = xyz[0, j] - xyz[0, j + d]
+            d1 = xyz[1, j] - xyz[1, j + d]
+            d2 = xyz[2, j] - xyz[2, j + d]
+            value = sqrt_w[j] * sqrt_w[j + d] / np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+            target[j] = value
+            bad += not value < np.inf
+        if 2 * d != jmax:  # for d = jmax / 2 the rotated copy is the row itself
+            mirror = rows[jmax - d]
+            for j in range(d, jmax):
+                mirror[j] = target[j - d]
+            for j in range(d):
+                mirror[j] = target[j - d + jmax]
+    rows[0, :jmax] = 0.0
+    rows[jmax:k, :jmax] = 0.0
+    rows[:k, jmax:] = 0.0
+    rows[k:, :] = np.inf
+    return bad > 0
+
+
+@cached_njit(error_model="numpy")
+def _coincident(jmax, sqrt_w, xyz, idx):
+    """Index of the later neighbour of the first pair (j < l, in rank order) at zero distance."""
+    for j in range(jmax):
+        for l in range(j + 1, jmax):
+            d0 = xyz[0, j] - xyz[0, l]
+            d1 = xyz[1, j] - xyz[1, l]
+            d2 = xyz[2, j] - xyz[2, l]
+            if not sqrt_w[j] * sqrt_w[l] / np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) < np.inf:
+                return idx[l]
+    return idx[jmax - 1]
