@@ -18,13 +18,17 @@ costs) and then times ``run``, which evaluates the fix at its first step and eve
 Times come from LAMMPS's own log of the timed run: "Loop time" (wall, s) and "% CPU use"
 (process CPU time over wall time, all threads of the process). CPU/wall is reported: it is the
 number of cores the run really used (1.0 = one core; LAMMPS itself is serial here, so more
-means the fix's threads). Medians over ``--pairs`` pairs.
+means the fix's threads). Medians over ``--pairs`` pairs. The run-to-run noise of the MD itself
+on a shared machine is a few % of the loop time, as large as the goals, so the fix's own time is
+reported too: the "Modify" row of LAMMPS's timing breakdown (time in fixes), with the fix minus
+without it, as a share of the run without it.
 
     python benchmarks/bench_fix_overhead.py              # both cases, 3 pairs each
     python benchmarks/bench_fix_overhead.py --case cu --pairs 5
     python benchmarks/bench_fix_overhead.py --case cu --every 500   # what N makes EAM cheap enough
     python benchmarks/bench_fix_overhead.py --threads 2  # NUMBA/OMP_NUM_THREADS=2 in the runs
     python benchmarks/bench_fix_overhead.py --fast 1e-6 --decide   # fix ... fast 1e-6 decide
+    python benchmarks/bench_fix_overhead.py --case ta --present-only   # fix defined, no evaluations
 
 With ``--fast TOL`` the reference's fast index is built first (``lammps-quests reference index``
 defaults) and the fix gets ``fast TOL``; ``--decide`` adds ``decide`` (decisions against the
@@ -171,12 +175,14 @@ def with_fast_index(reference: Path, directory: Path) -> Path:
 
 LOOP = re.compile(r"^Loop time of ([0-9.eE+-]+) on")
 CPU_USE = re.compile(r"^([0-9.]+)% CPU use")
+MODIFY = re.compile(r"^Modify\s*\|\s*[0-9.eE+-]+\s*\|\s*([0-9.eE+-]+)\s*\|")
 
 
-def timed_run(case: Case, reference: Path | None, env: dict, keywords: str = "") -> tuple[float, float]:
-    """(wall s, CPU s) of the timed ``run`` of ``lmp -in``, with fix quests (and ``keywords``)
-    if a reference is given, from the LAMMPS log of that run (the last "Loop time" and "% CPU
-    use" lines)."""
+def timed_run(case: Case, reference: Path | None, env: dict, keywords: str = "") -> tuple[float, float, float]:
+    """(wall s, CPU s, Modify s) of the timed ``run`` of ``lmp -in``, with fix quests (and
+    ``keywords``) if a reference is given, from the LAMMPS log of that run (the last "Loop
+    time" and "% CPU use" lines, and the average time of the "Modify" row of its timing
+    breakdown: the time spent in fixes, the fix quests evaluations among them)."""
     fix = f"fix q all quests {case.every} {reference}{keywords}\n" if reference is not None else ""
     deck = (crystal_deck(case, case.cells) + "fix md all nvt temp 300.0 300.0 0.1\n" + fix
             + f"run 0\nrun {case.steps}\n")
@@ -190,9 +196,10 @@ def timed_run(case: Case, reference: Path | None, env: dict, keywords: str = "")
         raise RuntimeError(f"lmp failed ({done.returncode}):\n{log[-3000:]}\n{done.stderr[-2000:]}")
     loops = [float(m.group(1)) for m in map(LOOP.match, log.splitlines()) if m]
     uses = [float(m.group(1)) for m in map(CPU_USE.match, log.splitlines()) if m]
-    if not loops or not uses:
-        raise RuntimeError(f"no 'Loop time' / '% CPU use' in the LAMMPS log:\n{log[-3000:]}")
-    return loops[-1], loops[-1] * uses[-1] / 100.0
+    modify = [float(m.group(1)) for m in map(MODIFY.match, log.splitlines()) if m]
+    if not loops or not uses or not modify:
+        raise RuntimeError(f"no 'Loop time' / '% CPU use' / 'Modify' in the LAMMPS log:\n{log[-3000:]}")
+    return loops[-1], loops[-1] * uses[-1] / 100.0, modify[-1]
 
 
 def measure(case: Case, reference: Path, pairs: int, env: dict, keywords: str = "") -> dict:
@@ -203,7 +210,7 @@ def measure(case: Case, reference: Path, pairs: int, env: dict, keywords: str = 
         order = (None, reference) if pair % 2 == 0 else (reference, None)
         for ref in order:
             (with_fix if ref is not None else without).append(timed_run(case, ref, env, keywords))
-        (wall_o, cpu_o), (wall_w, cpu_w) = without[-1], with_fix[-1]
+        (wall_o, cpu_o, _), (wall_w, cpu_w, _) = without[-1], with_fix[-1]
         print(f"  pair {pair + 1}: wall without {wall_o:.3f} s, with {wall_w:.3f} s "
               f"({100 * (wall_w / wall_o - 1):+.1f} %); CPU without {cpu_o:.3f} s, with {cpu_w:.3f} s "
               f"({100 * (cpu_w / cpu_o - 1):+.1f} %)", flush=True)
@@ -217,6 +224,13 @@ def measure(case: Case, reference: Path, pairs: int, env: dict, keywords: str = 
             "min": min(ratios) - 1,
             "max": max(ratios) - 1,
         }
+    # The fix's own cost: its time in LAMMPS's Modify section (with minus without the fix, which
+    # removes fix nvt), against the run without it. The loop-time ratios above also carry the
+    # run-to-run noise of the MD itself (a few % on a shared machine); this does not.
+    modify_with = statistics.median(w[2] for w in with_fix)
+    modify_without = statistics.median(o[2] for o in without)
+    result["fix"] = {"seconds": modify_with - modify_without,
+                     "share": (modify_with - modify_without) / result["wall"]["without"]}
     result["cores"] = {"without": statistics.median(o[1] / o[0] for o in without),
                        "with": statistics.median(w[1] / w[0] for w in with_fix)}
     return result
@@ -235,6 +249,9 @@ def main() -> int:
     parser.add_argument("--fast", type=float, default=None, metavar="TOL",
                         help="fix ... fast TOL: dH from the reference's fast index (built here)")
     parser.add_argument("--decide", action="store_true", help="with --fast: fix ... fast TOL decide")
+    parser.add_argument("--present-only", action="store_true",
+                        help="the fix is defined with N = 10^9, so it never evaluates in the timed run "
+                             "(only at setup, which the loop time excludes): the cost of its presence")
     args = parser.parse_args()
     if args.decide and args.fast is None:
         parser.error("--decide needs --fast TOL")
@@ -258,15 +275,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             case = CASES[name]
-            if args.every is not None:
+            if args.present_only:
+                case = replace(case, name=f"{case.name.split(', N =')[0]}, fix present, never evaluated",
+                               every=10**9)
+            elif args.every is not None:
                 case = replace(case, name=f"{case.name.split(', N =')[0]}, N = {args.every}",
                                every=args.every, steps=20 * args.every)
             reference = args.reference or build_reference(case, Path(tmp))
             n_ref = Reference.load(reference).n_environments
             if args.fast is not None:
                 reference = with_fast_index(reference, Path(tmp))
-            n_evals = case.steps // case.every + 1
-            print(f"{case.name}: {case.steps} steps per run, {n_evals} evaluations, "
+            n_evals = case.steps // case.every
+            print(f"{case.name}: {case.steps} steps per run, {n_evals} evaluations in the timed loop "
+                  "(and one at its setup, outside the loop time), "
                   f"reference {n_ref} environments", flush=True)
             results[name] = (case, n_ref, measure(case, reference, args.pairs, env, keywords))
 
@@ -281,6 +302,13 @@ def main() -> int:
             print(f"{case.name:<44} {label:>4}{m['without']:>12.3f}{m['with']:>10.3f}   "
                   f"{100 * m['overhead']:+6.1f} %  [{100 * m['min']:+.1f}, {100 * m['max']:+.1f}]"
                   f"   goal <= {100 * case.goal:.0f} %: {met}{cores}")
+        fix = r["fix"]
+        n_evals = case.steps // case.every  # in the timed loop; the one at setup is outside it
+        met = "met" if fix["share"] <= case.goal else "NOT met"
+        print(f"{case.name:<44}  fix quests' own time (Modify section, with - without): {fix['seconds']:.3f} s, "
+              + (f"{1e3 * fix['seconds'] / n_evals:.1f} ms per evaluation, " if n_evals else "")
+              + f"{100 * fix['share']:+.1f} % of the run "
+              f"without: goal {met}")
     return 0
 
 
