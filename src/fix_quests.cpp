@@ -9,6 +9,7 @@
 #include "modify.h"
 #include "neighbor.h"
 #include "pair.h"
+#include "platform.h"
 #include "timer.h"
 #include "update.h"
 #include "utils.h"
@@ -21,7 +22,8 @@ using namespace FixConst;
 /* ---------------------------------------------------------------------- */
 
 FixQuests::FixQuests(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), descriptor_cutoff(0.0), warned_order(false), dh(nullptr)
+    Fix(lmp, narg, arg), descriptor_cutoff(0.0), warned_order(false), loop_evaluations(0),
+    loop_seconds(0.0), dh(nullptr)
 {
   if (narg < 5)
     error->all(FLERR,
@@ -182,10 +184,13 @@ void FixQuests::setup(int /*vflag*/)
 
 void FixQuests::end_of_step()
 {
+  const double start = platform::walltime();
   // fixes earlier in the end_of_step list (fix deform with remap) may have moved owned atoms
   // and the box since ghosts were last updated: refresh the ghost positions from the owners
   comm->forward_comm();
   evaluate();
+  loop_seconds += platform::walltime() - start;
+  loop_evaluations++;
 }
 
 void FixQuests::post_run()
@@ -193,6 +198,27 @@ void FixQuests::post_run()
   std::string text;
   stop_on_python_error(QuestsPython::report(lmp, id, text), "reporting");
   if (comm->me == 0 && !text.empty()) utils::logmesg(lmp, text);
+  report_cost();
+}
+
+/* ----------------------------------------------------------------------
+   what the evaluations of the run just ended cost, against its loop time (the "Loop time"
+   LAMMPS prints next: the timer has stopped before fixes' post_run). Rank 0's time is the
+   job's: every evaluation ends in collectives, so rank 0 also waits for the slowest rank.
+   The evaluation at setup is outside the loop time and not counted.
+------------------------------------------------------------------------- */
+
+void FixQuests::report_cost()
+{
+  const double loop = timer->get_wall(Timer::TOTAL);
+  if (comm->me == 0 && loop_evaluations > 0 && loop > 0.0)
+    utils::logmesg(lmp,
+                   "fix quests {}: {} evaluations took {:.3g} s of the {:.3g} s loop time "
+                   "({:.1f} %), {:.3g} ms each\n",
+                   id, loop_evaluations, loop_seconds, loop, 100.0 * loop_seconds / loop,
+                   1e3 * loop_seconds / loop_evaluations);
+  loop_evaluations = 0;
+  loop_seconds = 0.0;
 }
 
 /* ----------------------------------------------------------------------

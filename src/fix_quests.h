@@ -50,6 +50,8 @@ class FixQuests : public Fix {
   double descriptor_cutoff;    // Angstrom, from the reference
   std::string reductions;      // per partial statistic: 'm' max or 's' sum over ranks
   bool warned_order;           // the fix-order warning is printed once
+  int loop_evaluations;        // evaluations in end_of_step since the last end-of-run report
+  double loop_seconds;         // their wall time on this rank, s
 
   double *dh;                   // per-atom dH, nats (vector_atom)
   std::vector<double> stats;    // global vector, from the Python side
@@ -59,6 +61,7 @@ class FixQuests : public Fix {
   void ensure_comm_cutoff();
   void warn_about_later_box_changes();
   void evaluate();
+  void report_cost();
   std::vector<double> reduce(const std::vector<double> &partials);
   void act(const QuestsPython::Outcome &outcome);
   void stop_on_python_error(const std::string &local_error, const std::string &what);

@@ -5,6 +5,7 @@ and the JIT cache of a read-only installation."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,33 @@ run 200
     for frame in frames[:2]:
         np.testing.assert_allclose(frame.columns["f_q"], offline_dh(frame, reference),
                                    rtol=0, atol=1e-9)
+
+
+COST = re.compile(r"^fix quests q: (\d+) evaluations took (\S+) s of the (\S+) s loop time "
+                  r"\((\S+) %\), (\S+) ms each$")
+
+
+def test_end_of_run_line_reports_what_the_evaluations_cost(run_lmp, cu_reference, tmp_path):
+    # run 100 evaluates at steps 10..100 (the evaluation at setup is outside the loop time);
+    # run 5 (steps 101-105) evaluates nothing and prints no such line
+    deck = cu_crystal(3, seed=4) + f"""velocity all create 300 5 loop geom
+fix nve all nve
+fix q all quests 10 {cu_reference}
+run 100
+run 5
+"""
+    lines = run_ok(run_lmp, deck, tmp_path).stdout.splitlines()
+    costs = [(i, COST.match(line)) for i, line in enumerate(lines)
+             if line.startswith("fix quests q:") and "evaluations took" in line]
+    assert len(costs) == 1 and costs[0][1], costs
+    at, match = costs[0]
+    count, seconds, loop, percent, each = int(match[1]), *map(float, match.groups()[1:])
+    assert count == 10
+    loop_line = next(line for line in lines[at:] if line.startswith("Loop time of"))
+    assert float(loop_line.split()[3]) == pytest.approx(loop, rel=2e-3)  # the run's own loop time
+    assert 0 < seconds <= loop * 1.002
+    assert percent == pytest.approx(100 * seconds / loop, rel=2e-2, abs=0.06)
+    assert each == pytest.approx(1e3 * seconds / count, rel=2e-3)
 
 
 def test_halt_soft_ends_run_and_script_goes_on(run_lmp, cu_reference, tmp_path):
