@@ -16,15 +16,39 @@ from __future__ import annotations
 import numpy as np
 
 from lammps_quests.core.self_information import (FULL_ROWS, HEADER_KEY, LEVELS, PERCENTILES,  # noqa: F401
-                                                  SAMPLE_ROWS, self_information)
+                                                  SAMPLE_ROWS, SPECIES_HEADER_KEY, self_information)
 
 
 def cached_self_information(reference, h: float) -> dict | None:
     """The summary stored in a reference's header for bandwidth h, else None."""
     info = (getattr(reference, "extra", None) or {}).get(HEADER_KEY)
-    if isinstance(info, dict) and np.isclose(float(info.get("bandwidth", -1.0)), h, rtol=1e-12, atol=0.0):
-        return info
-    return None
+    return info if _for_bandwidth(info, h) else None
+
+
+def element_self_information(reference, h: float, max_rows: int = FULL_ROWS,
+                             sample_rows: int = SAMPLE_ROWS) -> tuple[list[tuple[str, dict]], bool]:
+    """Per centre element of a species-aware reference: (element, leave-one-out summary of its
+    environments against that element's rows, as dH is computed), in the reference's order.
+
+    From the header cache when it holds bandwidth h (Å^-1) for every element, else computed now
+    (:func:`self_information` with ``max_rows`` / ``sample_rows``). Returns (summaries, cached).
+    """
+    cached = (getattr(reference, "extra", None) or {}).get(SPECIES_HEADER_KEY)
+    elements = list(reference.element_rows())
+    if isinstance(cached, dict) and all(_for_bandwidth(cached.get(name), h) for name, _ in elements):
+        return [(name, cached[name]) for name, _ in elements], True
+    return [(name, self_information(rows, h, max_rows=max_rows, sample_rows=sample_rows))
+            for name, rows in elements], False
+
+
+def _for_bandwidth(info, h: float) -> bool:
+    return isinstance(info, dict) and bool(np.isclose(float(info.get("bandwidth", -1.0)), h, rtol=1e-12, atol=0.0))
+
+
+def describe_elements(summaries: list[tuple[str, dict]], indent: str = "") -> str:
+    """Lines of text for :func:`element_self_information`'s summaries, one block per element."""
+    return "\n".join(f"{indent}  centred on {name}:\n" + describe(info, indent=indent + "    ")
+                     for name, info in summaries)
 
 
 def describe(info: dict, indent: str = "") -> str:

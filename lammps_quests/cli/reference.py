@@ -178,18 +178,13 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
 def _threshold_guidance(ref) -> str:
     """The leave-one-out dH distribution: from the header, or computed now (bounded sample);
     for a species-aware reference one per centre element (dH against that element's rows)."""
-    from lammps_quests.active.threshold import cached_self_information, describe, self_information
-    from lammps_quests.core.self_information import SPECIES_HEADER_KEY
+    from lammps_quests.active.threshold import (cached_self_information, describe, describe_elements,
+                                                element_self_information, self_information)
 
     if ref.species_aware:
-        cached = (ref.extra or {}).get(SPECIES_HEADER_KEY)
-        usable = isinstance(cached, dict) and all(
-            isinstance(info, dict) and info.get("bandwidth") == ref.bandwidth for info in cached.values())
-        note = "" if usable else " (computed now: not cached in this file, which predates the cache)"
-        parts = [f"  centred on {name}:\n" + describe(cached[name] if usable else self_information(rows, ref.bandwidth),
-                                                       indent="    ")
-                 for name, rows in ref.element_rows()]
-        return "threshold guidance, per centre element" + note + ":\n" + "\n".join(parts)
+        summaries, cached = element_self_information(ref, ref.bandwidth)
+        note = "" if cached else " (computed now: not cached in this file, which predates the cache)"
+        return "threshold guidance, per centre element" + note + ":\n" + describe_elements(summaries)
     info = cached_self_information(ref, ref.bandwidth)
     note = ""
     if info is None:

@@ -28,7 +28,8 @@ ensure_numba_cache_dir()
 use_private_thread_pool()
 
 from lammps_quests.active.monitor import Monitor, MonitorSettings, Statistics  # noqa: E402
-from lammps_quests.active.threshold import cached_self_information, describe, self_information  # noqa: E402
+from lammps_quests.active.threshold import (cached_self_information, describe, describe_elements,  # noqa: E402
+                                            element_self_information, self_information)
 from lammps_quests.formats.reference import Reference  # noqa: E402
 from lammps_quests.lammps.arrays import (as_lammps, dh_output, gather_frame, lammps_type_elements,  # noqa: E402
                                          read_local_atoms, species_of_types)
@@ -138,9 +139,13 @@ class FixSession:
         return self.monitor.describe_reference(self.prefix, self.reference_path, index)
 
     def threshold_log(self) -> str:
-        """The reference's leave-one-out dH distribution (header cache, else a sample)."""
-        if self.reference.species_aware:
-            return ""
+        """The reference's leave-one-out dH distribution (header cache, else a sample); for a
+        species-aware reference one per centre element, against that element's rows."""
+        if self.reference.species_aware:  # bounded cost as below, per element
+            summaries, _ = element_self_information(self.reference, self.bandwidth, max_rows=SETUP_SAMPLE_ROWS,
+                                                    sample_rows=SETUP_SAMPLE_ROWS)
+            return (f"{self.prefix}: threshold guidance, per centre element (dH against that element's "
+                    f"environments):\n" + describe_elements(summaries, indent=f"{self.prefix}: ") + "\n")
         info = cached_self_information(self.reference, self.bandwidth)
         if info is None:  # bounded cost: SETUP_SAMPLE_ROWS x n kernel pairs
             info = self_information(self.reference.descriptors, self.bandwidth,

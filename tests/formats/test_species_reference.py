@@ -91,6 +91,17 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
         assert cached[name]["entropy"] == pytest.approx(expected["entropy"], abs=1e-12)
     assert "threshold guidance, per centre element:" in info.output and "centred on P:" in info.output
     assert "computed now" not in info.output
+    # the one reader of that cache (reference info, fix log): cached, or the same numbers computed now
+    from lammps_quests.active.threshold import element_self_information
+
+    summaries, was_cached = element_self_information(reference, 0.015)
+    assert was_cached and summaries == [("In", cached["In"]), ("P", cached["P"])]
+    reference.extra.pop("self_information_per_species")
+    recomputed, was_cached = element_self_information(reference, 0.015)
+    assert not was_cached and [name for name, _ in recomputed] == ["In", "P"]
+    for name, info in recomputed:
+        assert info["max"] == pytest.approx(cached[name]["max"], abs=1e-12)
+        assert info["percentiles"] == pytest.approx(cached[name]["percentiles"], abs=1e-12)
     plain = runner.invoke(main, ["reference", "build", str(tmp_path / "plain.qref"),
                                  str(tmp_path / "inp.xyz"), "--k", "8"])
     assert "species:           agnostic" in plain.output

@@ -82,6 +82,13 @@ def test_antisites_flagged_species_aware_only_and_fix_equals_offline(inp, run_lm
     result = run_lmp(antisite_deck(paths, steps=20), directory, name="in.antisite")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "species-aware (In P)" in result.stdout
+    # threshold guidance at setup, per centre element, from the reference's header
+    from lammps_quests.active.threshold import describe_elements, element_self_information
+
+    summaries, cached = element_self_information(Reference.load(paths["species"]), 0.015)
+    assert cached
+    assert "fix quests qs: threshold guidance, per centre element" in result.stdout
+    assert describe_elements(summaries, indent="fix quests qs: ") in result.stdout
     frames = read_dump(directory / "dump.antisite")
     assert [f.step for f in frames] == [0, 10, 20]
     swapped = np.isin(frames[0].ids, SWAPPED)
