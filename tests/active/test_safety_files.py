@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from crystals import rattled_frames
+from crystals import rattled_frames, saved_cu_reference
 from lammps_quests.active import Saver, Structure
 from lammps_quests.formats.reference import Reference
 from lammps_quests.lammps.keywords import KeywordError, parse_keywords
@@ -24,10 +24,7 @@ from lammps_quests.lammps.keywords import KeywordError, parse_keywords
 @pytest.fixture(scope="module")
 def cu(tmp_path_factory):
     """A small Cu reference (2x2x2 cubic cells, 3 rattled frames) saved to a file."""
-    directory = tmp_path_factory.mktemp("safety_ref")
-    reference = Reference.build(rattled_frames("fcc", 3.615, 3, 0.03, 7), k=32, cutoff=5.0)
-    reference.save(directory / "cu.qref")
-    return Reference.load(directory / "cu.qref")
+    return saved_cu_reference(tmp_path_factory.mktemp("safety_ref"))
 
 
 def hot_frame(seed: int = 3, amplitude: float = 0.35) -> Structure:

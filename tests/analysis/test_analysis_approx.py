@@ -24,7 +24,7 @@ from lammps_quests.core.information import delta_entropy
 from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
 from lammps_quests.formats.reference import Reference
 from cli_support import invoke_json as cli
-from crystals import dh_test_frames, inp_frames, rattled_frames
+from crystals import dh_test_frames, inp_frames, rattled_frames, saved_cu_reference
 
 pytestmark = pytest.mark.slow  # PyNNDescent compiles its kernels in every process
 
@@ -32,10 +32,7 @@ pytestmark = pytest.mark.slow  # PyNNDescent compiles its kernels in every proce
 @pytest.fixture(scope="module")
 def cu(tmp_path_factory):
     """A small Cu reference (2x2x2 cubic cells, 3 rattled frames) saved alone in its directory."""
-    directory = tmp_path_factory.mktemp("approx_ref")
-    reference = Reference.build(rattled_frames("fcc", 3.615, 3, 0.03, 7), k=32, cutoff=5.0)
-    reference.save(directory / "cu.qref")
-    return Reference.load(directory / "cu.qref")
+    return saved_cu_reference(tmp_path_factory.mktemp("approx_ref"))
 
 
 @pytest.fixture(scope="module")
