@@ -2,6 +2,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "group.h"
@@ -9,12 +10,20 @@
 #include "modify.h"
 #include "neighbor.h"
 #include "pair.h"
-#include "platform.h"
 #include "timer.h"
 #include "update.h"
 #include "utils.h"
 
 #include <algorithm>
+#include <climits>
+
+// platform.h (LAMMPS's portable timers) appeared after 29Sep2021; CMakeLists.txt checks for it
+#ifdef QUESTS_HAVE_PLATFORM_H
+#include "platform.h"
+static double wall_seconds() { return LAMMPS_NS::wall_seconds(); }
+#else
+static double wall_seconds() { return MPI_Wtime(); }
+#endif
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -89,7 +98,7 @@ void FixQuests::open_session()
 {
   QuestsPython::FixSetup setup;
   std::string err = QuestsPython::open_fix(lmp, id, group->names[igroup], reference_path,
-                                           keywords, setup);
+                                           keywords, comm->me, atom->ntypes, atom->mass, setup);
   stop_on_python_error(err, "setting up with reference file " + reference_path);
   descriptor_cutoff = setup.cutoff;
   reductions = setup.reductions;
@@ -184,12 +193,12 @@ void FixQuests::setup(int /*vflag*/)
 
 void FixQuests::end_of_step()
 {
-  const double start = platform::walltime();
+  const double start = wall_seconds();
   // fixes earlier in the end_of_step list (fix deform with remap) may have moved owned atoms
   // and the box since ghosts were last updated: refresh the ghost positions from the owners
   comm->forward_comm();
   evaluate();
-  loop_seconds += platform::walltime() - start;
+  loop_seconds += wall_seconds() - start;
   loop_evaluations++;
 }
 
@@ -229,16 +238,97 @@ void FixQuests::report_cost()
 void FixQuests::evaluate()
 {
   std::vector<double> partials;
-  std::string err = QuestsPython::evaluate(lmp, id, groupbit, comm->nthreads, partials);
+  std::string err = QuestsPython::evaluate(lmp, id, groupbit, comm->nthreads, atoms_view(), partials);
   if (err.empty() && partials.size() != reductions.size())
     err = "the Python side returned " + std::to_string(partials.size()) +
         " statistics, expected " + std::to_string(reductions.size());
   stop_on_python_error(err, "computing dH");
 
+  const std::vector<double> reduced = reduce(partials);
+  int wanted = 0;
+  stop_on_python_error(QuestsPython::wants_frame(lmp, id, update->ntimestep, reduced, wanted),
+                       "deciding on a save");
+  QuestsPython::Frame frame;
+  if (wanted) gather_frame(frame);
   QuestsPython::Outcome outcome;
-  stop_on_python_error(
-      QuestsPython::finish(lmp, id, update->ntimestep, reduce(partials), outcome), "acting on dH");
+  stop_on_python_error(QuestsPython::finish(lmp, id, update->ntimestep, reduced,
+                                            wanted ? &frame : nullptr, outcome),
+                       "acting on dH");
   act(outcome);
+}
+
+/* ----------------------------------------------------------------------
+   this rank's atoms for the Python side: pointers into LAMMPS's arrays, nothing copied
+------------------------------------------------------------------------- */
+
+QuestsPython::AtomsView FixQuests::atoms_view()
+{
+  QuestsPython::AtomsView view;
+  view.nlocal = atom->nlocal;
+  view.nghost = atom->nghost;
+  view.x = (atom->x && atom->nmax > 0) ? &atom->x[0][0] : nullptr;    // one contiguous block
+  view.type = atom->type;
+  view.tag = atom->tag;
+  view.tag_bytes = static_cast<int>(sizeof(tagint));
+  view.mask = atom->mask;
+  view.dh = dh;
+  for (int d = 0; d < 3; d++) {
+    view.boxlo[d] = domain->boxlo[d];
+    view.boxhi[d] = domain->boxhi[d];
+  }
+  view.tilt[0] = domain->xy;
+  view.tilt[1] = domain->xz;
+  view.tilt[2] = domain->yz;
+  view.periodic[0] = domain->xperiodic;
+  view.periodic[1] = domain->yperiodic;
+  view.periodic[2] = domain->zperiodic;
+  view.step = static_cast<long long>(update->ntimestep);
+  view.units = update->unit_style;
+  view.ntypes = atom->ntypes;
+  view.mass = atom->mass;
+  return view;
+}
+
+/* ----------------------------------------------------------------------
+   the whole frame (ids, types, group masks, positions, dH) on every rank, rank by rank.
+   Every rank gets it, not rank 0 only: every rank then takes the same save decisions, so the
+   de-duplication state of the saver stays identical on all ranks (rank 0 alone writes).
+------------------------------------------------------------------------- */
+
+void FixQuests::gather_frame(QuestsPython::Frame &frame)
+{
+  if (atom->natoms > INT_MAX / 3)
+    error->all(FLERR, "Fix quests {}: save gathers whole frames, at most {} atoms; this system "
+               "has {}", id, INT_MAX / 3, atom->natoms);
+  const int n = atom->nlocal;
+  std::vector<int> counts(comm->nprocs), offsets(comm->nprocs);
+  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, world);
+  int total = 0;
+  for (int r = 0; r < comm->nprocs; r++) {
+    offsets[r] = total;
+    total += counts[r];
+  }
+  std::vector<long long> tags(atom->tag, atom->tag + n);
+  frame.tag.resize(total);
+  frame.type.resize(total);
+  frame.mask.resize(total);
+  frame.dh.resize(total);
+  frame.x.resize(3 * static_cast<size_t>(total));
+  MPI_Allgatherv(tags.data(), n, MPI_LONG_LONG, frame.tag.data(), counts.data(), offsets.data(),
+                 MPI_LONG_LONG, world);
+  MPI_Allgatherv(atom->type, n, MPI_INT, frame.type.data(), counts.data(), offsets.data(),
+                 MPI_INT, world);
+  MPI_Allgatherv(atom->mask, n, MPI_INT, frame.mask.data(), counts.data(), offsets.data(),
+                 MPI_INT, world);
+  MPI_Allgatherv(dh, n, MPI_DOUBLE, frame.dh.data(), counts.data(), offsets.data(), MPI_DOUBLE,
+                 world);
+  for (int r = 0; r < comm->nprocs; r++) {
+    counts[r] *= 3;
+    offsets[r] *= 3;
+  }
+  const double *x = n > 0 ? &atom->x[0][0] : nullptr;
+  MPI_Allgatherv(x, 3 * n, MPI_DOUBLE, frame.x.data(), counts.data(), offsets.data(), MPI_DOUBLE,
+                 world);
 }
 
 /* ----------------------------------------------------------------------

@@ -11,8 +11,10 @@
 
    Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/bridge.py, reached
    through the typed calls of python_bridge.h): this class keeps the per-atom storage that
-   migrates with atoms, the ghost cutoff, the MPI reductions, and LAMMPS's log, error and halt
-   mechanisms. */
+   migrates with atoms, the ghost cutoff, the MPI reductions and frame gathers, and LAMMPS's log,
+   error and halt mechanisms. It hands Python this rank's atoms as buffers over LAMMPS's own
+   arrays (no copy), and Python writes dH into this fix's per-atom array; Python never reads
+   LAMMPS back, so no `lammps` Python module is involved. */
 
 #ifndef LMP_FIX_QUESTS_H
 #define LMP_FIX_QUESTS_H
@@ -61,6 +63,8 @@ class FixQuests : public Fix {
   void ensure_comm_cutoff();
   void warn_about_later_box_changes();
   void evaluate();
+  QuestsPython::AtomsView atoms_view();
+  void gather_frame(QuestsPython::Frame &frame);
   void report_cost();
   std::vector<double> reduce(const std::vector<double> &partials);
   void act(const QuestsPython::Outcome &outcome);

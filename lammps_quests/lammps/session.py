@@ -6,12 +6,17 @@ nothing over MPI ranks; it
 
 1. loads the reference once (memory-mapped, kept for the process) and builds the monitor core
    (:class:`lammps_quests.active.monitor.Monitor`), which checks the reference once;
-2. evaluates this rank's owned atoms (:meth:`FixSession.evaluate_rank`): reads them from LAMMPS
-   (:mod:`.arrays`), computes their descriptors and dH (nats) through the monitor's
-   :class:`~lammps_quests.analysis.reference_dh.ReferenceDh`, writes dH into LAMMPS and returns
-   this rank's partial statistics;
-3. acts on the statistics reduced over ranks (:meth:`FixSession.finish`): the save and halt
+2. evaluates this rank's owned atoms (:meth:`FixSession.evaluate_atoms`): computes their
+   descriptors and dH (nats) through the monitor's
+   :class:`~lammps_quests.analysis.reference_dh.ReferenceDh`, writes dH into the per-atom
+   output and returns this rank's partial statistics;
+3. acts on the statistics reduced over ranks (:meth:`FixSession.decide`): the save and halt
    decisions, identical on every rank.
+
+The atoms come from the route: the plugin hands them over as views of LAMMPS's memory
+(:meth:`FixSession.evaluate_host`, :mod:`.handoff`, no ``lammps`` module imported); the
+python/invoke route reads them through the host's ``lammps`` module (:meth:`FixSession.evaluate_rank`,
+:meth:`FixSession.finish`, :mod:`.arrays`).
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from lammps_quests.active.monitor import Monitor, MonitorSettings, Statistics  #
 from lammps_quests.active.threshold import (cached_self_information, describe, describe_elements,  # noqa: E402
                                             element_self_information, self_information)
 from lammps_quests.formats.reference import Reference  # noqa: E402
-from lammps_quests.lammps.arrays import (as_lammps, dh_output, gather_frame, lammps_type_elements,  # noqa: E402
-                                         read_local_atoms, species_of_types)
+from lammps_quests.lammps.handoff import (GatheredFrame, HostAtoms, LocalAtoms, build_frame,  # noqa: E402
+                                          local_atoms)
 from lammps_quests.lammps.keywords import FixOptions  # noqa: E402
+from lammps_quests.lammps.type_elements import (elements_from_masses, type_elements,  # noqa: E402
+                                                type_species_numbers)
 
 #: leave-one-out rows computed at setup when the reference has no cached distribution
 SETUP_SAMPLE_ROWS = 2000
@@ -104,6 +111,9 @@ class FixSession:
         self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
         self.type_species = None  # species number of each atom type (species-aware references)
         self.type_symbols = None  # element of each atom type, when known
+        self.rank = 0  # MPI rank in LAMMPS's world
+        self.box = None  # plugin route: the box of the last evaluation (handoff.Box)
+        self.masses = None  # plugin route: mass of each atom type (g/mol), None if per-atom
 
     @property
     def last_saved_step(self) -> int | None:
@@ -121,14 +131,30 @@ class FixSession:
         return target.log(self.prefix, seeded)
 
     def map_types(self, lmp) -> None:
-        """Element and reference species of each atom type, checked once: from the elements
-        keyword at fix creation, else from the type masses at the first evaluation (setup).
-        Saved structures carry these elements, so offline tools see each atom's species."""
+        """:meth:`map_type_masses` with the number of types and the type masses read from
+        ``lmp`` (python/invoke route)."""
+        from lammps_quests.lammps.arrays import as_lammps
+
+        lmp = as_lammps(lmp)
+        ntypes = int(lmp.extract_setting("ntypes"))
+        masses = None
+        if self.options.elements is None:
+            masses = lmp.numpy.extract_atom("mass")
+            masses = None if masses is None else np.asarray(masses)[: ntypes + 1]
+        self.map_type_masses(ntypes, masses)
+
+    def map_type_masses(self, ntypes: int, masses) -> None:
+        """Element and reference species of each atom type (1..``ntypes``), checked once: from
+        the elements keyword, else from the type masses (g/mol, index = type). Saved
+        structures carry these elements, so offline tools see each atom's species."""
+        symbols = type_elements(ntypes, None if self.options.elements is not None else masses,
+                                self.options.elements)
         if self.reference.species_aware:
-            self.type_species = species_of_types(lmp, self.reference, self.options.elements,
-                                                 by=f"fix {self.fix_id}'s atom types")
+            by = f"fix {self.fix_id}'s atom types ({' '.join(symbols[1:])})"
+            self.reference.check(species=symbols[1:], by=by)
+            self.type_species = type_species_numbers(symbols, self.reference.species)
         if self.options.elements is not None or self.reference.species_aware:
-            self.type_symbols = lammps_type_elements(lmp, self.options.elements)
+            self.type_symbols = symbols
 
     def setup_log(self) -> str:
         index = None
@@ -153,27 +179,46 @@ class FixSession:
         return describe(info, indent=f"{self.prefix}: ") + "\n"
 
     def evaluate_rank(self, lmp, group_bit: int, num_threads: int | None = None) -> list[float]:
-        """dH (nats) of this rank's owned atoms in the group, written into :attr:`per_atom`
-        (0.0 for the other owned atoms); returns this rank's partial statistics
+        """python/invoke route: :meth:`evaluate_atoms` on the atoms read through the host's
+        ``lammps`` module (``lmp``: a ``lammps.lammps`` or the PyCapsule LAMMPS passes), dH
+        written into :attr:`per_atom`."""
+        from lammps_quests.lammps.arrays import as_lammps, dh_output, read_local_atoms
+
+        lmp = as_lammps(lmp)
+        if self.reference.species_aware and self.type_species is None:
+            self.map_types(lmp)
+        atoms = read_local_atoms(lmp, int(group_bit), with_types=self.type_species is not None)
+        out = dh_output(lmp, self.per_atom, atoms.nlocal) if atoms.nlocal else np.zeros(0)
+        return self.evaluate_atoms(atoms, out, group_bit, num_threads)
+
+    def evaluate_host(self, host: HostAtoms, group_bit: int, num_threads: int | None = None) -> list[float]:
+        """Plugin route: :meth:`evaluate_atoms` on the atoms the C++ fix handed over (views of
+        LAMMPS's arrays), dH written into the fix's own per-atom vector ``host.dh``."""
+        if self.reference.species_aware and self.type_species is None:
+            self.map_type_masses(host.ntypes, host.masses)
+        self.box, self.masses = host.box, None if host.masses is None else host.masses.copy()
+        atoms = local_atoms(host, int(group_bit), with_types=self.type_species is not None)
+        return self.evaluate_atoms(atoms, host.dh, group_bit, num_threads)
+
+    def evaluate_atoms(self, atoms: LocalAtoms, out: np.ndarray, group_bit: int,
+                       num_threads: int | None = None) -> list[float]:
+        """dH (nats) of this rank's owned atoms in the group, written into ``out`` (0.0 for the
+        other owned atoms); returns this rank's partial statistics
         (:data:`lammps_quests.active.monitor.PARTIALS`), which the caller reduces over ranks.
 
         Args:
-            lmp: the LAMMPS instance (``lammps.lammps`` or the PyCapsule LAMMPS passes).
+            atoms: this rank's owned and ghost positions (Å), types, the group's owned rows.
+            out: (nlocal,) float64, writable: the per-atom vector dH goes to.
             group_bit: LAMMPS bitmask of the fix's group.
             num_threads: threads for the numba kernels and BLAS on this rank (None: unchanged).
         """
-        lmp = as_lammps(lmp)
         if num_threads is not None:
             limit_threads(num_threads)
-        if self.reference.species_aware and self.type_species is None:
-            self.map_types(lmp)
         self.group_bit = int(group_bit)
-        atoms = read_local_atoms(lmp, self.group_bit, with_types=self.type_species is not None)
         self.group_rows = atoms.rows
         self.new_flags = np.zeros(atoms.nlocal, dtype=bool)
         if atoms.nlocal == 0:
             return self.monitor.statistics(np.zeros(0)).partials
-        out = dh_output(lmp, self.per_atom, atoms.nlocal)
         out[: atoms.nlocal] = 0.0
         rows = atoms.rows
         if len(rows) == 0:
@@ -187,8 +232,37 @@ class FixSession:
         self.new_flags[rows[new]] = True
         return self.monitor.statistics(dh, int(np.count_nonzero(new))).partials
 
+    def wants_frame(self, step: int, reduced) -> bool:
+        """Whether :meth:`decide` needs the whole frame at ``step`` (a save; the same on every
+        rank, from the reduced statistics)."""
+        return self.monitor.should_save(Statistics.from_partials(reduced), int(step))
+
     def finish(self, lmp, step: int, reduced) -> Outcome:
-        """Act on the reduced statistics (same on every rank): save and halt decisions."""
+        """python/invoke route: :meth:`decide`, the frame gathered through the host's ``lammps``
+        module (collective: on every rank)."""
+        from lammps_quests.lammps.arrays import as_lammps, gather_frame
+
+        lmp = as_lammps(lmp)
+        self.rank = int(lmp.extract_setting("world_rank"))
+
+        def frame():
+            return gather_frame(lmp, self.fix_id, step, self.type_symbols, with_mask=True,
+                                per_atom=self.per_atom)
+        return self.decide(step, reduced, frame)
+
+    def frame_of(self, gathered: GatheredFrame, step: int):
+        """Plugin route: the frame the C++ fix gathered, with the box of the last evaluation."""
+        symbols = self.type_symbols
+        if symbols is None:
+            symbols = (elements_from_masses(self.masses) if self.masses is not None
+                       else ["X"] * (int(gathered.type.max(initial=0)) + 1))
+        return build_frame(gathered.tag, gathered.type, gathered.x, gathered.dh, self.box, symbols,
+                           step, self.fix_id, gathered.mask)
+
+    def decide(self, step: int, reduced, frame=None) -> Outcome:
+        """Act on the reduced statistics (same on every rank): save and halt decisions.
+        ``frame``: a callable returning (Structure with a ``mask`` column, dH in nats), called
+        only when :meth:`wants_frame` (a save)."""
         stats = Statistics.from_partials(reduced)
         outcome = Outcome(values=stats.values)
         if stats.atoms == 0:
@@ -199,24 +273,26 @@ class FixSession:
                     "f_ID stays 0 until atoms join it"
                 )
             return outcome
-        self._save(lmp, step, stats, outcome)
+        self._save(step, stats, outcome, frame)
         self._halt(step, stats, outcome)
         if outcome.halt == 2:  # the run ends with the error: report what was saved before it
-            outcome.log += self.report(int(as_lammps(lmp).extract_setting("world_rank")))
+            outcome.log += self.report(self.rank)
         return outcome
 
-    def _save(self, lmp, step: int, stats: Statistics, outcome: Outcome) -> None:
-        """Collective: every rank gathers the frame and takes the same decisions from it."""
+    def _save(self, step: int, stats: Statistics, outcome: Outcome, frame) -> None:
+        """Every rank holds the same frame and takes the same decisions from it (so the
+        de-duplication state stays identical on every rank); rank 0 writes."""
         if not self.monitor.should_save(stats, step):
             return
-        frame, dh = gather_frame(lmp, self.fix_id, step, self.type_symbols, with_mask=True,
-                                 per_atom=self.per_atom)
-        in_group = (frame.columns.pop("mask") & self.group_bit) != 0
-        frame.info["source"] = f"fix_quests_{self.fix_id}"
-        structures = self.monitor.save(frame, dh, step, eligible=in_group)
-        if as_lammps(lmp).extract_setting("world_rank") == 0:
-            for structure in structures:
-                structure.write(self.options.save_path)
+        if frame is None:
+            raise RuntimeError(f"{self.prefix}: a save at step {step} needs the frame, none was gathered")
+        structure, dh = frame()
+        in_group = (structure.columns.pop("mask") & self.group_bit) != 0
+        structure.info["source"] = f"fix_quests_{self.fix_id}"
+        structures = self.monitor.save(structure, dh, step, eligible=in_group)
+        if self.rank == 0:
+            for piece in structures:
+                piece.write(self.options.save_path)
         outcome.log += self.monitor.save_log(self.prefix, step, stats, structures)
 
     def _halt(self, step: int, stats: Statistics, outcome: Outcome) -> None:
