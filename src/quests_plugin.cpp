@@ -140,16 +140,17 @@ extern "C" __attribute__((visibility("default"))) void lammpsplugin_init(void *l
                                                                          void *regfunc)
 {
   char message[1024];
-  std::string wrong_mpi = mpi_message();
-  if (!wrong_mpi.empty()) {
-    fprintf(stdout, "WARNING: %s\n", wrong_mpi.c_str());
-    fflush(stdout);
-    return;
-  }
   if (questsplugin_version_message(running_lammps_version(lmp), message, sizeof(message)) > 0) {
     // no LAMMPS C++ call is safe in a LAMMPS of another version: plain stdio, nothing
     // registered (a deck using fix quests then stops at LAMMPS's "Unrecognized fix style")
     fprintf(stdout, "WARNING: %s\n", message);
+    fflush(stdout);
+    return;
+  }
+  // the version first: a plugin for another LAMMPS needs a rebuild whatever its MPI
+  std::string wrong_mpi = mpi_message();
+  if (!wrong_mpi.empty()) {
+    fprintf(stdout, "WARNING: %s\n", wrong_mpi.c_str());
     fflush(stdout);
     return;
   }

