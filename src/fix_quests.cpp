@@ -301,7 +301,7 @@ void FixQuests::gather_frame(QuestsPython::Frame &frame)
   if (atom->natoms > INT_MAX / 3)
     error->all(FLERR, "Fix quests {}: save gathers whole frames, at most {} atoms; this system "
                "has {}", id, INT_MAX / 3, atom->natoms);
-  const int n = atom->nlocal;
+  int n = atom->nlocal;    // not const: LAMMPS's serial STUBS declare non-const send buffers
   std::vector<int> counts(comm->nprocs), offsets(comm->nprocs);
   MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, world);
   int total = 0;
@@ -327,7 +327,7 @@ void FixQuests::gather_frame(QuestsPython::Frame &frame)
     counts[r] *= 3;
     offsets[r] *= 3;
   }
-  const double *x = n > 0 ? &atom->x[0][0] : nullptr;
+  double *x = n > 0 ? &atom->x[0][0] : nullptr;
   MPI_Allgatherv(x, 3 * n, MPI_DOUBLE, frame.x.data(), counts.data(), offsets.data(), MPI_DOUBLE,
                  world);
 }

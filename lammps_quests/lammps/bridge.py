@@ -79,7 +79,10 @@ def finish(instance: int, fix_id: str, step: int, reduced, frame) -> tuple:
     session = fix_session(instance, fix_id)
     step = int(step)
     gathered = None if frame is None else gathered_frame(frame)
-    outcome = session.decide(step, list(reduced), None if gathered is None else lambda: session.frame_of(gathered, step))
+
+    def whole_frame():
+        return session.frame_of(gathered, step)
+    outcome = session.decide(step, list(reduced), None if gathered is None else whole_frame)
     return ([float(v) for v in outcome.values], int(outcome.halt), outcome.log, outcome.warning,
             outcome.error)
 

@@ -74,7 +74,8 @@ def clean_env(prefix: Path, mark: Path) -> dict:
     env["LAMMPS_POTENTIALS"] = str(prefix / "source" / "potentials")
     env.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1", QUESTS_LAMMPS_IMPORT_MARK=str(mark),
                OMPI_MCA_rmaps_base_oversubscribe="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(mark.parent / "poison")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    earlier = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    env["PYTHONPATH"] = os.pathsep.join([str(mark.parent / "poison"), *earlier])
     return env
 
 
