@@ -58,5 +58,5 @@ def test_the_plugin_calls_the_bridge_module_with_its_functions():
     source = (Path(__file__).resolve().parents[2] / "src" / "python_bridge.cpp").read_text()
     assert '"lammps_quests.lammps.bridge"' in source
     called = set(re.findall(r'call_bridge\(lmp, "(\w+)"', source))
-    assert called == {"open_fix", "evaluate", "finish", "report", "close_fix"}
+    assert called == {"open_fix", "evaluate", "wants_frame", "finish", "report", "close_fix"}
     assert all(callable(getattr(bridge, name)) for name in called)
