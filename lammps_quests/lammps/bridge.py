@@ -77,5 +77,7 @@ def report(lmp, fix_id: str) -> str:
 
 
 def close_fix(lmp, fix_id: str) -> None:
-    """Forget the session when LAMMPS deletes the fix."""
-    _sessions.pop(_key(lmp, fix_id), None)
+    """Forget the session when LAMMPS deletes the fix; its save file is free again."""
+    session = _sessions.pop(_key(lmp, fix_id), None)
+    if session is not None:
+        session.close()

@@ -104,6 +104,7 @@ class FixSession:
         self.group_bit = 1  # bit of group all until the first evaluation names the fix's group
         self.type_species = None  # species number of each atom type (species-aware references)
         self.type_symbols = None  # element of each atom type, when known
+        self.save_target = None  # the checked save file; rank 0 holds its lock until close()
 
     @property
     def last_saved_step(self) -> int | None:
@@ -117,8 +118,14 @@ class FixSession:
         from lammps_quests.active.save_target import check_save_target
 
         target = check_save_target(self.options.save_path, self.reference, repair=rank == 0)
+        self.save_target = target
         seeded = target.seed(self.saver) if self.options.save_seed else None
         return target.log(self.prefix, seeded)
+
+    def close(self) -> None:
+        """Release the save file (its lock) when the fix goes away."""
+        if self.save_target is not None:
+            self.save_target.release()
 
     def map_types(self, lmp) -> None:
         """Element and reference species of each atom type, checked once: from the elements
