@@ -131,7 +131,9 @@ def read_earlier(path: Path, what: str = "save file") -> list:
     if not text.strip():
         return []
     try:
-        return list(ase.io.read(io.StringIO(text), ":", format="extxyz"))
+        # parallel=False: under MPI every rank reads alone (ASE would broadcast from rank 0,
+        # a collective that hangs when rank 0 has stopped, e.g. refused the file's lock)
+        return list(ase.io.read(io.StringIO(text), ":", format="extxyz", parallel=False))
     except Exception as error:  # ASE raises many kinds for foreign text
         raise ValueError(f"{what} {path} is not an extended-XYZ file ({error}); it is never "
                          "appended to: save into another file") from None
