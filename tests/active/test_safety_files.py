@@ -91,7 +91,7 @@ def test_unwritable_save_file_is_refused(cu, tmp_path):
                 check_save_target(directory / name, cu)
 
 
-# ---- issue 26, items 3 and 4: one writer per save file, enforced by a lock ------------------
+# ---- one writer per save file, enforced by a lock ------------------
 
 def test_a_second_writer_in_one_process_is_refused_until_the_first_lets_go(cu, tmp_path):
     from lammps_quests.active.save_target import check_save_target
@@ -192,7 +192,7 @@ def test_monitor_holds_its_save_file_until_closed(cu, tmp_path):
     QuestsMonitor(atoms, cu, save=(0.0, tmp_path / "s.xyz")).close()
 
 
-# ---- issue 26, item 5: a full disk during a save --------------------------------------------
+# ---- a full disk during a save --------------------------------------------
 
 def test_full_disk_cuts_the_file_back_and_names_it(tmp_path):
     """On a 64 KiB tmpfs, appends run until the disk is full: the error names the file and the

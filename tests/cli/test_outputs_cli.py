@@ -1,4 +1,4 @@
-"""Every writing command checks its output before the work (issue 26, items 1, 2, 11-13, 21):
+"""Every writing command checks its output before the work:
 nothing a user owns is overwritten without --force (invoke-script, demo --dir), outputs named
 for another format are refused with the accepted names, and an output on a read-only file
 system (root: a read-only tmpfs; others: a directory without write permission) gives one
@@ -73,6 +73,7 @@ def test_invoke_script_into_a_missing_directory_is_a_clear_error(tmp_path):
 
 # ---- item 2: demo --dir ------------------------------------------------------------------------
 
+@pytest.mark.lammps  # were the check gone, the demo would run LAMMPS
 def test_demo_keeps_a_users_files_in_its_directory(tmp_path):
     deck = tmp_path / "in.cu_melt"
     deck.write_text("# my edited deck\n")
@@ -113,7 +114,6 @@ COMMANDS = {
     "compress -o": ["compress", "POOL", "-f", "0.5", "-o", "OUT/c.xyz"],
     "render -o": ["render", "DUMP", "-o", "OUT/x.png"],
     "invoke-script": ["invoke-script", "OUT/quests.py"],
-    "demo": ["demo", "--dir", "OUT/demo"],
     "clusters --csv": ["clusters", "POOL", "-r", "REF", "--csv", "OUT/c.csv"],
     "overlap --csv": ["overlap", "POOL", "POOL", "--csv", "OUT/o.csv"],
     "learning-curve --csv": ["learning-curve", "POOL", "--csv", "OUT/l.csv"],
@@ -140,16 +140,25 @@ def unwritable(case, tmp_path_factory):
         yield directory, "read-only file system"
 
 
-@pytest.mark.parametrize("name", list(COMMANDS))
-def test_unwritable_outputs_are_refused_before_the_work(case, unwritable, tmp_path, name):
+def refused_unwritable(case, unwritable, tmp_path, command):
     directory, cause = unwritable
     before = sorted(os.listdir(directory))
     args = [str(a).replace("OUT", str(directory)) for a in
             [{"POOL": case / "pool.xyz", "REF": case / "ref.qref", "DUMP": case / "dump.lammpstrj"}.get(a, a)
-             for a in COMMANDS[name]]]
+             for a in command]]
     result = refused(invoke(*args, cwd=tmp_path), cause)
     assert "Errno" not in result.output and "read " not in result.output and "lmp -in" not in result.output
     assert sorted(os.listdir(directory)) == before
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_unwritable_outputs_are_refused_before_the_work(case, unwritable, tmp_path, name):
+    refused_unwritable(case, unwritable, tmp_path, COMMANDS[name])
+
+
+@pytest.mark.lammps  # were the check gone, the demo would run LAMMPS
+def test_demo_into_an_unwritable_directory_is_refused_before_the_work(case, unwritable, tmp_path):
+    refused_unwritable(case, unwritable, tmp_path, ["demo", "--dir", "OUT/demo"])
 
 
 def test_read_only_is_not_called_permission_denied(case, tmp_path):

@@ -138,7 +138,7 @@ def test_route_messages_match(run_lmp, cu_reference, tmp_path):
     Path(tmp_path / "plugin_thresh.txt").write_text(message(line))
 
 
-# ---- issue 26, items 3-5: one writer per save file; full disks; a killed launcher ---------------
+# ---- one writer per save file; full disks; a killed launcher ---------------
 
 def test_two_fixes_saving_into_one_file_are_refused_at_setup(run_lmp, cu_reference, tmp_path):
     deck = (cu_crystal(2) + STRAIN + f"fix a all quests 5 {cu_reference} save 0 s.xyz\n"

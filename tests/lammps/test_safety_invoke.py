@@ -76,7 +76,7 @@ def test_hard_halt_after_save_lines_on_invoke(run_debian, cu_case, tmp_path):  #
     assert "appended to s.xyz" in before and "fix quests q: 1 structure(s) with" in before
 
 
-# ---- issue 26, items 3 and 5 on python/invoke: one writer per save file; a full disk ---------
+# ---- python/invoke: one writer per save file; a full disk ---------
 
 def two_fixes(reference, save: str) -> str:
     return ("fix dH all property/atom d_dH d_dH2\n"
