@@ -115,3 +115,13 @@ def test_a_full_disk_stops_the_invoke_run_naming_the_file(run_debian, cu_case, t
         assert "cut back to its last complete structure" in lines[0], lines
         frames = ase.io.read(disk / "s.xyz", ":")
         assert len(frames) >= 1 and all(len(atoms) == 256 for atoms in frames)
+
+
+def test_quests_lammps_python_naming_no_package_stops_the_deck(run_debian, cu_case, tmp_path):  # noqa: F811
+    reference, data = cu_case
+    (tmp_path / "empty").mkdir()
+    result = run_debian(md_deck(data, route_lines(reference), "d_dH"), tmp_path / "run",
+                        extra_env={"QUESTS_LAMMPS_PYTHON": str(tmp_path / "empty")})
+    line = invoke_message(result)
+    assert line.startswith(f"ERROR: lammps-quests: QUESTS_LAMMPS_PYTHON={tmp_path / 'empty'} holds no `lammps` "
+                           "Python package"), line
