@@ -90,11 +90,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_outputs(outputs, inputs=(), force: bool = False, names: OutputNames | None = None) -> None:
+def check_outputs(outputs, inputs=(), force: bool = False, names: OutputNames | dict | None = None) -> None:
     """Refuse output paths before any work: a directory, a missing directory, one of the
-    command's inputs (even with --force), an existing file without --force, a place that
-    cannot be written (a read-only file system, no permission), or (``names``) a name that
-    does not say the format written.
+    command's inputs (even with --force), a name that does not say the format written
+    (``names``: one :class:`OutputNames` for every output, or ``{output: OutputNames}``), an
+    existing file without --force, a place that cannot be written (a read-only file system,
+    no permission).
 
     Every command that writes files calls this one function with all its outputs and inputs.
     """
@@ -102,9 +103,8 @@ def check_outputs(outputs, inputs=(), force: bool = False, names: OutputNames | 
     for output in outputs:
         if output is None:
             continue
+        named = names.get(output) if isinstance(names, dict) else names
         output = Path(output)
-        if names is not None:
-            names.check(output)
         if output.is_dir():
             raise click.UsageError(f"cannot write {output}: it is a directory; give a file name")
         if not output.resolve().parent.is_dir():
@@ -113,6 +113,8 @@ def check_outputs(outputs, inputs=(), force: bool = False, names: OutputNames | 
             if _same_file(output, source):
                 raise click.UsageError(f"{output} is also an input of this command ({source}); "
                                        "write to another file (--force never overwrites an input)")
+        if named is not None:
+            named.check(output)
         if output.exists() and not force:
             raise click.UsageError(f"{output} exists; pass --force to overwrite it or choose another name")
         check_writable(output)
@@ -160,6 +162,8 @@ EXTXYZ_NAMES = OutputNames("the output is extended XYZ", (".xyz", ".extxyz"))
 FRAMES_WITH_COLUMNS = OutputNames("the output holds frames with per-atom columns, as extended XYZ or a "
                                   "LAMMPS dump", (".xyz", ".extxyz", ".lammpstrj", ".dump"), ("dump.",))
 PYTHON_NAMES = OutputNames("the output is a Python file for `python ... file`", (".py",))
+CSV_NAMES = OutputNames("the output is a CSV table", (".csv",))
+PNG_NAMES = OutputNames("the output is a PNG image", (".png",))
 
 
 def check_ase_output(output) -> None:

@@ -95,6 +95,9 @@ def test_demo_keeps_a_users_files_in_its_directory(tmp_path):
     (["compress", "POOL", "-f", "0.5", "-o", "c.foo"], "no structure format is named by '.foo'"),
     (["compress", "POOL", "-f", "0.5", "-o", "c.png"], "holds one structure"),
     (["render", "DUMP", "-o", "x.xyz"], "must end in one of .png, .jpg, .jpeg"),
+    (["overlap", "POOL", "POOL", "--csv", "o.xyz"], "the output is a CSV table; name it *.csv (got .xyz)"),
+    (["learning-curve", "POOL", "--png", "l.jpg"], "the output is a PNG image; name it *.png (got .jpg)"),
+    (["clusters", "POOL", "-r", "REF", "--distribution-csv", "d.txt"], "name it *.csv (got .txt)"),
 ])
 def test_outputs_named_for_another_format_are_refused(case, tmp_path, command, accepted):
     args = [{"POOL": case / "pool.xyz", "REF": case / "ref.qref", "DUMP": case / "dump.lammpstrj"}.get(a, a)
