@@ -228,3 +228,26 @@ def test_a_full_disk_stops_the_run_naming_the_file_which_still_reads(run_lmp, cu
         assert "cut back to its last complete structure" in line, line
         frames = ase.io.read(disk / "s.xyz", ":")
         assert len(frames) >= 1 and all(len(atoms) == 108 for atoms in frames)
+
+
+def test_a_save_file_on_a_read_only_file_system_is_refused_at_setup(run_lmp, cu_reference, tmp_path):
+    from mounts import tmpfs
+
+    with tmpfs(tmp_path / "ro", files={"old.xyz": ""}, read_only=True) as directory:
+        for name in ("old.xyz", "new.xyz"):
+            deck = cu_crystal(2) + f"fix q all quests 10 {cu_reference} save 0 {directory / name}\nrun 10\n"
+            result = run_lmp(deck, tmp_path, timeout=180)
+            (line,) = errors(result)
+            assert message(line) == (f"ERROR: Fix quests q: save file {directory / name} cannot be written "
+                                     "(read-only file system)"), line
+            assert "Step" not in result.stdout
+
+
+def test_two_fixes_on_one_file_under_mpi_stop_every_rank(run_lmp, cu_reference, tmp_path):
+    """Only rank 0 (the writer) holds the lock; its refusal stops both ranks, no hang."""
+    deck = (cu_crystal(2) + f"fix a all quests 5 {cu_reference} save 0 s.xyz\n"
+            f"fix b all quests 5 {cu_reference} save 0 s.xyz\nrun 10\n")
+    result = run_lmp(deck, tmp_path, np=2, timeout=180)
+    lines = errors(result)
+    assert lines and all("Fix quests b: save file s.xyz is already being saved to" in line for line in lines), lines
+    assert "(MPI rank 0)" in lines[0] and "Step" not in result.stdout

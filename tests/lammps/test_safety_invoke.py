@@ -125,3 +125,14 @@ def test_quests_lammps_python_naming_no_package_stops_the_deck(run_debian, cu_ca
     line = invoke_message(result)
     assert line.startswith(f"ERROR: lammps-quests: QUESTS_LAMMPS_PYTHON={tmp_path / 'empty'} holds no `lammps` "
                            "Python package"), line
+
+
+def test_a_save_file_on_a_read_only_file_system_is_refused_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811
+    from mounts import tmpfs
+
+    reference, data = cu_case
+    with tmpfs(tmp_path / "ro", read_only=True) as directory:
+        deck = md_deck(data, route_lines(reference, f"save 0 {directory}/s.xyz"), "d_dH")
+        result = run_debian(deck, tmp_path / "run")
+        line = invoke_message(result)
+        assert line == f"ERROR: Fix quests q: save file {directory}/s.xyz cannot be written (read-only file system)"
