@@ -34,6 +34,7 @@ own ``ERROR: Fix python/invoke end_of_step() method failed``.
 
 from __future__ import annotations
 
+import atexit
 import sys
 from dataclasses import dataclass
 
@@ -167,6 +168,13 @@ def _setup(lmpptr, spec: str) -> None:
     callback = f"quests_{state.fix_id}"
     setattr(__main__, callback, lambda ptr, *args, _id=state.fix_id: step(ptr, _id))
     lmp.command(f"fix {state.fix_id} {state.group} python/invoke {state.every} end_of_step {callback}")
+
+
+@atexit.register
+def _release_all() -> None:
+    """When LAMMPS ends its Python: every fix's save file is free (its lock file removed)."""
+    for state in _fixes.values():
+        state.session.close()
 
 
 def _release_earlier(lmp, fix_id: str) -> None:

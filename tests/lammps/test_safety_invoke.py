@@ -136,3 +136,11 @@ def test_a_save_file_on_a_read_only_file_system_is_refused_on_invoke(run_debian,
         result = run_debian(deck, tmp_path / "run")
         line = invoke_message(result)
         assert line == f"ERROR: Fix quests q: save file {directory}/s.xyz cannot be written (read-only file system)"
+
+
+def test_the_save_lock_goes_with_the_run_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811
+    reference, data = cu_case
+    deck = md_deck(data, "change_box all x scale 1.15 remap\n" + route_lines(reference, "save 0 s.xyz"), "d_dH")
+    result = run_debian(deck, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "s.xyz").exists() and not (tmp_path / "s.xyz.lock").exists()
