@@ -118,6 +118,39 @@ def check_outputs(outputs, inputs=(), force: bool = False, names: OutputNames | 
         if output.exists() and not force:
             raise click.UsageError(f"{output} exists; pass --force to overwrite it or choose another name")
         check_writable(output)
+        register_output(output)
+
+
+def register_output(output) -> None:
+    """Remember an output of the running command and its state now, so that a write that fails
+    (a full disk) removes what it left (:func:`remove_incomplete_outputs`)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return
+    path = Path(output)
+    context.find_root().meta.setdefault("lammps_quests.outputs", {})[path] = _state(path)
+
+
+def _state(path: Path):
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def remove_incomplete_outputs(context) -> list[Path]:
+    """Remove the registered outputs that the failed command created or changed; returns them."""
+    removed = []
+    for path, before in context.meta.get("lammps_quests.outputs", {}).items():
+        now = _state(path)
+        if now is not None and now != before:
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
 
 
 def check_writable(output) -> None:

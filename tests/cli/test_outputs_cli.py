@@ -175,3 +175,23 @@ def test_read_only_is_not_called_permission_denied(case, tmp_path):
                                 cwd=tmp_path), "read-only file system", "write it to another file system")
         assert "permission denied" not in result.output
     assert Path(tmp_path / "ro").is_dir()
+
+
+# ---- a full disk while writing: one error, no partial output ----------------------------------
+
+@pytest.mark.parametrize("command", [
+    ["dh", "POOL", "-r", "REF", "-o", "OUT/dh.xyz"],
+    ["reference", "build", "OUT/new.qref", "POOL"],
+    ["compress", "POOL", "-f", "1", "-o", "OUT/c.xyz"],
+    ["select", "POOL", "-r", "REF", "-o", "OUT/picked.xyz"],
+])
+def test_a_full_disk_is_one_error_and_leaves_no_partial_output(case, tmp_path, command):
+    from mounts import tmpfs
+
+    pool = tmp_path / "big_pool.xyz"  # every output of it is larger than the 4 KiB disk
+    ase.io.write(pool, rattled_frames("fcc", 3.615, 10, 0.3, 5))
+    with tmpfs(tmp_path / "disk", size="4k") as disk:
+        args = [str({"POOL": pool, "REF": case / "ref.qref"}.get(a, a)).replace("OUT", str(disk))
+                for a in command]
+        result = refused(invoke(*args, cwd=tmp_path), "No space left on device while writing", str(disk))
+        assert os.listdir(disk) == [], result.output
