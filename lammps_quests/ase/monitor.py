@@ -66,7 +66,8 @@ class QuestsMonitor:
         halt: raise :class:`QuestsHalt` once max dH > halt (nats); None: never.
         save: ``(t, FILE)``: append what is new (dH > t nats against the reference and all
             saved so far) to FILE, extended XYZ with columns id (atom index + 1), dH (against
-            the reference, nats), new, exact and the step in the info line.
+            the reference, nats), new, exact and the step in the info line. The monitor holds
+            FILE's lock (one writer per save file) until :meth:`close`.
         cut: with ``save``, one cut-out per hot spot (atoms within ``cut`` Å of a new atom, a
             cluster in a vacuum box) instead of the whole frame; ``cut`` >= the cutoff.
         deduplicate: with ``save``, False saves every frame with max dH > t.
