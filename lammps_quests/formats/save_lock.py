@@ -9,7 +9,8 @@ The lock is ``flock(LOCK_EX)`` on ``<save file>.lock`` beside the save file. flo
 to an open file description: they conflict between two ``open`` calls even in one process
 (POSIX ``fcntl`` locks would not), and the kernel drops them when the holder dies, so a killed
 run leaves no stale lock, only the small file, which the next run takes over. The lock file
-holds ``pid host`` of the holder, for the message. It is removed when the lock is released.
+holds ``pid host`` of the holder, for the message. It is removed when the lock is released
+(at the latest when Python exits).
 If the directory cannot receive the lock file but the save file exists and can be written, the
 save file itself is locked (then no pid is recorded). Under MPI only the rank that writes (rank
 0) holds the lock.
@@ -17,9 +18,11 @@ save file itself is locked (then no pid is recorded). Under MPI only the rank th
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import socket
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +41,7 @@ def lock_path(path) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
-@dataclass
+@dataclass(eq=False)
 class SaveLock:
     """A held lock of a save file; :meth:`release` lets go of it (idempotent)."""
 
@@ -129,4 +132,16 @@ def acquire_save_lock(path, what: str = "save file") -> SaveLock:
     if locked != path:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-    return SaveLock(path, locked, fd)
+    lock = SaveLock(path, locked, fd)
+    _held.add(lock)
+    return lock
+
+
+#: the locks this process holds, released (lock files removed) when Python exits
+_held: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _release_held() -> None:
+    for lock in list(_held):
+        lock.release()
