@@ -69,6 +69,9 @@ class SaveTarget:
     def log(self, prefix: str, seeded: int | None) -> str:
         """Setup log lines: seeded environments (None: seeding off) and a removed tail."""
         lines = []
+        if self.lock is not None and not self.lock.enforced:
+            lines.append(f"{prefix}: the file system of {self.path} gives no file locks: nothing stops "
+                         "another run from saving into it too (one writer per save file is up to you)")
         if self.dropped_bytes:
             lines.append(f"{prefix}: removed an incomplete structure ({self.dropped_bytes} bytes) "
                          f"at the end of {self.path}, left by a run killed while it wrote")

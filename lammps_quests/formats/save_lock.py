@@ -13,12 +13,14 @@ holds ``pid host`` of the holder, for the message. It is removed when the lock i
 (at the latest when Python exits).
 If the directory cannot receive the lock file but the save file exists and can be written, the
 save file itself is locked (then no pid is recorded). Under MPI only the rank that writes (rank
-0) holds the lock.
+0) holds the lock. On a file system without flock (e.g. Lustre mounted ``noflock``) nothing can
+be enforced: the save goes ahead and the setup log says so.
 """
 
 from __future__ import annotations
 
 import atexit
+import errno
 import fcntl
 import os
 import socket
@@ -48,6 +50,8 @@ class SaveLock:
     path: Path  # the save file
     locked: Path  # the file the flock is on (the lock file, or the save file itself)
     fd: int
+    #: False where the file system has no flock (some parallel file systems): nothing enforced
+    enforced: bool = True
 
     def release(self) -> None:
         if self.fd < 0:
@@ -66,6 +70,13 @@ class SaveLock:
 
     def __del__(self):  # a forgotten lock goes with its object, as the kernel drops it at exit
         self.release()
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _holder(path: Path) -> str:
@@ -87,13 +98,37 @@ def _busy(path: Path, locked: Path, what: str) -> SaveFileBusy:
         "running by a killed launcher still holds it: end that process)")
 
 
+class _NoLocks(Exception):
+    """The file system does not implement flock."""
+
+
+#: errno values of a file system without flock (Lustre mounted noflock, some NFS setups)
+_NO_FLOCK = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
+
+
+def _flock(fd: int) -> bool:
+    """Take the exclusive lock without waiting: True, or False if another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as error:
+        if error.errno in _NO_FLOCK:
+            raise _NoLocks() from None
+        raise
+    return True
+
+
 def _open_lock_file(locked: Path) -> int:
     """Open (create) the lock file and flock it; the fd, or -1 if another holder has it."""
     while True:
         fd = os.open(locked, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            taken = _flock(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not taken:
             os.close(fd)
             return -1
         try:
@@ -116,17 +151,26 @@ def acquire_save_lock(path, what: str = "save file") -> SaveLock:
     path = Path(path)
     locked = lock_path(path)
     try:
-        fd = _open_lock_file(locked)
-    except OSError:
-        if not path.is_file():
-            raise
-        locked = path  # a directory we cannot write, a save file we can: lock the file itself
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            fd = -1
+            fd = _open_lock_file(locked)
+        except _NoLocks:
+            _remove_quietly(locked)
+            raise
+        except OSError:
+            if not path.is_file():
+                raise
+            locked = path  # a directory we cannot write, a save file we can: lock the file itself
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            try:
+                taken = _flock(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not taken:
+                os.close(fd)
+                fd = -1
+    except _NoLocks:  # run as before locks existed, and say so in the setup log
+        return SaveLock(path, locked, -1, enforced=False)
     if fd < 0:
         raise _busy(path, locked, what)
     if locked != path:

@@ -379,3 +379,21 @@ def test_monitor_save_checks_its_file_at_construction(cu, tmp_path):
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
     with pytest.raises(ValueError, match="is a directory"):
         QuestsMonitor(atoms, cu, save=(0.0, tmp_path))
+
+
+def test_a_file_system_without_locks_saves_and_says_so(cu, tmp_path, monkeypatch):
+    """Lustre mounted noflock answers flock with ENOSYS: the save goes ahead, unenforced, and
+    the setup log says that one writer per save file is then up to the user."""
+    import errno
+    import fcntl
+
+    from lammps_quests.active.save_target import check_save_target
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    target = check_save_target(tmp_path / "s.xyz", cu)
+    assert not target.lock.enforced and not Path(str(tmp_path / "s.xyz") + ".lock").exists()
+    assert "gives no file locks" in target.log("fix quests q", None)
+    target.release()
