@@ -9,4 +9,4 @@ cd "$(dirname "$0")"
 LMP=${LMP:-/usr/bin/lmp}
 "$LMP" -in in.crystal -log log.crystal
 lammps-quests reference build cu_fcc.qref dump.crystal.lammpstrj --force
-lammps-quests invoke-script quests.py
+lammps-quests invoke-script quests.py --force

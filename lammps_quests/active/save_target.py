@@ -17,6 +17,10 @@ returned by :meth:`SaveTarget.earlier_environments`, so a restarted run (the sam
 or after ``read_restart``) seeds its in-memory extension with them and does not save the same
 environments again. An incomplete last structure, left by a run killed while it wrote, is cut
 off before appending (see :mod:`lammps_quests.formats.append`).
+
+One writer per save file: the writer takes the file's lock here, before reading or repairing
+it, and holds it until it releases the target; a second fix, monitor or run saving to the same
+file is refused at setup (:mod:`lammps_quests.formats.save_lock`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lammps_quests.formats.append import complete_length, drop_incomplete_tail
+from lammps_quests.formats.save_lock import SaveLock, acquire_save_lock
+from lammps_quests.formats.writable import why_unwritable
 
 #: info key of every saved structure: the sha256 of the reference descriptors that judged it
 REFERENCE_KEY = "reference_sha256"
@@ -41,6 +47,12 @@ class SaveTarget:
     reference_sha256: str
     earlier: list = field(default_factory=list)  # ase.Atoms judged by the same reference
     dropped_bytes: int = 0  # incomplete tail removed at setup
+    lock: SaveLock | None = None  # held by the writer (one MPI rank) until :meth:`release`
+
+    def release(self) -> None:
+        """Let go of the save file's lock (the run will not append any more)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def seed(self, saver) -> int:
         """Add the earlier saves' new environments (recomputed from the file, with their centre
@@ -57,6 +69,9 @@ class SaveTarget:
     def log(self, prefix: str, seeded: int | None) -> str:
         """Setup log lines: seeded environments (None: seeding off) and a removed tail."""
         lines = []
+        if self.lock is not None and not self.lock.enforced:
+            lines.append(f"{prefix}: the file system of {self.path} gives no file locks: nothing stops "
+                         "another run from saving into it too (one writer per save file is up to you)")
         if self.dropped_bytes:
             lines.append(f"{prefix}: removed an incomplete structure ({self.dropped_bytes} bytes) "
                          f"at the end of {self.path}, left by a run killed while it wrote")
@@ -98,8 +113,9 @@ def check_save_path(path, protected=(), what: str = "save file") -> Path:
     directory = path.resolve().parent
     if not directory.is_dir():
         raise ValueError(f"{what} {path}: directory does not exist ({directory}); create it first")
-    if not os.access(directory if not path.exists() else path, os.W_OK):
-        raise ValueError(f"{what} {path} cannot be written (permission denied)")
+    reason = why_unwritable(path)
+    if reason is not None:
+        raise ValueError(f"{what} {path} cannot be written ({reason})")
     return path
 
 
@@ -118,7 +134,9 @@ def read_earlier(path: Path, what: str = "save file") -> list:
     if not text.strip():
         return []
     try:
-        return list(ase.io.read(io.StringIO(text), ":", format="extxyz"))
+        # parallel=False: under MPI every rank reads alone (ASE would broadcast from rank 0,
+        # a collective that hangs when rank 0 has stopped, e.g. refused the file's lock)
+        return list(ase.io.read(io.StringIO(text), ":", format="extxyz", parallel=False))
     except Exception as error:  # ASE raises many kinds for foreign text
         raise ValueError(f"{what} {path} is not an extended-XYZ file ({error}); it is never "
                          "appended to: save into another file") from None
@@ -138,21 +156,34 @@ def check_judged_by(structures, sha256: str, path, what: str = "save file") -> N
 
 def check_save_target(path, reference, protected=(), repair: bool = True,
                       what: str = "save file") -> SaveTarget:
-    """Check a save file at setup and read what it already holds (see the module docstring).
+    """Check a save file at setup, lock it, and read what it already holds (see the module
+    docstring).
 
     Args:
         path: the save file.
         reference: the Reference that judges the run (its ``sha256`` and ``path``).
         protected: other inputs the file must not be.
-        repair: cut an incomplete last structure off the file (one MPI rank only: rank 0).
+        repair: this caller writes the file (one MPI rank only: rank 0): it takes the file's
+            lock (:mod:`lammps_quests.formats.save_lock`), held until
+            :meth:`SaveTarget.release`, and cuts an incomplete last structure off the file.
         what: how messages name the path.
 
     Returns:
         A :class:`SaveTarget` with the earlier structures judged by this reference.
+
+    Raises:
+        ValueError: a path that cannot be a save file; SaveFileBusy (a ValueError): another
+            fix, monitor or run holds the file's lock.
     """
     inputs = [getattr(reference, "path", None), *protected]
     path = check_save_path(path, inputs, what)
-    earlier = read_earlier(path, what)
-    check_judged_by(earlier, reference.sha256, path, what)
-    dropped = drop_incomplete_tail(path) if repair and path.exists() else 0
-    return SaveTarget(path, reference.sha256, earlier, dropped)
+    lock = acquire_save_lock(path, what) if repair else None
+    try:
+        earlier = read_earlier(path, what)
+        check_judged_by(earlier, reference.sha256, path, what)
+        dropped = drop_incomplete_tail(path) if repair and path.exists() else 0
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return SaveTarget(path, reference.sha256, earlier, dropped, lock)

@@ -66,7 +66,8 @@ class QuestsMonitor:
         halt: raise :class:`QuestsHalt` once max dH > halt (nats); None: never.
         save: ``(t, FILE)``: append what is new (dH > t nats against the reference and all
             saved so far) to FILE, extended XYZ with columns id (atom index + 1), dH (against
-            the reference, nats), new, exact and the step in the info line.
+            the reference, nats), new, exact and the step in the info line. The monitor holds
+            FILE's lock (one writer per save file) until :meth:`close`.
         cut: with ``save``, one cut-out per hot spot (atoms within ``cut`` Å of a new atom, a
             cluster in a vacuum box) instead of the whole frame; ``cut`` >= the cutoff.
         deduplicate: with ``save``, False saves every frame with max dH > t.
@@ -131,13 +132,22 @@ class QuestsMonitor:
         self.saver = self.monitor.saver
         self.save_path = None if settings.save_path is None else Path(settings.save_path)
         self.seeded = 0  # environments of earlier saves in the save file (same reference)
+        self.save_target = None  # holds the save file's lock until close()
         if self.save_path is not None:  # checked at construction; earlier saves seed a restart
-            self.seeded = check_save_target(self.save_path, self.reference).seed(self.saver)
+            self.save_target = check_save_target(self.save_path, self.reference)
+            self.seeded = self.save_target.seed(self.saver)
         self.dynamics = dynamics
         self.log = log
         self.history: list[Evaluation] = []
         self.descriptors: np.ndarray | None = None  # of the last evaluated frame, Å^-1
         self.labels: np.ndarray | None = None  # their centre species (species-aware references)
+
+    def close(self) -> None:
+        """Stop saving: release the save file, so another monitor or run may append to it.
+        (Also done when the monitor is garbage-collected.)"""
+        if self.save_target is not None:
+            self.save_target.release()
+            self.save_target = None
 
     # ----------------------------------------------------------------- observer
     def attach(self, dynamics, interval: int = 1) -> QuestsMonitor:
@@ -217,6 +227,9 @@ class QuestsMonitor:
             columns={"id": np.arange(1, len(atoms) + 1, dtype=np.int64)},
             info={"step": step, "source": "ase"},
         )
+        if self.save_target is None:
+            raise ValueError(f"this monitor was closed: it no longer saves to {self.save_path}; "
+                             "make a new QuestsMonitor to save again")
         pieces = self.monitor.save(frame, dh, step)
         for piece in pieces:
             piece.write(self.save_path)

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import (bandwidth_option, check_outputs, force_option, frame_options,
+from lammps_quests.cli.options import (EXTXYZ_NAMES, bandwidth_option, check_outputs, force_option, frame_options,
                                        reference_option)
 
 
@@ -104,7 +104,7 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     from lammps_quests.analysis.selection import select
     from lammps_quests.formats.structures import read_frames
 
-    check_outputs([output], [*pool, reference_path], force)
+    check_outputs([output], [*pool, reference_path], force, names=EXTXYZ_NAMES)
     comm = world()
     root = comm is None or comm.Get_rank() == 0
     reference = _load_reference(reference_path)

@@ -15,9 +15,9 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import (bandwidth_option, check_outputs, descriptor_options, force_option,
-                                       frame_options, json_option, reference_option, species_option,
-                                       user_errors)
+from lammps_quests.cli.options import (CSV_NAMES, FRAMES_WITH_COLUMNS, PNG_NAMES, bandwidth_option, check_ase_output,
+                                       check_outputs, descriptor_options, force_option, frame_options, json_option,
+                                       reference_option, species_option, user_errors)
 from lammps_quests.core.defaults import DEFAULT_FAST_TOLERANCE
 
 
@@ -148,7 +148,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
                                         write_frames_with_dh)
 
     _check_output_dir(out, index_file)
-    check_outputs([out], [*files, reference_path], force)
+    check_outputs([out], [*files, reference_path], force, names=FRAMES_WITH_COLUMNS)
     comm = _comm()
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm,
@@ -219,7 +219,7 @@ def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path
     if len(files) < 2:
         raise click.UsageError("overlap needs at least two files (the sets to compare)")
     _check_output_dir(csv_path, png_path)
-    check_outputs([csv_path, png_path], files, force)
+    check_outputs([csv_path, png_path], files, force, names={csv_path: CSV_NAMES, png_path: PNG_NAMES})
     comm = _comm()
     datasets = read_datasets([[path] for path in files], index=index, k=k, cutoff=cutoff, format=fmt, comm=comm,
                              species=species)
@@ -277,7 +277,7 @@ def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, sma
 
     _serial_only("learning-curve")
     _check_output_dir(csv_path, png_path)
-    check_outputs([csv_path, png_path], files, force)
+    check_outputs([csv_path, png_path], files, force, names={csv_path: CSV_NAMES, png_path: PNG_NAMES})
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
     sizes = default_sizes(len(data.descriptors), points, smallest)
     needed = 2 * DISCARD + 3
@@ -342,6 +342,7 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
 
     _serial_only("compress")
     _check_output_dir(out)
+    check_ase_output(out)
     check_outputs([out], files, force)
     data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
     result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed,
@@ -400,7 +401,8 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
     if not edge > 0:
         raise click.UsageError(f"--edge must be a distance > 0 in Å, got {edge}")
     _check_output_dir(csv_path, dist_path, png_path, out)
-    check_outputs([csv_path, dist_path, png_path, out], [*files, reference_path], force)
+    check_outputs([csv_path, dist_path, png_path, out], [*files, reference_path], force,
+                  names={out: FRAMES_WITH_COLUMNS, csv_path: CSV_NAMES, dist_path: CSV_NAMES, png_path: PNG_NAMES})
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt,
                         species=reference.species or None)

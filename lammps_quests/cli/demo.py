@@ -64,11 +64,38 @@ def run_lammps(deck: str, workdir: Path, log: str) -> None:
         raise click.ClickException(f"LAMMPS failed on {deck} (exit {result.returncode}); see {workdir / log}")
 
 
+#: the files the demo writes besides the example's decks
+OUTPUTS = ("log.crystal", "dump.crystal.lammpstrj", "cu_fcc.qref", f"log.{EXAMPLE}",
+           f"dump.{EXAMPLE}.lammpstrj")
+
+
+def check_demo_directory(directory: Path, names, force: bool) -> None:
+    """Before any work: --dir must be a directory that can be written (or be creatable), and,
+    without --force, hold none of the files the demo writes (a user's edited deck is kept)."""
+    from lammps_quests.formats.writable import why_directory_unwritable
+
+    if directory.exists() and not directory.is_dir():
+        raise click.UsageError(f"--dir {directory} is a file; give a directory")
+    existing = directory.resolve()
+    while not existing.exists():  # the demo creates the missing directories
+        existing = existing.parent
+    reason = why_directory_unwritable(existing) if existing.is_dir() else "not a directory"
+    if reason is not None:
+        raise click.UsageError(f"--dir {directory}: cannot write in {existing} ({reason}); choose "
+                               "another --dir")
+    present = [name for name in names if (directory / name).exists()]
+    if present and not force:
+        raise click.UsageError(f"--dir {directory} already holds {', '.join(sorted(present))}: the demo "
+                               "would overwrite them. Pass --force to overwrite, or choose another --dir")
+
+
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("quests-demo"), show_default=True,
               help="Where to put the example's decks, reference, logs and dump.")
-def demo(directory: Path) -> None:
+@click.option("--force", is_flag=True,
+              help="Overwrite the demo's files already in --dir (your edits to them are lost).")
+def demo(directory: Path, force: bool) -> None:
     """Run fix quests on a built-in example: FCC Cu heated into the melt.
 
     Builds a reference from a short MD of the crystal (300 -> 1000 K), then heats the crystal
@@ -84,11 +111,12 @@ def demo(directory: Path) -> None:
     from lammps_quests.formats.structures import read_frames
     from lammps_quests.formats.reference import Reference
 
-    directory.mkdir(parents=True, exist_ok=True)
     source = example_directory()
-    for item in source.iterdir():
-        if item.is_file():
-            shutil.copy2(item, directory / item.name)
+    decks = [item for item in source.iterdir() if item.is_file()]
+    check_demo_directory(directory, [item.name for item in decks] + list(OUTPUTS), force)
+    directory.mkdir(parents=True, exist_ok=True)
+    for item in decks:
+        shutil.copy2(item, directory / item.name)
     click.echo(f"example decks copied to {directory}/")
 
     click.echo("1/3 reference MD of the FCC crystal")

@@ -7,13 +7,15 @@ from pathlib import Path
 import click
 
 from . import main
+from .options import PYTHON_NAMES, check_outputs, force_option
 
 
 @main.command("invoke-script")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="quests.py")
 @click.option("--env", "prefix", default=None, metavar="DIR",
               help="environment where lammps-quests is installed (default: this one)")
-def invoke_script(path: Path, prefix: str | None) -> None:
+@force_option
+def invoke_script(path: Path, prefix: str | None, force: bool) -> None:
     """Write PATH (default quests.py) for `python quests ... file quests.py` in a LAMMPS with
     the PYTHON package (no plugin needed).
 
@@ -25,6 +27,7 @@ def invoke_script(path: Path, prefix: str | None) -> None:
     """
     from lammps_quests.lammps.bootstrap import environment_prefix, write_bootstrap
 
+    check_outputs([path], force=force, names=PYTHON_NAMES)
     env = prefix or environment_prefix()
     write_bootstrap(path, env)
     click.echo(f"wrote {path} (lammps-quests environment {env})")

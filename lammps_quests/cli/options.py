@@ -90,9 +90,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_outputs(outputs, inputs=(), force: bool = False) -> None:
+def check_outputs(outputs, inputs=(), force: bool = False, names: OutputNames | dict | None = None) -> None:
     """Refuse output paths before any work: a directory, a missing directory, one of the
-    command's inputs (even with --force), or an existing file without --force.
+    command's inputs (even with --force), a name that does not say the format written
+    (``names``: one :class:`OutputNames` for every output, or ``{output: OutputNames}``), an
+    existing file without --force, a place that cannot be written (a read-only file system,
+    no permission).
 
     Every command that writes files calls this one function with all its outputs and inputs.
     """
@@ -100,6 +103,7 @@ def check_outputs(outputs, inputs=(), force: bool = False) -> None:
     for output in outputs:
         if output is None:
             continue
+        named = names.get(output) if isinstance(names, dict) else names
         output = Path(output)
         if output.is_dir():
             raise click.UsageError(f"cannot write {output}: it is a directory; give a file name")
@@ -109,5 +113,107 @@ def check_outputs(outputs, inputs=(), force: bool = False) -> None:
             if _same_file(output, source):
                 raise click.UsageError(f"{output} is also an input of this command ({source}); "
                                        "write to another file (--force never overwrites an input)")
+        if named is not None:
+            named.check(output)
         if output.exists() and not force:
             raise click.UsageError(f"{output} exists; pass --force to overwrite it or choose another name")
+        check_writable(output)
+        register_output(output)
+
+
+def register_output(output) -> None:
+    """Remember an output of the running command and its state now, so that a write that fails
+    (a full disk) removes what it left (:func:`remove_incomplete_outputs`)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return
+    path = Path(output)
+    context.find_root().meta.setdefault("lammps_quests.outputs", {})[path] = _state(path)
+
+
+def _state(path: Path):
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def remove_incomplete_outputs(context) -> list[Path]:
+    """Remove the registered outputs that the failed command created or changed; returns them."""
+    removed = []
+    for path, before in context.meta.get("lammps_quests.outputs", {}).items():
+        now = _state(path)
+        if now is not None and now != before:
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
+
+
+def check_writable(output) -> None:
+    """Refuse a file that cannot be created or replaced, naming the cause (read-only file
+    system vs. permission denied)."""
+    from lammps_quests.formats.writable import READ_ONLY_FS, why_unwritable
+
+    reason = why_unwritable(output)
+    if reason is None:
+        return
+    where = output if Path(output).exists() else Path(output).resolve().parent
+    hint = ("write it to another file system" if reason == READ_ONLY_FS
+            else f"change the permissions of {where} or write elsewhere")
+    raise click.UsageError(f"cannot write {output}: {reason} ({where}); {hint}")
+
+
+class OutputNames:
+    """Which names an output may have: suffixes (".qref") and name prefixes ("dump."),
+    with what the command writes there, for the message."""
+
+    def __init__(self, what: str, suffixes=(), prefixes=()):
+        self.what = what
+        self.suffixes = tuple(suffixes)
+        self.prefixes = tuple(prefixes)
+
+    def accepts(self, path: Path) -> bool:
+        name = path.name.lower()
+        return name.endswith(self.suffixes) or name.startswith(self.prefixes)
+
+    def check(self, path: Path) -> None:
+        if self.accepts(path):
+            return
+        accepted = [f"*{suffix}" for suffix in self.suffixes] + [f"{prefix}*" for prefix in self.prefixes]
+        raise click.UsageError(f"cannot write {path}: {self.what}; name it {' or '.join(accepted)} "
+                               f"(got {path.suffix or 'no suffix'})")
+
+
+#: the names of the outputs with a fixed format
+REFERENCE_NAMES = OutputNames("the output is a reference file (the structure files come after it)",
+                              (".qref",))
+EXTXYZ_NAMES = OutputNames("the output is extended XYZ", (".xyz", ".extxyz"))
+FRAMES_WITH_COLUMNS = OutputNames("the output holds frames with per-atom columns, as extended XYZ or a "
+                                  "LAMMPS dump", (".xyz", ".extxyz", ".lammpstrj", ".dump"), ("dump.",))
+PYTHON_NAMES = OutputNames("the output is a Python file for `python ... file`", (".py",))
+CSV_NAMES = OutputNames("the output is a CSV table", (".csv",))
+PNG_NAMES = OutputNames("the output is a PNG image", (".png",))
+
+
+def check_ase_output(output) -> None:
+    """Refuse an output name from which ASE cannot tell a format it writes with several frames."""
+    from ase.io.formats import UnknownFileTypeError, filetype, ioformats
+
+    output = Path(output)
+    hint = "name it *.xyz or *.extxyz (extended XYZ) or *.traj (ASE trajectory)"
+    if output.suffix.lower() == ".qref":
+        raise click.UsageError(f"cannot write {output}: a .qref is a reference file, built with "
+                               f"`lammps-quests reference build`; this output holds structures: {hint}")
+    try:
+        kind = filetype(str(output), read=False)
+        io = ioformats[kind]
+    except (UnknownFileTypeError, KeyError):
+        raise click.UsageError(f"cannot write {output}: no structure format is named by "
+                               f"'{output.suffix or output.name}'; {hint}") from None
+    if not io.can_write or io.single:
+        raise click.UsageError(f"cannot write {output}: ASE's {kind} format "
+                               f"{'cannot be written' if not io.can_write else 'holds one structure'}; {hint}")

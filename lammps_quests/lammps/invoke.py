@@ -34,6 +34,7 @@ own ``ERROR: Fix python/invoke end_of_step() method failed``.
 
 from __future__ import annotations
 
+import atexit
 import sys
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ from lammps_quests.core.terminal import drop_colour_reset_at_exit
 from lammps_quests.lammps.messages import error_text, prefix as error_prefix
 from lammps_quests.lammps.session import FixSession
 from lammps_quests.errors import ReportedError
+from lammps_quests.formats.save_lock import SaveFileBusy
 from lammps_quests.active.monitor import QUANTITIES
 from lammps_quests.lammps.arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
 # GhostCutoffError: also importable from here, where it lived before lammps/ghosts.py
@@ -132,9 +134,14 @@ def _setup(lmpptr, spec: str) -> None:
     words = str(spec).split()
     fix_id = words[0] if words else "quests"
     prefix = error_prefix(fix_id)
+    busy = ""  # the save file's lock, taken by rank 0 alone: agreed on below
     try:
         state = open_invoke_fix(lmp, words)
-        save_log = state.session.check_save(lmp.extract_setting("world_rank"))
+        _release_earlier(lmp, state.fix_id)  # the same fix defined again: its file is free
+        try:
+            save_log = state.session.check_save(lmp.extract_setting("world_rank"))
+        except SaveFileBusy as error:
+            save_log, busy = "", error_text(error)
     except ReportedError:
         raise
     except Exception as error:  # every rank reads the same deck and files: a global error
@@ -142,6 +149,7 @@ def _setup(lmpptr, spec: str) -> None:
     _fixes[(id(lmp), state.fix_id)] = state
     define_variables(lmp, state)
     lmp.command(f"fix quests_{state.fix_id}_state all property/atom {state_property(state)} 2")
+    _agree_after_save(lmp, state, busy, f"{prefix}: {busy}")
     say(lmp, state.session.setup_log())
     if lmp.extract_setting("world_rank") == 0:
         say(lmp, state.session.threshold_log())
@@ -160,6 +168,20 @@ def _setup(lmpptr, spec: str) -> None:
     callback = f"quests_{state.fix_id}"
     setattr(__main__, callback, lambda ptr, *args, _id=state.fix_id: step(ptr, _id))
     lmp.command(f"fix {state.fix_id} {state.group} python/invoke {state.every} end_of_step {callback}")
+
+
+@atexit.register
+def _release_all() -> None:
+    """When LAMMPS ends its Python: every fix's save file is free (its lock file removed)."""
+    for state in _fixes.values():
+        state.session.close()
+
+
+def _release_earlier(lmp, fix_id: str) -> None:
+    """Close the session of an earlier ``python quests invoke`` of the same fix ID."""
+    earlier = _fixes.pop((id(lmp), fix_id), None)
+    if earlier is not None:
+        earlier.session.close()
 
 
 def wrap(lmpptr):

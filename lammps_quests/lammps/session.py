@@ -114,6 +114,7 @@ class FixSession:
         self.rank = 0  # MPI rank in LAMMPS's world
         self.box = None  # plugin route: the box of the last evaluation (handoff.Box)
         self.masses = None  # plugin route: mass of each atom type (g/mol), None if per-atom
+        self.save_target = None  # the checked save file; rank 0 holds its lock until close()
 
     @property
     def last_saved_step(self) -> int | None:
@@ -127,8 +128,14 @@ class FixSession:
         from lammps_quests.active.save_target import check_save_target
 
         target = check_save_target(self.options.save_path, self.reference, repair=rank == 0)
+        self.save_target = target
         seeded = target.seed(self.saver) if self.options.save_seed else None
         return target.log(self.prefix, seeded)
+
+    def close(self) -> None:
+        """Release the save file (its lock) when the fix goes away."""
+        if self.save_target is not None:
+            self.save_target.release()
 
     def map_types(self, lmp) -> None:
         """:meth:`map_type_masses` with the number of types and the type masses read from

@@ -360,6 +360,11 @@ def _check_output(output: str | os.PathLike) -> str:
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
         raise ValueError(f"output directory {directory!r} does not exist")
+    from lammps_quests.formats.writable import why_directory_unwritable
+
+    reason = why_directory_unwritable(directory)  # the image is renamed into place
+    if reason is not None:
+        raise ValueError(f"cannot write {output}: {reason} ({directory}); write the image elsewhere")
     return output
 
 

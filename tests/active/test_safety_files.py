@@ -7,6 +7,7 @@ build one.)"""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -71,15 +72,152 @@ def test_a_file_holding_something_else_is_never_appended_to(cu, tmp_path):
 
 
 def test_unwritable_save_file_is_refused(cu, tmp_path):
+    """As a user: a read-only file; as root (who writes those anyway): a read-only mount,
+    named as such rather than as a permission problem."""
     from lammps_quests.active.save_target import check_save_target
 
-    if os.getuid() == 0:
-        pytest.skip("root writes read-only files")
-    target = tmp_path / "ro.xyz"
-    target.write_text("")
-    target.chmod(0o444)
-    with pytest.raises(ValueError, match="cannot be written"):
-        check_save_target(target, cu)
+    if os.getuid() != 0:
+        target = tmp_path / "ro.xyz"
+        target.write_text("")
+        target.chmod(0o444)
+        with pytest.raises(ValueError, match=r"cannot be written \(permission denied\)"):
+            check_save_target(target, cu)
+        return
+    from mounts import tmpfs
+
+    with tmpfs(tmp_path / "ro", files={"old.xyz": ""}, read_only=True) as directory:
+        for name in ("old.xyz", "new.xyz"):
+            with pytest.raises(ValueError, match=r"cannot be written \(read-only file system\)"):
+                check_save_target(directory / name, cu)
+
+
+# ---- one writer per save file, enforced by a lock ------------------
+
+def test_a_second_writer_in_one_process_is_refused_until_the_first_lets_go(cu, tmp_path):
+    from lammps_quests.active.save_target import check_save_target
+
+    path = tmp_path / "saved.xyz"
+    first = check_save_target(path, cu)
+    with pytest.raises(ValueError, match=rf"save file {path} is already being saved to by another fix.*"
+                                         rf"pid {os.getpid()} on host {socket.gethostname()}"):
+        check_save_target(path, cu)
+    # the ranks that do not write take no lock (MPI: only rank 0 appends)
+    assert check_save_target(path, cu, repair=False).lock is None
+    first.release()
+    second = check_save_target(path, cu)
+    assert second.lock.held
+    second.release()
+    assert not Path(str(path) + ".lock").exists()
+
+
+HOLDER = """
+import sys, time
+from lammps_quests.formats.save_lock import acquire_save_lock
+lock = acquire_save_lock(sys.argv[1])
+with open(sys.argv[1], "a") as handle:  # a frame half written, as by a run still writing
+    handle.write(sys.argv[2])
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_another_process_writing_is_refused_and_its_frame_never_cut(cu, tmp_path):
+    """A run (here a process holding the lock) is appending a frame: a second run is refused
+    at setup, naming the file and the holder, and leaves the frame being written alone."""
+    import subprocess
+    import sys
+
+    from lammps_quests.active.save_target import check_save_target
+
+    path = tmp_path / "saved.xyz"
+    for structure in Saver(cu, cu.bandwidth, 0.0).structures(hot_frame(), _dh(cu, hot_frame())):
+        structure.write(path)
+    whole = path.read_text()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), whole[: len(whole) // 3]],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = path.read_bytes()
+        with pytest.raises(ValueError, match=rf"{path} is already being saved to .*pid {holder.pid} on host "):
+            check_save_target(path, cu)
+        assert path.read_bytes() == before  # the other writer's frame in progress is not cut
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died (SIGKILL): the kernel dropped its lock; its cut frame is repaired now
+    target = check_save_target(path, cu)
+    assert target.dropped_bytes == len(whole[: len(whole) // 3].encode()) > 0
+    assert path.read_text() == whole
+    target.release()
+
+
+def test_tail_repair_never_reports_a_negative_size(tmp_path, monkeypatch):
+    """Another writer appends a whole frame while the repair looks at the file (here: right
+    after its size is taken, where the repair used to take it): the repair must report 0
+    bytes removed, not a negative size, and keep both frames."""
+    from lammps_quests.formats import append
+
+    path = tmp_path / "s.xyz"
+    ase.io.write(path, bulk("Cu", "fcc", a=3.615, cubic=True), format="extxyz")
+    frame = path.read_bytes()
+    real_getsize = os.path.getsize
+
+    def size_then_append(name):
+        size = real_getsize(name)
+        with open(path, "ab") as handle:
+            handle.write(frame)
+        return size
+
+    monkeypatch.setattr(os.path, "getsize", size_then_append)
+    removed = append.drop_incomplete_tail(path)
+    monkeypatch.undo()
+    assert removed == 0
+    assert path.read_bytes().startswith(frame) and complete_frames(path) == len(path.read_bytes())
+
+
+def complete_frames(path) -> int:
+    from lammps_quests.formats.append import complete_length
+
+    return complete_length(path)
+
+
+def test_monitor_holds_its_save_file_until_closed(cu, tmp_path):
+    from lammps_quests.ase import QuestsMonitor
+
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
+    first = QuestsMonitor(atoms, cu, save=(0.0, tmp_path / "s.xyz"))
+    with pytest.raises(ValueError, match="already being saved to"):
+        QuestsMonitor(atoms, cu, save=(0.0, tmp_path / "s.xyz"))
+    first.close()
+    QuestsMonitor(atoms, cu, save=(0.0, tmp_path / "s.xyz")).close()
+
+
+# ---- a full disk during a save --------------------------------------------
+
+def test_full_disk_cuts_the_file_back_and_names_it(tmp_path):
+    """On a 64 KiB tmpfs, appends run until the disk is full: the error names the file and the
+    file still reads, made of complete structures only."""
+    from lammps_quests.formats.append import AppendFailed, append_record
+    from mounts import tmpfs
+
+    atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(3)
+    atoms.rattle(0.1, seed=1)
+    text = Path(tmp_path / "frame.xyz")
+    ase.io.write(text, atoms, format="extxyz")
+    record = text.read_text()
+    with tmpfs(tmp_path / "disk", size="64k") as disk:
+        path = disk / "saved.xyz"
+        appended = 0
+        with pytest.raises(AppendFailed) as failed:
+            for _ in range(1000):
+                append_record(path, record)
+                appended += 1
+        assert str(path) in str(failed.value) and "No space left on device" in str(failed.value)
+        assert "cut back to its last complete structure" in str(failed.value)
+        assert appended >= 1
+        frames = ase.io.read(path, ":")
+        assert len(frames) == appended and all(len(f) == len(atoms) for f in frames)
+        assert path.stat().st_size == appended * len(record.encode())
 
 
 # ---- items 4 and 10: the reference's sha256 in each structure; restarts seed the extension ----
@@ -241,3 +379,21 @@ def test_monitor_save_checks_its_file_at_construction(cu, tmp_path):
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
     with pytest.raises(ValueError, match="is a directory"):
         QuestsMonitor(atoms, cu, save=(0.0, tmp_path))
+
+
+def test_a_file_system_without_locks_saves_and_says_so(cu, tmp_path, monkeypatch):
+    """Lustre mounted noflock answers flock with ENOSYS: the save goes ahead, unenforced, and
+    the setup log says that one writer per save file is then up to the user."""
+    import errno
+    import fcntl
+
+    from lammps_quests.active.save_target import check_save_target
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    target = check_save_target(tmp_path / "s.xyz", cu)
+    assert not target.lock.enforced and not Path(str(tmp_path / "s.xyz") + ".lock").exists()
+    assert "gives no file locks" in target.log("fix quests q", None)
+    target.release()

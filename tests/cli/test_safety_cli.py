@@ -67,7 +67,7 @@ def test_select_with_no_pick_writes_nothing_and_says_so(case, tmp_path):
     ["clusters", "POOL", "-r", "REF", "--csv", "OUT"],
 ])
 def test_writing_commands_need_force(case, tmp_path, command):
-    out = tmp_path / "out.xyz"
+    out = tmp_path / ("out.csv" if "--csv" in command else "out.xyz")
     out.write_text("keep me\n")
     args = [{"POOL": case / "pool.xyz", "REF": case / "ref.qref", "OUT": out}.get(a, a) for a in command]
     refused = run(*args)

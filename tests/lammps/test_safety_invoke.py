@@ -74,3 +74,73 @@ def test_hard_halt_after_save_lines_on_invoke(run_debian, cu_case, tmp_path):  #
                         r"with dH > 0", line), line
     before = result.stdout.split(line)[0]
     assert "appended to s.xyz" in before and "fix quests q: 1 structure(s) with" in before
+
+
+# ---- python/invoke: one writer per save file; a full disk ---------
+
+def two_fixes(reference, save: str) -> str:
+    return ("fix dH all property/atom d_dH d_dH2\n"
+            f'python quests input 2 SELF "q all 10 {reference} d_dH save 0 {save}" format ps file quests.py\n'
+            "python quests invoke\n"
+            f'python quests input 2 SELF "r all 10 {reference} d_dH2 save 0 {save}" format ps file quests.py\n'
+            "python quests invoke\n")
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_two_fixes_saving_into_one_file_are_refused_on_invoke(run_debian, cu_case, tmp_path, ranks):  # noqa: F811
+    reference, data = cu_case
+    deck = md_deck(data, "change_box all x scale 1.15 remap\n" + two_fixes(reference, "s.xyz"), "d_dH")
+    result = run_debian(deck, tmp_path, np_ranks=ranks, timeout=120)
+    line = invoke_message(result)
+    where = "ERROR on proc 0" if ranks > 1 else "ERROR"
+    assert line.startswith(f"{where}: Fix quests r: save file s.xyz is already being saved to by another fix, "
+                           "monitor or run (held by pid "), line
+    assert result.stdout.count("Loop time") == 1  # q's evaluation at setup; r stopped before any
+    assert "Fix quests r" not in result.stdout.replace(line, "")
+
+
+def test_a_full_disk_stops_the_invoke_run_naming_the_file(run_debian, cu_case, tmp_path):  # noqa: F811
+    import ase.io
+
+    from mounts import tmpfs
+
+    reference, data = cu_case
+    with tmpfs(tmp_path / "disk", size="64k") as disk:
+        deck = md_deck(data, "change_box all x scale 1.15 remap\n" +
+                       route_lines(reference, f"save 0 {disk}/s.xyz every"), "d_dH", steps=200)
+        result = run_debian(deck, tmp_path / "run", timeout=300)
+        lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+        assert result.returncode != 0 and lines, result.stdout[-3000:]
+        assert f"{disk}/s.xyz: appending a structure failed (No space left on device)" in lines[0], lines
+        assert "cut back to its last complete structure" in lines[0], lines
+        frames = ase.io.read(disk / "s.xyz", ":")
+        assert len(frames) >= 1 and all(len(atoms) == 256 for atoms in frames)
+
+
+def test_quests_lammps_python_naming_no_package_stops_the_deck(run_debian, cu_case, tmp_path):  # noqa: F811
+    reference, data = cu_case
+    (tmp_path / "empty").mkdir()
+    result = run_debian(md_deck(data, route_lines(reference), "d_dH"), tmp_path / "run",
+                        extra_env={"QUESTS_LAMMPS_PYTHON": str(tmp_path / "empty")})
+    line = invoke_message(result)
+    assert line.startswith(f"ERROR: lammps-quests: QUESTS_LAMMPS_PYTHON={tmp_path / 'empty'} holds no `lammps` "
+                           "Python package"), line
+
+
+def test_a_save_file_on_a_read_only_file_system_is_refused_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811
+    from mounts import tmpfs
+
+    reference, data = cu_case
+    with tmpfs(tmp_path / "ro", read_only=True) as directory:
+        deck = md_deck(data, route_lines(reference, f"save 0 {directory}/s.xyz"), "d_dH")
+        result = run_debian(deck, tmp_path / "run")
+        line = invoke_message(result)
+        assert line == f"ERROR: Fix quests q: save file {directory}/s.xyz cannot be written (read-only file system)"
+
+
+def test_the_save_lock_goes_with_the_run_on_invoke(run_debian, cu_case, tmp_path):  # noqa: F811
+    reference, data = cu_case
+    deck = md_deck(data, "change_box all x scale 1.15 remap\n" + route_lines(reference, "save 0 s.xyz"), "d_dH")
+    result = run_debian(deck, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "s.xyz").exists() and not (tmp_path / "s.xyz.lock").exists()
