@@ -110,7 +110,8 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     reference = _load_reference(reference_path)
     bandwidth = reference.bandwidth if h is None else float(h)
     try:
-        frames, sources = read_frames(pool, index=index, format=fmt)
+        frames, sources = read_frames(pool, index=index, format=fmt,
+                                      elements="auto" if reference.species_aware else None)
         structures = [Structure.from_atoms(atoms) for atoms in frames]
         candidates, candidate_labels = _candidates(structures, ReferenceDh(reference, bandwidth))
     except ValueError as error:

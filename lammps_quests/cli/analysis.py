@@ -15,9 +15,9 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import (bandwidth_option, check_outputs, descriptor_options, force_option,
-                                       frame_options, json_option, reference_option, species_option,
-                                       user_errors)
+from lammps_quests.cli.options import (bandwidth_option, check_outputs, descriptor_options, dh_species_option,
+                                       force_option, frame_options, json_option, reference_option,
+                                       species_option, user_errors)
 from lammps_quests.core.defaults import DEFAULT_FAST_TOLERANCE
 
 
@@ -127,10 +127,11 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
               help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "
                    "included, for the fraction dH>0): values become upper bounds of dH, exact to "
                    "TOL near each T; much faster for atoms far from every T.")
+@dh_species_option
 @json_option
 @user_errors
 def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, fast, tol, decide,
-               as_json, force):
+               species, as_json, force):
     """Per-atom differential entropy dH of FILES against a reference (nats).
 
     dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
@@ -152,7 +153,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     comm = _comm()
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm,
-                        species=reference.species or None)
+                        species=reference.species or None, elements=_elements(reference, species))
     h = reference.bandwidth if h is None else h
     if decide and not fast:
         raise click.UsageError("--decide needs --fast")
@@ -187,6 +188,15 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
                    f"{part['mean']:.6f} nats, fraction dH>0 {part['fraction_positive']:.6f}")
     if out is not None:
         click.echo(f"  per-atom dH written to {out} (column dH)")
+
+
+def _elements(reference, species):
+    """What names the atom types of the inputs against ``reference``: for a species-aware one
+    the user's --species, else 'auto' (the files' elements, never the reference's species order);
+    None (elements do not matter) for a species-agnostic one."""
+    if not reference.species:
+        return None
+    return species or "auto"
 
 
 # --------------------------------------------------------------------------------- overlap
@@ -403,7 +413,7 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
     check_outputs([csv_path, dist_path, png_path, out], [*files, reference_path], force)
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt,
-                        species=reference.species or None)
+                        species=reference.species or None, elements=_elements(reference, None))
     h = reference.bandwidth if h is None else h
     values = dh_against_reference(data.descriptors, reference, h=h, y_labels=data.labels)
     clusters = [frame_clusters(frame, frame_values, cutoff=edge)

@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import bandwidth_option, check_outputs, descriptor_options, frame_options
+from lammps_quests.cli.options import (TYPES_HELP, bandwidth_option, check_outputs, descriptor_options,
+                                       frame_options)
 
 
 @main.group(name="reference")
@@ -38,7 +39,7 @@ def reference() -> None:
 @click.option("--species", "species", default=None, metavar="auto|El1,El2,...",
               help="Species-aware descriptors: 'auto' takes the elements of FILES (sorted), or "
                    "give the ordered list, e.g. In,P. Without it the descriptors see geometry only. "
-                   "LAMMPS dumps need an element column (dump_modify ID element In P).")
+                   + TYPES_HELP)
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--fast-index/--no-fast-index", "fast_index", default=None,
               help="Also build OUT.qidx, the cluster index of `dh --fast` and `fix quests ... fast` "
@@ -67,7 +68,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
 
     check_outputs([out], files, force)
     try:
-        frames, sources = read_frames(files, index=index, format=fmt)
+        frames, sources = read_frames(files, index=index, format=fmt, elements=species)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     n_atoms = sum(len(frame) for frame in frames)
