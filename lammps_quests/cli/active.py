@@ -86,8 +86,8 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
 
     Greedy: each step picks the structure whose atoms raise the entropy of reference ∪
     picked the most (nats, printed per pick), among those with an atom whose dH against
-    reference ∪ picked exceeds --until; it stops after --max picks or when no atom is left
-    above --until. With a species-aware reference every atom is compared with environments
+    reference ∪ picked exceeds --until; it stops after --max picks, when no atom is left
+    above --until, or when no structure would raise the entropy (best gain <= 0 nats). With a species-aware reference every atom is compared with environments
     centred on its own element (the elements come from the structures' symbols). Cut-outs
     written by `fix quests ... save t FILE cut R` count only their
     atoms with exact = 1 (the others' environments were cut). Deterministic; under
