@@ -44,9 +44,11 @@ def reference() -> None:
 @click.option("--fast-index/--no-fast-index", "fast_index", default=None,
               help="Also build OUT.qidx, the cluster index of `dh --fast` and `fix quests ... fast` "
                    "(default: from 100,000 environments on).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (the file's header, the threshold guidance, the fast index) instead of text.")
 def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,
           cutoff: float, bandwidth: float, species: str | None, force: bool,
-          fast_index: bool | None) -> None:
+          fast_index: bool | None, as_json: bool) -> None:
     """Compute descriptors of all atoms in FILES and save them to OUT.
 
     FILES may be anything ASE reads (extended XYZ, LAMMPS text dumps and data files, VASP
@@ -86,17 +88,26 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)  # Reference.build cached the threshold guidance in the header
-    click.echo(ref.summary())
-    click.echo(_threshold_guidance(ref))
+    if not as_json:
+        click.echo(ref.summary())
+        click.echo(_threshold_guidance(ref))
     from lammps_quests.formats.fast_index import AUTO_INDEX_ENVIRONMENTS
 
+    built = None
     if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
-        _build_fast_index(ref)
+        built = _build_fast_index(ref, as_json=as_json)
     else:
-        _remove_stale_index(out)
+        _remove_stale_index(out, as_json)
+    if as_json:
+        _print_json({"reference": str(out), "frames": len(frames), "atoms": n_atoms, "header": ref.header(),
+                     "threshold_guidance": _guidance_data(ref), "fast_index": built})
 
 
-def _remove_stale_index(out: Path) -> None:
+def _print_json(data) -> None:
+    click.echo(json.dumps(data, indent=1, allow_nan=False))
+
+
+def _remove_stale_index(out: Path, quiet_stdout: bool = False) -> None:
     """An index beside a rebuilt reference (--force) belongs to the old one: remove it."""
     from lammps_quests.formats.fast_index import index_path
 
@@ -104,10 +115,12 @@ def _remove_stale_index(out: Path) -> None:
     if stale.exists():
         stale.unlink()
         click.echo(f"removed {stale}: the fast index of the replaced {out.name} (rebuild it with "
-                   f"`lammps-quests reference index {out}`)")
+                   f"`lammps-quests reference index {out}`)", err=quiet_stdout)
 
 
-def _build_fast_index(ref, cluster_size=None) -> None:
+def _build_fast_index(ref, cluster_size=None, as_json: bool = False) -> dict:
+    """Build and save REF.qidx; prints one line (to stderr with ``as_json``) and returns
+    {"path", "clusters", "seconds"}."""
     import time
 
     from lammps_quests.core.cluster_index import default_cluster_size
@@ -120,8 +133,9 @@ def _build_fast_index(ref, cluster_size=None) -> None:
     start = time.perf_counter()
     index = build_fast_index(ref, cluster_size=cluster_size)
     path = save_fast_index(index, ref, cluster_size=cluster_size)
-    click.echo(f"fast index:        {path} ({index.n_clusters} clusters, "
-               f"{time.perf_counter() - start:.1f} s)")
+    seconds = time.perf_counter() - start
+    click.echo(f"fast index:        {path} ({index.n_clusters} clusters, {seconds:.1f} s)", err=as_json)
+    return {"path": str(path), "clusters": int(index.n_clusters), "seconds": round(seconds, 3)}
 
 
 @reference.command(name="index")
@@ -129,7 +143,8 @@ def _build_fast_index(ref, cluster_size=None) -> None:
 @click.option("--cluster-size", type=int, default=None,
               help="Mean reference environments per cluster (default ~1.5 sqrt(n), 32 to 512); "
                    "only speed depends on it.")
-def index_command(file: Path, cluster_size: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (path, clusters, seconds) instead of text.")
+def index_command(file: Path, cluster_size: int | None, as_json: bool) -> None:
     """Build FILE.qidx, the cluster index that `dh --fast` and `fix quests ... fast` use.
 
     The index is tied to the reference's descriptors (sha256): rebuild it whenever the
@@ -144,9 +159,11 @@ def index_command(file: Path, cluster_size: int | None) -> None:
 
     try:
         ref = Reference.load(file, mmap=True)
-        _build_fast_index(ref, cluster_size)
+        built = _build_fast_index(ref, cluster_size, as_json=as_json)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    if as_json:
+        _print_json({"reference": str(file), "fast_index": built})
 
 
 @reference.command(name="info")
@@ -174,6 +191,15 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
         click.echo(ref.summary())
         click.echo(f"check:             header, size, finite values{', sha256' if verify else ''}: OK")
         click.echo(_threshold_guidance(ref))
+
+
+def _guidance_data(ref):
+    """The threshold guidance as data: the summary dict, or {element: summary} (species-aware)."""
+    from lammps_quests.active.threshold import cached_self_information, element_self_information, self_information
+
+    if ref.species_aware:
+        return dict(element_self_information(ref, ref.bandwidth)[0])
+    return cached_self_information(ref, ref.bandwidth) or self_information(ref.descriptors, ref.bandwidth)
 
 
 def _threshold_guidance(ref) -> str:
