@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from lammps_quests.cli import main
 from lammps_quests.cli.options import (bandwidth_option, check_outputs, descriptor_options, dh_species_option,
@@ -157,6 +158,8 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     h = reference.bandwidth if h is None else h
     if decide and not fast:
         raise click.UsageError("--decide needs --fast")
+    if not fast and click.get_current_context().get_parameter_source("tol") != ParameterSource.DEFAULT:
+        raise click.UsageError("--tol needs --fast (exact dH has no tolerance)")
     thresholds = sorted({0.0, *decide}) if decide else None
     values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon,
                                   index_file=index_file, comm=comm, fast=fast, tol=tol, decide=thresholds,
@@ -363,7 +366,9 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
         return
     click.echo(f"kept {result.selected.size} of {result.n_frames} frames ({method}), "
                f"{result.n_environments_subset} of {result.n_environments_full} environments -> {out}")
-    kept = (f"kept {result.entropy_kept:.4f}" if result.entropy_kept is not None
+    kept = (f"kept H(subset)/H(full) = {result.entropy_kept:.4f}"
+            + (" (above 1: the dropped frames were redundant)" if result.entropy_kept > 1 else "")
+            if result.entropy_kept is not None
             else "kept: not defined, the full set has zero entropy (its environments are all alike)")
     click.echo(f"entropy: subset {result.entropy_subset:.4f} nats, full {result.entropy_full:.4f} nats, {kept}")
 
