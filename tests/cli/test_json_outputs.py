@@ -1,5 +1,5 @@
-"""--json of saved, select, reference build and reference index (issue 26 item 27): the same
-numbers as the text and the Python API; and `saved` on a file no run wrote (item 15)."""
+"""--json of saved, select, reference build and reference index: the same
+numbers as the text and the Python API; and `saved` on a file no run wrote."""
 
 from __future__ import annotations
 

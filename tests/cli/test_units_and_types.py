@@ -1,5 +1,5 @@
 """Offline commands on inputs that would give silent wrong answers: LAMMPS dumps that number
-their atom types (issue 26 item 6) and coordinates that cannot be in Å (item 7)."""
+their atom types, and coordinates that cannot be in Å."""
 
 from __future__ import annotations
 
