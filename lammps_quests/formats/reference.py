@@ -399,7 +399,7 @@ class Reference:
         )
 
     def check(self, k: int | None = None, cutoff: float | None = None, *, species=None,
-              by: str = "the request") -> None:
+              by: str = "the request", remedy: str = "map the atom types to elements the reference knows") -> None:
         """Refuse settings that would make descriptors incomparable with this reference.
 
         Args:
@@ -410,6 +410,8 @@ class Reference:
                 atom types); None skips the check. A species-aware reference must hold
                 environments centred on each of them; a species-agnostic one accepts any.
             by: who asks, for the message (e.g. "the fix", "--cutoff").
+            remedy: the other fix for an element the reference lacks, in the asker's terms (LAMMPS
+                maps atom types to elements; ASE atoms carry their chemical symbols).
 
         Raises:
             ReferenceMismatchError (a ValueError) naming the reference, both values and the
@@ -436,7 +438,7 @@ class Reference:
                     f"{where} holds environments centred on {', '.join(sorted(held))} only, but "
                     f"{by} has {', '.join(missing)}: rebuild the reference with structures "
                     f"containing {', '.join(missing)} (`lammps-quests reference build --species ...`) "
-                    "or map the atom types to elements the reference knows"
+                    f"or {remedy}"
                 )
 
     def verify(self) -> None:
