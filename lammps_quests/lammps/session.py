@@ -129,6 +129,12 @@ class FixSession:
                                                  by=f"fix {self.fix_id}'s atom types")
         if self.options.elements is not None or self.reference.species_aware:
             self.type_symbols = lammps_type_elements(lmp, self.options.elements)
+        if self.options.elements is not None:  # printed with the setup log (every route prints it)
+            from .type_elements import elements_against_masses
+
+            masses = as_lammps(lmp).numpy.extract_atom("mass")
+            warning = elements_against_masses(self.options.elements, masses)
+            self.elements_warning = f"WARNING: fix quests {self.fix_id}: {warning}\n" if warning else ""
 
     def setup_log(self) -> str:
         index = None
@@ -136,7 +142,8 @@ class FixSession:
             from lammps_quests.formats.fast_index import index_path
 
             index = index_path(self.reference_path)
-        return self.monitor.describe_reference(self.prefix, self.reference_path, index)
+        return self.monitor.describe_reference(self.prefix, self.reference_path, index) + \
+            getattr(self, "elements_warning", "")
 
     def threshold_log(self) -> str:
         """The reference's leave-one-out dH distribution (header cache, else a sample); for a
