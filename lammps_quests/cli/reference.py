@@ -82,9 +82,10 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     if not species:
         click.echo("then the threshold guidance: leave-one-out dH of the environments (cached in OUT)", err=True)
     try:
-        with progress_bar(n_atoms, "descriptors", unit="atom") as bar:
+        with progress_bar(n_atoms, "descriptors", unit="atom") as bar, \
+                progress_bar(_guidance_rows(frames, species), "threshold guidance", unit="env") as guidance:
             ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                  species=species, progress=bar.update)
+                                  species=species, progress=bar.update, guidance_progress=guidance.update)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)  # Reference.build cached the threshold guidance in the header
@@ -101,6 +102,18 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     if as_json:
         _print_json({"reference": str(out), "frames": len(frames), "atoms": n_atoms, "header": ref.header(),
                      "threshold_guidance": _guidance_data(ref), "fast_index": built})
+
+
+def _guidance_rows(frames, species) -> int:
+    """Rows the threshold guidance of Reference.build computes: per element when species-aware."""
+    from collections import Counter
+
+    from lammps_quests.core.self_information import rows_used
+
+    if not species:
+        return rows_used(sum(len(frame) for frame in frames))
+    counts = Counter(symbol for frame in frames for symbol in frame.get_chemical_symbols())
+    return sum(rows_used(n) for n in counts.values())
 
 
 def _print_json(data) -> None:
@@ -130,8 +143,12 @@ def _build_fast_index(ref, cluster_size=None, as_json: bool = False) -> dict:
         f"~{default_cluster_size(ref.n_environments)}" if not ref.species_aware else "~1.5 sqrt(n) per element"
     click.echo(f"building the fast index of {ref.n_environments} environments (clusters of {size})...",
                err=True)
+    from lammps_quests.analysis.progress import progress_bar
+    from lammps_quests.core.cluster_index import KMEANS_ITERATIONS
+
     start = time.perf_counter()
-    index = build_fast_index(ref, cluster_size=cluster_size)
+    with progress_bar(ref.n_environments * (KMEANS_ITERATIONS + 1), "fast index: k-means", unit="row") as bar:
+        index = build_fast_index(ref, cluster_size=cluster_size, progress=bar.update)
     path = save_fast_index(index, ref, cluster_size=cluster_size)
     seconds = time.perf_counter() - start
     click.echo(f"fast index:        {path} ({index.n_clusters} clusters, {seconds:.1f} s)", err=as_json)

@@ -130,6 +130,7 @@ class Reference:
         sources: Sequence[dict] | None = None,
         species=None,
         progress=None,
+        guidance_progress=None,
     ) -> "Reference":
         """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
 
@@ -145,6 +146,8 @@ class Reference:
                 the frames, sorted) or a list of element symbols for species-aware ones.
             progress: called with the number of atoms done after each block of frames (e.g.
                 a progress bar's ``update``); None for none.
+            guidance_progress: likewise for the threshold guidance below, with rows done
+                (``core.self_information.rows_used`` of each element's rows, or of all, in all).
 
         The reference also gets the leave-one-out dH summary and its entropy in
         ``extra["self_information"]`` (species-aware: one summary per centre element in
@@ -186,10 +189,12 @@ class Reference:
         from lammps_quests.core.self_information import HEADER_KEY, SPECIES_HEADER_KEY, self_information
 
         if reference.species_aware:
-            reference.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, bandwidth)
+            reference.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, bandwidth,
+                                                                          progress=guidance_progress)
                                                    for name, rows in reference.element_rows()}
         else:
-            reference.extra[HEADER_KEY] = self_information(reference.descriptors, bandwidth)
+            reference.extra[HEADER_KEY] = self_information(reference.descriptors, bandwidth,
+                                                           progress=guidance_progress)
         return reference
 
     @classmethod
