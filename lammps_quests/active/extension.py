@@ -191,7 +191,11 @@ class Extension:
 
     def add(self, descriptors, labels=None) -> None:
         """Append saved environments (rows of descriptors, Å^-1; ``labels``: their centre
-        species, required with a species-aware reference)."""
+        species, required with a species-aware reference). No rows (an empty selection such
+        as ``Y[dh > t]`` where no atom is above t) add nothing."""
+        given = np.asarray(descriptors)
+        if given.ndim >= 1 and given.shape[0] == 0:
+            return
         rows = check_descriptors(np.atleast_2d(descriptors), "saved descriptors")
         if rows.shape[1] != self.reference.shape[1]:
             raise ValueError(f"saved descriptors have width {rows.shape[1]}, the reference "

@@ -179,15 +179,19 @@ class Monitor:
         settings: :class:`MonitorSettings`.
         by: who asks, for error messages (e.g. "fix quests q", "the monitor").
         species: element symbols that will be evaluated, checked now when known.
+        remedy: how the caller's user fixes an element the reference lacks (default: map the
+            atom types, as in LAMMPS).
 
     Raises ValueError at setup naming what does not fit: k, cutoff, bandwidth, an element the
     reference lacks, a cut radius below the cutoff, a missing or stale fast index.
     """
 
-    def __init__(self, reference, settings: MonitorSettings, *, by: str = "the monitor", species=None):
+    def __init__(self, reference, settings: MonitorSettings, *, by: str = "the monitor", species=None,
+                 remedy: str | None = None):
         self.reference = reference
         self.settings = settings
-        reference.check(k=settings.k, cutoff=settings.cutoff, species=species, by=by)
+        self.remedy = remedy  # the fix for an element the reference lacks, in the caller's terms
+        reference.check(k=settings.k, cutoff=settings.cutoff, species=species, by=by, **self._remedy())
         h = reference.bandwidth if settings.bandwidth is None else settings.bandwidth
         check_bandwidths(h)
         self.bandwidth = float(h)
@@ -213,7 +217,10 @@ class Monitor:
 
     def check_species(self, symbols, by: str) -> None:
         """Refuse elements the reference holds no environments centred on (species-aware)."""
-        self.reference.check(species=list(symbols), by=by)
+        self.reference.check(species=list(symbols), by=by, **self._remedy())
+
+    def _remedy(self) -> dict:
+        return {} if self.remedy is None else {"remedy": self.remedy}
 
     def describe_reference(self, prefix: str, path, index_path=None) -> str:
         """Set-up log lines: the reference (at ``path``), its settings and the mode (exact, or

@@ -147,6 +147,11 @@ def check_judged_by(structures, sha256: str, path, what: str = "save file") -> N
     other = sorted({str(atoms.info.get(REFERENCE_KEY, "none")) for atoms in structures} - {sha256})
     if not other:
         return
+    if other == ["none"] and structures:  # nothing in it came from a save: not a file of the fix
+        raise ValueError(
+            f"{what} {path} was not written by fix quests ... save or a QuestsMonitor: its structures "
+            f"record no reference ({REFERENCE_KEY}); give the file a run saved into, or save into another "
+            "file (for any structures, `lammps-quests dh` and `select` measure what they add)")
     found = ", ".join("none recorded" if s == "none" else s[:12] + "..." for s in other)
     raise ValueError(
         f"{what} {path} holds structures judged against another reference (sha256 {found}; this "

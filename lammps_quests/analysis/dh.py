@@ -137,11 +137,28 @@ def write_frames_with_dh(path, frames, values: np.ndarray, column: str = DH_COLU
     return write_frames_with_columns(path, frames, {column: values})
 
 
+#: per-atom arrays of ase.Atoms that the dump writer writes itself or that are not one number per atom
+_NOT_CARRIED = ("numbers", "positions", "type", "id")
+
+
+def carried_columns(frames, new: dict) -> dict:
+    """{name: [one array per frame]} of the numeric one-value-per-atom arrays that every frame
+    carries (columns of the input file), except those in ``new`` and those a dump has anyway."""
+    names = set.intersection(*(set(frame.arrays) for frame in frames)) if frames else set()
+    carried = {}
+    for name in sorted(names - set(_NOT_CARRIED) - set(new)):
+        arrays = [np.asarray(frame.arrays[name]) for frame in frames]
+        if all(a.ndim == 1 and a.dtype.kind in "iuf" for a in arrays):
+            carried[name] = arrays
+    return carried
+
+
 def write_frames_with_columns(path, frames, columns: dict) -> Path:
     """Write ``frames`` with per-atom columns ``{name: array over all atoms of all frames}``.
 
     A LAMMPS dump for ``*.lammpstrj``/``*.dump``/``dump.*`` names, extended XYZ otherwise.
-    The frames get ``frame.arrays[name]`` set.
+    The frames get ``frame.arrays[name]`` set. The per-atom columns the input carried (a dump's
+    ``f_q``, ``c_pe``, ...) are written too, in both formats (a new column of the same name wins).
     """
     from lammps_quests.formats.lammps_dump import write_lammps_dump
 
@@ -149,7 +166,7 @@ def write_frames_with_columns(path, frames, columns: dict) -> Path:
     per_frame = {name: split_per_frame(values, frames) for name, values in columns.items()}
     name = path.name.lower()
     if name.endswith((".lammpstrj", ".dump")) or name.startswith("dump."):
-        return write_lammps_dump(path, frames, per_frame)
+        return write_lammps_dump(path, frames, {**carried_columns(frames, per_frame), **per_frame})
     import ase.io
 
     # The columns are added to the frames themselves (not copies) so that energies and forces

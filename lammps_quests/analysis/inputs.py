@@ -41,12 +41,16 @@ class Dataset:
 
 def read_dataset(
     paths, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF, format: str | None = None, comm=None,
-    species=None,
+    species=None, elements=None,
 ) -> Dataset:
     """Read ``paths`` (one file or several) and compute descriptors with ``k``, ``cutoff`` (Å).
 
     ``species``: None for species-agnostic descriptors; ``"auto"``, ``"In,P"`` or a sequence of
     element symbols for species-aware ones (:mod:`lammps_quests.core.species`).
+    ``elements``: the elements of the atom types of LAMMPS dumps without an element column
+    (``read_frames(elements=)``); None takes ``species`` (a command's ``--species`` is both).
+    Give it apart from ``species`` when the species list is a reference's: ``"auto"`` then
+    refuses such a dump instead of naming its types after the reference's species order.
 
     With an MPI communicator every rank reads the files, computes the descriptors of its own
     block of rows, and the blocks are gathered so every rank holds all of them.
@@ -58,7 +62,8 @@ def read_dataset(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]
-    frames, sources = read_frames(paths, index=index, format=format)
+    frames, sources = read_frames(paths, index=index, format=format,
+                                  elements=species if elements is None else elements)
     name = "+".join(p.name for p in paths)
     if species is not None:
         return _species_dataset(name, frames, sources, species, k, cutoff, comm)
@@ -85,7 +90,8 @@ def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT
         from lammps_quests.formats.reference import resolve_species
         from lammps_quests.formats.structures import read_frames
 
-        frames = [frame for group in groups for frame in read_frames(group, index=index, format=format)[0]]
+        frames = [frame for group in groups
+                  for frame in read_frames(group, index=index, format=format, elements="auto")[0]]
         species = resolve_species("auto", frames)
     datasets = [read_dataset(group, index=index, k=k, cutoff=cutoff, format=format, comm=comm, species=species)
                 for group in groups]

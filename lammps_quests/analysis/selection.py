@@ -5,7 +5,9 @@ centred on one species only, the species kernel of :mod:`lammps_quests.core.info
 Start from U = reference. At each step every remaining candidate c (the descriptors of one
 structure's atoms, Å^-1) is scored by the entropy it would add, H(U ∪ c) - H(U) in nats, among
 the candidates that still hold an atom with dH(atom | U) > t; the best one (lowest pool index
-on ties) joins U. It stops after ``max_picks`` or when no atom of the pool has dH > t.
+on ties) joins U. It stops after ``max_picks``, when no atom of the pool has dH > t, or when the
+best gain is <= 0 (a structure whose few new atoms come with many that repeat dense regions of U
+lowers the entropy: it adds no information).
 
 The entropy of U ∪ c needs, for every point, its kernel sum over U ∪ c (paper Eq. 5):
 H(U ∪ c) = log(N + m) - [L(U) + sum_u log1p(S_uc / S_U(u)) + sum_a log(S_aU + S_ac)] / (N + m),
@@ -173,6 +175,10 @@ def select(candidates, reference, h: float, max_picks: int | None = None, until:
             h_new = np.log(n_u + m) - (total + delta + mine) / (n_u + m)
             scored.append((h_new - h_u, c, h_new, delta + mine))
         gain, best, h_new, added = max(scored, key=lambda item: (item[0], -item[1]))
+        if not gain > 0:  # its new atoms are outweighed by the ones it repeats: labelling it adds nothing
+            result.stopped = (f"no structure adds information: the best of {len(eligible)} with an atom above "
+                              f"{until:g} nats would change the entropy by {gain:.3g} nats")
+            break
         dh = -over_u[bounds[best]:bounds[best + 1]]
         result.picks.append(Pick(best, float(gain), float(h_new), len(blocks[best]),
                                  int(np.count_nonzero(dh > until)), float(dh.max())))

@@ -52,6 +52,10 @@ DH_ARRAY = "dH"
 # a lattice vector shorter than this (Å) counts as missing
 _MISSING_VECTOR = 1e-12
 
+#: the fix for an element the reference lacks: ASE atoms carry chemical symbols, not atom types
+_ASE_REMEDY = ("use a reference built with that element, or give the ASE Atoms the chemical symbols the "
+               "reference holds (atoms.symbols)")
+
 
 class QuestsMonitor:
     """Per-atom dH of ``atoms`` against a reference, as an ASE dynamics observer.
@@ -125,7 +129,7 @@ class QuestsMonitor:
         if decide and fast is None:
             raise ValueError("decide only applies with fast=tol; give fast too")
         self.monitor = Monitor(self.reference, settings, by="the monitor",
-                               species=atoms.get_chemical_symbols())
+                               species=atoms.get_chemical_symbols(), remedy=_ASE_REMEDY)
         self.bandwidth = self.monitor.bandwidth
         self.threshold = settings.threshold
         self.halt = settings.halt_threshold

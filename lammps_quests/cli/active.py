@@ -10,7 +10,7 @@ import numpy as np
 
 from lammps_quests.cli import main
 from lammps_quests.cli.options import (EXTXYZ_NAMES, bandwidth_option, check_outputs, force_option, frame_options,
-                                       reference_option)
+                                       json_option, reference_option)
 
 
 def _load_reference(path):
@@ -26,7 +26,8 @@ def _load_reference(path):
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @reference_option("The reference file the run used (.qref).")
 @bandwidth_option(None, help="Kernel bandwidth h in Å^-1 [default: the reference's; give the fix's if it set one].")
-def saved_command(files, reference_path, h):
+@json_option
+def saved_command(files, reference_path, h, as_json):
     """Recount what `fix quests ... save` added: structures, atoms, new environments, entropy.
 
     Reads the saved extended-XYZ FILES, recomputes the descriptors of the atoms flagged new
@@ -51,7 +52,21 @@ def saved_command(files, reference_path, h):
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     names = " ".join(str(f) for f in files)
+    if as_json:
+        added = gain is not None and counts.new > 0
+        _print_json({"files": [str(f) for f in files], "reference": str(reference_path), "bandwidth": bandwidth,
+                     "structures": counts.structures, "atoms": counts.atoms, "new_environments": counts.new,
+                     "entropy_reference": gain.reference if added else None,
+                     "entropy_union": gain.union if added else None,
+                     "entropy_added": gain.added if added else 0.0})
+        return
     click.echo(describe_saved("saved", counts, gain, bandwidth, names))
+
+
+def _print_json(data) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
 
 
 def _check_judged_by(files, reference, reference_path) -> None:
@@ -81,13 +96,15 @@ def _check_judged_by(files, reference, reference_path) -> None:
 @bandwidth_option(None)
 @force_option
 @frame_options
-def select_command(pool, reference_path, output, max_picks, until, h, index, fmt, force):
+@json_option
+def select_command(pool, reference_path, output, max_picks, until, h, index, fmt, force, as_json):
     """Pick the structures of POOL that add the most information to the reference.
 
     Greedy: each step picks the structure whose atoms raise the entropy of reference ∪
     picked the most (nats, printed per pick), among those with an atom whose dH against
-    reference ∪ picked exceeds --until; it stops after --max picks or when no atom is left
-    above --until. With a species-aware reference every atom is compared with environments
+    reference ∪ picked exceeds --until; it stops after --max picks, when no atom is left
+    above --until, or when no structure would raise the entropy (best gain <= 0 nats).
+    With a species-aware reference every atom is compared with environments
     centred on its own element (the elements come from the structures' symbols). Cut-outs
     written by `fix quests ... save t FILE cut R` count only their
     atoms with exact = 1 (the others' environments were cut). Deterministic; under
@@ -110,7 +127,8 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
     reference = _load_reference(reference_path)
     bandwidth = reference.bandwidth if h is None else float(h)
     try:
-        frames, sources = read_frames(pool, index=index, format=fmt)
+        frames, sources = read_frames(pool, index=index, format=fmt,
+                                      elements="auto" if reference.species_aware else None)
         structures = [Structure.from_atoms(atoms) for atoms in frames]
         candidates, candidate_labels = _candidates(structures, ReferenceDh(reference, bandwidth))
     except ValueError as error:
@@ -131,18 +149,30 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
         return
     if result.picks and output.exists():  # --force: replaced (check_outputs refused it otherwise)
         output.unlink()
-    click.echo(f"reference: H = {result.reference_entropy:.9g} nats, {reference.n_environments} "
-               f"environments, h = {bandwidth:g} Å^-1; pool: {len(frames)} structure(s)")
-    click.echo(f"{'pick':>4} {'structure':<40} {'atoms':>6} {'dH>t':>6} {'max dH':>9} "
-               f"{'gain (nats)':>13} {'H after':>13}")
+    text = not as_json
+    if text:
+        click.echo(f"reference: H = {result.reference_entropy:.9g} nats, {reference.n_environments} "
+                   f"environments, h = {bandwidth:g} Å^-1; pool: {len(frames)} structure(s)")
+        click.echo(f"{'pick':>4} {'structure':<40} {'atoms':>6} {'dH>t':>6} {'max dH':>9} "
+                   f"{'gain (nats)':>13} {'H after':>13}")
     for rank, pick in enumerate(result.picks, start=1):
-        click.echo(f"{rank:>4} {_short(labels[pick.candidate]):<40} {pick.atoms:>6} {pick.above:>6} "
-                   f"{pick.max_dh:>9.4g} {pick.gain:>13.9g} {pick.entropy:>13.9g}")
+        if text:
+            click.echo(f"{rank:>4} {_short(labels[pick.candidate]):<40} {pick.atoms:>6} {pick.above:>6} "
+                       f"{pick.max_dh:>9.4g} {pick.gain:>13.9g} {pick.entropy:>13.9g}")
         structure = structures[pick.candidate]
         structure.info = {**_plain(structure.info), "select_rank": rank, "entropy_gain": pick.gain,
                           "selected_from": labels[pick.candidate].replace(" ", "_")}
         structure.write(output)
     total = sum(p.gain for p in result.picks)
+    if as_json:
+        _print_json({"reference": str(reference_path), "bandwidth": bandwidth,
+                     "reference_entropy": result.reference_entropy, "pool_structures": len(frames),
+                     "picks": [{"rank": rank, "structure": labels[p.candidate], "atoms": p.atoms, "above": p.above,
+                                "max_dh": p.max_dh, "gain": p.gain, "entropy": p.entropy}
+                               for rank, p in enumerate(result.picks, start=1)],
+                     "entropy_gained": total, "stopped": result.stopped,
+                     "output": str(output) if result.picks else None})
+        return
     where = f"written to {output}" if result.picks else f"nothing written ({output} not created or changed)"
     click.echo(f"{len(result.picks)} pick(s), entropy gained {total:.9g} nats; stopped: {result.stopped}; "
                f"{where}")

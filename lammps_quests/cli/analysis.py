@@ -13,11 +13,12 @@ from pathlib import Path
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from lammps_quests.cli import main
 from lammps_quests.cli.options import (CSV_NAMES, FRAMES_WITH_COLUMNS, PNG_NAMES, bandwidth_option, check_ase_output,
-                                       check_outputs, descriptor_options, force_option, frame_options, json_option,
-                                       reference_option, species_option, user_errors)
+                                       check_outputs, descriptor_options, dh_species_option, force_option,
+                                       frame_options, json_option, reference_option, species_option, user_errors)
 from lammps_quests.core.defaults import DEFAULT_FAST_TOLERANCE
 
 
@@ -127,10 +128,11 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
               help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "
                    "included, for the fraction dH>0): values become upper bounds of dH, exact to "
                    "TOL near each T; much faster for atoms far from every T.")
+@dh_species_option
 @json_option
 @user_errors
 def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, fast, tol, decide,
-               as_json, force):
+               species, as_json, force):
     """Per-atom differential entropy dH of FILES against a reference (nats).
 
     dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
@@ -152,10 +154,12 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     comm = _comm()
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm,
-                        species=reference.species or None)
+                        species=reference.species or None, elements=_elements(reference, species))
     h = reference.bandwidth if h is None else h
     if decide and not fast:
         raise click.UsageError("--decide needs --fast")
+    if not fast and click.get_current_context().get_parameter_source("tol") != ParameterSource.DEFAULT:
+        raise click.UsageError("--tol needs --fast (exact dH has no tolerance)")
     thresholds = sorted({0.0, *decide}) if decide else None
     values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon,
                                   index_file=index_file, comm=comm, fast=fast, tol=tol, decide=thresholds,
@@ -187,6 +191,15 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
                    f"{part['mean']:.6f} nats, fraction dH>0 {part['fraction_positive']:.6f}")
     if out is not None:
         click.echo(f"  per-atom dH written to {out} (column dH)")
+
+
+def _elements(reference, species):
+    """What names the atom types of the inputs against ``reference``: for a species-aware one
+    the user's --species, else 'auto' (the files' elements, never the reference's species order);
+    None (elements do not matter) for a species-agnostic one."""
+    if not reference.species:
+        return None
+    return species or "auto"
 
 
 # --------------------------------------------------------------------------------- overlap
@@ -354,7 +367,9 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
         return
     click.echo(f"kept {result.selected.size} of {result.n_frames} frames ({method}), "
                f"{result.n_environments_subset} of {result.n_environments_full} environments -> {out}")
-    kept = (f"kept {result.entropy_kept:.4f}" if result.entropy_kept is not None
+    kept = (f"kept H(subset)/H(full) = {result.entropy_kept:.4f}"
+            + (" (above 1: the dropped frames were redundant)" if result.entropy_kept > 1 else "")
+            if result.entropy_kept is not None
             else "kept: not defined, the full set has zero entropy (its environments are all alike)")
     click.echo(f"entropy: subset {result.entropy_subset:.4f} nats, full {result.entropy_full:.4f} nats, {kept}")
 
@@ -405,7 +420,7 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
                   names={out: FRAMES_WITH_COLUMNS, csv_path: CSV_NAMES, dist_path: CSV_NAMES, png_path: PNG_NAMES})
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt,
-                        species=reference.species or None)
+                        species=reference.species or None, elements=_elements(reference, None))
     h = reference.bandwidth if h is None else h
     values = dh_against_reference(data.descriptors, reference, h=h, y_labels=data.labels)
     clusters = [frame_clusters(frame, frame_values, cutoff=edge)

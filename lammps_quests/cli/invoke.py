@@ -20,6 +20,11 @@ def invoke_script(path: Path, prefix: str | None, force: bool) -> None:
     the PYTHON package (no plugin needed).
 
     \b
+    Example:
+      lammps-quests invoke-script quests.py
+      lmp -in in.deck          # a LAMMPS with the PYTHON package, e.g. Debian's
+
+    \b
     Deck:
       fix     dH all property/atom d_dH
       python  quests input 2 SELF "q all 100 ref.qref d_dH" format ps file quests.py

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
-from lammps_quests.cli.options import (REFERENCE_NAMES, bandwidth_option, check_outputs, check_writable,
+from lammps_quests.cli.options import (REFERENCE_NAMES, TYPES_HELP, bandwidth_option, check_outputs, check_writable,
                                        descriptor_options, frame_options)
 
 
@@ -39,14 +39,16 @@ def reference() -> None:
 @click.option("--species", "species", default=None, metavar="auto|El1,El2,...",
               help="Species-aware descriptors: 'auto' takes the elements of FILES (sorted), or "
                    "give the ordered list, e.g. In,P. Without it the descriptors see geometry only. "
-                   "LAMMPS dumps need an element column (dump_modify ID element In P).")
+                   + TYPES_HELP)
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--fast-index/--no-fast-index", "fast_index", default=None,
               help="Also build OUT.qidx, the cluster index of `dh --fast` and `fix quests ... fast` "
                    "(default: from 100,000 environments on).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (the file's header, the threshold guidance, the fast index) instead of text.")
 def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,
           cutoff: float, bandwidth: float, species: str | None, force: bool,
-          fast_index: bool | None) -> None:
+          fast_index: bool | None, as_json: bool) -> None:
     """Compute descriptors of all atoms in FILES and save them to OUT.
 
     FILES may be anything ASE reads (extended XYZ, LAMMPS text dumps and data files, VASP
@@ -68,7 +70,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
 
     check_outputs([out], files, force, names=REFERENCE_NAMES)
     try:
-        frames, sources = read_frames(files, index=index, format=fmt)
+        frames, sources = read_frames(files, index=index, format=fmt, elements=species)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     n_atoms = sum(len(frame) for frame in frames)
@@ -80,23 +82,45 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     if not species:
         click.echo("then the threshold guidance: leave-one-out dH of the environments (cached in OUT)", err=True)
     try:
-        with progress_bar(n_atoms, "descriptors", unit="atom") as bar:
+        with progress_bar(n_atoms, "descriptors", unit="atom") as bar, \
+                progress_bar(_guidance_rows(frames, species), "threshold guidance", unit="env") as guidance:
             ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                  species=species, progress=bar.update)
+                                  species=species, progress=bar.update, guidance_progress=guidance.update)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)  # Reference.build cached the threshold guidance in the header
-    click.echo(ref.summary())
-    click.echo(_threshold_guidance(ref))
+    if not as_json:
+        click.echo(ref.summary())
+        click.echo(_threshold_guidance(ref))
     from lammps_quests.formats.fast_index import AUTO_INDEX_ENVIRONMENTS
 
+    built = None
     if fast_index or (fast_index is None and ref.n_environments >= AUTO_INDEX_ENVIRONMENTS):
-        _build_fast_index(ref)
+        built = _build_fast_index(ref, as_json=as_json)
     else:
-        _remove_stale_index(out)
+        _remove_stale_index(out, as_json)
+    if as_json:
+        _print_json({"reference": str(out), "frames": len(frames), "atoms": n_atoms, "header": ref.header(),
+                     "threshold_guidance": _guidance_data(ref), "fast_index": built})
 
 
-def _remove_stale_index(out: Path) -> None:
+def _guidance_rows(frames, species) -> int:
+    """Rows the threshold guidance of Reference.build computes: per element when species-aware."""
+    from collections import Counter
+
+    from lammps_quests.core.self_information import rows_used
+
+    if not species:
+        return rows_used(sum(len(frame) for frame in frames))
+    counts = Counter(symbol for frame in frames for symbol in frame.get_chemical_symbols())
+    return sum(rows_used(n) for n in counts.values())
+
+
+def _print_json(data) -> None:
+    click.echo(json.dumps(data, indent=1, allow_nan=False))
+
+
+def _remove_stale_index(out: Path, quiet_stdout: bool = False) -> None:
     """An index beside a rebuilt reference (--force) belongs to the old one: remove it."""
     from lammps_quests.formats.fast_index import index_path
 
@@ -104,10 +128,12 @@ def _remove_stale_index(out: Path) -> None:
     if stale.exists():
         stale.unlink()
         click.echo(f"removed {stale}: the fast index of the replaced {out.name} (rebuild it with "
-                   f"`lammps-quests reference index {out}`)")
+                   f"`lammps-quests reference index {out}`)", err=quiet_stdout)
 
 
-def _build_fast_index(ref, cluster_size=None) -> None:
+def _build_fast_index(ref, cluster_size=None, as_json: bool = False) -> dict:
+    """Build and save REF.qidx; prints one line (to stderr with ``as_json``) and returns
+    {"path", "clusters", "seconds"}."""
     import time
 
     from lammps_quests.core.cluster_index import default_cluster_size
@@ -117,11 +143,16 @@ def _build_fast_index(ref, cluster_size=None) -> None:
         f"~{default_cluster_size(ref.n_environments)}" if not ref.species_aware else "~1.5 sqrt(n) per element"
     click.echo(f"building the fast index of {ref.n_environments} environments (clusters of {size})...",
                err=True)
+    from lammps_quests.analysis.progress import progress_bar
+    from lammps_quests.core.cluster_index import KMEANS_ITERATIONS
+
     start = time.perf_counter()
-    index = build_fast_index(ref, cluster_size=cluster_size)
+    with progress_bar(ref.n_environments * (KMEANS_ITERATIONS + 1), "fast index: k-means", unit="row") as bar:
+        index = build_fast_index(ref, cluster_size=cluster_size, progress=bar.update)
     path = save_fast_index(index, ref, cluster_size=cluster_size)
-    click.echo(f"fast index:        {path} ({index.n_clusters} clusters, "
-               f"{time.perf_counter() - start:.1f} s)")
+    seconds = time.perf_counter() - start
+    click.echo(f"fast index:        {path} ({index.n_clusters} clusters, {seconds:.1f} s)", err=as_json)
+    return {"path": str(path), "clusters": int(index.n_clusters), "seconds": round(seconds, 3)}
 
 
 @reference.command(name="index")
@@ -129,7 +160,8 @@ def _build_fast_index(ref, cluster_size=None) -> None:
 @click.option("--cluster-size", type=int, default=None,
               help="Mean reference environments per cluster (default ~1.5 sqrt(n), 32 to 512); "
                    "only speed depends on it.")
-def index_command(file: Path, cluster_size: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (path, clusters, seconds) instead of text.")
+def index_command(file: Path, cluster_size: int | None, as_json: bool) -> None:
     """Build FILE.qidx, the cluster index that `dh --fast` and `fix quests ... fast` use.
 
     The index is tied to the reference's descriptors (sha256): rebuild it whenever the
@@ -146,9 +178,11 @@ def index_command(file: Path, cluster_size: int | None) -> None:
     check_writable(index_path(file))  # before the work, which can take minutes
     try:
         ref = Reference.load(file, mmap=True)
-        _build_fast_index(ref, cluster_size)
+        built = _build_fast_index(ref, cluster_size, as_json=as_json)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    if as_json:
+        _print_json({"reference": str(file), "fast_index": built})
 
 
 @reference.command(name="info")
@@ -176,6 +210,15 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
         click.echo(ref.summary())
         click.echo(f"check:             header, size, finite values{', sha256' if verify else ''}: OK")
         click.echo(_threshold_guidance(ref))
+
+
+def _guidance_data(ref):
+    """The threshold guidance as data: the summary dict, or {element: summary} (species-aware)."""
+    from lammps_quests.active.threshold import cached_self_information, element_self_information, self_information
+
+    if ref.species_aware:
+        return dict(element_self_information(ref, ref.bandwidth)[0])
+    return cached_self_information(ref, ref.bandwidth) or self_information(ref.descriptors, ref.bandwidth)
 
 
 def _threshold_guidance(ref) -> str:

@@ -39,8 +39,10 @@ _VIEWS = ("perspective", "top", "front", "left")
 @click.option("--renderer", type=click.Choice(("tachyon", "opengl")), default="tachyon",
               show_default=True, help="OVITO renderer (both run headless on Vulkan).")
 @click.option("--no-legend", is_flag=True, help="Leave out the colour legend.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object per picture (timestep, atoms, dH range, output) instead of text.")
 def render(dump, output, frame, value_range, property_name, follow, interval, max_updates,
-           timeout, size, view, slab, radius, renderer, no_legend):
+           timeout, size, view, slab, radius, renderer, no_legend, as_json):
     """Render atoms of a LAMMPS DUMP coloured by dH (fix quests) to an image, via OVITO.
 
     Blue: dH <= LOW (inside the training domain), white: midpoint, red: dH >= HIGH
@@ -73,13 +75,13 @@ def render(dump, output, frame, value_range, property_name, follow, interval, ma
             renderer=renderer, legend=not no_legend, slab=slab, radius=radius,
         )
         if not follow:
-            _report(rendering.render_dump(dump, output, frame=frame, style=style), style)
+            _report(rendering.render_dump(dump, output, frame=frame, style=style), style, as_json)
             return
         click.echo(f"following {dump} -> {output} (Ctrl-C stops)", err=True)
         try:
             count = rendering.follow_dump(
                 dump, output, style=style, interval=interval, max_updates=max_updates,
-                timeout=timeout, on_update=lambda rendered: _report(rendered, style),
+                timeout=timeout, on_update=lambda rendered: _report(rendered, style, as_json),
             )
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
@@ -91,8 +93,14 @@ def render(dump, output, frame, value_range, property_name, follow, interval, ma
         raise click.UsageError(str(error)) from error
 
 
-def _report(rendered, style) -> None:
+def _report(rendered, style, as_json: bool = False) -> None:
     low, high = style.value_range
+    if as_json:  # one line per picture, so that --follow gives JSON lines
+        import dataclasses
+        import json
+
+        click.echo(json.dumps({**dataclasses.asdict(rendered), "range": [low, high]}, allow_nan=False))
+        return
     click.echo(
         f"timestep {rendered.timestep}: {rendered.natoms} atoms, dH {rendered.dh_min:.3g} .. "
         f"{rendered.dh_max:.3g} nats, {rendered.n_positive} with dH > 0 "

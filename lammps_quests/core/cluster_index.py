@@ -88,7 +88,7 @@ def default_cluster_size(n: int) -> int:
 
 
 def build_cluster_index(X, cluster_size: int | None = None, iterations: int = KMEANS_ITERATIONS,
-                        seed: int = 0) -> ClusterIndex:
+                        seed: int = 0, progress=None) -> ClusterIndex:
     """Cluster the reference descriptors into ~n / cluster_size groups.
 
     k-means (Lloyd) from ``seed``-chosen rows, assignments by float32 matrix products (only
@@ -99,6 +99,8 @@ def build_cluster_index(X, cluster_size: int | None = None, iterations: int = KM
         cluster_size: mean members per cluster; None: :func:`default_cluster_size` of n.
         iterations: k-means rounds.
         seed: random seed of the initial centroids.
+        progress: None, or called with n (the rows assigned) after each of the
+            ``iterations + 1`` assignment rounds (e.g. a progress bar's ``update``).
 
     Returns:
         The :class:`ClusterIndex`.
@@ -116,9 +118,13 @@ def build_cluster_index(X, cluster_size: int | None = None, iterations: int = KM
     rng = np.random.default_rng(seed)
     centroids = np.asarray(X[np.sort(rng.choice(n, n_clusters, replace=False))], dtype=np.float64) - center
     labels = _assign(X, center, centroids)
+    if progress is not None:
+        progress(n)
     for _ in range(int(iterations)):
         centroids = _means(X, center, labels, centroids)
         labels = _assign(X, center, centroids)
+        if progress is not None:
+            progress(n)
     return _finish(X, center, labels, n_clusters)
 
 

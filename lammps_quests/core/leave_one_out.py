@@ -18,19 +18,26 @@ from .validation import check_bandwidths, check_descriptors
 #: rows whose kernel sum without themselves is below this are recomputed without subtraction
 ISOLATED = 1e-6
 _BLOCK = 1024
+_PROGRESS_ROWS = 8192  # rows per kernel-sum call: large enough to keep every thread busy
 
 
-def leave_one_out_log_sums(X, h: float, rows=None) -> tuple[np.ndarray, np.ndarray]:
+def leave_one_out_log_sums(X, h: float, rows=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(log S_i with self, log S_i without self) for ``rows`` of X (default all), nats.
 
-    X : (n, d) descriptors, Å^-1; h : bandwidth, Å^-1; rows : row indices (sorted or not).
+    X : (n, d) descriptors, Å^-1; h : bandwidth, Å^-1; rows : row indices (sorted or not);
+    progress : None, or called with the number of rows done after each block of them.
     Work: len(rows) x n kernel pairs, plus (isolated rows) x n for the recomputed ones.
     """
     X = check_descriptors(X, "X")
     (h_value,), _ = check_bandwidths(h)
     inv = np.array([1.0 / (2.0 * h_value * h_value)])
     rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.int64)
-    with_self = log_kernel_sums(np.ascontiguousarray(X[rows]), X, inv)[:, 0]
+    with_self = np.empty(len(rows))
+    for start in range(0, len(rows), _PROGRESS_ROWS):  # blocks, so that progress can be shown
+        block = rows[start:start + _PROGRESS_ROWS]
+        with_self[start:start + len(block)] = log_kernel_sums(np.ascontiguousarray(X[block]), X, inv)[:, 0]
+        if progress is not None:
+            progress(len(block))
     others = np.expm1(with_self)  # S_i - 1
     without = np.log(np.where(others > ISOLATED, others, 1.0))
     isolated = np.flatnonzero(others <= ISOLATED)

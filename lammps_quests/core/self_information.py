@@ -21,12 +21,18 @@ HEADER_KEY = "self_information"
 SPECIES_HEADER_KEY = "self_information_per_species"
 
 
+def rows_used(n: int, max_rows: int = FULL_ROWS, sample_rows: int = SAMPLE_ROWS) -> int:
+    """Rows :func:`self_information` computes for n reference rows: all, or the sample."""
+    return n if n <= max_rows else min(sample_rows, n)
+
+
 def self_information(X, h: float, max_rows: int = FULL_ROWS, sample_rows: int = SAMPLE_ROWS,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, progress=None) -> dict:
     """Leave-one-out dH summary (nats) of reference descriptors X (Å^-1) at bandwidth h (Å^-1).
 
     Returns a JSON-ready dict: bandwidth, n, rows used, sampled (bool), distinct rows,
     percentiles, max, fraction_above {"0", "1", "5"}, and entropy H(X) (None when sampled).
+    ``progress``: None, or called with rows done after each block; :func:`rows_used` in all.
     """
     X = np.asarray(X)
     n = len(X)
@@ -34,7 +40,7 @@ def self_information(X, h: float, max_rows: int = FULL_ROWS, sample_rows: int = 
     rows = None
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=min(sample_rows, n), replace=False))
-    with_self, without = leave_one_out_log_sums(X, h, rows)
+    with_self, without = leave_one_out_log_sums(X, h, rows, progress=progress)
     loo = -without
     distinct = len(np.unique(np.asarray(X), axis=0))
     return {

@@ -52,7 +52,7 @@ class SpeciesClusterIndex:
 
 
 def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | None = None,
-                                seed: int = 0) -> SpeciesClusterIndex:
+                                seed: int = 0, progress=None) -> SpeciesClusterIndex:
     """Cluster each element's rows of a species-aware reference separately.
 
     Args:
@@ -60,7 +60,7 @@ def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | N
             grouped by centre species in species order (as a species-aware reference stores them).
         labels: (n,) centre species numbers 0..n_species-1, non-decreasing.
         n_species: S, the number of species.
-        cluster_size, seed: as for :func:`build_cluster_index` (per element).
+        cluster_size, seed, progress: as for :func:`build_cluster_index` (per element).
 
     Returns:
         The :class:`SpeciesClusterIndex`.
@@ -73,7 +73,7 @@ def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | N
                          "(as Reference files store them); sort the rows by species first")
     offsets = np.searchsorted(labels, np.arange(n_species + 1), side="left").astype(np.int64)
     parts = tuple(
-        build_cluster_index(X[offsets[s]:offsets[s + 1]], cluster_size=cluster_size, seed=seed)
+        build_cluster_index(X[offsets[s]:offsets[s + 1]], cluster_size=cluster_size, seed=seed, progress=progress)
         if offsets[s + 1] > offsets[s] else None
         for s in range(n_species)
     )

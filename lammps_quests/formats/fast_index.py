@@ -72,13 +72,15 @@ def _build_hint(reference) -> str:
     return f"build it with `lammps-quests reference index {where}`"
 
 
-def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0):
+def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0, progress=None):
     """Cluster the reference's descriptors (see :func:`build_cluster_index`): a ClusterIndex,
-    or for a species-aware reference a SpeciesClusterIndex (each element's rows clustered alone)."""
+    or for a species-aware reference a SpeciesClusterIndex (each element's rows clustered alone).
+    ``progress``: None, or called with rows done; n_environments x (KMEANS_ITERATIONS + 1) in all."""
     if reference.species_aware:
         return build_species_cluster_index(reference.descriptors, reference.species_labels,
-                                           len(reference.species), cluster_size=cluster_size, seed=seed)
-    return build_cluster_index(reference.descriptors, cluster_size=cluster_size, seed=seed)
+                                           len(reference.species), cluster_size=cluster_size, seed=seed,
+                                           progress=progress)
+    return build_cluster_index(reference.descriptors, cluster_size=cluster_size, seed=seed, progress=progress)
 
 
 def save_fast_index(index, reference, path=None, cluster_size: int | None = None) -> Path:

@@ -130,6 +130,7 @@ class Reference:
         sources: Sequence[dict] | None = None,
         species=None,
         progress=None,
+        guidance_progress=None,
     ) -> "Reference":
         """Compute the descriptors of every atom of ``frames`` and wrap them as a reference.
 
@@ -145,6 +146,8 @@ class Reference:
                 the frames, sorted) or a list of element symbols for species-aware ones.
             progress: called with the number of atoms done after each block of frames (e.g.
                 a progress bar's ``update``); None for none.
+            guidance_progress: likewise for the threshold guidance below, with rows done
+                (``core.self_information.rows_used`` of each element's rows, or of all, in all).
 
         The reference also gets the leave-one-out dH summary and its entropy in
         ``extra["self_information"]`` (species-aware: one summary per centre element in
@@ -186,10 +189,12 @@ class Reference:
         from lammps_quests.core.self_information import HEADER_KEY, SPECIES_HEADER_KEY, self_information
 
         if reference.species_aware:
-            reference.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, bandwidth)
+            reference.extra[SPECIES_HEADER_KEY] = {name: self_information(rows, bandwidth,
+                                                                          progress=guidance_progress)
                                                    for name, rows in reference.element_rows()}
         else:
-            reference.extra[HEADER_KEY] = self_information(reference.descriptors, bandwidth)
+            reference.extra[HEADER_KEY] = self_information(reference.descriptors, bandwidth,
+                                                           progress=guidance_progress)
         return reference
 
     @classmethod
@@ -399,7 +404,7 @@ class Reference:
         )
 
     def check(self, k: int | None = None, cutoff: float | None = None, *, species=None,
-              by: str = "the request") -> None:
+              by: str = "the request", remedy: str = "map the atom types to elements the reference knows") -> None:
         """Refuse settings that would make descriptors incomparable with this reference.
 
         Args:
@@ -410,6 +415,8 @@ class Reference:
                 atom types); None skips the check. A species-aware reference must hold
                 environments centred on each of them; a species-agnostic one accepts any.
             by: who asks, for the message (e.g. "the fix", "--cutoff").
+            remedy: the other fix for an element the reference lacks, in the asker's terms (LAMMPS
+                maps atom types to elements; ASE atoms carry their chemical symbols).
 
         Raises:
             ReferenceMismatchError (a ValueError) naming the reference, both values and the
@@ -436,7 +443,7 @@ class Reference:
                     f"{where} holds environments centred on {', '.join(sorted(held))} only, but "
                     f"{by} has {', '.join(missing)}: rebuild the reference with structures "
                     f"containing {', '.join(missing)} (`lammps-quests reference build --species ...`) "
-                    "or map the atom types to elements the reference knows"
+                    f"or {remedy}"
                 )
 
     def verify(self) -> None:

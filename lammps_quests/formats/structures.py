@@ -5,7 +5,13 @@ trajectories, ... On top of ASE's own detection this module recognises LAMMPS te
 (first line ``ITEM: TIMESTEP``, or names ``*.lammpstrj``/``*.dump``/``dump.*``) and LAMMPS
 data files (``write_data`` header, or ``*.data``/``data.*``), which ASE only reads when told
 the format. Coordinates are taken in Å: LAMMPS files must come from ``units metal`` or
-``units real`` runs (both use Å).
+``units real`` runs (both use Å); a dump that states another unit style, or a frame with atoms
+closer than 0.5 Å, is refused (:mod:`lammps_quests.formats.lengths`, shared with OVITO).
+
+A LAMMPS dump without an ``element`` (or ``mass``) column numbers its atom types; ASE reads
+them as H, He, ... Where elements matter (``elements=``), they come from the rule of
+:mod:`lammps_quests.formats.type_symbols`, shared with OVITO: given symbols name types 1, 2,
+... in type-id order, and ``"auto"`` is an error for such a file, never H and He.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+from lammps_quests.formats.lengths import check_frame_distances, check_unit_style
 
 _DUMP_SUFFIXES = (".lammpstrj", ".dump")
 _DATA_SUFFIXES = (".data", ".lmp")
@@ -69,14 +77,15 @@ def guess_format(path) -> str | None:
     with open(path, "rb") as stream:
         head = stream.read(_PEEK_BYTES).decode("utf-8", errors="replace")
     first = head.lstrip().splitlines()[0] if head.strip() else ""
-    if first.startswith("ITEM: TIMESTEP") or name.endswith(_DUMP_SUFFIXES) or name.startswith("dump."):
+    if first.startswith(("ITEM: TIMESTEP", "ITEM: UNITS")) or name.endswith(_DUMP_SUFFIXES) \
+            or name.startswith("dump."):
         return "lammps-dump-text"
     if "LAMMPS data file" in first or name.endswith(_DATA_SUFFIXES) or name.startswith("data."):
         return "lammps-data"
     return None
 
 
-def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | None = None):
+def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | None = None, elements=None):
     """Read the frames of one or several files.
 
     Each file is read whole and the selection applied afterwards, so that the provenance
@@ -86,6 +95,10 @@ def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | No
         paths: a file or a list of files.
         index: frame selection applied to each file (see :func:`parse_index`).
         format: ASE format name forcing the reader for all files, or None to detect it.
+        elements: None when elements do not matter (species-agnostic use); ``"auto"`` to take
+            them from the files (a LAMMPS dump without an element column is then an error
+            naming the fix); or the elements of atom types 1, 2, ... ("In,P" or a sequence),
+            applied to such dumps, in type-id order (files that name their elements keep them).
 
     Returns:
         (frames, sources): the list of ``ase.Atoms`` in file order, and one provenance dict
@@ -94,7 +107,8 @@ def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | No
 
     Raises:
         ValueError naming the file: missing or empty file, unreadable content, a selection
-        that picks no frame, frames with no atoms, NaN positions or a degenerate periodic cell.
+        that picks no frame, frames with no atoms, NaN positions, a degenerate periodic cell,
+        lengths that cannot be Å, numbered atom types where elements are needed.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -105,6 +119,8 @@ def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | No
     frames, sources = [], []
     for path in paths:
         file_frames, picked, fmt = _read_one(path, selection, format)
+        if elements is not None and fmt == "lammps-dump-text" and _numbers_its_types(path):
+            _name_types(path, file_frames, picked, elements)
         frames.extend(file_frames)
         sources.append(
             {
@@ -137,6 +153,8 @@ def _read_one(path: Path, selection, format: str | None):
             f"`lammps-quests reference info {path}` prints its entropy"
         )
     fmt = format or guess_format(path)
+    if fmt == "lammps-dump-text":
+        check_unit_style(path, f"{path} is")
     try:
         every = ase.io.read(path, index=":", format=fmt)
     except Exception as error:  # ASE raises many types; all mean "could not parse this file"
@@ -188,6 +206,38 @@ def _check_frame(path: Path, number: int, frame) -> None:
     periodic = np.nonzero(frame.pbc)[0]
     if periodic.size == 3 and abs(np.linalg.det(cell)) < 1e-12:
         raise ValueError(f"{path}: frame {number} has a periodic cell of zero volume; fix the cell")
+    check_frame_distances(frame.positions, cell, frame.pbc, f"{path}: frame {number}")
+
+
+def _numbers_its_types(path: Path) -> bool:
+    """True for a LAMMPS text dump whose atoms have a ``type`` but no ``element`` or ``mass``
+    column (ASE would read type 1 as H, type 2 as He, ...)."""
+    with open(path, "rb") as stream:
+        for line in stream:
+            if line.startswith(b"ITEM: ATOMS"):
+                columns = line.decode("utf-8", errors="replace").split()[2:]
+                return "type" in columns and "element" not in columns and "mass" not in columns
+    return False
+
+
+_TYPE_HOW = ("a LAMMPS dump without an element column numbers its atom types, and ASE would read them "
+             "as H, He, ...; give the elements of types 1, 2, ... in type-id order, e.g. --species In,P "
+             "(as fix quests's elements keyword), or write the dump with its elements "
+             "(dump_modify ID element In P)")
+
+
+def _name_types(path: Path, frames: list, picked: FrameSelection, elements) -> None:
+    """Give the frames of a dump that numbers its types their elements (in place), by the rule
+    of :mod:`lammps_quests.formats.type_symbols`; 'auto' cannot, so it is an error."""
+    from lammps_quests.formats.type_symbols import type_symbols
+
+    auto = isinstance(elements, str) and elements.strip().lower() == "auto"
+    for number, frame in zip(range(picked.start, picked.stop, picked.step), frames):
+        where = f"{path}: frame {number}"
+        if "type" not in frame.arrays:
+            raise ValueError(f"{where}: the atoms have no type column, so they have no elements; " + _TYPE_HOW)
+        frame.set_chemical_symbols(type_symbols(frame.arrays["type"], {}, "" if auto else elements, where,
+                                                "--species", _TYPE_HOW))
 
 
 def _is_reference_file(path: Path) -> bool:

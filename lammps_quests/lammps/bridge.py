@@ -28,7 +28,7 @@ from __future__ import annotations
 # session first: importing it points numba's cache and threads away from LAMMPS's (threads.py)
 from lammps_quests.lammps.session import FixSession
 from lammps_quests.active.monitor import QUANTITIES, REDUCTIONS
-from lammps_quests.lammps.handoff import gathered_frame, host_atoms
+from lammps_quests.lammps.handoff import gathered_frame, host_atoms, type_masses
 from lammps_quests.lammps.keywords import parse_keywords
 from lammps_quests.lammps.launcher import die_with_launcher
 
@@ -54,7 +54,7 @@ def open_fix(instance: int, fix_id: str, group: str, reference_path: str, words,
     session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     session.rank = int(rank)
     if session.options.elements is not None:
-        session.map_type_masses(int(ntypes), None)
+        session.map_type_masses(int(ntypes), type_masses(masses))
     save_log = session.check_save(session.rank)  # the save file, checked now and not at the first save
     _sessions[(int(instance), str(fix_id))] = session
     log = session.setup_log()

@@ -77,6 +77,12 @@ def _view(buffer, dtype, rows: int, columns: int = 0) -> np.ndarray:
     return array.reshape(shape)
 
 
+def type_masses(buffer) -> np.ndarray | None:
+    """The type masses LAMMPS handed over (ntypes + 1 float64, g/mol, index = type), or None for
+    the empty buffer of a LAMMPS that keeps per-atom masses."""
+    return np.frombuffer(buffer, dtype=np.float64) if len(buffer) else None
+
+
 def host_atoms(fields) -> HostAtoms:
     """:class:`HostAtoms` from the tuple of :data:`ATOM_FIELDS` built by the C++ fix."""
     if len(fields) != len(ATOM_FIELDS):
@@ -87,7 +93,7 @@ def host_atoms(fields) -> HostAtoms:
     nlocal, nghost = int(f["nlocal"]), int(f["nghost"])
     nall = nlocal + nghost
     xy, xz, yz = f["tilt"]
-    masses = np.frombuffer(f["masses"], dtype=np.float64) if len(f["masses"]) else None
+    masses = type_masses(f["masses"])
     return HostAtoms(nlocal, nghost, _view(f["x"], np.float64, nall, 3), _view(f["type"], np.int32, nall),
                      _view(f["tag"], _INTS[int(f["tag_bytes"])], nall), _view(f["mask"], np.int32, nlocal),
                      _view(f["dh"], np.float64, nlocal), box_from(f["boxlo"], f["boxhi"], xy, xz, yz, f["periodic"]),

@@ -39,7 +39,7 @@ from lammps_quests.formats.reference import Reference  # noqa: E402
 from lammps_quests.lammps.handoff import (GatheredFrame, HostAtoms, LocalAtoms, build_frame,  # noqa: E402
                                           local_atoms)
 from lammps_quests.lammps.keywords import FixOptions  # noqa: E402
-from lammps_quests.lammps.type_elements import (elements_from_masses, type_elements,  # noqa: E402
+from lammps_quests.lammps.type_elements import (elements_against_masses, elements_from_masses, type_elements,  # noqa: E402
                                                 type_species_numbers)
 
 #: leave-one-out rows computed at setup when the reference has no cached distribution
@@ -115,6 +115,7 @@ class FixSession:
         self.box = None  # plugin route: the box of the last evaluation (handoff.Box)
         self.masses = None  # plugin route: mass of each atom type (g/mol), None if per-atom
         self.save_target = None  # the checked save file; rank 0 holds its lock until close()
+        self.elements_warning = ""  # the elements keyword against the type masses, for the setup log
 
     @property
     def last_saved_step(self) -> int | None:
@@ -144,16 +145,15 @@ class FixSession:
 
         lmp = as_lammps(lmp)
         ntypes = int(lmp.extract_setting("ntypes"))
-        masses = None
-        if self.options.elements is None:
-            masses = lmp.numpy.extract_atom("mass")
-            masses = None if masses is None else np.asarray(masses)[: ntypes + 1]
+        masses = lmp.numpy.extract_atom("mass")
+        masses = None if masses is None else np.asarray(masses)[: ntypes + 1]
         self.map_type_masses(ntypes, masses)
 
     def map_type_masses(self, ntypes: int, masses) -> None:
         """Element and reference species of each atom type (1..``ntypes``), checked once: from
         the elements keyword, else from the type masses (g/mol, index = type). Saved
-        structures carry these elements, so offline tools see each atom's species."""
+        structures carry these elements, so offline tools see each atom's species; a warning
+        when the keyword contradicts the masses."""
         symbols = type_elements(ntypes, None if self.options.elements is not None else masses,
                                 self.options.elements)
         if self.reference.species_aware:
@@ -162,6 +162,9 @@ class FixSession:
             self.type_species = type_species_numbers(symbols, self.reference.species)
         if self.options.elements is not None or self.reference.species_aware:
             self.type_symbols = symbols
+        if self.options.elements is not None:  # printed with the setup log (every route prints it)
+            warning = elements_against_masses(self.options.elements, masses)
+            self.elements_warning = f"WARNING: fix quests {self.fix_id}: {warning}\n" if warning else ""
 
     def setup_log(self) -> str:
         index = None
@@ -169,7 +172,8 @@ class FixSession:
             from lammps_quests.formats.fast_index import index_path
 
             index = index_path(self.reference_path)
-        return self.monitor.describe_reference(self.prefix, self.reference_path, index)
+        return self.monitor.describe_reference(self.prefix, self.reference_path, index) + \
+            self.elements_warning
 
     def threshold_log(self) -> str:
         """The reference's leave-one-out dH distribution (header cache, else a sample); for a

@@ -54,6 +54,21 @@ def type_elements(ntypes: int, masses, elements=None) -> list[str]:
     return symbols
 
 
+def elements_against_masses(elements, masses) -> str:
+    """A warning when the ``elements`` keyword contradicts the type masses (g/mol, index
+    1..ntypes): every type's mass matches an element and the two lists differ, as with
+    ``elements P In`` for masses 114.818 and 30.974. '' otherwise (no masses, a type whose mass
+    matches no element, e.g. a coarse or isotope mass, or agreement)."""
+    if masses is None or len(masses) < len(elements) + 1:
+        return ""
+    from_masses = elements_from_masses(np.asarray(masses, dtype=float)[: len(elements) + 1])[1:]
+    if "X" in from_masses or list(from_masses) == list(elements):
+        return ""
+    return (f"keyword elements names types 1..{len(elements)} {' '.join(elements)}, but their masses are "
+            f"those of {' '.join(from_masses)}; the keyword is used: check its order (type order, as in "
+            "pair_coeff)")
+
+
 def type_species_numbers(symbols: list[str], species) -> np.ndarray:
     """Species number (index in ``species``) of each type (index 0 unused, -1): (ntypes + 1,)."""
     lookup = {symbol: number for number, symbol in enumerate(species)}

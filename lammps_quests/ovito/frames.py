@@ -6,27 +6,23 @@ is transposed and the origin subtracted (tilted, non-orthogonal cells included).
 
 Descriptors are defined in Å. OVITO converts GROMACS nanometres to Å on reading but keeps the
 numbers of a LAMMPS dump as written, whatever ``units`` the run used; a dump that states its
-units (``dump_modify ... units yes``) is checked here, and any frame whose closest atoms are
-implausibly close for Å is refused. Reduced (``lj``) or Bohr lengths without such a statement
-look like Å and cannot be told apart.
+units (``dump_modify ... units yes``) is checked, and any frame whose closest atoms are
+implausibly close for Å is refused, by the checks of :mod:`lammps_quests.formats.lengths` that
+the command line shares.
 """
 
 from __future__ import annotations
 
-import gzip
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from lammps_quests.errors import QuestsModifierError
+from lammps_quests.formats.lengths import ANGSTROM_STYLES, MIN_DISTANCE, check_unit_style, lammps_unit_style
+from lammps_quests.formats.lengths import check_distances as shared_check_distances
 
-#: LAMMPS unit styles whose lengths are Å
-ANGSTROM_STYLES = ("metal", "real")
-#: closer atoms than this (Å) mean the coordinates are not in Å (nm, reduced units) or broken
-MIN_DISTANCE = 0.5
-
-
+__all__ = ["ANGSTROM_STYLES", "MIN_DISTANCE", "FrameArrays", "QuestsModifierError", "check_distances",
+           "check_length_unit", "frame_arrays", "lammps_unit_style"]
 
 
 @dataclass
@@ -76,51 +72,19 @@ def frame_arrays(data, frame: int) -> FrameArrays:
 
 
 def check_length_unit(data, frame: int) -> None:
-    """Refuse a LAMMPS dump whose ``ITEM: UNITS`` line names a unit style without Å lengths.
+    """Refuse a LAMMPS dump whose ``ITEM: UNITS`` line names a unit style without Å lengths
+    (:func:`lammps_quests.formats.lengths.check_unit_style`).
 
     Args:
         data: the frame's DataCollection (its ``SourceFile`` attribute names the file OVITO read).
         frame: the frame number, for messages.
     """
     source = data.attributes.get("SourceFile")
-    style = lammps_unit_style(source) if source else None
-    if style is not None and style not in ANGSTROM_STYLES:
-        raise QuestsModifierError(
-            f"frame {frame} comes from {source}, a LAMMPS dump of a `units {style}` run: its lengths "
-            "are not Å, and QUESTS descriptors and references are in Å; run with units metal or real, "
-            "or convert the coordinates to Å first")
-
-
-def lammps_unit_style(path) -> str | None:
-    """The unit style a LAMMPS text dump states (``ITEM: UNITS``), or None if it states none."""
-    try:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(os.fspath(path), "rt", errors="replace") as handle:
-            first, second = handle.readline(), handle.readline()
-    except (OSError, EOFError):
-        return None  # not a file OVITO read from here (remote, removed since): nothing stated
-    if first.strip() == "ITEM: UNITS" and second.strip():
-        return second.split()[0].lower()
-    return None
+    if source:
+        check_unit_style(source, f"frame {frame} comes from {source},", error=QuestsModifierError)
 
 
 def check_distances(points: np.ndarray, n: int, frame: int) -> None:
-    """Refuse atoms closer than MIN_DISTANCE Å to any other point (periodic images included).
-
-    Args:
-        points: the frame's atoms (first ``n`` rows) and their periodic images, Å.
-        n: number of atoms.
-        frame: the frame number, for messages.
-    """
-    from scipy.spatial import cKDTree
-
-    if len(points) < 2:
-        return
-    distances, _ = cKDTree(points).query(points[:n], k=2)
-    closest = float(distances[:, 1].min())
-    if closest < MIN_DISTANCE:
-        atom = int(np.argmin(distances[:, 1]))
-        raise QuestsModifierError(
-            f"frame {frame}: particle {atom} has a neighbour {closest:.3g} away, closer than any two atoms "
-            f"can be in Å (< {MIN_DISTANCE} Å); the coordinates are probably in other units (nm, reduced "
-            "units) or atoms overlap; QUESTS needs positions and cells in Å: convert them first")
+    """Refuse particles closer than MIN_DISTANCE Å to any other point (periodic images included):
+    :func:`lammps_quests.formats.lengths.check_distances`."""
+    shared_check_distances(points, n, f"frame {frame}", noun="particle", error=QuestsModifierError)

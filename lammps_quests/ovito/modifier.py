@@ -34,6 +34,18 @@ from .loading import ReferenceCache, Settings
 PROPERTY = "dH"
 
 
+class ElementsStr(Str):
+    """A text trait that also takes a list of element symbols (``["In", "P"]`` is ``"In P"``),
+    as the fix's ``elements`` keyword and ``--species`` do; the GUI shows a text field."""
+
+    fast_validate = None  # Str's C-level check would refuse a list before validate sees it
+
+    def validate(self, obj, name, value):
+        if isinstance(value, (list, tuple)):
+            value = " ".join(str(symbol) for symbol in value)
+        return super().validate(obj, name, value)
+
+
 class QuestsModifier(ModifierInterface):
     """QUESTS differential entropy dH (nats) of every particle against a reference file.
 
@@ -45,7 +57,7 @@ class QuestsModifier(ModifierInterface):
         fast: use the reference's fast index (``REF.qidx``), each value at most ``fast_tol``
             nats above the exact dH.
         elements: for species-aware references, the element of particle types 1, 2, ... (e.g.
-            ``"In P"``); blank uses the particle type names.
+            ``"In P"`` or ``["In", "P"]``); blank uses the particle type names.
         k, cutoff: when not 0, the k and cutoff (Å) the reference must have been built with.
         select: set ``Selection`` to the particles with dH > threshold.
         colour_coding: colour particles blue (dH <= -colour_range) - white (0) - red
@@ -58,7 +70,7 @@ class QuestsModifier(ModifierInterface):
     threshold = Float(0.0, label="Threshold (nats)")
     fast = Bool(False, label="Fast index (REF.qidx)")
     fast_tol = Float(DEFAULT_FAST_TOLERANCE, label="Fast tolerance (nats)")
-    elements = Str("", label="Elements of types 1, 2, ... (blank = type names)")
+    elements = ElementsStr("", label="Elements of types 1, 2, ... (blank = type names)")
     k = Int(0, label="Check k (0 = no check)")
     cutoff = Float(0.0, label="Check cutoff (Å, 0 = no check)")
     select = Bool(False, label="Select particles with dH > threshold")

@@ -85,3 +85,20 @@ def test_cli_serial_and_two_ranks_agree(reference, tmp_path):
         assert [a.info["select_rank"] for a in picked] == list(range(1, len(picked) + 1))
     assert outputs[0] == outputs[1]
     assert "entropy gained" in outputs[0] and "stopped: no atom left with dH > 1 nats" in outputs[0]
+
+
+def test_stops_when_the_best_gain_is_not_positive():
+    """Ten copies of one reference point and one far point: an atom with dH > 0, yet the
+    structure lowers H (log 61 - 11 log 11 / 61 < log 50): it is not picked, and the reason says so."""
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0.0, 10.0, (50, 5))  # isolated points at h = 0.015: H = log 50
+    candidate = np.vstack([np.repeat(reference[:1], 10, axis=0), [[20.0, 20.0, 20.0, 20.0, 20.0]]])
+    gain = entropy(np.vstack([reference, candidate]), H) - entropy(reference, H)
+    assert gain < 0 and delta_entropy(candidate, reference, H).max() > 0
+    result = select([candidate], reference, H)
+    assert result.picks == []
+    assert result.stopped.startswith("no structure adds information") and f"{gain:.3g}" in result.stopped
+    # a structure that does add information (another far point) is picked, then the loop stops
+    result = select([candidate, np.full((1, 5), 40.0)], reference, H)
+    assert [p.candidate for p in result.picks] == [1] and result.picks[0].gain > 0
+    assert result.stopped.startswith("no structure adds information")

@@ -71,6 +71,9 @@ def test_cli_writes_the_subset(tmp_path):
     for frame, index in zip(written, report["selected"]):
         assert np.allclose(frame.positions, frames[index].positions)
     assert report["entropy_kept"] == pytest.approx(report["entropy_subset"] / report["entropy_full"])
+    table = CliRunner().invoke(main, ["compress", str(path), "-f", "0.25", "--method", "novelty",
+                                      "-o", str(tmp_path / "again.xyz")])
+    assert f"kept H(subset)/H(full) = {report['entropy_kept']:.4f}" in table.output
 
 
 @pytest.mark.parametrize("structure", ["one atom", "one-atom FCC cell"])

@@ -142,3 +142,30 @@ def test_lammps_dump_in_dump_out_keeps_types_and_timesteps(tmp_path):
     assert "ITEM: TIMESTEP\n20\n" in text
     frames = ase.io.read(out, index=":", format="lammps-dump-text")
     assert all(np.all(frame.arrays["type"] == 1) for frame in frames)
+
+
+def test_dump_out_keeps_the_input_columns(files, tmp_path):
+    """dh -o of a dump writes the input's other per-atom columns (f_q, i_flag) beside dH."""
+    from lammps_quests.formats.lammps_dump import write_lammps_dump
+
+    _, ref_path, _, frames = files
+    frames = [frame.copy() for frame in frames[:2]]
+    columns = {"f_q": [np.linspace(-3.0, 2.0, len(f)) + i for i, f in enumerate(frames)],
+               "i_flag": [np.arange(len(f)) % 3 for f in frames]}
+    write_lammps_dump(tmp_path / "in.lammpstrj", frames, columns)
+    for name in ("out.lammpstrj", "out.xyz"):
+        result = CliRunner().invoke(main, ["dh", str(tmp_path / "in.lammpstrj"), "-r", str(ref_path),
+                                           "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        written = ase.io.read(tmp_path / name, ":")
+        for number, frame in enumerate(written):
+            np.testing.assert_allclose(frame.arrays["f_q"], columns["f_q"][number], atol=1e-8)
+            np.testing.assert_array_equal(frame.arrays["i_flag"], columns["i_flag"][number])
+            assert name.endswith(".lammpstrj") or "dH" in frame.arrays
+    assert "ITEM: ATOMS id type x y z f_q i_flag dH\n" in (tmp_path / "out.lammpstrj").read_text()
+
+
+def test_tol_without_fast_is_an_error(files):
+    _, ref_path, test_path, _ = files
+    result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(ref_path), "--tol", "0.5"])
+    assert result.exit_code == 2 and "--tol needs --fast" in result.output

@@ -234,8 +234,9 @@ def test_element_the_species_aware_reference_lacks_is_refused(reference):
     assert cu_only.species == ("Cu",)
     alloy = _crystal()
     alloy.symbols[[3, 50]] = "Ag"
-    with pytest.raises(ValueError, match=r"centred on Cu only, but the monitor has Ag"):
+    with pytest.raises(ValueError, match=r"centred on Cu only, but the monitor has Ag") as refused:
         QuestsMonitor(alloy, cu_only)
+    assert "atom types" not in str(refused.value) and "chemical symbols" in str(refused.value)
     monitor = QuestsMonitor(_crystal(), cu_only)
     monitor.atoms.symbols[7] = "Ag"  # an element appearing during the run is refused too
     with pytest.raises(ValueError, match=r"has Ag"):

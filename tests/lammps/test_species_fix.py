@@ -173,3 +173,55 @@ run 0
     expected = offline_species_dh(route, Reference.load(paths["species"]))
     np.testing.assert_allclose(route.columns["d_dH"], expected, rtol=0, atol=1e-9)
     assert (route.columns["d_dH"][np.isin(route.ids, SWAPPED)] > 0).all()
+
+
+def test_elements_in_another_order_than_the_masses_warn(inp, run_lmp, tmp_path):
+    """elements P In where the masses say In, P: the keyword is used, with a warning naming both."""
+    directory, paths = inp
+    (tmp_path / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
+    deck = f"""units metal
+read_data thermal.data
+variable potentials getenv LAMMPS_POTENTIALS
+include ${{potentials}}/InP_JCPA2020.snap
+fix qs all quests 10 {paths['species']} elements P In
+run 0
+"""
+    result = run_lmp(deck, tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert ("WARNING: fix quests qs: keyword elements names types 1..2 P In, but their masses are those of In P"
+            in result.stdout)
+    agreeing = run_lmp(deck.replace("elements P In", "elements In P"), tmp_path)
+    assert agreeing.returncode == 0 and "their masses are those of" not in agreeing.stdout
+
+
+def test_elements_against_masses_only_warns_on_a_clear_contradiction():
+    from lammps_quests.lammps.type_elements import elements_against_masses
+
+    masses = [0.0, 114.818, 30.974]
+    assert "masses are those of In P" in elements_against_masses(["P", "In"], masses)
+    assert elements_against_masses(["In", "P"], masses) == ""
+    assert elements_against_masses(["In", "P"], [0.0, 114.818, 50.0]) == ""  # a mass of no element
+    assert elements_against_masses(["In", "P"], None) == ""
+
+
+def test_python_invoke_route_warns_on_elements_against_masses(inp, lammps_env, tmp_path):
+    import subprocess
+
+    from lammps_quests.lammps.bootstrap import write_bootstrap
+    from test_invoke_route import DEBIAN_LMP, ROUTE, debian_env
+
+    directory, paths = inp
+    (tmp_path / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
+    write_bootstrap(tmp_path / "quests.py")
+    spec = f"qs all 10 {paths['species']} d_dH elements P In"
+    (tmp_path / "in.deck").write_text(f"""units metal
+read_data thermal.data
+pair_style zero 6.0
+pair_coeff * *
+{ROUTE.format(spec=spec)}run 0
+""")
+    result = subprocess.run([str(DEBIAN_LMP), "-in", "in.deck", "-log", "log.lammps", "-nocite"], cwd=tmp_path,
+                            env=debian_env(lammps_env, activated=False), capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "keyword elements names types 1..2 P In, but their masses are those of In P" in result.stdout

@@ -134,3 +134,16 @@ def test_a_good_frame_after_an_error_works_again(cu_xyz, cu_reference, tmp_path)
         pipeline.compute(0)
     modifier.reference = str(cu_reference)
     assert len(pipeline.compute(0).particles["dH"]) == len(cu_triclinic())
+
+
+def test_elements_take_a_list_of_symbols_and_refuse_other_types():
+    from traits.api import TraitError
+
+    from lammps_quests.ovito import QuestsModifier
+
+    assert QuestsModifier(elements=["In", "P"]).elements == "In P"
+    modifier = QuestsModifier()
+    modifier.elements = ("P",)
+    assert modifier.elements == "P"
+    with pytest.raises(TraitError):
+        modifier.elements = 3

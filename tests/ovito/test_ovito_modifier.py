@@ -112,6 +112,9 @@ def test_species_aware_inp_lammps_dump_with_numbered_types(inp, run_lmp, tmp_pat
     [(values, attributes, _)] = modifier_frames(tmp_path / "dump.inp", reference=str(reference), elements="In P")
     assert_relative(values, expected)
     assert attributes["QUESTS.count"] == np.count_nonzero(expected > 0) > 0
+    # a list of symbols names the types the same way
+    [(as_list, _, _)] = modifier_frames(tmp_path / "dump.inp", reference=str(reference), elements=["In", "P"])
+    assert_relative(as_list, expected)
     # the type names of such a dump are numbers: without the elements field it is an error
     from lammps_quests.ovito import QuestsModifierError
 

@@ -416,3 +416,13 @@ def test_missing_vulkan_is_reported_with_the_debian_packages(split_dump, tmp_pat
     assert "Vulkan" in result.stderr
     assert "apt-get install libvulkan1 mesa-vulkan-drivers" in result.stderr
     assert not out.exists() and not list(tmp_path.glob(".x.png*"))
+
+
+def test_json_reports_the_picture_as_the_text_does(split_dump, tmp_path):
+    import json
+
+    text = render(str(split_dump), "-o", str(tmp_path / "a.png"), "--frame", "0", *SMALL)
+    data = json.loads(render(str(split_dump), "-o", str(tmp_path / "b.png"), "--frame", "0", "--json", *SMALL))
+    assert (data["timestep"], data["natoms"], data["n_positive"]) == (0, 256, 128)
+    assert f"dH {data['dh_min']:.3g} .. {data['dh_max']:.3g} nats" in text
+    assert data["output"] == str(tmp_path / "b.png") and data["range"] == [-5.0, 5.0]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import pytest
 
@@ -108,3 +109,22 @@ def test_inp_antisite_example_flags_antisites_species_aware_only(tmp_path):
     smallest_aware, smallest_agnostic = rows[:, columns.index("c_sw[1]")], rows[:, columns.index("c_sw[2]")]
     assert (smallest_aware > 0).all() and (smallest_agnostic <= 0).all()
     assert rows[0, columns.index("f_qa[4]")] == 0  # right after the exchange: nothing flagged
+
+
+def test_inp_persist_example_counts_saves_of_a_persistent_defect(tmp_path):
+    """The README's table: at t = 0 the fixed antisites are saved at all 16 evaluations, at
+    t = 20 at a handful; the vacancy made afterwards is saved at once either way (its 4 In
+    neighbours)."""
+    workdir = tmp_path / "inp_antisite"
+    shutil.copytree(EXAMPLES / "inp_antisite", workdir, ignore=shutil.ignore_patterns("*.qref", "dump.*", "log.*"))
+    _run(["bash", "make_reference.sh"], workdir)
+    saved = {}
+    for t in (0, 20):
+        _run([str(BIN_DIR / "lmp"), "-in", "in.inp_persist", "-var", "t", str(t)], workdir)
+        frames = ase.io.read(workdir / f"saved_{t}.xyz", ":")
+        saved[t] = sum(len(frame) == 216 for frame in frames)  # the first run: the fixed antisites
+        vacancy = next(frame for frame in frames if len(frame) == 215)
+        assert vacancy.info["step"] == 250  # the first evaluation after the vacancy appeared
+        new = np.flatnonzero(vacancy.arrays["new"] == 1)
+        assert len(new) == 4 and {vacancy.get_chemical_symbols()[i] for i in new} == {"In"}
+    assert saved[0] == 16 and saved[20] <= 4
