@@ -33,6 +33,29 @@ dH, and lies on the same side of each threshold as the exact dH unless the exact
 
 Queries are sorted by nearest centroid and handled in blocks, so one matrix product serves
 all queries of a block that need a cluster.
+
+Proof of the guarantee, with float rounding. Let K be the set of clusters summed, R the set
+skipped, S_K and S_R their exact kernel sums (S = S_K + S_R), and S' the computed S_K.
+
+(a) Each bound is an upper bound. For a member x of ring [rho_lo, rho_hi] of cluster c and
+    D = |y - mu_c|, |y - x| >= |D - |x - mu_c|| >= max(0, D - rho_hi, rho_lo - D) (triangle
+    inequality), so the ring's sum is <= count * exp(-s gap^2). The rounding of D (computed as
+    |y|^2 + |mu|^2 - 2 y.mu, error <= d 2^-53 |y||mu| <= _DISTANCE_SLACK (|y|^2 + |mu|^2)) is
+    covered by using d_lo below and d_hi above the true D; that of rho by the rings' own
+    widening (RHO_SLACK, :mod:`.cluster_index`). Terms more than _NEGLIGIBLE nats below a
+    cluster's largest ring term are counted as exp(-_NEGLIGIBLE): larger, still a bound. What is
+    left is the rounding of exp/log/sums of the bound itself, relative <= 1e-12 (``_exp_neg``:
+    2e-13; the rest a few ulps): computed B_c >= (1 - 1e-12) * true bound >= (1 - 1e-12) S_c.
+(b) The skip rule keeps sum_{c in R} B_c <= (1 - e^-tol) S1'. With (a) and S1' <= (1 + e) S1,
+    e the relative rounding of the exact path's sum (the same arithmetic as exact dH):
+    S_R <= (1 + 1e-12)(1 + e)(1 - e^-tol) S1 <= (1 - e^-tol)(1 + e')S, with e' = e + 1e-12.
+(c) Hence S_K = S - S_R >= (e^-tol - e' (1 - e^-tol)) S, and
+    0 <= log(S / S_K) <= tol + e' (1 - e^-tol) e^tol  (<= tol + 1e-15 nats for tol <= 1e-6 and
+    e' <= 1e-9). S' differs from S_K by the exact path's own rounding, so
+    -r <= dH_fast - dH_exact <= tol + r + 1e-15, r the exact kernel's rounding (~1e-9 nats;
+    ``tests/core/test_fast_dh.py`` checks tol + 1e-9 on random and adversarial data).
+(d) Decide mode: values at or below t keep -log S1' >= dH - r (S1 <= S: an upper bound up to
+    rounding), so v <= t certifies exact dH <= t + r; values above t went through (b)-(c).
 """
 
 from __future__ import annotations
