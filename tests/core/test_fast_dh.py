@@ -68,6 +68,19 @@ def test_within_tolerance_of_exact(clustered, tol, cluster_size):
     assert np.all(np.isfinite(fast))
 
 
+def test_clusters_of_one_row_within_tolerance(clustered):
+    """Every cluster a single row (its rings empty but one, radius 0): the bounds are the
+    kernel terms themselves, up to rounding; duplicated rows and far queries included."""
+    X, Y = clustered
+    X = np.concatenate([X[::4], X[:3], X[:3]])  # rows repeated exactly: clusters at one point
+    index = build_cluster_index(X, cluster_size=1, seed=5)
+    assert np.mean(np.diff(index.offsets) == 1) > 0.5  # most clusters hold one row
+    exact = delta_entropy(Y, X, H)
+    for tol in (1e-6, 0.05):
+        excess = delta_entropy_fast(Y, index, H, tol=tol) - exact
+        assert excess.min() >= -ROUNDING and excess.max() <= tol + ROUNDING
+
+
 def test_skipping_is_what_makes_the_error(clustered):
     """With a large tolerance the error is visible but bounded: the test can fail."""
     X, Y = clustered
