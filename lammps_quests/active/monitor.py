@@ -213,7 +213,7 @@ class Monitor:
             return None
         entropy = None if self.dh.species is not None else cached_entropy(self.reference, self.bandwidth)
         return Saver(self.reference, self.bandwidth, s.save_threshold, cut_radius=s.save_cut,
-                     deduplicate=s.deduplicate, reference_entropy=entropy)
+                     deduplicate=s.deduplicate, reference_entropy=entropy, values=self.dh)
 
     def check_species(self, symbols, by: str) -> None:
         """Refuse elements the reference holds no environments centred on (species-aware)."""
@@ -231,7 +231,9 @@ class Monitor:
                 f"{r.cutoff:.6g} Angstrom, bandwidth = {self.bandwidth:.6g} 1/Angstrom{species}\n")
         s = self.settings
         if s.fast_tol is not None:
-            what = ("decisions dH > threshold/halt/save certified, dH values are upper bounds"
+            t0 = self.dh.bound_threshold
+            what = (f"decisions dH > threshold/halt/save certified; a dH above {t0:g} is at most "
+                    f"{s.fast_tol:g} nats above the exact value, a dH at or below {t0:g} an upper bound"
                     if s.fast_decide else f"dH at most {s.fast_tol:g} nats above the exact value")
             text += f"{prefix}: fast dH from {index_path or 'the reference index'} ({what})\n"
         if self.saver is not None and r.species_aware:

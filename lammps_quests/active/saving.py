@@ -18,7 +18,10 @@ Saved structures carry columns dH (against the reference, nats), ``new`` (1 for 
 joined the extension) and ``exact`` (1 where the descriptor equals the one in the frame), so
 :func:`saved_rows` recomputes exactly the rows the extension holds from the file. With a
 species-aware reference the element symbols of the structures give each atom's species, and
-an atom is new against the reference and saved rows centred on its own element.
+an atom is new against the reference and saved rows centred on its own element. With dH from
+the fast index (``values``) the info key ``dH_values`` says what the dH column holds, and in
+decide mode the column ``dH_bound`` is 1 where a value is only an upper bound (value <= the
+smallest threshold) and 0 where it is within the tolerance of exact.
 Everything is deterministic: MPI ranks given the same frame make the same decisions.
 """
 
@@ -69,6 +72,8 @@ class Saver:
         cut_radius: None to save whole frames, else the hot-spot radius R in Å (>= cutoff).
         deduplicate: False saves whenever an atom has dH(reference) > t (every frame).
         reference_entropy: H(reference) at ``bandwidth`` in nats, if known (species-agnostic).
+        values: the :class:`ReferenceDh` whose dH values the frames come with (their mode is
+            recorded in the saved files), or None.
 
     With a species-aware reference an atom is new when its dH against the reference and saved
     environments centred on its own element exceeds t; the structures' element symbols give
@@ -76,8 +81,10 @@ class Saver:
     """
 
     def __init__(self, reference, bandwidth: float, threshold: float, cut_radius: float | None = None,
-                 deduplicate: bool = True, reference_entropy: float | None = None):
+                 deduplicate: bool = True, reference_entropy: float | None = None,
+                 values: ReferenceDh | None = None):
         self.dh = ReferenceDh(reference, bandwidth)  # descriptors and labels, as every route
+        self.values = values
         self.k = int(reference.k)
         self.cutoff = float(reference.cutoff)
         if cut_radius is not None and not cut_radius >= self.cutoff:
@@ -138,6 +145,7 @@ class Saver:
             return []
         base = Structure(frame.species, frame.positions, frame.cell, frame.pbc,
                          {**frame.columns, "dH": dh}, self._info(frame.info))
+        self._describe_values(base, dh)
         if self.cut_radius is None:
             base.columns["exact"] = np.ones(len(dh), dtype=np.int64)
             saved = self._keep(base, new, dh[new])
@@ -147,6 +155,16 @@ class Saver:
     def _info(self, info: dict) -> dict:
         """The frame's info plus the sha256 of the reference that judged it."""
         return {**info, REFERENCE_KEY: self.reference_sha256} if self.reference_sha256 else dict(info)
+
+    def _describe_values(self, base: Structure, dh: np.ndarray) -> None:
+        """Record what the dH column holds: info ``dH_values`` (fast index only) and, in decide
+        mode, the per-atom ``dH_bound`` (1: upper bound only; cut-outs carry it per atom)."""
+        if self.values is None or self.values.index is None:
+            return
+        base.info["dH_values"] = self.values.values_note()
+        bound = self.values.bound_mask(dh)
+        if bound is not None:
+            base.columns["dH_bound"] = bound.astype(np.int64)
 
     def _cut_outs(self, base: Structure, new: np.ndarray, dh: np.ndarray) -> list[Structure]:
         space = PeriodicPoints.build(base.positions, base.cell, base.pbc,

@@ -62,8 +62,9 @@ def dh_against_reference(
         progress: show a progress bar (None: on a terminal, rank 0 only).
         fast: use the reference's fast index: exact dH <= result <= exact dH + ``tol`` nats.
         tol: nats, with ``fast``.
-        decide: with ``fast``, thresholds t (nats) whose decisions dH > t are certified; the
-            values are then upper bounds of dH, exact to ``tol`` only where a t is close.
+        decide: with ``fast``, thresholds t (nats) whose decisions dH > t are certified; with
+            t0 the smallest, values > t0 are within ``tol`` of exact, values <= t0 upper bounds
+            (:func:`~lammps_quests.analysis.reference_dh.bound_mask` tells them apart).
         fast_index: the loaded index, or None to read ``<reference>.qidx`` (refused if stale).
         y_labels: for a species-aware reference, the species number (in ``reference.species``)
             of each row's centre atom.

@@ -33,8 +33,9 @@ class ReferenceDh:
         bandwidth: h in Å^-1; None takes the reference's.
         fast_tol: None for the exact dH; else use the reference's fast index: every value lies
             within ``fast_tol`` nats above the exact dH.
-        decide: with ``fast_tol``, thresholds t (nats) whose decisions dH > t are certified; the
-            values are then upper bounds of dH, exact to ``fast_tol`` only near a t.
+        decide: with ``fast_tol``, thresholds t (nats) whose decisions dH > t are certified;
+            with t0 the smallest, a value > t0 is within ``fast_tol`` of the exact dH and a
+            value <= t0 only an upper bound (exact dH <= t0); see :meth:`bound_mask`.
         fast_index: the loaded index, or None to read ``<reference>.qidx`` (refused if stale).
     """
 
@@ -93,6 +94,23 @@ class ReferenceDh:
         return descriptors_from_points(centers, points, self_index, self.k, self.cutoff,
                                        labels=point_labels, n_species=len(self.species))
 
+    # ---- what the values are ----------------------------------------------------------------
+
+    @property
+    def bound_threshold(self) -> float | None:
+        """t0 (nats) in decide mode: values at or below it are upper bounds only; else None."""
+        return None if self.index is None else bound_threshold(self.decide)
+
+    def bound_mask(self, dh) -> np.ndarray | None:
+        """Per value of ``dh`` (nats, from this object): True where it is only an upper bound
+        of the exact dH (decide mode, value <= t0: exact dH <= t0 is certified), False where it
+        is within ``fast_tol`` of exact (or exact); None when no value can be a bound."""
+        return None if self.index is None else bound_mask(dh, self.decide)
+
+    def values_note(self) -> str:
+        """What the values are, in words (the ``dH_values`` info of saved and written files)."""
+        return values_note(self.fast_tol if self.index is not None else None, self.decide)
+
     # ---- dH ---------------------------------------------------------------------------------
 
     def __call__(self, Y, labels=None, *, stats: dict | None = None) -> np.ndarray:
@@ -115,3 +133,29 @@ class ReferenceDh:
         from lammps_quests.formats.fast_index import load_fast_index
 
         return load_fast_index(self.reference)
+
+
+def bound_threshold(decide) -> float | None:
+    """t0 = the smallest decision threshold (nats), or None without thresholds: in decide mode
+    a value <= t0 is an upper bound certifying exact dH <= t0, a value > t0 within the
+    tolerance of exact (:func:`lammps_quests.core.pruned_sums.pruned_log_kernel_sums`)."""
+    return None if decide is None or len(decide) == 0 else float(min(decide))
+
+
+def bound_mask(dh, decide) -> np.ndarray | None:
+    """True where a fast dH value (nats) from decide mode with thresholds ``decide`` is only
+    an upper bound (value <= t0); None without thresholds (no value is a bound)."""
+    t0 = bound_threshold(decide)
+    return None if t0 is None else np.asarray(dh, dtype=np.float64) <= t0
+
+
+def values_note(fast_tol, decide) -> str:
+    """What dH values of a mode are, in words: exact (``fast_tol`` None), within ``fast_tol``
+    nats of exact, or in decide mode within it above t0 and an upper bound at or below."""
+    if fast_tol is None:
+        return "exact"
+    within = f"within {fast_tol:g} nats above exact"
+    t0 = bound_threshold(decide)
+    if t0 is None:
+        return within
+    return f"{within} where dH > {t0:g}, upper bound where dH <= {t0:g} (dH_bound = 1)"

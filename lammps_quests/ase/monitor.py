@@ -83,8 +83,10 @@ class QuestsMonitor:
             built with others (:meth:`Reference.check`). Default: the reference's.
         fast: a tolerance in nats: dH from the reference's fast index (``REF.qidx``, built by
             ``lammps-quests reference index``), at most ``fast`` above the exact dH.
-        decide: with ``fast``, certify only the decisions dH > threshold, halt and save (the
-            values are then upper bounds of dH), as ``fix quests ... fast tol decide``.
+        decide: with ``fast``, certify only the decisions dH > threshold, halt and save, as
+            ``fix quests ... fast tol decide``: values above the smallest of those thresholds
+            stay within ``fast`` of exact, values at or below it are upper bounds (saved files
+            flag them in the column ``dH_bound``).
         log: a text stream (or True for standard output) to print one line per evaluation.
 
     A species-aware reference compares each atom with the reference environments centred on

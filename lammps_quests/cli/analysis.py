@@ -126,8 +126,9 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
               help="With --fast: largest excess over the exact dH, nats.")
 @click.option("--decide", "decide", type=float, multiple=True, metavar="T",
               help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "
-                   "included, for the fraction dH>0): values become upper bounds of dH, exact to "
-                   "TOL near each T; much faster for atoms far from every T.")
+                   "included, for the fraction dH>0): values above the smallest T stay within "
+                   "TOL of exact, values at or below it become upper bounds (column dH_bound = 1 "
+                   "in --out); much faster where most atoms are below every T.")
 @dh_species_option
 @json_option
 @user_errors
@@ -146,8 +147,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
       lammps-quests dh test.xyz -r big.qref --fast --decide 0
       mpirun -np 2 lammps-quests dh big.xyz -r train.qref
     """
-    from lammps_quests.analysis import (dh_against_reference, dh_summary, load_reference, read_dataset,
-                                        write_frames_with_dh)
+    from lammps_quests.analysis import dh_against_reference, dh_summary, load_reference, read_dataset
 
     _check_output_dir(out, index_file)
     check_outputs([out], [*files, reference_path], force, names=FRAMES_WITH_COLUMNS)
@@ -171,7 +171,7 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     if fast:
         summary.update(fast=True, tol=tol, decide=thresholds)
     if out is not None:
-        write_frames_with_dh(out, data.frames, values)
+        _write_values(out, data.frames, values, tol if fast else None, thresholds)
         summary["out"] = str(out)
     if as_json:
         _print_json(summary)
@@ -179,7 +179,8 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     kind = "exact" if approx is None else f"approximate, M = {approx} (upper bound)"
     if fast:
         kind = (f"fast, within {tol:g} nats of exact" if not decide else
-                f"fast, upper bounds, decisions dH > {', '.join(f'{t:g}' for t in thresholds)} certified")
+                f"fast, decisions dH > {', '.join(f'{t:g}' for t in thresholds)} certified; within "
+                f"{tol:g} nats of exact above {min(thresholds):g}, upper bounds at or below")
     click.echo(f"dH against {reference_path} ({kind}, h = {h:g} Å^-1)")
     click.echo(f"  atoms:          {summary['n']}")
     click.echo(f"  max dH:         {summary['max']:.6f} nats")
@@ -190,7 +191,24 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
         click.echo(f"  centred on {symbol}: {part['n']} atoms, max dH {part['max']:.6f}, mean "
                    f"{part['mean']:.6f} nats, fraction dH>0 {part['fraction_positive']:.6f}")
     if out is not None:
-        click.echo(f"  per-atom dH written to {out} (column dH)")
+        bounds = "; column dH_bound: 1 where dH is an upper bound" if decide else ""
+        click.echo(f"  per-atom dH written to {out} (column dH{bounds})")
+
+
+def _write_values(out, frames, values, fast_tol, thresholds) -> None:
+    """Write the frames with column dH and, in decide mode, dH_bound (1: upper bound only);
+    extended-XYZ frames also get the info ``dH_values`` saying what the values are."""
+    from lammps_quests.analysis import write_frames_with_columns
+    from lammps_quests.analysis.reference_dh import bound_mask, values_note
+
+    columns = {"dH": values}
+    bound = bound_mask(values, thresholds) if fast_tol is not None else None
+    if bound is not None:
+        columns["dH_bound"] = bound.astype(np.int64)
+    if fast_tol is not None:
+        for frame in frames:
+            frame.info["dH_values"] = values_note(fast_tol, thresholds)
+    write_frames_with_columns(out, frames, columns)
 
 
 def _elements(reference, species):

@@ -304,6 +304,8 @@ def delta_entropy_fast(Y, index, h: float = DEFAULT_BANDWIDTH, tol: float = DEFA
         (n,) dH. Guarantee: exact dH <= result <= exact dH + ``tol`` (plus ~1e-9 of rounding).
         With ``threshold`` only the decisions dH > t are certified: every result is >= the
         exact dH, so a result <= t means exact dH <= t; a result > t means exact dH > t - tol.
+        Values are exact where they are flagged: with t0 the smallest threshold, a result
+        > t0 is within ``tol`` of the exact dH, a result <= t0 only an upper bound.
         With a per-element index each row's value is its own element's pruned sum, so both hold
         row by row.
     """

@@ -20,15 +20,42 @@ kernel's own rounding, ~1e-9 nats). Summed clusters use the exact path's arithme
 ``_accumulate_block`` when many queries of a block need a cluster, else a compiled loop over
 (cluster, queries) pairs.
 
-With a ``threshold`` t (nats; or several) only decisions are certified: after step 1,
--log S1 >= dH is an upper bound and -log(S1 + sum of all bounds) <= dH a lower bound. Atoms
-whose bounds have no threshold between them keep the upper bound as their value; the others
-sum more clusters (largest bounds first, ``DECISION_ROUNDS``), rechecking, and the rest go
-through step 2. Every value is then >= the exact dH, and lies on the same side of t as the
-exact dH unless the exact dH is within ``tol`` below t.
+With a ``threshold`` t (nats; or several, t = the smallest) only decisions are certified, and
+values are exact only where they matter: after step 1, -log S1 >= dH is an upper bound and
+-log(S1 + sum of all bounds) <= dH a lower bound. Atoms whose upper bound is at or below t are
+decided (exact dH <= t) and keep the upper bound as their value. Atoms whose bounds straddle t
+sum more clusters (largest bounds first, ``DECISION_ROUNDS``), rechecking; those whose upper
+bound is still above t then go through step 2, so their value is within ``tol`` of exact. Rule
+(what a user reads from a value v): v > t means exact dH is in [v - tol, v]; v <= t means v is
+an upper bound and exact dH <= t (and so <= every threshold given). Every value is >= the exact
+dH, and lies on the same side of each threshold as the exact dH unless the exact dH is within
+``tol`` below it.
 
 Queries are sorted by nearest centroid and handled in blocks, so one matrix product serves
 all queries of a block that need a cluster.
+
+Proof of the guarantee, with float rounding. Let K be the set of clusters summed, R the set
+skipped, S_K and S_R their exact kernel sums (S = S_K + S_R), and S' the computed S_K.
+
+(a) Each bound is an upper bound. For a member x of ring [rho_lo, rho_hi] of cluster c and
+    D = |y - mu_c|, |y - x| >= |D - |x - mu_c|| >= max(0, D - rho_hi, rho_lo - D) (triangle
+    inequality), so the ring's sum is <= count * exp(-s gap^2). The rounding of D (computed as
+    |y|^2 + |mu|^2 - 2 y.mu, error <= d 2^-53 |y||mu| <= _DISTANCE_SLACK (|y|^2 + |mu|^2)) is
+    covered by using d_lo below and d_hi above the true D; that of rho by the rings' own
+    widening (RHO_SLACK, :mod:`.cluster_index`). Terms more than _NEGLIGIBLE nats below a
+    cluster's largest ring term are counted as exp(-_NEGLIGIBLE): larger, still a bound. What is
+    left is the rounding of exp/log/sums of the bound itself, relative <= 1e-12 (``_exp_neg``:
+    2e-13; the rest a few ulps): computed B_c >= (1 - 1e-12) * true bound >= (1 - 1e-12) S_c.
+(b) The skip rule keeps sum_{c in R} B_c <= (1 - e^-tol) S1'. With (a) and S1' <= (1 + e) S1,
+    e the relative rounding of the exact path's sum (the same arithmetic as exact dH):
+    S_R <= (1 + 1e-12)(1 + e)(1 - e^-tol) S1 <= (1 - e^-tol)(1 + e')S, with e' = e + 1e-12.
+(c) Hence S_K = S - S_R >= (e^-tol - e' (1 - e^-tol)) S, and
+    0 <= log(S / S_K) <= tol + e' (1 - e^-tol) e^tol  (<= tol + 1e-15 nats for tol <= 1e-6 and
+    e' <= 1e-9). S' differs from S_K by the exact path's own rounding, so
+    -r <= dH_fast - dH_exact <= tol + r + 1e-15, r the exact kernel's rounding (~1e-9 nats;
+    ``tests/core/test_fast_dh.py`` checks tol + 1e-9 on random and adversarial data).
+(d) Decide mode: values at or below t keep -log S1' >= dH - r (S1 <= S: an upper bound up to
+    rounding), so v <= t certifies exact dH <= t + r; values above t went through (b)-(c).
 """
 
 from __future__ import annotations
@@ -72,7 +99,8 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERA
         inv_2h2: 1 / (2 h^2) in Å^2 for one bandwidth h.
         tol: nats; the result r satisfies log S - tol <= r <= log S (see module docstring).
         threshold: t in nats of dH (or a sequence of them), or None; with it, only the
-            decisions dH > t are certified (for every t given).
+            decisions dH > t are certified (for every t given), and values are within ``tol``
+            of exact only above the smallest t (upper bounds at or below it; module docstring).
         stats: if a dict, receives "pairs" (kernel terms evaluated), "rows", "refined" (query
             rounds beyond the first cluster) and "clusters_summed".
 
@@ -159,40 +187,50 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
     bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
                          index.ring_hi, log_count, scale).T.copy()
     bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
-    active = np.ones(len(Yc), dtype=bool)
     if threshold is not None:
-        for width in DECISION_ROUNDS:
-            rows = np.flatnonzero(active)
-            active[rows] = ~_decided(log_s1[rows], bounds[rows], threshold)
-            rows = np.flatnonzero(active)
-            if len(rows) == 0:
-                break
-            counters[1] += len(rows)
-            # the ``width`` clusters with the largest bounds of every undecided query
-            width = min(width, bounds.shape[1])
-            top = np.argpartition(-bounds[rows], width - 1, axis=1)[:, :width]
-            need = np.zeros(bounds.shape, dtype=bool)
-            need[rows[:, None], top] = True
-            need &= np.isfinite(bounds)
-            _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
-            bounds[need] = -np.inf
-            log_s1 = np.log(sums[:, 0]) - best * scale
-        rows = np.flatnonzero(active)
-        active[rows] = ~_decided(log_s1[rows], bounds[rows], threshold)
-    rows = np.flatnonzero(active)
+        log_s1 = _decision_rounds(Yc, y_norm2, log_s1, bounds, float(threshold.min()), index, inv, best,
+                                  sums, counters)
+        rows = np.flatnonzero(-log_s1 > threshold.min())  # flagged: their values must be exact to tol
+    else:
+        rows = np.arange(len(Yc))
     counters[1] += len(rows)
     need = np.zeros(bounds.shape, dtype=bool)
     need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
     _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
 
 
-def _decided(log_s, bounds, thresholds) -> np.ndarray:
-    """Queries whose dH lies certainly on one side of every threshold: its upper bound
-    -log S1 and lower bound -log(S1 + bounds) have no threshold between them."""
+def _decision_rounds(Yc, y_norm2, log_s1, bounds, t, index, inv, best, sums, counters) -> np.ndarray:
+    """Sum the clusters of largest bound (``DECISION_ROUNDS``) for the queries whose bounds
+    straddle t (lower bound <= t < upper bound): each round may bring the upper bound to or
+    below t, which decides the query without the tolerance step. Queries proven above t stop
+    here (they need the tolerance step anyway). Updates best, sums and bounds (summed: -inf);
+    returns the new log S1 of every query."""
+    scale = inv[0]
+    active = np.ones(len(Yc), dtype=bool)
+    for width in DECISION_ROUNDS:
+        rows = np.flatnonzero(active)
+        active[rows] = _straddles(log_s1[rows], bounds[rows], t)
+        rows = np.flatnonzero(active)
+        if len(rows) == 0:
+            break
+        counters[1] += len(rows)
+        width = min(width, bounds.shape[1])
+        top = np.argpartition(-bounds[rows], width - 1, axis=1)[:, :width]
+        need = np.zeros(bounds.shape, dtype=bool)
+        need[rows[:, None], top] = True
+        need &= np.isfinite(bounds)
+        _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
+        bounds[need] = -np.inf
+        log_s1 = np.log(sums[:, 0]) - best * scale
+    return log_s1
+
+
+def _straddles(log_s, bounds, t) -> np.ndarray:
+    """Queries whose upper bound -log S1 and lower bound -log(S1 + bounds) of dH have t
+    between them (lower <= t < upper)."""
     upper = -log_s
     lower = -np.logaddexp(log_s, _logsumexp_rows(bounds))
-    straddled = (lower[:, None] <= thresholds[None, :]) & (thresholds[None, :] < upper[:, None])
-    return ~straddled.any(axis=1)
+    return (lower <= t) & (t < upper)
 
 
 def _sum_nearest(Yc, y_norm2, nearest, index, inv, best, sums, counters) -> None:

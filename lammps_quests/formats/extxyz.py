@@ -15,7 +15,8 @@ def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info:
 
     ``positions`` (n, 3) and ``cell`` (rows = lattice vectors) in Å; ``columns`` maps names to
     (n,) int or float arrays (written as I or R properties); ``info`` holds ints and strings
-    without spaces. ASE's writer keeps 8 decimals, too few to reproduce dH exactly.
+    (strings with spaces are quoted). ASE's writer keeps 8 decimals, too few to reproduce dH
+    exactly.
     """
     properties = ["species:S:1", "pos:R:3"]
     arrays = []
@@ -27,7 +28,7 @@ def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info:
     header = [
         'Lattice="' + " ".join(f"{v:.17g}" for v in np.asarray(cell, dtype=float).ravel()) + '"',
         "Properties=" + ":".join(properties),
-        *(f"{key}={value}" for key, value in info.items()),
+        *(f"{key}={_info_value(value)}" for key, value in info.items()),
         'pbc="' + " ".join("T" if p else "F" for p in pbc) + '"',
     ]
     lines = [str(len(species)), " ".join(header)]
@@ -36,3 +37,13 @@ def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info:
         fields += [str(int(a[i])) if a.dtype.kind in "iu" else f"{a[i]:.17g}" for a in arrays]
         lines.append(" ".join(fields))
     append_record(path, "\n".join(lines) + "\n")
+
+
+def _info_value(value) -> str:
+    """An info value as extended XYZ writes it: strings with spaces in double quotes."""
+    text = str(value)
+    if isinstance(value, str) and (" " in text or "=" in text):
+        if '"' in text:
+            raise ValueError(f"an extended-XYZ info string cannot hold a double quote: {text!r}")
+        return f'"{text}"'
+    return text

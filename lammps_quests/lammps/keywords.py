@@ -166,8 +166,9 @@ def _elements(options: FixOptions, words: list[str]) -> int:
 
 def _fast(options: FixOptions, words: list[str]) -> int:
     """``fast tol [decide]``: dH from the reference's fast index (REF.qidx), at most tol nats
-    above the exact dH; with ``decide`` only the threshold, halt and save decisions are certified
-    (the values are upper bounds of dH)."""
+    above the exact dH; with ``decide`` the threshold, halt and save decisions are certified,
+    values above the smallest of those thresholds stay within tol of exact and values at or
+    below it are upper bounds of dH."""
     syntax = "a tolerance in nats, optionally followed by decide: fast tol [decide]"
     (word,) = take(words, 1, "fast", syntax)
     value = number(word, "fast", syntax)

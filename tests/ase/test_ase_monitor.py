@@ -333,3 +333,35 @@ def _dump_column(path: Path, name: str) -> np.ndarray:
             at += count
         at += 1
     return np.concatenate(values)
+
+
+def test_fast_decide_values_exact_where_flagged_and_saved_file_says_which(reference, tmp_path):
+    """``fast=1e-6, decide=True``: values above the threshold (0) are within tol of exact, the
+    others upper bounds; the saved file flags each (``dH_bound``) and names the rule in its
+    info (``dH_values``), so a user never mistakes a bound for a value."""
+    import shutil
+
+    from lammps_quests.analysis.reference_dh import ReferenceDh
+    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+
+    path = shutil.copyfile(reference, tmp_path / "ref.qref")
+    ref = Reference.load(path)
+    save_fast_index(build_fast_index(ref, cluster_size=16), ref)
+    saved = tmp_path / "saved.xyz"
+    atoms, dyn, monitor = _hot_run(path, fast=1e-6, decide=True, save=(0.0, saved), deduplicate=False)
+    dyn.run(HOT_STEPS)
+    exact_dh = ReferenceDh(ref)
+    frames = ase.io.read(saved, index=":")
+    assert frames
+    mixed = 0
+    for frame in frames:
+        values, bound = frame.arrays["dH"], frame.arrays["dH_bound"] == 1
+        assert frame.info["dH_values"] == ("within 1e-06 nats above exact where dH > 0, "
+                                           "upper bound where dH <= 0 (dH_bound = 1)")
+        np.testing.assert_array_equal(bound, values <= 0.0)
+        exact = exact_dh(exact_dh.descriptors([frame])[0])
+        assert (values - exact).min() >= -1e-9
+        assert np.abs(values[~bound] - exact[~bound]).max() <= 1e-6 + 1e-9
+        assert (exact[bound] <= 0.0).all()
+        mixed += bound.any() and (~bound).any()
+    assert mixed  # frames with both kinds of values

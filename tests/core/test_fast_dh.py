@@ -14,6 +14,7 @@ from cli_support import invoke
 from crystals import rattled_frames
 
 from lammps_quests.core.cluster_index import build_cluster_index
+from lammps_quests.core.descriptors import descriptors
 from lammps_quests.core.information import delta_entropy, delta_entropy_fast
 from lammps_quests.formats.fast_index import (
     FastIndexError,
@@ -67,6 +68,19 @@ def test_within_tolerance_of_exact(clustered, tol, cluster_size):
     assert np.all(np.isfinite(fast))
 
 
+def test_clusters_of_one_row_within_tolerance(clustered):
+    """Every cluster a single row (its rings empty but one, radius 0): the bounds are the
+    kernel terms themselves, up to rounding; duplicated rows and far queries included."""
+    X, Y = clustered
+    X = np.concatenate([X[::4], X[:3], X[:3]])  # rows repeated exactly: clusters at one point
+    index = build_cluster_index(X, cluster_size=1, seed=5)
+    assert np.mean(np.diff(index.offsets) == 1) > 0.5  # most clusters hold one row
+    exact = delta_entropy(Y, X, H)
+    for tol in (1e-6, 0.05):
+        excess = delta_entropy_fast(Y, index, H, tol=tol) - exact
+        assert excess.min() >= -ROUNDING and excess.max() <= tol + ROUNDING
+
+
 def test_skipping_is_what_makes_the_error(clustered):
     """With a large tolerance the error is visible but bounded: the test can fail."""
     X, Y = clustered
@@ -114,6 +128,48 @@ def test_threshold_decisions_are_certified(clustered, tol):
     both_sides = [(exact > t).sum() for t in thresholds]
     assert all(0 < n < len(exact) for n in both_sides)  # atoms on both sides of every threshold
     assert stats["refined"] < 3 * len(Y)
+    # the documented rule, t0 the smallest threshold: a value above t0 is within tol of exact,
+    # a value at or below it an upper bound certifying exact dH <= t0
+    t0 = min(thresholds)
+    flagged = values > t0
+    assert flagged.any() and (~flagged).any()
+    assert (values[flagged] - exact[flagged]).max() <= tol + ROUNDING
+    assert (exact[~flagged] <= t0).all()
+
+
+@pytest.mark.parametrize("cluster_size", [1, 16, 128])
+def test_decide_flagged_values_exact_adversarial(clustered, cluster_size):
+    """Decide mode on adversarial queries (far from everything, on duplicated rows, clusters of
+    one): every value above t0 within tol of exact; with a loose tol the bounds of the atoms
+    below t0 are visibly loose, so the test tells the two kinds apart."""
+    X, Y = clustered
+    index = build_cluster_index(X[::3] if cluster_size == 1 else X, cluster_size=cluster_size, seed=3)
+    X = X[::3] if cluster_size == 1 else X
+    exact = delta_entropy(Y, X, H)
+    for t in (float(np.median(exact)), float(exact.max()) + 1.0, float(exact.min()) - 1.0):
+        values = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=t)
+        above = values > t
+        assert (values - exact).min() >= -ROUNDING
+        assert (values[above] - exact[above]).max(initial=0.0) <= 1e-6 + ROUNDING
+        assert (exact[~above] <= t).all()
+    # far-away queries (dH ~ 10^3-10^4 nats) are flagged and exact to tol
+    far = exact > 100.0
+    assert far.sum() >= 20
+    values = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=0.0)
+    np.testing.assert_allclose(values[far], exact[far], rtol=0, atol=1e-6 + ROUNDING)
+
+
+def test_decide_values_below_t0_are_bounds_not_values(clustered):
+    """Before this rule, flagged values were bounds too: make sure the tolerance step is what
+    gives them (a decide run with threshold above everything leaves bounds that differ from
+    exact by much more than tol, for the same atoms that a low threshold makes exact)."""
+    X, Y = clustered
+    index = build_cluster_index(X, cluster_size=16, seed=1)
+    exact = delta_entropy(Y, X, H)
+    high = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=float(exact.max()) + 1.0)
+    low = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=float(exact.min()) - 1.0)
+    assert (high - exact).max() > 1e-3  # bounds: loose somewhere
+    assert (low - exact).max() <= 1e-6 + ROUNDING  # everything flagged: all within tol
 
 
 def test_queries_on_a_threshold_between_blobs():
@@ -213,7 +269,18 @@ def test_cli_index_and_dh_fast(tmp_path):
     assert "Usage:" not in stale.stderr
     rebuilt = invoke("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", cwd=tmp_path).exit_code == 0
+    decided = invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", "-o", "decide.xyz",
+                     cwd=tmp_path)
+    assert decided.exit_code == 0, decided.output
+    frames = read(tmp_path / "decide.xyz", ":")
+    values = np.concatenate([a.arrays["dH"] for a in frames])
+    bound = np.concatenate([a.arrays["dH_bound"] for a in frames]) == 1
+    np.testing.assert_array_equal(bound, values <= 0.0)  # t0 = min(0, 0.5): 0 is always decided
+    assert all("upper bound where dH <= 0" in a.info["dH_values"] for a in frames)
+    exact = Reference.load(tmp_path / "ref.qref")
+    de = delta_entropy(descriptors(frames, exact.k, exact.cutoff), exact.descriptors, exact.bandwidth)
+    assert np.abs(values[~bound] - de[~bound]).max(initial=0.0) <= 1e-6 + ROUNDING
+    assert (de[bound] <= 0.0).all()
 
 
 def test_fix_keyword_fast_parsing():

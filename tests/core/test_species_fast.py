@@ -103,6 +103,10 @@ def test_species_fast_decisions_certified(two_species):
     for t in thresholds:
         assert not np.any((exact > t) & (values <= t))  # no atom above t reported at or below it
         assert not np.any((values > t) & (exact <= t - tol - ROUNDING))
+    flagged = values > min(thresholds)  # the rule: above t0 within tol, at or below an upper bound
+    assert flagged.any() and (~flagged).any()
+    assert (values[flagged] - exact[flagged]).max() <= tol + ROUNDING
+    assert (exact[~flagged] <= min(thresholds)).all()
 
 
 def test_element_without_reference_rows_is_named(two_species):

@@ -306,3 +306,47 @@ def test_save_failing_on_rank_0_stops_both_ranks(run_debian, cu_case, tmp_path):
                    "d_dH")
     result = run_debian(deck, tmp_path / "run", np_ranks=2, timeout=120)
     assert_one_clear_error(result, "saving at step 10 failed", "gone/saved.xyz", during_run=True)
+
+
+def _check_decide_values(values, exact, tol=1e-6, rounding=1e-9):
+    """The decide-mode rule at t0 = 0: above, within tol of exact; at or below, an upper bound
+    certifying exact dH <= 0."""
+    above = values > 0.0
+    assert (values - exact).min() >= -rounding
+    assert np.abs(values[above] - exact[above]).max(initial=0.0) <= tol + rounding
+    assert (exact[~above] <= 0.0).all()
+    return above
+
+
+def test_fast_decide_values_exact_where_flagged_in_both_hosts(run_lmp, run_debian, cu_case, tmp_path):
+    """``fast 1e-6 decide`` in the plugin and the python/invoke route (1200 K, max dH crosses 0):
+    dumped values above the threshold are within tol of exact, the others upper bounds; the
+    saved file flags each value (``dH_bound``) and says what the values are (``dH_values``)."""
+    import shutil
+
+    import ase.io
+
+    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+
+    reference_path, data = cu_case
+    reference_path = shutil.copyfile(reference_path, tmp_path / "cu.qref")
+    reference = load(reference_path)
+    save_fast_index(build_fast_index(reference, cluster_size=20), reference)
+    keywords = "fast 1e-6 decide save 0.0 saved.xyz every"
+    (tmp_path / "plugin").mkdir()
+    plugin = run_lmp(md_deck(data, f"fix q all quests 10 {reference_path} {keywords}\n", "f_q", steps=50),
+                     tmp_path / "plugin")
+    assert plugin.returncode == 0, output(plugin)[-3000:]
+    route = run_debian(md_deck(data, route_lines(reference_path, keywords), "d_dH", steps=50), tmp_path / "route")
+    assert route.returncode == 0, output(route)[-4000:]
+    for where, column in (("plugin", "f_q"), ("route", "d_dH")):
+        flagged = 0
+        for frame in read_dump(tmp_path / where / "dump.dh"):
+            flagged += _check_decide_values(frame.columns[column], offline_dh(frame, reference)).sum()
+        assert 0 < flagged
+        saved = ase.io.read(tmp_path / where / "saved.xyz", index=":")
+        assert saved
+        for atoms in saved:
+            assert "upper bound where dH <= 0" in atoms.info["dH_values"]
+            np.testing.assert_array_equal(atoms.arrays["dH_bound"], (atoms.arrays["dH"] <= 0.0).astype(int))
+            assert atoms.arrays["dH_bound"].any() and not atoms.arrays["dH_bound"].all()
