@@ -24,8 +24,10 @@ Two hosts, each started with the wheel's ``mpirun -np P``:
 * ``dh``: ``lammps-quests dh frame.xyz -r REF`` (``--fast`` in mode fast), one frame of the same
   crystal, its rows split over the ranks.
 
-Each rank's PSS is sampled every 0.1 s; the table shows, per rank, the peak PSS and at that
-moment its private anonymous part and the PSS of the two mapped files. PSS is counted in pages
+The ranks' PSS is sampled every 0.1 s; the table shows each rank at the moment the ranks' PSS
+added up to the most (the node's peak): its PSS, its private anonymous part and the PSS of the
+two mapped files. (A rank's own peak can fall at a moment when it is the only one to have mapped
+the files, and then carries them whole.) PSS is counted in pages
 actually touched: ranks read the whole reference once when they load it (sha256 and finiteness
 checks), so the mapped files are resident in every rank.
 """
@@ -75,13 +77,14 @@ def read_rollup(pid: int) -> tuple[int, int] | None:
     return values.get("Pss:", 0), values.get("Pss_Anon:", 0)
 
 
-def read_mapped_pss(pid: int, names: tuple[str, ...]) -> dict:
-    """PSS in kB of the mappings of the files ``names`` (absolute paths) in process ``pid``."""
+def read_mapped_pss(pid: int, names: tuple[str, ...]) -> dict | None:
+    """PSS in kB of the mappings of the files ``names`` (absolute paths) in process ``pid``, or
+    None when it has gone."""
     out = dict.fromkeys(names, 0)
     try:
         text = Path(f"/proc/{pid}/smaps").read_text()
     except (OSError, ProcessLookupError):
-        return out
+        return None
     current = None
     for line in text.splitlines():
         first = line.split(maxsplit=5)
@@ -140,30 +143,38 @@ def role(pid: int, host: str) -> str | None:
 
 # ------------------------------------------------------------------------------- the runs
 def watch(command: list[str], host: str, cwd: Path, files: tuple[str, ...], env: dict) -> dict:
-    """Run ``command`` and sample its ranks until it ends: {"ranks": [peak Sample per rank by
-    PID], "wrappers": [peak PSS kB], "seconds": wall}."""
+    """Run ``command`` and sample its ranks until it ends: {"ranks": [Sample per rank by PID] at
+    the moment the ranks' PSS added up to the most (the node's peak), "wrappers": [peak PSS kB],
+    "seconds": wall}."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
-    peaks: dict[int, Sample] = {}
+    best: dict[int, Sample] = {}
     wrappers: dict[int, int] = {}
     while process.poll() is None:
+        now: dict[int, Sample] = {}
         for pid in descendants(process.pid):
             kind = role(pid, host)
-            if kind is None:
-                continue
-            rollup = read_rollup(pid)
+            rollup = read_rollup(pid) if kind is not None else None
             if rollup is None:
                 continue
             if kind == "wrapper":
                 wrappers[pid] = max(wrappers.get(pid, 0), rollup[0])
-            elif rollup[0] > peaks.get(pid, Sample()).pss:
-                peaks[pid] = Sample(rollup[0], rollup[1], read_mapped_pss(pid, files))
+                continue
+            mapped = read_mapped_pss(pid, files)
+            if mapped is None:  # the rank ended between the two reads: an incomplete sample
+                now = {}
+                break
+            now[pid] = Sample(rollup[0], rollup[1], mapped)
+        # PSS splits a shared page among the processes mapping it at that moment, so only the
+        # ranks' values taken together add up to what the node holds: keep the largest total
+        if sum(s.pss for s in now.values()) > sum(s.pss for s in best.values()):
+            best = now
         time.sleep(0.1)
     output = process.stdout.read()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
-    return {"ranks": [peaks[pid] for pid in sorted(peaks)], "wrappers": [wrappers[p] for p in sorted(wrappers)],
+    return {"ranks": [best[pid] for pid in sorted(best)], "wrappers": [wrappers[p] for p in sorted(wrappers)],
             "seconds": time.perf_counter() - start}
 
 
@@ -266,8 +277,8 @@ def main() -> int:
           f"{os.cpu_count()} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"# reference {reference.name}: {header['n_environments']} environments x {header['shape'][1]}, "
-          f".qref {sizes['qref']:.0f} MiB, .qidx {sizes['qidx']:.0f} MiB; PSS in MiB, peak per rank")
-    print("| host | mode | np | PSS per rank (peak) | of it private anon | .qref PSS per rank | "
+          f".qref {sizes['qref']:.0f} MiB, .qidx {sizes['qidx']:.0f} MiB; PSS in MiB at the node's peak")
+    print("| host | mode | np | PSS per rank | of it private anon | .qref PSS per rank | "
           ".qidx PSS per rank | sum over ranks | launcher wrapper per rank | wall (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
