@@ -22,6 +22,10 @@ software counters, read from /proc around the timed ``run`` by a ``shell`` comma
   time, 2 kHz), its samples in the pair style's functions (SNA, PairSNAP, PairZBL) = the CPU
   time of the Pair section, which waiting for a core does not inflate.
 
+On a shared machine the wall times mostly measure the others: the kernel gives each session
+(autogroup) an equal share of the cores, so ``nice`` does not help, and the "wait" column
+(runnable, not running) shows how much of a run was spent waiting for a core.
+
 Variants: ``none`` (no fix), ``fix`` (fast 1e-6 decide, as users run it), ``fix-1thread``
 (NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1: the fix computes in LAMMPS's thread only), ``present``
 (the fix defined with N = 10^9: loaded, evaluated at setup only), ``fix-passive``
