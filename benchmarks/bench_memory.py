@@ -4,7 +4,7 @@
     python benchmarks/bench_memory.py --ranks 1 2 --modes fast
     python benchmarks/bench_memory.py --reference big.qref   # a reference (and its .qidx) of yours
 
-PSS (``/proc/PID/smaps_rollup``) charges each page to the processes mapping it in equal
+PSS (``/proc/PID/smaps``) charges each page to the processes mapping it in equal
 shares, so a page of the page cache mapped by P ranks counts 1/P in each: the sum of the ranks'
 PSS is what the job takes from the node. The ``.qref`` and its fast index ``.qidx`` are mapped
 read-only and shared (``np.memmap``): their PSS per rank must be ~ (file size) / P, and the
@@ -25,7 +25,7 @@ Two hosts, each started with the wheel's ``mpirun -np P``:
   crystal, its rows split over the ranks.
 
 The ranks' PSS is sampled every 0.1 s; the table shows each rank at the moment the ranks' PSS
-added up to the most (the node's peak): its PSS, its private anonymous part and the PSS of the
+added up to the most (the node's peak): its PSS, its anonymous part (heap, stacks) and the PSS of the
 two mapped files. (A rank's own peak can fall at a moment when it is the only one to have mapped
 the files, and then carries them whole.) PSS is counted in pages
 actually touched: ranks read the whole reference once when they load it (sha256 and finiteness
@@ -63,36 +63,29 @@ class Sample:
 
 
 # ------------------------------------------------------------------------------- /proc readers
-def read_rollup(pid: int) -> tuple[int, int] | None:
-    """(Pss, Pss_Anon) in kB of a process, or None when it has gone."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except (OSError, ProcessLookupError):
-        return None
-    values = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] in ("Pss:", "Pss_Anon:"):
-            values[parts[0]] = int(parts[1])
-    return values.get("Pss:", 0), values.get("Pss_Anon:", 0)
-
-
-def read_mapped_pss(pid: int, names: tuple[str, ...]) -> dict | None:
-    """PSS in kB of the mappings of the files ``names`` (absolute paths) in process ``pid``, or
-    None when it has gone."""
-    out = dict.fromkeys(names, 0)
+def read_smaps(pid: int, names: tuple[str, ...]) -> Sample | None:
+    """PSS of process ``pid`` in kB from one read of /proc/PID/smaps (one consistent snapshot:
+    separate reads of smaps_rollup and smaps can straddle the unmapping at exit): the total, the
+    part in mappings without a file (heap, anonymous, stacks), and per file of ``names``
+    (absolute paths). None when the process has gone."""
     try:
         text = Path(f"/proc/{pid}/smaps").read_text()
     except (OSError, ProcessLookupError):
         return None
-    current = None
+    sample = Sample(mapped=dict.fromkeys(names, 0))
+    current = ""
     for line in text.splitlines():
         first = line.split(maxsplit=5)
         if len(first) >= 5 and "-" in first[0] and not first[0].endswith(":"):
-            current = first[5].strip() if len(first) == 6 else None
-        elif current in out and first and first[0] == "Pss:":
-            out[current] += int(first[1])
-    return out
+            current = first[5].strip() if len(first) == 6 else ""
+        elif first and first[0] == "Pss:":
+            kb = int(first[1])
+            sample.pss += kb
+            if not current or current.startswith("["):
+                sample.anon += kb
+            elif current in sample.mapped:
+                sample.mapped[current] += kb
+    return sample
 
 
 def children_map() -> dict[int, list[int]]:
@@ -155,17 +148,13 @@ def watch(command: list[str], host: str, cwd: Path, files: tuple[str, ...], env:
         now: dict[int, Sample] = {}
         for pid in descendants(process.pid):
             kind = role(pid, host)
-            rollup = read_rollup(pid) if kind is not None else None
-            if rollup is None:
+            sample = read_smaps(pid, files) if kind is not None else None
+            if sample is None:
                 continue
             if kind == "wrapper":
-                wrappers[pid] = max(wrappers.get(pid, 0), rollup[0])
-                continue
-            mapped = read_mapped_pss(pid, files)
-            if mapped is None:  # the rank ended between the two reads: an incomplete sample
-                now = {}
-                break
-            now[pid] = Sample(rollup[0], rollup[1], mapped)
+                wrappers[pid] = max(wrappers.get(pid, 0), sample.pss)
+            else:
+                now[pid] = sample
         # PSS splits a shared page among the processes mapping it at that moment, so only the
         # ranks' values taken together add up to what the node holds: keep the largest total
         if sum(s.pss for s in now.values()) > sum(s.pss for s in best.values()):
@@ -278,7 +267,7 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"# reference {reference.name}: {header['n_environments']} environments x {header['shape'][1]}, "
           f".qref {sizes['qref']:.0f} MiB, .qidx {sizes['qidx']:.0f} MiB; PSS in MiB at the node's peak")
-    print("| host | mode | np | PSS per rank | of it private anon | .qref PSS per rank | "
+    print("| host | mode | np | PSS per rank | of it anonymous | .qref PSS per rank | "
           ".qidx PSS per rank | sum over ranks | launcher wrapper per rank | wall (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
