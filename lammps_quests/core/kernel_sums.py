@@ -132,20 +132,19 @@ def log_kernel_sums(Y: np.ndarray, X: np.ndarray, inv_2h2: np.ndarray) -> np.nda
     Parallel over row blocks with ``numba.get_num_threads()`` Python threads, each running
     single-threaded BLAS and a GIL-free numba kernel: alternating a multi-threaded BLAS with a
     multi-threaded numba region made their spinning thread pools fight over the cores.
+
+    X is centred one column block at a time into a small buffer per thread, never as a whole:
+    a centred copy of a memory-mapped reference would be private memory of every MPI rank (as
+    large as the reference file, which the ranks of a node otherwise share).
     """
     center = X.mean(axis=0)
-    Xc = X - center
-    x_norm2 = np.einsum("ij,ij->i", Xc, Xc)
     out = np.empty((len(Y), len(inv_2h2)))
     starts = list(range(0, len(Y), ROW_BLOCK))
     workers = max(1, min(numba.get_num_threads(), len(starts)))
     groups = [starts[w::workers] for w in range(workers)]
 
     def run(group):
-        buffer = np.empty(ROW_BLOCK * min(COL_BLOCK, len(Xc)))
-        for r0 in group:
-            out[r0:r0 + ROW_BLOCK] = _row_block(Y[r0:r0 + ROW_BLOCK], Xc, center, x_norm2,
-                                                inv_2h2, buffer)
+        _row_blocks(Y, X, center, inv_2h2, group, out)
 
     with _single_threaded_blas():
         if workers == 1:
@@ -156,18 +155,27 @@ def log_kernel_sums(Y: np.ndarray, X: np.ndarray, inv_2h2: np.ndarray) -> np.nda
     return out
 
 
-def _row_block(Yb, Xc, center, x_norm2, inv_2h2, buffer):
-    """log kernel sums of one block of rows of Y against all of X (column block by block)."""
-    Yb = Yb - center
-    y_norm2 = np.einsum("ij,ij->i", Yb, Yb)
-    best = np.full(len(Yb), np.inf)
-    sums = np.zeros((len(Yb), len(inv_2h2)))
-    for c0 in range(0, len(Xc), COL_BLOCK):
-        Xb = Xc[c0:c0 + COL_BLOCK]
-        block = buffer[:len(Yb) * len(Xb)].reshape(len(Yb), len(Xb))
-        np.dot(Yb, Xb.T, out=block)
-        _accumulate_block(block, y_norm2, x_norm2[c0:c0 + COL_BLOCK], inv_2h2, best, sums)
-    return np.log(sums) - best[:, None] * inv_2h2[None, :]
+def _row_blocks(Y, X, center, inv_2h2, starts, out):
+    """log kernel sums of the row blocks of Y beginning at ``starts`` against all of X, into
+    ``out``. Column blocks of X are the outer loop: each is centred once into a small buffer,
+    then met by every row block; each row still sees the column blocks in order, so its sum is
+    the same, bit for bit, however the rows are grouped."""
+    blocks = [Y[r0:r0 + ROW_BLOCK] - center for r0 in starts]
+    y_norm2 = [np.einsum("ij,ij->i", Yb, Yb) for Yb in blocks]
+    best = [np.full(len(Yb), np.inf) for Yb in blocks]
+    sums = [np.zeros((len(Yb), len(inv_2h2))) for Yb in blocks]
+    buffer = np.empty(ROW_BLOCK * min(COL_BLOCK, len(X)))
+    centred = np.empty((min(COL_BLOCK, len(X)), X.shape[1]))
+    for c0 in range(0, len(X), COL_BLOCK):
+        Xb = centred[:min(COL_BLOCK, len(X) - c0)]
+        np.subtract(X[c0:c0 + COL_BLOCK], center, out=Xb)
+        x_norm2 = np.einsum("ij,ij->i", Xb, Xb)
+        for i, Yb in enumerate(blocks):
+            block = buffer[:len(Yb) * len(Xb)].reshape(len(Yb), len(Xb))
+            np.dot(Yb, Xb.T, out=block)
+            _accumulate_block(block, y_norm2[i], x_norm2, inv_2h2, best[i], sums[i])
+    for i, r0 in enumerate(starts):
+        out[r0:r0 + len(blocks[i])] = np.log(sums[i]) - best[i][:, None] * inv_2h2[None, :]
 
 
 SELF_BLOCK = 1024  # rows per block of the symmetric X x X sums: 1024 x 1024 x 8 B = 8 MiB

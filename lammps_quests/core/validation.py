@@ -73,9 +73,18 @@ def check_descriptors(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} must be a 2-d array (environments x descriptor width), got {array.ndim}-d")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}): give at least one environment")
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         raise ValueError(f"{name} contains NaN or inf; recompute the descriptors from finite positions")
     return array
+
+
+_FINITE_CHUNK = 65536  # rows per finiteness check: a 4 MiB mask at width 63, not one as large as X
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """True when every value is finite, checked a block of rows at a time (a whole-array mask
+    of a memory-mapped reference would be private memory of every process the size of X / 8)."""
+    return all(np.isfinite(array[s:s + _FINITE_CHUNK]).all() for s in range(0, len(array), _FINITE_CHUNK))
 
 
 def check_same_width(Y: np.ndarray, X: np.ndarray) -> None:
