@@ -50,6 +50,20 @@ class QuestsModifierError(QuestsInputError):
     problem and the fix, which OVITO shows as the modifier's error."""
 
 
+class SaveFileBusy(QuestsInputError):
+    """Another fix, monitor or run holds the lock of a save file (one writer per save file)."""
+
+
+class AppendFailed(QuestsError, OSError):
+    """A record could not be appended to a save file (a full disk, a quota, an I/O error); the
+    file was cut back to its last complete record and the message names it."""
+
+
+class LockingUnsupported(QuestsError, OSError):
+    """The file system of a save file does not implement flock (e.g. Lustre mounted noflock);
+    caught where the lock is taken, which then saves unenforced and says so."""
+
+
 class HostLammpsError(QuestsError, RuntimeError):
     """No usable ``lammps`` module for the running LAMMPS; the message says where it looked."""
 

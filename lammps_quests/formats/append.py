@@ -16,12 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lammps_quests.errors import QuestsError
-
-
-class AppendFailed(QuestsError, OSError):
-    """A record could not be appended (a full disk, a quota, an I/O error); the file was cut
-    back to its last complete record and the message names it."""
+from lammps_quests.errors import AppendFailed
 
 
 def append_record(path, text: str, mode: int = 0o644) -> int:

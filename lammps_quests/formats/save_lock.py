@@ -28,13 +28,9 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from lammps_quests.errors import QuestsInputError
+from lammps_quests.errors import LockingUnsupported, SaveFileBusy
 
 LOCK_SUFFIX = ".lock"
-
-
-class SaveFileBusy(QuestsInputError):
-    """Another fix, monitor or run holds the lock of a save file."""
 
 
 def lock_path(path) -> Path:
@@ -98,10 +94,6 @@ def _busy(path: Path, locked: Path, what: str) -> SaveFileBusy:
         "running by a killed launcher still holds it: end that process)")
 
 
-class _NoLocks(Exception):
-    """The file system does not implement flock."""
-
-
 #: errno values of a file system without flock (Lustre mounted noflock, some NFS setups)
 _NO_FLOCK = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 
@@ -114,7 +106,7 @@ def _flock(fd: int) -> bool:
         return False
     except OSError as error:
         if error.errno in _NO_FLOCK:
-            raise _NoLocks() from None
+            raise LockingUnsupported(error.errno, f"flock: {error.strerror}") from None
         raise
     return True
 
@@ -153,7 +145,7 @@ def acquire_save_lock(path, what: str = "save file") -> SaveLock:
     try:
         try:
             fd = _open_lock_file(locked)
-        except _NoLocks:
+        except LockingUnsupported:
             _remove_quietly(locked)
             raise
         except OSError:
@@ -169,7 +161,7 @@ def acquire_save_lock(path, what: str = "save file") -> SaveLock:
             if not taken:
                 os.close(fd)
                 fd = -1
-    except _NoLocks:  # run as before locks existed, and say so in the setup log
+    except LockingUnsupported:  # run as before locks existed, and say so in the setup log
         return SaveLock(path, locked, -1, enforced=False)
     if fd < 0:
         raise _busy(path, locked, what)

@@ -45,7 +45,7 @@ from lammps_quests.core.terminal import drop_colour_reset_at_exit
 from lammps_quests.lammps.messages import error_text, prefix as error_prefix
 from lammps_quests.lammps.session import FixSession
 from lammps_quests.errors import ReportedError
-from lammps_quests.formats.save_lock import SaveFileBusy
+from lammps_quests.errors import SaveFileBusy
 from lammps_quests.active.monitor import QUANTITIES
 from lammps_quests.lammps.arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
 # GhostCutoffError: also importable from here, where it lived before lammps/ghosts.py

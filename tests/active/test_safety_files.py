@@ -197,7 +197,8 @@ def test_monitor_holds_its_save_file_until_closed(cu, tmp_path):
 def test_full_disk_cuts_the_file_back_and_names_it(tmp_path):
     """On a 64 KiB tmpfs, appends run until the disk is full: the error names the file and the
     file still reads, made of complete structures only."""
-    from lammps_quests.formats.append import AppendFailed, append_record
+    from lammps_quests.errors import AppendFailed
+    from lammps_quests.formats.append import append_record
     from mounts import tmpfs
 
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(3)
