@@ -111,17 +111,25 @@ def _flock(fd: int) -> bool:
     return True
 
 
+def _take(fd: int) -> int:
+    """flock the open ``fd`` without waiting: ``fd`` if taken, else -1; ``fd`` is closed unless
+    taken (errors included)."""
+    try:
+        taken = _flock(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not taken:
+        os.close(fd)
+        return -1
+    return fd
+
+
 def _open_lock_file(locked: Path) -> int:
     """Open (create) the lock file and flock it; the fd, or -1 if another holder has it."""
     while True:
-        fd = os.open(locked, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            taken = _flock(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        if not taken:
-            os.close(fd)
+        fd = _take(os.open(locked, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        if fd < 0:
             return -1
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(locked))
@@ -152,15 +160,7 @@ def acquire_save_lock(path, what: str = "save file") -> SaveLock:
             if not path.is_file():
                 raise
             locked = path  # a directory we cannot write, a save file we can: lock the file itself
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            try:
-                taken = _flock(fd)
-            except BaseException:
-                os.close(fd)
-                raise
-            if not taken:
-                os.close(fd)
-                fd = -1
+            fd = _take(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))
     except LockingUnsupported:  # run as before locks existed, and say so in the setup log
         return SaveLock(path, locked, -1, enforced=False)
     if fd < 0:
