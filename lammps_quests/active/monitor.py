@@ -272,13 +272,10 @@ class Monitor:
         s = self.settings
         if self.saver is None or stats.atoms == 0:
             return False
-        if self.last_saved_step == step:
-            # a step evaluated twice (end of one run, setup of the next) is saved once: with
-            # de-duplication too, since below a threshold t < 0 an environment just saved can
-            # still have t < dH <= 0 against reference and saved, and would count as new again
-            return False
         if not s.deduplicate:
-            return stats.max_dh > s.save_threshold
+            # a step evaluated twice (end of one run, start of the next) is saved once;
+            # de-duplication needs no guard: a re-evaluated frame has nothing new
+            return self.last_saved_step != step and stats.max_dh > s.save_threshold
         return stats.new > 0
 
     def save(self, frame: Structure, dh, step: int, eligible=None) -> list[Structure]:

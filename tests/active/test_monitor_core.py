@@ -74,9 +74,6 @@ def test_decisions_follow_the_settings(inp_reference, tmp_path):
     dedup = Monitor(inp_reference, MonitorSettings(save_threshold=1.0, save_path=str(tmp_path / "d.xyz")))
     assert dedup.should_save(Statistics.of([1.5], 0.0, new=1), 0)
     assert not dedup.should_save(Statistics.of([1.5], 0.0, new=0), 0)
-    dedup.last_saved_step = 30  # de-duplicated too: a step evaluated twice is saved once
-    assert not dedup.should_save(Statistics.of([1.5], 0.0, new=3), 30)
-    assert dedup.should_save(Statistics.of([1.5], 0.0, new=3), 40)
     with pytest.raises(ValueError, match="centred on In, P only, but the fix has Cu"):
         Monitor(inp_reference, MonitorSettings(), by="the fix", species=["In", "Cu"])
     with pytest.raises(ValueError, match="built with k = 32, but the fix asks for k = 16"):
