@@ -143,17 +143,25 @@ run 0
     assert phrase in errors, result.stdout[-2000:] + result.stderr[-2000:]
 
 
+def invoke_workdir(inp, workdir):
+    """Prepare ``workdir`` for a python/invoke deck on the InP crystal (its data file and the
+    bootstrap script); returns the reference paths."""
+    from lammps_quests.lammps.bootstrap import write_bootstrap
+
+    directory, paths = inp
+    (workdir / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
+    write_bootstrap(workdir / "quests.py")
+    return paths
+
+
 def test_python_invoke_route_takes_the_elements_keyword(inp, run_lmp, lammps_env, tmp_path):
     """Debian's LAMMPS (no plugin, no SNAP: pair_style zero) through fix python/invoke, the
     same session code: species-aware dH at step 0 equals the offline value (as the plugin's does)."""
     import subprocess
 
-    from lammps_quests.lammps.bootstrap import write_bootstrap
     from test_invoke_route import DEBIAN_LMP, ROUTE, debian_env
 
-    directory, paths = inp
-    (tmp_path / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
-    write_bootstrap(tmp_path / "quests.py")
+    paths = invoke_workdir(inp, tmp_path)
     spec = f"qs all 10 {paths['species']} d_dH elements In P"
     (tmp_path / "in.deck").write_text(f"""units metal
 read_data thermal.data
@@ -207,12 +215,9 @@ def test_elements_against_masses_only_warns_on_a_clear_contradiction():
 def test_python_invoke_route_warns_on_elements_against_masses(inp, lammps_env, tmp_path):
     import subprocess
 
-    from lammps_quests.lammps.bootstrap import write_bootstrap
     from test_invoke_route import DEBIAN_LMP, ROUTE, debian_env
 
-    directory, paths = inp
-    (tmp_path / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
-    write_bootstrap(tmp_path / "quests.py")
+    paths = invoke_workdir(inp, tmp_path)
     spec = f"qs all 10 {paths['species']} d_dH elements P In"
     (tmp_path / "in.deck").write_text(f"""units metal
 read_data thermal.data
