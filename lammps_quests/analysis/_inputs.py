@@ -84,8 +84,9 @@ def descriptor_rows(frames, start: int, stop: int, k: int = DEFAULT_K, cutoff: f
 
 def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
                   format: str | None = None, comm=None, species=None) -> list[Dataset]:
-    """One Dataset per group of paths, species-aware ones sharing one species list: with
-    ``species="auto"`` it is the sorted elements of all groups together."""
+    """One Dataset per group of paths (descriptors of k neighbours within ``cutoff`` Å, in Å^-1),
+    species-aware ones sharing one species list: with ``species="auto"`` it is the sorted
+    elements of all groups together."""
     if species is not None and isinstance(species, str) and species.strip().lower() == "auto":
         from lammps_quests.formats._reference import resolve_species
         from lammps_quests.formats._structures import read_frames

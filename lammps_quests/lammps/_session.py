@@ -26,21 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.lammps._threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
-
-ensure_numba_cache_dir()
-# this module runs inside LAMMPS: keep numba's threads away from LAMMPS's libgomp
-use_private_thread_pool()
-
-from lammps_quests.monitor._monitor import Monitor, MonitorSettings, Statistics  # noqa: E402
-from lammps_quests.core._threshold import (cached_self_information, describe, describe_elements,  # noqa: E402
+from lammps_quests.core._threshold import (cached_self_information, describe, describe_elements,
                                             element_self_information, self_information)
-from lammps_quests.formats._reference import Reference  # noqa: E402
-from lammps_quests.lammps._handoff import (GatheredFrame, HostAtoms, LocalAtoms, build_frame,  # noqa: E402
-                                          local_atoms)
-from lammps_quests.lammps._keywords import FixOptions  # noqa: E402
-from lammps_quests.lammps._type_elements import (elements_against_masses, elements_from_masses, type_elements,  # noqa: E402
+from lammps_quests.formats._reference import Reference
+from lammps_quests.lammps._handoff import GatheredFrame, HostAtoms, LocalAtoms, build_frame, local_atoms
+from lammps_quests.lammps._keywords import FixOptions
+from lammps_quests.lammps._threads import limit_threads
+from lammps_quests.lammps._type_elements import (elements_against_masses, elements_from_masses, type_elements,
                                                 type_species_numbers)
+from lammps_quests.monitor._monitor import Monitor, MonitorSettings, Statistics
 
 #: leave-one-out rows computed at setup when the reference has no cached distribution
 SETUP_SAMPLE_ROWS = 2000

@@ -14,7 +14,8 @@ from lammps_quests.core._images import periodic_images
 from lammps_quests.core._validation import check_positions
 
 from ._elements import particle_symbols
-from ._frames import FrameArrays, QuestsModifierError, check_distances
+from ._frames import FrameArrays, check_distances
+from lammps_quests.errors import QuestsModifierError
 
 BLOCK = 4096  # particles per progress step
 

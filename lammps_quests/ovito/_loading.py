@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.formats._fast_index import index_path
 
-from ._frames import QuestsModifierError
+from lammps_quests.errors import QuestsModifierError
 
 
 @dataclass(frozen=True)
