@@ -1,20 +1,20 @@
 """The functions the C++ plugin calls (src/python_bridge.cpp), one :class:`FixSession` per fix.
 
 The C++ fix keeps the per-atom storage, the MPI reductions and gathers, and LAMMPS's error and
-halt mechanisms; it hands Python everything it needs (:mod:`.handoff`), so nothing here reads
+halt mechanisms; it hands Python everything it needs (:mod:`._handoff`), so nothing here reads
 LAMMPS back and no ``lammps`` Python module is imported on this route. Each function gets the
 address of the ``LAMMPS`` instance first (an int: the sessions' key, never dereferenced):
 
-1. :func:`open_fix` parses the fix's keywords (:mod:`.keywords`), opens the session (which loads
+1. :func:`open_fix` parses the fix's keywords (:mod:`._keywords`), opens the session (which loads
    and checks the reference once) and returns what the C++ side needs (cutoff in Å, the
    reduction of each partial statistic, the global vector's length, a log line).
 2. :func:`evaluate` gets this rank's atoms as views of LAMMPS's arrays (the tuple of
-   :data:`.handoff.ATOM_FIELDS`), writes dH (nats) of the owned atoms into the fix's per-atom
+   :data:`._handoff.ATOM_FIELDS`), writes dH (nats) of the owned atoms into the fix's per-atom
    vector and returns this rank's partial statistics; the C++ side reduces them over ranks with
    one ``MPI_MAX`` over the ``m`` entries and one ``MPI_SUM`` over the ``s`` entries of the
    reductions string.
 3. :func:`wants_frame` says (identically on every rank) whether the reduced statistics call for
-   a save; if so the C++ side gathers the frame with MPI (:data:`.handoff.FRAME_FIELDS`).
+   a save; if so the C++ side gathers the frame with MPI (:data:`._handoff.FRAME_FIELDS`).
 4. :func:`finish` runs on every rank with the same reduced statistics (and frame), so every
    decision (save a frame, halt) is identical everywhere; rank 0 writes.
 5. :func:`report` (end of run) and :func:`close_fix` (the fix is deleted).
@@ -84,7 +84,7 @@ def wants_frame(instance: int, fix_id: str, step: int, reduced) -> int:
 def finish(instance: int, fix_id: str, step: int, reduced, frame) -> tuple:
     """Decide on the reduced statistics; return (global vector, halt 0/1/2, log, warning,
     error: the hard halt's message, printed alone after the log). ``frame``: the tuple of
-    :data:`.handoff.FRAME_FIELDS` when :func:`wants_frame` asked for it, else None."""
+    :data:`._handoff.FRAME_FIELDS` when :func:`wants_frame` asked for it, else None."""
     session = fix_session(instance, fix_id)
     step = int(step)
     gathered = None if frame is None else gathered_frame(frame)

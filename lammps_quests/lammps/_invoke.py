@@ -8,13 +8,13 @@ environment where lammps-quests is installed; see :mod:`lammps_quests.lammps._bo
     python  quests invoke
 
 The string is ``ID group-ID N reference-file d_NAME keyword value ...`` with the keywords of
-``fix quests`` (:mod:`.keywords`). :func:`setup` (the ``python quests invoke`` line) checks
+``fix quests`` (:mod:`._keywords`). :func:`setup` (the ``python quests invoke`` line) checks
 everything, runs ``run 0 post no`` so that ghost atoms exist, evaluates dH at the current step,
 defines the equal-style variables ``v_ID_max``, ``v_ID_mean``, ``v_ID_fraction``, ``v_ID_count``
 and ``v_ID_new`` (the plugin's ``f_ID[1..5]``) and ``fix ID group-ID python/invoke N end_of_step
 quests_ID``, which calls :func:`step` every N steps.
 
-Each evaluation runs the plugin's code (:meth:`~.session.FixSession.evaluate_rank`): dH of the
+Each evaluation runs the plugin's code (:meth:`~._session.FixSession.evaluate_rank`): dH of the
 owned atoms goes into ``d_NAME``, then the same ``finish`` decides save and halt. Only the
 reduction over MPI ranks differs: without an MPI library of its own (mpi4py would load a second
 MPI into LAMMPS's process), each rank writes its owned atoms' dH and a code (outside the group,
@@ -24,7 +24,7 @@ in it, in it and new, or "this rank failed") into a private per-atom array that 
 from them are exact and identical on every rank, so every rank takes the same decisions, and a
 failure on one rank makes every rank raise together, leaving no rank waiting. That costs 16
 bytes per atom per evaluation on every rank (one more gather after a save, to agree on it).
-The ghost-cutoff check is :mod:`.ghosts`, the LAMMPS data access :mod:`.arrays`.
+The ghost-cutoff check is :mod:`._ghosts`, the LAMMPS data access :mod:`._arrays`.
 
 Errors print one ``ERROR: ...`` line (``ERROR on proc N:`` for a failure on one rank). At setup
 (outside a run) every rank then ends LAMMPS with ``quit 1``; during a run LAMMPS accepts no
