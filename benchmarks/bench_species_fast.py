@@ -99,7 +99,7 @@ def main() -> None:
         del X
         ref.save(Path(tmp) / "nial.qref")
         ref = Reference.load(Path(tmp) / "nial.qref", mmap=True)
-        counts = dict(zip(ref.species, ref.species_counts))
+        counts = dict(zip(ref.elements, ref.species_counts))
         print(f"# reference {ref.n_environments} environments ({', '.join(f'{s} {n}' for s, n in counts.items())}), "
               f"width {ref.width}; {len(Y)} query atoms ({n_in} in distribution, {len(Y) - n_in} out; "
               f"{', '.join(f'{s} {int(np.sum(y_labels == i))}' for i, s in enumerate(SPECIES))})", flush=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lammps_quests.core.images import periodic_images
-from lammps_quests.core.neighbors import descriptors_from_points
+from lammps_quests.core.neighbors import agnostic_descriptors
 from lammps_quests.formats.extxyz import write_extxyz_frame
 
 
@@ -15,12 +15,13 @@ from lammps_quests.formats.extxyz import write_extxyz_frame
 class Structure:
     """Atoms with per-atom columns, written as one extended-XYZ frame.
 
-    positions (n, 3) and cell (3, 3, rows = lattice vectors) in Å; ``columns`` maps names to
+    symbols: the chemical symbol of every atom; positions (n, 3) and cell (3, 3, rows = lattice
+    vectors) in Å; ``columns`` maps names to
     (n,) arrays (ids, types, dH in nats, ``new`` and ``exact`` flags); ``info`` holds ints,
     floats and strings without spaces (step, source, ...).
     """
 
-    species: list
+    symbols: list
     positions: np.ndarray
     cell: np.ndarray
     pbc: np.ndarray
@@ -32,7 +33,7 @@ class Structure:
 
     def write(self, path) -> None:
         """Append this structure to an extended-XYZ file at full precision."""
-        write_extxyz_frame(path, species=list(self.species), positions=self.positions, cell=self.cell,
+        write_extxyz_frame(path, symbols=list(self.symbols), positions=self.positions, cell=self.cell,
                            pbc=[bool(p) for p in self.pbc], columns=self.columns, info=self.info)
 
     def descriptors(self, rows, k: int, cutoff: float) -> np.ndarray:
@@ -56,4 +57,4 @@ def descriptors_of(positions, cell, pbc, rows, k: int, cutoff: float) -> np.ndar
     """
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     points, _ = periodic_images(positions, cell, pbc, cutoff)
-    return descriptors_from_points(points[rows], points, rows, k, cutoff)
+    return agnostic_descriptors(points[rows], points, rows, k, cutoff)

@@ -26,7 +26,7 @@ def rows_used(n: int, max_rows: int = FULL_ROWS, sample_rows: int = SAMPLE_ROWS)
     return n if n <= max_rows else min(sample_rows, n)
 
 
-def self_information(X, h: float, max_rows: int = FULL_ROWS, sample_rows: int = SAMPLE_ROWS,
+def self_information(X, bandwidth: float, max_rows: int = FULL_ROWS, sample_rows: int = SAMPLE_ROWS,
                      seed: int = 0, progress=None) -> dict:
     """Leave-one-out dH summary (nats) of reference descriptors X (Å^-1) at bandwidth h (Å^-1).
 
@@ -40,11 +40,11 @@ def self_information(X, h: float, max_rows: int = FULL_ROWS, sample_rows: int = 
     rows = None
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=min(sample_rows, n), replace=False))
-    with_self, without = leave_one_out_log_sums(X, h, rows, progress=progress)
+    with_self, without = leave_one_out_log_sums(X, bandwidth, rows, progress=progress)
     loo = -without
     distinct = len(np.unique(np.asarray(X), axis=0))
     return {
-        "bandwidth": float(h),
+        "bandwidth": float(bandwidth),
         "n": int(n),
         "rows": int(len(loo)),
         "sampled": bool(sampled),

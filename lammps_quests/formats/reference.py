@@ -58,7 +58,7 @@ import numpy as np
 # built with another version is refused instead of being compared with different numbers.
 from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from lammps_quests.core.neighbors import DESCRIPTOR_VERSION
-from lammps_quests.core.species import species_descriptor_width
+from lammps_quests.core.species import descriptor_width
 from lammps_quests.core.validation import check_bandwidths, check_cutoff, check_k
 from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
 
@@ -98,7 +98,7 @@ class Reference:
         path: file it was loaded from or last saved to, else None.
         created: ISO-8601 UTC time of the build, "" if unknown.
         created_by: program and version that built it ("" = this one).
-        species: ordered element symbols of a species-aware reference
+        elements: ordered element symbols of a species-aware reference
             (:mod:`lammps_quests.core.species`, width (S + 1)(2k - 1) for S >= 2); empty for a
             species-agnostic one. Rows are grouped by centre species in this order.
         species_counts: number of rows centred on each species (same order).
@@ -116,7 +116,7 @@ class Reference:
     created: str = ""
     created_by: str = ""
     extra: dict = field(default_factory=dict)
-    species: tuple = ()
+    elements: tuple = ()
     species_counts: tuple = ()
 
     # ----------------------------------------------------------------- construction
@@ -128,7 +128,7 @@ class Reference:
         cutoff: float = DEFAULT_CUTOFF,
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
-        species=None,
+        elements=None,
         progress=None,
         guidance_progress=None,
     ) -> "Reference":
@@ -142,7 +142,7 @@ class Reference:
             sources: provenance dicts, one per input file, each with at least ``n_atoms``
                 (total atoms it contributed, in the order of ``frames``); see
                 :func:`lammps_quests.formats.structures.read_frames`. None records "in-memory frames".
-            species: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
+            elements: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
                 the frames, sorted) or a list of element symbols for species-aware ones.
             progress: called with the number of atoms done after each block of frames (e.g.
                 a progress bar's ``update``); None for none.
@@ -159,19 +159,19 @@ class Reference:
         frame_list = _as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
         labels = None
-        if species is not None:
-            species = resolve_species(species, frame_list)
+        if elements is not None:
+            elements = resolve_elements(elements, frame_list)
         blocks, label_blocks = [], []
         for chunk in _frame_chunks(frame_list):  # blocks of frames, for progress reports
-            if species is None:
+            if elements is None:
                 blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff))
             else:
-                blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff, species=species))
-                label_blocks.append(species_labels(chunk, species))
+                blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff, elements=elements))
+                label_blocks.append(species_labels(chunk, elements))
             if progress is not None:
                 progress(sum(len(frame) for frame in chunk))
         X = np.concatenate(blocks)
-        if species is not None:
+        if elements is not None:
             labels = np.concatenate(label_blocks)
         if sources is None:
             sources = [
@@ -183,7 +183,7 @@ class Reference:
                 }
             ]
         reference = cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                         species=species or (), species_labels=labels)
+                                         elements=elements or (), species_labels=labels)
         # the threshold guidance every reader prints, cached once: species-aware references get
         # one leave-one-out summary per centre element, against that element's environments
         from lammps_quests.core.self_information import HEADER_KEY, SPECIES_HEADER_KEY, self_information
@@ -205,32 +205,32 @@ class Reference:
         cutoff: float,
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
-        species: Sequence[str] = (),
+        elements: Sequence[str] = (),
         species_labels=None,
     ) -> "Reference":
         """Wrap an existing descriptor array (Å^-1) computed with ``k``, ``cutoff`` Å.
 
-        Species-agnostic: (n, 2k-1). Species-aware: ``species`` (S element symbols) and
+        Species-agnostic: (n, 2k-1). Species-aware: ``elements`` (S element symbols) and
         ``species_labels`` (n,) centre species numbers; (n, (S + 1)(2k - 1)) descriptors, whose
         rows are stored grouped by species (stable order within a species).
         """
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
-        species = _check_species(species)
+        elements = _check_elements(elements)
         X = np.array(descriptors, dtype="<f8", order="C", copy=True)
-        problem = _array_problem(X, k, len(species))
+        problem = _array_problem(X, k, len(elements))
         if problem:
             raise ValueError(f"descriptors cannot form a reference: {problem}")
         counts: tuple = ()
         order = None
-        if species:
-            labels = _check_labels(species_labels, X.shape[0], len(species))
+        if elements:
+            labels = _check_labels(species_labels, X.shape[0], len(elements))
             order = np.argsort(labels, kind="stable")
             X = np.ascontiguousarray(X[order])
-            counts = tuple(int(c) for c in np.bincount(labels, minlength=len(species)))
+            counts = tuple(int(c) for c in np.bincount(labels, minlength=len(elements)))
         X.setflags(write=False)
         source_list = _rows_for_sources(sources, X.shape[0])
-        if species:
-            _rows_by_species(source_list, labels, order, species)
+        if elements:
+            _rows_by_species(source_list, labels, order, elements)
         return cls(
             descriptors=X,
             k=k,
@@ -239,7 +239,7 @@ class Reference:
             sources=tuple(source_list),
             sha256=_sha256(X),
             created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            species=species,
+            elements=elements,
             species_counts=counts,
         )
 
@@ -252,23 +252,23 @@ class Reference:
     @property
     def width(self) -> int:
         """Descriptor length: 2k - 1, or (S + 1)(2k - 1) for a species-aware reference of S >= 2."""
-        return _width(self.k, len(self.species))
+        return _width(self.k, len(self.elements))
 
     @property
     def species_aware(self) -> bool:
         """True when the reference records its species (descriptor mode "species")."""
-        return bool(self.species)
+        return bool(self.elements)
 
     @property
     def species_labels(self) -> np.ndarray:
         """Centre species number of every row (rows are grouped by species)."""
-        return np.repeat(np.arange(len(self.species), dtype=np.int64), self.species_counts)
+        return np.repeat(np.arange(len(self.elements), dtype=np.int64), self.species_counts)
 
     def element_rows(self):
         """(element, its rows of the descriptors, a view) of a species-aware reference, for the
         elements with rows, in the reference's order."""
         start = 0
-        for name, count in zip(self.species, self.species_counts):
+        for name, count in zip(self.elements, self.species_counts):
             if count:
                 yield name, self.descriptors[start:start + count]
             start += count
@@ -280,9 +280,9 @@ class Reference:
             "format_version": FORMAT_VERSION,
             "descriptor": "quests",
             "descriptor_version": self.descriptor_version,
-            "descriptor_mode": "species" if self.species else "agnostic",
-            **({"species": list(self.species), "species_counts": list(self.species_counts)}
-               if self.species else {}),
+            "descriptor_mode": "species" if self.elements else "agnostic",
+            **({"species": list(self.elements), "species_counts": list(self.species_counts)}
+               if self.elements else {}),
             "length_unit": self.length_unit,
             "descriptor_unit": "1/angstrom",
             "bandwidth_unit": "1/angstrom",
@@ -353,7 +353,7 @@ class Reference:
         """
         path = Path(path)
         header, data_offset = read_header(path)
-        k, cutoff, bandwidth, n, width, species, counts = _settings_from_header(path, header)
+        k, cutoff, bandwidth, n, width, elements, counts = _settings_from_header(path, header)
         expected_size = data_offset + n * width * 8
         actual_size = path.stat().st_size
         if actual_size != expected_size:
@@ -364,7 +364,7 @@ class Reference:
                 f"{expected_size}; the copy is incomplete or damaged, copy it again or {_REBUILD_HINT}"
             )
         X = _read_array(path, data_offset, n, width, mmap)
-        problem = _array_problem(X, k, len(species))
+        problem = _array_problem(X, k, len(elements))
         if problem:
             raise ReferenceFileError(f"reference file {path} is corrupt: {problem}; {_REBUILD_HINT}")
         stored_hash = header.get("sha256")
@@ -399,11 +399,11 @@ class Reference:
             created=str(header.get("created", "")),
             created_by=str(header.get("created_by", "")),
             extra=extra,
-            species=species,
+            elements=elements,
             species_counts=counts,
         )
 
-    def check(self, k: int | None = None, cutoff: float | None = None, *, species=None,
+    def check(self, k: int | None = None, cutoff: float | None = None, *, symbols=None,
               by: str = "the request", remedy: str = "map the atom types to elements the reference knows") -> None:
         """Refuse settings that would make descriptors incomparable with this reference.
 
@@ -411,7 +411,7 @@ class Reference:
             k: neighbours per descriptor asked for; None skips the check.
             cutoff: descriptor cutoff in Å asked for; None skips the check. Equal to the
                 reference's within a relative tolerance of ``CUTOFF_REL_TOL`` (1e-9).
-            species: element symbols that will be compared with this reference (e.g. the fix's
+            symbols: chemical symbols that will be compared with this reference (e.g. the fix's
                 atom types); None skips the check. A species-aware reference must hold
                 environments centred on each of them; a species-agnostic one accepts any.
             by: who asks, for the message (e.g. "the fix", "--cutoff").
@@ -435,14 +435,14 @@ class Reference:
                 f"{cutoff} Å; rebuild the reference with --cutoff {cutoff} "
                 "(`lammps-quests reference build --cutoff ...`) or drop the cutoff option"
             )
-        if species is not None and self.species:
-            held = {s for s, n in zip(self.species, self.species_counts) if n > 0}
-            missing = [s for s in dict.fromkeys(species) if s not in held]
+        if symbols is not None and self.elements:
+            held = {s for s, n in zip(self.elements, self.species_counts) if n > 0}
+            missing = [s for s in dict.fromkeys(symbols) if s not in held]
             if missing:
                 raise ReferenceMismatchError(
                     f"{where} holds environments centred on {', '.join(sorted(held))} only, but "
                     f"{by} has {', '.join(missing)}: rebuild the reference with structures "
-                    f"containing {', '.join(missing)} (`lammps-quests reference build --species ...`) "
+                    f"containing {', '.join(missing)} (`lammps-quests reference build --elements ...`) "
                     f"or {remedy}"
                 )
 
@@ -476,10 +476,10 @@ class Reference:
         return "\n".join(lines)
 
     def _species_text(self) -> str:
-        if not self.species:
+        if not self.elements:
             return "agnostic (descriptors see geometry only)"
-        rows = ", ".join(f"{s} {n}" for s, n in zip(self.species, self.species_counts))
-        return f"{' '.join(self.species)} (species-aware; environments per centre: {rows})"
+        rows = ", ".join(f"{s} {n}" for s, n in zip(self.elements, self.species_counts))
+        return f"{' '.join(self.elements)} (species-aware; environments per centre: {rows})"
 
 
 # --------------------------------------------------------------------- header I/O
@@ -614,7 +614,7 @@ def _species_from_header(header: dict, n: int, fail) -> tuple[tuple, tuple]:
     if mode != "species":
         raise fail(f"descriptor_mode {mode!r}, expected 'agnostic' or 'species'")
     try:
-        species = _check_species(header.get("species"))
+        species = _check_elements(header.get("species"))
     except ValueError as error:
         raise fail(str(error)) from None
     counts = header.get("species_counts")
@@ -645,19 +645,19 @@ def _check_settings(k, cutoff, bandwidth) -> tuple[int, float, float]:
 
 def _width(k: int, n_species: int) -> int:
     """Descriptor width for k neighbours and S species (0: species-agnostic)."""
-    return 2 * k - 1 if n_species == 0 else species_descriptor_width(k, n_species)
+    return 2 * k - 1 if n_species == 0 else descriptor_width(k, n_species)
 
 
-def _check_species(species) -> tuple:
+def _check_elements(elements) -> tuple:
     """Ordered, distinct, non-empty element symbols (strings) as a tuple."""
-    if species is None:
+    if elements is None:
         return ()
-    species = tuple(species)
-    if not all(isinstance(s, str) and s.strip() == s and s for s in species):
-        raise ValueError(f"species must be element symbols (non-empty strings), got {list(species)!r}")
-    if len(set(species)) != len(species):
-        raise ValueError(f"species {list(species)} name an element twice; list each element once")
-    return species
+    elements = tuple(elements)
+    if not all(isinstance(s, str) and s.strip() == s and s for s in elements):
+        raise ValueError(f"elements must be element symbols (non-empty strings), got {list(elements)!r}")
+    if len(set(elements)) != len(elements):
+        raise ValueError(f"elements {list(elements)} name an element twice; list each element once")
+    return elements
 
 
 def _check_labels(labels, n: int, n_species: int) -> np.ndarray:
@@ -668,26 +668,26 @@ def _check_labels(labels, n: int, n_species: int) -> np.ndarray:
     return check_labels(labels, n, n_species, "species_labels")
 
 
-def resolve_species(species, frames) -> tuple:
-    """The ordered species list: ``"auto"`` = sorted chemical symbols of ``frames``, or given.
+def resolve_elements(elements, frames) -> tuple:
+    """The ordered element symbols: ``"auto"`` = sorted chemical symbols of ``frames``, or given.
 
     Also accepts a comma-separated string ("In,P").
     """
     present = sorted({symbol for frame in frames for symbol in frame.get_chemical_symbols()})
-    if isinstance(species, str):
-        if species.strip().lower() == "auto":
+    if isinstance(elements, str):
+        if elements.strip().lower() == "auto":
             return tuple(present)
-        species = [word.strip() for word in species.split(",") if word.strip()]
-    species = _check_species(species)
-    if not species:
-        raise ValueError("the species list is empty; give element symbols like In,P or 'auto'")
-    missing = [symbol for symbol in present if symbol not in species]
+        elements = [word.strip() for word in elements.split(",") if word.strip()]
+    elements = _check_elements(elements)
+    if not elements:
+        raise ValueError("the elements list is empty; give element symbols like In,P or 'auto'")
+    missing = [symbol for symbol in present if symbol not in elements]
     if missing:
         raise ValueError(
-            f"the structures contain {', '.join(missing)}, which the species list "
-            f"{','.join(species)} lacks; add them to the list or use 'auto'"
+            f"the structures contain {', '.join(missing)}, which the elements "
+            f"{','.join(elements)} lack; add them to the list or use 'auto'"
         )
-    return species
+    return elements
 
 
 def _rows_by_species(sources: list[dict], labels: np.ndarray, order: np.ndarray, species) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lammps_quests.analysis import dh_against_reference, index_path, load_or_build_index, load_reference
+from lammps_quests.analysis import dh_against_reference, index_path, load_or_build_ann_index, load_reference
 from lammps_quests.cli import main
 from lammps_quests.core.descriptors import descriptors, species_labels
 from lammps_quests.core.information import delta_entropy
@@ -59,7 +59,7 @@ def inp_files(tmp_path_factory):
 
 def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    index = load_or_build_index(cu, 5)
+    index = load_or_build_ann_index(cu, 5)
     stored = index_path(cu, 5)
     assert index is not None and stored.exists()
     assert stored.parent == tmp_path / "cache" / "lammps-quests"
@@ -68,11 +68,11 @@ def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
     assert not list(Path(cu.path).parent.glob("*.pkl"))
     # a planted pickle beside the reference is never read; an explicit path there is refused
     with pytest.raises(ValueError, match="beside the reference"):
-        load_or_build_index(cu, 5, path=Path(cu.path).with_name("cu.qref.nnd-5.pkl"))
+        load_or_build_ann_index(cu, 5, path=Path(cu.path).with_name("cu.qref.nnd-5.pkl"))
     # a cache entry that others can write is not loaded (rebuilt instead)
     stored.chmod(0o666)
     with pytest.warns(UserWarning, match="can be written by other users"):
-        load_or_build_index(cu, 5)
+        load_or_build_ann_index(cu, 5)
 
 
 def test_approximate_is_an_upper_bound_and_index_is_stored(files, tmp_path, monkeypatch):
@@ -107,7 +107,7 @@ def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path, monk
     _, ref_path, frames = files
     other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
     reference = load_reference(other)
-    first = load_or_build_index(reference, 5)
+    first = load_or_build_ann_index(reference, 5)
     assert first is not None and index_path(reference, 5).exists()
     # Rebuild the reference file with different content: the index is keyed by the new sha256.
     Reference.build(rattled_frames("fcc", 3.615, 2, 0.07, 60), k=32, cutoff=5.0).save(other)
