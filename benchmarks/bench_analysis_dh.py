@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 from lammps_quests.analysis import dh_against_reference, load_or_build_ann_index, load_reference  # noqa: E402
-from lammps_quests.analysis.approx import approx_delta_entropy, index_path  # noqa: E402
+from lammps_quests.analysis.approx import approx_delta_entropy, ann_index_path  # noqa: E402
 from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
 from lammps_quests.core.descriptors import descriptors  # noqa: E402
 from lammps_quests.formats.reference import Reference  # noqa: E402
@@ -87,7 +87,7 @@ def api_timings(test, ref_path, m, repeats):
     t, exact = timed(lambda: dh_against_reference(Y, reference, progress=False), repeats)
     line(f"exact dH, {len(Y)} x {len(X)}", t, f"{len(Y) * len(X) / t / 1e6:.0f} M pairs/s")
 
-    stored = index_path(ref_path, m)
+    stored = ann_index_path(ref_path, m)
     if stored.exists():
         stored.unlink()
     t, _ = timed(lambda: load_or_build_ann_index(reference, m))

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 lmp -in in.crystal -log log.crystal
-lammps-quests reference build inp_species.qref dump.crystal.lammpstrj --index '5:' --species auto --force
+lammps-quests reference build inp_species.qref dump.crystal.lammpstrj --index '5:' --elements auto --force
 lammps-quests reference build inp_agnostic.qref dump.crystal.lammpstrj --index '5:' --force

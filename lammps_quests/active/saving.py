@@ -159,7 +159,7 @@ class Saver:
     def _describe_values(self, base: Structure, dh: np.ndarray) -> None:
         """Record what the dH column holds: info ``dH_values`` (fast index only) and, in decide
         mode, the per-atom ``dH_bound`` (1: upper bound only; cut-outs carry it per atom)."""
-        if self.values is None or self.values.index is None:
+        if self.values is None or self.values.fast_index is None:
             return
         base.info["dH_values"] = self.values.values_note()
         bound = self.values.bound_mask(dh)

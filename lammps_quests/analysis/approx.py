@@ -132,7 +132,7 @@ def load_or_build_ann_index(reference, n_neighbors: int, path=None, seed: int = 
     path = Path(path)
     if reference.path is not None and path.resolve().parent == Path(reference.path).resolve().parent:
         raise ValueError(f"the neighbour index {path} would sit beside the reference {reference.path}; "
-                         "an index is a pickle, never loaded from a data directory: leave --index-file "
+                         "an index is a pickle, never loaded from a data directory: leave --ann-index-file "
                          f"out (the index is kept in {cache_directory()}) or name a private directory")
     if comm is None:
         return _read_or_build(path, reference, n_neighbors, seed)

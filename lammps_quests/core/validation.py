@@ -85,8 +85,8 @@ def check_fast(value, name: str = "fast") -> float:
     tolerance, for the fix keyword, the ASE monitor, the OVITO modifier, the CLI and the kernel."""
     number = check_number(value, name, "nats", "1e-6")
     if not 0.0 < number < 1.0:
-        raise OptionError(f"{name} must be a tolerance in nats between 0 and 1 (exclusive), e.g. 1e-6; "
-                          f"got {number!r}")
+        raise OptionError(f"{name} must be a number of nats between 0 and 1 (exclusive), the largest excess "
+                          f"over the exact dH, e.g. 1e-6; got {number!r}")
     return number
 
 

@@ -13,7 +13,6 @@ record the ASE monitor and the OVITO modifier build too, so a bad value gets the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Callable
 
@@ -43,14 +42,12 @@ _SHARED = {f.name for f in fields(MonitorOptions)}
 
 
 def number(word: str, keyword: str, syntax: str) -> float:
-    """A finite float from a deck word, else KeywordError naming the keyword."""
+    """A float from a deck word, else KeywordError naming the keyword (its range, finiteness
+    included, is checked by :class:`MonitorOptions`)."""
     try:
-        value = float(word)
+        return float(word)
     except ValueError:
         raise KeywordError(f"keyword {keyword} expects {syntax}, got '{word}'") from None
-    if not math.isfinite(value):
-        raise KeywordError(f"keyword {keyword} expects a finite number ({syntax}), got '{word}'")
-    return value
 
 
 def integer(word: str, keyword: str, syntax: str) -> int:

@@ -41,7 +41,7 @@ PROPERTY = "dH"
 
 class ElementsStr(Str):
     """A text trait that also takes a list of element symbols (``["In", "P"]`` is ``"In P"``),
-    as the fix's ``elements`` keyword and ``--species`` do; the GUI shows a text field."""
+    as the fix's ``elements`` keyword and ``--elements`` do; the GUI shows a text field."""
 
     fast_validate = None  # Str's C-level check would refuse a list before validate sees it
 
