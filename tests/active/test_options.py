@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lammps_quests.active.options import MonitorOptions
+from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.errors import OptionError, QuestsInputError
-from lammps_quests.lammps.keywords import parse_keywords
+from lammps_quests.lammps._keywords import parse_keywords
 
 
 def test_defaults_and_converted_values():

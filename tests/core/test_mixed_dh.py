@@ -9,7 +9,7 @@ from crystals import thermal_fcc
 
 import lammps_quests as lq
 from lammps_quests.core import mixed_sums
-from lammps_quests.core.information import delta_entropy, prepare_reference
+from lammps_quests.core._information import delta_entropy, prepare_reference
 from lammps_quests.errors import OptionError
 
 H = 0.015

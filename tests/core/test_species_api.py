@@ -96,7 +96,7 @@ def test_rows_and_arrays_routes_equal_the_frames_route(inp):
 
 
 def test_points_route_equals_frames_route(inp):
-    from lammps_quests.core.images import periodic_images
+    from lammps_quests.core._images import periodic_images
 
     _, _, _, test = inp
     labels = lammps_quests.species_labels(test, SPECIES)

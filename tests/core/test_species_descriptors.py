@@ -6,8 +6,8 @@ import pytest
 from ase.build import bulk
 
 from crystals import thermal_inp
-from lammps_quests.core.descriptors import descriptor_width, descriptors, descriptors_from_points, species_labels
-from lammps_quests.core.information import delta_entropy, entropy, self_delta_entropy
+from lammps_quests.core._descriptors import descriptor_width, descriptors, descriptors_from_points, species_labels
+from lammps_quests.core._information import delta_entropy, entropy, self_delta_entropy
 
 quests_descriptor = pytest.importorskip("quests.descriptor")
 

@@ -15,8 +15,8 @@ except ImportError:
 from crystals import thermal_fcc  # noqa: E402
 from ovito_support import cu_triclinic, pipeline_with, write_xyz  # noqa: E402
 
-from lammps_quests.active.monitor import QUANTITIES, Statistics  # noqa: E402
-from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.monitor._monitor import QUANTITIES, Statistics  # noqa: E402
+from lammps_quests.formats._reference import Reference  # noqa: E402
 
 #: (fix keyword words, the same value as a keyword argument of the ASE monitor and the modifier)
 BAD = [
@@ -48,7 +48,7 @@ def _error(call):
 
 
 def _fix(words):
-    from lammps_quests.lammps.keywords import parse_keywords
+    from lammps_quests.lammps._keywords import parse_keywords
 
     return _error(lambda: parse_keywords(words))
 
@@ -78,9 +78,9 @@ def test_same_bad_value_same_error_on_every_host(small, words, values):
 def test_statistics_names_come_from_quantities(small):
     """OVITO's global attributes, the ASE Evaluation's fields and the python/invoke variables are
     the QUANTITIES table's names, and OVITO's values are the monitor core's statistics."""
-    from lammps_quests.ase.monitor import Evaluation
-    from lammps_quests.lammps.invoke import SUFFIXES
-    from lammps_quests.ovito.compute import attribute
+    from lammps_quests.ase._monitor import Evaluation
+    from lammps_quests.lammps._invoke import SUFFIXES
+    from lammps_quests.ovito._compute import attribute
 
     reference, path, xyz, _ = small
     pipeline, _ = pipeline_with(xyz, reference=str(path), threshold=-3.0)
