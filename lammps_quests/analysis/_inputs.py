@@ -66,7 +66,7 @@ def read_dataset(
                                   elements=elements if type_elements is None else type_elements)
     name = "+".join(p.name for p in paths)
     if elements is not None:
-        from lammps_quests.formats._reference import resolve_elements
+        from lammps_quests.formats._building import resolve_elements
 
         elements = resolve_elements(elements, frames)
     labels = None if elements is None else species_labels(frames, elements)
@@ -84,7 +84,7 @@ def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT
     """One Dataset per group of paths, species-aware ones sharing one list of elements: with
     ``elements="auto"`` it is the sorted elements of all groups together."""
     if elements is not None and isinstance(elements, str) and elements.strip().lower() == "auto":
-        from lammps_quests.formats._reference import resolve_elements
+        from lammps_quests.formats._building import resolve_elements
         from lammps_quests.formats._structures import read_frames
 
         frames = [frame for group in groups

@@ -8,7 +8,7 @@ import pytest
 from crystals import thermal_fcc
 
 import lammps_quests as lq
-from lammps_quests.core import mixed_sums
+import lammps_quests.core._mixed_sums as mixed_sums
 from lammps_quests.core._information import delta_entropy, prepare_reference
 from lammps_quests.errors import OptionError
 
