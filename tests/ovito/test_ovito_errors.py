@@ -95,7 +95,7 @@ def test_particle_type_mapping_to_no_element(inp_ref, tmp_path):
     assert "Ga" in message and "In P" in message  # Ga is an element, but not one of the reference's
     frames[0].numbers[frames[0].numbers == 15] = 31  # GaP-like atoms the reference lacks
     message = error_of(write_xyz(tmp_path / "gap.xyz", frames), reference=str(inp_ref))
-    assert "Ga" in message and "not among the species" in message
+    assert "Ga" in message and "not among the elements" in message
 
 
 def test_lammps_dump_of_units_that_are_not_angstrom(run_lmp, cu_reference, tmp_path):
