@@ -42,10 +42,10 @@ from ._cutout import cut_out, exact_flags
 from ._extension import EntropyGain, Extension, union_entropy
 from ._regions import HotSpot, PeriodicPoints, hot_spots
 from ._saving import SaveCounts, Saver, new_atoms, saved_environments, saved_rows, saved_summary
-from ._structure import Structure, descriptors_of
+from ._structure import Structure
 
 __all__ = [
     "EntropyGain", "Extension", "HotSpot", "PeriodicPoints", "SaveCounts", "Saver", "Structure", "cut_out",
-    "descriptors_of", "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
+    "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
     "union_entropy",
 ]

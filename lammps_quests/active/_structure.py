@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lammps_quests.core._images import periodic_images
-from lammps_quests.core._neighbors import agnostic_descriptors
+from lammps_quests.core._descriptors import descriptors_from_points
 from lammps_quests.formats._extxyz import write_extxyz_frame
 
 
@@ -37,8 +37,15 @@ class Structure:
                            pbc=[bool(p) for p in self.pbc], columns=self.columns, info=self.info)
 
     def descriptors(self, rows, k: int, cutoff: float) -> np.ndarray:
-        """Descriptors (Å^-1) of the atoms ``rows`` of this structure (see :func:`descriptors_of`)."""
-        return descriptors_of(self.positions, self.cell, self.pbc, rows, k, cutoff)
+        """Species-agnostic descriptors (Å^-1) of the atoms ``rows`` (indices) of this structure,
+        periodic along ``pbc``, with k neighbours within ``cutoff`` Å.
+
+        The in-run saving code and the offline tools call this with the same rows on the same
+        (written, re-read) positions, so both get bit-identical descriptors.
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        points, _ = periodic_images(self.positions, self.cell, self.pbc, cutoff)
+        return descriptors_from_points(points[rows], points, rows, k, cutoff)
 
     @classmethod
     def from_atoms(cls, atoms) -> Structure:
@@ -48,13 +55,3 @@ class Structure:
         return cls(list(atoms.get_chemical_symbols()), np.array(atoms.positions), np.array(atoms.cell),
                    np.array(atoms.pbc), columns, dict(atoms.info))
 
-
-def descriptors_of(positions, cell, pbc, rows, k: int, cutoff: float) -> np.ndarray:
-    """Descriptors (Å^-1) of atoms ``rows`` of a structure, periodic along ``pbc``.
-
-    The in-run saving code and the offline tools call this one function with the same rows on
-    the same (written, re-read) positions, so both get bit-identical descriptors.
-    """
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    points, _ = periodic_images(positions, cell, pbc, cutoff)
-    return agnostic_descriptors(points[rows], points, rows, k, cutoff)
