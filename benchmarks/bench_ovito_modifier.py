@@ -147,7 +147,7 @@ def picture(trajectory: Path, reference: Path, output: str) -> None:
     attributes = data.attributes
     for number, text in enumerate([
             "QUESTS dH modifier, frame 0: blue <= -5, white 0, red >= 5 nats",
-            f"max dH {attributes['QUESTS.max_dH']:.1f} nats; {attributes['QUESTS.count']} of "
+            f"max dH {attributes['QUESTS.max']:.1f} nats; {attributes['QUESTS.count']} of "
             f"{data.particles.count} atoms with dH > 0"]):
         viewport.overlays.append(TextLabelOverlay(text=text, font_size=0.032, text_color=(0.0, 0.0, 0.0),
                                                   offset_y=-0.01 - 0.045 * number))

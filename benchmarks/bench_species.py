@@ -164,7 +164,7 @@ run 300
     finally:
         lmp.close()
     frames = ase.io.read(dump, index="5:", format="lammps-dump-text")
-    return {mode: Reference.build(frames, species=species).save(directory / f"{mode}.qref")
+    return {mode: Reference.build(frames, elements=species).save(directory / f"{mode}.qref")
             for mode, species in (("agnostic", None), ("species", "auto"))}
 
 

@@ -94,12 +94,12 @@ def main() -> None:
     print(f"# load average at start {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores "
           f"(shared machine); {ARGS.threads} threads; medians of {ARGS.repeats} round-robin runs", flush=True)
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        ref = Reference.from_descriptors(X, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=SPECIES,
+        ref = Reference.from_descriptors(X, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, elements=SPECIES,
                                          species_labels=x_labels)
         del X
         ref.save(Path(tmp) / "nial.qref")
         ref = Reference.load(Path(tmp) / "nial.qref", mmap=True)
-        counts = dict(zip(ref.species, ref.species_counts))
+        counts = dict(zip(ref.elements, ref.species_counts))
         print(f"# reference {ref.n_environments} environments ({', '.join(f'{s} {n}' for s, n in counts.items())}), "
               f"width {ref.width}; {len(Y)} query atoms ({n_in} in distribution, {len(Y) - n_in} out; "
               f"{', '.join(f'{s} {int(np.sum(y_labels == i))}' for i, s in enumerate(SPECIES))})", flush=True)
@@ -108,8 +108,8 @@ def main() -> None:
         save_fast_index(index, ref)
         build = time.perf_counter() - start
         exact_dh = ReferenceDh(ref)
-        fast_dh = ReferenceDh(ref, fast_tol=tol)
-        decide_dh = ReferenceDh(ref, fast_tol=tol, decide=[t])
+        fast_dh = ReferenceDh(ref, fast=tol)
+        decide_dh = ReferenceDh(ref, fast=tol, decide=True, thresholds=[t])
         fast_dh(Y[:64], y_labels[:64])  # compile or load the kernels
         decide_dh(Y[:64], y_labels[:64])
         stats = {"fast": {}, "decide": {}}

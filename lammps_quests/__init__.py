@@ -62,9 +62,9 @@ def _version() -> str:
 
 __version__ = _version()
 
-# One name per computation. Species are a parameter of each (``species=`` for frames,
-# ``labels=``/``n_species=`` for arrays and points, ``labels=``/``y_labels=``/``x_labels=`` for
-# the information quantities), never a second function.
+# One name per computation, one word per concept (docs/glossary.md). Species are a parameter of
+# each (``elements=`` for frames, ``labels=``/``n_species=`` for arrays and points,
+# ``labels=``/``y_labels=``/``x_labels=`` for the information quantities), never a second function.
 __all__ = [
     "DEFAULT_BANDWIDTH",
     "DEFAULT_CUTOFF",

@@ -37,18 +37,17 @@ def swap_lines(pairs=ANTISITE_PAIRS) -> str:
 def offline_species_dh(frame, reference, symbols_of_type=("X", "In", "P")) -> np.ndarray:
     """dH (nats) of a dumped frame (fix_support.Frame with a 'type' column) by the Python API,
     species-aware or agnostic as the reference is."""
-    from lammps_quests.core._descriptors import descriptors_from_arrays, species_descriptors_from_arrays
+    from lammps_quests.core._descriptors import descriptors_from_arrays
     from lammps_quests.core._information import delta_entropy
     from lammps_quests.core._species import species_numbers
-    from lammps_quests.core._species_information import delta_entropy_by_species
 
     if not reference.species_aware:
         X = descriptors_from_arrays(frame.positions, frame.cell, frame.pbc, reference.k, reference.cutoff)
         return delta_entropy(X, reference.descriptors, reference.bandwidth)
     symbols = [symbols_of_type[int(t)] for t in frame.columns["type"]]
-    labels = species_numbers(symbols, reference.species)
-    S = len(reference.species)
-    X = species_descriptors_from_arrays(frame.positions, labels, S, frame.cell, frame.pbc,
-                                        reference.k, reference.cutoff)
-    return delta_entropy_by_species(X, labels, reference.descriptors, reference.species_labels, S,
-                                    reference.bandwidth, reference.species)
+    labels = species_numbers(symbols, reference.elements)
+    S = len(reference.elements)
+    X = descriptors_from_arrays(frame.positions, frame.cell, frame.pbc, reference.k, reference.cutoff,
+                                labels=labels, n_species=S)
+    return delta_entropy(X, reference.descriptors, reference.bandwidth, y_labels=labels,
+                         x_labels=reference.species_labels, elements=reference.elements)

@@ -59,7 +59,7 @@ def inp_reference(path: Path) -> Path:
     from lammps_quests.formats._reference import Reference
 
     frames = thermal_frames(inp_crystal_atoms(), 3, 0.04, seed=3)
-    Reference.build(frames, species=list(INP_SPECIES)).save(path)
+    Reference.build(frames, elements=list(INP_SPECIES)).save(path)
     return path
 
 

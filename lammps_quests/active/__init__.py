@@ -15,9 +15,9 @@ Stable API
     reference's dH plus one kernel sum over the saved rows), ``log_sums_saved(Y, labels=None)``,
     ``n_saved``, ``saved``, ``saved_labels``,
     ``entropy_gain() -> EntropyGain(reference, union, n_reference, n_added; .added)``.
-``union_entropy(X, S, h, reference_entropy=None) -> EntropyGain``
-    H(X) and H(X ∪ S) without the N^2 sums over X; ``species_union_entropy(X, x_labels, S,
-    s_labels, n_species, h)`` the same with the species kernel (exact, per species).
+``union_entropy(X, S, bandwidth, reference_entropy=None, *, x_labels=None, s_labels=None, n_species=None)``
+    H(X) and H(X ∪ S) without the N^2 sums over X (an ``EntropyGain``); with the labels, the
+    same with the species kernel (exact, per species).
 ``new_atoms(dh_union, t) -> mask``
     Atoms whose dH against reference ∪ saved exceeds t.
 ``hot_spots(positions, cell, pbc, hot_mask, R, space=None) -> [HotSpot]``
@@ -26,7 +26,7 @@ Stable API
 ``cut_out(structure, spot, space, cutoff, vacuum=None) -> Structure``
     Non-periodic cluster in a vacuum box (or the whole periodic frame if the spot spans the
     box) with an ``exact`` column: 1 where the whole environment is inside the cut.
-``Structure(species, positions, cell, pbc, columns, info)``
+``Structure(symbols, positions, cell, pbc, columns, info)``
     ``write(path)`` appends full-precision extended XYZ; ``descriptors(rows, k, cutoff)``;
     ``Structure.from_atoms(atoms)``.
 ``Saver(reference, bandwidth, threshold, cut_radius=None, deduplicate=True)``
@@ -39,13 +39,13 @@ Stable API
 """
 
 from ._cutout import cut_out, exact_flags
-from ._extension import EntropyGain, Extension, species_union_entropy, union_entropy
+from ._extension import EntropyGain, Extension, union_entropy
 from ._regions import HotSpot, PeriodicPoints, hot_spots
 from ._saving import SaveCounts, Saver, new_atoms, saved_environments, saved_rows, saved_summary
-from ._structure import Structure, descriptors_of
+from ._structure import Structure
 
 __all__ = [
     "EntropyGain", "Extension", "HotSpot", "PeriodicPoints", "SaveCounts", "Saver", "Structure", "cut_out",
-    "descriptors_of", "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
-    "species_union_entropy", "union_entropy",
+    "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
+    "union_entropy",
 ]

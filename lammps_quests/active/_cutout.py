@@ -45,9 +45,9 @@ def cut_out(structure: Structure, spot: HotSpot, space: PeriodicPoints, cutoff: 
     columns = {name: np.asarray(values)[spot.atoms] for name, values in structure.columns.items()}
     columns["exact"] = exact.astype(np.int64)
     info = {**structure.info, "spans_box": int(spot.spans_box), "cut_atoms": len(spot.atoms)}
-    species = [structure.species[a] for a in spot.atoms]
+    symbols = [structure.symbols[a] for a in spot.atoms]
     if spot.spans_box:
-        return Structure(species, structure.positions.copy(), np.array(structure.cell, dtype=float),
+        return Structure(symbols, structure.positions.copy(), np.array(structure.cell, dtype=float),
                          np.array(structure.pbc, dtype=bool), columns, info)
     vacuum = float(cutoff if vacuum is None else vacuum)
     positions = space.wrapped[spot.atoms] + spot.shifts @ space.cell
@@ -55,4 +55,4 @@ def cut_out(structure: Structure, spot: HotSpot, space: PeriodicPoints, cutoff: 
     positions = positions - low
     extent = positions.max(axis=0) + vacuum
     info["vacuum"] = vacuum
-    return Structure(species, positions, np.diag(extent), np.zeros(3, dtype=bool), columns, info)
+    return Structure(symbols, positions, np.diag(extent), np.zeros(3, dtype=bool), columns, info)

@@ -25,7 +25,7 @@ import numpy as np
 
 from lammps_quests.core._information import entropy
 from lammps_quests.core._kernel_sums import log_kernel_sums, log_kernel_sums_self
-from lammps_quests.core._species_information import species_groups
+from lammps_quests.core._information import species_groups
 from lammps_quests.core._validation import check_bandwidths, check_descriptors
 
 #: reference rows whose log kernel sum over the added rows is below this are left out of the
@@ -74,13 +74,31 @@ class EntropyGain:
         return self.union - self.reference
 
 
-def union_entropy(X: np.ndarray, S: np.ndarray, h: float, reference_entropy: float | None = None) -> EntropyGain:
+def union_entropy(X: np.ndarray, S: np.ndarray, bandwidth: float, reference_entropy: float | None = None, *,
+                  x_labels=None, s_labels=None, n_species: int | None = None,
+                  species_entropies=None) -> EntropyGain:
     """H(X ∪ S) and H(X) in nats without the N x N sums over X (see the module docstring).
 
-    X : (N, d) reference descriptors (Å^-1); S : (M, d) added descriptors; h : bandwidth Å^-1.
-    reference_entropy : H(X) at bandwidth h if known (a reference may cache it), else computed
-    here (N^2 / 2 pairs).
+    Args:
+        X: (N, d) reference descriptors, Å^-1.
+        S: (M, d) added descriptors, Å^-1.
+        bandwidth: Å^-1.
+        reference_entropy: H(X) at ``bandwidth`` if known (a reference may cache it), else
+            computed here (N^2 / 2 pairs); species-agnostic rows only.
+        x_labels, s_labels: centre species (0..n_species-1) of the rows of X and S for
+            species-aware descriptors (the species kernel); None for species-agnostic ones.
+        n_species: S, with the labels.
+        species_entropies: with the labels, H(X_s) per species at ``bandwidth`` if known
+            (nats; NaN for an absent one).
     """
+    if x_labels is not None or s_labels is not None:
+        if x_labels is None or s_labels is None or n_species is None:
+            raise ValueError("species-aware union entropy needs x_labels, s_labels and n_species")
+        return _species_union_entropy(X, x_labels, S, s_labels, n_species, bandwidth, species_entropies)
+    return _union_entropy(X, S, bandwidth, reference_entropy)
+
+
+def _union_entropy(X: np.ndarray, S: np.ndarray, h: float, reference_entropy: float | None) -> EntropyGain:
     X = check_descriptors(X, "reference descriptors")
     h_ref = float(entropy(X, h)) if reference_entropy is None else float(reference_entropy)
     n, m = len(X), len(S)
@@ -99,24 +117,14 @@ def union_entropy(X: np.ndarray, S: np.ndarray, h: float, reference_entropy: flo
     return EntropyGain(h_ref, float(np.log(n + m) - total / (n + m)), n, m)
 
 
-def species_union_entropy(X, x_labels, S, s_labels, n_species: int, h: float,
-                          species_entropies=None) -> EntropyGain:
+def _species_union_entropy(X, x_labels, S, s_labels, n_species: int, h: float,
+                           species_entropies=None) -> EntropyGain:
     """H(X) and H(X ∪ S) in nats with the species kernel (centres of one species only).
 
     With that kernel the entropy splits exactly into the species' own entropies plus the mixing
-    entropy of the labels (:mod:`lammps_quests.core._species_information`):
-    H = sum_s p_s H(X_s) - sum_s p_s log p_s, p_s = n_s / n. Each species' pair is
-    :func:`union_entropy` of its own rows, so the gain is exact (to the e^-40 rule).
-
-    Args:
-        X, S: reference and added species-aware descriptors (Å^-1).
-        x_labels, s_labels: centre species (0..n_species-1) of their rows.
-        n_species: number of species.
-        h: bandwidth, Å^-1.
-        species_entropies: H(X_s) per species at ``h`` if known (nats; NaN for an absent one).
-
-    Returns:
-        EntropyGain with the species-kernel entropies.
+    entropy of the labels (:mod:`lammps_quests.core._information`):
+    H = sum_s p_s H(X_s) - sum_s p_s log p_s, p_s = n_s / n. Each species' pair is the
+    species-agnostic union entropy of its own rows, so the gain is exact (to the e^-40 rule).
     """
     s_labels = np.asarray(s_labels)
     groups = species_groups(x_labels, n_species)  # slices of a reference (rows grouped): no copy
@@ -129,7 +137,7 @@ def species_union_entropy(X, x_labels, S, s_labels, n_species: int, h: float,
                                  "of that species to extend")
             continue
         known = None if species_entropies is None else float(species_entropies[s])
-        gain = union_entropy(rows, np.asarray(S)[ss], h, known)
+        gain = _union_entropy(rows, np.asarray(S)[ss], h, known)
         parts.append((len(rows), len(ss), gain.reference, gain.union))
     counts = np.array([[n, n + m] for n, m, _, _ in parts], dtype=float)
     entropies = np.array([[a, b] for _, _, a, b in parts])
@@ -264,8 +272,9 @@ class Extension:
         if self.labels is not None:
             if self._species_entropies is None:
                 self._species_entropies = self._own_entropies()
-            return species_union_entropy(self.reference, self.labels, self.saved, self.saved_labels,
-                                         self.n_species, self.bandwidth, self._species_entropies)
+            return union_entropy(self.reference, self.saved, self.bandwidth, x_labels=self.labels,
+                                 s_labels=self.saved_labels, n_species=self.n_species,
+                                 species_entropies=self._species_entropies)
         if self.reference_entropy is None:
             self.reference_entropy = float(entropy(np.asarray(self.reference), self.bandwidth))
         return union_entropy(self.reference, self.saved, self.bandwidth, self.reference_entropy)

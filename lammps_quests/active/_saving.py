@@ -35,7 +35,7 @@ from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.core._images import periodic_images
 
 from ._cutout import cut_out
-from ._extension import EntropyGain, Extension, species_union_entropy, union_entropy
+from ._extension import EntropyGain, Extension, union_entropy
 from ._regions import PeriodicPoints, hot_spots
 from ._structure import Structure
 
@@ -99,7 +99,7 @@ class Saver:
         self.cut_radius = None if cut_radius is None else float(cut_radius)
         self.deduplicate = bool(deduplicate)
         self.bandwidth = float(bandwidth)
-        species = self.dh.species
+        species = self.dh.elements
         self.extension = Extension(
             reference.descriptors, bandwidth, reference_entropy,
             labels=None if species is None else reference.species_labels,
@@ -145,7 +145,7 @@ class Saver:
             new = candidates
         if len(new) == 0:
             return []
-        base = Structure(frame.species, frame.positions, frame.cell, frame.pbc,
+        base = Structure(frame.symbols, frame.positions, frame.cell, frame.pbc,
                          {**frame.columns, "dH": dh}, self._info(frame.info))
         self._describe_values(base, dh)
         if self.cut_radius is None:
@@ -161,7 +161,7 @@ class Saver:
     def _describe_values(self, base: Structure, dh: np.ndarray) -> None:
         """Record what the dH column holds: info ``dH_values`` (fast index only) and, in decide
         mode, the per-atom ``dH_bound`` (1: upper bound only; cut-outs carry it per atom)."""
-        if self.values is None or self.values.index is None:
+        if self.values is None or self.values.fast_index is None:
             return
         base.info["dH_values"] = self.values.values_note()
         bound = self.values.bound_mask(dh)
@@ -215,7 +215,7 @@ def environments(structure: Structure, rows, reference_dh: ReferenceDh) -> tuple
     same (written, re-read) positions, so both get bit-identical descriptors.
     """
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    labels = reference_dh.labels(structure.species)
+    labels = reference_dh.labels(structure.symbols)
     points, image_of = periodic_images(structure.positions, structure.cell, structure.pbc,
                                        reference_dh.cutoff)
     point_labels = None if labels is None else labels[image_of]
@@ -245,7 +245,7 @@ def saved_rows(structures, reference_dh: ReferenceDh) -> tuple[np.ndarray, np.nd
         Y, row_labels = environments(structure, rows, reference_dh)
         blocks.append(Y)
         labels.append(row_labels)
-    species = reference_dh.species
+    species = reference_dh.elements
     if not blocks:
         return np.zeros((0, reference_dh.reference.width)), None if species is None else np.zeros(0, np.int64)
     return np.concatenate(blocks), None if species is None else np.concatenate(labels)
@@ -270,8 +270,8 @@ def saved_summary(structures, reference, bandwidth: float | None = None,
     counts = SaveCounts(len(structures), int(sum(len(s) for s in structures)), len(S))
     if labels is None:
         return counts, union_entropy(reference.descriptors, S, h, reference_entropy)
-    return counts, species_union_entropy(reference.descriptors, reference.species_labels, S, labels,
-                                         len(reference.species), h)
+    return counts, union_entropy(reference.descriptors, S, h, x_labels=reference.species_labels, s_labels=labels,
+                                 n_species=len(reference.elements))
 
 
 def describe_saved(prefix: str, counts: SaveCounts, gain: EntropyGain | None, bandwidth: float, path) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lammps_quests.core._images import periodic_images
-from lammps_quests.core._neighbors import descriptors_from_points
+from lammps_quests.core._descriptors import descriptors_from_points
 from lammps_quests.formats._extxyz import write_extxyz_frame
 
 
@@ -15,12 +15,13 @@ from lammps_quests.formats._extxyz import write_extxyz_frame
 class Structure:
     """Atoms with per-atom columns, written as one extended-XYZ frame.
 
-    positions (n, 3) and cell (3, 3, rows = lattice vectors) in Å; ``columns`` maps names to
+    symbols: the chemical symbol of every atom; positions (n, 3) and cell (3, 3, rows = lattice
+    vectors) in Å; ``columns`` maps names to
     (n,) arrays (ids, types, dH in nats, ``new`` and ``exact`` flags); ``info`` holds ints,
     floats and strings without spaces (step, source, ...).
     """
 
-    species: list
+    symbols: list
     positions: np.ndarray
     cell: np.ndarray
     pbc: np.ndarray
@@ -32,12 +33,19 @@ class Structure:
 
     def write(self, path) -> None:
         """Append this structure to an extended-XYZ file at full precision."""
-        write_extxyz_frame(path, species=list(self.species), positions=self.positions, cell=self.cell,
+        write_extxyz_frame(path, symbols=list(self.symbols), positions=self.positions, cell=self.cell,
                            pbc=[bool(p) for p in self.pbc], columns=self.columns, info=self.info)
 
     def descriptors(self, rows, k: int, cutoff: float) -> np.ndarray:
-        """Descriptors (Å^-1) of the atoms ``rows`` of this structure (see :func:`descriptors_of`)."""
-        return descriptors_of(self.positions, self.cell, self.pbc, rows, k, cutoff)
+        """Species-agnostic descriptors (Å^-1) of the atoms ``rows`` (indices) of this structure,
+        periodic along ``pbc``, with k neighbours within ``cutoff`` Å.
+
+        The in-run saving code and the offline tools call this with the same rows on the same
+        (written, re-read) positions, so both get bit-identical descriptors.
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        points, _ = periodic_images(self.positions, self.cell, self.pbc, cutoff)
+        return descriptors_from_points(points[rows], points, rows, k, cutoff)
 
     @classmethod
     def from_atoms(cls, atoms) -> Structure:
@@ -47,13 +55,3 @@ class Structure:
         return cls(list(atoms.get_chemical_symbols()), np.array(atoms.positions), np.array(atoms.cell),
                    np.array(atoms.pbc), columns, dict(atoms.info))
 
-
-def descriptors_of(positions, cell, pbc, rows, k: int, cutoff: float) -> np.ndarray:
-    """Descriptors (Å^-1) of atoms ``rows`` of a structure, periodic along ``pbc``.
-
-    The in-run saving code and the offline tools call this one function with the same rows on
-    the same (written, re-read) positions, so both get bit-identical descriptors.
-    """
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    points, _ = periodic_images(positions, cell, pbc, cutoff)
-    return descriptors_from_points(points[rows], points, rows, k, cutoff)

@@ -15,7 +15,7 @@ Each function here is also a ``lammps-quests`` subcommand (see ``lammps-quests -
 Units: descriptors in Å^-1, bandwidths in Å^-1, entropies and dH in nats, distances in Å.
 """
 
-from ._approx import approx_delta_entropy, build_index, index_path, load_or_build_index
+from ._approx import ann_index_path, approx_delta_entropy, build_ann_index, load_or_build_ann_index
 from ._bandwidth import bandwidth_for_volume, volume_per_atom
 from ._clusters import FrameClusters, frame_clusters, periodic_components, size_distribution
 from ._compress import METHODS as COMPRESSION_METHODS
@@ -37,9 +37,10 @@ __all__ = [
     "LearningCurve",
     "Pick",
     "Selection",
+    "ann_index_path",
     "approx_delta_entropy",
     "bandwidth_for_volume",
-    "build_index",
+    "build_ann_index",
     "compress",
     "dh_against_reference",
     "dh_summary",
@@ -48,8 +49,7 @@ __all__ = [
     "eq9",
     "fit_eq9",
     "frame_clusters",
-    "index_path",
-    "load_or_build_index",
+    "load_or_build_ann_index",
     "load_reference",
     "overlap_fraction",
     "overlap_matrix",

@@ -44,7 +44,7 @@ def cache_directory() -> Path:
     return Path(base) / CACHE_NAME
 
 
-def index_path(reference, n_neighbors: int, seed: int = 0) -> Path:
+def ann_index_path(reference, n_neighbors: int, seed: int = 0) -> Path:
     """Where the index of ``reference`` (its descriptors' sha256) with M neighbours is kept."""
     return cache_directory() / f"nnd-{reference.sha256}-M{int(n_neighbors)}-seed{int(seed)}.pkl"
 
@@ -87,27 +87,27 @@ class ElementIndexes:
 def check_element_neighbors(n_neighbors: int, reference) -> int:
     """M must also be at most the environments of each element of a species-aware reference."""
     n_neighbors = check_neighbors(n_neighbors, reference.n_environments)
-    for name, count in zip(reference.species, reference.species_counts):
+    for name, count in zip(reference.elements, reference.species_counts):
         if 0 < count < n_neighbors:
             raise ValueError(f"--approx {n_neighbors} asks for more neighbours than the reference has "
                              f"environments centred on {name} ({count}); use M <= {count} or the exact dH")
     return n_neighbors
 
 
-def build_reference_index(reference, n_neighbors: int, seed: int = 0):
+def build_reference_ann_index(reference, n_neighbors: int, seed: int = 0):
     """The index of a reference: one for all rows, or :class:`ElementIndexes` when species-aware."""
     if not reference.species_aware:
-        return build_index(reference.descriptors, n_neighbors, seed)
+        return build_ann_index(reference.descriptors, n_neighbors, seed)
     offsets = np.concatenate([[0], np.cumsum(reference.species_counts)]).astype(np.int64)
     X = reference.descriptors
     return ElementIndexes(
-        indexes=tuple(build_index(X[offsets[s]:offsets[s + 1]], n_neighbors, seed) if offsets[s + 1] > offsets[s]
-                      else None for s in range(len(reference.species))),
+        indexes=tuple(build_ann_index(X[offsets[s]:offsets[s + 1]], n_neighbors, seed) if offsets[s + 1] > offsets[s]
+                      else None for s in range(len(reference.elements))),
         row_offsets=offsets,
     )
 
 
-def build_index(X: np.ndarray, n_neighbors: int, seed: int = 0):
+def build_ann_index(X: np.ndarray, n_neighbors: int, seed: int = 0):
     """A PyNNDescent index over reference descriptors ``X`` (Å^-1), Euclidean metric."""
     from pynndescent import NNDescent
 
@@ -116,10 +116,10 @@ def build_index(X: np.ndarray, n_neighbors: int, seed: int = 0):
     return index
 
 
-def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, comm=None):
+def load_or_build_ann_index(reference, n_neighbors: int, path=None, seed: int = 0, comm=None):
     """The index for ``reference`` (a Reference), read from ``path`` or built and saved there.
 
-    ``path`` defaults to :func:`index_path` in the user's cache directory (see the module
+    ``path`` defaults to :func:`ann_index_path` in the user's cache directory (see the module
     docstring); a ``path`` in the reference's own directory is refused. A file whose recorded
     sha256 or M differs from the reference, that cannot be unpickled, or that others could
     have written is rebuilt (and overwritten). Under MPI rank 0 builds and saves, the other
@@ -127,12 +127,12 @@ def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, c
     """
     n_neighbors = check_element_neighbors(n_neighbors, reference)
     if path is None:
-        path = index_path(reference, n_neighbors, seed)
+        path = ann_index_path(reference, n_neighbors, seed)
         _make_private_directory(path.parent)
     path = Path(path)
     if reference.path is not None and path.resolve().parent == Path(reference.path).resolve().parent:
         raise ValueError(f"the neighbour index {path} would sit beside the reference {reference.path}; "
-                         "an index is a pickle, never loaded from a data directory: leave --index-file "
+                         "an index is a pickle, never loaded from a data directory: leave --ann-index-file "
                          f"out (the index is kept in {cache_directory()}) or name a private directory")
     if comm is None:
         return _read_or_build(path, reference, n_neighbors, seed)
@@ -161,7 +161,7 @@ def load_or_build_index(reference, n_neighbors: int, path=None, seed: int = 0, c
 def _read_or_build(path: Path, reference, n_neighbors: int, seed: int):
     index = _read_index(path, reference.sha256, n_neighbors, reference.species_aware)
     if index is None:
-        index = build_reference_index(reference, n_neighbors, seed)
+        index = build_reference_ann_index(reference, n_neighbors, seed)
         try:
             _write_index(path, index, reference.sha256, n_neighbors)
         except OSError as error:  # e.g. a read-only reference directory: still usable, unsaved
@@ -224,29 +224,31 @@ def _write_index(path: Path, index, sha256: str, n_neighbors: int) -> None:
 
 
 def approx_delta_entropy(
-    Y: np.ndarray, X: np.ndarray, h: float, index, n_neighbors: int, epsilon: float = DEFAULT_EPSILON,
-    labels=None, species=None,
+    Y: np.ndarray, X: np.ndarray, bandwidth: float, ann_index, n_neighbors: int, epsilon: float = DEFAULT_EPSILON,
+    labels=None, elements=None,
 ) -> np.ndarray:
-    """Upper bound of dH(y | X) in nats: the kernel sum over the ``n_neighbors`` found by ``index``.
+    """Upper bound of dH(y | X) in nats: the kernel sum over the ``n_neighbors`` found by
+    ``ann_index`` (the approximate nearest-neighbour index of X; ``bandwidth`` in Å^-1).
 
     The index searches in float32; distances of the neighbours it returns are recomputed in
     float64 from ``Y`` and ``X`` (Å^-1), so only the choice of neighbours is approximate. With
     :class:`ElementIndexes` (species-aware X), ``labels`` gives the centre species of every row
-    of Y and each row is searched among its own element's rows (``species``: names for errors).
+    of Y and each row is searched among its own element's rows (``elements``: names for errors).
     """
     Y = np.ascontiguousarray(Y, dtype=np.float64)
-    if not isinstance(index, ElementIndexes):
-        return _approx_rows(Y, X, h, index, n_neighbors, epsilon, 0)
+    if not isinstance(ann_index, ElementIndexes):
+        return _approx_rows(Y, X, bandwidth, ann_index, n_neighbors, epsilon, 0)
     if labels is None:
         raise ValueError("a species-aware reference needs the centre species of every row")
     labels = np.asarray(labels)
     result = np.empty(len(Y), dtype=np.float64)
-    for s, rows in enumerate(species_groups(labels, len(index.indexes))):
+    for s, rows in enumerate(species_groups(labels, len(ann_index.indexes))):
         if len(Y[rows]) == 0:
             continue
-        if index.indexes[s] is None:
-            raise missing_species_error(s, species)
-        result[rows] = _approx_rows(Y[rows], X, h, index.indexes[s], n_neighbors, epsilon, index.row_offsets[s])
+        if ann_index.indexes[s] is None:
+            raise missing_species_error(s, elements)
+        result[rows] = _approx_rows(Y[rows], X, bandwidth, ann_index.indexes[s], n_neighbors, epsilon,
+                                    ann_index.row_offsets[s])
     return result
 
 

@@ -66,7 +66,8 @@ def n_to_keep(n_frames: int, fraction: float) -> int:
 
 
 def select_frames(
-    X: np.ndarray, frame_sizes, fraction: float, method: str = "random", h: float = DEFAULT_BANDWIDTH, seed: int = 0,
+    X: np.ndarray, frame_sizes, fraction: float, method: str = "random", bandwidth: float = DEFAULT_BANDWIDTH,
+    seed: int = 0,
     progress: bool | None = None, labels: np.ndarray | None = None, n_species: int = 0,
 ) -> np.ndarray:
     """Indices (ascending) of the frames to keep; ``X`` holds all atoms' descriptors in frame order.
@@ -81,13 +82,13 @@ def select_frames(
     elif method == "fps":
         chosen = _farthest_point_frames(X, frame_sizes, n_keep, rng)
     elif method == "novelty":
-        chosen = _greedy_novelty_frames(X, frame_sizes, n_keep, h, rng, progress, labels, n_species)
+        chosen = _greedy_novelty_frames(X, frame_sizes, n_keep, bandwidth, rng, progress, labels, n_species)
     else:
         raise ValueError(f"unknown compression method {method!r}; choose one of {', '.join(METHODS)}")
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def compress(X, frame_sizes, fraction, method="random", h=DEFAULT_BANDWIDTH, seed=0, progress=None,
+def compress(X, frame_sizes, fraction, method="random", bandwidth=DEFAULT_BANDWIDTH, seed=0, progress=None,
              labels=None, n_species: int = 0) -> Compression:
     """Select frames and report the entropy of the subset against that of the full set.
 
@@ -95,14 +96,14 @@ def compress(X, frame_sizes, fraction, method="random", h=DEFAULT_BANDWIDTH, see
     entropies then use the kernel that compares environments of one centre species only.
     """
     frame_sizes = np.asarray(frame_sizes, dtype=np.int64)
-    selected = select_frames(X, frame_sizes, fraction, method, h, seed, progress, labels, n_species)
+    selected = select_frames(X, frame_sizes, fraction, method, bandwidth, seed, progress, labels, n_species)
     rows = _rows_of_frames(frame_sizes, selected)
     return Compression(
         method=method,
         selected=selected,
         n_frames=int(frame_sizes.size),
-        entropy_full=_entropy(X, h, labels, n_species),
-        entropy_subset=_entropy(X[rows], h, None if labels is None else labels[rows], n_species),
+        entropy_full=_entropy(X, bandwidth, labels, n_species),
+        entropy_subset=_entropy(X[rows], bandwidth, None if labels is None else labels[rows], n_species),
         n_environments_full=int(len(X)),
         n_environments_subset=int(rows.size),
     )

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lammps_quests.core._pruned_sums import DEFAULT_TOLERANCE
 
 from ._approx import (
     DEFAULT_EPSILON,
     approx_delta_entropy,
     check_neighbors,
-    load_or_build_index,
+    load_or_build_ann_index,
 )
 from lammps_quests.dh._reference_dh import ReferenceDh
 from ._rows import map_rows
@@ -31,15 +30,15 @@ DH_COLUMN = "dH"
 def dh_against_reference(
     Y: np.ndarray,
     reference,
-    h: float | None = None,
+    bandwidth: float | None = None,
     approx: int | None = None,
     epsilon: float = DEFAULT_EPSILON,
-    index_file=None,
+    ann_index_file=None,
     comm=None,
     progress: bool | None = None,
-    fast: bool = False,
-    tol: float = DEFAULT_TOLERANCE,
-    decide=None,
+    fast: float | None = None,
+    decide: bool = False,
+    thresholds=(0.0,),
     fast_index=None,
     y_labels: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -52,21 +51,22 @@ def dh_against_reference(
     Args:
         Y: descriptors computed with the reference's k, cutoff (and species).
         reference: a :class:`lammps_quests.formats.Reference`.
-        h: bandwidth in Å^-1; None takes the reference's default.
+        bandwidth: Å^-1; None takes the reference's.
         approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH; per element
             for a species-aware reference).
         epsilon: PyNNDescent search breadth for ``approx``.
-        index_file: where the approximate index lives (default: the user's cache directory, see
+        ann_index_file: where the approximate (PyNNDescent) index lives (default: the user's cache directory, see
             :mod:`._approx`; never beside the reference).
         comm: MPI communicator splitting the rows, or None.
         progress: show a progress bar (None: on a terminal, rank 0 only).
-        fast: use the reference's fast index: exact dH <= result <= exact dH + ``tol`` nats.
-        tol: nats, with ``fast``.
-        decide: with ``fast``, thresholds t (nats) whose decisions dH > t are certified; with
-            t0 the smallest, values > t0 are within ``tol`` of exact, values <= t0 upper bounds
-            (:func:`~lammps_quests.dh._reference_dh.bound_mask` tells them apart).
+        fast: None for the exact dH, else the tolerance in nats of the reference's fast index:
+            exact dH <= result <= exact dH + ``fast``.
+        decide: with ``fast``, certify only the decisions dH > t for t in ``thresholds``
+            (nats); with t0 the smallest, values > t0 are within ``fast`` of exact, values <= t0
+            upper bounds (:func:`~lammps_quests.dh._reference_dh.bound_mask` tells them apart).
+        thresholds: the t of ``decide``, nats.
         fast_index: the loaded index, or None to read ``<reference>.qidx`` (refused if stale).
-        y_labels: for a species-aware reference, the species number (in ``reference.species``)
+        y_labels: for a species-aware reference, the species number (in ``reference.elements``)
             of each row's centre atom.
 
     Returns:
@@ -85,18 +85,18 @@ def dh_against_reference(
     def rows_of(first, last):
         return None if labels is None else labels[first:last]
 
-    if fast and approx is not None:
+    if fast is not None and approx is not None:
         raise ValueError("choose one of --fast and --approx")
     if approx is None:
-        dh = ReferenceDh(reference, h, fast_tol=tol if fast else None, decide=decide, fast_index=fast_index)
+        dh = ReferenceDh(reference, bandwidth, fast=fast, decide=decide, thresholds=thresholds, fast_index=fast_index)
         return map_rows(lambda first, last: dh(Y[first:last], rows_of(first, last)), len(Y), comm, progress,
-                        "fast dH" if fast else "dH")
-    h = reference.bandwidth if h is None else float(h)
+                        "fast dH" if fast is not None else "dH")
+    bandwidth = reference.bandwidth if bandwidth is None else float(bandwidth)
     m = check_neighbors(approx, reference.n_environments)
-    index = load_or_build_index(reference, m, path=index_file, comm=comm)
+    ann_index = load_or_build_ann_index(reference, m, path=ann_index_file, comm=comm)
     return map_rows(
-        lambda first, last: approx_delta_entropy(Y[first:last], X, h, index, m, epsilon, rows_of(first, last),
-                                                 reference.species or None),
+        lambda first, last: approx_delta_entropy(Y[first:last], X, bandwidth, ann_index, m, epsilon,
+                                                 rows_of(first, last), reference.elements or None),
         len(Y),
         comm,
         progress,
@@ -104,14 +104,14 @@ def dh_against_reference(
     )
 
 
-def dh_summary(values: np.ndarray, h: float, approx: int | None = None, labels=None, species=()) -> dict:
-    """Summary of per-atom dH (nats): n, max, mean, min, fraction with dH > 0; with ``species``
+def dh_summary(values: np.ndarray, bandwidth: float, approx: int | None = None, labels=None, elements=()) -> dict:
+    """Summary of per-atom dH (nats): n, max, mean, min, fraction with dH > 0; with ``elements``
     and ``labels`` (centre species of each atom) also one summary per centre element."""
     values = np.asarray(values, dtype=float)
-    summary = _summary(values, h, approx)
-    if species:
-        summary["per_species"] = {symbol: _summary(values[labels == s], h, approx)
-                                  for s, symbol in enumerate(species) if np.any(labels == s)}
+    summary = _summary(values, bandwidth, approx)
+    if elements:
+        summary["per_species"] = {symbol: _summary(values[labels == s], bandwidth, approx)
+                                  for s, symbol in enumerate(elements) if np.any(labels == s)}
     return summary
 
 

@@ -22,7 +22,7 @@ class Dataset:
         frames: list of ase.Atoms in file order.
         descriptors: (total atoms, 2k-1) float64, Å^-1, rows in frame then atom order.
         sources: provenance dicts from :func:`lammps_quests.formats.read_frames`.
-        species: ordered element symbols of species-aware descriptors, () when agnostic.
+        elements: ordered element symbols of species-aware descriptors, () when agnostic.
         labels: centre species number of every row (species-aware), else None.
     """
 
@@ -30,7 +30,7 @@ class Dataset:
     frames: list
     descriptors: np.ndarray
     sources: list
-    species: tuple = ()
+    elements: tuple = ()
     labels: np.ndarray | None = None
 
     @property
@@ -41,16 +41,16 @@ class Dataset:
 
 def read_dataset(
     paths, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF, format: str | None = None, comm=None,
-    species=None, elements=None,
+    elements=None, type_elements=None,
 ) -> Dataset:
     """Read ``paths`` (one file or several) and compute descriptors with ``k``, ``cutoff`` (Å).
 
-    ``species``: None for species-agnostic descriptors; ``"auto"``, ``"In,P"`` or a sequence of
+    ``elements``: None for species-agnostic descriptors; ``"auto"``, ``"In,P"`` or a sequence of
     element symbols for species-aware ones (:mod:`lammps_quests.core._species`).
-    ``elements``: the elements of the atom types of LAMMPS dumps without an element column
-    (``read_frames(elements=)``); None takes ``species`` (a command's ``--species`` is both).
-    Give it apart from ``species`` when the species list is a reference's: ``"auto"`` then
-    refuses such a dump instead of naming its types after the reference's species order.
+    ``type_elements``: the element of each atom type (type order) of LAMMPS dumps without an
+    element column (``read_frames(elements=)``); None takes ``elements`` (a command's
+    ``--elements`` is both). Give it apart from ``elements`` when those are a reference's:
+    ``"auto"`` then refuses such a dump instead of naming its types in the reference's order.
 
     With an MPI communicator every rank reads the files, computes the descriptors of its own
     block of rows, and the blocks are gathered so every rank holds all of them.
@@ -63,38 +63,34 @@ def read_dataset(
         paths = [paths]
     paths = [Path(p) for p in paths]
     frames, sources = read_frames(paths, index=index, format=format,
-                                  elements=species if elements is None else elements)
+                                  elements=elements if type_elements is None else type_elements)
     name = "+".join(p.name for p in paths)
-    if species is not None:
-        return _species_dataset(name, frames, sources, species, k, cutoff, comm)
+    if elements is not None:
+        from lammps_quests.formats._building import resolve_elements
+
+        elements = resolve_elements(elements, frames)
+    labels = None if elements is None else species_labels(frames, elements)
     if comm is None:
-        X = descriptors(frames, k=k, cutoff=cutoff)
+        X = descriptors(frames, k=k, cutoff=cutoff, elements=elements)
     else:
-        n_rows = sum(len(frame) for frame in frames)
-        start, stop = row_range(n_rows, comm)
-        X = gather_row_blocks(descriptor_rows(frames, start, stop, k, cutoff), comm)
-    return Dataset(name=name, frames=frames, descriptors=X, sources=sources)
-
-
-def descriptor_rows(frames, start: int, stop: int, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
-    """Descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in order: the
-    core's ``descriptors(frames, k, cutoff, rows=(start, stop))``."""
-    return descriptors(frames, k=k, cutoff=cutoff, rows=(start, stop))
+        start, stop = row_range(sum(len(frame) for frame in frames), comm)
+        X = gather_row_blocks(descriptors(frames, k, cutoff, (start, stop), elements=elements), comm)
+    return Dataset(name=name, frames=frames, descriptors=X, sources=sources, elements=elements or (),
+                   labels=labels)
 
 
 def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
-                  format: str | None = None, comm=None, species=None) -> list[Dataset]:
-    """One Dataset per group of paths (descriptors of k neighbours within ``cutoff`` Å, in Å^-1),
-    species-aware ones sharing one species list: with ``species="auto"`` it is the sorted
-    elements of all groups together."""
-    if species is not None and isinstance(species, str) and species.strip().lower() == "auto":
-        from lammps_quests.formats._reference import resolve_species
+                  format: str | None = None, comm=None, elements=None) -> list[Dataset]:
+    """One Dataset per group of paths, species-aware ones sharing one list of elements: with
+    ``elements="auto"`` it is the sorted elements of all groups together."""
+    if elements is not None and isinstance(elements, str) and elements.strip().lower() == "auto":
+        from lammps_quests.formats._building import resolve_elements
         from lammps_quests.formats._structures import read_frames
 
         frames = [frame for group in groups
                   for frame in read_frames(group, index=index, format=format, elements="auto")[0]]
-        species = resolve_species("auto", frames)
-    datasets = [read_dataset(group, index=index, k=k, cutoff=cutoff, format=format, comm=comm, species=species)
+        elements = resolve_elements("auto", frames)
+    datasets = [read_dataset(group, index=index, k=k, cutoff=cutoff, format=format, comm=comm, elements=elements)
                 for group in groups]
     return _distinct_names(datasets, groups)
 
@@ -107,27 +103,6 @@ def _distinct_names(datasets: list[Dataset], groups) -> list[Dataset]:
     return [dataclasses.replace(data, name="+".join(str(p) for p in ([group] if isinstance(group, (str, Path))
                                                                     else group)))
             if names.count(data.name) > 1 else data for data, group in zip(datasets, groups)]
-
-
-def _species_dataset(name, frames, sources, species, k, cutoff, comm) -> Dataset:
-    """A Dataset of species-aware descriptors; the species list resolved against the frames."""
-    from lammps_quests.formats._reference import resolve_species
-
-    species = resolve_species(species, frames)
-    labels = species_labels(frames, species)
-    if comm is None:
-        X = descriptors(frames, k=k, cutoff=cutoff, species=species)
-    else:
-        start, stop = row_range(len(labels), comm)
-        X = gather_row_blocks(species_descriptor_rows(frames, start, stop, species, k, cutoff), comm)
-    return Dataset(name=name, frames=frames, descriptors=X, sources=sources, species=species, labels=labels)
-
-
-def species_descriptor_rows(frames, start: int, stop: int, species, k: int = DEFAULT_K,
-                            cutoff: float = DEFAULT_CUTOFF) -> np.ndarray:
-    """Species-aware descriptors (Å^-1) of rows [start, stop) of the atoms of ``frames`` taken in
-    order, ``species`` the element symbols: the core's ``descriptors(..., rows=(start, stop), species=species)``."""
-    return descriptors(frames, k=k, cutoff=cutoff, rows=(start, stop), species=species)
 
 
 def load_reference(path):

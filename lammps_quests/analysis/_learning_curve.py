@@ -68,7 +68,7 @@ def entropy_curve(
     sizes=None,
     repeats: int = 3,
     seed: int = 0,
-    h: float = DEFAULT_BANDWIDTH,
+    bandwidth: float = DEFAULT_BANDWIDTH,
     progress: bool | None = None,
     labels: np.ndarray | None = None,
     n_species: int = 0,
@@ -91,9 +91,9 @@ def entropy_curve(
         for i, size in enumerate(sizes):
             for r in range(repeats):
                 rows = np.sort(rng.choice(n_total, size=int(size), replace=False))
-                values[i, r] = entropy(X[rows], h, labels=labels[rows] if n_species else None)
+                values[i, r] = entropy(X[rows], bandwidth, labels=labels[rows] if n_species else None)
                 bar.update(1)
-    return LearningCurve(sizes, values.mean(axis=1), values.std(axis=1), repeats, seed, float(h))
+    return LearningCurve(sizes, values.mean(axis=1), values.std(axis=1), repeats, seed, float(bandwidth))
 
 
 def fit_eq9(sizes, entropies, discard: int = DISCARD) -> Eq9Fit:

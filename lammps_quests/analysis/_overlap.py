@@ -13,8 +13,8 @@ def overlap_fraction(dh_values: np.ndarray) -> float:
     return float(np.mean(np.asarray(dh_values) <= 0.0))
 
 
-def overlap_matrix(sets, h: float = DEFAULT_BANDWIDTH, names=None, comm=None, progress=None,
-                   labels=None, species=()) -> np.ndarray:
+def overlap_matrix(sets, bandwidth: float = DEFAULT_BANDWIDTH, names=None, comm=None, progress=None,
+                   labels=None, elements=()) -> np.ndarray:
     """(n_sets, n_sets) matrix: entry [i, j] = overlap of set i (rows) with set j (columns).
 
     Args:
@@ -33,9 +33,9 @@ def overlap_matrix(sets, h: float = DEFAULT_BANDWIDTH, names=None, comm=None, pr
     for i, Y in enumerate(sets):
         for j, X in enumerate(sets):
             values = delta_entropy_rows(
-                Y, X, h, comm=comm, progress=progress, description=f"{names[i]} vs {names[j]}",
-                y_labels=labels[i] if species else None, x_labels=labels[j] if species else None,
-                species=species,
+                Y, X, bandwidth, comm=comm, progress=progress, description=f"{names[i]} vs {names[j]}",
+                y_labels=labels[i] if elements else None, x_labels=labels[j] if elements else None,
+                elements=elements,
             )
             matrix[i, j] = overlap_fraction(values)
     return matrix

@@ -47,25 +47,25 @@ def map_rows(
 def delta_entropy_rows(
     Y: np.ndarray,
     X: np.ndarray,
-    h: float,
+    bandwidth: float,
     comm=None,
     progress: bool | None = None,
     description: str = "dH",
     y_labels: np.ndarray | None = None,
     x_labels: np.ndarray | None = None,
-    species=(),
+    elements=(),
 ) -> np.ndarray:
     """dH(y | X) in nats for every row of ``Y`` (Å^-1 descriptors) against ``X``; h in Å^-1.
 
     Species-aware descriptors (``species`` non-empty): each row only against the rows of X
     centred on its own species (``y_labels``, ``x_labels``: centre species numbers).
     """
-    if species:
+    if elements:
         if y_labels is None or x_labels is None:
             raise ValueError("species-aware dH needs the centre species of the rows of Y and X")
 
         def compute(first, last):
-            return delta_entropy(Y[first:last], X, h, y_labels=y_labels[first:last], x_labels=x_labels,
-                                 species=species)
+            return delta_entropy(Y[first:last], X, bandwidth, y_labels=y_labels[first:last], x_labels=x_labels,
+                                 elements=elements)
         return map_rows(compute, len(Y), comm, progress, description)
-    return map_rows(lambda first, last: delta_entropy(Y[first:last], X, h), len(Y), comm, progress, description)
+    return map_rows(lambda first, last: delta_entropy(Y[first:last], X, bandwidth), len(Y), comm, progress, description)

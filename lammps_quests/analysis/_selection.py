@@ -103,7 +103,7 @@ def _take(labels, rows):
     return None if labels is None else labels[rows]
 
 
-def select(candidates, reference, h: float, max_picks: int | None = None, until: float = 0.0,
+def select(candidates, reference, bandwidth: float, max_picks: int | None = None, until: float = 0.0,
            reference_entropy: float | None = None, comm=None, progress=None, *, candidate_labels=None,
            reference_labels=None, n_species: int | None = None) -> Selection:
     """Greedy picks from ``candidates`` against ``reference`` (see the module docstring).
@@ -137,9 +137,9 @@ def select(candidates, reference, h: float, max_picks: int | None = None, until:
     if labelled:
         top = max([int(x_labels.max(initial=0))] + [int(lab.max(initial=0)) for lab in block_labels]) + 1
         n_species = top if n_species is None else int(n_species)
-    kernel = _Kernel(h, n_species or 1)
+    kernel = _Kernel(bandwidth, n_species or 1)
     n_ref = len(X)
-    h_ref = float(entropy(X, h, labels=x_labels)) if reference_entropy is None else float(reference_entropy)
+    h_ref = float(entropy(X, bandwidth, labels=x_labels)) if reference_entropy is None else float(reference_entropy)
     bounds = np.cumsum([0] + [len(b) for b in blocks])
     pool = np.concatenate(blocks) if blocks else np.zeros((0, X.shape[1]))
     pool_labels = (np.concatenate(block_labels) if blocks else np.zeros(0, np.int64)) if labelled else None

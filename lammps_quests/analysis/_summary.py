@@ -46,7 +46,7 @@ class EntropySummary:
         return asdict(self)
 
 
-def summarize_from_dh(dh_self: np.ndarray, name: str, h: float) -> EntropySummary:
+def summarize_from_dh(dh_self: np.ndarray, name: str, bandwidth: float) -> EntropySummary:
     """Entropy summary from dH(x_j | X) of every row of X against X itself (nats)."""
     # imported here, not at module level: every LAMMPS rank that runs the monitor imports this
     # package, and scipy's sub-packages cost ~0.3 s of CPU there for nothing
@@ -68,12 +68,12 @@ def summarize_from_dh(dh_self: np.ndarray, name: str, h: float) -> EntropySummar
         log_n=log_n,
         efficiency=entropy / log_n if n > 1 else None,
         diversity=float(logsumexp(dh_self)),
-        bandwidth=float(h),
+        bandwidth=float(bandwidth),
     )
 
 
-def entropy_summary(X: np.ndarray, h: float = DEFAULT_BANDWIDTH, name: str = "", comm=None,
-                    progress=None, labels: np.ndarray | None = None, species=()) -> EntropySummary:
+def entropy_summary(X: np.ndarray, bandwidth: float = DEFAULT_BANDWIDTH, name: str = "", comm=None,
+                    progress=None, labels: np.ndarray | None = None, elements=()) -> EntropySummary:
     """Entropy, log n, efficiency and diversity of descriptors ``X`` (n, 2k-1) in Å^-1.
 
     Species-aware descriptors: ``species`` (element symbols) and ``labels`` (centre species of
@@ -81,19 +81,20 @@ def entropy_summary(X: np.ndarray, h: float = DEFAULT_BANDWIDTH, name: str = "",
     one summary per centre element.
     """
     X = check_descriptors(X, "X")
-    (value,), _ = check_bandwidths(h)
+    (value,), _ = check_bandwidths(bandwidth)
     description = f"entropy {name}".strip()
-    if not species:
-        return summarize_from_dh(self_delta_entropy_split(X, float(value), comm, progress, description), name, h)
+    if not elements:
+        dh_self = self_delta_entropy_split(X, float(value), comm, progress, description)
+        return summarize_from_dh(dh_self, name, bandwidth)
     dh_self = np.empty(len(X))
     parts = []
-    for number, symbol in enumerate(species):
+    for number, symbol in enumerate(elements):
         rows = np.flatnonzero(np.asarray(labels) == number)
         if rows.size:
             dh_self[rows] = self_delta_entropy_split(np.ascontiguousarray(X[rows]), float(value), comm, progress,
                                                      f"{description} [{symbol}]")
-            parts.append(summarize_from_dh(dh_self[rows], symbol, h))
-    return replace(summarize_from_dh(dh_self, name, h), per_species=tuple(parts))
+            parts.append(summarize_from_dh(dh_self[rows], symbol, bandwidth))
+    return replace(summarize_from_dh(dh_self, name, bandwidth), per_species=tuple(parts))
 
 
 def self_delta_entropy_split(X: np.ndarray, h: float, comm=None, progress=None,

@@ -32,7 +32,6 @@ Without an exception, drive the run with ``irun`` and stop when you like::
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.active import Structure
-from lammps_quests.monitor._monitor import Evaluation, Monitor, MonitorSettings
+from lammps_quests.monitor._monitor import Evaluation, Monitor
+from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.active._save_target import check_save_target
 from lammps_quests.ase._steps import calling_dynamics, check_interval
 from lammps_quests.errors import QuestsHalt
@@ -121,22 +121,16 @@ class QuestsMonitor:
         self.atoms = atoms
         self.reference = _as_reference(reference)
         check_structure(atoms)
-        settings = MonitorSettings(
-            bandwidth=None if bandwidth is None else _positive(bandwidth, "bandwidth"),
-            threshold=_finite(threshold, "threshold"),
-            halt_threshold=None if halt is None else _finite(halt, "halt"),
-            k=k, cutoff=cutoff, deduplicate=deduplicate,
-            fast_tol=None if fast is None else _fast_tol(fast), fast_decide=bool(decide),
-            **_save_settings(save, cut))
-        if decide and fast is None:
-            raise ValueError("decide only applies with fast=tol; give fast too")
-        self.monitor = Monitor(self.reference, settings, by="the monitor",
-                               species=atoms.get_chemical_symbols(), remedy=_ASE_REMEDY)
+        options = MonitorOptions(bandwidth=bandwidth, threshold=threshold, halt_threshold=halt, k=k, cutoff=cutoff,
+                                 deduplicate=deduplicate, fast=fast, decide=decide, **_save_options(save, cut))
+        self.options = options
+        self.monitor = Monitor(self.reference, options, by="the monitor",
+                               symbols=atoms.get_chemical_symbols(), remedy=_ASE_REMEDY)
         self.bandwidth = self.monitor.bandwidth
-        self.threshold = settings.threshold
-        self.halt = settings.halt_threshold
+        self.threshold = options.threshold
+        self.halt = options.halt_threshold
         self.saver = self.monitor.saver
-        self.save_path = None if settings.save_path is None else Path(settings.save_path)
+        self.save_path = None if options.save_path is None else Path(options.save_path)
         self.seeded = 0  # environments of earlier saves in the save file (same reference)
         self.save_target = None  # holds the save file's lock until close()
         if self.save_path is not None:  # checked at construction; earlier saves seed a restart
@@ -226,7 +220,7 @@ class QuestsMonitor:
         """Hand the frame to the saver; append what it keeps. Returns the structures saved."""
         atoms = self.atoms
         frame = Structure(
-            species=atoms.get_chemical_symbols(),
+            symbols=atoms.get_chemical_symbols(),
             positions=np.array(atoms.positions),
             cell=np.array(atoms.cell),
             pbc=np.array(atoms.pbc),
@@ -278,28 +272,19 @@ def check_structure(atoms) -> None:
         )
 
 
-def _save_settings(save, cut) -> dict:
-    """save_threshold, save_path and save_cut from the ``save=(t, FILE)`` and ``cut`` arguments."""
+def _save_options(save, cut) -> dict:
+    """save_threshold, save_path and save_cut from the ``save=(t, FILE)`` and ``cut`` arguments
+    (their values are checked by :class:`MonitorOptions`)."""
     if save is None:
-        if cut is not None:
-            raise ValueError("cut only applies with save=(threshold, file); give save too")
-        return {}
+        return {} if cut is None else {"save_cut": cut}
     if isinstance(save, (str, bytes, Path)) or not hasattr(save, "__len__") or len(save) != 2:
         raise ValueError(
             f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
         )
-    threshold, path = _finite(save[0], "save threshold"), Path(save[1])
+    path = Path(save[1])
     if not path.resolve().parent.is_dir():
         raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
-    return {"save_threshold": threshold, "save_path": str(path),
-            "save_cut": None if cut is None else _finite(cut, "cut")}
-
-
-def _fast_tol(value) -> float:
-    tol = _finite(value, "fast")
-    if not 0.0 < tol < 1.0:
-        raise ValueError(f"fast tolerance must be in (0, 1) nats, e.g. 1e-6; got {value!r}")
-    return tol
+    return {"save_threshold": save[0], "save_path": str(path), "save_cut": cut}
 
 
 def _as_reference(reference) -> Reference:
@@ -310,20 +295,3 @@ def _as_reference(reference) -> Reference:
     raise ValueError(
         f"reference must be a Reference or the path of a .qref file, got {type(reference).__name__}"
     )
-
-
-def _finite(value, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number of nats, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite (nats), got {value!r}")
-    return number
-
-
-def _positive(value, name: str) -> float:
-    number = _finite(value, name)
-    if number <= 0:
-        raise ValueError(f"{name} must be > 0 (Å^-1), got {value!r}")
-    return number

@@ -144,7 +144,7 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
                         reference_entropy=None if aware else cached_entropy(reference, bandwidth), comm=comm,
                         candidate_labels=candidate_labels if aware else None,
                         reference_labels=reference.species_labels if aware else None,
-                        n_species=len(reference.species) if aware else None, progress=bar.update)
+                        n_species=len(reference.elements) if aware else None, progress=bar.update)
     if not root:
         return
     if result.picks and output.exists():  # --force: replaced (check_outputs refused it otherwise)

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import click
 import numpy as np
-from click.core import ParameterSource
 
 from lammps_quests.cli import main
 from lammps_quests.cli._options import (CSV_NAMES, FRAMES_WITH_COLUMNS, PNG_NAMES, bandwidth_option, check_ase_output,
-                                       check_outputs, descriptor_options, dh_species_option, force_option,
-                                       frame_options, json_option, reference_option, species_option, user_errors)
+                                       check_outputs, descriptor_options, dh_elements_option, force_option,
+                                       frame_options, json_option, reference_option, elements_option, user_errors)
 from lammps_quests.core._defaults import DEFAULT_FAST_TOLERANCE
 
 
@@ -62,10 +61,10 @@ def _check_output_dir(*paths) -> None:
 @descriptor_options
 @bandwidth_option()
 @click.option("--together", is_flag=True, help="Pool all FILES into one dataset instead of one row per file.")
-@species_option
+@elements_option
 @json_option
 @user_errors
-def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json):
+def entropy_command(files, index, fmt, k, cutoff, elements, h, together, as_json):
     """Information entropy H, log n, efficiency H/log n and diversity D of datasets.
 
     One row per file (or one for all with --together); all values in nats. n is the number of
@@ -76,16 +75,16 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
       lammps-quests entropy train.xyz test.xyz
       lammps-quests entropy dump.melt.lammpstrj --index '::10' --json
       mpirun -np 2 lammps-quests entropy big.xyz
-      lammps-quests entropy inp.xyz --species auto     # plus one row per centre element
+      lammps-quests entropy inp.xyz --elements auto     # plus one row per centre element
     """
     from lammps_quests.analysis import entropy_summary, read_datasets
 
     comm = _comm()
     groups = [list(files)] if together else [[path] for path in files]
     rows = []
-    for data in read_datasets(groups, index=index, k=k, cutoff=cutoff, format=fmt, comm=comm, species=species):
+    for data in read_datasets(groups, index=index, k=k, cutoff=cutoff, format=fmt, comm=comm, elements=elements):
         rows.append(entropy_summary(data.descriptors, h, name=data.name, comm=comm,
-                                    labels=data.labels, species=data.species))
+                                    labels=data.labels, elements=data.elements))
     if not _is_root(comm):
         return
     if as_json:
@@ -114,26 +113,26 @@ def entropy_command(files, index, fmt, k, cutoff, species, h, together, as_json)
                    "(~/.cache/lammps-quests), never beside the reference.")
 @click.option("--epsilon", type=float, default=0.1, show_default=True,
               help="Search breadth of the approximate neighbour queries (with --approx).")
-@click.option("--index-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to store/read the --approx index instead of the user's cache directory "
-                   "(never the reference's directory; loaded only if private to you).")
-@click.option("--fast", is_flag=True,
+@click.option("--ann-index-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to store/read the --approx (nearest-neighbour) index instead of the user's "
+                   "cache directory (never the reference's directory; loaded only if private to you).")
+@click.option("--fast", type=float, default=None, metavar="TOL",
               help="Use the reference's fast index (REF.qidx, from `lammps-quests reference index "
                    "REF`): skips reference clusters that provably do not matter; exact dH <= "
-                   "result <= exact dH + TOL.")
+                   f"result <= exact dH + TOL nats (e.g. --fast {DEFAULT_FAST_TOLERANCE:g}).")
 @force_option
-@click.option("--tol", type=float, default=DEFAULT_FAST_TOLERANCE, show_default=True,
-              help="With --fast: largest excess over the exact dH, nats.")
-@click.option("--decide", "decide", type=float, multiple=True, metavar="T",
-              help="With --fast: certify only the decisions dH > T (repeatable; 0 is always "
-                   "included, for the fraction dH>0): values above the smallest T stay within "
-                   "TOL of exact, values at or below it become upper bounds (column dH_bound = 1 "
-                   "in --out); much faster where most atoms are below every T.")
-@dh_species_option
+@click.option("--decide", is_flag=True,
+              help="With --fast: certify only the decisions dH > 0 and dH > T for every --threshold T: "
+                   "values above the smallest of them stay within TOL of exact, values at or below "
+                   "it become upper bounds (column dH_bound = 1 in --out); much faster where most "
+                   "atoms are below every threshold.")
+@click.option("--threshold", "thresholds", type=float, multiple=True, metavar="T",
+              help="With --decide: also certify the decision dH > T, nats (repeatable).")
+@dh_elements_option
 @json_option
 @user_errors
-def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index_file, fast, tol, decide,
-               species, as_json, force):
+def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, ann_index_file, fast, decide,
+               thresholds, elements, as_json, force):
     """Per-atom differential entropy dH of FILES against a reference (nats).
 
     dH > 0: the environment lies outside the reference (extrapolation). Prints the number of
@@ -144,43 +143,44 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
     Examples:
       lammps-quests dh dump.melt.lammpstrj -r cu_fcc.qref -o dh.lammpstrj
       lammps-quests dh test.xyz -r train.qref --approx 10 --json
-      lammps-quests dh test.xyz -r big.qref --fast --decide 0
+      lammps-quests dh test.xyz -r big.qref --fast 1e-6 --decide
       mpirun -np 2 lammps-quests dh big.xyz -r train.qref
     """
     from lammps_quests.analysis import dh_against_reference, dh_summary, load_reference, read_dataset
 
-    _check_output_dir(out, index_file)
+    _check_output_dir(out, ann_index_file)
     check_outputs([out], [*files, reference_path], force, names=FRAMES_WITH_COLUMNS)
     comm = _comm()
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt, comm=comm,
-                        species=reference.species or None, elements=_elements(reference, species))
+                        elements=reference.elements or None, type_elements=_type_elements(reference, elements))
     h = reference.bandwidth if h is None else h
-    if decide and not fast:
-        raise click.UsageError("--decide needs --fast")
-    if not fast and click.get_current_context().get_parameter_source("tol") != ParameterSource.DEFAULT:
-        raise click.UsageError("--tol needs --fast (exact dH has no tolerance)")
-    thresholds = sorted({0.0, *decide}) if decide else None
-    values = dh_against_reference(data.descriptors, reference, h=h, approx=approx, epsilon=epsilon,
-                                  index_file=index_file, comm=comm, fast=fast, tol=tol, decide=thresholds,
-                                  y_labels=data.labels)
+    if decide and fast is None:
+        raise click.UsageError("--decide needs --fast TOL")
+    if thresholds and not decide:
+        raise click.UsageError("--threshold needs --decide (and --fast TOL)")
+    thresholds = sorted({0.0, *thresholds})
+    values = dh_against_reference(data.descriptors, reference, bandwidth=h, approx=approx, epsilon=epsilon,
+                                  ann_index_file=ann_index_file, comm=comm, fast=fast, decide=decide,
+                                  thresholds=thresholds, y_labels=data.labels)
+    thresholds = thresholds if decide else None
     if not _is_root(comm):
         return
     summary = {"files": [str(p) for p in files], "reference": str(reference_path),
-               **dh_summary(values, h, approx, data.labels, data.species), "mpi_ranks": _ranks(comm)}
-    if fast:
-        summary.update(fast=True, tol=tol, decide=thresholds)
+               **dh_summary(values, h, approx, data.labels, data.elements), "mpi_ranks": _ranks(comm)}
+    if fast is not None:
+        summary.update(fast=fast, decide=decide, thresholds=thresholds)
     if out is not None:
-        _write_values(out, data.frames, values, tol if fast else None, thresholds)
+        _write_values(out, data.frames, values, fast, thresholds)
         summary["out"] = str(out)
     if as_json:
         _print_json(summary)
         return
     kind = "exact" if approx is None else f"approximate, M = {approx} (upper bound)"
-    if fast:
-        kind = (f"fast, within {tol:g} nats of exact" if not decide else
+    if fast is not None:
+        kind = (f"fast, within {fast:g} nats of exact" if not decide else
                 f"fast, decisions dH > {', '.join(f'{t:g}' for t in thresholds)} certified; within "
-                f"{tol:g} nats of exact above {min(thresholds):g}, upper bounds at or below")
+                f"{fast:g} nats of exact above {min(thresholds):g}, upper bounds at or below")
     click.echo(f"dH against {reference_path} ({kind}, h = {h:g} Å^-1)")
     click.echo(f"  atoms:          {summary['n']}")
     click.echo(f"  max dH:         {summary['max']:.6f} nats")
@@ -195,29 +195,29 @@ def dh_command(files, reference_path, index, fmt, h, out, approx, epsilon, index
         click.echo(f"  per-atom dH written to {out} (column dH{bounds})")
 
 
-def _write_values(out, frames, values, fast_tol, thresholds) -> None:
+def _write_values(out, frames, values, fast, thresholds) -> None:
     """Write the frames with column dH and, in decide mode, dH_bound (1: upper bound only);
     extended-XYZ frames also get the info ``dH_values`` saying what the values are."""
     from lammps_quests.analysis import write_frames_with_columns
     from lammps_quests.dh._reference_dh import bound_mask, values_note
 
     columns = {"dH": values}
-    bound = bound_mask(values, thresholds) if fast_tol is not None else None
+    bound = bound_mask(values, thresholds) if fast is not None else None
     if bound is not None:
         columns["dH_bound"] = bound.astype(np.int64)
-    if fast_tol is not None:
+    if fast is not None:
         for frame in frames:
-            frame.info["dH_values"] = values_note(fast_tol, thresholds)
+            frame.info["dH_values"] = values_note(fast, thresholds)
     write_frames_with_columns(out, frames, columns)
 
 
-def _elements(reference, species):
+def _type_elements(reference, elements):
     """What names the atom types of the inputs against ``reference``: for a species-aware one
-    the user's --species, else 'auto' (the files' elements, never the reference's species order);
+    the user's --elements, else 'auto' (the files' elements, never the reference's elements order);
     None (elements do not matter) for a species-agnostic one."""
-    if not reference.species:
+    if not reference.elements:
         return None
-    return species or "auto"
+    return elements or "auto"
 
 
 # --------------------------------------------------------------------------------- overlap
@@ -231,10 +231,10 @@ def _elements(reference, species):
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a heatmap (640 x 480 PNG).")
 @force_option
-@species_option
+@elements_option
 @json_option
 @user_errors
-def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path, as_json, force):
+def overlap_command(files, index, fmt, k, cutoff, elements, h, csv_path, png_path, as_json, force):
     """Overlap matrix of datasets: entry (row A, column B) = fraction of A with dH(a | B) <= 0.
 
     The diagonal is 1 (a set covers itself); disjoint sets give 0. Needs two or more FILES.
@@ -253,10 +253,10 @@ def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path
     check_outputs([csv_path, png_path], files, force, names={csv_path: CSV_NAMES, png_path: PNG_NAMES})
     comm = _comm()
     datasets = read_datasets([[path] for path in files], index=index, k=k, cutoff=cutoff, format=fmt, comm=comm,
-                             species=species)
+                             elements=elements)
     names = [data.name for data in datasets]
     matrix = overlap_matrix([data.descriptors for data in datasets], h, names=names, comm=comm,
-                            labels=[data.labels for data in datasets], species=datasets[0].species)
+                            labels=[data.labels for data in datasets], elements=datasets[0].elements)
     if not _is_root(comm):
         return
     if csv_path:
@@ -288,10 +288,10 @@ def overlap_command(files, index, fmt, k, cutoff, species, h, csv_path, png_path
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a plot of H against N with the fit (640 x 480 PNG).")
 @force_option
-@species_option
+@elements_option
 @json_option
 @user_errors
-def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, smallest, repeats, seed,
+def learning_curve_command(files, index, fmt, k, cutoff, elements, h, points, smallest, repeats, seed,
                            csv_path, png_path, as_json, force):
     """Entropy against number of environments and its asymptote (paper Eq. 9).
 
@@ -309,7 +309,7 @@ def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, sma
     _serial_only("learning-curve")
     _check_output_dir(csv_path, png_path)
     check_outputs([csv_path, png_path], files, force, names={csv_path: CSV_NAMES, png_path: PNG_NAMES})
-    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
+    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, elements=elements)
     sizes = default_sizes(len(data.descriptors), points, smallest)
     needed = 2 * DISCARD + 3
     if sizes.size < needed:
@@ -317,8 +317,8 @@ def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, sma
             f"{data.name} gives only {sizes.size} distinct subset sizes between {sizes[0]} and "
             f"{len(data.descriptors)} environments; the Eq. 9 fit drops {DISCARD} at each end and needs "
             f"{needed}: raise --points, lower --smallest, or use more frames")
-    curve = entropy_curve(data.descriptors, sizes, repeats=repeats, seed=seed, h=h, labels=data.labels,
-                          n_species=len(data.species))
+    curve = entropy_curve(data.descriptors, sizes, repeats=repeats, seed=seed, bandwidth=h, labels=data.labels,
+                          n_species=len(data.elements))
     try:
         fit = fit_eq9(curve.sizes, curve.mean)
     except RuntimeError as error:  # curve_fit did not converge
@@ -357,10 +357,10 @@ def learning_curve_command(files, index, fmt, k, cutoff, species, h, points, sma
 @frame_options
 @descriptor_options
 @bandwidth_option()
-@species_option
+@elements_option
 @json_option
 @user_errors
-def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, species, h, as_json, force):
+def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, elements, h, as_json, force):
     """Keep a fraction of the frames of FILES and report the entropy kept.
 
     \b
@@ -375,9 +375,9 @@ def compress_command(files, fraction, method, out, seed, index, fmt, k, cutoff, 
     _check_output_dir(out)
     check_ase_output(out)
     check_outputs([out], files, force)
-    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, species=species)
-    result = compress(data.descriptors, data.frame_sizes, fraction, method=method, h=h, seed=seed,
-                      labels=data.labels, n_species=len(data.species))
+    data = read_dataset(files, index=index, k=k, cutoff=cutoff, format=fmt, elements=elements)
+    result = compress(data.descriptors, data.frame_sizes, fraction, method=method, bandwidth=h, seed=seed,
+                      labels=data.labels, n_species=len(data.elements))
     ase.io.write(out, [data.frames[i] for i in result.selected])
     report = {"dataset": data.name, "out": str(out), "bandwidth": h, **result.as_dict()}
     if as_json:
@@ -438,9 +438,9 @@ def clusters_command(files, reference_path, index, fmt, h, edge, csv_path, dist_
                   names={out: FRAMES_WITH_COLUMNS, csv_path: CSV_NAMES, dist_path: CSV_NAMES, png_path: PNG_NAMES})
     reference = load_reference(reference_path)
     data = read_dataset(files, index=index, k=reference.k, cutoff=reference.cutoff, format=fmt,
-                        species=reference.species or None, elements=_elements(reference, None))
+                        elements=reference.elements or None, type_elements=_type_elements(reference, None))
     h = reference.bandwidth if h is None else h
-    values = dh_against_reference(data.descriptors, reference, h=h, y_labels=data.labels)
+    values = dh_against_reference(data.descriptors, reference, bandwidth=h, y_labels=data.labels)
     clusters = [frame_clusters(frame, frame_values, cutoff=edge)
                 for frame, frame_values in zip(data.frames, split_per_frame(values, data.frames))]
     sizes, counts = size_distribution(clusters)

@@ -29,26 +29,26 @@ def descriptor_options(function):
                         help="Neighbours per descriptor (descriptor width 2k-1).")(function)
 
 
-def species_option(function):
-    """--species auto|El1,El2,...: species-aware descriptors (None: species-agnostic)."""
+def elements_option(function):
+    """--elements auto|El1,El2,...: species-aware descriptors (None: species-agnostic)."""
     return click.option(
-        "--species", default=None, metavar="auto|El1,El2,...",
+        "--elements", default=None, metavar="auto|El1,El2,...",
         help="Species-aware descriptors: 'auto' takes the elements of the inputs (sorted), or give the "
              "ordered list, e.g. In,P; environments are then compared only with environments centred on "
              "the same element. " + TYPES_HELP,
     )(function)
 
 
-#: how --species treats a LAMMPS dump without an element column (the rule of formats.type_symbols)
+#: how --elements treats a LAMMPS dump without an element column (the rule of formats.type_symbols)
 TYPES_HELP = ("A LAMMPS dump without an element column numbers its atom types: the list then names "
               "types 1, 2, ... in type-id order (as fix quests's elements keyword), and 'auto' is an "
               "error (or dump with dump_modify ID element In P).")
 
 
-def dh_species_option(function):
-    """dh's --species: the elements of numbered atom types; the species list is the reference's."""
+def dh_elements_option(function):
+    """dh's --elements: the elements of numbered atom types; the elements list is the reference's."""
     return click.option(
-        "--species", default=None, metavar="auto|El1,El2,...",
+        "--elements", default=None, metavar="auto|El1,El2,...",
         help="With a species-aware reference: where the atoms' elements come from. 'auto' (default): "
              "from the files. " + TYPES_HELP.replace("A LAMMPS dump", "For a LAMMPS dump", 1)
              + " Ignored with a species-agnostic reference.",

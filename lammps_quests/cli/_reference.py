@@ -36,7 +36,7 @@ def reference() -> None:
 @frame_options
 @descriptor_options
 @bandwidth_option(dest="bandwidth", help="Default kernel bandwidth in Å^-1 stored with the reference.")
-@click.option("--species", "species", default=None, metavar="auto|El1,El2,...",
+@click.option("--elements", "elements", default=None, metavar="auto|El1,El2,...",
               help="Species-aware descriptors: 'auto' takes the elements of FILES (sorted), or "
                    "give the ordered list, e.g. In,P. Without it the descriptors see geometry only. "
                    + TYPES_HELP)
@@ -47,7 +47,7 @@ def reference() -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON (the file's header, the threshold guidance, the fast index) instead of text.")
 def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: int,
-          cutoff: float, bandwidth: float, species: str | None, force: bool,
+          cutoff: float, bandwidth: float, elements: str | None, force: bool,
           fast_index: bool | None, as_json: bool) -> None:
     """Compute descriptors of all atoms in FILES and save them to OUT.
 
@@ -63,29 +63,29 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
       fix q all quests 100 cu_fcc.qref threshold 0.0
     \b
     A compound, species-aware (the fix then maps atom types to elements):
-      lammps-quests reference build inp.qref dump.inp_300K.lammpstrj --species auto
+      lammps-quests reference build inp.qref dump.inp_300K.lammpstrj --elements auto
     """
     from lammps_quests.formats._reference import Reference
     from lammps_quests.formats._structures import read_frames
 
     check_outputs([out], files, force, names=REFERENCE_NAMES)
     try:
-        frames, sources = read_frames(files, index=index, format=fmt, elements=species)
+        frames, sources = read_frames(files, index=index, format=fmt, elements=elements)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     n_atoms = sum(len(frame) for frame in frames)
-    mode = "species-aware" if species else "species-agnostic"
+    mode = "species-aware" if elements else "species-agnostic"
     click.echo(f"read {len(frames)} frame(s), {n_atoms} atoms from {len(files)} file(s); "
                f"computing {mode} descriptors (k = {k}, cutoff {cutoff:g} Å)", err=True)
     from lammps_quests.analysis._progress import progress_bar
 
-    if not species:
+    if not elements:
         click.echo("then the threshold guidance: leave-one-out dH of the environments (cached in OUT)", err=True)
     try:
         with progress_bar(n_atoms, "descriptors", unit="atom") as bar, \
-                progress_bar(_guidance_rows(frames, species), "threshold guidance", unit="env") as guidance:
+                progress_bar(_guidance_rows(frames, elements), "threshold guidance", unit="env") as guidance:
             ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                  species=species, progress=bar.update, guidance_progress=guidance.update)
+                                  elements=elements, progress=bar.update, guidance_progress=guidance.update)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)  # Reference.build cached the threshold guidance in the header
@@ -104,13 +104,13 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
                      "threshold_guidance": _guidance_data(ref), "fast_index": built})
 
 
-def _guidance_rows(frames, species) -> int:
+def _guidance_rows(frames, elements) -> int:
     """Rows the threshold guidance of Reference.build computes: per element when species-aware."""
     from collections import Counter
 
     from lammps_quests.core._threshold import rows_used
 
-    if not species:
+    if not elements:
         return rows_used(sum(len(frame) for frame in frames))
     counts = Counter(symbol for frame in frames for symbol in frame.get_chemical_symbols())
     return sum(rows_used(n) for n in counts.values())

@@ -3,7 +3,8 @@
 * ``DEFAULT_K``: neighbours per descriptor (descriptor width 2k - 1).
 * ``DEFAULT_CUTOFF``: descriptor cutoff radius, Å.
 * ``DEFAULT_BANDWIDTH``: Gaussian kernel bandwidth h, Å^-1 (the paper's choice).
-* ``DEFAULT_FAST_TOLERANCE``: largest excess of the fast dH over the exact dH, nats.
+* ``DEFAULT_FAST_TOLERANCE``: largest excess of an approximate dH (the fast index's, the mixed
+  precision kernel's) over the exact float64 dH, nats.
 """
 
 DEFAULT_K = 32

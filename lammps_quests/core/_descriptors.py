@@ -1,15 +1,17 @@
 """QUESTS descriptors of whole structures: ASE frames, raw arrays (positions, cell, pbc) or points.
 
+One family, one argument order: what is described (frames; positions, cell, pbc; or centres,
+points, self_index), then ``k``, ``cutoff`` (Å) and ``rows``, then the species as keywords.
 Image building (:func:`lammps_quests.core.periodic_images`) runs in front of the one neighbour
-kernel (:func:`lammps_quests.core._neighbors.descriptors_from_points`).
+kernel.
 
-Species are a parameter, not a second set of functions: frames take ``species`` (the ordered
-element symbols; each atom's symbol gives its species), arrays and points take ``labels`` (species
-numbers 0..S-1) with ``n_species`` = S. Given them, the descriptors are the species-aware ones of
-:mod:`lammps_quests.core._species`, width (S + 1)(2k - 1); without them (or with S = 1) the plain
-QUESTS descriptors, width 2k - 1, bit for bit. The centre species of every row is a separate
-array: :func:`species_labels` (frames) or the ``labels`` given (arrays). Old names
-(``species_descriptors``, ``species_descriptors_from_arrays``) remain as documented aliases.
+Species are a parameter, not a second set of functions: frames take ``elements`` (the ordered
+element symbols; each atom's chemical symbol gives its species), arrays and points take
+``labels`` (species numbers 0..S-1) with ``n_species`` = S. Given them, the descriptors are the
+species-aware ones of :mod:`lammps_quests.core._species`, width (S + 1)(2k - 1); without them
+(``elements=None``, ``labels=None``: species-agnostic) the plain QUESTS descriptors, width
+2k - 1, bit for bit (also with S = 1). The centre species of every row is a separate array:
+:func:`species_labels` (frames) or the ``labels`` given (arrays).
 """
 
 from __future__ import annotations
@@ -20,15 +22,13 @@ import numpy as np
 
 from ._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from ._images import periodic_images
-from ._neighbors import descriptors_from_points as _agnostic_from_points
-from ._species import (check_labels, check_species_count, empty_species_descriptors, species_descriptor_width,
-                      species_descriptors_from_points, species_numbers)
+from ._neighbors import agnostic_descriptors
+from ._species import (check_labels, check_species_count, descriptor_width, empty_species_descriptors,
+                      species_aware_descriptors, species_numbers)
 from ._validation import check_cutoff, check_k, check_positions
 
-
-def descriptor_width(k: int, n_species: int = 1) -> int:
-    """Columns of a descriptor with k neighbours: 2k - 1, or (S + 1)(2k - 1) for S >= 2 species."""
-    return species_descriptor_width(k, n_species)
+__all__ = ["descriptor_width", "descriptors", "descriptors_from_arrays", "descriptors_from_points",
+           "species_labels"]
 
 
 def descriptors_from_points(
@@ -59,9 +59,14 @@ def descriptors_from_points(
     if labels is None:
         if n_species not in (None, 1):
             raise ValueError("n_species needs labels: the species number of every point")
-        return _agnostic_from_points(centers, points, self_index, k, cutoff)
-    return species_descriptors_from_points(centers, points, labels, _species_count(n_species), self_index,
-                                           k, cutoff)
+        return agnostic_descriptors(centers, points, self_index, k, cutoff)
+    n_species = _species_count(n_species)
+    points = check_positions(points, "neighbour positions")
+    labels = check_labels(labels, len(points), n_species, "point labels")
+    if self_index is None:
+        self_index = np.arange(len(centers), dtype=np.int64)
+    self_index = np.ascontiguousarray(self_index, dtype=np.int64)
+    return species_aware_descriptors(centers, points, labels, n_species, self_index, k, cutoff)
 
 
 def _species_count(n_species) -> int:
@@ -113,12 +118,12 @@ def descriptors_from_arrays(
     points, image_of = periodic_images(positions, cell, pbc, cutoff)
     own = np.arange(first, last, dtype=np.int64)
     if labels is None:
-        return _agnostic_from_points(points[first:last], points, own, k, cutoff)
-    return species_descriptors_from_points(points[first:last], points, labels[image_of], n_species, own, k, cutoff)
+        return agnostic_descriptors(points[first:last], points, own, k, cutoff)
+    return species_aware_descriptors(points[first:last], points, labels[image_of], n_species, own, k, cutoff)
 
 
 def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
-                rows: tuple[int, int] | None = None, *, species=None) -> np.ndarray:
+                rows: tuple[int, int] | None = None, *, elements=None) -> np.ndarray:
     """Descriptors of all atoms of one ``ase.Atoms`` or a sequence of them, in order.
 
     Args:
@@ -128,9 +133,9 @@ def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
         cutoff: cutoff radius, Å.
         rows: (start, stop): keep only rows start..stop-1 of the result, computing no others
             (how MPI ranks share out the atoms of a dataset).
-        species: None for species-agnostic descriptors, or the ordered element symbols (S of
-            them) for species-aware ones; every atom's symbol must be among them. The centre
-            species of the rows: :func:`species_labels` with the same arguments.
+        elements: None for species-agnostic descriptors, or the ordered element symbols (S of
+            them) for species-aware ones; every atom's chemical symbol must be among them. The
+            centre species of the rows: :func:`species_labels` with the same arguments.
 
     Returns:
         (total atoms, descriptor_width(k, S)) float64 array in Å^-1, frame then atom order.
@@ -138,47 +143,32 @@ def descriptors(frames, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
     frames = _as_frame_list(frames)
     k = check_k(k)
     cutoff = check_cutoff(cutoff)
-    species = None if species is None else list(species)
+    elements = None if elements is None else list(elements)
     start, stop = (0, sum(len(atoms) for atoms in frames)) if rows is None else rows
     blocks, offset = [], 0
     for atoms in frames:
         n = len(atoms)
         if start < offset + n and offset < stop:
-            labels = None if species is None else species_numbers(atoms.get_chemical_symbols(), species)
+            labels = None if elements is None else species_numbers(atoms.get_chemical_symbols(), elements)
             blocks.append(descriptors_from_arrays(
                 atoms.positions, np.asarray(atoms.cell), atoms.pbc, k, cutoff, rows=(start - offset, stop - offset),
-                labels=labels, n_species=None if species is None else len(species)))
+                labels=labels, n_species=None if elements is None else len(elements)))
         offset += n
     if not blocks:
-        return empty_species_descriptors(k, 1 if species is None else len(species))
+        return empty_species_descriptors(k, 1 if elements is None else len(elements))
     return np.concatenate(blocks)
 
 
-def species_labels(frames, species, rows: tuple[int, int] | None = None) -> np.ndarray:
-    """Centre species number (index in ``species``, the ordered element symbols) of every atom
-    of ``frames``, in the row order of :func:`descriptors` (``rows`` likewise); int64.
+def species_labels(frames, elements, rows: tuple[int, int] | None = None) -> np.ndarray:
+    """Centre species number (index in ``elements``, the ordered element symbols) of every
+    atom of ``frames``, in the row order of :func:`descriptors` (``rows`` likewise); int64.
 
-    An element not in ``species`` is a ValueError naming it."""
+    An element not in ``elements`` is a ValueError naming it."""
     frames = _as_frame_list(frames)
-    species = list(species)
-    labels = [species_numbers(atoms.get_chemical_symbols(), species) for atoms in frames]
+    elements = list(elements)
+    labels = [species_numbers(atoms.get_chemical_symbols(), elements) for atoms in frames]
     labels = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
     return labels if rows is None else labels[max(int(rows[0]), 0):max(int(rows[1]), 0)]
-
-
-def species_descriptors_from_arrays(positions, labels, n_species: int, cell=None, pbc=False, k: int = DEFAULT_K,
-                                    cutoff: float = DEFAULT_CUTOFF, rows=None) -> np.ndarray:
-    """Alias: ``descriptors_from_arrays(positions, cell, pbc, k, cutoff, rows, labels=labels,
-    n_species=n_species)``."""
-    return descriptors_from_arrays(positions, cell, pbc, k, cutoff, rows, labels=labels, n_species=n_species)
-
-
-def species_descriptors(frames, species, k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
-                        rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Alias: ``(descriptors(frames, k, cutoff, rows, species=species),
-    species_labels(frames, species, rows))``."""
-    return (descriptors(frames, k, cutoff, rows, species=species),
-            species_labels(frames, species, rows))
 
 
 def _as_frame_list(frames) -> list:

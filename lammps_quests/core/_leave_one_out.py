@@ -21,7 +21,7 @@ _BLOCK = 1024
 _PROGRESS_ROWS = 8192  # rows per kernel-sum call: large enough to keep every thread busy
 
 
-def leave_one_out_log_sums(X, h: float, rows=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def leave_one_out_log_sums(X, bandwidth: float, rows=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(log S_i with self, log S_i without self) for ``rows`` of X (default all), nats.
 
     X : (n, d) descriptors, Å^-1; h : bandwidth, Å^-1; rows : row indices (sorted or not);
@@ -29,7 +29,7 @@ def leave_one_out_log_sums(X, h: float, rows=None, progress=None) -> tuple[np.nd
     Work: len(rows) x n kernel pairs, plus (isolated rows) x n for the recomputed ones.
     """
     X = check_descriptors(X, "X")
-    (h_value,), _ = check_bandwidths(h)
+    (h_value,), _ = check_bandwidths(bandwidth)
     inv = np.array([1.0 / (2.0 * h_value * h_value)])
     rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.int64)
     with_self = np.empty(len(rows))

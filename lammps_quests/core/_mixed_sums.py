@@ -54,13 +54,13 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from ._defaults import DEFAULT_FAST_TOLERANCE
 from ._jit import cached_njit
 from ._kernel_sums import _NEGLIGIBLE, _exp_neg, _row_minimum, _single_threaded_blas, log_kernel_sums
 
 ROW_BLOCK = 512  # query rows per block
 COL_BLOCK = 4096  # reference rows per block: 512 x 4096 x (8 + 4) B = 24 MiB of products
 SPLIT_STEP = 8  # candidate head widths r are multiples of this
-DEFAULT_TOLERANCE = 1e-6  # nats
 SPLIT_QUANTILE = 0.99  # the split keeps the bound below tol / 4 for this fraction of the reference
 _U32 = 2.0 ** -24
 _U64 = 2.0 ** -53
@@ -229,7 +229,7 @@ def row_bounds(Yr: np.ndarray, prepared_ref: MixedReference, r: int, scale: floa
 
 
 def mixed_log_kernel_sums(Y: np.ndarray, ref: MixedReference, inv_2h2: np.ndarray,
-                          tol: float = DEFAULT_TOLERANCE, stats: dict | None = None) -> np.ndarray:
+                          tol: float = DEFAULT_FAST_TOLERANCE, stats: dict | None = None) -> np.ndarray:
     """log sum_i exp(-|y - x_i|^2 inv_2h2[h]) for every row of Y: shape (ny, nh), each value
     within ``tol`` nats of the float64 kernel's (module docstring).
 

@@ -27,19 +27,15 @@ from ._validation import check_cutoff, check_k, check_positions
 DESCRIPTOR_VERSION = 1
 
 
-def descriptor_width(k: int) -> int:
-    """Number of columns of a descriptor with k neighbours: k values of X1, k - 1 of X2."""
-    return 2 * k - 1
-
-
-def descriptors_from_points(
+def agnostic_descriptors(
     centers: np.ndarray,
     points: np.ndarray,
     self_index: np.ndarray | None = None,
     k: int = DEFAULT_K,
     cutoff: float = DEFAULT_CUTOFF,
 ) -> np.ndarray:
-    """QUESTS descriptors of ``centers`` given every candidate neighbour in ``points``.
+    """Species-agnostic QUESTS descriptors of ``centers`` given every candidate neighbour in
+    ``points``: the kernel behind :func:`lammps_quests.core._descriptors.descriptors_from_points`.
 
     Args:
         centers: (nc, 3) array, Å. Positions of the atoms whose environments are described.
@@ -67,7 +63,7 @@ def descriptors_from_points(
         raise ValueError(f"self_index must have one entry per centre ({len(centers)}), got {self_index.shape}")
     if len(self_index) and (self_index.max() >= len(points) or self_index.min() < -1):
         raise ValueError("self_index entries must be rows of points, or -1")
-    out = np.zeros((len(centers), descriptor_width(k)), dtype=np.float64)
+    out = np.zeros((len(centers), 2 * k - 1), dtype=np.float64)  # X1: k columns, X2: k - 1
     if len(centers) == 0:
         return out
     if len(points) == 0:

@@ -69,27 +69,19 @@ import numpy as np
 from ._defaults import DEFAULT_FAST_TOLERANCE
 from ._jit import cached_njit
 from ._kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
+from ._validation import check_fast
 
 QUERY_BLOCK = 1024  # queries per block (more queries of a block share a cluster)
 # With a threshold: undecided queries sum this many more clusters (largest bounds first) per
 # round, rechecking after each, before the tolerance step sums everything that may matter.
 DECISION_ROUNDS = (2, 8, 32)
 GEMM_QUERIES = 8  # queries of a block needing one cluster above which a matrix product pays
-DEFAULT_TOLERANCE = DEFAULT_FAST_TOLERANCE  # nats
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
 _DISTANCE_SLACK = 1e-12
 
 
-def check_tolerance(tol) -> float:
-    """Tolerance in nats: a finite number with 0 < tol < 1."""
-    value = float(tol)
-    if not (math.isfinite(value) and 0.0 < value < 1.0):
-        raise ValueError(f"the fast dH tolerance must be a number of nats in (0, 1), e.g. 1e-6; got {tol!r}")
-    return value
-
-
-def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERANCE,
+def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_FAST_TOLERANCE,
                            threshold: float | None = None, stats: dict | None = None) -> np.ndarray:
     """log S(y) (= -dH) for every row of ``Y`` (Å^-1) against the clustered reference ``index``.
 
@@ -107,7 +99,7 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_TOLERA
     Returns:
         (n,) log S per query.
     """
-    tol = check_tolerance(tol)
+    tol = check_fast(tol)
     if threshold is not None:
         threshold = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
     Y = np.ascontiguousarray(Y, dtype=np.float64)

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._defaults import DEFAULT_CUTOFF, DEFAULT_K
-from ._neighbors import descriptor_width, descriptors_from_points
+from ._neighbors import agnostic_descriptors
 
 
-def species_descriptor_width(k: int, n_species: int) -> int:
-    """Columns of a species-aware descriptor: (S + 1)(2k - 1) for S >= 2, 2k - 1 for S = 1."""
+def descriptor_width(k: int, n_species: int = 1) -> int:
+    """Columns of a descriptor with k neighbours: 2k - 1 (k values of X1, k - 1 of X2), or
+    (S + 1)(2k - 1) for S >= 2 species."""
     n_species = check_species_count(n_species)
-    return descriptor_width(k) * (1 + n_species if n_species >= 2 else 1)
+    return (2 * k - 1) * (1 + n_species if n_species >= 2 else 1)
 
 
 def check_species_count(n_species) -> int:
@@ -52,45 +52,24 @@ def check_labels(labels, n: int, n_species: int, name: str = "species labels") -
     return array
 
 
-def species_descriptors_from_points(
-    centers: np.ndarray,
-    points: np.ndarray,
-    point_species: np.ndarray,
-    n_species: int,
-    self_index: np.ndarray | None = None,
-    k: int = DEFAULT_K,
-    cutoff: float = DEFAULT_CUTOFF,
-) -> np.ndarray:
-    """Species-aware descriptors of ``centers`` given every candidate neighbour in ``points``.
-
-    The kernel behind ``descriptors_from_points(..., labels=, n_species=)`` of
-    :mod:`lammps_quests.core._descriptors` (the public name; this one is kept for old callers).
-
-    Args:
-        centers, points, self_index, k, cutoff: as for
-            :func:`lammps_quests.core._neighbors.descriptors_from_points` (Å).
-        point_species: (np,) ints, species number (0..S-1) of every point.
-        n_species: S, the number of species of the reference the descriptors are compared with.
+def species_aware_descriptors(centers, points, point_labels: np.ndarray, n_species: int,
+                              self_index: np.ndarray, k: int, cutoff: float) -> np.ndarray:
+    """Blocks 0..S of the species-aware descriptors (module docstring) from the one neighbour
+    kernel; arguments checked by :func:`lammps_quests.core._descriptors.descriptors_from_points`.
 
     Returns:
         (nc, (S + 1)(2k - 1)) float64 array in Å^-1 (for S = 1, the agnostic (nc, 2k - 1) one).
     """
-    n_species = check_species_count(n_species)
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    point_species = check_labels(point_species, len(points), n_species, "point species")
-    if self_index is None:
-        self_index = np.arange(len(centers), dtype=np.int64)
-    self_index = np.ascontiguousarray(self_index, dtype=np.int64)
-    everything = descriptors_from_points(centers, points, self_index, k, cutoff)
+    everything = agnostic_descriptors(centers, points, self_index, k, cutoff)
     if n_species == 1:
         return everything
     width = everything.shape[1]
     out = np.empty((len(everything), width * (1 + n_species)), dtype=np.float64)
     out[:, :width] = everything
     for s in range(n_species):
-        sub_points, sub_self = _sublattice(points, point_species == s, self_index)
+        sub_points, sub_self = _sublattice(points, point_labels == s, self_index)
         block = slice(width * (1 + s), width * (2 + s))
-        out[:, block] = descriptors_from_points(centers, sub_points, sub_self, k, cutoff)
+        out[:, block] = agnostic_descriptors(centers, sub_points, sub_self, k, cutoff)
     return out
 
 
@@ -104,29 +83,30 @@ def _sublattice(points: np.ndarray, keep: np.ndarray, self_index: np.ndarray):
     return np.ascontiguousarray(points[keep]), sub_self
 
 
-def species_numbers(symbols, species) -> np.ndarray:
-    """Species number (index in ``species``) of every symbol; ValueError naming a missing one."""
-    lookup = {symbol: number for number, symbol in enumerate(species)}
+def species_numbers(symbols, elements) -> np.ndarray:
+    """Species number (index in ``elements``, the ordered element symbols) of every per-atom
+    chemical symbol; ValueError naming a missing one."""
+    lookup = {symbol: number for number, symbol in enumerate(elements)}
     symbols = list(symbols)
     missing = sorted({symbol for symbol in symbols if symbol not in lookup})
     if missing:
         raise ValueError(
-            f"element(s) {', '.join(missing)} are not among the species {', '.join(species)}; "
-            "add them to the species list (and to the reference) or remove those atoms"
+            f"element(s) {', '.join(missing)} are not among the elements {', '.join(elements)}; "
+            "add them to the elements (and to the reference) or remove those atoms"
         )
     return np.array([lookup[symbol] for symbol in symbols], dtype=np.int64)
 
 
 def empty_species_descriptors(k: int, n_species: int) -> np.ndarray:
     """A (0, width) array for structures without atoms."""
-    return np.zeros((0, species_descriptor_width(k, n_species)))
+    return np.zeros((0, descriptor_width(k, n_species)))
 
 
 __all__ = [
     "check_labels",
     "check_species_count",
+    "descriptor_width",
     "empty_species_descriptors",
-    "species_descriptor_width",
-    "species_descriptors_from_points",
+    "species_aware_descriptors",
     "species_numbers",
 ]

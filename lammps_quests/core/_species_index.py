@@ -80,17 +80,18 @@ def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | N
     return SpeciesClusterIndex(parts=parts, row_offsets=offsets)
 
 
-def check_part(index: SpeciesClusterIndex, s: int, species_names=None) -> ClusterIndex:
+def check_part(index: SpeciesClusterIndex, s: int, elements=None) -> ClusterIndex:
     """The index of species ``s``; a ValueError naming it when the reference has none of it."""
     part = index.parts[s]
     if part is None:
-        raise missing_species_error(s, species_names)
+        raise missing_species_error(s, elements)
     return part
 
 
-def missing_species_error(s: int, species_names=None) -> ValueError:
-    """The error for atoms of species ``s`` when the reference has no rows centred on it."""
-    name = species_names[s] if species_names is not None else f"species {s}"
+def missing_species_error(s: int, elements=None) -> ValueError:
+    """The error for atoms of species ``s`` when the reference has no rows centred on it
+    (``elements``: the ordered element symbols naming it, or None)."""
+    name = elements[s] if elements is not None else f"species {s}"
     return ValueError(f"the reference has no environments centred on {name}, but the structure has "
                       f"{name} atoms; add structures with {name} to the reference")
 

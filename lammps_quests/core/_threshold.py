@@ -70,13 +70,13 @@ def self_information(X, h: float, max_rows: int = FULL_ROWS, sample_rows: int = 
     }
 
 
-def cached_self_information(reference, h: float) -> dict | None:
+def cached_self_information(reference, bandwidth: float) -> dict | None:
     """The summary stored in a reference's header for bandwidth h, else None."""
     info = (getattr(reference, "extra", None) or {}).get(HEADER_KEY)
-    return info if _for_bandwidth(info, h) else None
+    return info if _for_bandwidth(info, bandwidth) else None
 
 
-def element_self_information(reference, h: float, max_rows: int = FULL_ROWS,
+def element_self_information(reference, bandwidth: float, max_rows: int = FULL_ROWS,
                              sample_rows: int = SAMPLE_ROWS) -> tuple[list[tuple[str, dict]], bool]:
     """Per centre element of a species-aware reference: (element, leave-one-out summary of its
     environments against that element's rows, as dH is computed), in the reference's order.
@@ -86,9 +86,9 @@ def element_self_information(reference, h: float, max_rows: int = FULL_ROWS,
     """
     cached = (getattr(reference, "extra", None) or {}).get(SPECIES_HEADER_KEY)
     elements = list(reference.element_rows())
-    if isinstance(cached, dict) and all(_for_bandwidth(cached.get(name), h) for name, _ in elements):
+    if isinstance(cached, dict) and all(_for_bandwidth(cached.get(name), bandwidth) for name, _ in elements):
         return [(name, cached[name]) for name, _ in elements], True
-    return [(name, self_information(rows, h, max_rows=max_rows, sample_rows=sample_rows))
+    return [(name, self_information(rows, bandwidth, max_rows=max_rows, sample_rows=sample_rows))
             for name, rows in elements], False
 
 

@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from lammps_quests.errors import OptionError
+
 # Accepted kernel bandwidths, Å^-1. Descriptor components are below ~2 Å^-1, so two environments
 # lie at most a few tens of Å^-1 apart: at h = 1e-4 the largest exponent |x - y|^2 / (2 h^2) is
 # ~1e11 and dH stays finite (float64); far below it every other environment is infinitely far
@@ -64,6 +66,42 @@ def check_bandwidths(h) -> tuple[np.ndarray, bool]:
             "kernels make dH overflow, wider ones make all environments alike (the paper uses 0.015)"
         )
     return values, scalar
+
+
+def check_bandwidth(value, name: str = "bandwidth") -> float:
+    """One kernel bandwidth in Å^-1: a number within [MIN_BANDWIDTH, MAX_BANDWIDTH]
+    (:class:`~lammps_quests.errors.OptionError` otherwise)."""
+    number = check_number(value, name, "Å^-1", "0.015")
+    if not MIN_BANDWIDTH <= number <= MAX_BANDWIDTH:
+        raise OptionError(
+            f"{name} must lie between {MIN_BANDWIDTH:g} and {MAX_BANDWIDTH:g} Å^-1, got {number!r}: narrower "
+            "kernels make dH overflow, wider ones make all environments alike (the paper uses 0.015)")
+    return number
+
+
+def check_fast(value, name: str = "fast") -> float:
+    """The fast dH's tolerance in nats, 0 < fast < 1 (the fast dH lies at most this far above
+    the exact dH); :class:`~lammps_quests.errors.OptionError` otherwise. The one check of the
+    tolerance, for the fix keyword, the ASE monitor, the OVITO modifier, the CLI and the kernel."""
+    number = check_number(value, name, "nats", "1e-6")
+    if not 0.0 < number < 1.0:
+        raise OptionError(f"{name} must be a number of nats between 0 and 1 (exclusive), the largest excess "
+                          f"over the exact dH, e.g. 1e-6; got {number!r}")
+    return number
+
+
+def check_number(value, name: str, unit: str, example: str) -> float:
+    """``value`` as a finite float; :class:`~lammps_quests.errors.OptionError` naming ``name``,
+    its ``unit`` and an ``example`` otherwise."""
+    if isinstance(value, bool):
+        raise OptionError(f"{name} must be a number in {unit}, e.g. {example}; got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{name} must be a number in {unit}, e.g. {example}; got {value!r}") from None
+    if not np.isfinite(number):
+        raise OptionError(f"{name} must be a finite number in {unit}, e.g. {example}; got {value!r}")
+    return number
 
 
 def check_descriptors(X, name: str = "X") -> np.ndarray:

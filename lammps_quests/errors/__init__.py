@@ -56,6 +56,12 @@ class KeywordError(QuestsInputError):
     """A malformed ``fix quests`` keyword; the message names the keyword and its syntax."""
 
 
+class OptionError(QuestsInputError):
+    """A setting of a monitored run or of dH (bandwidth, threshold, fast, ...) with a bad value;
+    the fix keywords, the ASE monitor and the OVITO modifier raise the same one with the same
+    message, which names the setting, its unit and a valid value."""
+
+
 class GhostCutoffError(QuestsInputError):
     """The ghost atoms do not reach the descriptor cutoff around the owned atoms."""
 

@@ -1,4 +1,4 @@
-"""Building a reference from structures: descriptors of every atom, the species list, the
+"""Building a reference from structures: descriptors of every atom, the elements, the
 provenance of each row (source file, frames, row ranges), and the threshold guidance cached in
 the header (:mod:`lammps_quests.core._threshold`). Units: positions and cutoffs in Å,
 descriptors and bandwidths in Å^-1, dH in nats.
@@ -12,27 +12,27 @@ from typing import Sequence
 import numpy as np
 
 from lammps_quests.core._species import check_labels
-from lammps_quests.formats._qref import check_species
+from lammps_quests.formats._qref import check_elements
 
 
-def frame_descriptors(frames: list, k: int, cutoff: float, species: tuple | None,
+def frame_descriptors(frames: list, k: int, cutoff: float, elements: tuple | None,
                       progress=None) -> tuple[np.ndarray, np.ndarray | None]:
     """(descriptors in Å^-1 of every atom of ``frames``, centre species numbers or None) for k
-    neighbours within ``cutoff`` Å; species None: species-agnostic. ``progress`` is called with
+    neighbours within ``cutoff`` Å; elements None: species-agnostic. ``progress`` is called with
     the atoms done after each block of frames."""
     from lammps_quests.core._descriptors import descriptors as compute_descriptors
     from lammps_quests.core._descriptors import species_labels
 
     blocks, label_blocks = [], []
     for chunk in frame_chunks(frames):  # blocks of frames, for progress reports
-        if species is None:
+        if elements is None:
             blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff))
         else:
-            blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff, species=species))
-            label_blocks.append(species_labels(chunk, species))
+            blocks.append(compute_descriptors(chunk, k=k, cutoff=cutoff, elements=elements))
+            label_blocks.append(species_labels(chunk, elements))
         if progress is not None:
             progress(sum(len(frame) for frame in chunk))
-    labels = np.concatenate(label_blocks) if species is not None else None
+    labels = np.concatenate(label_blocks) if elements is not None else None
     return np.concatenate(blocks), labels
 
 
@@ -88,26 +88,26 @@ def frame_chunks(frames: list, atoms_per_chunk: int = 20_000):
         yield chunk
 
 
-def resolve_species(species, frames) -> tuple:
-    """The ordered species list: ``"auto"`` = sorted chemical symbols of ``frames``, or given.
+def resolve_elements(elements, frames) -> tuple:
+    """The ordered element symbols: ``"auto"`` = sorted chemical symbols of ``frames``, or given.
 
     Also accepts a comma-separated string ("In,P").
     """
     present = sorted({symbol for frame in frames for symbol in frame.get_chemical_symbols()})
-    if isinstance(species, str):
-        if species.strip().lower() == "auto":
+    if isinstance(elements, str):
+        if elements.strip().lower() == "auto":
             return tuple(present)
-        species = [word.strip() for word in species.split(",") if word.strip()]
-    species = check_species(species)
-    if not species:
-        raise ValueError("the species list is empty; give element symbols like In,P or 'auto'")
-    missing = [symbol for symbol in present if symbol not in species]
+        elements = [word.strip() for word in elements.split(",") if word.strip()]
+    elements = check_elements(elements)
+    if not elements:
+        raise ValueError("the elements list is empty; give element symbols like In,P or 'auto'")
+    missing = [symbol for symbol in present if symbol not in elements]
     if missing:
         raise ValueError(
-            f"the structures contain {', '.join(missing)}, which the species list "
-            f"{','.join(species)} lacks; add them to the list or use 'auto'"
+            f"the structures contain {', '.join(missing)}, which the elements "
+            f"{','.join(elements)} lack; add them to the list or use 'auto'"
         )
-    return species
+    return elements
 
 
 def rows_for_sources(sources: Sequence[dict] | None, n_rows: int) -> list[dict]:

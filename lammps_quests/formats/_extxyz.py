@@ -7,15 +7,16 @@ import numpy as np
 from ._append import append_record
 
 
-def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info: dict) -> None:
+def write_extxyz_frame(path, symbols, positions, cell, pbc, columns: dict, info: dict) -> None:
     """Append one extended-XYZ frame with every float at full precision (17 digits).
 
     The frame is appended crash-safely: one write of its whole text, flushed to disk
     (:func:`lammps_quests.formats._append.append_record`).
 
-    ``positions`` (n, 3) and ``cell`` (rows = lattice vectors) in Å; ``columns`` maps names to
-    (n,) int or float arrays (written as I or R properties); ``info`` holds ints and strings
-    (strings with spaces are quoted). ASE's writer keeps 8 decimals, too few to reproduce dH
+    ``symbols``: the chemical symbol of every atom; ``positions`` (n, 3) and ``cell`` (rows =
+    lattice vectors) in Å; ``columns`` maps names to (n,) int or float arrays (written as I or R
+    properties); ``info`` holds ints and strings (strings with spaces are quoted). ASE's writer
+    keeps 8 decimals, too few to reproduce dH
     exactly.
     """
     properties = ["species:S:1", "pos:R:3"]
@@ -31,8 +32,8 @@ def write_extxyz_frame(path, species, positions, cell, pbc, columns: dict, info:
         *(f"{key}={_info_value(value)}" for key, value in info.items()),
         'pbc="' + " ".join("T" if p else "F" for p in pbc) + '"',
     ]
-    lines = [str(len(species)), " ".join(header)]
-    for i, symbol in enumerate(species):
+    lines = [str(len(symbols)), " ".join(header)]
+    for i, symbol in enumerate(symbols):
         fields = [symbol, *(f"{v:.17g}" for v in positions[i])]
         fields += [str(int(a[i])) if a.dtype.kind in "iu" else f"{a[i]:.17g}" for a in arrays]
         lines.append(" ".join(fields))

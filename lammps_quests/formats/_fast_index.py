@@ -78,7 +78,7 @@ def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0, 
     ``progress``: None, or called with rows done; n_environments x (KMEANS_ITERATIONS + 1) in all."""
     if reference.species_aware:
         return build_species_cluster_index(reference.descriptors, reference.species_labels,
-                                           len(reference.species), cluster_size=cluster_size, seed=seed,
+                                           len(reference.elements), cluster_size=cluster_size, seed=seed,
                                            progress=progress)
     return build_cluster_index(reference.descriptors, cluster_size=cluster_size, seed=seed, progress=progress)
 
@@ -115,9 +115,9 @@ def save_fast_index(index, reference, path=None, cluster_size: int | None = None
         layouts.append(layout)
     if reference.species_aware:
         rows = index.row_offsets
-        header["species"] = list(reference.species)
+        header["species"] = list(reference.elements)
         header["parts"] = [{"species": name, "rows": [int(rows[s]), int(rows[s + 1])], "arrays": layouts[s]}
-                           for s, name in enumerate(reference.species)]
+                           for s, name in enumerate(reference.elements)]
     else:
         header["arrays"] = layouts[0]
     text = _encode_header(header)
@@ -227,7 +227,7 @@ def load_fast_index(reference, path=None, verify: bool | None = None):
 def _map_parts(path: Path, header: dict, start: int, reference) -> tuple[list, list]:
     """Arrays and reference rows of each element's part; checked against the reference."""
     table = header.get("parts")
-    species = list(reference.species)
+    species = list(reference.elements)
     edges = np.concatenate([[0], np.cumsum(reference.species_counts)]).astype(int).tolist()
     expected = [[edges[s], edges[s + 1]] for s in range(len(species))]
     if (not isinstance(table, list) or [p.get("species") for p in table if isinstance(p, dict)] != species

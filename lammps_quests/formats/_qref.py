@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from lammps_quests.core._neighbors import DESCRIPTOR_VERSION
-from lammps_quests.core._species import species_descriptor_width
+from lammps_quests.core._species import descriptor_width
 from lammps_quests.core._validation import check_bandwidths, check_cutoff, check_k
 from lammps_quests.errors import ReferenceFileError
 
@@ -220,7 +220,7 @@ def _species_from_header(header: dict, n: int, fail) -> tuple[tuple, tuple]:
     if mode != "species":
         raise fail(f"descriptor_mode {mode!r}, expected 'agnostic' or 'species'")
     try:
-        species = check_species(header.get("species"))
+        species = check_elements(header.get("species"))
     except ValueError as error:
         raise fail(str(error)) from None
     counts = header.get("species_counts")
@@ -244,19 +244,19 @@ def read_array(path: Path, offset: int, n: int, width: int, mmap: bool) -> np.nd
 
 def row_width(k: int, n_species: int) -> int:
     """Descriptor width for k neighbours and S species (0: species-agnostic)."""
-    return 2 * k - 1 if n_species == 0 else species_descriptor_width(k, n_species)
+    return 2 * k - 1 if n_species == 0 else descriptor_width(k, n_species)
 
 
-def check_species(species) -> tuple:
+def check_elements(elements) -> tuple:
     """Ordered, distinct, non-empty element symbols (strings) as a tuple."""
-    if species is None:
+    if elements is None:
         return ()
-    species = tuple(species)
-    if not all(isinstance(s, str) and s.strip() == s and s for s in species):
-        raise ValueError(f"species must be element symbols (non-empty strings), got {list(species)!r}")
-    if len(set(species)) != len(species):
-        raise ValueError(f"species {list(species)} name an element twice; list each element once")
-    return species
+    elements = tuple(elements)
+    if not all(isinstance(s, str) and s.strip() == s and s for s in elements):
+        raise ValueError(f"elements must be element symbols (non-empty strings), got {list(elements)!r}")
+    if len(set(elements)) != len(elements):
+        raise ValueError(f"elements {list(elements)} name an element twice; list each element once")
+    return elements
 
 
 def array_problem(X: np.ndarray, k: int, n_species: int = 0) -> str:

@@ -27,10 +27,10 @@ from lammps_quests.core._neighbors import DESCRIPTOR_VERSION
 from lammps_quests.core._validation import check_bandwidths, check_cutoff, check_k
 from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
 from lammps_quests.formats._building import (as_frame_list, creator, describe_source, frame_descriptors,
-                                             in_memory_sources, labels_of_rows, resolve_species,
+                                             in_memory_sources, labels_of_rows, resolve_elements,
                                              rows_by_species, rows_for_sources, threshold_guidance)
 from lammps_quests.formats._qref import (AUTO_VERIFY_BYTES, FORMAT_VERSION, LENGTH_UNIT, REBUILD_HINT,
-                                         array_problem, check_species, read_array, read_header,
+                                         array_problem, check_elements, read_array, read_header,
                                          row_width, settings_from_header, sha256_of, write)
 
 # Cutoffs (Å) that agree to this relative tolerance are the same cutoff: a value typed in a
@@ -55,7 +55,7 @@ class Reference:
         path: file it was loaded from or last saved to, else None.
         created: ISO-8601 UTC time of the build, "" if unknown.
         created_by: program and version that built it ("" = this one).
-        species: ordered element symbols of a species-aware reference
+        elements: ordered element symbols of a species-aware reference
             (:mod:`lammps_quests.core._species`, width (S + 1)(2k - 1) for S >= 2); empty for a
             species-agnostic one. Rows are grouped by centre species in this order.
         species_counts: number of rows centred on each species (same order).
@@ -73,7 +73,7 @@ class Reference:
     created: str = ""
     created_by: str = ""
     extra: dict = field(default_factory=dict)
-    species: tuple = ()
+    elements: tuple = ()
     species_counts: tuple = ()
 
     # ----------------------------------------------------------------- construction
@@ -85,7 +85,7 @@ class Reference:
         cutoff: float = DEFAULT_CUTOFF,
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
-        species=None,
+        elements=None,
         progress=None,
         guidance_progress=None,
     ) -> "Reference":
@@ -99,7 +99,7 @@ class Reference:
             sources: provenance dicts, one per input file, each with at least ``n_atoms``
                 (total atoms it contributed, in the order of ``frames``); see
                 :func:`lammps_quests.formats.read_frames`. None records "in-memory frames".
-            species: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
+            elements: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
                 the frames, sorted) or a list of element symbols for species-aware ones.
             progress: called with the number of atoms done after each block of frames (e.g.
                 a progress bar's ``update``); None for none.
@@ -112,13 +112,13 @@ class Reference:
         """
         frame_list = as_frame_list(frames)
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
-        if species is not None:
-            species = resolve_species(species, frame_list)
-        X, labels = frame_descriptors(frame_list, k, cutoff, species, progress)
+        if elements is not None:
+            elements = resolve_elements(elements, frame_list)
+        X, labels = frame_descriptors(frame_list, k, cutoff, elements, progress)
         if sources is None:
             sources = in_memory_sources(frame_list)
         reference = cls.from_descriptors(X, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
-                                         species=species or (), species_labels=labels)
+                                         elements=elements or (), species_labels=labels)
         reference.extra.update(threshold_guidance(reference, bandwidth, guidance_progress))
         return reference
 
@@ -130,32 +130,32 @@ class Reference:
         cutoff: float,
         bandwidth: float = DEFAULT_BANDWIDTH,
         sources: Sequence[dict] | None = None,
-        species: Sequence[str] = (),
+        elements: Sequence[str] = (),
         species_labels=None,
     ) -> "Reference":
         """Wrap an existing descriptor array (Å^-1) computed with ``k``, ``cutoff`` Å.
 
-        Species-agnostic: (n, 2k-1). Species-aware: ``species`` (S element symbols) and
+        Species-agnostic: (n, 2k-1). Species-aware: ``elements`` (S element symbols) and
         ``species_labels`` (n,) centre species numbers; (n, (S + 1)(2k - 1)) descriptors, whose
         rows are stored grouped by species (stable order within a species).
         """
         k, cutoff, bandwidth = _check_settings(k, cutoff, bandwidth)
-        species = check_species(species)
+        elements = check_elements(elements)
         X = np.array(descriptors, dtype="<f8", order="C", copy=True)
-        problem = array_problem(X, k, len(species))
+        problem = array_problem(X, k, len(elements))
         if problem:
             raise ValueError(f"descriptors cannot form a reference: {problem}")
         counts: tuple = ()
         order = None
-        if species:
-            labels = labels_of_rows(species_labels, X.shape[0], len(species))
+        if elements:
+            labels = labels_of_rows(species_labels, X.shape[0], len(elements))
             order = np.argsort(labels, kind="stable")
             X = np.ascontiguousarray(X[order])
-            counts = tuple(int(c) for c in np.bincount(labels, minlength=len(species)))
+            counts = tuple(int(c) for c in np.bincount(labels, minlength=len(elements)))
         X.setflags(write=False)
         source_list = rows_for_sources(sources, X.shape[0])
-        if species:
-            rows_by_species(source_list, labels, order, species)
+        if elements:
+            rows_by_species(source_list, labels, order, elements)
         return cls(
             descriptors=X,
             k=k,
@@ -164,7 +164,7 @@ class Reference:
             sources=tuple(source_list),
             sha256=sha256_of(X),
             created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            species=species,
+            elements=elements,
             species_counts=counts,
         )
 
@@ -177,23 +177,23 @@ class Reference:
     @property
     def width(self) -> int:
         """Descriptor length: 2k - 1, or (S + 1)(2k - 1) for a species-aware reference of S >= 2."""
-        return row_width(self.k, len(self.species))
+        return row_width(self.k, len(self.elements))
 
     @property
     def species_aware(self) -> bool:
         """True when the reference records its species (descriptor mode "species")."""
-        return bool(self.species)
+        return bool(self.elements)
 
     @property
     def species_labels(self) -> np.ndarray:
         """Centre species number of every row (rows are grouped by species)."""
-        return np.repeat(np.arange(len(self.species), dtype=np.int64), self.species_counts)
+        return np.repeat(np.arange(len(self.elements), dtype=np.int64), self.species_counts)
 
     def element_rows(self):
         """(element, its rows of the descriptors, a view) of a species-aware reference, for the
         elements with rows, in the reference's order."""
         start = 0
-        for name, count in zip(self.species, self.species_counts):
+        for name, count in zip(self.elements, self.species_counts):
             if count:
                 yield name, self.descriptors[start:start + count]
             start += count
@@ -205,9 +205,9 @@ class Reference:
             "format_version": FORMAT_VERSION,
             "descriptor": "quests",
             "descriptor_version": self.descriptor_version,
-            "descriptor_mode": "species" if self.species else "agnostic",
-            **({"species": list(self.species), "species_counts": list(self.species_counts)}
-               if self.species else {}),
+            "descriptor_mode": "species" if self.elements else "agnostic",
+            **({"species": list(self.elements), "species_counts": list(self.species_counts)}
+               if self.elements else {}),
             "length_unit": self.length_unit,
             "descriptor_unit": "1/angstrom",
             "bandwidth_unit": "1/angstrom",
@@ -262,7 +262,7 @@ class Reference:
         """
         path = Path(path)
         header, data_offset = read_header(path)
-        k, cutoff, bandwidth, n, width, species, counts = settings_from_header(path, header)
+        k, cutoff, bandwidth, n, width, elements, counts = settings_from_header(path, header)
         expected_size = data_offset + n * width * 8
         actual_size = path.stat().st_size
         if actual_size != expected_size:
@@ -273,7 +273,7 @@ class Reference:
                 f"{expected_size}; the copy is incomplete or damaged, copy it again or {REBUILD_HINT}"
             )
         X = read_array(path, data_offset, n, width, mmap)
-        problem = array_problem(X, k, len(species))
+        problem = array_problem(X, k, len(elements))
         if problem:
             raise ReferenceFileError(f"reference file {path} is corrupt: {problem}; {REBUILD_HINT}")
         stored_hash = header.get("sha256")
@@ -308,11 +308,11 @@ class Reference:
             created=str(header.get("created", "")),
             created_by=str(header.get("created_by", "")),
             extra=extra,
-            species=species,
+            elements=elements,
             species_counts=counts,
         )
 
-    def check(self, k: int | None = None, cutoff: float | None = None, *, species=None,
+    def check(self, k: int | None = None, cutoff: float | None = None, *, symbols=None,
               by: str = "the request", remedy: str = "map the atom types to elements the reference knows") -> None:
         """Refuse settings that would make descriptors incomparable with this reference.
 
@@ -320,7 +320,7 @@ class Reference:
             k: neighbours per descriptor asked for; None skips the check.
             cutoff: descriptor cutoff in Å asked for; None skips the check. Equal to the
                 reference's within a relative tolerance of ``CUTOFF_REL_TOL`` (1e-9).
-            species: element symbols that will be compared with this reference (e.g. the fix's
+            symbols: chemical symbols that will be compared with this reference (e.g. the fix's
                 atom types); None skips the check. A species-aware reference must hold
                 environments centred on each of them; a species-agnostic one accepts any.
             by: who asks, for the message (e.g. "the fix", "--cutoff").
@@ -344,14 +344,14 @@ class Reference:
                 f"{cutoff} Å; rebuild the reference with --cutoff {cutoff} "
                 "(`lammps-quests reference build --cutoff ...`) or drop the cutoff option"
             )
-        if species is not None and self.species:
-            held = {s for s, n in zip(self.species, self.species_counts) if n > 0}
-            missing = [s for s in dict.fromkeys(species) if s not in held]
+        if symbols is not None and self.elements:
+            held = {s for s, n in zip(self.elements, self.species_counts) if n > 0}
+            missing = [s for s in dict.fromkeys(symbols) if s not in held]
             if missing:
                 raise ReferenceMismatchError(
                     f"{where} holds environments centred on {', '.join(sorted(held))} only, but "
                     f"{by} has {', '.join(missing)}: rebuild the reference with structures "
-                    f"containing {', '.join(missing)} (`lammps-quests reference build --species ...`) "
+                    f"containing {', '.join(missing)} (`lammps-quests reference build --elements ...`) "
                     f"or {remedy}"
                 )
 
@@ -385,10 +385,10 @@ class Reference:
         return "\n".join(lines)
 
     def _species_text(self) -> str:
-        if not self.species:
+        if not self.elements:
             return "agnostic (descriptors see geometry only)"
-        rows = ", ".join(f"{s} {n}" for s, n in zip(self.species, self.species_counts))
-        return f"{' '.join(self.species)} (species-aware; environments per centre: {rows})"
+        rows = ", ".join(f"{s} {n}" for s, n in zip(self.elements, self.species_counts))
+        return f"{' '.join(self.elements)} (species-aware; environments per centre: {rows})"
 
 
 def _check_settings(k, cutoff, bandwidth) -> tuple[int, float, float]:

@@ -221,7 +221,7 @@ def _numbers_its_types(path: Path) -> bool:
 
 
 _TYPE_HOW = ("a LAMMPS dump without an element column numbers its atom types, and ASE would read them "
-             "as H, He, ...; give the elements of types 1, 2, ... in type-id order, e.g. --species In,P "
+             "as H, He, ...; give the elements of types 1, 2, ... in type-id order, e.g. --elements In,P "
              "(as fix quests's elements keyword), or write the dump with its elements "
              "(dump_modify ID element In P)")
 
@@ -237,7 +237,7 @@ def _name_types(path: Path, frames: list, picked: FrameSelection, elements) -> N
         if "type" not in frame.arrays:
             raise ValueError(f"{where}: the atoms have no type column, so they have no elements; " + _TYPE_HOW)
         frame.set_chemical_symbols(type_symbols(frame.arrays["type"], {}, "" if auto else elements, where,
-                                                "--species", _TYPE_HOW))
+                                                "--elements", _TYPE_HOW))
 
 
 def _is_reference_file(path: Path) -> bool:

@@ -3,7 +3,7 @@
 A LAMMPS dump written without an ``element`` column (``dump ... id type x y z``) numbers its
 atom types 1, 2, ... and says nothing about their elements (ASE then reads type 1 as H, type 2
 as He). Every part of the package that needs elements from such a file (``reference build
---species``, ``entropy --species``, ``dh --species``, the OVITO modifier's ``elements`` field)
+--elements``, ``entropy --elements``, ``dh --elements``, the OVITO modifier's ``elements`` field)
 applies the rule below, which is also the one of ``fix quests ... elements``:
 
 * a type whose name is an element symbol (OVITO names the types of a dump with an element
@@ -24,7 +24,7 @@ def given_elements(elements, field: str) -> list[str]:
 
     Args:
         elements: text of symbols separated by spaces or commas, or a sequence of symbols.
-        field: how the user gave them, for messages (e.g. "the elements field", "--species").
+        field: how the user gave them, for messages (e.g. "the elements field", "--elements").
     """
     from ase.data import chemical_symbols
 
@@ -46,7 +46,7 @@ def type_symbols(type_ids, type_names: dict, elements, where: str, field: str, h
             are given ({} for files that number their types).
         elements: the given elements of types 1, 2, ... (see :func:`given_elements`), or blank.
         where: the frame or file, for messages (e.g. "frame 3", "dump.inp frame 0").
-        field: how elements are given, for messages (e.g. "the elements field", "--species").
+        field: how elements are given, for messages (e.g. "the elements field", "--elements").
         how: the fix to name when a type has no element (a sentence fragment).
         error: the exception class raised (a QuestsInputError).
         noun: what the types are of, for messages ("atom", OVITO's "particle").

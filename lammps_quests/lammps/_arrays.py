@@ -146,5 +146,5 @@ def species_of_types(lmp, reference, elements=None, by: str = "the fix's atom ty
     """Species number in ``reference`` of each atom type (index 1..ntypes), checked: an element
     the reference lacks raises ReferenceMismatchError naming it."""
     symbols = lammps_type_elements(lmp, elements)
-    reference.check(species=symbols[1:], by=f"{by} ({' '.join(symbols[1:])})")
-    return type_species_numbers(symbols, reference.species)
+    reference.check(symbols=symbols[1:], by=f"{by} ({' '.join(symbols[1:])})")
+    return type_species_numbers(symbols, reference.elements)

@@ -159,7 +159,7 @@ def build_frame(ids, types, positions, dh, box: Box, symbols, step: int, fix_id:
     if mask is not None:
         columns["mask"] = np.asarray(mask)[order]
     frame = Structure(
-        species=[symbols[t] for t in columns["type"]],
+        symbols=[symbols[t] for t in columns["type"]],
         positions=np.asarray(positions, dtype=float)[order] - box.origin,
         cell=box.cell,
         pbc=box.pbc,

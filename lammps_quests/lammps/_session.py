@@ -34,7 +34,7 @@ from lammps_quests.lammps._keywords import FixOptions
 from lammps_quests.lammps._threads import limit_threads
 from lammps_quests.lammps._type_elements import (elements_against_masses, elements_from_masses, type_elements,
                                                 type_species_numbers)
-from lammps_quests.monitor._monitor import Monitor, MonitorSettings, Statistics
+from lammps_quests.monitor._monitor import Monitor, Statistics
 
 #: leave-one-out rows computed at setup when the reference has no cached distribution
 SETUP_SAMPLE_ROWS = 2000
@@ -43,8 +43,9 @@ SETUP_SAMPLE_ROWS = 2000
 _references: dict[str, tuple[tuple[int, int], Reference]] = {}
 
 
-def load_reference(path) -> Reference:
-    """Memory-mapped :class:`Reference` for ``path``, cached until the file changes."""
+def cached_reference(path) -> Reference:
+    """Memory-mapped :class:`Reference` for ``path``, kept for the process and read again
+    when the file changes (a fix defined again in the same LAMMPS run reads it once)."""
     key = os.path.abspath(os.fspath(path))
     try:
         stat = os.stat(key)
@@ -58,16 +59,6 @@ def load_reference(path) -> Reference:
     if cached is None or cached[0] != stamp:
         _references[key] = (stamp, Reference.load(key, mmap=True))
     return _references[key][1]
-
-
-def monitor_settings(options: FixOptions) -> MonitorSettings:
-    """The monitor core's settings from the fix's keywords."""
-    return MonitorSettings(
-        bandwidth=options.bandwidth, threshold=options.threshold,
-        halt_threshold=options.halt_threshold if options.halt_mode is not None else None,
-        save_threshold=options.save_threshold, save_path=options.save_path,
-        deduplicate=options.deduplicate, save_cut=options.save_cut, k=options.k,
-        cutoff=options.cutoff, fast_tol=options.fast_tol, fast_decide=options.fast_decide)
 
 
 @dataclass
@@ -89,9 +80,9 @@ class FixSession:
         self.group = group
         self.reference_path = reference_path
         self.options = options
-        self.reference = load_reference(reference_path)
+        self.reference = cached_reference(reference_path)
         self.prefix = f"fix quests {fix_id}"
-        self.monitor = Monitor(self.reference, monitor_settings(options), by="the fix")
+        self.monitor = Monitor(self.reference, options.monitor, by="the fix")
         self.bandwidth = self.monitor.bandwidth
         self.saver = self.monitor.saver
         #: the per-atom quantity holding dH in LAMMPS, which saving gathers: the fix's vector,
@@ -122,7 +113,7 @@ class FixSession:
             return ""
         from lammps_quests.active._save_target import check_save_target
 
-        target = check_save_target(self.options.save_path, self.reference, repair=rank == 0)
+        target = check_save_target(self.options.monitor.save_path, self.reference, repair=rank == 0)
         self.save_target = target
         seeded = target.seed(self.saver) if self.options.save_seed else None
         return target.log(self.prefix, seeded)
@@ -152,8 +143,8 @@ class FixSession:
                                 self.options.elements)
         if self.reference.species_aware:
             by = f"fix {self.fix_id}'s atom types ({' '.join(symbols[1:])})"
-            self.reference.check(species=symbols[1:], by=by)
-            self.type_species = type_species_numbers(symbols, self.reference.species)
+            self.reference.check(symbols=symbols[1:], by=by)
+            self.type_species = type_species_numbers(symbols, self.reference.elements)
         if self.options.elements is not None or self.reference.species_aware:
             self.type_symbols = symbols
         if self.options.elements is not None:  # printed with the setup log (every route prints it)
@@ -162,7 +153,7 @@ class FixSession:
 
     def setup_log(self) -> str:
         index = None
-        if self.options.fast_tol is not None:
+        if self.options.monitor.fast is not None:
             from lammps_quests.formats._fast_index import index_path
 
             index = index_path(self.reference_path)
@@ -297,7 +288,7 @@ class FixSession:
         structures = self.monitor.save(structure, dh, step, eligible=in_group)
         if self.rank == 0:
             for piece in structures:
-                piece.write(self.options.save_path)
+                piece.write(self.options.monitor.save_path)
         outcome.log += self.monitor.save_log(self.prefix, step, stats, structures)
 
     def _halt(self, step: int, stats: Statistics, outcome: Outcome) -> None:

@@ -5,9 +5,11 @@ One core serves every host: ``fix quests`` (the plugin and its python/invoke rou
 :class:`Monitor` checks the reference once (k, cutoff in Å, species, bandwidth in Å^-1),
 computes dH (nats) through :class:`lammps_quests.dh.ReferenceDh`, and holds the statistics
 (:data:`QUANTITIES`), the threshold, halt and save decisions, and the saver of
-:mod:`lammps_quests.active`. Tier: above :mod:`lammps_quests.active`, below the hosts.
+:mod:`lammps_quests.active`. Every host builds one :class:`MonitorOptions`, the options of a
+monitored run, checked once. Tier: above :mod:`lammps_quests.active`, below the hosts.
 """
 
-from ._monitor import PARTIALS, QUANTITIES, REDUCTIONS, Evaluation, Monitor, MonitorSettings, Statistics
+from ._monitor import PARTIALS, QUANTITIES, REDUCTIONS, Evaluation, Monitor, Statistics
+from ._options import MonitorOptions
 
-__all__ = ["PARTIALS", "QUANTITIES", "REDUCTIONS", "Evaluation", "Monitor", "MonitorSettings", "Statistics"]
+__all__ = ["PARTIALS", "QUANTITIES", "REDUCTIONS", "Evaluation", "Monitor", "MonitorOptions", "Statistics"]

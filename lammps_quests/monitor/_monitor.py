@@ -3,7 +3,7 @@
 
 A :class:`Monitor` checks the reference once (k, cutoff in Å, species, bandwidth in Å^-1),
 computes dH through the one :class:`~lammps_quests.dh.ReferenceDh` (exact,
-or the fast index with ``fast tol [decide]``), and holds the statistics, the threshold, halt and
+or the fast index with ``fast`` and ``decide``), and holds the statistics, the threshold, halt and
 save decisions and the :class:`~lammps_quests.active.Saver`. The routes only move data:
 positions in, dH and the five statistics out, frames to the saver.
 
@@ -25,11 +25,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lammps_quests.dh._reference_dh import ReferenceDh
-from lammps_quests.core._validation import check_bandwidths
+from lammps_quests.core._validation import check_bandwidth
 
 from lammps_quests.active._extension import cached_entropy
 from lammps_quests.active._saving import Saver, describe_saved
 from lammps_quests.active._structure import Structure
+
+from ._options import MonitorOptions
 
 
 @dataclass(frozen=True)
@@ -154,70 +156,48 @@ class Evaluation:
         return asdict(self)
 
 
-@dataclass
-class MonitorSettings:
-    """What to compute and decide (units: Å, Å^-1, nats)."""
-
-    bandwidth: float | None = None  # Å^-1; None: the reference's
-    threshold: float = 0.0  # nats: dH above it counts as extrapolating
-    halt_threshold: float | None = None  # nats; None: never halt
-    save_threshold: float | None = None  # nats; None: no saving
-    save_path: str | None = None
-    deduplicate: bool = True  # False: save every evaluation with max dH > the save threshold
-    save_cut: float | None = None  # Å: one cut-out per hot spot instead of the frame
-    k: int | None = None  # expected k of the reference (None: the reference's)
-    cutoff: float | None = None  # expected cutoff, Å
-    fast_tol: float | None = None  # nats: dH from the fast index, within tol of exact
-    fast_decide: bool = False  # fast: certify only the threshold/halt/save decisions
-
-
 class Monitor:
     """The state one monitor keeps: reference, dH, statistics, save and halt decisions.
 
     Args:
         reference: a :class:`lammps_quests.formats.Reference`.
-        settings: :class:`MonitorSettings`.
+        options: :class:`~lammps_quests.monitor._options.MonitorOptions` (validated when made).
         by: who asks, for error messages (e.g. "fix quests q", "the monitor").
-        species: element symbols that will be evaluated, checked now when known.
+        symbols: chemical symbols of the atoms that will be evaluated, checked now when known.
         remedy: how the caller's user fixes an element the reference lacks (default: map the
             atom types, as in LAMMPS).
 
-    Raises ValueError at setup naming what does not fit: k, cutoff, bandwidth, an element the
-    reference lacks, a cut radius below the cutoff, a missing or stale fast index.
+    Raises a :class:`~lammps_quests.errors.QuestsInputError` at setup naming what does not fit
+    the reference: k, cutoff, an element it lacks, a cut radius below the cutoff, a missing or
+    stale fast index.
     """
 
-    def __init__(self, reference, settings: MonitorSettings, *, by: str = "the monitor", species=None,
+    def __init__(self, reference, options: MonitorOptions, *, by: str = "the monitor", symbols=None,
                  remedy: str | None = None):
         self.reference = reference
-        self.settings = settings
+        self.options = options
         self.remedy = remedy  # the fix for an element the reference lacks, in the caller's terms
-        reference.check(k=settings.k, cutoff=settings.cutoff, species=species, by=by, **self._remedy())
-        h = reference.bandwidth if settings.bandwidth is None else settings.bandwidth
-        check_bandwidths(h)
-        self.bandwidth = float(h)
-        self.dh = ReferenceDh(reference, self.bandwidth, fast_tol=settings.fast_tol,
-                              decide=self.decisions() if settings.fast_decide else None)
+        reference.check(k=options.k, cutoff=options.cutoff, symbols=symbols, by=by, **self._remedy())
+        bandwidth = reference.bandwidth if options.bandwidth is None else options.bandwidth
+        self.bandwidth = check_bandwidth(bandwidth)
+        self.dh = ReferenceDh(reference, self.bandwidth, fast=options.fast, decide=options.decide,
+                              thresholds=options.decisions)
         self.saver = self._saver()
         self.last_saved_step: int | None = None
 
     # ---- set-up -----------------------------------------------------------------------------
 
-    def decisions(self) -> list[float]:
-        """The thresholds (nats) whose decisions dH > t are taken: threshold, halt, save."""
-        s = self.settings
-        return [s.threshold] + [t for t in (s.halt_threshold, s.save_threshold) if t is not None]
-
     def _saver(self) -> Saver | None:
-        s = self.settings
+        s = self.options
         if s.save_threshold is None:
             return None
-        entropy = None if self.dh.species is not None else cached_entropy(self.reference, self.bandwidth)
+        entropy = None if self.dh.elements is not None else cached_entropy(self.reference, self.bandwidth)
         return Saver(self.reference, self.bandwidth, s.save_threshold, cut_radius=s.save_cut,
                      deduplicate=s.deduplicate, reference_entropy=entropy, values=self.dh)
 
     def check_species(self, symbols, by: str) -> None:
         """Refuse elements the reference holds no environments centred on (species-aware)."""
-        self.reference.check(species=list(symbols), by=by, **self._remedy())
+        self.reference.check(symbols=list(symbols), by=by, **self._remedy())
 
     def _remedy(self) -> dict:
         return {} if self.remedy is None else {"remedy": self.remedy}
@@ -226,15 +206,15 @@ class Monitor:
         """Set-up log lines: the reference (at ``path``), its settings and the mode (exact, or
         fast from the index at ``index_path``)."""
         r = self.reference
-        species = (f", species-aware ({' '.join(r.species)})" if r.species_aware else ", species-agnostic")
+        species = (f", species-aware ({' '.join(r.elements)})" if r.species_aware else ", species-agnostic")
         text = (f"{prefix}: reference {path} with {r.n_environments} environments, k = {r.k}, cutoff = "
                 f"{r.cutoff:.6g} Angstrom, bandwidth = {self.bandwidth:.6g} 1/Angstrom{species}\n")
-        s = self.settings
-        if s.fast_tol is not None:
+        s = self.options
+        if s.fast is not None:
             t0 = self.dh.bound_threshold
             what = (f"decisions dH > threshold/halt/save certified; a dH above {t0:g} is at most "
-                    f"{s.fast_tol:g} nats above the exact value, a dH at or below {t0:g} an upper bound"
-                    if s.fast_decide else f"dH at most {s.fast_tol:g} nats above the exact value")
+                    f"{s.fast:g} nats above the exact value, a dH at or below {t0:g} an upper bound"
+                    if s.decide else f"dH at most {s.fast:g} nats above the exact value")
             text += f"{prefix}: fast dH from {index_path or 'the reference index'} ({what})\n"
         if self.saver is not None and r.species_aware:
             text += (f"{prefix}: save with a species-aware reference: an atom is new when its dH "
@@ -263,13 +243,13 @@ class Monitor:
 
     def statistics(self, dh, new: int = 0) -> Statistics:
         """Partials of these atoms' dH (nats) and their count of new atoms."""
-        return Statistics.of(dh, self.settings.threshold, new)
+        return Statistics.of(dh, self.options.threshold, new)
 
     # ---- decisions on the reduced statistics (identical on every rank) -----------------------
 
     def should_save(self, stats: Statistics, step: int) -> bool:
         """Whether this evaluation gathers the frame for the saver."""
-        s = self.settings
+        s = self.options
         if self.saver is None or stats.atoms == 0:
             return False
         if not s.deduplicate:
@@ -288,7 +268,7 @@ class Monitor:
         """One log line on what :meth:`save` kept at ``step`` (empty if nothing)."""
         if not structures:
             return ""
-        s = self.settings
+        s = self.options
         kind = "frame" if s.save_cut is None else f"cut-out(s) of R = {s.save_cut:g} Angstrom"
         new = sum(int(piece.columns["new"].sum()) for piece in structures)
         return (f"{prefix}: step {step} max dH {stats.max_dh:.6g} > {s.save_threshold:.6g}, "
@@ -296,13 +276,13 @@ class Monitor:
 
     def should_halt(self, stats: Statistics) -> bool:
         """Whether max dH (nats) passed the halt threshold."""
-        t = self.settings.halt_threshold
+        t = self.options.halt_threshold
         return t is not None and stats.atoms > 0 and stats.max_dh > t
 
     def halt_summary(self, step: int, stats: Statistics) -> str:
         """Why the run halts: max dH, the threshold, the step and the atoms above threshold."""
-        return (f"max dH = {stats.max_dh:.6g} nats > halt threshold {self.settings.halt_threshold:.6g} "
-                f"at step {step}; {int(stats.above)} atoms with dH > {self.settings.threshold:.6g}")
+        return (f"max dH = {stats.max_dh:.6g} nats > halt threshold {self.options.halt_threshold:.6g} "
+                f"at step {step}; {int(stats.above)} atoms with dH > {self.options.threshold:.6g}")
 
     def report(self, prefix: str) -> str:
         """End-of-run line: what was saved and the entropy it adds (empty without save)."""
@@ -310,4 +290,4 @@ class Monitor:
             return ""
         counts = self.saver.counts
         gain = self.saver.entropy_gain() if counts.new else None
-        return describe_saved(prefix, counts, gain, self.bandwidth, self.settings.save_path) + "\n"
+        return describe_saved(prefix, counts, gain, self.bandwidth, self.options.save_path) + "\n"

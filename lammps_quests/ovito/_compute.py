@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.monitor._monitor import QUANTITIES, Statistics
 from lammps_quests.core._images import periodic_images
 from lammps_quests.core._validation import check_positions
 
@@ -40,13 +41,13 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | N
     positions = check_positions(arrays.positions)
     n = len(positions)
     labels = point_labels = None
-    if rdh.species is not None:
+    if rdh.elements is not None:
         symbols = particle_symbols(arrays.type_ids, arrays.type_names, elements, frame)
         try:
             labels = rdh.labels(symbols)
         except ValueError as error:
             raise QuestsModifierError(f"frame {frame}: {error}; or map the types to the reference's "
-                                      f"elements ({' '.join(rdh.species)}) in the elements field") from None
+                                      f"elements ({' '.join(rdh.elements)}) in the elements field") from None
     points, image_of = periodic_images(positions, arrays.cell, arrays.pbc, rdh.cutoff)
     check_distances(points, n, frame)
     if labels is not None:
@@ -62,12 +63,23 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | N
 
 
 def summary(values: np.ndarray, threshold: float) -> dict:
-    """The global attributes, with the meanings of ``fix quests``'s f_ID[1..4].
+    """The global attributes: the five statistics of every host
+    (:data:`lammps_quests.monitor._monitor.QUANTITIES`, the values of ``fix quests``'s
+    f_ID[1..5]), each named ``QUESTS.<suffix>`` as the python/invoke route's ``v_ID_<suffix>``.
 
     Returns:
-        {"QUESTS.max_dH": max dH (nats), "QUESTS.mean_dH": mean dH (nats), "QUESTS.fraction":
-        fraction of particles with dH > threshold, "QUESTS.count": their number}.
+        {"QUESTS.max": max dH (nats), "QUESTS.mean": mean dH (nats), "QUESTS.fraction":
+        fraction of particles with dH > threshold, "QUESTS.count": their number, "QUESTS.new":
+        0 (the modifier saves nothing)}.
     """
-    count = int(np.count_nonzero(values > threshold))
-    return {"QUESTS.max_dH": float(values.max()), "QUESTS.mean_dH": float(values.mean()),
-            "QUESTS.fraction": count / len(values), "QUESTS.count": count}
+    stats = Statistics.of(values, threshold).quantities()
+    return {attribute(q): int(stats[q.field]) if q.field in _COUNTS else float(stats[q.field]) for q in QUANTITIES}
+
+
+#: statistics that are numbers of atoms
+_COUNTS = ("count_above", "new")
+
+
+def attribute(quantity) -> str:
+    """The OVITO global attribute of one of the :data:`QUANTITIES`."""
+    return f"QUESTS.{quantity.suffix}"

@@ -4,7 +4,7 @@ By default a type's name is its element (OVITO names the types of extended XYZ, 
 LAMMPS dumps with an ``element`` column after their elements). Files that number their types
 (a LAMMPS dump with only ``type``) need the elements spelled out, in type-id order, as the
 fix's ``elements`` keyword does: ``"In P"`` makes type 1 In and type 2 P. The rule is
-:mod:`lammps_quests.formats._type_symbols`, shared with the command line's ``--species``.
+:mod:`lammps_quests.formats._type_symbols`, shared with the command line's ``--elements``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ rebuilding the file in place loads it again and nothing else does.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.formats._fast_index import index_path
 
@@ -23,16 +24,12 @@ class Settings:
     """What the dH of a frame depends on besides the frame.
 
     path: the reference file (.qref).
-    bandwidth: h in Å^-1; None takes the reference's.
-    fast_tol: None for exact dH, else the fast index's tolerance in nats.
-    k, cutoff: None, or the values (cutoff in Å) the reference must have been built with.
+    options: the run's :class:`~lammps_quests.monitor._options.MonitorOptions` (bandwidth in
+        Å^-1, threshold, fast and decide, the k and cutoff in Å the reference must have).
     """
 
     path: str
-    bandwidth: float | None = None
-    fast_tol: float | None = None
-    k: int | None = None
-    cutoff: float | None = None
+    options: MonitorOptions = MonitorOptions()
 
 
 class ReferenceCache:
@@ -50,8 +47,8 @@ class ReferenceCache:
             QuestsModifierError (a ValueError) naming the problem for a missing, damaged or mismatched
             reference, a bad bandwidth or a missing or stale fast index.
         """
-        key = (settings, _stat(settings.path),
-               _stat(index_path(settings.path)) if settings.fast_tol is not None else None)
+        key = (_key(settings), _stat(settings.path),
+               _stat(index_path(settings.path)) if settings.options.fast is not None else None)
         if key != self.key:
             self.key, self.value = None, None  # a failed load must not leave the old reference in use
             self.value = load(settings)
@@ -69,12 +66,21 @@ def load(settings: Settings) -> ReferenceDh:
                          "`lammps-quests reference build`")
     try:
         reference = load_reference(settings.path)
-        reference.check(k=settings.k, cutoff=settings.cutoff)
-        return ReferenceDh(reference, settings.bandwidth, fast_tol=settings.fast_tol)
+        options = settings.options
+        reference.check(k=options.k, cutoff=options.cutoff)
+        return ReferenceDh(reference, options.bandwidth, fast=options.fast, decide=options.decide,
+                           thresholds=options.decisions)
     except QuestsModifierError:
         raise
     except ValueError as error:  # every problem of the file or the settings, with its fix
         raise QuestsModifierError(str(error)) from None
+
+
+def _key(settings: Settings) -> Settings:
+    """The settings the ReferenceDh depends on: the threshold only in decide mode."""
+    if settings.options.decide:
+        return settings
+    return replace(settings, options=replace(settings.options, threshold=0.0))
 
 
 def _stat(path) -> tuple | None:

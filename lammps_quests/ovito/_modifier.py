@@ -6,15 +6,18 @@ Python module it is inserted like any modifier::
 
     pipeline = import_file("dump.lammpstrj")
     pipeline.modifiers.append(QuestsModifier(reference="train.qref", colour_coding=True))
-    data = pipeline.compute(0)   # data.particles["dH"], data.attributes["QUESTS.max_dH"]
+    data = pipeline.compute(0)   # data.particles["dH"], data.attributes["QUESTS.max"]
 
-Per frame it adds the particle property ``dH`` and the global attributes ``QUESTS.max_dH``,
-``QUESTS.mean_dH``, ``QUESTS.fraction`` and ``QUESTS.count`` (the meanings of ``fix quests``'s
-f_ID[1..4]); optionally the ``Selection`` of the particles with dH > threshold, and the
-``Color`` of the diverging palette of ``lammps-quests render``, white at dH = 0. Bad input
-raises :class:`QuestsModifierError` with one message naming the problem and its fix, and the
-pipeline stops there: the ``ovito`` module (3.17) raises it unchanged from ``pipeline.compute()``
-(checked by the tests); OVITO Pro shows a Python modifier's exception as its error status.
+Per frame it adds the particle property ``dH`` and the global attributes ``QUESTS.max``,
+``QUESTS.mean``, ``QUESTS.fraction``, ``QUESTS.count`` and ``QUESTS.new`` (the statistics of
+every host, :data:`lammps_quests.monitor._monitor.QUANTITIES`: ``fix quests``'s f_ID[1..5],
+python/invoke's v_ID_max ... v_ID_new); optionally the ``Selection`` of the particles with
+dH > threshold, and the ``Color`` of the diverging palette of ``lammps-quests render``, white at
+dH = 0. Bad input raises :class:`QuestsModifierError` with one message naming the problem and
+its fix (a bad setting: the :class:`~lammps_quests.errors.OptionError` the fix and the ASE
+monitor raise for the same value), and the pipeline stops there: the ``ovito`` module (3.17)
+raises it unchanged from ``pipeline.compute()`` (checked by the tests); OVITO Pro shows a
+Python modifier's exception as its error status.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from ovito.pipeline import ModifierInterface
 from ovito.traits import FilePath
 from traits.api import Bool, Float, Instance, Int, Str
 
+from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.core._defaults import DEFAULT_FAST_TOLERANCE
+from lammps_quests.errors import OptionError
 from lammps_quests.render._render import DEFAULT_RANGE, dh_colour_coding
 
 from ._compute import frame_dh, summary
@@ -37,7 +42,7 @@ PROPERTY = "dH"
 
 class ElementsStr(Str):
     """A text trait that also takes a list of element symbols (``["In", "P"]`` is ``"In P"``),
-    as the fix's ``elements`` keyword and ``--species`` do; the GUI shows a text field."""
+    as the fix's ``elements`` keyword and ``--elements`` do; the GUI shows a text field."""
 
     fast_validate = None  # Str's C-level check would refuse a list before validate sees it
 
@@ -52,11 +57,13 @@ class QuestsModifier(ModifierInterface):
 
     Parameters (traits, shown as input fields in OVITO Pro):
         reference: the reference file (.qref) built with ``lammps-quests reference build``.
-        bandwidth: h in Å^-1; 0 takes the reference's.
+        bandwidth: Å^-1; 0 takes the reference's.
         threshold: dH above it (nats) counts as extrapolating (``QUESTS.fraction``/``count``,
             ``Selection``).
-        fast: use the reference's fast index (``REF.qidx``), each value at most ``fast_tol``
-            nats above the exact dH.
+        fast: the tolerance in nats of the reference's fast index (``REF.qidx``): each value at
+            most ``fast`` nats above the exact dH; 0 computes the exact dH.
+        decide: with ``fast``, certify only the decisions dH > threshold: values above the
+            threshold stay within ``fast`` of exact, values at or below it are upper bounds.
         elements: for species-aware references, the element of particle types 1, 2, ... (e.g.
             ``"In P"`` or ``["In", "P"]``); blank uses the particle type names.
         k, cutoff: when not 0, the k and cutoff (Å) the reference must have been built with.
@@ -69,8 +76,8 @@ class QuestsModifier(ModifierInterface):
     reference = FilePath("", label="Reference file (.qref)")
     bandwidth = Float(0.0, label="Bandwidth (1/Å, 0 = reference's)")
     threshold = Float(0.0, label="Threshold (nats)")
-    fast = Bool(False, label="Fast index (REF.qidx)")
-    fast_tol = Float(DEFAULT_FAST_TOLERANCE, label="Fast tolerance (nats)")
+    fast = Float(0.0, label=f"Fast index tolerance (nats, e.g. {DEFAULT_FAST_TOLERANCE:g}; 0 = exact)")
+    decide = Bool(False, label="Fast: certify only dH > threshold")
     elements = ElementsStr("", label="Elements of types 1, 2, ... (blank = type names)")
     k = Int(0, label="Check k (0 = no check)")
     cutoff = Float(0.0, label="Check cutoff (Å, 0 = no check)")
@@ -93,21 +100,21 @@ class QuestsModifier(ModifierInterface):
             arrays = frame_arrays(data, frame)
             yield f"QUESTS dH of {len(arrays.positions)} particles"
             values = yield from frame_dh(rdh, arrays, self.elements, frame)
-        except QuestsModifierError:
+        except (QuestsModifierError, OptionError):
             raise
         except ValueError as error:  # a problem found deeper down (cell, fast index, ...)
             raise QuestsModifierError(f"QUESTS dH, frame {frame}: {error}") from None
         self._write(data, values)
 
     def settings(self) -> Settings:
-        """The reference settings of the current trait values (checked)."""
-        if self.fast and not self.fast_tol > 0:
-            raise QuestsModifierError(f"fast tolerance must be > 0 nats, got {self.fast_tol}")
+        """The reference settings of the current trait values, checked by
+        :class:`MonitorOptions` (0 stands for "not set" in the number fields)."""
         if self.colour_coding and not self.colour_range > 0:
             raise QuestsModifierError(f"colour scale must be > 0 nats, got {self.colour_range}")
-        return Settings(path=str(self.reference), bandwidth=self.bandwidth or None,
-                        fast_tol=self.fast_tol if self.fast else None, k=self.k or None,
-                        cutoff=self.cutoff or None)
+        options = MonitorOptions(bandwidth=self.bandwidth or None, threshold=self.threshold,
+                                 fast=self.fast or None, decide=self.decide, k=self.k or None,
+                                 cutoff=self.cutoff or None)
+        return Settings(path=str(self.reference), options=options)
 
     def _write(self, data, values: np.ndarray) -> None:
         particles = data.particles_

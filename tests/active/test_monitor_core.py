@@ -8,12 +8,12 @@ import pytest
 
 from crystals import thermal_inp
 from lammps_quests.active import Extension, Saver, Structure, saved_summary
-from lammps_quests.active._extension import species_union_entropy
-from lammps_quests.monitor._monitor import (PARTIALS, QUANTITIES, REDUCTIONS, Evaluation, Monitor,
-                                          MonitorSettings, Statistics)
+from lammps_quests.active._extension import union_entropy
+from lammps_quests.monitor._monitor import PARTIALS, QUANTITIES, REDUCTIONS, Evaluation, Monitor, Statistics
+from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.active._saving import saved_rows
 from lammps_quests.dh._reference_dh import ReferenceDh
-from lammps_quests.core._species_information import delta_entropy_by_species, entropy_by_species
+from lammps_quests.core._information import delta_entropy, entropy
 from lammps_quests.formats._reference import Reference
 
 H = 0.015
@@ -22,7 +22,7 @@ H = 0.015
 @pytest.fixture(scope="module")
 def inp_reference():
     frames = [thermal_inp(seed, sigma=0.05, repeat=2) for seed in range(3)]
-    return Reference.build(frames, species=["In", "P"], k=32, cutoff=5.0, bandwidth=H)
+    return Reference.build(frames, elements=["In", "P"], k=32, cutoff=5.0, bandwidth=H)
 
 
 def _hot_inp(seed: int = 7):
@@ -62,24 +62,24 @@ def test_partials_reduced_over_ranks_equal_the_whole():
 
 
 def test_decisions_follow_the_settings(inp_reference, tmp_path):
-    settings = MonitorSettings(threshold=0.0, halt_threshold=2.0, save_threshold=1.0,
+    settings = MonitorOptions(threshold=0.0, halt_threshold=2.0, save_threshold=1.0,
                                save_path=str(tmp_path / "s.xyz"), deduplicate=False)
     monitor = Monitor(inp_reference, settings)
-    assert monitor.decisions() == [0.0, 2.0, 1.0]
+    assert settings.decisions == [0.0, 2.0, 1.0]
     hot, cold = Statistics.of([1.5, -1.0], 0.0, 1), Statistics.of([0.5], 0.0)
     assert monitor.should_save(hot, 10) and not monitor.should_save(cold, 10)
     assert not monitor.should_halt(hot) and monitor.should_halt(Statistics.of([2.5], 0.0))
     monitor.last_saved_step = 10  # `every` saves a step evaluated twice once
     assert not monitor.should_save(hot, 10)
-    dedup = Monitor(inp_reference, MonitorSettings(save_threshold=1.0, save_path=str(tmp_path / "d.xyz")))
+    dedup = Monitor(inp_reference, MonitorOptions(save_threshold=1.0, save_path=str(tmp_path / "d.xyz")))
     assert dedup.should_save(Statistics.of([1.5], 0.0, new=1), 0)
     assert not dedup.should_save(Statistics.of([1.5], 0.0, new=0), 0)
     with pytest.raises(ValueError, match="centred on In, P only, but the fix has Cu"):
-        Monitor(inp_reference, MonitorSettings(), by="the fix", species=["In", "Cu"])
+        Monitor(inp_reference, MonitorOptions(), by="the fix", symbols=["In", "Cu"])
     with pytest.raises(ValueError, match="built with k = 32, but the fix asks for k = 16"):
-        Monitor(inp_reference, MonitorSettings(k=16), by="the fix")
+        Monitor(inp_reference, MonitorOptions(k=16), by="the fix")
     with pytest.raises(ValueError, match="smaller than the descriptor cutoff"):
-        Monitor(inp_reference, MonitorSettings(save_threshold=0.0, save_cut=4.0, save_path="x.xyz"))
+        Monitor(inp_reference, MonitorOptions(save_threshold=0.0, save_cut=4.0, save_path="x.xyz"))
 
 
 def test_species_extension_equals_the_species_kernel_over_the_union(inp_reference):
@@ -90,7 +90,7 @@ def test_species_extension_equals_the_species_kernel_over_the_union(inp_referenc
     extension = Extension(X, H, labels=x_labels, n_species=2)
     extension.add(S[:5], s_labels[:5])
     extension.add(S[5:], s_labels[5:])
-    direct = delta_entropy_by_species(Q, q_labels, np.vstack([X, S]), np.concatenate([x_labels, s_labels]), 2, H)
+    direct = delta_entropy(Q, np.vstack([X, S]), H, y_labels=q_labels, x_labels=np.concatenate([x_labels, s_labels]))
     np.testing.assert_allclose(extension.delta_entropy(Q, labels=q_labels), direct, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(extension.delta_entropy(Q, dh(Q, q_labels), q_labels), direct,
                                rtol=1e-12, atol=1e-12)
@@ -100,8 +100,8 @@ def test_species_extension_equals_the_species_kernel_over_the_union(inp_referenc
     alone.add(Q[p_row:p_row + 1], [0])
     assert alone.delta_entropy(Q[p_row:p_row + 1], labels=[1])[0] == pytest.approx(dh(Q[p_row:p_row + 1], [1])[0])
     gain = extension.entropy_gain()
-    union, _ = entropy_by_species(np.vstack([X, S]), np.concatenate([x_labels, s_labels]), 2, H)
-    alone_h, _ = entropy_by_species(X, x_labels, 2, H)
+    union = entropy(np.vstack([X, S]), H, labels=np.concatenate([x_labels, s_labels]))
+    alone_h = entropy(X, H, labels=x_labels)
     assert gain.reference == pytest.approx(alone_h, abs=1e-10)
     assert gain.union == pytest.approx(union, abs=1e-9)
     assert (gain.n_reference, gain.n_added) == (len(X), len(S))
@@ -121,8 +121,8 @@ def test_species_saver_new_atoms_equal_brute_force_and_offline_summary(inp_refer
     for atoms in frames:
         Y, labels = dh.descriptors(atoms)
         values = dh(Y, labels)
-        union = delta_entropy_by_species(Y, labels, np.vstack([X, saved_Y]),
-                                         np.concatenate([x_labels, saved_labels]), 2, H)
+        union = delta_entropy(Y, np.vstack([X, saved_Y]), H, y_labels=labels,
+                              x_labels=np.concatenate([x_labels, saved_labels]))
         expected = union > 1e-9  # Saver's margin NEW_MARGIN over t = 0
         frame = Structure(atoms.get_chemical_symbols(), atoms.positions, np.array(atoms.cell), atoms.pbc,
                           {"id": np.arange(1, len(atoms) + 1)}, {"step": len(news)})
@@ -143,7 +143,7 @@ def test_species_saver_new_atoms_equal_brute_force_and_offline_summary(inp_refer
     counts, gain = saved_summary(read, inp_reference)
     assert (counts.structures, counts.new) == (saver.counts.structures, saver.counts.new)
     assert gain.added == pytest.approx(saver.entropy_gain().added, rel=1e-12, abs=1e-12)
-    direct = species_union_entropy(X, x_labels, saved_Y, saved_labels, 2, H)
+    direct = union_entropy(X, saved_Y, H, x_labels=x_labels, s_labels=saved_labels, n_species=2)
     assert gain.union == pytest.approx(direct.union, abs=1e-12)
 
 
@@ -158,7 +158,7 @@ def test_species_cut_outs_carry_elements_and_reproduce_dh(inp_reference):
     assert pieces
     for piece in pieces:
         ids = piece.columns["id"] - 1
-        assert list(piece.species) == [atoms.get_chemical_symbols()[i] for i in ids]
+        assert list(piece.symbols) == [atoms.get_chemical_symbols()[i] for i in ids]
         exact = np.flatnonzero(piece.columns["exact"] == 1)
         from lammps_quests.active._saving import environments
 

@@ -315,7 +315,7 @@ def test_no_pickle_load_outside_the_checked_cache():
     hits = [str(path.relative_to(root)) for path in root.rglob("*.py") if "pickle.load" in path.read_text()]
     assert hits == ["analysis/_approx.py"]
     text = (root / "analysis" / "_approx.py").read_text()
-    assert "safe_to_load(path)" in text and ".nnd-" not in text.split("def index_path")[1].split("def ")[0]
+    assert "safe_to_load(path)" in text and ".nnd-" not in text.split("def ann_index_path")[1].split("def ")[0]
 
 
 def test_fast_index_gets_the_reference_permissions(tmp_path):

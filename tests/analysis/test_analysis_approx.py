@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lammps_quests.analysis import dh_against_reference, index_path, load_or_build_index, load_reference
+from lammps_quests.analysis import dh_against_reference, ann_index_path, load_or_build_ann_index, load_reference
 from lammps_quests.cli import main
 from lammps_quests.core._descriptors import descriptors, species_labels
 from lammps_quests.core._information import delta_entropy
@@ -51,7 +51,7 @@ def inp_files(tmp_path_factory):
     test file: two frames with an antisite pair (atoms 0 and 29)."""
     directory = tmp_path_factory.mktemp("species_approx")
     ase.io.write(directory / "test.xyz", inp_frames(2, 50, swap=True))
-    Reference.build(inp_frames(12, 0), species="auto").save(directory / "inp.qref")
+    Reference.build(inp_frames(12, 0), elements="auto").save(directory / "inp.qref")
     reference = Reference.load(directory / "inp.qref")
     save_fast_index(build_fast_index(reference, cluster_size=64), reference)  # per-element index
     return directory
@@ -59,8 +59,8 @@ def inp_files(tmp_path_factory):
 
 def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    index = load_or_build_index(cu, 5)
-    stored = index_path(cu, 5)
+    index = load_or_build_ann_index(cu, 5)
+    stored = ann_index_path(cu, 5)
     assert index is not None and stored.exists()
     assert stored.parent == tmp_path / "cache" / "lammps-quests"
     assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
@@ -68,11 +68,11 @@ def test_approx_index_lives_in_the_private_cache(cu, tmp_path, monkeypatch):
     assert not list(Path(cu.path).parent.glob("*.pkl"))
     # a planted pickle beside the reference is never read; an explicit path there is refused
     with pytest.raises(ValueError, match="beside the reference"):
-        load_or_build_index(cu, 5, path=Path(cu.path).with_name("cu.qref.nnd-5.pkl"))
+        load_or_build_ann_index(cu, 5, path=Path(cu.path).with_name("cu.qref.nnd-5.pkl"))
     # a cache entry that others can write is not loaded (rebuilt instead)
     stored.chmod(0o666)
     with pytest.warns(UserWarning, match="can be written by other users"):
-        load_or_build_index(cu, 5)
+        load_or_build_ann_index(cu, 5)
 
 
 def test_approximate_is_an_upper_bound_and_index_is_stored(files, tmp_path, monkeypatch):
@@ -81,7 +81,7 @@ def test_approximate_is_an_upper_bound_and_index_is_stored(files, tmp_path, monk
     reference = load_reference(ref_path)
     Y = descriptors(frames)
     exact = dh_against_reference(Y, reference)
-    stored = index_path(reference, 8)
+    stored = ann_index_path(reference, 8)
     if stored.exists():
         stored.unlink()
     approx = dh_against_reference(Y, reference, approx=8)
@@ -107,34 +107,34 @@ def test_stale_index_is_rebuilt_and_garbage_index_rejected(files, tmp_path, monk
     _, ref_path, frames = files
     other = Reference.build(rattled_frames("fcc", 3.615, 2, 0.06, 50), k=32, cutoff=5.0).save(tmp_path / "other.qref")
     reference = load_reference(other)
-    first = load_or_build_index(reference, 5)
-    assert first is not None and index_path(reference, 5).exists()
+    first = load_or_build_ann_index(reference, 5)
+    assert first is not None and ann_index_path(reference, 5).exists()
     # Rebuild the reference file with different content: the index is keyed by the new sha256.
     Reference.build(rattled_frames("fcc", 3.615, 2, 0.07, 60), k=32, cutoff=5.0).save(other)
     rebuilt = load_reference(other)
-    assert not index_path(rebuilt, 5).exists()
+    assert not ann_index_path(rebuilt, 5).exists()
     Y = descriptors(frames[:1])
     values = dh_against_reference(Y, rebuilt, approx=5)
-    assert index_path(rebuilt, 5).exists()
+    assert ann_index_path(rebuilt, 5).exists()
     assert np.all(values >= dh_against_reference(Y, rebuilt) - 1e-9)
     # A kept file built for another reference or M is rebuilt, not used.
-    index_path(reference, 5).replace(index_path(rebuilt, 5))
-    stamp = index_path(rebuilt, 5).stat().st_mtime_ns
+    ann_index_path(reference, 5).replace(ann_index_path(rebuilt, 5))
+    stamp = ann_index_path(rebuilt, 5).stat().st_mtime_ns
     dh_against_reference(Y, rebuilt, approx=5)
-    assert index_path(rebuilt, 5).stat().st_mtime_ns != stamp
+    assert ann_index_path(rebuilt, 5).stat().st_mtime_ns != stamp
     # The CLI can keep the index elsewhere (read-only reference directories).
     elsewhere = tmp_path / "mine" / "my.pkl"
     elsewhere.parent.mkdir()
     test_file = tmp_path / "one.xyz"
     ase.io.write(test_file, frames[:1])
     result = CliRunner().invoke(main, ["dh", str(test_file), "-r", str(other), "--approx", "5",
-                                       "--index-file", str(elsewhere), "--json"])
+                                       "--ann-index-file", str(elsewhere), "--json"])
     assert result.exit_code == 0, result.output
     assert elsewhere.exists()
     # A damaged cache entry is rebuilt (never beside the reference: nothing is read there).
-    index_path(rebuilt, 5).write_bytes(b"not a pickle")
+    ann_index_path(rebuilt, 5).write_bytes(b"not a pickle")
     assert np.all(dh_against_reference(Y, rebuilt, approx=5) >= dh_against_reference(Y, rebuilt) - 1e-9)
-    assert index_path(rebuilt, 5).read_bytes() != b"not a pickle"
+    assert ann_index_path(rebuilt, 5).read_bytes() != b"not a pickle"
     assert not list(tmp_path.glob("*.pkl"))
     with pytest.raises(ValueError, match="more neighbours than the reference has"):
         dh_against_reference(Y, rebuilt, approx=10**6)
@@ -145,7 +145,7 @@ def test_approx_per_element_bounds_the_species_aware_dh(inp_files, tmp_path, mon
     out = cli(inp_files, "dh", "test.xyz", "-r", "inp.qref")
     reference = Reference.load(inp_files / "inp.qref")
     frames = ase.io.read(inp_files / "test.xyz", ":")
-    Y, labels = descriptors(frames, species=reference.species), species_labels(frames, reference.species)
+    Y, labels = descriptors(frames, elements=reference.elements), species_labels(frames, reference.elements)
     expected = delta_entropy(Y, reference.descriptors, 0.015, y_labels=labels, x_labels=reference.species_labels)
     # --approx M works per element: M neighbours among the rows centred on the atom's element,
     # so an upper bound of the species-aware dH that still flags the antisites

@@ -165,7 +165,10 @@ def test_dump_out_keeps_the_input_columns(files, tmp_path):
     assert "ITEM: ATOMS id type x y z f_q i_flag dH\n" in (tmp_path / "out.lammpstrj").read_text()
 
 
-def test_tol_without_fast_is_an_error(files):
+def test_decide_and_threshold_without_fast_are_errors(files):
     _, ref_path, test_path, _ = files
-    result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(ref_path), "--tol", "0.5"])
-    assert result.exit_code == 2 and "--tol needs --fast" in result.output
+    result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(ref_path), "--decide"])
+    assert result.exit_code == 2 and "--decide needs --fast TOL" in result.output
+    result = CliRunner().invoke(main, ["dh", str(test_path), "-r", str(ref_path), "--fast", "1e-6",
+                                       "--threshold", "1"])
+    assert result.exit_code == 2 and "--threshold needs --decide" in result.output

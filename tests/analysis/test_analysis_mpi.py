@@ -97,7 +97,6 @@ def test_descriptor_rows_match_whole_frames():
     """Each rank describes only its block of atoms; the blocks equal rows of the full array."""
     from ase.build import fcc111, molecule
 
-    from lammps_quests.analysis._inputs import descriptor_rows
     from lammps_quests.core._descriptors import descriptors
 
     slab = fcc111("Cu", size=(3, 3, 3), vacuum=5.0)
@@ -106,7 +105,7 @@ def test_descriptor_rows_match_whole_frames():
     full = descriptors(frames)
     n = len(full)
     for start, stop in [(0, n), (0, 1), (10, 75), (60, n), (n - 3, n), (5, 5)]:
-        assert np.array_equal(descriptor_rows(frames, start, stop), full[start:stop])
+        assert np.array_equal(descriptors(frames, rows=(start, stop)), full[start:stop])
 
 
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")

@@ -50,8 +50,8 @@ def test_fast_index_arrays_are_read_only_views_of_the_file(big_reference):
 def test_reference_dh_keeps_the_mapped_arrays_not_copies(big_reference):
     exact = ReferenceDh(big_reference)
     assert _mapped(exact._X.X) and np.shares_memory(exact._X.X, big_reference.descriptors)
-    fast = ReferenceDh(big_reference, fast_tol=1e-6)
-    assert all(_mapped(array) for array in fast.index.arrays().values())
+    fast = ReferenceDh(big_reference, fast=1e-6)
+    assert all(_mapped(array) for array in fast.fast_index.arrays().values())
 
 
 def test_exact_dh_against_a_mapped_reference_allocates_no_copy_of_it(big_reference, monkeypatch):

@@ -31,16 +31,16 @@ def files(tmp_path_factory):
     directory = tmp_path_factory.mktemp("species_analysis")
     ase.io.write(directory / "train.xyz", inp_frames(12, 0))
     ase.io.write(directory / "test.xyz", inp_frames(2, 50, swap=True))
-    Reference.build(inp_frames(12, 0), species="auto").save(directory / "inp.qref")
+    Reference.build(inp_frames(12, 0), elements="auto").save(directory / "inp.qref")
     reference = Reference.load(directory / "inp.qref")
     save_fast_index(build_fast_index(reference, cluster_size=64), reference)  # per-element index
     return directory
 
 
 def test_entropy_per_centre_element(files):
-    out = cli(files, "entropy", "train.xyz", "--species", "auto")["datasets"][0]
+    out = cli(files, "entropy", "train.xyz", "--elements", "auto")["datasets"][0]
     frames = ase.io.read(files / "train.xyz", ":")
-    X, labels = descriptors(frames, species=["In", "P"]), species_labels(frames, ["In", "P"])
+    X, labels = descriptors(frames, elements=["In", "P"]), species_labels(frames, ["In", "P"])
     total = entropy(X, 0.015, labels=labels)
     per_species = [entropy(X[labels == s], 0.015) for s in range(2)]
     assert out["entropy"] == pytest.approx(total, abs=1e-9)
@@ -53,7 +53,7 @@ def test_dh_follows_the_reference_species(files):
     out = cli(files, "dh", "test.xyz", "-r", "inp.qref", "-o", "dh.xyz")
     reference = Reference.load(files / "inp.qref")
     frames = ase.io.read(files / "test.xyz", ":")
-    Y, labels = descriptors(frames, species=reference.species), species_labels(frames, reference.species)
+    Y, labels = descriptors(frames, elements=reference.elements), species_labels(frames, reference.elements)
     expected = delta_entropy(Y, reference.descriptors, 0.015, y_labels=labels, x_labels=reference.species_labels)
     written = np.concatenate([frame.arrays["dH"] for frame in ase.io.read(files / "dh.xyz", ":")])
     np.testing.assert_allclose(written, expected, rtol=0, atol=1e-7)  # extended XYZ keeps 8 decimals
@@ -65,14 +65,14 @@ def test_dh_follows_the_reference_species(files):
 
 
 def test_overlap_learning_curve_compress_clusters(files):
-    overlap = cli(files, "overlap", "train.xyz", "test.xyz", "--species", "auto")
+    overlap = cli(files, "overlap", "train.xyz", "test.xyz", "--elements", "auto")
     matrix = np.array(overlap["overlap"])
     assert matrix[0, 0] == 1.0 and matrix[1, 1] == 1.0 and matrix[1, 0] < 1.0
-    curve = cli(files, "learning-curve", "train.xyz", "--species", "In,P", "--points", "10", "--repeats", "1")
+    curve = cli(files, "learning-curve", "train.xyz", "--elements", "In,P", "--points", "10", "--repeats", "1")
     frames = ase.io.read(files / "train.xyz", ":")
-    X, labels = descriptors(frames, species=["In", "P"]), species_labels(frames, ["In", "P"])
+    X, labels = descriptors(frames, elements=["In", "P"]), species_labels(frames, ["In", "P"])
     assert curve["entropy_mean"][-1] == pytest.approx(entropy(X, 0.015, labels=labels), abs=1e-9)
-    kept = cli(files, "compress", "train.xyz", "test.xyz", "--species", "auto", "--fraction", "0.3",
+    kept = cli(files, "compress", "train.xyz", "test.xyz", "--elements", "auto", "--fraction", "0.3",
                "--method", "novelty", "-o", "kept.xyz")
     assert kept["n_selected"] == 4 and kept["entropy_full"] > 0
     clusters = cli(files, "clusters", "test.xyz", "-r", "inp.qref")
@@ -82,8 +82,8 @@ def test_overlap_learning_curve_compress_clusters(files):
 @pytest.mark.slow
 @pytest.mark.skipif(not MPIRUN.exists(), reason="the mpich wheel's mpirun is not installed")
 @pytest.mark.parametrize("arguments", [["dh", "test.xyz", "-r", "inp.qref"],
-                                       ["dh", "test.xyz", "-r", "inp.qref", "--fast", "--decide", "0"],
-                                       ["entropy", "test.xyz", "--species", "auto"]], ids=["dh", "dh-fast", "entropy"])
+                                       ["dh", "test.xyz", "-r", "inp.qref", "--fast", "1e-6", "--decide"],
+                                       ["entropy", "test.xyz", "--elements", "auto"]], ids=["dh", "dh-fast", "entropy"])
 def test_two_ranks_equal_one(files, arguments):
     # one rank: this process, on one thread as each of the two ranks (click's CliRunner)
     one = invoke(*arguments, "--json", cwd=files, threads_one=True)

@@ -33,10 +33,10 @@ def swapped(seed, pairs=((0, 1),)):
 
 def test_species_aware_gains_equal_direct_entropy():
     frames = [thermal_inp(seed, 0.05, repeat=2) for seed in range(3)]
-    reference = Reference.build(frames, species="auto", bandwidth=H)
-    assert reference.species == SPECIES
+    reference = Reference.build(frames, elements="auto", bandwidth=H)
+    assert reference.elements == SPECIES
     pool = [thermal_inp(20, 0.05, repeat=2), swapped(21), swapped(22, ((0, 1), (8, 9))), thermal_inp(23, 0.05, 2)]
-    blocks = [descriptors(atoms, species=SPECIES) for atoms in pool]
+    blocks = [descriptors(atoms, elements=SPECIES) for atoms in pool]
     labels = [species_labels(atoms, SPECIES) for atoms in pool]
     U, U_labels = np.array(reference.descriptors), reference.species_labels
     covered = max(delta_entropy(blocks[c], U, H, y_labels=labels[c], x_labels=U_labels).max() for c in (0, 3))
@@ -59,7 +59,7 @@ def test_species_aware_gains_equal_direct_entropy():
 
 
 def test_cli_select_species_aware(tmp_path):
-    Reference.build([thermal_inp(seed, 0.05, repeat=2) for seed in range(3)], species="auto",
+    Reference.build([thermal_inp(seed, 0.05, repeat=2) for seed in range(3)], elements="auto",
                     bandwidth=H).save(tmp_path / "inp.qref")
     ase.io.write(tmp_path / "pool.xyz", [thermal_inp(20, 0.05, repeat=2), swapped(21)])
     run = subprocess.run([sys.executable, "-m", "lammps_quests", "select", "pool.xyz", "-r", "inp.qref",

@@ -230,8 +230,8 @@ def test_reference_with_other_settings_is_refused(reference):
 
 def test_element_the_species_aware_reference_lacks_is_refused(reference):
     frames = [_crystal()]
-    cu_only = Reference.build(frames, species="auto")
-    assert cu_only.species == ("Cu",)
+    cu_only = Reference.build(frames, elements="auto")
+    assert cu_only.elements == ("Cu",)
     alloy = _crystal()
     alloy.symbols[[3, 50]] = "Ag"
     with pytest.raises(ValueError, match=r"centred on Cu only, but the monitor has Ag") as refused:
@@ -245,8 +245,8 @@ def test_element_the_species_aware_reference_lacks_is_refused(reference):
 
 
 def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_path):
-    from lammps_quests.core._descriptors import species_descriptors
-    from lammps_quests.core._species_information import delta_entropy_by_species
+    from lammps_quests.core._descriptors import descriptors, species_labels
+    from lammps_quests.core._information import delta_entropy
 
     alloy = _crystal()
     alloy.symbols[::4] = "Ag"
@@ -254,12 +254,12 @@ def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_pat
     frames = []
     dyn.attach(lambda: frames.append(alloy.copy()), interval=10)
     dyn.run(30)
-    reference = Reference.build(frames, species=["Cu", "Ag"])
+    reference = Reference.build(frames, elements=["Cu", "Ag"])
     monitor = QuestsMonitor(alloy, reference, dynamics=dyn)
     dyn.attach(monitor, interval=10)
     dyn.run(20)
-    Y, labels = species_descriptors(alloy, ["Cu", "Ag"])
-    expected = delta_entropy_by_species(Y, labels, reference.descriptors, reference.species_labels, 2)
+    Y, labels = descriptors(alloy, elements=["Cu", "Ag"]), species_labels(alloy, ["Cu", "Ag"])
+    expected = delta_entropy(Y, reference.descriptors, y_labels=labels, x_labels=reference.species_labels)
     np.testing.assert_array_equal(alloy.arrays["dH"], expected)
     # offline: the frame written at full precision, dH from the CLI with the species-aware reference
     frame, reference_path, check = tmp_path / "alloy.xyz", tmp_path / "alloy.qref", tmp_path / "dh.lammpstrj"
@@ -313,7 +313,7 @@ def test_bad_arguments_are_named(reference, tmp_path):
         QuestsMonitor(atoms, reference, cut=6.0)
     with pytest.raises(ValueError, match="smaller than the descriptor cutoff"):
         QuestsMonitor(atoms, reference, save=(1.0, tmp_path / "out.xyz"), cut=3.0)
-    with pytest.raises(ValueError, match="halt must be finite"):
+    with pytest.raises(ValueError, match="halt must be a finite number in nats"):
         QuestsMonitor(atoms, reference, halt=float("nan"))
     with pytest.raises(ValueError, match="does not exist"):
         QuestsMonitor(atoms, tmp_path / "none.qref")

@@ -23,7 +23,7 @@ def terminal(monkeypatch):
 def test_build_shows_the_guidance_and_index_stages(terminal, tmp_path, species):
     frames = inp_frames(2, seed=1) if species else rattled_frames("fcc", 3.615, 2, 0.03, 1)
     ase.io.write(tmp_path / "train.xyz", frames)
-    extra = ["--species", species] if species else []
+    extra = ["--elements", species] if species else []
     result = invoke("reference", "build", "r.qref", "train.xyz", "--fast-index", *extra, cwd=tmp_path)
     assert result.exit_code == 0, result.output
     # each stage's bar (tqdm may not draw 100 % of a bar this short before clearing it)

@@ -95,7 +95,7 @@ def test_stale_fast_index_exits_1_without_usage(case, tmp_path):
     kept = index.read_bytes()
     assert run("reference", "build", out, case / "pool.xyz", "--index", "0", "--force").exit_code == 0
     index.write_bytes(kept)  # the index of the previous reference, now stale
-    result = run("dh", case / "pool.xyz", "-r", out, "--fast")
+    result = run("dh", case / "pool.xyz", "-r", out, "--fast", "1e-6")
     assert result.exit_code == 1, result.output
     assert "Usage:" not in result.output and "reference index" in result.output
 

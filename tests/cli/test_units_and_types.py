@@ -30,31 +30,31 @@ def inp_files(tmp_path_factory):
     frames = inp_frames(2, seed=3, swap=True)
     ase.io.write(directory / "inp.xyz", frames)
     typed_dump(directory / "dump.inp.lammpstrj", [frame.copy() for frame in frames])
-    Reference.build(inp_frames(2, seed=40), species="In,P").save(directory / "inp.qref")
+    Reference.build(inp_frames(2, seed=40), elements="In,P").save(directory / "inp.qref")
     return directory / "dump.inp.lammpstrj", directory / "inp.xyz", directory / "inp.qref"
 
 
 def test_reference_build_auto_refuses_numbered_types_and_names_the_fix(inp_files, tmp_path):
     dump, _, _ = inp_files
-    result = invoke("reference", "build", tmp_path / "r.qref", dump, "--species", "auto", cwd=tmp_path)
+    result = invoke("reference", "build", tmp_path / "r.qref", dump, "--elements", "auto", cwd=tmp_path)
     assert result.exit_code != 0
-    assert "atom type 1" in result.output and "--species In,P" in result.output
+    assert "atom type 1" in result.output and "--elements In,P" in result.output
     assert "element" in result.output and not (tmp_path / "r.qref").exists()
 
 
 def test_reference_build_with_the_elements_of_the_types_equals_the_xyz_build(inp_files, tmp_path):
     dump, xyz, _ = inp_files
     for name, source in (("dump.qref", dump), ("xyz.qref", xyz)):
-        result = invoke("reference", "build", tmp_path / name, source, "--species", "In,P", cwd=tmp_path)
+        result = invoke("reference", "build", tmp_path / name, source, "--elements", "In,P", cwd=tmp_path)
         assert result.exit_code == 0, result.output
     from_dump, from_xyz = Reference.load(tmp_path / "dump.qref"), Reference.load(tmp_path / "xyz.qref")
-    assert from_dump.species == ("In", "P")
+    assert from_dump.elements == ("In", "P")
     np.testing.assert_allclose(from_dump.descriptors, from_xyz.descriptors, atol=1e-7)
 
 
 def test_a_short_species_list_names_the_types_it_lacks(inp_files, tmp_path):
     dump, _, _ = inp_files
-    result = invoke("entropy", dump, "--species", "In", cwd=tmp_path)
+    result = invoke("entropy", dump, "--elements", "In", cwd=tmp_path)
     assert result.exit_code != 0
     assert "atom type 2" in result.output and "types 1..1" in result.output
     assert "use 'auto'" not in result.output  # auto would read H and He
@@ -62,11 +62,11 @@ def test_a_short_species_list_names_the_types_it_lacks(inp_files, tmp_path):
 
 def test_entropy_auto_refuses_and_a_list_equals_the_xyz_rows(inp_files, tmp_path):
     dump, xyz, _ = inp_files
-    refused = invoke("entropy", dump, "--species", "auto", cwd=tmp_path)
+    refused = invoke("entropy", dump, "--elements", "auto", cwd=tmp_path)
     assert refused.exit_code != 0 and "atom type 1" in refused.output and "centred on He" not in refused.output
     rows = []
     for source in (dump, xyz):
-        result = invoke("entropy", source, "--species", "In,P", "--json", cwd=tmp_path)
+        result = invoke("entropy", source, "--elements", "In,P", "--json", cwd=tmp_path)
         assert result.exit_code == 0, result.output
         rows.append(json.loads(result.output)["datasets"][0])
     assert [part["name"] for part in rows[0]["per_species"]] == ["In", "P"]
@@ -76,16 +76,16 @@ def test_entropy_auto_refuses_and_a_list_equals_the_xyz_rows(inp_files, tmp_path
 def test_dh_takes_the_elements_of_the_types_with_species(inp_files, tmp_path):
     dump, xyz, reference = inp_files
     refused = invoke("dh", dump, "-r", reference, cwd=tmp_path)
-    assert refused.exit_code != 0 and "--species In,P" in refused.output
+    assert refused.exit_code != 0 and "--elements In,P" in refused.output
     results = []
-    for source, extra in ((dump, ["--species", "In,P"]), (xyz, [])):
+    for source, extra in ((dump, ["--elements", "In,P"]), (xyz, [])):
         result = invoke("dh", source, "-r", reference, *extra, "--json", cwd=tmp_path)
         assert result.exit_code == 0, result.output
         results.append(json.loads(result.output))
     assert results[0]["max"] == pytest.approx(results[1]["max"], abs=1e-9)
     assert results[0]["per_species"].keys() == {"In", "P"}
     # the reverse order names type 1 P: a different (wrong for this file) but honest answer
-    swapped = invoke("dh", dump, "-r", reference, "--species", "P,In", "--json", cwd=tmp_path)
+    swapped = invoke("dh", dump, "-r", reference, "--elements", "P,In", "--json", cwd=tmp_path)
     assert swapped.exit_code == 0 and json.loads(swapped.output)["max"] != pytest.approx(results[1]["max"])
 
 
@@ -95,7 +95,7 @@ def test_dh_species_is_documented():
     from lammps_quests.cli import main
 
     result = CliRunner().invoke(main, ["dh", "--help"])
-    assert "--species" in result.output and "type-id order" in result.output
+    assert "--elements" in result.output and "type-id order" in result.output
 
 
 # ------------------------------------------------------------------ lengths that cannot be Å

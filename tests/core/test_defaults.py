@@ -21,8 +21,8 @@ def test_functions_and_commands_default_to_them(monkeypatch):
     build = inspect.signature(Reference.build).parameters
     assert (build["k"].default, build["cutoff"].default, build["bandwidth"].default) == (
         defaults.DEFAULT_K, defaults.DEFAULT_CUTOFF, defaults.DEFAULT_BANDWIDTH)
-    assert inspect.signature(lammps_quests.entropy).parameters["h"].default == defaults.DEFAULT_BANDWIDTH
-    assert inspect.signature(entropy_summary).parameters["h"].default == defaults.DEFAULT_BANDWIDTH
+    assert inspect.signature(lammps_quests.entropy).parameters["bandwidth"].default == defaults.DEFAULT_BANDWIDTH
+    assert inspect.signature(entropy_summary).parameters["bandwidth"].default == defaults.DEFAULT_BANDWIDTH
     import click
 
     context = click.Context(main)

@@ -214,10 +214,10 @@ def test_species_rows_describe_a_slice_of_the_atoms():
     alloy.symbols[::3] = "Na"
     alloy.rattle(0.05, seed=5)
     frames, species = [rocksalt, alloy], ["Cl", "Cu", "Na"]
-    full, labels = descriptors(frames, species=species), species_labels(frames, species)
+    full, labels = descriptors(frames, elements=species), species_labels(frames, species)
     n = len(full)
     for start, stop in [(0, n), (3, 70), (63, 65), (n - 2, n + 5), (7, 7)]:
-        part = descriptors(frames, species=species, rows=(start, stop))
+        part = descriptors(frames, elements=species, rows=(start, stop))
         part_labels = species_labels(frames, species, rows=(start, stop))
         assert np.array_equal(part, full[start:stop]) and part.shape[1] == full.shape[1]
         assert np.array_equal(part_labels, labels[start:stop])

@@ -55,7 +55,7 @@ def test_within_tolerance_of_exact(clustered, tol, cluster_size):
     index = build_cluster_index(X, cluster_size=cluster_size, seed=1)
     exact = delta_entropy(Y, X, H)
     stats = {}
-    fast = delta_entropy_fast(Y, index, H, tol=tol, stats=stats)
+    fast = delta_entropy_fast(Y, index, H, fast=tol, stats=stats)
     excess = fast - exact
     assert excess.min() >= -ROUNDING
     assert excess.max() <= tol + ROUNDING
@@ -72,7 +72,7 @@ def test_clusters_of_one_row_within_tolerance(clustered):
     assert np.mean(np.diff(index.offsets) == 1) > 0.5  # most clusters hold one row
     exact = delta_entropy(Y, X, H)
     for tol in (1e-6, 0.05):
-        excess = delta_entropy_fast(Y, index, H, tol=tol) - exact
+        excess = delta_entropy_fast(Y, index, H, fast=tol) - exact
         assert excess.min() >= -ROUNDING and excess.max() <= tol + ROUNDING
 
 
@@ -81,8 +81,8 @@ def test_skipping_is_what_makes_the_error(clustered):
     X, Y = clustered
     index = build_cluster_index(X, cluster_size=16, seed=1)
     exact = delta_entropy(Y, X, H)
-    loose = delta_entropy_fast(Y, index, H, tol=0.5)
-    tight = delta_entropy_fast(Y, index, H, tol=1e-9)
+    loose = delta_entropy_fast(Y, index, H, fast=0.5)
+    tight = delta_entropy_fast(Y, index, H, fast=1e-9)
     assert np.abs(tight - exact).max() <= 1e-9 + ROUNDING
     assert (loose - exact).max() > 1e-6  # something was skipped
     assert (loose - exact).max() <= 0.5 + ROUNDING
@@ -94,7 +94,7 @@ def test_random_uniform_reference():
     X = rng.uniform(0.0, 0.05, (1500, WIDTH))
     Y = np.concatenate([X[:30] + rng.normal(0, 0.001, (30, WIDTH)), rng.uniform(0.0, 0.05, (30, WIDTH))])
     index = build_cluster_index(X, cluster_size=32)
-    excess = delta_entropy_fast(Y, index, H, tol=1e-6) - delta_entropy(Y, X, H)
+    excess = delta_entropy_fast(Y, index, H, fast=1e-6) - delta_entropy(Y, X, H)
     assert -ROUNDING <= excess.min() and excess.max() <= 1e-6 + ROUNDING
 
 
@@ -113,7 +113,7 @@ def test_threshold_decisions_are_certified(clustered, tol):
     exact = delta_entropy(Y, X, H)
     thresholds = [float(np.quantile(exact, 0.3)), 0.0, float(np.quantile(exact, 0.8))]
     stats = {}
-    values = delta_entropy_fast(Y, index, H, tol=tol, threshold=thresholds, stats=stats)
+    values = delta_entropy_fast(Y, index, H, fast=tol, thresholds=thresholds, stats=stats)
     assert values.min() > -np.inf
     assert (values - exact).min() >= -ROUNDING  # upper bounds
     for t in thresholds:
@@ -142,7 +142,7 @@ def test_decide_flagged_values_exact_adversarial(clustered, cluster_size):
     X = X[::3] if cluster_size == 1 else X
     exact = delta_entropy(Y, X, H)
     for t in (float(np.median(exact)), float(exact.max()) + 1.0, float(exact.min()) - 1.0):
-        values = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=t)
+        values = delta_entropy_fast(Y, index, H, fast=1e-6, thresholds=t)
         above = values > t
         assert (values - exact).min() >= -ROUNDING
         assert (values[above] - exact[above]).max(initial=0.0) <= 1e-6 + ROUNDING
@@ -150,7 +150,7 @@ def test_decide_flagged_values_exact_adversarial(clustered, cluster_size):
     # far-away queries (dH ~ 10^3-10^4 nats) are flagged and exact to tol
     far = exact > 100.0
     assert far.sum() >= 20
-    values = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=0.0)
+    values = delta_entropy_fast(Y, index, H, fast=1e-6, thresholds=0.0)
     np.testing.assert_allclose(values[far], exact[far], rtol=0, atol=1e-6 + ROUNDING)
 
 
@@ -161,8 +161,8 @@ def test_decide_values_below_t0_are_bounds_not_values(clustered):
     X, Y = clustered
     index = build_cluster_index(X, cluster_size=16, seed=1)
     exact = delta_entropy(Y, X, H)
-    high = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=float(exact.max()) + 1.0)
-    low = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=float(exact.min()) - 1.0)
+    high = delta_entropy_fast(Y, index, H, fast=1e-6, thresholds=float(exact.max()) + 1.0)
+    low = delta_entropy_fast(Y, index, H, fast=1e-6, thresholds=float(exact.min()) - 1.0)
     assert (high - exact).max() > 1e-3  # bounds: loose somewhere
     assert (low - exact).max() <= 1e-6 + ROUNDING  # everything flagged: all within tol
 
@@ -175,7 +175,7 @@ def test_queries_on_a_threshold_between_blobs():
     exact = delta_entropy(Y, X, H)
     t = float(np.median(exact))
     index = build_cluster_index(X, cluster_size=25)
-    values = delta_entropy_fast(Y, index, H, tol=1e-6, threshold=t)
+    values = delta_entropy_fast(Y, index, H, fast=1e-6, thresholds=t)
     assert not np.any((exact > t) & (values <= t))
     assert np.all(exact[(values > t)] > t - 1e-6 - ROUNDING)
 
@@ -183,8 +183,8 @@ def test_queries_on_a_threshold_between_blobs():
 def test_bad_tolerance_and_width(clustered):
     X, Y = clustered
     index = build_cluster_index(X[:200], cluster_size=50)
-    with pytest.raises(ValueError, match="tolerance"):
-        delta_entropy_fast(Y, index, H, tol=0.0)
+    with pytest.raises(ValueError, match="fast must be a number of nats between 0 and 1"):
+        delta_entropy_fast(Y, index, H, fast=0.0)
     with pytest.raises(ValueError, match="width"):
         delta_entropy_fast(Y[:, :10], index, H)
 
@@ -245,10 +245,10 @@ def test_cli_index_and_dh_fast(tmp_path):
     assert done.exit_code == 0, done.output
     assert (tmp_path / "ref.qref.qidx").exists()
     exact = invoke("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", "exact.xyz", cwd=tmp_path)
-    fast = invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "--json", "-o", "fast.xyz", cwd=tmp_path)
+    fast = invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "1e-6", "--json", "-o", "fast.xyz", cwd=tmp_path)
     assert exact.exit_code == 0 and fast.exit_code == 0, exact.output + fast.output
     e, f = json.loads(exact.stdout), json.loads(fast.stdout)
-    assert f["fast"] is True and f["fraction_positive"] == e["fraction_positive"]
+    assert f["fast"] == 1e-6 and f["fraction_positive"] == e["fraction_positive"]
     de = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "exact.xyz", ":")])
     df = np.concatenate([a.arrays["dH"] for a in read(tmp_path / "fast.xyz", ":")])
     assert (df - de).min() >= -ROUNDING and (df - de).max() <= 1e-6 + ROUNDING
@@ -259,13 +259,13 @@ def test_cli_index_and_dh_fast(tmp_path):
     assert done.exit_code == 0, done.output
     assert not (tmp_path / "ref.qref.qidx").exists()
     (tmp_path / "ref.qref.qidx").write_bytes(old_index)
-    stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
+    stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "1e-6", cwd=tmp_path)
     assert stale.returncode == 1 and "stale" in stale.stderr and "reference index" in stale.stderr
     assert "Usage:" not in stale.stderr
     rebuilt = invoke("reference", "index", "ref.qref", "--cluster-size", "20", cwd=tmp_path)
     assert rebuilt.exit_code == 0, rebuilt.output
-    decided = invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "--decide", "0.5", "-o", "decide.xyz",
-                     cwd=tmp_path)
+    decided = invoke("dh", "test.xyz", "-r", "ref.qref", "--fast", "1e-6", "--decide", "--threshold", "0.5",
+                     "-o", "decide.xyz", cwd=tmp_path)
     assert decided.exit_code == 0, decided.output
     frames = read(tmp_path / "decide.xyz", ":")
     values = np.concatenate([a.arrays["dH"] for a in frames])
@@ -279,15 +279,19 @@ def test_cli_index_and_dh_fast(tmp_path):
 
 
 def test_fix_keyword_fast_parsing():
+    from lammps_quests.errors import KeywordError, OptionError
     from lammps_quests.lammps._keywords import parse_keywords
-    from lammps_quests.errors import KeywordError
 
     options = parse_keywords(["fast", "1e-6", "threshold", "0.5"])
-    assert options.fast_tol == 1e-6 and not options.fast_decide and options.threshold == 0.5
+    shared = options.monitor
+    assert shared.fast == 1e-6 and not shared.decide and shared.threshold == 0.5
     options = parse_keywords(["fast", "1e-4", "decide", "halt", "2", "soft"])
-    assert options.fast_tol == 1e-4 and options.fast_decide and options.halt_mode == "soft"
-    for words in (["fast"], ["fast", "0"], ["fast", "1.5"], ["fast", "x"]):
+    assert options.monitor.fast == 1e-4 and options.monitor.decide and options.halt_mode == "soft"
+    for words in (["fast"], ["fast", "x"]):
         with pytest.raises(KeywordError, match="fast"):
+            parse_keywords(words)
+    for words in (["fast", "0"], ["fast", "1.5"]):
+        with pytest.raises(OptionError, match="fast must be a number of nats between 0 and 1"):
             parse_keywords(words)
 
 

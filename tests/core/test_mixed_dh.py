@@ -10,6 +10,7 @@ from crystals import thermal_fcc
 import lammps_quests as lq
 import lammps_quests.core._mixed_sums as mixed_sums
 from lammps_quests.core._information import delta_entropy, prepare_reference
+from lammps_quests.errors import OptionError
 
 H = 0.015
 WIDTH = 63
@@ -57,7 +58,7 @@ def adversarial_sets():
 def test_thermal_crystal_within_tol_and_uses_float32(thermal, tol):
     X, Y = thermal
     stats = {}
-    mixed = delta_entropy(Y, X, H, precision="mixed", tol=tol, stats=stats)
+    mixed = delta_entropy(Y, X, H, precision="mixed", tolerance=tol, stats=stats)
     exact = delta_entropy(Y, X, H, precision="float64")
     assert np.abs(mixed - exact).max() <= tol
     assert stats["split"] < WIDTH  # part of every product was float32
@@ -69,7 +70,7 @@ def test_thermal_crystal_within_tol_and_uses_float32(thermal, tol):
 @pytest.mark.parametrize("tol", [1e-6, 1e-3])
 def test_every_row_within_tol_of_float64(case, tol):
     _, X, Y, h = case
-    mixed = delta_entropy(Y, X, h, precision="mixed", tol=tol)
+    mixed = delta_entropy(Y, X, h, precision="mixed", tolerance=tol)
     exact = delta_entropy(Y, X, h, precision="float64")
     assert mixed.shape == exact.shape
     assert np.isfinite(mixed).all()
@@ -100,7 +101,7 @@ def test_bound_covers_the_error_and_the_error_is_real():
 def test_tight_tolerance_falls_back_to_float64(thermal):
     X, Y = thermal
     stats = {}
-    mixed = delta_entropy(Y, X, H, precision="mixed", tol=1e-15, stats=stats)
+    mixed = delta_entropy(Y, X, H, precision="mixed", tolerance=1e-15, stats=stats)
     assert stats["split"] == WIDTH or stats["fallback_rows"] == len(Y)
     np.testing.assert_allclose(mixed, delta_entropy(Y, X, H, precision="float64"), rtol=0, atol=1e-12)
 
@@ -150,8 +151,8 @@ def test_bad_precision_and_tolerance(thermal):
     X, Y = thermal
     with pytest.raises(ValueError, match="precision must be one of"):
         delta_entropy(Y, X, H, precision="float16")
-    with pytest.raises(ValueError, match="tol must be a number of nats > 0"):
-        delta_entropy(Y, X, H, precision="mixed", tol=0.0)
+    with pytest.raises(OptionError, match="tolerance must be a number of nats between 0 and 1"):
+        delta_entropy(Y, X, H, precision="mixed", tolerance=0.0)
     with pytest.raises(ValueError, match="widths differ"):
         delta_entropy(Y[:, :5], prepare_reference(X), H)
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -175,6 +176,6 @@ def test_within_tol_of_an_extended_precision_truth():
     z = (diff * diff).sum(axis=2) / (2 * np.longdouble(H) ** 2)
     low = z.min(axis=1)
     truth = np.asarray(low - np.log(np.exp(-(z - low[:, None])).sum(axis=1)), dtype=np.float64)
-    mixed = delta_entropy(Y, X, H, precision="mixed", tol=1e-6)
+    mixed = delta_entropy(Y, X, H, precision="mixed", tolerance=1e-6)
     assert np.abs(mixed - truth).max() <= 1e-6
     assert np.abs(delta_entropy(Y, X, H, precision="float64") - truth).max() <= 1e-9

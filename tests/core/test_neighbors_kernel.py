@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from lammps_quests.core._neighbors import _COUNT_RANK_MAX, _rank, descriptors_from_points, sorting_network
+from lammps_quests.core._neighbors import _COUNT_RANK_MAX, _rank, agnostic_descriptors, sorting_network
 
 
 def _apply(network, values):
@@ -57,7 +57,7 @@ def test_two_coincident_neighbours_are_an_error_that_names_them():
     centre = np.zeros((1, 3))
     points = np.array([[2.0, 0, 0], [0, 2.5, 0], [2.0, 0, 0], [0, 0, 3.0]])
     with pytest.raises(ValueError, match=r"zero distance \(point 2\).*coincide"):
-        descriptors_from_points(centre, points, np.array([-1]), 4, 5.0)
+        agnostic_descriptors(centre, points, np.array([-1]), 4, 5.0)
 
 
 @pytest.mark.parametrize("k, cutoff", [(12, 4.0), (32, 9.0)])  # 9 Å: > _COUNT_RANK_MAX candidates
@@ -65,7 +65,7 @@ def test_neighbours_are_the_k_nearest_in_rank_order(k, cutoff):
     # X1 holds w(r)/r of the k nearest neighbours in order: compare with a brute-force sort
     rng = np.random.default_rng(3)
     points = rng.random((400, 3)) * 12.0
-    got = descriptors_from_points(points, points, None, k, cutoff)
+    got = agnostic_descriptors(points, points, None, k, cutoff)
     for i in range(0, 400, 37):
         r = np.sqrt(((points - points[i]) ** 2).sum(axis=1))
         r = np.sort(r[(r > 0) & (r <= cutoff)])[:k]

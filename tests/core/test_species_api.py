@@ -1,8 +1,8 @@
-"""One name per computation: species are a parameter (``species=`` for frames, ``labels=`` /
+"""One name per computation: species are a parameter (``elements=`` for frames, ``labels=`` /
 ``n_species=`` for arrays and points, ``labels=`` / ``y_labels=`` / ``x_labels=`` for the
 information quantities). Checked: the one-species case is the species-agnostic one bit for bit,
 the species-aware results equal a brute-force numpy kernel sum and the published ``quests``
-on the agnostic block, and the old names are thin aliases giving the same numbers."""
+on the agnostic block, and the three descriptor routes (frames, arrays, points) agree."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ import pytest
 from crystals import thermal_fcc, thermal_inp
 
 import lammps_quests
-import lammps_quests.core._descriptors as core_descriptors
-import lammps_quests.core._information as information
-import lammps_quests.core._species_information as old
 
 SPECIES = ["In", "P"]
 H = 0.015
@@ -31,7 +28,7 @@ def brute_dh(Y, y_labels, X, x_labels, h=H):
 @pytest.fixture(scope="module")
 def inp():
     frames = [thermal_inp(seed, 0.06, repeat=2) for seed in range(3)]
-    X = lammps_quests.descriptors(frames, species=SPECIES)
+    X = lammps_quests.descriptors(frames, elements=SPECIES)
     labels = lammps_quests.species_labels(frames, SPECIES)
     test = thermal_inp(9, 0.12, repeat=2)
     return frames, X, labels, test
@@ -49,7 +46,7 @@ def test_root_exports_one_name_per_computation():
 def test_one_species_is_the_agnostic_case_bit_for_bit():
     frames = [thermal_fcc(0.05, (2, 2, 2), seed=s) for s in range(3)]
     plain = lammps_quests.descriptors(frames)
-    one = lammps_quests.descriptors(frames, species=["Cu"])
+    one = lammps_quests.descriptors(frames, elements=["Cu"])
     labels = lammps_quests.species_labels(frames, ["Cu"])
     assert one.shape == plain.shape == (96, lammps_quests.descriptor_width(32))
     np.testing.assert_array_equal(one, plain)
@@ -74,7 +71,7 @@ def test_one_species_is_the_agnostic_case_bit_for_bit():
 def test_species_aware_values_against_brute_force_and_quests(inp):
     frames, X, labels, test = inp
     assert X.shape == (192, lammps_quests.descriptor_width(32, 2)) == (192, 189)
-    Y = lammps_quests.descriptors(test, species=SPECIES)
+    Y = lammps_quests.descriptors(test, elements=SPECIES)
     y_labels = lammps_quests.species_labels(test, SPECIES)
     dh = lammps_quests.delta_entropy(Y, X, y_labels=y_labels, x_labels=labels)
     np.testing.assert_allclose(dh, brute_dh(Y, y_labels, X, labels), rtol=1e-9, atol=1e-9)
@@ -88,29 +85,14 @@ def test_species_aware_values_against_brute_force_and_quests(inp):
     np.testing.assert_allclose(Y[:, :63], published, rtol=1e-6, atol=1e-9)
 
 
-def test_old_names_are_aliases(inp):
+def test_rows_and_arrays_routes_equal_the_frames_route(inp):
     frames, X, labels, test = inp
-    old_X, old_labels = core_descriptors.species_descriptors(frames, SPECIES)
-    np.testing.assert_array_equal(old_X, X)
-    np.testing.assert_array_equal(old_labels, labels)
-    part, part_labels = core_descriptors.species_descriptors(frames, SPECIES, rows=(40, 100))
-    np.testing.assert_array_equal(part, X[40:100])
-    np.testing.assert_array_equal(part_labels, labels[40:100])
-    np.testing.assert_array_equal(lammps_quests.descriptors(frames, species=SPECIES, rows=(40, 100)), X[40:100])
-    atoms = test
-    numbers = lammps_quests.species_labels(atoms, SPECIES)
+    np.testing.assert_array_equal(lammps_quests.descriptors(frames, elements=SPECIES, rows=(40, 100)), X[40:100])
+    np.testing.assert_array_equal(lammps_quests.species_labels(frames, SPECIES, rows=(40, 100)), labels[40:100])
+    numbers = lammps_quests.species_labels(test, SPECIES)
     np.testing.assert_array_equal(
-        core_descriptors.species_descriptors_from_arrays(atoms.positions, numbers, 2, atoms.cell[:], True),
-        lammps_quests.descriptors_from_arrays(atoms.positions, atoms.cell[:], True, labels=numbers, n_species=2))
-    Y = lammps_quests.descriptors(atoms, species=SPECIES)
-    np.testing.assert_array_equal(old.delta_entropy_by_species(Y, numbers, X, labels, 2, H),
-                                  information.delta_entropy(Y, X, H, y_labels=numbers, x_labels=labels))
-    np.testing.assert_array_equal(old.self_delta_entropy_by_species(X, labels, 2, H),
-                                  information.self_delta_entropy(X, H, labels=labels))
-    total, per_species = old.entropy_by_species(X, labels, 2, H)
-    assert total == information.entropy(X, H, labels=labels)
-    np.testing.assert_allclose(per_species, [information.entropy(X[labels == s], H) for s in range(2)],
-                               rtol=0, atol=1e-12)
+        lammps_quests.descriptors_from_arrays(test.positions, test.cell[:], True, labels=numbers, n_species=2),
+        lammps_quests.descriptors(test, elements=SPECIES))
 
 
 def test_points_route_equals_frames_route(inp):
@@ -122,7 +104,7 @@ def test_points_route_equals_frames_route(inp):
     n = len(test)
     via_points = lammps_quests.descriptors_from_points(points[:n], points, np.arange(n), labels=labels[image_of],
                                                        n_species=2)
-    np.testing.assert_array_equal(via_points, lammps_quests.descriptors(test, species=SPECIES))
+    np.testing.assert_array_equal(via_points, lammps_quests.descriptors(test, elements=SPECIES))
 
 
 def test_bad_species_arguments_are_named(inp):
@@ -131,12 +113,12 @@ def test_bad_species_arguments_are_named(inp):
         lammps_quests.descriptors_from_arrays(test.positions, test.cell[:], True, labels=np.zeros(64, int))
     with pytest.raises(ValueError, match="n_species needs labels"):
         lammps_quests.descriptors_from_arrays(test.positions, test.cell[:], True, n_species=2)
-    with pytest.raises(ValueError, match="In are not among the species Ga, P"):
+    with pytest.raises(ValueError, match="In are not among the elements Ga, P"):
         lammps_quests.species_labels(frames, ["Ga", "P"])
     with pytest.raises(ValueError, match="y_labels and x_labels"):
         lammps_quests.delta_entropy(X, X, y_labels=labels)
     with pytest.raises(ValueError, match="no environments centred on P"):
         lammps_quests.delta_entropy(X, X[labels == 0], y_labels=labels, x_labels=labels[labels == 0],
-                                    species=SPECIES)
+                                    elements=SPECIES)
     with pytest.raises(ValueError, match="one integer species number per row"):
         lammps_quests.delta_entropy(X, X, y_labels=labels[:5], x_labels=labels)

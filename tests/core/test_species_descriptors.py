@@ -6,20 +6,22 @@ import pytest
 from ase.build import bulk
 
 from crystals import thermal_inp
-from lammps_quests.core._descriptors import descriptors, species_descriptors
-from lammps_quests.core._information import delta_entropy, entropy
-from lammps_quests.core._neighbors import descriptor_width
-from lammps_quests.core._species import species_descriptor_width, species_descriptors_from_points
-from lammps_quests.core._species_information import (
-    delta_entropy_by_species,
-    entropy_by_species,
-    self_delta_entropy_by_species,
-)
+from lammps_quests.core._descriptors import descriptor_width, descriptors, descriptors_from_points, species_labels
+from lammps_quests.core._information import delta_entropy, entropy, self_delta_entropy
 
 quests_descriptor = pytest.importorskip("quests.descriptor")
 
 K = 32
 WIDTH = descriptor_width(K)
+
+
+def species_descriptors(frames, elements, **settings):
+    """(species-aware descriptors, centre species numbers) of ``frames``."""
+    return descriptors(frames, elements=elements, **settings), species_labels(frames, elements)
+
+
+def aware_dh(Y, y_labels, X, x_labels, elements=None):
+    return delta_entropy(Y, X, 0.015, y_labels=y_labels, x_labels=x_labels, elements=elements)
 
 
 def swap(atoms, first: int, second: int):
@@ -75,11 +77,11 @@ def test_one_species_is_the_agnostic_mode_bit_for_bit():
     for seed, atoms in enumerate(frames):
         atoms.rattle(0.05, seed=seed)
     X, labels = species_descriptors(frames[:2], ["Cu"])
-    assert species_descriptor_width(K, 1) == WIDTH
+    assert descriptor_width(K, 1) == WIDTH
     assert np.array_equal(X, descriptors(frames[:2]))
     assert not labels.any()
     Y, y_labels = species_descriptors(frames[2], ["Cu"])
-    species_dh = delta_entropy_by_species(Y, y_labels, X, labels, 1, 0.015)
+    species_dh = aware_dh(Y, y_labels, X, labels)
     assert np.array_equal(species_dh, delta_entropy(descriptors(frames[2]), descriptors(frames[:2]), 0.015))
 
 
@@ -91,7 +93,7 @@ def test_centre_species_never_cover_each_other():
     y = X[:1]  # an In atom
     impostor_labels = np.array([1] + [0] * 10)  # row 0 (the same vector) labelled P
     reference = np.vstack([y, X[labels == 0][1:11]])
-    dh = delta_entropy_by_species(y, np.array([0]), reference, impostor_labels, 2, 0.015)
+    dh = aware_dh(y, np.array([0]), reference, impostor_labels)
     assert dh[0] == pytest.approx(delta_entropy(y, reference[1:], 0.015)[0], abs=1e-12)
     assert dh[0] > 0.0  # without its copy the environment is not covered
     assert delta_entropy(y, reference, 0.015)[0] <= 0.0  # one kernel sum over all rows: covered
@@ -101,9 +103,8 @@ def test_species_missing_from_reference_is_named():
     atoms = thermal_inp(4)
     X, labels = species_descriptors(atoms, ["In", "P"])
     with pytest.raises(ValueError, match="no environments centred on P"):
-        delta_entropy_by_species(X, labels, X[labels == 0], labels[labels == 0], 2, 0.015,
-                                 species_names=["In", "P"])
-    with pytest.raises(ValueError, match="Ga are not among the species In, P"):
+        aware_dh(X, labels, X[labels == 0], labels[labels == 0], elements=["In", "P"])
+    with pytest.raises(ValueError, match="Ga are not among the elements In, P"):
         species_descriptors(bulk("GaP", "zincblende", a=5.45), ["In", "P"])
 
 
@@ -113,7 +114,7 @@ def test_antisite_pair_is_flagged_species_aware_only():
     symbols = atoms.get_chemical_symbols()
     pair = [symbols.index("In"), symbols.index("P")]
     Y, labels = species_descriptors(swap(atoms, *pair), ["In", "P"])
-    aware = delta_entropy_by_species(Y, labels, reference, reference_labels, 2, 0.015)
+    aware = aware_dh(Y, labels, reference, reference_labels)
     agnostic = delta_entropy(Y[:, :WIDTH], reference[:, :WIDTH], 0.015)
     assert (aware[pair] > 0).all()
     assert (agnostic[pair] <= 0).all()  # same geometry: the agnostic descriptor cannot tell
@@ -125,10 +126,11 @@ def test_sorted_and_unsorted_labels_agree_and_entropy_splits():
     frames = [thermal_inp(10), thermal_inp(11)]
     X, labels = species_descriptors(frames, ["In", "P"])
     order = np.argsort(labels, kind="stable")
-    unsorted = self_delta_entropy_by_species(X, labels, 2, 0.015)
-    grouped = self_delta_entropy_by_species(X[order], labels[order], 2, 0.015)
+    unsorted = self_delta_entropy(X, 0.015, labels=labels)
+    grouped = self_delta_entropy(X[order], 0.015, labels=labels[order])
     np.testing.assert_allclose(unsorted[order], grouped, rtol=0, atol=1e-12)
-    total, per_species = entropy_by_species(X, labels, 2, 0.015)
+    total = entropy(X, 0.015, labels=labels)
+    per_species = np.array([entropy(X[labels == s], 0.015) for s in range(2)])
     p = np.bincount(labels) / len(labels)
     assert total == pytest.approx(float(p @ per_species - p @ np.log(p)), abs=1e-10)
     assert per_species[0] == pytest.approx(entropy(X[labels == 0], 0.015), abs=1e-10)
@@ -138,8 +140,8 @@ def test_empty_sublattice_gives_a_zero_block():
     """Neighbour points restricted to a species with no atom near the centre: zeros."""
     centers = np.zeros((1, 3))
     points = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 2.5, 0.0], [9.0, 0.0, 0.0]])
-    X = species_descriptors_from_points(centers, points, np.array([0, 0, 0, 1]), 2,
-                                        np.array([0]), k=4, cutoff=5.0)
+    X = descriptors_from_points(centers, points, np.array([0]), k=4, cutoff=5.0,
+                                labels=np.array([0, 0, 0, 1]), n_species=2)
     width = descriptor_width(4)
     assert X.shape == (1, 3 * width)
     np.testing.assert_array_equal(X[:, :width], X[:, width:2 * width])

@@ -48,7 +48,7 @@ def two_species():
              for c, n, s in [(0, 600, 0.003), (1, 400, 0.01), (2, 300, 0.002), (3, 500, 0.02), (4, 200, 0.004)]]
     X = np.concatenate(blobs)
     labels = np.repeat([0, 0, 1, 1, 0], [600, 400, 300, 500, 200])
-    ref = Reference.from_descriptors(X, k=K, cutoff=5.0, bandwidth=H, species=SPECIES, species_labels=labels)
+    ref = Reference.from_descriptors(X, k=K, cutoff=5.0, bandwidth=H, elements=SPECIES, species_labels=labels)
     X, labels = np.asarray(ref.descriptors), ref.species_labels  # rows now grouped by species
     near, on = rng.choice(len(X), 120), rng.choice(len(X), 30)
     Y = np.concatenate([
@@ -79,7 +79,7 @@ def test_species_fast_within_tolerance(two_species, tol):
     np.testing.assert_allclose(exact, brute_force_dh(Y, y_labels, np.asarray(ref.descriptors), ref.species_labels),
                                rtol=1e-9, atol=1e-9)
     stats = {}
-    fast = delta_entropy_fast(Y, index, H, tol=tol, labels=y_labels, stats=stats)
+    fast = delta_entropy_fast(Y, index, H, fast=tol, labels=y_labels, stats=stats)
     excess = fast - exact
     assert excess.min() >= -ROUNDING and excess.max() <= tol + ROUNDING
     assert stats["rows"] == len(Y) and stats["reference"] == ref.n_environments
@@ -93,7 +93,7 @@ def test_species_fast_decisions_certified(two_species):
     exact = delta_entropy(Y, ref.descriptors, H, y_labels=y_labels, x_labels=ref.species_labels)
     thresholds = [0.0, float(np.median(exact)), 5.0]
     tol = 1e-3
-    values = delta_entropy_fast(Y, index, H, tol=tol, threshold=thresholds, labels=y_labels)
+    values = delta_entropy_fast(Y, index, H, fast=tol, thresholds=thresholds, labels=y_labels)
     assert (values >= exact - ROUNDING).all()  # upper bounds
     for t in thresholds:
         assert not np.any((exact > t) & (values <= t))  # no atom above t reported at or below it
@@ -111,7 +111,7 @@ def test_element_without_reference_rows_is_named(two_species):
     index = build_species_cluster_index(X, np.zeros(len(X), int), 2, cluster_size=32)
     assert index.parts[1] is None
     with pytest.raises(ValueError, match="no environments centred on P.*add structures with P"):
-        delta_entropy_fast(Y, index, H, labels=y_labels, species=SPECIES)
+        delta_entropy_fast(Y, index, H, labels=y_labels, elements=SPECIES)
     with pytest.raises(ValueError, match="centre species of every row"):
         delta_entropy_fast(Y, index, H)
     # only In queries: fine, and equal to the index of In alone
@@ -125,7 +125,7 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
     ref.save(tmp_path / "ref.qref")
     ref = Reference.load(tmp_path / "ref.qref", mmap=True)
     with pytest.raises(FastIndexError, match="does not exist"):
-        ReferenceDh(ref, fast_tol=1e-6)
+        ReferenceDh(ref, fast=1e-6)
     built = build_fast_index(ref, cluster_size=32)
     path = save_fast_index(built, ref, cluster_size=32)
     assert path == index_path(ref.path)
@@ -137,15 +137,15 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
         for name, array in built.parts[s].arrays().items():
             np.testing.assert_array_equal(getattr(loaded.parts[s], name), array)
     # ReferenceDh reads it and gives what delta_entropy_fast gives
-    fast = ReferenceDh(ref, fast_tol=1e-6)(Y, y_labels)
-    np.testing.assert_array_equal(fast, delta_entropy_fast(Y, built, H, tol=1e-6, labels=y_labels))
-    decided = ReferenceDh(ref, fast_tol=1e-6, decide=[0.0])(Y, y_labels)
+    fast = ReferenceDh(ref, fast=1e-6)(Y, y_labels)
+    np.testing.assert_array_equal(fast, delta_entropy_fast(Y, built, H, fast=1e-6, labels=y_labels))
+    decided = ReferenceDh(ref, fast=1e-6, decide=True, thresholds=[0.0])(Y, y_labels)
     exact = ReferenceDh(ref)(Y, y_labels)
     assert not np.any((exact > 0) & (decided <= 0)) and (decided >= exact - ROUNDING).all()
     # A reference rebuilt with other rows: the index is stale
     X = np.asarray(ref.descriptors).copy()
     X[0] += 0.001
-    Reference.from_descriptors(X, k=K, cutoff=5.0, bandwidth=H, species=SPECIES,
+    Reference.from_descriptors(X, k=K, cutoff=5.0, bandwidth=H, elements=SPECIES,
                                species_labels=ref.species_labels).save(tmp_path / "ref.qref")
     rebuilt = Reference.load(tmp_path / "ref.qref", mmap=True)
     with pytest.raises(FastIndexError, match="stale"):
@@ -185,7 +185,7 @@ def test_agnostic_index_file_unchanged(tmp_path):
     assert '"arrays"' in header and '"parts"' not in header
     index = load_fast_index(ref)
     Y = np.asarray(ref.descriptors[::5]) + 0.001
-    np.testing.assert_array_equal(ReferenceDh(ref, fast_tol=1e-6)(Y), delta_entropy_fast(Y, index, H, tol=1e-6))
+    np.testing.assert_array_equal(ReferenceDh(ref, fast=1e-6)(Y), delta_entropy_fast(Y, index, H, fast=1e-6))
 
 
 # ------------------------------------------------------------------ CLI on InP
@@ -204,11 +204,11 @@ def test_cli_reference_index_and_dh_fast_species(tmp_path):
     swapped.set_chemical_symbols(symbols)
     write(tmp_path / "test.xyz", test + [swapped])
     # the build in its own process, as a shell runs it; the dh commands in this one
-    done = cli("reference", "build", "ref.qref", "train.xyz", "--species", "auto", "--fast-index", cwd=tmp_path)
+    done = cli("reference", "build", "ref.qref", "train.xyz", "--elements", "auto", "--fast-index", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ref.qref.qidx").exists()
     runs = {}
-    for name, extra in [("exact", []), ("fast", ["--fast", "--tol", "1e-6"]), ("decide", ["--fast", "--decide", "0"])]:
+    for name, extra in [("exact", []), ("fast", ["--fast", "1e-6"]), ("decide", ["--fast", "1e-6", "--decide"])]:
         run = invoke("dh", "test.xyz", "-r", "ref.qref", "--json", "-o", f"{name}.xyz", *extra, cwd=tmp_path)
         assert run.exit_code == 0, run.output
         runs[name] = (json.loads(run.stdout),
@@ -219,12 +219,12 @@ def test_cli_reference_index_and_dh_fast_species(tmp_path):
     assert runs["fast"][0]["fraction_positive"] == runs["exact"][0]["fraction_positive"] > 0
     assert set(runs["fast"][0]["per_species"]) == {"In", "P"}
     old_index = (tmp_path / "ref.qref.qidx").read_bytes()
-    rebuilt = invoke("reference", "build", "ref.qref", "test.xyz", "--species", "auto", "--no-fast-index", "--force",
+    rebuilt = invoke("reference", "build", "ref.qref", "test.xyz", "--elements", "auto", "--no-fast-index", "--force",
                      cwd=tmp_path)
     assert rebuilt.exit_code == 0, rebuilt.output
     assert not (tmp_path / "ref.qref.qidx").exists()  # --force removes the old index with the old file
     (tmp_path / "ref.qref.qidx").write_bytes(old_index)  # as if it had been copied back by hand
-    stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", cwd=tmp_path)
+    stale = cli("dh", "test.xyz", "-r", "ref.qref", "--fast", "1e-6", cwd=tmp_path)
     assert stale.returncode != 0 and "stale" in stale.stderr
 
 
@@ -234,16 +234,16 @@ def test_element_absent_from_the_reference_file(two_species, tmp_path):
     ref, Y, y_labels = two_species
     In = ref.species_labels == 0
     only_in = Reference.from_descriptors(np.asarray(ref.descriptors)[In], k=K, cutoff=5.0, bandwidth=H,
-                                         species=SPECIES, species_labels=np.zeros(int(In.sum()), int))
+                                         elements=SPECIES, species_labels=np.zeros(int(In.sum()), int))
     assert only_in.species_counts == (1200, 0)
     only_in.save(tmp_path / "in.qref")
     only_in = Reference.load(tmp_path / "in.qref")
     save_fast_index(build_fast_index(only_in, cluster_size=32), only_in)
     loaded = load_fast_index(only_in)
     assert loaded.parts[1] is None and list(loaded.row_offsets) == [0, 1200, 1200]
-    for mode in ({}, {"fast_tol": 1e-6}, {"fast_tol": 1e-6, "decide": [0.0]}):
+    for mode in ({}, {"fast": 1e-6}, {"fast": 1e-6, "decide": True}):
         with pytest.raises(ValueError, match="no environments centred on P.*add structures with P"):
             ReferenceDh(only_in, **mode)(Y, y_labels)
     queries_in = y_labels == 0
-    np.testing.assert_allclose(ReferenceDh(only_in, fast_tol=1e-6)(Y[queries_in], y_labels[queries_in]),
+    np.testing.assert_allclose(ReferenceDh(only_in, fast=1e-6)(Y[queries_in], y_labels[queries_in]),
                                ReferenceDh(only_in)(Y[queries_in], y_labels[queries_in]), rtol=0, atol=1e-6 + ROUNDING)

@@ -19,10 +19,10 @@ def frames():
 
 
 def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):
-    reference = Reference.build(frames, k=8, cutoff=4.5, species="auto")
-    assert reference.species == ("In", "P")
+    reference = Reference.build(frames, k=8, cutoff=4.5, elements="auto")
+    assert reference.elements == ("In", "P")
     assert reference.species_counts == (96, 96)
-    X = descriptors(frames, k=8, cutoff=4.5, species=["In", "P"])
+    X = descriptors(frames, k=8, cutoff=4.5, elements=["In", "P"])
     labels = species_labels(frames, ["In", "P"])
     assert reference.width == 3 * 15
     np.testing.assert_array_equal(reference.descriptors, X[np.argsort(labels, kind="stable")])
@@ -31,7 +31,7 @@ def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):
     assert header["descriptor_mode"] == "species"
     assert header["species"] == ["In", "P"] and header["species_counts"] == [96, 96]
     loaded = Reference.load(path)
-    assert loaded.species == ("In", "P") and loaded.species_counts == (96, 96)
+    assert loaded.elements == ("In", "P") and loaded.species_counts == (96, 96)
     np.testing.assert_array_equal(loaded.descriptors, reference.descriptors)
     np.testing.assert_array_equal(loaded.species_labels, np.repeat([0, 1], 96))
     # each source keeps one row range per species
@@ -39,13 +39,13 @@ def test_rows_grouped_by_species_and_round_trip(frames, tmp_path):
 
 
 def test_explicit_order_and_bad_lists(frames):
-    reference = Reference.build(frames[:1], k=8, species="P,In")
-    assert reference.species == ("P", "In")
+    reference = Reference.build(frames[:1], k=8, elements="P,In")
+    assert reference.elements == ("P", "In")
     np.testing.assert_array_equal(reference.species_labels, np.repeat([0, 1], 32))
-    with pytest.raises(ValueError, match="contain In, which the species list P lacks"):
-        Reference.build(frames[:1], k=8, species=["P"])
+    with pytest.raises(ValueError, match="contain In, which the elements P lack"):
+        Reference.build(frames[:1], k=8, elements=["P"])
     with pytest.raises(ValueError, match="name an element twice"):
-        Reference.build(frames[:1], k=8, species=["In", "In", "P"])
+        Reference.build(frames[:1], k=8, elements=["In", "In", "P"])
 
 
 def test_agnostic_references_stay_agnostic(frames, tmp_path):
@@ -53,11 +53,11 @@ def test_agnostic_references_stay_agnostic(frames, tmp_path):
     header, _ = read_header(path)
     assert header["descriptor_mode"] == "agnostic" and "species" not in header
     loaded = Reference.load(path)
-    assert loaded.species == () and not loaded.species_aware and loaded.width == 15
+    assert loaded.elements == () and not loaded.species_aware and loaded.width == 15
 
 
 def test_header_species_that_do_not_add_up_are_refused(frames, tmp_path):
-    path = Reference.build(frames[:1], k=8, species="auto").save(tmp_path / "inp.qref")
+    path = Reference.build(frames[:1], k=8, elements="auto").save(tmp_path / "inp.qref")
     raw = path.read_bytes()
     damaged = raw.replace(b'"species_counts": [\n  32,\n  32\n ]', b'"species_counts": [\n  31,\n  32\n ]')
     assert damaged != raw
@@ -73,7 +73,7 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
     runner = CliRunner()
     out = tmp_path / "inp.qref"
     result = runner.invoke(main, ["reference", "build", str(out), str(tmp_path / "inp.xyz"),
-                                  "--k", "8", "--species", "auto"])
+                                  "--k", "8", "--elements", "auto"])
     assert result.exit_code == 0, result.output
     info = runner.invoke(main, ["reference", "info", str(out)])
     assert info.exit_code == 0, info.output
@@ -107,15 +107,15 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
                                  str(tmp_path / "inp.xyz"), "--k", "8"])
     assert "species:           agnostic" in plain.output
     wrong = runner.invoke(main, ["reference", "build", str(tmp_path / "bad.qref"),
-                                 str(tmp_path / "inp.xyz"), "--species", "In"])
-    assert wrong.exit_code != 0 and "contain P, which the species list In lacks" in wrong.output
+                                 str(tmp_path / "inp.xyz"), "--elements", "In"])
+    assert wrong.exit_code != 0 and "contain P, which the elements In lack" in wrong.output
 
 
 def test_check_names_an_element_the_reference_lacks(frames):
     from lammps_quests.errors import ReferenceMismatchError
 
-    reference = Reference.build(frames[:1], k=8, species="auto")
-    reference.check(species=["P", "In"], by="the fix")
+    reference = Reference.build(frames[:1], k=8, elements="auto")
+    reference.check(symbols=["P", "In"], by="the fix")
     with pytest.raises(ReferenceMismatchError, match="centred on In, P only, but the fix has Ga"):
-        reference.check(species=["In", "Ga"], by="the fix")
-    Reference.build(frames[:1], k=8).check(species=["Ga"])  # agnostic: any element
+        reference.check(symbols=["In", "Ga"], by="the fix")
+    Reference.build(frames[:1], k=8).check(symbols=["Ga"])  # agnostic: any element

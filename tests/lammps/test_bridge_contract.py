@@ -263,7 +263,7 @@ def references(tmp_path_factory):
     """A species-agnostic Cu reference and a species-aware InP one (k = 8 keeps them small)."""
     directory = tmp_path_factory.mktemp("bridge")
     cu = Reference.build([thermal_fcc(0.05, seed=s) for s in range(2)], k=8, cutoff=CUTOFF)
-    inp = Reference.build([thermal_inp(seed=s, repeat=2) for s in range(2)], k=8, cutoff=CUTOFF, species=["In", "P"])
+    inp = Reference.build([thermal_inp(seed=s, repeat=2) for s in range(2)], k=8, cutoff=CUTOFF, elements=["In", "P"])
     return {"cu": str(cu.save(directory / "cu.qref")), "inp": str(inp.save(directory / "inp.qref"))}
 
 

@@ -30,7 +30,7 @@ def single_error(result) -> str:
         ("10 REF colour red", ["unknown keyword 'colour'", "valid keywords"]),
         ("10 REF halt 1.0 maybe", ["halt mode must be 'soft' or 'hard'", "'maybe'"]),
         ("10 REF halt 1.0", ["keyword halt expects", "halt t soft|hard"]),
-        ("10 REF bandwidth -0.1", ["bandwidth must be > 0"]),
+        ("10 REF bandwidth -0.1", ["bandwidth must lie between 0.0001 and 10", "got -0.1"]),
         ("10 REF bandwidth 1e-300", ["bandwidth must lie between 0.0001 and 10", "got 1e-300"]),
         ("10 REF k 16", ["built with k = 32", "asks for k = 16", "--k 16"]),
         ("10 REF cutoff 4.0", ["built with cutoff = 5.0", "asks for cutoff = 4.0", "--cutoff 4.0"]),

@@ -63,7 +63,7 @@ def test_fix_fast_equals_offline_fast(run_lmp, cu_fast_reference, tmp_path):
     frames = read_dump(tmp_path / "dump.fix")
     assert [f.step for f in frames] == [0, 10, 20, 30]
     for frame in frames:
-        Y, expected = offline(frame, reference, tol=1e-6)
+        Y, expected = offline(frame, reference, fast=1e-6)
         np.testing.assert_allclose(frame.columns["f_q"], expected, rtol=0, atol=SAME)
         exact = delta_entropy(Y, reference.descriptors, reference.bandwidth)
         excess = frame.columns["f_q"] - exact
@@ -79,7 +79,7 @@ def test_fix_fast_decide_certifies_the_threshold(run_lmp, cu_fast_reference, tmp
     rows = {int(r["Step"]): r for r in thermo_table(result.stdout)}
     above = 0
     for frame in frames:
-        Y, expected = offline(frame, reference, tol=1e-6, threshold=[t])
+        Y, expected = offline(frame, reference, fast=1e-6, thresholds=[t])
         values = frame.columns["f_q"]
         np.testing.assert_allclose(values, expected, rtol=0, atol=SAME)
         exact = delta_entropy(Y, reference.descriptors, reference.bandwidth)
@@ -105,4 +105,5 @@ def test_stale_and_missing_index_stop_the_run(run_lmp, cu_fast_reference, tmp_pa
     assert any("does not exist" in line for line in error_lines(result.stdout + result.stderr))
     result = run_lmp(hot_run(cu_fast_reference, "fast 2"), tmp_path)
     assert result.returncode != 0
-    assert any("fast tolerance" in line for line in error_lines(result.stdout + result.stderr))
+    errors = error_lines(result.stdout + result.stderr)
+    assert any("fast must be a number of nats between 0 and 1" in line for line in errors)  # MonitorOptions

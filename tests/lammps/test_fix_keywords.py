@@ -8,45 +8,47 @@ from pathlib import Path
 import pytest
 
 from fix_support import cu_crystal, requires_plugin
+from lammps_quests.errors import KeywordError, OptionError
 from lammps_quests.lammps._keywords import parse_keywords
-from lammps_quests.errors import KeywordError
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_all_keywords_fill_the_options():
     options = parse_keywords("bandwidth 0.02 threshold 1.5 halt 3 hard save 0.5 new.xyz k 32 cutoff 5".split())
-    assert (options.bandwidth, options.threshold) == (0.02, 1.5)
-    assert (options.halt_threshold, options.halt_mode) == (3.0, "hard")
-    assert (options.save_threshold, options.save_path) == (0.5, "new.xyz")
-    assert (options.k, options.cutoff) == (32, 5.0)
+    shared = options.monitor
+    assert (shared.bandwidth, shared.threshold) == (0.02, 1.5)
+    assert (shared.halt_threshold, options.halt_mode) == (3.0, "hard")
+    assert (shared.save_threshold, shared.save_path) == (0.5, "new.xyz")
+    assert (shared.k, shared.cutoff) == (32, 5.0)
 
 
 def test_save_takes_every_and_cut_in_any_order_before_the_next_keyword():
     options = parse_keywords("save 2 out.xyz cut 6.5 every halt 9 soft".split())
-    assert (options.save_threshold, options.save_path, options.save_cut) == (2.0, "out.xyz", 6.5)
-    assert options.deduplicate is False and options.halt_mode == "soft"
-    plain = parse_keywords("save 2 out.xyz threshold 1".split())
+    shared = options.monitor
+    assert (shared.save_threshold, shared.save_path, shared.save_cut) == (2.0, "out.xyz", 6.5)
+    assert shared.deduplicate is False and options.halt_mode == "soft"
+    plain = parse_keywords("save 2 out.xyz threshold 1".split()).monitor
     assert plain.deduplicate is True and plain.save_cut is None and plain.threshold == 1.0
-    with pytest.raises(KeywordError, match="radius > 0"):
+    with pytest.raises(OptionError, match="radius > 0"):
         parse_keywords("save 2 out.xyz cut -1".split())
 
 
 def test_defaults_without_keywords():
     options = parse_keywords([])
-    assert options.bandwidth is None and options.halt_mode is None and options.save_path is None
-    assert options.threshold == 0.0
+    assert options.monitor.bandwidth is None and options.halt_mode is None and options.monitor.save_path is None
+    assert options.monitor.threshold == 0.0
 
 
-@pytest.mark.parametrize("words, phrase", [
-    ("threshold nan", "finite number"),
-    ("threshold", "keyword threshold expects a value in nats"),
-    ("k 2.5", "keyword k expects"),
-    ("cutoff 0", "cutoff must be > 0"),
-    ("save 1.0", "save t file"),
+@pytest.mark.parametrize("words, error, phrase", [
+    ("threshold nan", OptionError, "threshold must be a finite number in nats"),
+    ("threshold", KeywordError, "keyword threshold expects a value in nats"),
+    ("k 2.5", KeywordError, "keyword k expects"),
+    ("cutoff 0", OptionError, "cutoff must be a distance > 0"),
+    ("save 1.0", KeywordError, "save t file"),
 ])
-def test_bad_keywords_name_the_syntax(words, phrase):
-    with pytest.raises(KeywordError, match=re.escape(phrase)):
+def test_bad_keywords_name_the_syntax(words, error, phrase):
+    with pytest.raises(error, match=re.escape(phrase)):
         parse_keywords(words.split())
 
 

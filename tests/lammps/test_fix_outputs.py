@@ -218,7 +218,7 @@ import os, numpy as np
 from lammps_quests.core import _neighbors
 from lammps_quests.core._jit import cache_directory
 points = np.random.default_rng(0).random((30, 3)) * 6.0
-_neighbors.descriptors_from_points(points, points, None, k=4, cutoff=3.0)
+_neighbors.agnostic_descriptors(points, points, None, k=4, cutoff=3.0)
 print("ENV", os.environ.get("NUMBA_CACHE_DIR", "(unset)"))
 print("CACHE", cache_directory(_neighbors._descriptor_kernel_serial))
 """

@@ -57,7 +57,7 @@ def systems(cu_reference, run_lmp, tmp_path_factory):
     cu = directory / "cu.qref"
     shutil.copyfile(cu_reference, cu)
     inp = Reference.build([thermal_inp(seed, sigma=0.06, repeat=2) for seed in range(4)],
-                          species=["In", "P"]).save(directory / "inp.qref")
+                          elements=["In", "P"]).save(directory / "inp.qref")
     heads = {"agnostic": cu_crystal(3, seed=13, displace=0.1) + "mass 1 63.546\n", "species": INP_HEAD}
     for name, head in heads.items():
         deck = head + f"velocity all create {TEMPERATURES[name]} 77 loop geom\nwrite_data {name}.data nocoeff\n"
@@ -218,7 +218,7 @@ def offline_dh(reference, mode: str):
 
     if mode == "exact":
         return ReferenceDh(reference)
-    return ReferenceDh(reference, fast_tol=TOL, decide=[0.0, SAVE_T] if mode == "decide" else None)
+    return ReferenceDh(reference, fast=TOL, decide=mode == "decide", thresholds=[0.0, SAVE_T])
 
 
 def frame_environments(frame, system: System, dh):

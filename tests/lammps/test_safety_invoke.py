@@ -14,17 +14,17 @@ from test_invoke_route import cu_case, md_deck, route_lines, run_debian  # noqa:
 
 KEYWORD_ERRORS = [
     ("thresh 0", "unknown keyword 'thresh'; valid keywords are bandwidth, threshold, halt, save"),
-    ("bandwidth -0.1", "bandwidth must be > 0 (1/Angstrom), got -0.1"),
+    ("bandwidth -0.1", "bandwidth must lie between 0.0001 and 10 Å^-1, got -0.1"),
     ("threshold abc", "keyword threshold expects a value in nats: threshold t, got 'abc'"),
     ("halt 1.0 maybe", "halt mode must be 'soft' or 'hard', got 'maybe'"),
     ("halt 1 soft halt 2 hard", "keyword halt is given twice; give it once"),
     ("save 1.0", "keyword save expects a threshold in nats and a file name"),
-    ("save 0 s.xyz cut 0", "save ... cut R needs a radius > 0 Angstrom, got 0"),
+    ("save 0 s.xyz cut 0", "cut must be a radius > 0 Å, e.g. 6.5; got 0.0"),
     ("save 0 s.xyz seed maybe", "save ... seed expects yes or no, got 'maybe'"),
-    ("k 1", "k must be >= 2, got 1"),
-    ("cutoff -1", "cutoff must be > 0 Angstrom, got -1"),
+    ("k 1", "k must be an integer >= 2 (neighbours per descriptor), got 1"),
+    ("cutoff -1", "cutoff must be a distance > 0 Å, e.g. 5.0; got -1.0"),
     ("elements Xx", "keyword elements: Xx is not an element symbol"),
-    ("fast 2", "fast tolerance must be in (0, 1) nats"),
+    ("fast 2", "fast must be a number of nats between 0 and 1 (exclusive)"),
 ]
 
 

@@ -37,7 +37,7 @@ run 300
     assert [symbols[i - 1] for i in (1, 5, 30, 44, 63)] == ["In", "P", "P", "In", "P"]
     paths = {}
     for mode, species in (("species", "auto"), ("agnostic", None)):
-        paths[mode] = Reference.build(frames, species=species).save(directory / f"inp_{mode}.qref")
+        paths[mode] = Reference.build(frames, elements=species).save(directory / f"inp_{mode}.qref")
     # an independent thermal crystal: (b) is checked on its frames, its last frame starts the rest
     deck = inp_crystal() + f"""velocity all create 600 777 loop geom
 fix nvt all nvt temp 300 300 0.1

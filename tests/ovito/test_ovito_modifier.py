@@ -34,10 +34,10 @@ def test_dh_of_a_lammps_dump_without_the_fix_equals_the_cli(cu_dump, cu_referenc
     assert [timestep for *_, timestep in results] == [0, 10, 20]
     for (values, attributes, _), cli in zip(results, expected):
         assert_relative(values, cli)
-        assert attributes["QUESTS.max_dH"] == pytest.approx(cli.max(), rel=1e-12)
+        assert attributes["QUESTS.max"] == pytest.approx(cli.max(), rel=1e-12)
         assert attributes["QUESTS.count"] == np.count_nonzero(cli > 0)
     assert (np.concatenate([v for v, *_ in results]) > 0).any()  # some atoms extrapolate: a real test
-    assert max(a["QUESTS.max_dH"] for _, a, _ in results) == pytest.approx(summary["max"], rel=1e-12)
+    assert max(a["QUESTS.max"] for _, a, _ in results) == pytest.approx(summary["max"], rel=1e-12)
 
 
 def test_dh_of_an_extended_xyz_trajectory_with_a_non_orthogonal_cell(tmp_path):
@@ -53,7 +53,7 @@ def test_dh_of_an_extended_xyz_trajectory_with_a_non_orthogonal_cell(tmp_path):
     expected, _ = cli_dh(trajectory, reference, tmp_path, "--bandwidth", "0.02")
     for (values, attributes, _), cli in zip(results, expected, strict=True):
         assert_relative(values, cli)
-        assert attributes["QUESTS.mean_dH"] == pytest.approx(cli.mean(), rel=1e-9)
+        assert attributes["QUESTS.mean"] == pytest.approx(cli.mean(), rel=1e-9)
         assert attributes["QUESTS.count"] == np.count_nonzero(cli > 1.0)
         assert attributes["QUESTS.fraction"] == np.count_nonzero(cli > 1.0) / len(cli)
 
@@ -132,7 +132,7 @@ def test_species_aware_fast_within_its_tolerance(inp, tmp_path):
     save_fast_index(build_fast_index(loaded), loaded)
     trajectory = write_xyz(tmp_path / "inp.xyz", thermal_frames(inp_crystal_atoms(), 1, 0.05, seed=5))
     [(exact, _, _)] = modifier_frames(trajectory, reference=str(reference))
-    [(fast, _, _)] = modifier_frames(trajectory, reference=str(reference), fast=True, fast_tol=1e-6)
+    [(fast, _, _)] = modifier_frames(trajectory, reference=str(reference), fast=1e-6)
     assert np.all(fast >= exact - 1e-9) and np.all(fast <= exact + 1e-6)
 
 
@@ -145,8 +145,8 @@ def test_fast_mode_for_a_species_agnostic_reference(cu_dump, cu_reference, tmp_p
     reference = shutil.copy(cu_reference, tmp_path / "cu.qref")  # the index goes beside it
     loaded = Reference.load(reference)
     save_fast_index(build_fast_index(loaded), loaded)
-    fast = modifier_frames(cu_dump, reference=str(reference), fast=True, fast_tol=1e-6)
-    expected, _ = cli_dh(cu_dump, reference, tmp_path, "--fast", "--tol", "1e-6")
+    fast = modifier_frames(cu_dump, reference=str(reference), fast=1e-6)
+    expected, _ = cli_dh(cu_dump, reference, tmp_path, "--fast", "1e-6")
     exact, _ = cli_dh(cu_dump, reference, tmp_path)
     for (values, _, _), cli, truth in zip(fast, expected, exact, strict=True):
         assert_relative(values, cli)
@@ -167,8 +167,8 @@ thermo_modify format float %.17g"""
     fractions = []
     for (values, attributes, timestep), frame in zip(results, read_dump(dump), strict=True):
         row = thermo[timestep]
-        assert attributes["QUESTS.max_dH"] == pytest.approx(row["f_q[1]"], rel=1e-9)
-        assert attributes["QUESTS.mean_dH"] == pytest.approx(row["f_q[2]"], rel=1e-9)
+        assert attributes["QUESTS.max"] == pytest.approx(row["f_q[1]"], rel=1e-9)
+        assert attributes["QUESTS.mean"] == pytest.approx(row["f_q[2]"], rel=1e-9)
         assert attributes["QUESTS.fraction"] == pytest.approx(row["f_q[3]"], rel=1e-12)
         assert attributes["QUESTS.count"] == row["f_q[4]"]
         assert_relative(values, frame.columns["f_q"])
@@ -188,7 +188,7 @@ def test_the_gui_shows_the_parameters_and_saves_no_loaded_reference():
     """OVITO Pro shows the class's visible traits as input fields and saves the non-transient ones."""
     from lammps_quests.ovito import QuestsModifier
 
-    parameters = ["reference", "bandwidth", "threshold", "fast", "fast_tol", "elements", "k", "cutoff", "select",
+    parameters = ["reference", "bandwidth", "threshold", "fast", "decide", "elements", "k", "cutoff", "select",
                   "colour_coding", "colour_range"]
     assert QuestsModifier.class_visible_traits() == parameters
     assert sorted(QuestsModifier().trait_get(transient=lambda value: value is None)) == sorted(parameters)

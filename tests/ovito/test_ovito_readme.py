@@ -30,7 +30,7 @@ def test_readme_snippet_runs_as_written(run_lmp, cu_reference, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     printed = result.stdout.split()[0]
     [(values, attributes, _)] = modifier_frames(tmp_path / "dump.lammpstrj", reference=str(cu_reference))[:1]
-    assert float(printed) == attributes["QUESTS.max_dH"] == values.max()
+    assert float(printed) == attributes["QUESTS.max"] == values.max()
     assert np.isfinite(values).all()
 
 

