@@ -43,7 +43,7 @@ from lammps_quests.active import Structure
 from lammps_quests.active.monitor import Evaluation, Monitor, MonitorSettings
 from lammps_quests.active.save_target import check_save_target
 from lammps_quests.ase.steps import calling_dynamics, check_interval
-from lammps_quests.errors import QuestsHalt
+from lammps_quests.errors import QuestsHalt, QuestsInputError
 from lammps_quests.formats.reference import Reference
 
 __all__ = ["DH_ARRAY", "Evaluation", "QuestsMonitor", "check_structure"]
@@ -129,7 +129,7 @@ class QuestsMonitor:
             fast_tol=None if fast is None else _fast_tol(fast), fast_decide=bool(decide),
             **_save_settings(save, cut))
         if decide and fast is None:
-            raise ValueError("decide only applies with fast=tol; give fast too")
+            raise QuestsInputError("decide only applies with fast=tol; give fast too")
         self.monitor = Monitor(self.reference, settings, by="the monitor",
                                species=atoms.get_chemical_symbols(), remedy=_ASE_REMEDY)
         self.bandwidth = self.monitor.bandwidth
@@ -234,8 +234,8 @@ class QuestsMonitor:
             info={"step": step, "source": "ase"},
         )
         if self.save_target is None:
-            raise ValueError(f"this monitor was closed: it no longer saves to {self.save_path}; "
-                             "make a new QuestsMonitor to save again")
+            raise QuestsInputError(f"this monitor was closed: it no longer saves to {self.save_path}; "
+                                   "make a new QuestsMonitor to save again")
         pieces = self.monitor.save(frame, dh, step)
         for piece in pieces:
             piece.write(self.save_path)
@@ -263,14 +263,14 @@ def check_structure(atoms) -> None:
     without a cell but with ``pbc=True`` has none, and its atoms would have no images.
     """
     if len(atoms) == 0:
-        raise ValueError("the Atoms object has no atoms; the monitor needs at least one")
+        raise QuestsInputError("the Atoms object has no atoms; the monitor needs at least one")
     cell = np.asarray(atoms.cell, dtype=float)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     lengths = np.linalg.norm(cell, axis=1)
     missing = [axis for axis in range(3) if pbc[axis] and lengths[axis] <= _MISSING_VECTOR]
     if missing:
         names = ", ".join("abc"[axis] for axis in missing)
-        raise ValueError(
+        raise QuestsInputError(
             f"atoms.pbc = {tuple(bool(p) for p in pbc)} but the cell has no lattice vector {names} "
             f"(cell lengths {np.round(lengths, 6).tolist()} Å): periodic directions need a cell; set "
             "one with atoms.set_cell(...) or make those directions non-periodic with "
@@ -282,15 +282,15 @@ def _save_settings(save, cut) -> dict:
     """save_threshold, save_path and save_cut from the ``save=(t, FILE)`` and ``cut`` arguments."""
     if save is None:
         if cut is not None:
-            raise ValueError("cut only applies with save=(threshold, file); give save too")
+            raise QuestsInputError("cut only applies with save=(threshold, file); give save too")
         return {}
     if isinstance(save, (str, bytes, Path)) or not hasattr(save, "__len__") or len(save) != 2:
-        raise ValueError(
+        raise QuestsInputError(
             f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
         )
     threshold, path = _finite(save[0], "save threshold"), Path(save[1])
     if not path.resolve().parent.is_dir():
-        raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
+        raise QuestsInputError(f"cannot save to {path}: its directory does not exist; create it first")
     return {"save_threshold": threshold, "save_path": str(path),
             "save_cut": None if cut is None else _finite(cut, "cut")}
 
@@ -298,7 +298,7 @@ def _save_settings(save, cut) -> dict:
 def _fast_tol(value) -> float:
     tol = _finite(value, "fast")
     if not 0.0 < tol < 1.0:
-        raise ValueError(f"fast tolerance must be in (0, 1) nats, e.g. 1e-6; got {value!r}")
+        raise QuestsInputError(f"fast tolerance must be in (0, 1) nats, e.g. 1e-6; got {value!r}")
     return tol
 
 
@@ -307,7 +307,7 @@ def _as_reference(reference) -> Reference:
         return reference
     if isinstance(reference, (str, Path)):
         return Reference.load(reference, mmap=True)
-    raise ValueError(
+    raise QuestsInputError(
         f"reference must be a Reference or the path of a .qref file, got {type(reference).__name__}"
     )
 
@@ -316,14 +316,14 @@ def _finite(value, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number of nats, got {value!r}") from None
+        raise QuestsInputError(f"{name} must be a number of nats, got {value!r}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite (nats), got {value!r}")
+        raise QuestsInputError(f"{name} must be finite (nats), got {value!r}")
     return number
 
 
 def _positive(value, name: str) -> float:
     number = _finite(value, name)
     if number <= 0:
-        raise ValueError(f"{name} must be > 0 (Å^-1), got {value!r}")
+        raise QuestsInputError(f"{name} must be > 0 (Å^-1), got {value!r}")
     return number

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, SpeciesMismatchError
 from .defaults import DEFAULT_BANDWIDTH
 from .kernel_sums import log_kernel_sums, log_kernel_sums_self
 from .mixed_sums import DEFAULT_TOLERANCE as MIXED_TOLERANCE
@@ -66,11 +67,11 @@ def _labels(labels, n: int, name: str) -> np.ndarray:
     """``labels`` as (n,) int64 species numbers >= 0."""
     array = np.asarray(labels)
     if array.shape != (n,) or (n and not np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(f"{name} must be one integer species number per row ({n}), got "
-                         f"shape {array.shape} of {array.dtype}")
+        raise QuestsInputError(f"{name} must be one integer species number per row ({n}), got "
+                               f"shape {array.shape} of {array.dtype}")
     array = array.astype(np.int64, copy=False)
     if n and array.min() < 0:
-        raise ValueError(f"{name} must be species numbers >= 0, found {int(array.min())}")
+        raise QuestsInputError(f"{name} must be species numbers >= 0, found {int(array.min())}")
     return array
 
 
@@ -80,8 +81,8 @@ def _n_species(species, *label_arrays) -> int:
     if species is None:
         return top
     if top > len(species):
-        raise ValueError(f"species labels go up to {top - 1}, but only {len(species)} species "
-                         f"({', '.join(species)}) are named")
+        raise SpeciesMismatchError(f"species labels go up to {top - 1}, but only {len(species)} species "
+                                   f"({', '.join(species)}) are named")
     return len(species)
 
 
@@ -90,8 +91,8 @@ def _pair_labels(Y, X, y_labels, x_labels, species):
     if y_labels is None and x_labels is None:
         return None, None, 0
     if y_labels is None or x_labels is None:
-        raise ValueError("species-aware dH needs the centre species of the rows of both Y and X: "
-                         "give y_labels and x_labels (or neither, for species-agnostic descriptors)")
+        raise QuestsInputError("species-aware dH needs the centre species of the rows of both Y and X: "
+                               "give y_labels and x_labels (or neither, for species-agnostic descriptors)")
     y_labels = _labels(y_labels, len(Y), "y_labels")
     x_labels = _labels(x_labels, len(X), "x_labels")
     return y_labels, x_labels, _n_species(species, y_labels, x_labels)
@@ -128,7 +129,7 @@ def delta_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, y_labels=None, x_labels=None, sp
         is nothing to compare those atoms with).
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise QuestsInputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if y_labels is not None or x_labels is not None:
         trusted = isinstance(X, CheckedReference)
         X = X.X if trusted else X
@@ -144,8 +145,8 @@ def delta_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, y_labels=None, x_labels=None, sp
         return _per_bandwidth(-log_kernel_sums(Y, X, inv), scalar)
     tol = float(tol)
     if not (np.isfinite(tol) and tol > 0.0):
-        raise ValueError(f"tol must be a number of nats > 0 (e.g. 1e-6), got {tol!r}; "
-                         "use precision='float64' for the float64 kernel")
+        raise QuestsInputError(f"tol must be a number of nats > 0 (e.g. 1e-6), got {tol!r}; "
+                               "use precision='float64' for the float64 kernel")
     ref = checked.mixed() if checked is not None else prepared(X)
     return _per_bandwidth(-mixed_log_kernel_sums(Y, ref, inv, tol, stats), scalar)
 
@@ -269,16 +270,16 @@ def delta_entropy_of_neighbours(Y, X, neighbours, h: float = DEFAULT_BANDWIDTH) 
     (inv,), _ = _inv_2h2(h)
     neighbours = np.asarray(neighbours)
     if neighbours.ndim != 2 or len(neighbours) != len(Y):
-        raise ValueError(f"neighbours must have one row per row of Y ({len(Y)}), got shape {neighbours.shape}")
+        raise QuestsInputError(f"neighbours must have one row per row of Y ({len(Y)}), got shape {neighbours.shape}")
     if neighbours.size and neighbours.max() >= len(X):
-        raise ValueError("neighbours name rows beyond the end of X")
+        raise QuestsInputError("neighbours name rows beyond the end of X")
     valid = neighbours >= 0
     rows = X[np.where(valid, neighbours, 0)]  # (ny, m, d)
     diff = rows - Y[:, None, :]
     z = np.where(valid, np.einsum("nmd,nmd->nm", diff, diff) * inv, np.inf)
     lowest = z.min(axis=1)
     if not np.isfinite(lowest).all():
-        raise ValueError("every row of Y needs at least one neighbour index >= 0")
+        raise QuestsInputError("every row of Y needs at least one neighbour index >= 0")
     return lowest - np.log(np.exp(-(z - lowest[:, None])).sum(axis=1))
 
 
@@ -312,23 +313,23 @@ def delta_entropy_fast(Y, index, h: float = DEFAULT_BANDWIDTH, tol: float = DEFA
     Y = check_descriptors(Y, "Y")
     width = index.width if isinstance(index, SpeciesClusterIndex) else index.centroids.shape[1]
     if Y.shape[1] != width:
-        raise ValueError(f"descriptor width {Y.shape[1]} does not match the indexed reference's "
-                         f"{width}; compute them with the reference's k")
+        raise QuestsInputError(f"descriptor width {Y.shape[1]} does not match the indexed reference's "
+                               f"{width}; compute them with the reference's k")
     (inv,), scalar = _inv_2h2(h)
     if not scalar:
-        raise ValueError(f"the fast dH takes one bandwidth (Å^-1), got {h!r}")
+        raise QuestsInputError(f"the fast dH takes one bandwidth (Å^-1), got {h!r}")
     if threshold is not None:
         threshold = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
         if threshold.ndim != 1 or not np.isfinite(threshold).all():
-            raise ValueError(f"fast dH thresholds must be finite numbers of nats, got {threshold!r}")
+            raise QuestsInputError(f"fast dH thresholds must be finite numbers of nats, got {threshold!r}")
     if not isinstance(index, SpeciesClusterIndex):
         return -pruned_log_kernel_sums(Y, index, inv, tol, threshold, stats)
     if labels is None:
-        raise ValueError("a per-element (species-aware) fast index needs the centre species of every row")
+        raise QuestsInputError("a per-element (species-aware) fast index needs the centre species of every row")
     labels = _labels(labels, len(Y), "labels")
     if labels.size and labels.max() >= index.n_species:
-        raise ValueError(f"species labels go up to {int(labels.max())}, but the index has "
-                         f"{index.n_species} species")
+        raise SpeciesMismatchError(f"species labels go up to {int(labels.max())}, but the index has "
+                                   f"{index.n_species} species")
     out = np.empty(len(Y))
     totals = dict.fromkeys(("pairs", "rows", "refined", "clusters_summed"), 0)
     for s, rows in enumerate(species_groups(labels, index.n_species)):

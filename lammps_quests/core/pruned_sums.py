@@ -66,6 +66,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from .defaults import DEFAULT_FAST_TOLERANCE
 from .jit import cached_njit
 from .kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
@@ -85,7 +86,7 @@ def check_tolerance(tol) -> float:
     """Tolerance in nats: a finite number with 0 < tol < 1."""
     value = float(tol)
     if not (math.isfinite(value) and 0.0 < value < 1.0):
-        raise ValueError(f"the fast dH tolerance must be a number of nats in (0, 1), e.g. 1e-6; got {tol!r}")
+        raise QuestsInputError(f"the fast dH tolerance must be a number of nats in (0, 1), e.g. 1e-6; got {tol!r}")
     return value
 
 

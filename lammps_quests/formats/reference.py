@@ -60,7 +60,7 @@ from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAU
 from lammps_quests.core.neighbors import DESCRIPTOR_VERSION
 from lammps_quests.core.species import species_descriptor_width
 from lammps_quests.core.validation import check_bandwidths, check_cutoff, check_k
-from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
+from lammps_quests.errors import QuestsInputError, ReferenceFileError, ReferenceMismatchError
 
 MAGIC = b"QUESTREF"
 FORMAT_VERSION = 1
@@ -219,7 +219,7 @@ class Reference:
         X = np.array(descriptors, dtype="<f8", order="C", copy=True)
         problem = _array_problem(X, k, len(species))
         if problem:
-            raise ValueError(f"descriptors cannot form a reference: {problem}")
+            raise QuestsInputError(f"descriptors cannot form a reference: {problem}")
         counts: tuple = ()
         order = None
         if species:
@@ -615,7 +615,7 @@ def _species_from_header(header: dict, n: int, fail) -> tuple[tuple, tuple]:
         raise fail(f"descriptor_mode {mode!r}, expected 'agnostic' or 'species'")
     try:
         species = _check_species(header.get("species"))
-    except ValueError as error:
+    except (TypeError, QuestsInputError) as error:  # a header value of another JSON type, or bad symbols
         raise fail(str(error)) from None
     counts = header.get("species_counts")
     if not species or not (isinstance(counts, list) and len(counts) == len(species)
@@ -639,7 +639,7 @@ def _read_array(path: Path, offset: int, n: int, width: int, mmap: bool) -> np.n
 def _check_settings(k, cutoff, bandwidth) -> tuple[int, float, float]:
     values, scalar = check_bandwidths(bandwidth)
     if not scalar:
-        raise ValueError(f"a reference stores one default bandwidth (Å^-1), got {bandwidth!r}")
+        raise QuestsInputError(f"a reference stores one default bandwidth (Å^-1), got {bandwidth!r}")
     return check_k(k), check_cutoff(cutoff), float(values[0])
 
 
@@ -654,9 +654,9 @@ def _check_species(species) -> tuple:
         return ()
     species = tuple(species)
     if not all(isinstance(s, str) and s.strip() == s and s for s in species):
-        raise ValueError(f"species must be element symbols (non-empty strings), got {list(species)!r}")
+        raise QuestsInputError(f"species must be element symbols (non-empty strings), got {list(species)!r}")
     if len(set(species)) != len(species):
-        raise ValueError(f"species {list(species)} name an element twice; list each element once")
+        raise QuestsInputError(f"species {list(species)} name an element twice; list each element once")
     return species
 
 
@@ -664,7 +664,7 @@ def _check_labels(labels, n: int, n_species: int) -> np.ndarray:
     from lammps_quests.core.species import check_labels
 
     if labels is None:
-        raise ValueError("a species-aware reference needs species_labels, the centre species of every row")
+        raise QuestsInputError("a species-aware reference needs species_labels, the centre species of every row")
     return check_labels(labels, n, n_species, "species_labels")
 
 
@@ -680,10 +680,10 @@ def resolve_species(species, frames) -> tuple:
         species = [word.strip() for word in species.split(",") if word.strip()]
     species = _check_species(species)
     if not species:
-        raise ValueError("the species list is empty; give element symbols like In,P or 'auto'")
+        raise QuestsInputError("the species list is empty; give element symbols like In,P or 'auto'")
     missing = [symbol for symbol in present if symbol not in species]
     if missing:
-        raise ValueError(
+        raise QuestsInputError(
             f"the structures contain {', '.join(missing)}, which the species list "
             f"{','.join(species)} lacks; add them to the list or use 'auto'"
         )
@@ -755,20 +755,21 @@ def _rows_for_sources(sources: Sequence[dict] | None, n_rows: int) -> list[dict]
         entry = dict(source)
         n_atoms = entry.get("n_atoms")
         if not isinstance(n_atoms, (int, np.integer)) or n_atoms < 0:
-            raise ValueError(f"source {entry.get('path')!r} needs a non-negative integer 'n_atoms', got {n_atoms!r}")
+            raise QuestsInputError(f"source {entry.get('path')!r} needs a non-negative integer 'n_atoms', "
+                                   f"got {n_atoms!r}")
         entry["n_atoms"] = int(n_atoms)
         entry["rows"] = [start, start + int(n_atoms)]
         start += int(n_atoms)
         result.append(entry)
     if start != n_rows:
-        raise ValueError(
+        raise QuestsInputError(
             f"sources account for {start} atoms but there are {n_rows} descriptors; "
             "give one source per input, with the number of atoms it contributed"
         )
     try:
         json.dumps(result)
     except TypeError as error:
-        raise ValueError(f"sources must be JSON-serialisable (strings and numbers): {error}") from None
+        raise QuestsInputError(f"sources must be JSON-serialisable (strings and numbers): {error}") from None
     return result
 
 
@@ -777,12 +778,12 @@ def _as_frame_list(frames) -> list:
 
     frame_list = [frames] if isinstance(frames, Atoms) else list(frames)
     if not frame_list:
-        raise ValueError("no frames given: a reference needs at least one structure")
+        raise QuestsInputError("no frames given: a reference needs at least one structure")
     for number, frame in enumerate(frame_list):
         if not isinstance(frame, Atoms):
-            raise ValueError(f"frame {number} is a {type(frame).__name__}, expected ase.Atoms")
+            raise QuestsInputError(f"frame {number} is a {type(frame).__name__}, expected ase.Atoms")
         if len(frame) == 0:
-            raise ValueError(f"frame {number} has no atoms; drop it from the input")
+            raise QuestsInputError(f"frame {number} has no atoms; drop it from the input")
     return frame_list
 
 

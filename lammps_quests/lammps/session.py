@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, QuestsInternalError
 from lammps_quests.lammps.threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
 
 ensure_numba_cache_dir()
@@ -55,7 +56,7 @@ def load_reference(path) -> Reference:
     try:
         stat = os.stat(key)
     except OSError as error:
-        raise ValueError(
+        raise QuestsInputError(
             f"reference file {path} cannot be read ({error.strerror}); build one with "
             "`lammps-quests reference build OUT FILES...` or fix the path"
         ) from None
@@ -296,7 +297,7 @@ class FixSession:
         if not self.monitor.should_save(stats, step):
             return
         if frame is None:
-            raise RuntimeError(f"{self.prefix}: a save at step {step} needs the frame, none was gathered")
+            raise QuestsInternalError(f"{self.prefix}: a save at step {step} needs the frame, none was gathered")
         structure, dh = frame()
         in_group = (structure.columns.pop("mask") & self.group_bit) != 0
         structure.info["source"] = f"fix_quests_{self.fix_id}"

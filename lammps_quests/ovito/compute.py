@@ -12,6 +12,7 @@ import numpy as np
 
 from lammps_quests.core.images import periodic_images
 from lammps_quests.core.validation import check_positions
+from lammps_quests.errors import SpeciesMismatchError
 
 from .elements import particle_symbols
 from .frames import FrameArrays, QuestsModifierError, check_distances
@@ -43,7 +44,7 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | N
         symbols = particle_symbols(arrays.type_ids, arrays.type_names, elements, frame)
         try:
             labels = rdh.labels(symbols)
-        except ValueError as error:
+        except SpeciesMismatchError as error:
             raise QuestsModifierError(f"frame {frame}: {error}; or map the types to the reference's "
                                       f"elements ({' '.join(rdh.species)}) in the elements field") from None
     points, image_of = periodic_images(positions, arrays.cell, arrays.pbc, rdh.cutoff)

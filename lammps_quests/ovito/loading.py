@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from lammps_quests.analysis.reference_dh import ReferenceDh
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.formats.fast_index import index_path
 
 from .frames import QuestsModifierError
@@ -73,7 +74,7 @@ def load(settings: Settings) -> ReferenceDh:
         return ReferenceDh(reference, settings.bandwidth, fast_tol=settings.fast_tol)
     except QuestsModifierError:
         raise
-    except ValueError as error:  # every problem of the file or the settings, with its fix
+    except QuestsInputError as error:  # every problem of the file or the settings, with its fix
         raise QuestsModifierError(str(error)) from None
 
 
