@@ -116,13 +116,13 @@ class Gil {
 };
 
 // The text of exception `value` for the ERROR line (GIL held, traceback attached): what
-// lammps_quests.lammps.messages.bridge_text returns, INPUT_ERROR_MARK first for a user error
+// lammps_quests.lammps._messages.bridge_text returns, INPUT_ERROR_MARK first for a user error
 // (errors.is_user_error), else the bug's type, message, raising line and where to report it.
 // Empty if that function cannot be called (the package does not import).
 std::string python_error_text(PyObject *value)
 {
   std::string text;
-  PyObject *module = PyImport_ImportModule("lammps_quests.lammps.messages");
+  PyObject *module = PyImport_ImportModule("lammps_quests.lammps._messages");
   PyObject *result = module ? PyObject_CallMethod(module, "bridge_text", "O", value) : nullptr;
   const char *utf8 = (result && PyUnicode_Check(result)) ? PyUnicode_AsUTF8(result) : nullptr;
   if (utf8) text = utf8;
@@ -166,7 +166,7 @@ std::string running_python()
   return venv_python();
 }
 
-const char *BRIDGE_MODULE = "lammps_quests.lammps.bridge";
+const char *BRIDGE_MODULE = "lammps_quests.lammps._bridge";
 
 // The bridge module, imported once (GIL held); nullptr and `error` set on failure.
 PyObject *bridge_module(std::string &error)
@@ -232,7 +232,7 @@ PyObject *to_list(const std::vector<std::string> &words)
 // A buffer over `bytes` bytes at `data`, no copy (a new reference). Always writable for
 // Python: numba compiles a read-only array as another type than a writable one (and refuses
 // some mixes), so LAMMPS's arrays are handed over as ordinary arrays; Python writes into `dh`
-// only (lammps_quests/lammps/handoff.py).
+// only (lammps_quests/lammps/_handoff.py).
 PyObject *view(const void *data, size_t bytes)
 {
   static char empty = 0;    // memoryviews need an address even when empty
@@ -241,7 +241,7 @@ PyObject *view(const void *data, size_t bytes)
                                  PyBUF_WRITE);
 }
 
-// The tuple of lammps_quests.lammps.handoff.ATOM_FIELDS (a new reference).
+// The tuple of lammps_quests.lammps._handoff.ATOM_FIELDS (a new reference).
 PyObject *atoms_tuple(const QuestsPython::AtomsView &a)
 {
   const size_t nall = static_cast<size_t>(a.nlocal) + static_cast<size_t>(a.nghost);
@@ -255,7 +255,7 @@ PyObject *atoms_tuple(const QuestsPython::AtomsView &a)
                        a.step, a.units.c_str(), a.ntypes, view(a.mass, ntypes * sizeof(double)));
 }
 
-// The tuple of lammps_quests.lammps.handoff.FRAME_FIELDS (a new reference), or None.
+// The tuple of lammps_quests.lammps._handoff.FRAME_FIELDS (a new reference), or None.
 PyObject *frame_tuple(const QuestsPython::Frame *f)
 {
   if (!f) Py_RETURN_NONE;

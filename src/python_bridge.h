@@ -18,7 +18,7 @@
 
 namespace QuestsPython {
 
-// What the Python side returns when a fix opens (lammps_quests.lammps.bridge.open_fix).
+// What the Python side returns when a fix opens (lammps_quests.lammps._bridge.open_fix).
 struct FixSetup {
   double cutoff = 0.0;        // descriptor cutoff, Angstrom (the ghost cutoff must reach it)
   std::string reductions;     // one letter per partial statistic: 'm' max, 's' sum over ranks
@@ -26,7 +26,7 @@ struct FixSetup {
   std::string log;            // setup line for the log (rank 0 prints it)
 };
 
-// What to do after one evaluation (lammps_quests.lammps.bridge.finish).
+// What to do after one evaluation (lammps_quests.lammps._bridge.finish).
 struct Outcome {
   std::vector<double> values;    // the fix's global vector
   int halt = 0;                  // 0 go on, 1 end the run (soft), 2 error (hard)
@@ -66,12 +66,12 @@ struct Frame {
 // An error message of a user error (lammps_quests.errors.is_user_error: keyword, file,
 // setting, environment) starts with this mark; such a message is complete on its own. Any
 // other Python exception is a bug, described by its type, message, raising line and where to
-// report it (lammps_quests.lammps.messages.bridge_text). strip_input_mark() removes the mark
+// report it (lammps_quests.lammps._messages.bridge_text). strip_input_mark() removes the mark
 // and says whether it was there.
 extern const char INPUT_ERROR_MARK;
 bool strip_input_mark(std::string &message);
 
-// Typed calls into lammps_quests.lammps.bridge. `lmp` is the LAMMPS* (passed as an address,
+// Typed calls into lammps_quests.lammps._bridge. `lmp` is the LAMMPS* (passed as an address,
 // the sessions' key; Python never dereferences it); each returns "" on
 // success, else a one-line message (no traceback): the marked message alone for a user error
 // (see strip_input_mark), else the bug's description. They take the GIL
