@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.errors import QuestsInputError, QuestsInternalError
+from lammps_quests.errors import QuestsInternalError, ReferenceFileError
 from lammps_quests.lammps._threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
 
 ensure_numba_cache_dir()
@@ -51,12 +51,13 @@ _references: dict[str, tuple[tuple[int, int], Reference]] = {}
 
 
 def load_reference(path) -> Reference:
-    """Memory-mapped :class:`Reference` for ``path``, cached until the file changes."""
+    """Memory-mapped :class:`Reference` for ``path``, cached until the file changes;
+    ReferenceFileError for a file that cannot be read."""
     key = os.path.abspath(os.fspath(path))
     try:
         stat = os.stat(key)
     except OSError as error:
-        raise QuestsInputError(
+        raise ReferenceFileError(
             f"reference file {path} cannot be read ({error.strerror}); build one with "
             "`lammps-quests reference build OUT FILES...` or fix the path"
         ) from None
