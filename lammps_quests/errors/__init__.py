@@ -155,9 +155,22 @@ def bug_location(error: BaseException) -> str:
     return where
 
 
+def _first_line(error: BaseException) -> str:
+    """The first non-empty line of ``error``'s message without terminal colour codes (numba's
+    typing errors span many coloured lines), and how many lines follow it."""
+    import re
+
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if line.strip()]
+    if len(lines) > 1:
+        return f"{lines[0]} [{len(lines) - 1} more lines]"
+    return lines[0] if lines else ""
+
+
 def bug_message(error: BaseException) -> str:
-    """One line for a bug: ``Type: message (at file:line); this is a bug ... report it ...``."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    """One line for a bug: ``Type: message (at file:line); this is a bug ... report it ...``
+    (the first line of a message of several)."""
+    first = _first_line(error)
+    text = f"{type(error).__name__}: {first}" if first else type(error).__name__
     where = bug_location(error)
     return f"{text} (at {where}); {BUG_REPORT}" if where else f"{text}; {BUG_REPORT}"
 

@@ -96,6 +96,14 @@ def test_a_bug_raised_outside_the_package_also_names_the_package_line_that_calle
     assert ", called from lammps_quests/core/_validation.py:" in location
 
 
+def test_a_bug_of_many_coloured_lines_is_one_line():
+    """numba's typing errors span many lines with terminal colours; LAMMPS prints one ERROR line."""
+    error = ValueError("\x1b[1mFailed in nopython mode\x1b[0m\n\n  No implementation\n  of function\n")
+    message = errors.bug_message(error)
+    assert message.startswith("ValueError: Failed in nopython mode [2 more lines]; ")
+    assert "\n" not in message and "\x1b" not in message
+
+
 def test_missing_species_is_a_species_mismatch_error():
     from lammps_quests.core._species_index import missing_species_error
 
