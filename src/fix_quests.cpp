@@ -392,7 +392,8 @@ void FixQuests::stop_on_python_error(const std::string &local_error, const std::
   message.resize(length);
   MPI_Bcast(&message[0], length, MPI_CHAR, first, world);
   std::string where = comm->nprocs > 1 ? fmt::format(" (MPI rank {})", first) : "";
-  // the package's input errors name the keyword or file themselves: their text alone
+  // a user error names the keyword or file itself: its text alone; anything else is a bug,
+  // whose text (type, message, raising line, where to report it) follows what failed
   if (QuestsPython::strip_input_mark(message))
     error->all(FLERR, "Fix quests {}: {}{}", id, message, where);
   error->all(FLERR, "Fix quests {}: {} failed{}: {}", id, what, where, message);

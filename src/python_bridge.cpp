@@ -115,25 +115,42 @@ class Gil {
   PyGILState_STATE state;
 };
 
-// Fetch and clear the pending Python exception as "ExceptionType: message", or as the marked
-// message alone for a ValueError (the package's input errors: keyword, file, setting).
+// The text of exception `value` for the ERROR line (GIL held, traceback attached): what
+// lammps_quests.lammps._messages.bridge_text returns, INPUT_ERROR_MARK first for a user error
+// (errors.is_user_error), else the bug's type, message, raising line and where to report it.
+// Empty if that function cannot be called (the package does not import).
+std::string python_error_text(PyObject *value)
+{
+  std::string text;
+  PyObject *module = PyImport_ImportModule("lammps_quests.lammps._messages");
+  PyObject *result = module ? PyObject_CallMethod(module, "bridge_text", "O", value) : nullptr;
+  const char *utf8 = (result && PyUnicode_Check(result)) ? PyUnicode_AsUTF8(result) : nullptr;
+  if (utf8) text = utf8;
+  Py_XDECREF(result);
+  Py_XDECREF(module);
+  PyErr_Clear();
+  return text;
+}
+
+// Fetch and clear the pending Python exception as its ERROR-line text (python_error_text); if
+// the package cannot format it, as "ExceptionType: message", never marked as a user error.
 std::string fetch_error()
 {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);
   if (!type) return "unknown Python error";
   PyErr_NormalizeException(&type, &value, &traceback);
-  const bool input = PyErr_GivenExceptionMatches(type, PyExc_ValueError);
-  std::string msg;
-  PyObject *name = input ? nullptr : PyObject_GetAttrString(type, "__name__");
-  if (name && PyUnicode_Check(name)) msg = PyUnicode_AsUTF8(name);
-  Py_XDECREF(name);
-  PyObject *text = value ? PyObject_Str(value) : nullptr;
-  if (text && PyUnicode_Check(text)) {
-    const char *utf8 = PyUnicode_AsUTF8(text);
-    if (utf8 && *utf8) msg += (input ? std::string(1, QuestsPython::INPUT_ERROR_MARK) : std::string(": ")) + utf8;
+  if (value && traceback) PyException_SetTraceback(value, traceback);
+  std::string msg = value ? python_error_text(value) : std::string();
+  if (msg.empty()) {
+    PyObject *name = PyObject_GetAttrString(type, "__name__");
+    if (name && PyUnicode_Check(name)) msg = PyUnicode_AsUTF8(name);
+    Py_XDECREF(name);
+    PyObject *text = value ? PyObject_Str(value) : nullptr;
+    const char *utf8 = (text && PyUnicode_Check(text)) ? PyUnicode_AsUTF8(text) : nullptr;
+    if (utf8 && *utf8) msg += std::string(": ") + utf8;
+    Py_XDECREF(text);
   }
-  Py_XDECREF(text);
   PyErr_Clear();    // an exception while formatting must not leak into the next call
   Py_XDECREF(type);
   Py_XDECREF(value);

@@ -63,16 +63,18 @@ struct Frame {
   std::vector<double> dh;    // nats
 };
 
-// An error message of the package's own input errors (a Python ValueError: keyword, file,
-// setting) starts with this mark; such a message is complete on its own. strip_input_mark()
-// removes the mark and says whether it was there.
+// An error message of a user error (lammps_quests.errors.is_user_error: keyword, file,
+// setting, environment) starts with this mark; such a message is complete on its own. Any
+// other Python exception is a bug, described by its type, message, raising line and where to
+// report it (lammps_quests.lammps._messages.bridge_text). strip_input_mark() removes the mark
+// and says whether it was there.
 extern const char INPUT_ERROR_MARK;
 bool strip_input_mark(std::string &message);
 
 // Typed calls into lammps_quests.lammps._bridge. `lmp` is the LAMMPS* (passed as an address,
 // the sessions' key; Python never dereferences it); each returns "" on
-// success, else a one-line message (no traceback): "ExceptionType: message", or the marked
-// message alone for an input error (see strip_input_mark). They take the GIL
+// success, else a one-line message (no traceback): the marked message alone for a user error
+// (see strip_input_mark), else the bug's description. They take the GIL
 // themselves; the first one starts the interpreter if needed.
 std::string open_fix(void *lmp, const std::string &fix_id, const std::string &group,
                      const std::string &reference, const std::vector<std::string> &words,

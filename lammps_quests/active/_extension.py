@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, SpeciesMismatchError
 from lammps_quests.core._information import entropy
 from lammps_quests.core._kernel_sums import log_kernel_sums, log_kernel_sums_self
 from lammps_quests.core._information import species_groups
@@ -36,7 +37,7 @@ NEGLIGIBLE_LOG_SUM = -40.0
 def _inv_2h2(h: float) -> np.ndarray:
     values, scalar = check_bandwidths(h)
     if not scalar:
-        raise ValueError(f"one bandwidth (Å^-1) is needed here, got {h!r}")
+        raise QuestsInputError(f"one bandwidth (Å^-1) is needed here, got {h!r}")
     return 1.0 / (2.0 * values * values)
 
 
@@ -93,7 +94,7 @@ def union_entropy(X: np.ndarray, S: np.ndarray, bandwidth: float, reference_entr
     """
     if x_labels is not None or s_labels is not None:
         if x_labels is None or s_labels is None or n_species is None:
-            raise ValueError("species-aware union entropy needs x_labels, s_labels and n_species")
+            raise QuestsInputError("species-aware union entropy needs x_labels, s_labels and n_species")
         return _species_union_entropy(X, x_labels, S, s_labels, n_species, bandwidth, species_entropies)
     return _union_entropy(X, S, bandwidth, reference_entropy)
 
@@ -133,8 +134,8 @@ def _species_union_entropy(X, x_labels, S, s_labels, n_species: int, h: float,
         rows, ss = X[groups[s]], np.flatnonzero(s_labels == s)
         if len(rows) == 0:
             if len(ss):
-                raise ValueError(f"added environments centred on species {s} have no reference rows "
-                                 "of that species to extend")
+                raise SpeciesMismatchError(f"added environments centred on species {s} have no reference rows "
+                                           "of that species to extend")
             continue
         known = None if species_entropies is None else float(species_entropies[s])
         gain = _union_entropy(rows, np.asarray(S)[ss], h, known)
@@ -173,7 +174,7 @@ class Extension:
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
         self.n_species = 1 if labels is None else int(n_species)
         if self.labels is not None and len(self.labels) != len(reference):
-            raise ValueError(f"{len(self.labels)} labels for {len(reference)} reference rows")
+            raise QuestsInputError(f"{len(self.labels)} labels for {len(reference)} reference rows")
         # rows of each species: slices when the rows are grouped (a Reference's are), so a
         # memory-mapped reference is never copied
         self._groups = None if labels is None else species_groups(self.labels, self.n_species)
@@ -206,8 +207,8 @@ class Extension:
             return
         rows = check_descriptors(np.atleast_2d(descriptors), "saved descriptors")
         if rows.shape[1] != self.reference.shape[1]:
-            raise ValueError(f"saved descriptors have width {rows.shape[1]}, the reference "
-                             f"{self.reference.shape[1]}")
+            raise QuestsInputError(f"saved descriptors have width {rows.shape[1]}, the reference "
+                                   f"{self.reference.shape[1]}")
         labels = self._row_labels(labels, len(rows))
         need = self._count + len(rows)
         if need > len(self._saved):  # grow by doubling: adding stays O(rows) amortised
@@ -225,10 +226,10 @@ class Extension:
         if self.labels is None:
             return np.zeros(n, dtype=np.int64)
         if labels is None:
-            raise ValueError("a species-aware extension needs the centre species of every row")
+            raise QuestsInputError("a species-aware extension needs the centre species of every row")
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         if len(labels) != n:
-            raise ValueError(f"{len(labels)} labels for {n} rows")
+            raise QuestsInputError(f"{len(labels)} labels for {n} rows")
         return labels
 
     def log_sums_saved(self, Y, labels=None) -> np.ndarray:

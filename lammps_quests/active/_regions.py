@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._images import complete_cell, periodic_images
 from lammps_quests.core._validation import check_positions
 
@@ -81,7 +82,7 @@ def hot_spots(positions, cell, pbc, hot, radius: float, space: PeriodicPoints | 
     hot = np.asarray(hot)
     centres = np.flatnonzero(hot) if hot.dtype == bool else np.unique(hot.astype(np.int64))
     if not radius > 0:
-        raise ValueError(f"the hot-spot radius must be > 0 Å, got {radius}")
+        raise QuestsInputError(f"the hot-spot radius must be > 0 Å, got {radius}")
     if len(centres) == 0:
         return []
     if space is None:

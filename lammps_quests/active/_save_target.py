@@ -30,6 +30,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.formats._append import complete_length, drop_incomplete_tail
 from lammps_quests.formats._save_lock import SaveLock, acquire_save_lock
 from lammps_quests.formats._writable import why_unwritable
@@ -101,19 +102,19 @@ def check_save_path(path, protected=(), what: str = "save file") -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{what} {path} is a directory; give a file name such as {path / 'saved.xyz'}")
+        raise QuestsInputError(f"{what} {path} is a directory; give a file name such as {path / 'saved.xyz'}")
     if path.suffix.lower() not in EXTXYZ_SUFFIXES:
-        raise ValueError(f"{what} {path} must be an extended-XYZ file named *.xyz or *.extxyz "
-                         "(saved structures are appended as extended XYZ)")
+        raise QuestsInputError(f"{what} {path} must be an extended-XYZ file named *.xyz or *.extxyz "
+                               "(saved structures are appended as extended XYZ)")
     for other in protected:
         if other is not None and _same_file(path, Path(other)):
-            raise ValueError(f"{what} {path} is {other}, an input of this run; save into another file")
+            raise QuestsInputError(f"{what} {path} is {other}, an input of this run; save into another file")
     directory = path.resolve().parent
     if not directory.is_dir():
-        raise ValueError(f"{what} {path}: directory does not exist ({directory}); create it first")
+        raise QuestsInputError(f"{what} {path}: directory does not exist ({directory}); create it first")
     reason = why_unwritable(path)
     if reason is not None:
-        raise ValueError(f"{what} {path} cannot be written ({reason})")
+        raise QuestsInputError(f"{what} {path} cannot be written ({reason})")
     return path
 
 
@@ -126,8 +127,8 @@ def read_earlier(path: Path, what: str = "save file") -> list:
         return []
     try:
         keep = complete_length(path)
-    except ValueError as error:
-        raise ValueError(f"{what} {error}; it is never appended to: save into another file") from None
+    except QuestsInputError as error:
+        raise QuestsInputError(f"{what} {error}; it is never appended to: save into another file") from None
     text = path.read_bytes()[:keep].decode("utf-8", errors="replace")
     if not text.strip():
         return []
@@ -136,8 +137,8 @@ def read_earlier(path: Path, what: str = "save file") -> list:
         # a collective that hangs when rank 0 has stopped, e.g. refused the file's lock)
         return list(ase.io.read(io.StringIO(text), ":", format="extxyz", parallel=False))
     except Exception as error:  # ASE raises many kinds for foreign text
-        raise ValueError(f"{what} {path} is not an extended-XYZ file ({error}); it is never "
-                         "appended to: save into another file") from None
+        raise QuestsInputError(f"{what} {path} is not an extended-XYZ file ({error}); it is never "
+                               "appended to: save into another file") from None
 
 
 def check_judged_by(structures, sha256: str, path, what: str = "save file") -> None:
@@ -146,12 +147,12 @@ def check_judged_by(structures, sha256: str, path, what: str = "save file") -> N
     if not other:
         return
     if other == ["none"] and structures:  # nothing in it came from a save: not a file of the fix
-        raise ValueError(
+        raise QuestsInputError(
             f"{what} {path} was not written by fix quests ... save or a QuestsMonitor: its structures "
             f"record no reference ({REFERENCE_KEY}); give the file a run saved into, or save into another "
             "file (for any structures, `lammps-quests dh` and `select` measure what they add)")
     found = ", ".join("none recorded" if s == "none" else s[:12] + "..." for s in other)
-    raise ValueError(
+    raise QuestsInputError(
         f"{what} {path} holds structures judged against another reference (sha256 {found}; this "
         f"reference: {sha256[:12]}...): use the reference that run used, or save into another file"
     )

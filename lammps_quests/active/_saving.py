@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.core._images import periodic_images
 
@@ -90,7 +91,7 @@ class Saver:
         self.k = int(reference.k)
         self.cutoff = float(reference.cutoff)
         if cut_radius is not None and not cut_radius >= self.cutoff:
-            raise ValueError(
+            raise QuestsInputError(
                 f"cut radius {cut_radius} Å is smaller than the descriptor cutoff {self.cutoff} Å: "
                 "the extrapolating atoms' environments would not be whole in the cut-out; "
                 f"use a radius >= {self.cutoff}"
@@ -229,8 +230,8 @@ def _new_rows(structures):
     for item in structures:
         structure = item if isinstance(item, Structure) else Structure.from_atoms(item)
         if "new" not in structure.columns:
-            raise ValueError("a structure has no 'new' column: it was not written by a "
-                             "de-duplicating save of lammps-quests")
+            raise QuestsInputError("a structure has no 'new' column: it was not written by a "
+                                   "de-duplicating save of lammps-quests")
         rows = np.flatnonzero(np.asarray(structure.columns["new"]) == 1)
         if len(rows):
             yield structure, rows

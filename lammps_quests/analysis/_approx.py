@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._information import delta_entropy_of_neighbours, species_groups
 from lammps_quests.core._species_index import missing_species_error
 
@@ -66,9 +67,9 @@ def safe_to_load(path: Path) -> bool:
 def check_neighbors(n_neighbors: int, n_reference: int) -> int:
     """M must be an integer >= 1 and at most the number of reference environments."""
     if isinstance(n_neighbors, bool) or int(n_neighbors) != n_neighbors or n_neighbors < 1:
-        raise ValueError(f"--approx M must be an integer >= 1 (neighbours summed per atom), got {n_neighbors!r}")
+        raise QuestsInputError(f"--approx M must be an integer >= 1 (neighbours summed per atom), got {n_neighbors!r}")
     if n_neighbors > n_reference:
-        raise ValueError(
+        raise QuestsInputError(
             f"--approx {n_neighbors} asks for more neighbours than the reference has environments "
             f"({n_reference}); use a smaller M or the exact dH (no --approx)"
         )
@@ -89,8 +90,8 @@ def check_element_neighbors(n_neighbors: int, reference) -> int:
     n_neighbors = check_neighbors(n_neighbors, reference.n_environments)
     for name, count in zip(reference.elements, reference.species_counts):
         if 0 < count < n_neighbors:
-            raise ValueError(f"--approx {n_neighbors} asks for more neighbours than the reference has "
-                             f"environments centred on {name} ({count}); use M <= {count} or the exact dH")
+            raise QuestsInputError(f"--approx {n_neighbors} asks for more neighbours than the reference has "
+                                   f"environments centred on {name} ({count}); use M <= {count} or the exact dH")
     return n_neighbors
 
 
@@ -131,7 +132,7 @@ def load_or_build_ann_index(reference, n_neighbors: int, path=None, seed: int = 
         _make_private_directory(path.parent)
     path = Path(path)
     if reference.path is not None and path.resolve().parent == Path(reference.path).resolve().parent:
-        raise ValueError(f"the neighbour index {path} would sit beside the reference {reference.path}; "
+        raise QuestsInputError(f"the neighbour index {path} would sit beside the reference {reference.path}; "
                          "an index is a pickle, never loaded from a data directory: leave --ann-index-file "
                          f"out (the index is kept in {cache_directory()}) or name a private directory")
     if comm is None:
@@ -151,7 +152,7 @@ def load_or_build_ann_index(reference, n_neighbors: int, path=None, seed: int = 
         try:
             index = _read_index(path, reference.sha256, n_neighbors, reference.species_aware)
             if index is None:
-                raise ValueError(f"{path} changed while it was being read; run again")
+                raise QuestsInputError(f"{path} changed while it was being read; run again")
         except Exception as caught:
             error = caught
     first_error(error, comm)
@@ -239,7 +240,7 @@ def approx_delta_entropy(
     if not isinstance(ann_index, ElementIndexes):
         return _approx_rows(Y, X, bandwidth, ann_index, n_neighbors, epsilon, 0)
     if labels is None:
-        raise ValueError("a species-aware reference needs the centre species of every row")
+        raise QuestsInputError("a species-aware reference needs the centre species of every row")
     labels = np.asarray(labels)
     result = np.empty(len(Y), dtype=np.float64)
     for s, rows in enumerate(species_groups(labels, len(ann_index.indexes))):

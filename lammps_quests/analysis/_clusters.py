@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
+
 EDGE_CUTOFF = 3.0  # Å, paper Methods
 
 
@@ -63,7 +65,7 @@ def frame_clusters(frame, dh_values, cutoff: float = EDGE_CUTOFF, threshold: flo
     atoms are joined when closer than ``cutoff`` Å (through periodic images)."""
     dh_values = np.asarray(dh_values)
     if dh_values.shape != (len(frame),):
-        raise ValueError(f"need one dH per atom ({len(frame)}), got shape {dh_values.shape}")
+        raise QuestsInputError(f"need one dH per atom ({len(frame)}), got shape {dh_values.shape}")
     nodes = np.nonzero(dh_values <= threshold)[0]
     labels = np.full(len(frame), -1, dtype=np.int64)
     sub_labels, sizes = periodic_components(frame.positions[nodes], frame.cell, frame.pbc, cutoff)

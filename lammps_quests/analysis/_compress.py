@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core._information import delta_entropy
 
@@ -61,7 +62,7 @@ class Compression:
 def n_to_keep(n_frames: int, fraction: float) -> int:
     """Number of frames for ``fraction`` in (0, 1], at least one."""
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"--fraction must be in (0, 1], got {fraction}")
+        raise QuestsInputError(f"--fraction must be in (0, 1], got {fraction}")
     return max(1, int(round(fraction * n_frames)))
 
 
@@ -84,7 +85,7 @@ def select_frames(
     elif method == "novelty":
         chosen = _greedy_novelty_frames(X, frame_sizes, n_keep, bandwidth, rng, progress, labels, n_species)
     else:
-        raise ValueError(f"unknown compression method {method!r}; choose one of {', '.join(METHODS)}")
+        raise QuestsInputError(f"unknown compression method {method!r}; choose one of {', '.join(METHODS)}")
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 

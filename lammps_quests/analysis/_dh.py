@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 
 from ._approx import (
     DEFAULT_EPSILON,
@@ -74,19 +75,19 @@ def dh_against_reference(
     """
     X = reference.descriptors
     if Y.shape[1] != X.shape[1]:
-        raise ValueError(
+        raise QuestsInputError(
             f"descriptor width {Y.shape[1]} does not match the reference's {X.shape[1]} "
             f"(k = {reference.k}); compute the test descriptors with the reference's k"
         )
     if reference.species_aware and y_labels is None:
-        raise ValueError("a species-aware reference needs the centre species of every row (y_labels)")
+        raise QuestsInputError("a species-aware reference needs the centre species of every row (y_labels)")
     labels = y_labels if reference.species_aware else None
 
     def rows_of(first, last):
         return None if labels is None else labels[first:last]
 
     if fast is not None and approx is not None:
-        raise ValueError("choose one of --fast and --approx")
+        raise QuestsInputError("choose one of --fast and --approx")
     if approx is None:
         dh = ReferenceDh(reference, bandwidth, fast=fast, decide=decide, thresholds=thresholds, fast_index=fast_index)
         return map_rows(lambda first, last: dh(Y[first:last], rows_of(first, last)), len(Y), comm, progress,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._defaults import DEFAULT_BANDWIDTH
 from lammps_quests.core._information import entropy
 
@@ -57,7 +58,7 @@ class Eq9Fit:
 def default_sizes(n_total: int, n_points: int = 16, smallest: int = 10) -> np.ndarray:
     """Log-spaced distinct subset sizes from ``smallest`` up to ``n_total`` included."""
     if n_total < 2:
-        raise ValueError(f"a learning curve needs at least 2 environments, the data have {n_total}")
+        raise QuestsInputError(f"a learning curve needs at least 2 environments, the data have {n_total}")
     smallest = min(smallest, n_total)
     sizes = np.unique(np.round(np.geomspace(smallest, n_total, n_points)).astype(np.int64))
     return sizes
@@ -82,9 +83,10 @@ def entropy_curve(
     n_total = len(X)
     sizes = default_sizes(n_total) if sizes is None else np.asarray(sorted(set(int(s) for s in sizes)))
     if sizes.size == 0 or sizes[0] < 1 or sizes[-1] > n_total:
-        raise ValueError(f"subset sizes must lie in 1..{n_total} (the number of environments), got {sizes.tolist()}")
+        raise QuestsInputError(f"subset sizes must lie in 1..{n_total} (the number of environments), "
+                               f"got {sizes.tolist()}")
     if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+        raise QuestsInputError(f"repeats must be >= 1, got {repeats}")
     rng = np.random.default_rng(seed)
     values = np.empty((sizes.size, repeats))
     with progress_bar(sizes.size * repeats, "learning curve", enabled=progress, unit="subset") as bar:
@@ -103,7 +105,7 @@ def fit_eq9(sizes, entropies, discard: int = DISCARD) -> Eq9Fit:
     kept = slice(discard, len(sizes) - discard)
     n, y = sizes[kept], entropies[kept]
     if n.size < 3:
-        raise ValueError(
+        raise QuestsInputError(
             f"the Eq. 9 fit needs at least 3 points after dropping {discard} at each end; "
             f"got {len(sizes)} sizes in total: use at least {2 * discard + 3} subset sizes"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._defaults import DEFAULT_BANDWIDTH
 from ._rows import delta_entropy_rows
 
@@ -28,7 +29,7 @@ def overlap_matrix(sets, bandwidth: float = DEFAULT_BANDWIDTH, names=None, comm=
     names = list(names) if names is not None else [f"set {i}" for i in range(len(sets))]
     widths = {X.shape[1] for X in sets}
     if len(widths) > 1:
-        raise ValueError(f"datasets have different descriptor widths {sorted(widths)}; use one k for all")
+        raise QuestsInputError(f"datasets have different descriptor widths {sorted(widths)}; use one k for all")
     matrix = np.empty((len(sets), len(sets)))
     for i, Y in enumerate(sets):
         for j, X in enumerate(sets):

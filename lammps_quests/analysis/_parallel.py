@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, QuestsInternalError, error_message, is_user_error
+
 # Environment variables set by MPI launchers (MPICH/Hydra, Open MPI, Slurm's PMI) holding the
 # number of processes of the job.
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE")
@@ -77,14 +79,18 @@ def gather_row_blocks(local: np.ndarray, comm) -> np.ndarray:
 
 
 def first_error(error: BaseException | None, comm) -> None:
-    """Raise the same error on every rank if any rank failed (so no rank hangs in a collective)."""
+    """Raise an error on every rank if any rank failed (so no rank hangs in a collective): a
+    failing rank raises its own; the others raise the lowest failing rank's message, as a
+    :class:`QuestsInputError` when it was a user error there, else as a
+    :class:`QuestsInternalError` carrying the bug's description (type, line)."""
     if comm is None:
         if error is not None:
             raise error
         return
-    messages = comm.allgather(None if error is None else f"{type(error).__name__}: {error}")
-    for rank, message in enumerate(messages):
-        if message is not None:
+    shared = None if error is None else (is_user_error(error), error_message(error))
+    for rank, failure in enumerate(comm.allgather(shared)):
+        if failure is not None:
             if error is not None:
                 raise error
-            raise ValueError(f"MPI rank {rank} failed: {message}")
+            user, message = failure
+            raise (QuestsInputError if user else QuestsInternalError)(f"MPI rank {rank} failed: {message}")

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._information import delta_entropy
 
 from ._parallel import gather_rows, rank_of, row_range
@@ -62,7 +63,7 @@ def delta_entropy_rows(
     """
     if elements:
         if y_labels is None or x_labels is None:
-            raise ValueError("species-aware dH needs the centre species of the rows of Y and X")
+            raise QuestsInputError("species-aware dH needs the centre species of the rows of Y and X")
 
         def compute(first, last):
             return delta_entropy(Y[first:last], X, bandwidth, y_labels=y_labels[first:last], x_labels=x_labels,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._information import entropy, species_groups
 from lammps_quests.core._kernel_sums import log_kernel_sums, log_kernel_sums_self
 from lammps_quests.core._validation import check_bandwidths
@@ -65,7 +66,7 @@ class _Kernel:
     def __init__(self, h: float, n_species: int):
         values, scalar = check_bandwidths(h)
         if not scalar:
-            raise ValueError(f"one bandwidth (Å^-1) is needed here, got {h!r}")
+            raise QuestsInputError(f"one bandwidth (Å^-1) is needed here, got {h!r}")
         self.inv = 1.0 / (2.0 * values * values)
         self.n_species = n_species
 
@@ -128,7 +129,7 @@ def select(candidates, reference, bandwidth: float, max_picks: int | None = None
         The :class:`Selection`: the picks in order, H(reference) and why it stopped.
     """
     if (candidate_labels is None) != (reference_labels is None):
-        raise ValueError("give the centre species of both the candidates and the reference, or neither")
+        raise QuestsInputError("give the centre species of both the candidates and the reference, or neither")
     labelled = reference_labels is not None
     X = np.asarray(reference)
     x_labels = np.asarray(reference_labels, dtype=np.int64) if labelled else None

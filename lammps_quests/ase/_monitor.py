@@ -43,7 +43,7 @@ from lammps_quests.monitor._monitor import Evaluation, Monitor
 from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.active._save_target import check_save_target
 from lammps_quests.ase._steps import calling_dynamics, check_interval
-from lammps_quests.errors import QuestsHalt
+from lammps_quests.errors import QuestsHalt, QuestsInputError
 from lammps_quests.formats._reference import Reference
 
 __all__ = ["DH_ARRAY", "Evaluation", "QuestsMonitor", "check_structure"]
@@ -228,8 +228,8 @@ class QuestsMonitor:
             info={"step": step, "source": "ase"},
         )
         if self.save_target is None:
-            raise ValueError(f"this monitor was closed: it no longer saves to {self.save_path}; "
-                             "make a new QuestsMonitor to save again")
+            raise QuestsInputError(f"this monitor was closed: it no longer saves to {self.save_path}; "
+                                   "make a new QuestsMonitor to save again")
         pieces = self.monitor.save(frame, dh, step)
         for piece in pieces:
             piece.write(self.save_path)
@@ -257,14 +257,14 @@ def check_structure(atoms) -> None:
     without a cell but with ``pbc=True`` has none, and its atoms would have no images.
     """
     if len(atoms) == 0:
-        raise ValueError("the Atoms object has no atoms; the monitor needs at least one")
+        raise QuestsInputError("the Atoms object has no atoms; the monitor needs at least one")
     cell = np.asarray(atoms.cell, dtype=float)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     lengths = np.linalg.norm(cell, axis=1)
     missing = [axis for axis in range(3) if pbc[axis] and lengths[axis] <= _MISSING_VECTOR]
     if missing:
         names = ", ".join("abc"[axis] for axis in missing)
-        raise ValueError(
+        raise QuestsInputError(
             f"atoms.pbc = {tuple(bool(p) for p in pbc)} but the cell has no lattice vector {names} "
             f"(cell lengths {np.round(lengths, 6).tolist()} Å): periodic directions need a cell; set "
             "one with atoms.set_cell(...) or make those directions non-periodic with "
@@ -278,12 +278,12 @@ def _save_options(save, cut) -> dict:
     if save is None:
         return {} if cut is None else {"save_cut": cut}
     if isinstance(save, (str, bytes, Path)) or not hasattr(save, "__len__") or len(save) != 2:
-        raise ValueError(
+        raise QuestsInputError(
             f"save must be a pair (threshold in nats, file), e.g. save=(2.0, 'new.xyz'); got {save!r}"
         )
     path = Path(save[1])
     if not path.resolve().parent.is_dir():
-        raise ValueError(f"cannot save to {path}: its directory does not exist; create it first")
+        raise QuestsInputError(f"cannot save to {path}: its directory does not exist; create it first")
     return {"save_threshold": save[0], "save_path": str(path), "save_cut": cut}
 
 
@@ -292,6 +292,6 @@ def _as_reference(reference) -> Reference:
         return reference
     if isinstance(reference, (str, Path)):
         return Reference.load(reference, mmap=True)
-    raise ValueError(
+    raise QuestsInputError(
         f"reference must be a Reference or the path of a .qref file, got {type(reference).__name__}"
     )

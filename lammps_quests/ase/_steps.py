@@ -5,11 +5,13 @@ from __future__ import annotations
 import numbers
 import sys
 
+from lammps_quests.errors import QuestsInputError
+
 
 def check_interval(interval) -> int:
     """An observer interval in MD steps: an integer >= 1, else ValueError naming it."""
     if isinstance(interval, bool) or not isinstance(interval, numbers.Integral) or interval < 1:
-        raise ValueError(f"interval must be a whole number of MD steps >= 1, got {interval!r}")
+        raise QuestsInputError(f"interval must be a whole number of MD steps >= 1, got {interval!r}")
     return int(interval)
 
 

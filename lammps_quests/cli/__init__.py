@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 
 import click
 
@@ -17,11 +18,16 @@ __all__ = ["main"]
 
 class _Main(click.Group):
     """The command group: a write that fails for want of space or a vanished directory ends
-    in one error line, and the incomplete outputs are removed, instead of a traceback."""
+    in one error line, and the incomplete outputs are removed, instead of a traceback. A user
+    error of :mod:`lammps_quests.errors` is one ``Error:`` line too; any other exception is a
+    bug of lammps-quests: its traceback, then one line naming its type, its line and where to
+    report it, exit status 1."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except OSError as error:
             from lammps_quests.cli._options import remove_incomplete_outputs
 
@@ -34,6 +40,14 @@ class _Main(click.Group):
             note = f"; removed the incomplete {', '.join(map(str, removed))}" if removed else ""
             reason = os.strerror(error.errno) if error.errno else str(error)
             raise click.ClickException(f"{reason}{where}{note}") from None
+        except Exception as error:
+            from lammps_quests.errors import bug_message, is_user_error
+
+            if is_user_error(error):
+                raise click.ClickException(str(error)) from None
+            traceback.print_exc()
+            click.echo(f"Error: {bug_message(error)}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from lammps_quests.cli import main
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.cli._options import (EXTXYZ_NAMES, bandwidth_option, check_outputs, force_option, frame_options,
                                        json_option, reference_option)
 
@@ -18,7 +19,7 @@ def _load_reference(path):
 
     try:
         return Reference.load(path, mmap=True)
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.UsageError(str(error)) from None
 
 
@@ -49,7 +50,7 @@ def saved_command(files, reference_path, h, as_json):
         frames, _ = read_frames(files, format="extxyz")
         _check_judged_by(files, reference, reference_path)
         counts, gain = saved_summary(frames, reference, bandwidth, cached_entropy(reference, bandwidth))
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.UsageError(str(error)) from None
     names = " ".join(str(f) for f in files)
     if as_json:
@@ -72,14 +73,13 @@ def _print_json(data) -> None:
 def _check_judged_by(files, reference, reference_path) -> None:
     """Each saved structure records the sha256 of the reference that judged it: refuse a
     reference other than the run's (the entropy it added would mean nothing)."""
-    import ase.io
-
     from lammps_quests.active._save_target import check_judged_by
+    from lammps_quests.formats._structures import read_frames
 
     for path in files:
         try:
-            check_judged_by(ase.io.read(path, ":", format="extxyz"), reference.sha256, path, what="saved file")
-        except ValueError as error:
+            check_judged_by(read_frames([path], format="extxyz")[0], reference.sha256, path, what="saved file")
+        except QuestsInputError as error:
             raise click.ClickException(f"{error} (-r {reference_path})") from None
 
 
@@ -131,7 +131,7 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
                                       elements="auto" if reference.species_aware else None)
         structures = [Structure.from_atoms(atoms) for atoms in frames]
         candidates, candidate_labels = _candidates(structures, ReferenceDh(reference, bandwidth))
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.UsageError(str(error)) from None
     labels = [f"{name}:{number}" for name, source in zip(pool, sources)
               for number in _frame_numbers(source)]

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.cli import main
 from lammps_quests.cli._options import (CSV_NAMES, FRAMES_WITH_COLUMNS, PNG_NAMES, bandwidth_option, check_ase_output,
                                        check_outputs, descriptor_options, dh_elements_option, force_option,
@@ -496,8 +497,8 @@ def bandwidth_command(volume, structure, as_json):
         frames, _ = read_frames([structure], index="0")
         try:
             volume = volume_per_atom(frames[0])
-        except ValueError as error:
-            raise ValueError(f"{structure}: {error}") from None
+        except QuestsInputError as error:
+            raise QuestsInputError(f"{structure}: {error}") from None
     h = bandwidth_for_volume(volume)
     if as_json:
         _print_json({"volume_per_atom": float(volume), "bandwidth": h})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 
 _INDEX_HELP = ("Frames taken from each file, Python slice syntax (0-based): ':' all, '-1' the last, "
@@ -74,23 +75,23 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def user_errors(function):
-    """Turn ValueError into a click error: message, no traceback. A problem with a file
-    (reference, fast index) exits 1 like every other file error; bad settings exit 2 with the
-    usage line."""
+    """Turn an input error (:class:`QuestsInputError`) into a click error: message, no
+    traceback. A problem with a file (reference, fast index) exits 1 like every other file
+    error; bad settings exit 2 with the usage line. Any other exception is a bug: the command
+    group shows it with its traceback (:class:`lammps_quests.cli._Main`)."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except ValueError as error:
+        except QuestsInputError as error:
             if _is_file_error(error):
                 raise click.ClickException(str(error)) from None
             raise click.UsageError(str(error)) from None
     return wrapper
 
 
-def _is_file_error(error: ValueError) -> bool:
-    from lammps_quests.errors import FastIndexError
-    from lammps_quests.errors import ReferenceFileError
+def _is_file_error(error: QuestsInputError) -> bool:
+    from lammps_quests.errors import FastIndexError, ReferenceFileError
 
     return isinstance(error, (FastIndexError, ReferenceFileError))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from lammps_quests.cli import main
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.cli._options import (REFERENCE_NAMES, TYPES_HELP, bandwidth_option, check_outputs, check_writable,
                                        descriptor_options, frame_options)
 
@@ -71,7 +72,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
     check_outputs([out], files, force, names=REFERENCE_NAMES)
     try:
         frames, sources = read_frames(files, index=index, format=fmt, elements=elements)
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.UsageError(str(error)) from None
     n_atoms = sum(len(frame) for frame in frames)
     mode = "species-aware" if elements else "species-agnostic"
@@ -86,7 +87,7 @@ def build(out: Path, files: tuple[Path, ...], index: str, fmt: str | None, k: in
                 progress_bar(_guidance_rows(frames, elements), "threshold guidance", unit="env") as guidance:
             ref = Reference.build(frames, k=k, cutoff=cutoff, bandwidth=bandwidth, sources=sources,
                                   elements=elements, progress=bar.update, guidance_progress=guidance.update)
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.UsageError(str(error)) from None
     ref.save(out)  # Reference.build cached the threshold guidance in the header
     if not as_json:
@@ -179,7 +180,7 @@ def index_command(file: Path, cluster_size: int | None, as_json: bool) -> None:
     try:
         ref = Reference.load(file, mmap=True)
         built = _build_fast_index(ref, cluster_size, as_json=as_json)
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
         _print_json({"reference": str(file), "fast_index": built})
@@ -201,7 +202,7 @@ def info(file: Path, verify: bool, as_json: bool) -> None:
 
     try:
         ref = Reference.load(file, mmap=True, verify_hash=verify)
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.ClickException(str(error)) from None
     if as_json:
         json.dump(ref.header(), sys.stdout, indent=1)

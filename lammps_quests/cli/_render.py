@@ -6,6 +6,7 @@ import click
 from click.core import ParameterSource
 
 from lammps_quests.cli import main
+from lammps_quests.errors import QuestsInputError
 
 _VIEWS = ("perspective", "top", "front", "left")
 
@@ -90,7 +91,7 @@ def render(dump, output, frame, value_range, property_name, follow, interval, ma
         click.echo(f"wrote {count} picture(s)", err=True)
     except RenderUnavailable as error:
         raise click.ClickException(str(error)) from error
-    except ValueError as error:
+    except QuestsInputError as error:
         raise click.UsageError(str(error)) from error
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
+
 RINGS = 8  # radial groups per cluster
 DEFAULT_CLUSTER_SIZE = 512  # mean members per cluster, most (references of >= ~10^5 rows)
 MIN_CLUSTER_SIZE = 32  # fewest mean members per cluster chosen by default
@@ -107,11 +109,11 @@ def build_cluster_index(X, cluster_size: int | None = None, iterations: int = KM
     """
     X = np.asarray(X)
     if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"a cluster index needs a non-empty (n, d) descriptor array, got shape {X.shape}")
+        raise QuestsInputError(f"a cluster index needs a non-empty (n, d) descriptor array, got shape {X.shape}")
     if cluster_size is None:
         cluster_size = default_cluster_size(len(X))
     if int(cluster_size) < 1:
-        raise ValueError(f"cluster_size must be >= 1 (mean members per cluster), got {cluster_size!r}")
+        raise QuestsInputError(f"cluster_size must be >= 1 (mean members per cluster), got {cluster_size!r}")
     n = len(X)
     center = np.asarray(X, dtype=np.float64).mean(axis=0)
     n_clusters = max(1, min(n, round(n / int(cluster_size))))

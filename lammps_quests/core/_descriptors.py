@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from ._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from ._images import periodic_images
 from ._neighbors import agnostic_descriptors
@@ -58,7 +59,7 @@ def descriptors_from_points(
     """
     if labels is None:
         if n_species not in (None, 1):
-            raise ValueError("n_species needs labels: the species number of every point")
+            raise QuestsInputError("n_species needs labels: the species number of every point")
         return agnostic_descriptors(centers, points, self_index, k, cutoff)
     n_species = _species_count(n_species)
     points = check_positions(points, "neighbour positions")
@@ -71,8 +72,8 @@ def descriptors_from_points(
 
 def _species_count(n_species) -> int:
     if n_species is None:
-        raise ValueError("species labels need n_species, the number of species of the reference "
-                         "(it fixes the descriptor width)")
+        raise QuestsInputError("species labels need n_species, the number of species of the reference "
+                               "(it fixes the descriptor width)")
     return check_species_count(n_species)
 
 
@@ -111,7 +112,7 @@ def descriptors_from_arrays(
         n_species = _species_count(n_species)
         labels = check_labels(labels, n, n_species)
     elif n_species not in (None, 1):
-        raise ValueError("n_species needs labels: the species number of every atom")
+        raise QuestsInputError("n_species needs labels: the species number of every atom")
     first, last = (0, n) if rows is None else (max(int(rows[0]), 0), min(int(rows[1]), n))
     if first >= last:
         return empty_species_descriptors(k, 1 if labels is None else n_species)
@@ -176,13 +177,13 @@ def _as_frame_list(frames) -> list:
     if _is_structure(frames):
         return [frames]
     if not isinstance(frames, Iterable):
-        raise ValueError(f"frames must be an ase.Atoms or a sequence of them, got {type(frames).__name__}")
+        raise QuestsInputError(f"frames must be an ase.Atoms or a sequence of them, got {type(frames).__name__}")
     frames = list(frames)
     for i, atoms in enumerate(frames):
         if not _is_structure(atoms):
-            raise ValueError(f"frame {i} is a {type(atoms).__name__}, not an ase.Atoms")
+            raise QuestsInputError(f"frame {i} is a {type(atoms).__name__}, not an ase.Atoms")
     if not frames:
-        raise ValueError("no frames given: pass at least one ase.Atoms")
+        raise QuestsInputError("no frames given: pass at least one ase.Atoms")
     return frames
 
 

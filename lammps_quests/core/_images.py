@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from ._validation import check_cutoff, check_positions
 
 
@@ -25,7 +26,7 @@ def complete_cell(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
     """
     cell = np.array(cell, dtype=np.float64).reshape(3, 3)
     if not np.all(np.isfinite(cell)):
-        raise ValueError("cell contains NaN or inf; give three finite lattice vectors in Å")
+        raise QuestsInputError("cell contains NaN or inf; give three finite lattice vectors in Å")
     for axis in range(3):
         if not pbc[axis] and np.linalg.norm(cell[axis]) <= 1e-12:
             others = [cell[a] for a in range(3) if a != axis and np.linalg.norm(cell[a]) > 1e-12]
@@ -33,7 +34,7 @@ def complete_cell(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
     volume = abs(np.linalg.det(cell))
     scale = np.prod(np.linalg.norm(cell, axis=1))
     if not volume > 1e-10 * scale:
-        raise ValueError(
+        raise QuestsInputError(
             f"the cell is singular (volume {volume:.3g} Å^3): its lattice vectors are linearly "
             "dependent; give three independent lattice vectors for the periodic directions"
         )
@@ -90,7 +91,7 @@ def periodic_images(
     if not pbc.any():
         return positions.copy(), np.arange(n, dtype=np.int64)
     if cell is None:
-        raise ValueError("a periodic system needs a cell: give the (3, 3) lattice vectors in Å")
+        raise QuestsInputError("a periodic system needs a cell: give the (3, 3) lattice vectors in Å")
     cell = complete_cell(cell, pbc)
 
     frac = np.linalg.solve(cell.T, positions.T).T

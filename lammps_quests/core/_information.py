@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, SpeciesMismatchError
 from ._defaults import DEFAULT_BANDWIDTH
 from ._kernel_sums import log_kernel_sums, log_kernel_sums_self
 from ._defaults import DEFAULT_FAST_TOLERANCE
@@ -67,11 +68,11 @@ def _labels(labels, n: int, name: str) -> np.ndarray:
     """``labels`` as (n,) int64 species numbers >= 0."""
     array = np.asarray(labels)
     if array.shape != (n,) or (n and not np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(f"{name} must be one integer species number per row ({n}), got "
-                         f"shape {array.shape} of {array.dtype}")
+        raise QuestsInputError(f"{name} must be one integer species number per row ({n}), got "
+                               f"shape {array.shape} of {array.dtype}")
     array = array.astype(np.int64, copy=False)
     if n and array.min() < 0:
-        raise ValueError(f"{name} must be species numbers >= 0, found {int(array.min())}")
+        raise QuestsInputError(f"{name} must be species numbers >= 0, found {int(array.min())}")
     return array
 
 
@@ -81,7 +82,7 @@ def _n_species(elements, *label_arrays) -> int:
     if elements is None:
         return top
     if top > len(elements):
-        raise ValueError(f"species labels go up to {top - 1}, but only {len(elements)} elements "
+        raise SpeciesMismatchError(f"species labels go up to {top - 1}, but only {len(elements)} elements "
                          f"({', '.join(elements)}) are named")
     return len(elements)
 
@@ -91,8 +92,8 @@ def _pair_labels(Y, X, y_labels, x_labels, elements):
     if y_labels is None and x_labels is None:
         return None, None, 0
     if y_labels is None or x_labels is None:
-        raise ValueError("species-aware dH needs the centre species of the rows of both Y and X: "
-                         "give y_labels and x_labels (or neither, for species-agnostic descriptors)")
+        raise QuestsInputError("species-aware dH needs the centre species of the rows of both Y and X: "
+                               "give y_labels and x_labels (or neither, for species-agnostic descriptors)")
     y_labels = _labels(y_labels, len(Y), "y_labels")
     x_labels = _labels(x_labels, len(X), "x_labels")
     return y_labels, x_labels, _n_species(elements, y_labels, x_labels)
@@ -130,7 +131,7 @@ def delta_entropy(Y, X, bandwidth=DEFAULT_BANDWIDTH, *, y_labels=None, x_labels=
         is nothing to compare those atoms with).
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise QuestsInputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if y_labels is not None or x_labels is not None:
         trusted = isinstance(X, CheckedReference)
         X = X.X if trusted else X
@@ -268,16 +269,16 @@ def delta_entropy_of_neighbours(Y, X, neighbours, bandwidth: float = DEFAULT_BAN
     (inv,), _ = _inv_2h2(bandwidth)
     neighbours = np.asarray(neighbours)
     if neighbours.ndim != 2 or len(neighbours) != len(Y):
-        raise ValueError(f"neighbours must have one row per row of Y ({len(Y)}), got shape {neighbours.shape}")
+        raise QuestsInputError(f"neighbours must have one row per row of Y ({len(Y)}), got shape {neighbours.shape}")
     if neighbours.size and neighbours.max() >= len(X):
-        raise ValueError("neighbours name rows beyond the end of X")
+        raise QuestsInputError("neighbours name rows beyond the end of X")
     valid = neighbours >= 0
     rows = X[np.where(valid, neighbours, 0)]  # (ny, m, d)
     diff = rows - Y[:, None, :]
     z = np.where(valid, np.einsum("nmd,nmd->nm", diff, diff) * inv, np.inf)
     lowest = z.min(axis=1)
     if not np.isfinite(lowest).all():
-        raise ValueError("every row of Y needs at least one neighbour index >= 0")
+        raise QuestsInputError("every row of Y needs at least one neighbour index >= 0")
     return lowest - np.log(np.exp(-(z - lowest[:, None])).sum(axis=1))
 
 
@@ -313,24 +314,24 @@ def delta_entropy_fast(Y, fast_index, bandwidth: float = DEFAULT_BANDWIDTH, fast
     index = fast_index
     width = index.width if isinstance(index, SpeciesClusterIndex) else index.centroids.shape[1]
     if Y.shape[1] != width:
-        raise ValueError(f"descriptor width {Y.shape[1]} does not match the indexed reference's "
+        raise QuestsInputError(f"descriptor width {Y.shape[1]} does not match the indexed reference's "
                          f"{width}; compute them with the reference's k")
     (inv,), scalar = _inv_2h2(bandwidth)
     if not scalar:
-        raise ValueError(f"the fast dH takes one bandwidth (Å^-1), got {bandwidth!r}")
+        raise QuestsInputError(f"the fast dH takes one bandwidth (Å^-1), got {bandwidth!r}")
     fast = check_fast(fast)
     if thresholds is not None:
         thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
         if thresholds.ndim != 1 or not np.isfinite(thresholds).all():
-            raise ValueError(f"fast dH thresholds must be finite numbers of nats, got {thresholds!r}")
+            raise QuestsInputError(f"fast dH thresholds must be finite numbers of nats, got {thresholds!r}")
     if not isinstance(index, SpeciesClusterIndex):
         return -pruned_log_kernel_sums(Y, index, inv, fast, thresholds, stats)
     if labels is None:
-        raise ValueError("a per-element (species-aware) fast index needs the centre species of every row")
+        raise QuestsInputError("a per-element (species-aware) fast index needs the centre species of every row")
     labels = _labels(labels, len(Y), "labels")
     if labels.size and labels.max() >= index.n_species:
-        raise ValueError(f"species labels go up to {int(labels.max())}, but the index has "
-                         f"{index.n_species} species")
+        raise SpeciesMismatchError(f"species labels go up to {int(labels.max())}, but the index has "
+                                   f"{index.n_species} species")
     out = np.empty(len(Y))
     totals = dict.fromkeys(("pairs", "rows", "refined", "clusters_summed"), 0)
     for s, rows in enumerate(species_groups(labels, index.n_species)):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from ._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from ._jit import cached_njit
 from ._validation import check_cutoff, check_k, check_positions
@@ -56,13 +57,13 @@ def agnostic_descriptors(
     points = check_positions(points, "neighbour positions")
     if self_index is None:
         if len(centers) > len(points):
-            raise ValueError("self_index=None needs the centres to be the first rows of points")
+            raise QuestsInputError("self_index=None needs the centres to be the first rows of points")
         self_index = np.arange(len(centers), dtype=np.int64)
     self_index = np.ascontiguousarray(self_index, dtype=np.int64)
     if self_index.shape != (len(centers),):
-        raise ValueError(f"self_index must have one entry per centre ({len(centers)}), got {self_index.shape}")
+        raise QuestsInputError(f"self_index must have one entry per centre ({len(centers)}), got {self_index.shape}")
     if len(self_index) and (self_index.max() >= len(points) or self_index.min() < -1):
-        raise ValueError("self_index entries must be rows of points, or -1")
+        raise QuestsInputError("self_index entries must be rows of points, or -1")
     out = np.zeros((len(centers), 2 * k - 1), dtype=np.float64)  # X1: k columns, X2: k - 1
     if len(centers) == 0:
         return out
@@ -76,7 +77,7 @@ def agnostic_descriptors(
     bad = np.nonzero(coincident >= 0)[0]
     if len(bad):
         i = int(bad[0])
-        raise ValueError(
+        raise QuestsInputError(
             f"atom at centre row {i} has a neighbour at zero distance (point {int(coincident[i])}): "
             "two atoms coincide; remove duplicate atoms from the structure"
         )

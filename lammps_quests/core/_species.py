@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, SpeciesMismatchError
 from ._neighbors import agnostic_descriptors
 
 
@@ -37,7 +38,7 @@ def descriptor_width(k: int, n_species: int = 1) -> int:
 def check_species_count(n_species) -> int:
     """Number of species of a species-aware descriptor: an integer >= 1."""
     if isinstance(n_species, bool) or not isinstance(n_species, (int, np.integer)) or n_species < 1:
-        raise ValueError(f"the number of species must be an integer >= 1, got {n_species!r}")
+        raise QuestsInputError(f"the number of species must be an integer >= 1, got {n_species!r}")
     return int(n_species)
 
 
@@ -45,10 +46,10 @@ def check_labels(labels, n: int, n_species: int, name: str = "species labels") -
     """Return ``labels`` as an (n,) int64 array of species numbers in 0..n_species-1."""
     array = np.ascontiguousarray(labels, dtype=np.int64)
     if array.shape != (n,):
-        raise ValueError(f"{name} must have one entry per atom ({n}), got shape {array.shape}")
+        raise QuestsInputError(f"{name} must have one entry per atom ({n}), got shape {array.shape}")
     if n and (array.min() < 0 or array.max() >= n_species):
         bad = int(array[(array < 0) | (array >= n_species)][0])
-        raise ValueError(f"{name} must be species numbers 0..{n_species - 1}, found {bad}")
+        raise SpeciesMismatchError(f"{name} must be species numbers 0..{n_species - 1}, found {bad}")
     return array
 
 
@@ -85,12 +86,12 @@ def _sublattice(points: np.ndarray, keep: np.ndarray, self_index: np.ndarray):
 
 def species_numbers(symbols, elements) -> np.ndarray:
     """Species number (index in ``elements``, the ordered element symbols) of every per-atom
-    chemical symbol; ValueError naming a missing one."""
+    chemical symbol; SpeciesMismatchError naming a missing one."""
     lookup = {symbol: number for number, symbol in enumerate(elements)}
     symbols = list(symbols)
     missing = sorted({symbol for symbol in symbols if symbol not in lookup})
     if missing:
-        raise ValueError(
+        raise SpeciesMismatchError(
             f"element(s) {', '.join(missing)} are not among the elements {', '.join(elements)}; "
             "add them to the elements (and to the reference) or remove those atoms"
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError, SpeciesMismatchError
 from ._cluster_index import ClusterIndex, build_cluster_index
 
 
@@ -67,10 +68,10 @@ def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | N
     """
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != (len(X),):
-        raise ValueError(f"species labels must have one entry per reference row ({len(X)}), got {labels.shape}")
+        raise QuestsInputError(f"species labels must have one entry per reference row ({len(X)}), got {labels.shape}")
     if labels.size > 1 and bool(np.any(labels[1:] < labels[:-1])):
-        raise ValueError("a per-element index needs the reference rows grouped by centre species "
-                         "(as Reference files store them); sort the rows by species first")
+        raise QuestsInputError("a per-element index needs the reference rows grouped by centre species "
+                               "(as Reference files store them); sort the rows by species first")
     offsets = np.searchsorted(labels, np.arange(n_species + 1), side="left").astype(np.int64)
     parts = tuple(
         build_cluster_index(X[offsets[s]:offsets[s + 1]], cluster_size=cluster_size, seed=seed, progress=progress)
@@ -81,19 +82,19 @@ def build_species_cluster_index(X, labels, n_species: int, cluster_size: int | N
 
 
 def check_part(index: SpeciesClusterIndex, s: int, elements=None) -> ClusterIndex:
-    """The index of species ``s``; a ValueError naming it when the reference has none of it."""
+    """The index of species ``s``; a SpeciesMismatchError naming it when the reference has none of it."""
     part = index.parts[s]
     if part is None:
         raise missing_species_error(s, elements)
     return part
 
 
-def missing_species_error(s: int, elements=None) -> ValueError:
+def missing_species_error(s: int, elements=None) -> SpeciesMismatchError:
     """The error for atoms of species ``s`` when the reference has no rows centred on it
     (``elements``: the ordered element symbols naming it, or None)."""
     name = elements[s] if elements is not None else f"species {s}"
-    return ValueError(f"the reference has no environments centred on {name}, but the structure has "
-                      f"{name} atoms; add structures with {name} to the reference")
+    return SpeciesMismatchError(f"the reference has no environments centred on {name}, but the structure "
+                                f"has {name} atoms; add structures with {name} to the reference")
 
 
 __all__ = ["SpeciesClusterIndex", "build_species_cluster_index", "check_part", "missing_species_error"]

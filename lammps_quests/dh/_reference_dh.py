@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._descriptors import descriptors, descriptors_from_points, species_labels
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast, prepare_reference
 from lammps_quests.core._species import species_numbers
@@ -93,7 +94,7 @@ class ReferenceDh:
         if self.elements is None:
             return descriptors_from_points(centers, points, self_index, self.k, self.cutoff)
         if point_labels is None:
-            raise ValueError("a species-aware reference needs the species of every point")
+            raise QuestsInputError("a species-aware reference needs the species of every point")
         return descriptors_from_points(centers, points, self_index, self.k, self.cutoff,
                                        labels=point_labels, n_species=len(self.elements))
 
@@ -122,7 +123,7 @@ class ReferenceDh:
         fast index, a dict receiving its counters (kernel terms evaluated as "pairs", ...)."""
         reference = self.reference
         if self.elements is not None and labels is None:
-            raise ValueError("a species-aware reference needs the centre species of every row")
+            raise QuestsInputError("a species-aware reference needs the centre species of every row")
         labels = None if self.elements is None else labels
         if self.fast_index is not None:
             return delta_entropy_fast(Y, self.fast_index, self.bandwidth, self.fast, self.thresholds, stats,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lammps_quests.errors import AppendFailed
+from lammps_quests.errors import AppendFailed, QuestsInputError
 
 
 def append_record(path, text: str, mode: int = 0o644) -> int:
@@ -78,8 +78,8 @@ def _complete_length(data: bytes, path) -> int:
         try:
             count = int(lines[i].strip())
         except ValueError:
-            raise ValueError(f"{path} is not an extended-XYZ file (line {i + 1} should be an atom "
-                             f"count, got '{lines[i][:60].decode('utf-8', 'replace')}')") from None
+            raise QuestsInputError(f"{path} is not an extended-XYZ file (line {i + 1} should be an atom "
+                                   f"count, got '{lines[i][:60].decode('utf-8', 'replace')}')") from None
         frame_lines = count + 2
         if i + frame_lines >= len(lines):  # the last frame misses lines or its final newline
             return ends[-1]

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._species import check_labels
 from lammps_quests.formats._qref import check_elements
 
@@ -66,12 +67,12 @@ def as_frame_list(frames) -> list:
 
     frame_list = [frames] if isinstance(frames, Atoms) else list(frames)
     if not frame_list:
-        raise ValueError("no frames given: a reference needs at least one structure")
+        raise QuestsInputError("no frames given: a reference needs at least one structure")
     for number, frame in enumerate(frame_list):
         if not isinstance(frame, Atoms):
-            raise ValueError(f"frame {number} is a {type(frame).__name__}, expected ase.Atoms")
+            raise QuestsInputError(f"frame {number} is a {type(frame).__name__}, expected ase.Atoms")
         if len(frame) == 0:
-            raise ValueError(f"frame {number} has no atoms; drop it from the input")
+            raise QuestsInputError(f"frame {number} has no atoms; drop it from the input")
     return frame_list
 
 
@@ -100,10 +101,10 @@ def resolve_elements(elements, frames) -> tuple:
         elements = [word.strip() for word in elements.split(",") if word.strip()]
     elements = check_elements(elements)
     if not elements:
-        raise ValueError("the elements list is empty; give element symbols like In,P or 'auto'")
+        raise QuestsInputError("the elements list is empty; give element symbols like In,P or 'auto'")
     missing = [symbol for symbol in present if symbol not in elements]
     if missing:
-        raise ValueError(
+        raise QuestsInputError(
             f"the structures contain {', '.join(missing)}, which the elements "
             f"{','.join(elements)} lack; add them to the list or use 'auto'"
         )
@@ -119,20 +120,21 @@ def rows_for_sources(sources: Sequence[dict] | None, n_rows: int) -> list[dict]:
         entry = dict(source)
         n_atoms = entry.get("n_atoms")
         if not isinstance(n_atoms, (int, np.integer)) or n_atoms < 0:
-            raise ValueError(f"source {entry.get('path')!r} needs a non-negative integer 'n_atoms', got {n_atoms!r}")
+            raise QuestsInputError(f"source {entry.get('path')!r} needs a non-negative integer 'n_atoms', "
+                                   f"got {n_atoms!r}")
         entry["n_atoms"] = int(n_atoms)
         entry["rows"] = [start, start + int(n_atoms)]
         start += int(n_atoms)
         result.append(entry)
     if start != n_rows:
-        raise ValueError(
+        raise QuestsInputError(
             f"sources account for {start} atoms but there are {n_rows} descriptors; "
             "give one source per input, with the number of atoms it contributed"
         )
     try:
         json.dumps(result)
     except TypeError as error:
-        raise ValueError(f"sources must be JSON-serialisable (strings and numbers): {error}") from None
+        raise QuestsInputError(f"sources must be JSON-serialisable (strings and numbers): {error}") from None
     return result
 
 
@@ -153,7 +155,7 @@ def rows_by_species(sources: list[dict], labels: np.ndarray, order: np.ndarray, 
 def labels_of_rows(labels, n: int, n_species: int) -> np.ndarray:
     """The centre species number of each of the n rows, checked against S = ``n_species``."""
     if labels is None:
-        raise ValueError("a species-aware reference needs species_labels, the centre species of every row")
+        raise QuestsInputError("a species-aware reference needs species_labels, the centre species of every row")
     return check_labels(labels, n, n_species, "species_labels")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from ._append import append_record
 
 
@@ -45,6 +46,6 @@ def _info_value(value) -> str:
     text = str(value)
     if isinstance(value, str) and (" " in text or "=" in text):
         if '"' in text:
-            raise ValueError(f"an extended-XYZ info string cannot hold a double quote: {text!r}")
+            raise QuestsInputError(f"an extended-XYZ info string cannot hold a double quote: {text!r}")
         return f'"{text}"'
     return text

@@ -45,7 +45,7 @@ from lammps_quests.core._cluster_index import (
     build_cluster_index,
 )
 from lammps_quests.core._species_index import SpeciesClusterIndex, build_species_cluster_index
-from lammps_quests.errors import FastIndexError
+from lammps_quests.errors import FastIndexError, QuestsInputError
 
 MAGIC = b"QUESTIDX"
 FORMAT_VERSION = 1  # species-agnostic references: one cluster index
@@ -90,12 +90,12 @@ def save_fast_index(index, reference, path=None, cluster_size: int | None = None
     SpeciesClusterIndex (species-aware reference, format version 2)."""
     if path is None:
         if reference.path is None:
-            raise ValueError("the reference has no file; give the index a path")
+            raise QuestsInputError("the reference has no file; give the index a path")
         path = index_path(reference.path)
     path = Path(path)
     if isinstance(index, SpeciesClusterIndex) != reference.species_aware:
-        raise ValueError("a species-aware reference needs a per-element index (build_fast_index "
-                         "builds the right kind), a species-agnostic one a single cluster index")
+        raise QuestsInputError("a species-aware reference needs a per-element index (build_fast_index "
+                               "builds the right kind), a species-agnostic one a single cluster index")
     parts = index.parts if isinstance(index, SpeciesClusterIndex) else (index,)
     part_arrays = [None if part is None else _typed(part.arrays()) for part in parts]
     header = {

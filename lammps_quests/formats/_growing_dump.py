@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
-from lammps_quests.errors import DumpChanged
+from lammps_quests.errors import DumpChanged, QuestsInputError
 
 FRAME_MARKER = b"ITEM: TIMESTEP"
 _ATOMS_HEADER = b"ITEM: ATOMS"
@@ -109,7 +109,7 @@ def newest_complete_frame(path: str | os.PathLike) -> FrameSpan | None:
                 return span
             limit = start  # the frame before this one ends where this one starts
         if size > len(FRAME_MARKER) and not seen_marker:
-            raise ValueError(
+            raise QuestsInputError(
                 f"{os.fspath(path)!r} contains no 'ITEM: TIMESTEP' line: it is not a LAMMPS "
                 "text dump (write it with `dump ID group custom N file.dump id type x y z ...`; "
                 "gzipped and binary dumps cannot be followed)"

@@ -50,7 +50,7 @@ import numpy as np
 from lammps_quests.core._neighbors import DESCRIPTOR_VERSION
 from lammps_quests.core._species import descriptor_width
 from lammps_quests.core._validation import check_bandwidths, check_cutoff, check_k
-from lammps_quests.errors import ReferenceFileError
+from lammps_quests.errors import QuestsInputError, ReferenceFileError
 
 MAGIC = b"QUESTREF"
 FORMAT_VERSION = 1
@@ -191,7 +191,7 @@ def settings_from_header(path: Path, header: dict) -> tuple:
         k = check_k(header["k"])
         cutoff = check_cutoff(header["cutoff"])
         bandwidth = float(check_bandwidths(header["bandwidth"])[0][0])
-    except (TypeError, ValueError) as error:
+    except (TypeError, QuestsInputError) as error:  # a header value of another JSON type, or out of range
         raise fail(str(error)) from None
     shape = header["shape"]
     integers = all(isinstance(s, int) and not isinstance(s, bool) for s in shape) if isinstance(shape, list) else False
@@ -221,7 +221,7 @@ def _species_from_header(header: dict, n: int, fail) -> tuple[tuple, tuple]:
         raise fail(f"descriptor_mode {mode!r}, expected 'agnostic' or 'species'")
     try:
         species = check_elements(header.get("species"))
-    except ValueError as error:
+    except (TypeError, QuestsInputError) as error:  # a header value of another JSON type, or bad symbols
         raise fail(str(error)) from None
     counts = header.get("species_counts")
     if not species or not (isinstance(counts, list) and len(counts) == len(species)
@@ -253,9 +253,9 @@ def check_elements(elements) -> tuple:
         return ()
     elements = tuple(elements)
     if not all(isinstance(s, str) and s.strip() == s and s for s in elements):
-        raise ValueError(f"elements must be element symbols (non-empty strings), got {list(elements)!r}")
+        raise QuestsInputError(f"elements must be element symbols (non-empty strings), got {list(elements)!r}")
     if len(set(elements)) != len(elements):
-        raise ValueError(f"elements {list(elements)} name an element twice; list each element once")
+        raise QuestsInputError(f"elements {list(elements)} name an element twice; list each element once")
     return elements
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from lammps_quests.core._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from lammps_quests.core._neighbors import DESCRIPTOR_VERSION
 from lammps_quests.core._validation import check_bandwidths, check_cutoff, check_k
-from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
+from lammps_quests.errors import QuestsInputError, ReferenceFileError, ReferenceMismatchError
 from lammps_quests.formats._building import (as_frame_list, creator, describe_source, frame_descriptors,
                                              in_memory_sources, labels_of_rows, resolve_elements,
                                              rows_by_species, rows_for_sources, threshold_guidance)
@@ -144,7 +144,7 @@ class Reference:
         X = np.array(descriptors, dtype="<f8", order="C", copy=True)
         problem = array_problem(X, k, len(elements))
         if problem:
-            raise ValueError(f"descriptors cannot form a reference: {problem}")
+            raise QuestsInputError(f"descriptors cannot form a reference: {problem}")
         counts: tuple = ()
         order = None
         if elements:
@@ -394,6 +394,6 @@ class Reference:
 def _check_settings(k, cutoff, bandwidth) -> tuple[int, float, float]:
     values, scalar = check_bandwidths(bandwidth)
     if not scalar:
-        raise ValueError(f"a reference stores one default bandwidth (Å^-1), got {bandwidth!r}")
+        raise QuestsInputError(f"a reference stores one default bandwidth (Å^-1), got {bandwidth!r}")
     return check_k(k), check_cutoff(cutoff), float(values[0])
 

@@ -24,6 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.formats._lengths import check_frame_distances, check_unit_style
 
 _DUMP_SUFFIXES = (".lammpstrj", ".dump")
@@ -53,20 +54,20 @@ def parse_index(text) -> int | slice:
     if isinstance(text, (int, slice)):
         return text
     value = str(text).strip()
+    parts = value.split(":")
     try:
-        if ":" not in value:
-            return int(value)
-        parts = value.split(":")
-        if len(parts) > 3:
-            raise ValueError
         numbers = [int(part) if part.strip() else None for part in parts]
-    except ValueError:
-        raise ValueError(
+    except ValueError:  # int() of a word that is not an integer
+        numbers = []
+    if not numbers or len(parts) > 3 or (len(parts) == 1 and numbers[0] is None):
+        raise QuestsInputError(
             f"frame index {text!r} is not an integer or a slice START:STOP:STEP "
             "(examples: ':' all, '-1' last, '::10' every tenth, '100:' from frame 100)"
         ) from None
+    if len(parts) == 1:
+        return numbers[0]
     if len(numbers) == 3 and numbers[2] == 0:
-        raise ValueError(f"frame index {text!r} has step 0; use a step >= 1, e.g. '::10'")
+        raise QuestsInputError(f"frame index {text!r} has step 0; use a step >= 1, e.g. '::10'")
     return slice(*numbers)
 
 
@@ -114,7 +115,7 @@ def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | No
         paths = [paths]
     paths = [Path(p) for p in paths]
     if not paths:
-        raise ValueError("no input files given; pass at least one structure file")
+        raise QuestsInputError("no input files given; pass at least one structure file")
     selection = parse_index(index)
     frames, sources = [], []
     for path in paths:
@@ -141,13 +142,13 @@ def _read_one(path: Path, selection, format: str | None):
     import ase.io
 
     if not path.exists():
-        raise ValueError(f"{path}: no such file; check the path")
+        raise QuestsInputError(f"{path}: no such file; check the path")
     if not path.is_file():
-        raise ValueError(f"{path}: not a regular file; give structure files, not directories")
+        raise QuestsInputError(f"{path}: not a regular file; give structure files, not directories")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty; give a structure file with at least one frame")
+        raise QuestsInputError(f"{path}: the file is empty; give a structure file with at least one frame")
     if _is_reference_file(path):
-        raise ValueError(
+        raise QuestsInputError(
             f"{path} is a reference file (.qref), not structures: give the structure files it was "
             f"built from, or pass it with -r/--reference where a command takes one; "
             f"`lammps-quests reference info {path}` prints its entropy"
@@ -159,7 +160,7 @@ def _read_one(path: Path, selection, format: str | None):
         every = ase.io.read(path, index=":", format=fmt)
     except Exception as error:  # ASE raises many types; all mean "could not parse this file"
         how = f"as {fmt}" if fmt else "(format detected by ASE)"
-        raise ValueError(
+        raise QuestsInputError(
             f"{path}: cannot read {how}: {type(error).__name__}: {error}. "
             "Check the file, or name its ASE format with --format (e.g. extxyz, lammps-dump-text, "
             "lammps-data, vasp)"
@@ -169,20 +170,20 @@ def _read_one(path: Path, selection, format: str | None):
     total = len(every)
     if total == 0:
         how = f"as {fmt}" if fmt else "(format detected by ASE)"
-        raise ValueError(
+        raise QuestsInputError(
             f"{path}: cannot read {how}: no frames found. Check the file, or name its ASE format "
             "with --format (e.g. extxyz, lammps-dump-text, lammps-data, vasp)"
         )
     if isinstance(selection, int):
         if not -total <= selection < total:
-            raise ValueError(f"{path}: frame index {selection} is out of range, the file has {total} frame(s)")
+            raise QuestsInputError(f"{path}: frame index {selection} is out of range, the file has {total} frame(s)")
         numbers = range(selection % total, selection % total + 1)
     else:
         numbers = range(*selection.indices(total))
     picked = FrameSelection(numbers.start, numbers.stop, numbers.step, total)
     chosen = [every[number] for number in numbers]
     if not chosen:
-        raise ValueError(
+        raise QuestsInputError(
             f"{path}: frame index selects no frames (the file has {total}); "
             "adjust --index, e.g. ':' for all frames"
         )
@@ -193,19 +194,19 @@ def _read_one(path: Path, selection, format: str | None):
 
 def _check_frame(path: Path, number: int, frame) -> None:
     if len(frame) == 0:
-        raise ValueError(f"{path}: frame {number} has no atoms; select other frames with --index")
+        raise QuestsInputError(f"{path}: frame {number} has no atoms; select other frames with --index")
     if not np.isfinite(frame.positions).all():
-        raise ValueError(f"{path}: frame {number} has NaN or inf positions; the file is damaged")
+        raise QuestsInputError(f"{path}: frame {number} has NaN or inf positions; the file is damaged")
     cell = np.asarray(frame.cell[:], dtype=float)
     for axis in np.nonzero(frame.pbc)[0]:
         if np.linalg.norm(cell[axis]) == 0.0:
-            raise ValueError(
+            raise QuestsInputError(
                 f"{path}: frame {number} is periodic along axis {axis} but its cell vector is zero; "
                 "fix the cell (e.g. the Lattice= field of extended XYZ) or mark the axis non-periodic"
             )
     periodic = np.nonzero(frame.pbc)[0]
     if periodic.size == 3 and abs(np.linalg.det(cell)) < 1e-12:
-        raise ValueError(f"{path}: frame {number} has a periodic cell of zero volume; fix the cell")
+        raise QuestsInputError(f"{path}: frame {number} has a periodic cell of zero volume; fix the cell")
     check_frame_distances(frame.positions, cell, frame.pbc, f"{path}: frame {number}")
 
 
@@ -235,7 +236,7 @@ def _name_types(path: Path, frames: list, picked: FrameSelection, elements) -> N
     for number, frame in zip(range(picked.start, picked.stop, picked.step), frames):
         where = f"{path}: frame {number}"
         if "type" not in frame.arrays:
-            raise ValueError(f"{where}: the atoms have no type column, so they have no elements; " + _TYPE_HOW)
+            raise QuestsInputError(f"{where}: the atoms have no type column, so they have no elements; " + _TYPE_HOW)
         frame.set_chemical_symbols(type_symbols(frame.arrays["type"], {}, "" if auto else elements, where,
                                                 "--elements", _TYPE_HOW))
 

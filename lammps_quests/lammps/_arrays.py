@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.lammps._handoff import Box, LocalAtoms, box_from, build_frame
 from lammps_quests.lammps._type_elements import elements_from_masses, type_elements, type_species_numbers
 
@@ -53,7 +54,7 @@ def group_bitmask(lmp, group: str) -> int:
     """Bitmask of the LAMMPS group named ``group`` (ValueError if it does not exist)."""
     names = lmp.available_ids("group")
     if group not in names:
-        raise ValueError(f"group {group!r} does not exist; defined groups: {', '.join(names)}")
+        raise QuestsInputError(f"group {group!r} does not exist; defined groups: {', '.join(names)}")
     return 1 << names.index(group)
 
 
@@ -85,9 +86,9 @@ def dh_output(lmp, name: str, nlocal: int) -> np.ndarray:
         out = lmp.numpy.extract_atom(name)
         what = f"per-atom property {name}"
     else:
-        raise ValueError(f"dH goes to f_ID (a fix quests) or d_NAME (fix property/atom), not {name!r}")
+        raise QuestsInputError(f"dH goes to f_ID (a fix quests) or d_NAME (fix property/atom), not {name!r}")
     if out is None or getattr(out, "dtype", None) != np.float64 or len(out) < nlocal:
-        raise ValueError(f"LAMMPS has no writable float64 {what} with {nlocal} local rows")
+        raise QuestsInputError(f"LAMMPS has no writable float64 {what} with {nlocal} local rows")
     return out
 
 

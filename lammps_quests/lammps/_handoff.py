@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInternalError
+
 #: fields of the atoms tuple, in the order src/python_bridge.cpp builds it
 ATOM_FIELDS = ("nlocal", "nghost", "x", "type", "tag", "tag_bytes", "mask", "dh", "boxlo", "boxhi",
                "tilt", "periodic", "step", "units", "ntypes", "masses")
@@ -72,8 +74,8 @@ def _view(buffer, dtype, rows: int, columns: int = 0) -> np.ndarray:
     array = np.frombuffer(buffer, dtype=dtype) if len(buffer) else np.zeros(0, dtype=dtype)
     shape = (rows, columns) if columns else (rows,)
     if array.size != int(np.prod(shape)):
-        raise ValueError(f"the fix handed over {array.size} values where {shape} were expected: "
-                         "reinstall lammps-quests so that the plugin and its Python package match")
+        raise QuestsInternalError(f"the fix handed over {array.size} values where {shape} were expected: "
+                                  "reinstall lammps-quests so that the plugin and its Python package match")
     return array.reshape(shape)
 
 
@@ -86,9 +88,9 @@ def type_masses(buffer) -> np.ndarray | None:
 def host_atoms(fields) -> HostAtoms:
     """:class:`HostAtoms` from the tuple of :data:`ATOM_FIELDS` built by the C++ fix."""
     if len(fields) != len(ATOM_FIELDS):
-        raise ValueError(f"the fix handed over {len(fields)} atom fields, expected {len(ATOM_FIELDS)} "
-                         f"({', '.join(ATOM_FIELDS)}): reinstall lammps-quests so that the plugin "
-                         "and its Python package match")
+        raise QuestsInternalError(f"the fix handed over {len(fields)} atom fields, expected {len(ATOM_FIELDS)} "
+                                  f"({', '.join(ATOM_FIELDS)}): reinstall lammps-quests so that the plugin "
+                                  "and its Python package match")
     f = dict(zip(ATOM_FIELDS, fields))
     nlocal, nghost = int(f["nlocal"]), int(f["nghost"])
     nall = nlocal + nghost
@@ -136,7 +138,7 @@ class GatheredFrame:
 def gathered_frame(fields) -> GatheredFrame:
     """:class:`GatheredFrame` from the tuple of :data:`FRAME_FIELDS` built by the C++ fix."""
     if len(fields) != len(FRAME_FIELDS):
-        raise ValueError(f"the fix handed over {len(fields)} frame fields, expected {len(FRAME_FIELDS)}")
+        raise QuestsInternalError(f"the fix handed over {len(fields)} frame fields, expected {len(FRAME_FIELDS)}")
     f = dict(zip(FRAME_FIELDS, fields))
     n = len(f["tag"]) // 8
     return GatheredFrame(_view(f["tag"], np.int64, n), _view(f["type"], np.int32, n),

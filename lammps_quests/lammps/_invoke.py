@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lammps_quests._terminal import drop_colour_reset_at_exit
-from lammps_quests.errors import ReportedError, SaveFileBusy
+from lammps_quests.errors import QuestsInputError, ReportedError, SaveFileBusy
 from lammps_quests.lammps._arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
 from lammps_quests.lammps._ghosts import check_ghost_cutoff, communication_cutoff, ghost_cutoff_message
 from lammps_quests.lammps._host import host_lammps_module, quit_lammps, world_rank
@@ -188,7 +188,7 @@ def wrap(lmpptr):
         host_lammps_module(lmpptr)
     except Exception as error:  # the same on every rank: print once
         if world_rank(capsule_address(lmpptr)) == 0:
-            print(f"ERROR: lammps-quests: {error}", flush=True)
+            print(f"ERROR: lammps-quests: {error_text(error)}", flush=True)
         raise ReportedError(str(error)) from None
     return as_lammps(lmpptr)
 
@@ -196,24 +196,24 @@ def wrap(lmpptr):
 def open_invoke_fix(lmp, words: list[str]) -> InvokeFix:
     """Parse ``ID group-ID N reference-file d_NAME keyword ...`` and open the session."""
     if len(words) < 5:
-        raise ValueError(f"expected ID group-ID N reference-file d_NAME [keyword value ...], got "
-                         f"'{' '.join(words)}'; usage: {USAGE}")
+        raise QuestsInputError(f"expected ID group-ID N reference-file d_NAME [keyword value ...], got "
+                               f"'{' '.join(words)}'; usage: {USAGE}")
     fix_id, group, every_word, reference, prop = words[:5]
     try:
         every = int(every_word)
     except ValueError:
         every = 0
     if every <= 0:
-        raise ValueError(f"N must be a positive number of steps, got '{every_word}'")
+        raise QuestsInputError(f"N must be a positive number of steps, got '{every_word}'")
     units = lmp.extract_global("units")
     if units not in ("metal", "real"):
-        raise ValueError(f"dH needs lengths in Angstrom: use 'units metal' or 'units real' (the "
-                         f"current units are '{units}')")
+        raise QuestsInputError(f"dH needs lengths in Angstrom: use 'units metal' or 'units real' (the "
+                               f"current units are '{units}')")
     if not prop.startswith("d_"):
-        raise ValueError(f"the per-atom output must be a d_NAME of fix property/atom, got '{prop}'")
+        raise QuestsInputError(f"the per-atom output must be a d_NAME of fix property/atom, got '{prop}'")
     if lmp.numpy.extract_atom(prop) is None and lmp.extract_setting("nlocal") > 0:
-        raise ValueError(f"no per-atom property {prop}: add `fix {prop[2:]} all property/atom "
-                         f"{prop}` before the python lines")
+        raise QuestsInputError(f"no per-atom property {prop}: add `fix {prop[2:]} all property/atom "
+                               f"{prop}` before the python lines")
     group_bit = group_bitmask(lmp, group)
     session = FixSession(fix_id, group, reference, parse_keywords(words[5:]))
     session.per_atom = prop
@@ -317,8 +317,8 @@ def _state_view(lmp, state: InvokeFix) -> np.ndarray | None:
     # the data type is given: LAMMPS 2021's Python module does not detect it for d2_ arrays
     view = lmp.numpy.extract_atom(state_property(state), dtype=LAMMPS_DOUBLE_2D, nelem=nlocal, dim=2)
     if view is None:
-        raise ValueError(f"LAMMPS lost the per-atom array {state_property(state)}; do not delete fix "
-                         f"quests_{state.fix_id}_state")
+        raise QuestsInputError(f"LAMMPS lost the per-atom array {state_property(state)}; do not delete fix "
+                               f"quests_{state.fix_id}_state")
     return view
 
 

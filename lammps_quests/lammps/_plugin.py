@@ -26,6 +26,8 @@ import ctypes
 import importlib.metadata
 from pathlib import Path
 
+from lammps_quests.errors import HostLammpsError
+
 #: file name of the plugin; LAMMPS auto-loads only names ending in ``plugin.so``
 PLUGIN_FILE = "questsplugin.so"
 
@@ -154,7 +156,7 @@ def load_plugin(lmp) -> None:
         return
     lmp.command(f"plugin load {plugin_path()}")
     if not lmp.has_style("fix", "quests"):
-        raise RuntimeError(
+        raise HostLammpsError(
             f"LAMMPS did not register fix quests from {plugin_path()}; see the LAMMPS log for "
             "the loader's message (this LAMMPS may lack the PLUGIN package)"
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInternalError, ReferenceFileError
 from lammps_quests.core._threshold import (cached_self_information, describe, describe_elements,
                                             element_self_information, self_information)
 from lammps_quests.formats._reference import Reference
@@ -45,12 +46,13 @@ _references: dict[str, tuple[tuple[int, int], Reference]] = {}
 
 def cached_reference(path) -> Reference:
     """Memory-mapped :class:`Reference` for ``path``, kept for the process and read again
-    when the file changes (a fix defined again in the same LAMMPS run reads it once)."""
+    when the file changes (a fix defined again in the same LAMMPS run reads it once);
+    ReferenceFileError for a file that cannot be read."""
     key = os.path.abspath(os.fspath(path))
     try:
         stat = os.stat(key)
     except OSError as error:
-        raise ValueError(
+        raise ReferenceFileError(
             f"reference file {path} cannot be read ({error.strerror}); build one with "
             "`lammps-quests reference build OUT FILES...` or fix the path"
         ) from None
@@ -281,7 +283,7 @@ class FixSession:
         if not self.monitor.should_save(stats, step):
             return
         if frame is None:
-            raise RuntimeError(f"{self.prefix}: a save at step {step} needs the frame, none was gathered")
+            raise QuestsInternalError(f"{self.prefix}: a save at step {step} needs the frame, none was gathered")
         structure, dh = frame()
         in_group = (structure.columns.pop("mask") & self.group_bit) != 0
         structure.info["source"] = f"fix_quests_{self.fix_id}"

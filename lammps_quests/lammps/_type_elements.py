@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
+
 #: largest difference (g/mol) between a type's mass and an element's standard atomic mass
 MASS_TOLERANCE = 0.1
 
@@ -34,19 +36,19 @@ def type_elements(ntypes: int, masses, elements=None) -> list[str]:
     """
     if elements is not None:
         if len(elements) != ntypes:
-            raise ValueError(
+            raise QuestsInputError(
                 f"keyword elements names {len(elements)} element(s) ({' '.join(elements)}) but the "
                 f"system has {ntypes} atom type(s); give one element per type, in type order"
             )
         return ["X", *elements]
     if masses is None:
-        raise ValueError("the atom types have no masses yet; set them with the mass command or "
-                         "give the elements keyword: elements El1 El2 ...")
+        raise QuestsInputError("the atom types have no masses yet; set them with the mass command or "
+                               "give the elements keyword: elements El1 El2 ...")
     symbols = elements_from_masses(masses)
     for atom_type in range(1, ntypes + 1):
         if symbols[atom_type] == "X":
             mass = float(np.asarray(masses)[atom_type])
-            raise ValueError(
+            raise QuestsInputError(
                 f"atom type {atom_type} has mass {mass:g} g/mol, which matches no element within "
                 f"{MASS_TOLERANCE} g/mol; name the elements of the types with the keyword "
                 "elements El1 El2 ... (in type order)"

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.core._validation import check_bandwidth
 
@@ -238,7 +239,7 @@ class Monitor:
         if not self.saver.deduplicate or not above.any():
             return above
         if Y is None:
-            raise ValueError("de-duplicated saves need the descriptors of the evaluated atoms")
+            raise QuestsInputError("de-duplicated saves need the descriptors of the evaluated atoms")
         return self.saver.new_mask(Y, dh, labels)
 
     def statistics(self, dh, new: int = 0) -> Statistics:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lammps_quests.errors import SpeciesMismatchError
 from lammps_quests.monitor._monitor import QUANTITIES, Statistics
 from lammps_quests.core._images import periodic_images
 from lammps_quests.core._validation import check_positions
@@ -45,7 +46,7 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | N
         symbols = particle_symbols(arrays.type_ids, arrays.type_names, elements, frame)
         try:
             labels = rdh.labels(symbols)
-        except ValueError as error:
+        except SpeciesMismatchError as error:
             raise QuestsModifierError(f"frame {frame}: {error}; or map the types to the reference's "
                                       f"elements ({' '.join(rdh.elements)}) in the elements field") from None
     points, image_of = periodic_images(positions, arrays.cell, arrays.pbc, rdh.cutoff)

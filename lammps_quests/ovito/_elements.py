@@ -9,6 +9,7 @@ fix's ``elements`` keyword does: ``"In P"`` makes type 1 In and type 2 P. The ru
 
 from __future__ import annotations
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.formats._type_symbols import type_symbols
 
 from lammps_quests.errors import QuestsModifierError
@@ -38,5 +39,5 @@ def particle_symbols(type_ids, type_names: dict, elements, frame: int) -> list[s
                             error=QuestsModifierError, noun="particle")
     except QuestsModifierError:
         raise
-    except ValueError as error:  # a bad symbol in the field
+    except QuestsInputError as error:  # a bad symbol in the field
         raise QuestsModifierError(str(error)) from None

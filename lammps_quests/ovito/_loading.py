@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from lammps_quests.errors import QuestsInputError
 from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.formats._fast_index import index_path
@@ -72,7 +73,7 @@ def load(settings: Settings) -> ReferenceDh:
                            thresholds=options.decisions)
     except QuestsModifierError:
         raise
-    except ValueError as error:  # every problem of the file or the settings, with its fix
+    except QuestsInputError as error:  # every problem of the file or the settings, with its fix
         raise QuestsModifierError(str(error)) from None
 
 

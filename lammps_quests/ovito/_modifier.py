@@ -27,6 +27,7 @@ from ovito.pipeline import ModifierInterface
 from ovito.traits import FilePath
 from traits.api import Bool, Float, Instance, Int, Str
 
+from lammps_quests.errors import QuestsInputError, QuestsInternalError, bug_message
 from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.core._defaults import DEFAULT_FAST_TOLERANCE
 from lammps_quests.errors import OptionError
@@ -91,7 +92,8 @@ class QuestsModifier(ModifierInterface):
         """Add dH and its summary to ``data`` (OVITO calls this once per frame).
 
         Yields progress for OVITO: a status text, then the fraction of particles done.
-        Raises QuestsModifierError for bad input, with the problem and its fix.
+        Raises QuestsModifierError for bad input, with the problem and its fix; any other
+        failure is a bug, raised as QuestsInternalError naming its type and line.
         """
         try:
             yield "QUESTS dH: loading the reference"
@@ -102,8 +104,10 @@ class QuestsModifier(ModifierInterface):
             values = yield from frame_dh(rdh, arrays, self.elements, frame)
         except (QuestsModifierError, OptionError):
             raise
-        except ValueError as error:  # a problem found deeper down (cell, fast index, ...)
+        except QuestsInputError as error:  # a problem found deeper down (cell, fast index, ...)
             raise QuestsModifierError(f"QUESTS dH, frame {frame}: {error}") from None
+        except Exception as error:  # a bug: OVITO shows its type, line and where to report it
+            raise QuestsInternalError(f"QUESTS dH, frame {frame}: {bug_message(error)}") from error
         self._write(data, values)
 
     def settings(self) -> Settings:

@@ -12,8 +12,8 @@ import tempfile
 import time
 from typing import Callable
 
+from lammps_quests.errors import DumpChanged, QuestsInputError
 from lammps_quests.formats._growing_dump import FrameSpan, newest_complete_frame
-from lammps_quests.errors import DumpChanged
 from lammps_quests.render._render import RenderedFrame, RenderStyle, check_output, copy_frame, import_ovito, render_file
 
 
@@ -40,11 +40,11 @@ def follow_dump(
     dump = os.fspath(dump)
     output = check_output(output)
     if not interval > 0:
-        raise ValueError(f"polling interval must be > 0 seconds, got {interval}")
+        raise QuestsInputError(f"polling interval must be > 0 seconds, got {interval}")
     if max_updates is not None and max_updates < 1:
-        raise ValueError(f"max_updates must be >= 1, got {max_updates}")
+        raise QuestsInputError(f"max_updates must be >= 1, got {max_updates}")
     if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        raise QuestsInputError(f"timeout must be > 0 seconds, got {timeout}")
     ovito = import_ovito()  # fail now, not after waiting for the first frame
     updates = 0
     last_state = last_frame = None

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.errors import RenderUnavailable
+from lammps_quests.errors import QuestsInputError, RenderUnavailable
 from lammps_quests.formats._growing_dump import (
     FrameSpan,
     complete_frames,
@@ -92,24 +92,24 @@ class RenderStyle:
     def __post_init__(self) -> None:
         low, high = self.value_range
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(
+            raise QuestsInputError(
                 f"colour range must be two finite numbers low < high (nats), got {low} {high}"
             )
         width, height = self.size
         if width < 16 or height < 16 or width > 16384 or height > 16384:
-            raise ValueError(
+            raise QuestsInputError(
                 f"image size must be 16..16384 pixels per side, got {width} x {height}"
             )
         if self.view not in VIEWS:
-            raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+            raise QuestsInputError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
         if self.renderer not in RENDERERS:
-            raise ValueError(
+            raise QuestsInputError(
                 f"renderer must be one of {', '.join(RENDERERS)}, got {self.renderer!r}"
             )
         if self.slab is not None and not self.slab > 0:
-            raise ValueError(f"slab thickness must be > 0 Å, got {self.slab}")
+            raise QuestsInputError(f"slab thickness must be > 0 Å, got {self.slab}")
         if self.radius is not None and not self.radius > 0:
-            raise ValueError(f"atom radius must be > 0 Å, got {self.radius}")
+            raise QuestsInputError(f"atom radius must be > 0 Å, got {self.radius}")
 
 
 @dataclass(frozen=True)
@@ -179,10 +179,10 @@ def _one_frame(dump: str | os.PathLike, frame: int):
     """
     dump = os.fspath(dump)
     if not os.path.isfile(dump):
-        raise ValueError(f"dump file {dump!r} does not exist")
+        raise QuestsInputError(f"dump file {dump!r} does not exist")
     kind = dump_kind(dump)
     if kind == "other":
-        raise ValueError(
+        raise QuestsInputError(
             f"{dump!r} is not a LAMMPS text dump (plain or gzip-compressed); write it with "
             "`dump ID all custom N file.lammpstrj id type x y z f_q` (binary dumps are not read)"
         )
@@ -233,11 +233,11 @@ def _copy_bytes(data: bytes, directory: str, name: str) -> str:
 
 def _raise_no_frame(dump: str, frame: int, nframes: int | None) -> None:
     if not nframes:
-        raise ValueError(
+        raise QuestsInputError(
             f"{dump!r} has no complete frame yet (is LAMMPS still writing the first one? "
             "use --follow to wait for it)"
         )
-    raise ValueError(
+    raise QuestsInputError(
         f"frame {frame} does not exist: {dump!r} has {nframes} complete frame(s) "
         f"(valid: 0..{nframes - 1}, or negative counting from the end, -1 = last)"
     )
@@ -265,18 +265,18 @@ def render_file(ovito, path: str, output: str, style: RenderStyle,
 def check_output(output: str | os.PathLike) -> str:
     output = os.fspath(output)
     if not output.lower().endswith(IMAGE_SUFFIXES):
-        raise ValueError(
+        raise QuestsInputError(
             f"output {output!r} must end in one of {', '.join(IMAGE_SUFFIXES)} (the image format "
             "is chosen from the name)"
         )
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
-        raise ValueError(f"output directory {directory!r} does not exist")
+        raise QuestsInputError(f"output directory {directory!r} does not exist")
     from lammps_quests.formats._writable import why_directory_unwritable
 
     reason = why_directory_unwritable(directory)  # the image is renamed into place
     if reason is not None:
-        raise ValueError(f"cannot write {output}: {reason} ({directory}); write the image elsewhere")
+        raise QuestsInputError(f"cannot write {output}: {reason} ({directory}); write the image elsewhere")
     return output
 
 
@@ -300,7 +300,7 @@ def _load(ovito, path: str, label: str):
     try:
         return ovito.io.import_file(path)
     except (RuntimeError, ValueError) as error:
-        raise ValueError(f"OVITO could not read {label!r} as a LAMMPS dump: {error}") from error
+        raise QuestsInputError(f"OVITO could not read {label!r} as a LAMMPS dump: {error}") from error
 
 
 def _property_name(data, name: str, dump: str) -> str:
@@ -314,7 +314,7 @@ def _property_name(data, name: str, dump: str) -> str:
     if name.lower() in data.particles:
         return name.lower()
     available = [key for key in data.particles.keys() if key not in _STANDARD_PROPERTIES]
-    raise ValueError(
+    raise QuestsInputError(
         f"{dump!r} has no per-atom column {name!r}; extra columns found: "
         f"{', '.join(available) or 'none'}. Write dH with `dump ID all custom N file "
         "id type x y z f_<fixID>` (the fix quests ID, e.g. f_q for `fix q all quests ...`) "

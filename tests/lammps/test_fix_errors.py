@@ -1,10 +1,15 @@
 """Bad input to fix quests ends LAMMPS with one readable ERROR line (no Python traceback), on
-one rank and on several, including a Python failure that happens on one rank only."""
+one rank and on several, including a Python failure that happens on one rank only; a bug in
+the Python side (any exception that is not a user error of lammps_quests.errors) ends it with
+one ERROR line naming it a bug, with its type, message and raising line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from errors_support import planted_line
 from fix_support import cu_crystal, requires_plugin
 
 pytestmark = requires_plugin
@@ -81,3 +86,50 @@ run 0
     error = single_error(run_lmp(deck, tmp_path, np=2, timeout=120))
     assert error.startswith("ERROR: Fix quests q: atom at centre row")
     assert "two atoms coincide" in error and "(MPI rank " in error
+
+
+# ---- a bug is not the user's mistake ------------------------------------------------------------
+
+BUG_INJECTION = Path(__file__).resolve().parents[1] / "bug_injection"
+
+
+def planted_bug_line() -> str:
+    """``sitecustomize.py:N``: the line of tests/bug_injection/sitecustomize.py that raises."""
+    return planted_line(BUG_INJECTION)
+
+
+def assert_reported_as_bug(error: str) -> None:
+    """The ERROR line of a bug: its type, numpy's message, the raising line, the package line
+    that called it, and where to report it."""
+    from lammps_quests.errors import BUG_REPORT
+
+    assert "ValueError: cannot reshape array of size 0 into shape (3,)" in error, error
+    assert planted_bug_line() in error, error
+    assert "called from lammps_quests/" in error, error
+    assert BUG_REPORT in error, error
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_a_bug_in_an_evaluation_is_reported_as_a_bug(run_lmp, cu_reference, tmp_path, ranks):
+    """A plain ValueError from numpy code inside the evaluation (planted by a test-only
+    sitecustomize on PYTHONPATH) is not shown as an input error: LAMMPS's ERROR line names it a
+    bug, with its type, message and line, and the job ends on every rank."""
+    deck = cu_crystal(2) + f"fix q all quests 10 {cu_reference}\nrun 0\n"
+    result = run_lmp(deck, tmp_path, np=ranks, timeout=120, extra_env={"PYTHONPATH": str(BUG_INJECTION)})
+    error = single_error(result)
+    assert error.startswith("ERROR: Fix quests q: computing dH failed"), error
+    assert_reported_as_bug(error)
+
+
+def test_a_user_error_is_not_reported_as_a_bug(run_lmp, cu_reference, tmp_path):
+    """The converse, with the bug planted too (setup fails before any evaluation): a reference
+    file that does not exist and a keyword value out of range are one clear message each."""
+    from lammps_quests.errors import BUG_REPORT
+
+    for fix_args, expected in [("10 missing.qref", "reference file missing.qref cannot be read"),
+                               (f"10 {cu_reference} bandwidth -0.1", "bandwidth must be > 0")]:
+        deck = cu_crystal(2) + f"fix q all quests {fix_args}\nrun 0\n"
+        result = run_lmp(deck, tmp_path, timeout=120, extra_env={"PYTHONPATH": str(BUG_INJECTION)})
+        error = single_error(result)
+        assert error.startswith(f"ERROR: Fix quests q: {expected}"), error
+        assert BUG_REPORT not in error and "failed" not in error, error

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from errors_support import planted_line
 from fix_support import cu_crystal, load, offline_dh, read_dump, requires_plugin, thermo_table
 
 DEBIAN_LMP = Path("/usr/bin/lmp")
@@ -281,6 +282,30 @@ def test_bad_input_is_one_clear_error(run_debian, cu_case, tmp_path, problem):
     }[problem]
     result = run_debian(md_deck(data, expected[0], "id"), tmp_path)
     assert_one_clear_error(result, "ERROR: Fix quests q: ", *expected[1])
+
+
+BUG_INJECTION = Path(__file__).resolve().parents[1] / "bug_injection"
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_a_bug_in_an_evaluation_is_reported_as_a_bug(run_debian, cu_case, tmp_path, ranks):
+    """A plain ValueError from numpy code inside the evaluation (planted by a test-only
+    sitecustomize on PYTHONPATH, which Debian's embedded Python imports too) is one ERROR line
+    naming it a bug, with its type, message and raising line; never an input error."""
+    from lammps_quests.errors import BUG_REPORT
+
+    reference, data = cu_case
+    result = run_debian(md_deck(data, route_lines(reference), "d_dH"), tmp_path, np_ranks=ranks,
+                        extra_env={"PYTHONPATH": str(BUG_INJECTION)})
+    assert_one_clear_error(result, "Fix quests q: ValueError: cannot reshape array of size 0 into shape (3,)",
+                           f"(at {BUG_INJECTION / 'sitecustomize.py'}:", planted_line(BUG_INJECTION),
+                           "called from lammps_quests/", BUG_REPORT, "(computing dH at step 0)")
+    # the converse, with the bug planted too: a missing reference is the user's, in one line
+    missing = route_lines(reference).replace(str(reference), "missing.qref")
+    result = run_debian(md_deck(data, missing, "d_dH"), tmp_path / "missing", np_ranks=ranks,
+                        extra_env={"PYTHONPATH": str(BUG_INJECTION)})
+    assert_one_clear_error(result, "ERROR: Fix quests q: reference file missing.qref cannot be read")
+    assert BUG_REPORT not in output(result)
 
 
 def test_other_python_version_is_named(run_debian, cu_case, tmp_path):

@@ -96,13 +96,17 @@ def source_run(source_lammps, tmp_path_factory):
     env = clean_env(source_lammps, mark)
     mpirun = shutil.which("mpirun", path=env["PATH"])
 
-    def run(deck: str, cwd: Path, ranks: int = 1) -> subprocess.CompletedProcess:
+    def run(deck: str, cwd: Path, ranks: int = 1, pythonpath_first: Path | None = None) -> subprocess.CompletedProcess:
+        """``pythonpath_first``: a directory put before the others on PYTHONPATH."""
         (cwd / "in.deck").write_text(deck)
+        env_run = dict(env)
+        if pythonpath_first is not None:
+            env_run["PYTHONPATH"] = os.pathsep.join([str(pythonpath_first), env["PYTHONPATH"]])
         command = [str(source_lammps / "build" / "lmp"), "-in", "in.deck", "-nocite"]
         if ranks > 1:
             root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
             command = [mpirun, *root, "-np", str(ranks)] + command
-        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(command, cwd=cwd, env=env_run, capture_output=True, text=True, timeout=600)
         assert not mark.exists(), "the plugin route imported the lammps Python module"
         return result
     return run
@@ -318,6 +322,34 @@ def test_ta_snap_elements_and_fast_decide_on_1_and_2_ranks(source_run, source_pl
         assert saved_summary(directory / "saved.xyz") == saved_summary(tmp_path / "wheel" / "saved.xyz")
     for one, two in zip(frames[1], frames[2]):
         np.testing.assert_allclose(two.columns["f_q"], one.columns["f_q"], rtol=1e-9, atol=1e-12)
+
+
+def test_a_bug_is_reported_as_a_bug_and_a_user_error_as_the_users(source_run, source_plugin,
+                                                                   cu_reference_file, tmp_path):
+    """A plain ValueError from numpy code planted in the evaluation (tests/bug_injection on
+    PYTHONPATH) ends the job on 2 ranks with one ERROR line naming a bug, its type and line; a
+    missing reference file is the one clear user message."""
+    from errors_support import planted_line
+    from lammps_quests.errors import BUG_REPORT
+
+    injection = REPO / "tests" / "bug_injection"
+    (tmp_path / "run").mkdir()
+    prepared = source_run(data_deck("fcc", 3.615, 3, 63.546), tmp_path / "run")
+    assert prepared.returncode == 0, prepared.stdout[-2000:] + prepared.stderr[-2000:]
+    lines = {}
+    for name, reference in (("bug", cu_reference_file), ("user", "missing.qref")):
+        deck = md_deck(f"plugin load {source_plugin}", CU_POTENTIAL, 300, f"fix q all quests 10 {reference}",
+                       "f_q[1]", 0, "f_q", 10)
+        result = source_run(deck, tmp_path / "run", 2, pythonpath_first=injection)
+        assert result.returncode != 0
+        lines[name] = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+        assert len(lines[name]) == 1 and "Traceback" not in result.stdout + result.stderr, result.stdout[-2000:]
+    bug, user = lines["bug"][0], lines["user"][0]
+    assert bug.startswith("ERROR: Fix quests q: computing dH failed (MPI rank "), bug
+    assert "ValueError: cannot reshape array of size 0 into shape (3,)" in bug
+    assert planted_line(injection) in bug and "called from lammps_quests/" in bug and BUG_REPORT in bug
+    assert user.startswith("ERROR: Fix quests q: reference file missing.qref cannot be read"), user
+    assert BUG_REPORT not in user
 
 
 def test_plugins_for_another_lammps_are_refused(source_run, source_plugin, source_lammps, run_lmp, tmp_path):

@@ -152,3 +152,24 @@ def test_elements_take_a_list_of_symbols_and_refuse_other_types():
     assert modifier.elements == "P"
     with pytest.raises(TraitError):
         modifier.elements = 3
+
+
+def planted(self, Y, labels=None, **kwargs):
+    return np.asarray(Y)[:, :0].reshape(3)  # a bug in numpy code: cannot reshape
+
+
+def test_a_bug_is_not_shown_as_bad_input(cu_xyz, cu_reference, monkeypatch):
+    """A plain ValueError from numpy code inside the evaluation is a bug: OVITO shows a
+    QuestsInternalError naming its type, message and raising line, never a QuestsModifierError."""
+    from lammps_quests.dh import ReferenceDh
+    from lammps_quests.errors import BUG_REPORT, QuestsInternalError
+    from lammps_quests.ovito import QuestsModifierError
+
+    monkeypatch.setattr(ReferenceDh, "__call__", planted)
+    pipeline, _ = pipeline_with(cu_xyz, reference=str(cu_reference))
+    with pytest.raises(QuestsInternalError) as raised:
+        pipeline.compute(0)
+    assert not isinstance(raised.value, QuestsModifierError)
+    message = str(raised.value)
+    assert message.startswith("QUESTS dH, frame 0: ValueError: cannot reshape array of size 0 into shape (3,)")
+    assert "test_ovito_errors.py:" in message and message.endswith(BUG_REPORT)
