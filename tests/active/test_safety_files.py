@@ -310,7 +310,9 @@ def test_repeated_keywords_are_errors_and_seed_parses():
 # ---- items 6 and 7: no pickle beside a reference; the index has the reference's mode ---------
 
 def test_no_pickle_load_outside_the_checked_cache():
-    root = Path(__file__).resolve().parents[2] / "lammps_quests"
+    import lammps_quests
+
+    root = Path(lammps_quests.__file__).parent  # the installed package
     hits = [str(path.relative_to(root)) for path in root.rglob("*.py") if "pickle.load" in path.read_text()]
     assert hits == ["analysis/_approx.py"]
     text = (root / "analysis" / "_approx.py").read_text()

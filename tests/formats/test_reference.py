@@ -21,7 +21,6 @@ from lammps_quests.core._descriptors import descriptors
 from lammps_quests.formats._qref import ALIGNMENT, read_header
 from lammps_quests.formats._reference import Reference, ReferenceFileError, ReferenceMismatchError
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _random_reference(n: int = 50, k: int = 8, seed: int = 3) -> Reference:
@@ -146,7 +145,6 @@ def test_two_processes_share_the_pages_of_one_reference(tmp_path):
          f"r = Reference.load({str(path)!r}); np.asarray(r.descriptors).sum();"
          "print('mapped', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
     )
     try:
         assert other.stdout.readline().strip() == "mapped"
@@ -351,8 +349,7 @@ def test_real_command_builds_from_lammps_dump_and_extxyz(tmp_path):
     out = tmp_path / "mixed.qref"
     script = shutil.which("lammps-quests")
     command = [script] if script else [sys.executable, "-c", "from lammps_quests.cli import main; main()"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "NUMBA_NUM_THREADS": "1"}
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     build = subprocess.run(command + ["reference", "build", str(out), str(dump), str(xyz), "--index", "1:"],
                            capture_output=True, text=True, env=env, timeout=300)
     assert build.returncode == 0, build.stderr
