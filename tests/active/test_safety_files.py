@@ -153,8 +153,8 @@ def test_another_process_writing_is_refused_and_its_frame_never_cut(cu, tmp_path
 
 def test_tail_repair_never_reports_a_negative_size(tmp_path, monkeypatch):
     """Another writer appends a whole frame while the repair looks at the file (here: right
-    after its size is taken, where the repair used to take it): the repair must report 0
-    bytes removed, not a negative size, and keep both frames."""
+    after its size is taken): the repair must report 0 bytes removed, not a negative size, and
+    keep both frames."""
     import lammps_quests.formats._append as append
 
     path = tmp_path / "s.xyz"
