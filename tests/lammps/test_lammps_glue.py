@@ -39,9 +39,10 @@ def test_failed_ranks_are_read_from_the_codes_lowest_first():
 
 
 def test_every_lammps_module_names_one_job_in_one_line():
-    """Each module's docstring opens with a one-line summary, and no two summaries are equal."""
+    """Each module's docstring opens with a one-line summary, and no two summaries are equal (the
+    package's ``__init__.py`` introduces them all)."""
     summaries = {}
-    for path in sorted(LAMMPS_DIR.glob("*.py")):
+    for path in sorted(p for p in LAMMPS_DIR.glob("*.py") if p.name != "__init__.py"):
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc, f"{path.name} has no docstring"
         lines = doc.splitlines()
