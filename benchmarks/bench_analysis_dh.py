@@ -54,9 +54,6 @@ from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
 from lammps_quests.core._descriptors import descriptors  # noqa: E402
 from lammps_quests.formats._reference import Reference  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 def thermal_fcc(repeat, sigma, seed):
     """FCC Cu (a = 3.61 Å) with Gaussian displacements of ``sigma`` Å per coordinate."""
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
@@ -133,7 +130,6 @@ def cli_timings(test, ref_path, m):
     directory = ref_path.parent
     path = directory / "test100k.xyz"
     ase.io.write(path, test)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     base = [sys.executable, "-c", "from lammps_quests.cli import main; main()", "dh", str(path), "-r", str(ref_path)]
     mpirun = Path(sys.executable).parent / "mpirun"
     cases = [("lammps-quests dh (exact)", base, ARGS.threads),
@@ -145,10 +141,12 @@ def cli_timings(test, ref_path, m):
                       [str(mpirun), "-np", "2"] + base + ["--approx", str(m)], one_thread))
     print(f"end to end, {len(test)}-atom extended XYZ (reading + descriptors + dH):")
     for name, command, threads in cases:
-        case_env = dict(env, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+        case_env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                         OPENBLAS_NUM_THREADS=str(threads))
         start = time.perf_counter()
-        result = subprocess.run(command, env=case_env, capture_output=True, text=True)
+        # run in the reference's directory: `python -c` puts its working directory first on
+        # sys.path, and in the checkout that is the source tree, not the installed package
+        result = subprocess.run(command, cwd=directory, env=case_env, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
         if result.returncode != 0:
             print(f"  {name}: FAILED\n{result.stderr}")

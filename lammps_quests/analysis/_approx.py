@@ -182,8 +182,8 @@ def _make_private_directory(directory: Path) -> None:
 
 def _read_index(path: Path, sha256: str, n_neighbors: int, species_aware: bool = False):
     """The stored index if it matches the reference, None if absent, stale (including one
-    index over all elements of a species-aware reference, as older versions stored),
-    unreadable or not private (see :func:`safe_to_load`): it is then rebuilt."""
+    index over all elements of a species-aware reference, which per-element queries cannot
+    use), unreadable or not private (see :func:`safe_to_load`): it is then rebuilt."""
     if not path.exists():
         return None
     if not safe_to_load(path):

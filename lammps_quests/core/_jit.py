@@ -37,7 +37,7 @@ def private_cache_dir() -> str:
 
 
 class _PrivateCacheLocator(_UserWideCacheLocator):
-    """numba's per-user locator, moved to :func:`private_cache_dir`."""
+    """numba's per-user locator, with its cache directory in :func:`private_cache_dir`."""
 
     def __init__(self, py_func, py_file):
         super().__init__(py_func, py_file)

@@ -161,7 +161,7 @@ def acquire_save_lock(path, what: str = "save file") -> SaveLock:
                 raise
             locked = path  # a directory we cannot write, a save file we can: lock the file itself
             fd = _take(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))
-    except LockingUnsupported:  # run as before locks existed, and say so in the setup log
+    except LockingUnsupported:  # the file system cannot lock: run unlocked, and say so in the setup log
         return SaveLock(path, locked, -1, enforced=False)
     if fd < 0:
         raise _busy(path, locked, what)

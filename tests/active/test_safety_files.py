@@ -154,8 +154,8 @@ def test_another_process_writing_is_refused_and_its_frame_never_cut(cu, tmp_path
 
 def test_tail_repair_never_reports_a_negative_size(tmp_path, monkeypatch):
     """Another writer appends a whole frame while the repair looks at the file (here: right
-    after its size is taken, where the repair used to take it): the repair must report 0
-    bytes removed, not a negative size, and keep both frames."""
+    after its size is taken): the repair must report 0 bytes removed, not a negative size, and
+    keep both frames."""
     import lammps_quests.formats._append as append
 
     path = tmp_path / "s.xyz"
@@ -311,7 +311,9 @@ def test_repeated_keywords_are_errors_and_seed_parses():
 # ---- items 6 and 7: no pickle beside a reference; the index has the reference's mode ---------
 
 def test_no_pickle_load_outside_the_checked_cache():
-    root = Path(__file__).resolve().parents[2] / "lammps_quests"
+    import lammps_quests
+
+    root = Path(lammps_quests.__file__).parent  # the installed package
     hits = [str(path.relative_to(root)) for path in root.rglob("*.py") if "pickle.load" in path.read_text()]
     assert hits == ["analysis/_approx.py"]
     text = (root / "analysis" / "_approx.py").read_text()

@@ -22,7 +22,6 @@ from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
 from lammps_quests.formats._reference import Reference
 from crystals import inp_frames
 
-REPO = Path(__file__).resolve().parents[2]
 MPIRUN = Path(sys.executable).parent / "mpirun"
 
 

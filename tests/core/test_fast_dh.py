@@ -155,9 +155,9 @@ def test_decide_flagged_values_exact_adversarial(clustered, cluster_size):
 
 
 def test_decide_values_below_t0_are_bounds_not_values(clustered):
-    """Before this rule, flagged values were bounds too: make sure the tolerance step is what
-    gives them (a decide run with threshold above everything leaves bounds that differ from
-    exact by much more than tol, for the same atoms that a low threshold makes exact)."""
+    """The tolerance step is what makes flagged values exact: a decide run with a threshold
+    above everything leaves bounds that differ from exact by much more than tol, for the same
+    atoms that a low threshold makes exact."""
     X, Y = clustered
     index = build_cluster_index(X, cluster_size=16, seed=1)
     exact = delta_entropy(Y, X, H)

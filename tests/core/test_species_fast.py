@@ -150,7 +150,7 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
     rebuilt = Reference.load(tmp_path / "ref.qref", mmap=True)
     with pytest.raises(FastIndexError, match="stale"):
         load_fast_index(rebuilt)
-    # An index mixing the elements (what older versions wrote) is refused with the fix
+    # An index over all elements of a species-aware reference (format version 1) is refused with the fix
     mixed = build_cluster_index(rebuilt.descriptors, cluster_size=32)
     with pytest.raises(ValueError, match="species-aware reference needs a per-element index"):
         save_fast_index(mixed, rebuilt)
@@ -160,8 +160,7 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
 
 
 def _write_v1(index, reference, path):
-    """A version-1 (single index) file for a species-aware reference, as lammps-quests wrote
-    before per-element indexes."""
+    """A version-1 file (one index over all elements) for a species-aware reference."""
     import lammps_quests.formats._fast_index as fi
 
     class Agnostic:

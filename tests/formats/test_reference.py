@@ -19,10 +19,9 @@ from crystals import thermal_cu_frames
 from lammps_quests.cli import main
 from lammps_quests.core._descriptors import descriptors
 from lammps_quests.formats._qref import ALIGNMENT, read_header
-from lammps_quests.formats._reference import Reference
 from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
-
-REPO = Path(__file__).resolve().parents[2]
+from lammps_quests.formats._reference import Reference
+from reference_checks import refusal
 
 
 def _random_reference(n: int = 50, k: int = 8, seed: int = 3) -> Reference:
@@ -39,14 +38,18 @@ def saved(tmp_path):
 
 # ----------------------------------------------------------------------------- settings check
 def test_check_accepts_the_reference_settings_and_a_cutoff_within_the_relative_tolerance(saved):
+    """A cutoff within a relative 1e-9 of the reference's (as typed in a deck) is accepted; one
+    just beyond it, or another k, is refused."""
     _, path = saved
     ref = Reference.load(path)  # k = 8, cutoff 4.5 Å
-    ref.check()
-    ref.check(k=8, cutoff=4.5)
-    ref.check(cutoff=4.5 * (1 + 5e-10))  # as typed in a deck: 4.50000000225
-    ref.check(cutoff=4.5 * (1 - 5e-10))
+    asked = [{}, {"k": 8, "cutoff": 4.5},
+             {"cutoff": 4.5 * (1 + 5e-10)}, {"cutoff": 4.5 * (1 - 5e-10)},  # 4.50000000225, 4.49999999775
+             {"cutoff": 4.5 * (1 + 2e-9)}, {"cutoff": 4.5 * (1 - 2e-9)}, {"k": 9}]
+    accepted = [refusal(ref, **settings) is None for settings in asked]
+    assert accepted == [True, True, True, True, False, False, False]
     big = Reference.from_descriptors(np.ones((2, 3)), k=2, cutoff=5.0)
-    big.check(cutoff=5.0000000001)  # relative 2e-11
+    assert refusal(big, cutoff=5.0000000001) is None  # relative 2e-11
+    assert "asks for cutoff = 5.00000002 Å" in refusal(big, cutoff=5.00000002)  # relative 4e-9
 
 
 @pytest.mark.parametrize("cutoff", [4.5 * (1 + 2e-9), 4.5 * (1 - 2e-9), 4.501, 4.0])
@@ -147,7 +150,6 @@ def test_two_processes_share_the_pages_of_one_reference(tmp_path):
          f"r = Reference.load({str(path)!r}); np.asarray(r.descriptors).sum();"
          "print('mapped', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
     )
     try:
         assert other.stdout.readline().strip() == "mapped"
@@ -268,7 +270,7 @@ def test_changed_data_fails_the_hash_unless_skipped(saved):
     assert unchecked.descriptors[1, 5] == 0.123456
     with pytest.raises(ReferenceFileError, match="sha256"):
         unchecked.verify()
-    ref.verify()  # the intact in-memory copy passes
+    assert ref.verify() is None and ref.descriptors[1, 5] != 0.123456  # the intact in-memory copy passes
 
 
 def test_bad_settings_and_arrays_are_refused_at_build():
@@ -352,8 +354,7 @@ def test_real_command_builds_from_lammps_dump_and_extxyz(tmp_path):
     out = tmp_path / "mixed.qref"
     script = shutil.which("lammps-quests")
     command = [script] if script else [sys.executable, "-c", "from lammps_quests.cli import main; main()"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "NUMBA_NUM_THREADS": "1"}
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     build = subprocess.run(command + ["reference", "build", str(out), str(dump), str(xyz), "--index", "1:"],
                            capture_output=True, text=True, env=env, timeout=300)
     assert build.returncode == 0, build.stderr

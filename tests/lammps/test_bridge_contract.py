@@ -19,11 +19,13 @@ import sys
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from crystals import thermal_fcc, thermal_inp
+from inp_support import offline_species_dh
 from lammps_quests.formats._reference import Reference
 from lammps_quests.lammps._handoff import ATOM_FIELDS, FRAME_FIELDS
 
@@ -320,6 +322,12 @@ def dh_by_id(box: Box, fix_id: str) -> np.ndarray:
     return np.concatenate([r.dh for r in box.ranks])[np.argsort(ids)]
 
 
+def offline_dh(box: Box, reference: str, symbols_of_type=("X", "In", "P")) -> np.ndarray:
+    """dH (nats) of the box's atoms, ordered by id, by the Python API (not through the fix)."""
+    frame = SimpleNamespace(positions=box.positions, cell=box.cell, pbc=np.ones(3, bool), columns={"type": box.type})
+    return offline_species_dh(frame, Reference.load(reference), symbols_of_type)
+
+
 def cu_box(size: int = 1) -> Box:
     return Box(thermal_fcc(0.08, seed=7), {"Cu": 1}, {1: 63.546}, size)
 
@@ -379,7 +387,8 @@ print(sorted(m for m in sys.modules if m == "lammps" or m.startswith("lammps."))
 def test_plain_fix_returns_what_the_cpp_parses(calls, references):
     box = cu_box()
     outcomes = run_fix(calls, box, "q", 1, "all", references["cu"], [])
-    assert dh_by_id(box, "q").all()  # dH was written into the fix's per-atom vector, every atom
+    # dH was written into the fix's per-atom vector, every atom
+    np.testing.assert_allclose(dh_by_id(box, "q"), offline_dh(box, references["cu"], ("X", "Cu")), rtol=0, atol=1e-9)
     assert all(o[1] == 0 for o in outcomes)
 
 
@@ -414,7 +423,7 @@ def test_hard_halt_and_an_empty_group(calls, references):
 def test_species_aware_fix_with_elements(calls, references):
     box = Box(thermal_inp(seed=3, repeat=2), {"In": 1, "P": 2}, {1: 114.818, 2: 30.974}, size=2)
     run_fix(calls, box, "s", 1, "all", references["inp"], ["elements", "In", "P"])
-    assert dh_by_id(box, "s").all()
+    np.testing.assert_allclose(dh_by_id(box, "s"), offline_dh(box, references["inp"]), rtol=0, atol=1e-9)
 
 
 def test_a_changed_tuple_is_caught(calls):

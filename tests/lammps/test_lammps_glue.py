@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-LAMMPS_DIR = Path(__file__).resolve().parents[2] / "lammps_quests" / "lammps"
+import lammps_quests.lammps
+
+LAMMPS_DIR = Path(lammps_quests.lammps.__file__).parent  # the installed package's LAMMPS glue
 
 
 class FakeBox:
@@ -37,16 +39,16 @@ def test_failed_ranks_are_read_from_the_codes_lowest_first():
 
 
 def test_every_lammps_module_names_one_job_in_one_line():
-    """Each module's docstring opens with a one-line summary, and no two summaries are equal."""
+    """Each module's docstring opens with a one-line summary, and no two summaries are equal (the
+    package's ``__init__.py`` introduces them all)."""
     summaries = {}
-    for path in sorted(LAMMPS_DIR.glob("*.py")):
+    for path in sorted(p for p in LAMMPS_DIR.glob("*.py") if p.name != "__init__.py"):
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc, f"{path.name} has no docstring"
         lines = doc.splitlines()
         assert len(lines) == 1 or lines[1] == "", f"{path.name}: the first docstring line is not one line"
         summaries[path.name] = lines[0]
-    assert len(set(summaries.values())) == len(summaries)
-    assert "fix.py" not in summaries  # its jobs went to arrays, session and bridge
+    assert len(summaries) >= 10 and len(set(summaries.values())) == len(summaries)
 
 
 def test_the_plugin_calls_the_bridge_module_with_its_functions():

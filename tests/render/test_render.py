@@ -30,7 +30,6 @@ from lammps_quests.formats._growing_dump import complete_frames, read_frame  # n
 LEFT_LOW = "8*(x>v_half) - 4"  # dH -4 nats for x < L/2, +4 for x > L/2
 LEFT_HIGH = "-8*(x>v_half) + 4"
 SMALL = ["--size", "320", "240"]
-REPO = Path(__file__).resolve().parents[2]
 
 # the dumps rendered come from real LAMMPS runs (tests/dh_dumps.py)
 pytestmark = pytest.mark.lammps
@@ -327,7 +326,7 @@ def test_follow_keeps_up_with_a_running_lammps(tmp_path):
     script = LIVE_RUN.format(tests=str(Path(__file__).parents[1]), low=LEFT_LOW, high=LEFT_HIGH,
                              dump=str(dump))
     lammps_run = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE,
-                                  text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                                  text=True)
     try:
         report = render(str(dump), "-o", str(out), "--follow", "--interval", "0.1",
                         "--timeout", "4", "--view", "top", "--no-legend",
@@ -374,7 +373,7 @@ def test_bad_input_is_named(split_dump, tmp_path, args, message):
 
 
 def run_isolated(code: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
+    env = {**os.environ, **env_extra}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
 
@@ -411,7 +410,7 @@ def test_missing_vulkan_is_reported_with_the_debian_packages(split_dump, tmp_pat
     result = subprocess.run(
         [sys.executable, "-c", "from lammps_quests.cli import main; main()", "render",
          str(split_dump), "-o", str(out)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        capture_output=True, text=True, env={**os.environ, **env},
         timeout=120)
     assert result.returncode == 1, result.stderr
     assert "Vulkan" in result.stderr
