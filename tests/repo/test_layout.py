@@ -90,7 +90,8 @@ def test_comments_cite_only_what_the_repository_holds():
     pattern = re.compile(r"\bGUIDE\b|\b[Ii]ssue #?\d")
     files = [p for folder in ("lammps_quests", "tests", "benchmarks", "src", "examples", ".ci")
              for p in (repo / folder).rglob("*") if p.is_file() and p.suffix in {".py", ".cpp", ".h", ".sh", ""}]
-    files += [repo / "README.md", repo / "CMakeLists.txt", repo / "pyproject.toml"]
+    files += [repo / "README.md", repo / "CONTRIBUTING.md", repo / "CHANGELOG.md", repo / "CMakeLists.txt",
+              repo / "pyproject.toml"] + sorted((repo / "docs").rglob("*.md")) + sorted((repo / "docs").rglob("*.py"))
     assert len(files) > 50
     found = [f"{path.relative_to(repo)}:{number}" for path in files
              for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
