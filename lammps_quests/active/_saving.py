@@ -105,7 +105,7 @@ class Saver:
             labels=None if species is None else reference.species_labels,
             n_species=1 if species is None else len(species))
         self.counts = SaveCounts()
-        #: recorded in every saved structure's info line (see :mod:`.save_target`)
+        #: recorded in every saved structure's info line (see :mod:`lammps_quests.active._save_target`)
         self.reference_sha256 = str(getattr(reference, "sha256", "") or "")
 
     def new_mask(self, descriptors, dh_reference, labels=None) -> np.ndarray:

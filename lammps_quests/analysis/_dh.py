@@ -2,7 +2,7 @@
 
 dH > 0: the environment brings information the reference lacks (extrapolation); dH <= 0: it
 is covered. Exact dH uses the core's kernel sums; ``approx=M`` sums only over the M nearest
-reference environments found by PyNNDescent (an upper bound, see :mod:`.approx`); ``fast=True``
+reference environments found by PyNNDescent (an upper bound, see :mod:`lammps_quests.analysis._approx`); ``fast=True``
 uses the reference's cluster index (``<reference>.qidx``) and skips clusters that provably
 do not matter: exact to ``tol`` nats, or certified decisions with ``decide`` thresholds (see
 :mod:`lammps_quests.core._pruned_sums`).
@@ -57,7 +57,7 @@ def dh_against_reference(
             for a species-aware reference).
         epsilon: PyNNDescent search breadth for ``approx``.
         index_file: where the approximate index lives (default: the user's cache directory, see
-            :mod:`.approx`; never beside the reference).
+            :mod:`lammps_quests.analysis._approx`; never beside the reference).
         comm: MPI communicator splitting the rows, or None.
         progress: show a progress bar (None: on a terminal, rank 0 only).
         fast: use the reference's fast index: exact dH <= result <= exact dH + ``tol`` nats.
