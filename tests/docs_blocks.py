@@ -89,4 +89,6 @@ RUNNABLE = {
 SHOWN_OUTPUT = {
     "output-demo": "repo/test_docs_lammps.py",
     "output-cu-melt": "repo/test_docs_lammps.py",
+    "output-ta-strain": "repo/test_docs_lammps.py",
+    "output-inp-antisite": "repo/test_docs_lammps.py",
 }

