@@ -91,4 +91,5 @@ SHOWN_OUTPUT = {
     "output-cu-melt": "repo/test_docs_lammps.py",
     "output-ta-strain": "repo/test_docs_lammps.py",
     "output-inp-antisite": "repo/test_docs_lammps.py",
+    "output-ase-melt": "repo/test_docs.py",
 }

@@ -4,7 +4,9 @@ output is compared with a fresh run, and nothing in the code points into README 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -58,7 +60,7 @@ def test_api_species_snippet_runs_as_written(tmp_path):
     assert printed.split() == ["189", "8", "1"]
 
 
-@pytest.mark.parametrize("name", sorted(SHOWN_OUTPUT))
+@pytest.mark.parametrize("name", sorted(name for name, test in SHOWN_OUTPUT.items() if "lammps" in test))
 def test_shown_output_blocks_hold_thermo_rows(name):
     """What the LAMMPS-side test compares: each shown output has a header and numeric rows."""
     from docs_blocks import thermo_rows
@@ -66,6 +68,22 @@ def test_shown_output_blocks_hold_thermo_rows(name):
     rows = thermo_rows(block(name).text)
     assert len(rows) >= 3
     assert all(np.isfinite([float(value) for value in row]).all() for row in rows.values())
+
+
+@pytest.mark.slow
+def test_shown_output_of_the_ase_example_is_that_of_a_fresh_run(tmp_path):
+    """The ASE monitor page shows lines of `python make_reference.py && python melt.py` in
+    examples/ase_cu_melt (seeded dynamics): each is a line of a fresh run, to the printed digits."""
+    directory = tmp_path / "ase_cu_melt"
+    shutil.copytree(ROOT / "examples" / "ase_cu_melt", directory)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    for script in ("make_reference.py", "melt.py"):
+        result = subprocess.run([sys.executable, script], cwd=directory, env=env, capture_output=True, text=True,
+                                timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+    shown = block("output-ase-melt").text.strip("\n").splitlines()
+    assert len(shown) >= 10 and shown[0].split()[:2] == ["step", "T"]
+    assert [line for line in shown if line not in result.stdout.splitlines()] == []
 
 
 def test_nothing_points_into_readme_headings():
