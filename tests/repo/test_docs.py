@@ -105,6 +105,9 @@ def test_docs_anchors_named_in_the_code_exist():
                                                                              page.read_text(), re.M)}
     assert "fix-quests-save" in anchors
     cited = set()
-    for path in list((ROOT / "lammps_quests").rglob("*.py")) + list((ROOT / "src").rglob("*.cpp")):
+    sources = [p for folder in ("lammps_quests", "src", "tests", "benchmarks") for p in (ROOT / folder).rglob("*")
+               if p.suffix in {".py", ".cpp", ".h"}] + [ROOT / ".ci" / "run"]
+    for path in sources:
         cited |= set(re.findall(r"docs/[\w-]+\.md#([\w-]+)", path.read_text()))
+    assert {"your-own-lammps-invoke", "performance-mixed"} <= cited
     assert cited <= anchors, cited - anchors
