@@ -16,7 +16,7 @@ Timed, alternating so that a shared machine's drifts hit all of them (medians ov
   interpreter start-up and imports included), divided by the frames.
 
 The modifier's dH is first checked equal to that of the code of ``lammps-quests dh``.
-``--picture PNG`` also renders frame 0 through the modifier (the README's picture).
+``--picture PNG`` also renders frame 0 through the modifier (the picture of docs/ovito.md#ovito-modifier).
 Threads: ``--threads`` (default 1) for numba and BLAS, in every route.
 
     python benchmarks/bench_ovito_modifier.py

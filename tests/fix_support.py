@@ -30,7 +30,7 @@ def plugin_built() -> bool:
 
 
 if os.environ.get("CI") and not plugin_built():
-    # in CI the plugin is installed by the README's command: missing means broken, not skipped
+    # in CI the plugin is installed by the test command: missing means broken, not skipped
     raise RuntimeError("questsplugin.so is not installed next to the imported lammps_quests; "
                        "run the tests from the environment made by `pip install .`")
 

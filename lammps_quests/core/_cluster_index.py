@@ -40,15 +40,16 @@ RHO_SLACK = 1e-12
 class ClusterIndex:
     """Clusters of a reference: arrays in Å^-1 unless stated (see module docstring).
 
-    center: (d,) mean of the reference; every stored row and centroid is relative to it.
-    centroids: (C, d) cluster centres (centred).
-    offsets: (C + 1,) int64; members of cluster c are rows offsets[c]:offsets[c+1] of ``rows``.
-    order: (n,) int64; row i of ``rows`` is row order[i] of the reference.
-    columns: (d, n) float64 reference rows, centred, cluster by cluster, stored transposed
-        (column i is one row) so a cluster's dot products with a query vectorise.
-    row_norm2: (n,) |rows[i]|^2, Å^-2.
-    ring_lo, ring_hi: (C, RINGS) smallest / largest distance of a ring's members to the centroid.
-    ring_count: (C, RINGS) int64 members per ring (0 for rings of small clusters left empty).
+    Attributes:
+        center: (d,) mean of the reference; every stored row and centroid is relative to it.
+        centroids: (C, d) cluster centres (centred).
+        offsets: (C + 1,) int64; members of cluster c are rows offsets[c]:offsets[c+1] of ``rows``.
+        order: (n,) int64; row i of ``rows`` is row order[i] of the reference.
+        columns: (d, n) float64 reference rows, centred, cluster by cluster, stored transposed
+            (column i is one row) so a cluster's dot products with a query vectorise.
+        row_norm2: (n,) ``|rows[i]|^2``, Å^-2.
+        ring_lo, ring_hi: (C, RINGS) smallest / largest distance of a ring's members to the centroid.
+        ring_count: (C, RINGS) int64 members per ring (0 for rings of small clusters left empty).
     """
 
     center: np.ndarray

@@ -256,9 +256,9 @@ class Reference:
                 checks files whose data is at most 256 MiB (< 0.2 s); True/False force it.
 
         Raises:
-            ReferenceFileError (a ValueError): missing, truncated or corrupt file, unknown
-            format or descriptor version, width not 2k-1, NaN/inf or negative descriptors,
-            hash mismatch. The message names the file, the problem and the fix.
+            ReferenceFileError: missing, truncated or corrupt file, unknown
+                format or descriptor version, width not 2k-1, NaN/inf or negative descriptors,
+                hash mismatch. The message names the file, the problem and the fix.
         """
         path = Path(path)
         header, data_offset = read_header(path)
@@ -328,8 +328,8 @@ class Reference:
                 maps atom types to elements; ASE atoms carry their chemical symbols).
 
         Raises:
-            ReferenceMismatchError (a ValueError) naming the reference, both values and the
-            fix: rebuild the reference with the asked value, or drop the option.
+            ReferenceMismatchError: a setting differs; the message names the reference, both
+                values and the fix (rebuild the reference with the asked value, or drop the option).
         """
         where = f"reference {self.path}" if self.path is not None else "the reference"
         if k is not None and check_k(k) != self.k:

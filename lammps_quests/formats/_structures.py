@@ -107,9 +107,9 @@ def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | No
         the file) as :meth:`lammps_quests.formats.Reference.build` stores it.
 
     Raises:
-        ValueError naming the file: missing or empty file, unreadable content, a selection
-        that picks no frame, frames with no atoms, NaN positions, a degenerate periodic cell,
-        lengths that cannot be Å, numbered atom types where elements are needed.
+        ValueError: naming the file: missing or empty file, unreadable content, a selection
+            that picks no frame, frames with no atoms, NaN positions, a degenerate periodic
+            cell, lengths that cannot be Å, numbered atom types where elements are needed.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]

@@ -150,7 +150,7 @@ def commands_for(route: str, build: LammpsBuild) -> list[str]:
         return plugin_commands(build)
     if route == "invoke":
         return ["lammps-quests invoke-script quests.py",
-                "# in the deck (README, \"Your own LAMMPS (PYTHON package)\"):",
+                "# in the deck (docs/your-own-lammps.md#your-own-lammps-invoke):",
                 "#   fix     dH all property/atom d_dH",
                 "#   python  quests input 2 SELF \"q all 100 ref.qref d_dH\" format ps file quests.py",
                 "#   python  quests invoke"]

@@ -56,7 +56,9 @@ class ElementsStr(Str):
 class QuestsModifier(ModifierInterface):
     """QUESTS differential entropy dH (nats) of every particle against a reference file.
 
-    Parameters (traits, shown as input fields in OVITO Pro):
+    Its parameters are traits, shown as input fields in OVITO Pro.
+
+    Attributes:
         reference: the reference file (.qref) built with ``lammps-quests reference build``.
         bandwidth: Å^-1; 0 takes the reference's.
         threshold: dH above it (nats) counts as extrapolating (``QUESTS.fraction``/``count``,

@@ -67,16 +67,17 @@ _VIEW_DIRECTIONS = {
 class RenderStyle:
     """How a frame is drawn.
 
-    property: name of the per-atom dH column in the dump (``f_<fixID>``).
-    value_range: (low, high) in nats mapped to blue and red; white sits at the midpoint.
-    size: image (width, height) in pixels.
-    view: one of VIEWS; ``top`` looks down the z axis, ``front`` along +y, ``left`` along +x.
-    renderer: ``tachyon`` (CPU ray tracer) or ``opengl`` (OVITO's rasteriser).
-    legend: draw the colour legend.
-    slab: if set, keep only atoms in a slab this thick (Å) through the cell centre, normal
-        to the view direction, to see inside a bulk sample.
-    radius: atom radius in Å; None keeps OVITO's choice.
-    background: RGB in [0, 1].
+    Attributes:
+        property: name of the per-atom dH column in the dump (``f_<fixID>``).
+        value_range: (low, high) in nats mapped to blue and red; white sits at the midpoint.
+        size: image (width, height) in pixels.
+        view: one of VIEWS; ``top`` looks down the z axis, ``front`` along +y, ``left`` along +x.
+        renderer: ``tachyon`` (CPU ray tracer) or ``opengl`` (OVITO's rasteriser).
+        legend: draw the colour legend.
+        slab: if set, keep only atoms in a slab this thick (Å) through the cell centre, normal
+            to the view direction, to see inside a bulk sample.
+        radius: atom radius in Å; None keeps OVITO's choice.
+        background: RGB in [0, 1].
     """
 
     property: str = DEFAULT_PROPERTY

@@ -52,7 +52,7 @@ def test_extension_dh_and_entropy_equal_direct_computation(rattled_reference):
     assert gain.reference == pytest.approx(entropy(X, H), abs=1e-10)
     assert gain.union == pytest.approx(entropy(np.vstack([X, S]), H), abs=1e-9)
     assert gain.added > 0
-    # an empty selection (no atom above the threshold) adds nothing, as the README's ext.add(Y[dh > 2.0])
+    # an empty selection (no atom above the threshold) adds nothing, as the API page's ext.add(Y[dh > 2.0])
     extension.add(Y[delta_entropy(Y, X, H) > 1e9])
     assert extension.n_saved == len(S) and extension.entropy_gain().union == pytest.approx(gain.union, abs=0)
     # covered rows lower the entropy; the shortcut stays exact for them too

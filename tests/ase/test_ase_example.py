@@ -1,6 +1,6 @@
 """The ASE example's reference script runs without warnings (ASE warns when it picks the
 barostat mass by heuristic: the example gives the same mass explicitly) and builds the
-reference the README describes."""
+reference docs/ase-monitor.md#ase-monitor-example describes."""
 
 from __future__ import annotations
 

@@ -59,15 +59,15 @@ def test_no_fitting_module_is_a_clear_error(monkeypatch):
     assert "apt-get install python3-lammps" in text and "QUESTS_LAMMPS_PYTHON" in text
 
 
-def test_readme_route_lines_are_the_example_decks():
-    """The README's deck lines for the route are those of examples/cu_invoke (run there)."""
+def test_documented_route_lines_are_the_example_decks():
+    """The deck lines of the python/invoke route on docs/your-own-lammps.md are those of
+    examples/cu_invoke (run there)."""
+    from docs_blocks import block
+
     root = Path(__file__).resolve().parents[2]
-    readme = (root / "README.md").read_text()
-    section = readme[readme.index("## Your own LAMMPS (PYTHON package)"):]
-    block = section.split("Then in the deck")[1].split("```")[1]
     deck_text = (root / "examples" / "cu_invoke" / "in.cu_invoke").read_text()
     deck = [" ".join(line.split()) for line in deck_text.splitlines()]
-    lines = [" ".join(line.split()) for line in block.strip().splitlines()]
+    lines = [" ".join(line.split()) for line in block("invoke-deck-lines").text.strip().splitlines()]
     assert lines[:3] and lines[0].startswith("fix dH all property/atom d_dH")
     for line in lines:
         assert line in deck, line

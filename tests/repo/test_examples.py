@@ -112,9 +112,9 @@ def test_inp_antisite_example_flags_antisites_species_aware_only(tmp_path):
 
 
 def test_inp_persist_example_counts_saves_of_a_persistent_defect(tmp_path):
-    """The README's table: at t = 0 the fixed antisites are saved at all 16 evaluations, at
-    t = 20 at a handful; the vacancy made afterwards is saved at once either way (its 4 In
-    neighbours)."""
+    """The table of docs/training-data.md#training-data-persist: at t = 0 the fixed antisites
+    are saved at all 16 evaluations, at t = 20 at a handful; the vacancy made afterwards is saved
+    at once either way (its 4 In neighbours)."""
     workdir = tmp_path / "inp_antisite"
     shutil.copytree(EXAMPLES / "inp_antisite", workdir, ignore=shutil.ignore_patterns("*.qref", "dump.*", "log.*"))
     _run(["bash", "make_reference.sh"], workdir)
