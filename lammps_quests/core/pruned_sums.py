@@ -79,8 +79,6 @@ DEFAULT_TOLERANCE = DEFAULT_FAST_TOLERANCE  # nats
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
 _DISTANCE_SLACK = 1e-12
-# Share of the skip budget the cluster (ring) bounds may use; the leaf (box) bounds get the rest.
-CLUSTER_SHARE = 0.5
 # Relative slack of the leaf bounds' distances (rounding of the projections, axes orthonormal
 # to 1e-12 only; proof (e)) and of the float sums of skipped bounds (up to ~10^4 terms).
 LEAF_SLACK = 1e-10
@@ -192,6 +190,7 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
         log_count = np.log(index.ring_count)
     bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
                          index.ring_hi, log_count, scale).T.copy()
+    bounds = np.minimum(bounds, _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale))
     bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
     if threshold is not None:
         log_s1 = _decision_rounds(Yc, y_norm2, log_s1, bounds, float(threshold.min()), index, inv, best,
@@ -200,16 +199,21 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
     else:
         rows = np.arange(len(Yc))
     counters[1] += len(rows)
-    budget = log_s1[rows] + math.log(-math.expm1(-tol))
     need = np.zeros(bounds.shape, dtype=bool)
-    need[rows], used = _needed(bounds[rows], budget + math.log(CLUSTER_SHARE))
-    left = np.full(len(Yc), -np.inf)
-    with np.errstate(divide="ignore"):  # no budget left: every leaf is summed
-        left[rows] = budget + np.log(np.maximum(1.0 - CLUSTER_SHARE * used * (1.0 + _SUM_SLACK), 0.0))
-    leaves = np.zeros((len(Yc), len(index.leaf_lo)), dtype=bool)
-    _leaf_needs(Yc, need, left, index.centroids, index.axes, index.cluster_leaves, index.leaf_offsets,
-                index.leaf_lo, index.leaf_hi, index.ring_hi.max(axis=1), inv[0], leaves)
-    _sum_needed(leaves, Yc, y_norm2, index, inv, best, sums, counters, index.leaf_offsets)
+    need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
+    _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
+
+
+def _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale) -> np.ndarray:
+    """(nq, C) log upper bounds of each cluster's kernel sum from its leaves' boxes (see
+    :func:`_log_leaf_bounds`) for the queries ``Yc`` (centred, Å^-1); the projections
+    b = V_c y - V_c mu_c come from one matrix product over every cluster's axes."""
+    n_clusters, p, width = index.axes.shape
+    axes = index.axes.reshape(-1, width)
+    centre_proj = np.einsum("cpd,cd->cp", index.axes, centroids).reshape(-1)
+    proj = (Yc @ axes.T - centre_proj[None, :]).reshape(len(Yc), n_clusters, p)
+    return _log_leaf_bounds(proj, d_lo, d_hi, np.sqrt(y_norm2), np.sqrt(c_norm2), index.ring_hi.max(axis=1),
+                            index.cluster_leaves, index.leaf_offsets, index.leaf_lo, index.leaf_hi, scale)
 
 
 def _decision_rounds(Yc, y_norm2, log_s1, bounds, t, index, inv, best, sums, counters) -> np.ndarray:
@@ -274,14 +278,13 @@ def _sum_nearest(Yc, y_norm2, nearest, index, inv, best, sums, counters) -> None
                index.row_norm2, offsets, inv[0], best, sums[:, 0], int(np.diff(offsets).max()))
 
 
-def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters, offsets=None) -> None:
-    """Sum every group c of rows exactly for the queries q with need[q, c]: clusters, or the
-    leaves with ``offsets`` = ``index.leaf_offsets``.
+def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
+    """Sum every cluster c exactly for the queries q with need[q, c].
 
-    Groups needed by at least ``GEMM_QUERIES`` queries of the block go through a matrix
+    Clusters needed by at least ``GEMM_QUERIES`` queries of the block go through a matrix
     product and ``_accumulate_block``; the rest through one compiled loop over the pairs.
     """
-    offsets = index.offsets if offsets is None else offsets
+    offsets = index.offsets
     takers = need.sum(axis=0)
     for c in np.flatnonzero(takers >= GEMM_QUERIES):
         queries = np.flatnonzero(need[:, c])
@@ -420,79 +423,60 @@ def _logsumexp_rows(values) -> np.ndarray:
         return safe + np.log(np.exp(values - safe[:, None]).sum(axis=1))
 
 
-def _needed(bounds, budget) -> tuple[np.ndarray, np.ndarray]:
+def _needed(bounds, budget) -> np.ndarray:
     """Clusters to sum exactly: all but the smallest bounds whose total stays <= exp(budget).
 
     bounds : (nq, C) log upper bounds; budget : (nq,) log of the allowed skipped mass.
-    Returns (need, used): the (nq, C) mask and the (nq,) sum of the skipped bounds over
-    exp(budget) (<= 1).
     """
     with np.errstate(over="ignore"):
         relative = np.exp(bounds - budget[:, None])  # bound / allowed mass (inf: never skipped)
     order = np.argsort(relative, axis=1)
     running = np.cumsum(np.take_along_axis(relative, order, axis=1), axis=1)
-    skipped = running <= 1.0
-    used = np.where(skipped, running, 0.0).max(axis=1, initial=0.0)
     need = np.empty(bounds.shape, dtype=bool)
-    np.put_along_axis(need, order, ~skipped, axis=1)
-    return need & np.isfinite(bounds), used
+    np.put_along_axis(need, order, running > 1.0, axis=1)
+    return need & np.isfinite(bounds)
 
 
-@cached_njit(nogil=True)
-def _leaf_needs(Yc, need, left, centroids, axes, cluster_leaves, leaf_offsets, leaf_lo, leaf_hi, radius,
-                scale, out):
-    """Leaves to sum exactly (out[q, l] = True) for every query q and cluster c with need[q, c]:
-    all but the smallest leaf bounds whose total stays <= exp(left[q]) (left: log of the budget
-    the clusters left over; -inf: every leaf of a needed cluster is summed).
+@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
+def _log_leaf_bounds(proj, d_lo, d_hi, y_norm, c_norm, radius, cluster_leaves, leaf_offsets, leaf_lo, leaf_hi,
+                     scale):
+    """(nq, C) log of an upper bound of each cluster's kernel sum: the sum over its leaves of
+    count * exp(-s g^2), g the leaf's box distance in the cluster's frame made safe for
+    rounding (this module's docstring, (e)).
 
-    A leaf's bound is count * exp(-s g^2), g its box distance in the cluster's frame (module
-    docstring of :mod:`.cluster_index`) made safe for rounding: g is lowered by
-    LEAF_SLACK (|y - mu_c| + radius_c) and g^2 shrunk by (1 - LEAF_SLACK) (proof in this
-    module's docstring, (e)). Yc: centred queries, Å^-1; radius: (C,) largest |x - mu_c|.
+    proj: (nq, C, p) computed b = V_c (y - mu_c) (as V_c y - V_c mu_c); d_lo, d_hi: (nq, C)
+    bounds of |y - mu_c|; y_norm, c_norm: |y|, |mu_c| (centred); radius: (C,) largest
+    |x - mu_c|; all Å^-1. Terms more than _NEGLIGIBLE below the largest count as
+    exp(-_NEGLIGIBLE), as in :func:`_log_bounds`.
     """
-    nq, d = Yc.shape
-    p = axes.shape[1]
-    logb = np.empty(leaf_lo.shape[0])
-    ids = np.empty(leaf_lo.shape[0], dtype=np.int64)
-    z = np.empty(d)
-    b = np.empty(p + 1)
+    nq, nc, p = proj.shape
+    out = np.empty((nq, nc))
+    terms = np.empty(leaf_lo.shape[0])
     for q in range(nq):
-        n = 0
-        for c in range(need.shape[1]):
-            if not need[q, c]:
-                continue
-            z_norm2 = 0.0
-            for k in range(d):
-                z[k] = Yc[q, k] - centroids[c, k]
-                z_norm2 += z[k] * z[k]
+        for c in range(nc):
+            b = proj[q, c]
+            b_norm2 = 0.0
             for i in range(p):
-                acc = 0.0
-                for k in range(d):
-                    acc += axes[c, i, k] * z[k]
-                b[i] = acc
-            perp2 = 0.0
-            for k in range(d):
-                t = z[k]
+                b_norm2 += b[i] * b[i]
+            scale_c = y_norm[q] + c_norm[c]
+            slack2 = LEAF_SLACK * (d_hi[q, c] + math.sqrt(b_norm2) + scale_c) ** 2
+            perp_lo = math.sqrt(max(0.0, d_lo[q, c] ** 2 - b_norm2 - slack2))
+            perp_hi = math.sqrt(max(0.0, d_hi[q, c] ** 2 - b_norm2 + slack2))
+            slack = LEAF_SLACK * (scale_c + radius[c])
+            top = -np.inf
+            first, last = cluster_leaves[c], cluster_leaves[c + 1]
+            for leaf in range(first, last):
+                gap = max(0.0, leaf_lo[leaf, p] - perp_hi, perp_lo - leaf_hi[leaf, p])
+                g2 = gap * gap
                 for i in range(p):
-                    t -= axes[c, i, k] * b[i]
-                perp2 += t * t
-            b[p] = math.sqrt(perp2)
-            slack = LEAF_SLACK * (math.sqrt(z_norm2) + radius[c])
-            for leaf in range(cluster_leaves[c], cluster_leaves[c + 1]):
-                g2 = 0.0
-                for i in range(p + 1):
                     gap = max(0.0, leaf_lo[leaf, i] - b[i], b[i] - leaf_hi[leaf, i])
                     g2 += gap * gap
                 g = max(0.0, math.sqrt(g2) - slack)
-                count = leaf_offsets[leaf + 1] - leaf_offsets[leaf]
-                logb[n] = math.log(count) - scale * g * g * (1.0 - LEAF_SLACK)
-                ids[n] = leaf
-                n += 1
-        order = np.argsort(logb[:n])
-        running = 0.0
-        for j in range(n):
-            running += math.exp(min(logb[order[j]] - left[q], 700.0))
-            if running > 1.0 - _SUM_SLACK:  # this and every larger bound: summed exactly
-                for jj in range(j, n):
-                    out[q, ids[order[jj]]] = True
-                break
+                t = math.log(leaf_offsets[leaf + 1] - leaf_offsets[leaf]) - scale * g * g * (1.0 - LEAF_SLACK)
+                terms[leaf] = t
+                top = max(top, t)
+            total = 0.0
+            for leaf in range(first, last):
+                total += _exp_neg(min(top - terms[leaf], _NEGLIGIBLE))
+            out[q, c] = top + math.log(total)
+    return out
