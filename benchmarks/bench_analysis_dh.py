@@ -49,10 +49,10 @@ import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 from lammps_quests.analysis import dh_against_reference, load_or_build_index, load_reference  # noqa: E402
-from lammps_quests.analysis.approx import approx_delta_entropy, index_path  # noqa: E402
-from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
-from lammps_quests.core.descriptors import descriptors  # noqa: E402
-from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.analysis._approx import approx_delta_entropy, index_path  # noqa: E402
+from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
+from lammps_quests.core._descriptors import descriptors  # noqa: E402
+from lammps_quests.formats._reference import Reference  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -33,10 +33,10 @@ for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL
 import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
-from lammps_quests.analysis.rows import delta_entropy_rows  # noqa: E402
-from lammps_quests.analysis.summary import entropy_summary, summarize_from_dh  # noqa: E402
-from lammps_quests.core.defaults import DEFAULT_BANDWIDTH  # noqa: E402
-from lammps_quests.core.descriptors import descriptors  # noqa: E402
+from lammps_quests.analysis._rows import delta_entropy_rows  # noqa: E402
+from lammps_quests.analysis._summary import entropy_summary, summarize_from_dh  # noqa: E402
+from lammps_quests.core._defaults import DEFAULT_BANDWIDTH  # noqa: E402
+from lammps_quests.core._descriptors import descriptors  # noqa: E402
 
 
 def thermal_fcc_descriptors(n: int, sigma: float = 0.08, seed: int = 1) -> np.ndarray:

@@ -32,10 +32,10 @@ import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 from lammps_quests.active import Saver  # noqa: E402
-from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
-from lammps_quests.core.descriptors import descriptors_from_arrays  # noqa: E402
-from lammps_quests.core.information import delta_entropy  # noqa: E402
-from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_K  # noqa: E402
+from lammps_quests.core._descriptors import descriptors_from_arrays  # noqa: E402
+from lammps_quests.core._information import delta_entropy  # noqa: E402
+from lammps_quests.formats._reference import Reference  # noqa: E402
 
 
 def thermal_fcc(repeat, sigma, seed, a=3.61):

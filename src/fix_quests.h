@@ -3,13 +3,13 @@
 
    Syntax: fix ID group-ID quests N reference-file keyword value ...
    The keywords (bandwidth, threshold, halt, save, k, cutoff, ...) are parsed on the Python side,
-   lammps_quests/lammps/keywords.py, which lists them with their meaning.
+   lammps_quests/lammps/_keywords.py, which lists them with their meaning.
 
    Output: per-atom vector f_ID = dH (0.0 outside the group), global vector
    f_ID[1..5] = max dH, mean dH over the group, fraction of group atoms with dH > t, their count,
    and the count of new atoms (what save would save; 0 without save).
 
-   Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/bridge.py, reached
+   Everything but LAMMPS's own duties happens in Python (lammps_quests/lammps/_bridge.py, reached
    through the typed calls of python_bridge.h): this class keeps the per-atom storage that
    migrates with atoms, the ghost cutoff, the MPI reductions and frame gathers, and LAMMPS's log,
    error and halt mechanisms. It hands Python this rank's atoms as buffers over LAMMPS's own

@@ -149,7 +149,7 @@ std::string running_python()
   return venv_python();
 }
 
-const char *BRIDGE_MODULE = "lammps_quests.lammps.bridge";
+const char *BRIDGE_MODULE = "lammps_quests.lammps._bridge";
 
 // The bridge module, imported once (GIL held); nullptr and `error` set on failure.
 PyObject *bridge_module(std::string &error)
@@ -215,7 +215,7 @@ PyObject *to_list(const std::vector<std::string> &words)
 // A buffer over `bytes` bytes at `data`, no copy (a new reference). Always writable for
 // Python: numba compiles a read-only array as another type than a writable one (and refuses
 // some mixes), so LAMMPS's arrays are handed over as ordinary arrays; Python writes into `dh`
-// only (lammps_quests/lammps/handoff.py).
+// only (lammps_quests/lammps/_handoff.py).
 PyObject *view(const void *data, size_t bytes)
 {
   static char empty = 0;    // memoryviews need an address even when empty
@@ -224,7 +224,7 @@ PyObject *view(const void *data, size_t bytes)
                                  PyBUF_WRITE);
 }
 
-// The tuple of lammps_quests.lammps.handoff.ATOM_FIELDS (a new reference).
+// The tuple of lammps_quests.lammps._handoff.ATOM_FIELDS (a new reference).
 PyObject *atoms_tuple(const QuestsPython::AtomsView &a)
 {
   const size_t nall = static_cast<size_t>(a.nlocal) + static_cast<size_t>(a.nghost);
@@ -238,7 +238,7 @@ PyObject *atoms_tuple(const QuestsPython::AtomsView &a)
                        a.step, a.units.c_str(), a.ntypes, view(a.mass, ntypes * sizeof(double)));
 }
 
-// The tuple of lammps_quests.lammps.handoff.FRAME_FIELDS (a new reference), or None.
+// The tuple of lammps_quests.lammps._handoff.FRAME_FIELDS (a new reference), or None.
 PyObject *frame_tuple(const QuestsPython::Frame *f)
 {
   if (!f) Py_RETURN_NONE;

@@ -18,7 +18,7 @@
 
 namespace QuestsPython {
 
-// What the Python side returns when a fix opens (lammps_quests.lammps.bridge.open_fix).
+// What the Python side returns when a fix opens (lammps_quests.lammps._bridge.open_fix).
 struct FixSetup {
   double cutoff = 0.0;        // descriptor cutoff, Angstrom (the ghost cutoff must reach it)
   std::string reductions;     // one letter per partial statistic: 'm' max, 's' sum over ranks
@@ -26,7 +26,7 @@ struct FixSetup {
   std::string log;            // setup line for the log (rank 0 prints it)
 };
 
-// What to do after one evaluation (lammps_quests.lammps.bridge.finish).
+// What to do after one evaluation (lammps_quests.lammps._bridge.finish).
 struct Outcome {
   std::vector<double> values;    // the fix's global vector
   int halt = 0;                  // 0 go on, 1 end the run (soft), 2 error (hard)
@@ -69,7 +69,7 @@ struct Frame {
 extern const char INPUT_ERROR_MARK;
 bool strip_input_mark(std::string &message);
 
-// Typed calls into lammps_quests.lammps.bridge. `lmp` is the LAMMPS* (passed as an address,
+// Typed calls into lammps_quests.lammps._bridge. `lmp` is the LAMMPS* (passed as an address,
 // the sessions' key; Python never dereferences it); each returns "" on
 // success, else a one-line message (no traceback): "ExceptionType: message", or the marked
 // message alone for an input error (see strip_input_mark). They take the GIL

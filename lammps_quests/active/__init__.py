@@ -4,13 +4,10 @@ Pure Python over :mod:`lammps_quests.core` and :mod:`lammps_quests.formats` (no 
 same code serves ``fix quests ... save``, ASE monitors and the offline commands. Units: Å for
 positions and radii, Å^-1 for descriptors and bandwidths, nats for dH and entropies.
 
+The monitor that runs these at every evaluation is :mod:`lammps_quests.monitor`.
+
 Stable API
 ----------
-``Monitor(reference, MonitorSettings(...), by=..., species=None)`` (:mod:`.monitor`)
-    The one monitor core of ``fix quests`` (plugin and python/invoke) and ``QuestsMonitor``:
-    reference checks, dH through ``ReferenceDh``, ``statistics`` (``Statistics``: the five
-    values of ``QUANTITIES`` and the per-rank ``PARTIALS`` reduced by ``REDUCTIONS``),
-    ``new_mask``, ``should_save``/``save``, ``should_halt``, ``report``; ``Evaluation``.
 ``Extension(reference_descriptors, bandwidth, reference_entropy=None, *, labels=None, n_species=1)``
     Reference ∪ saved environments in memory (with ``labels``: species-aware, each row meets
     only rows centred on its own species). ``add(descriptors, labels=None)``,
@@ -34,25 +31,21 @@ Stable API
     ``Structure.from_atoms(atoms)``.
 ``Saver(reference, bandwidth, threshold, cut_radius=None, deduplicate=True)``
     ``structures(frame, dh_reference) -> [Structure]`` decides and remembers what is saved
-    (columns dH, new, exact; see :mod:`.saving`); ``new_mask(Y, dh_reference, labels=None)``;
+    (columns dH, new, exact); ``new_mask(Y, dh_reference, labels=None)``;
     ``counts`` (structures, atoms, new); ``entropy_gain()``. Species-agnostic or species-aware.
 ``saved_rows(structures, reference_dh)``, ``saved_summary(structures, reference)``
     Recompute from saved files the rows a Saver added (with their species) and the entropy
     they add (offline); ``saved_environments(structures, k, cutoff)``: agnostic rows only.
-``select(pool, reference, ...)`` (:mod:`.selection`)
-    Greedy choice of the structures adding the most entropy to reference ∪ picked.
 """
 
-from .cutout import cut_out, exact_flags
-from .extension import EntropyGain, Extension, species_union_entropy, union_entropy
-from .monitor import QUANTITIES, Evaluation, Monitor, MonitorSettings, Statistics
-from .regions import HotSpot, PeriodicPoints, hot_spots
-from .saving import SaveCounts, Saver, new_atoms, saved_environments, saved_rows, saved_summary
-from .structure import Structure, descriptors_of
+from ._cutout import cut_out, exact_flags
+from ._extension import EntropyGain, Extension, species_union_entropy, union_entropy
+from ._regions import HotSpot, PeriodicPoints, hot_spots
+from ._saving import SaveCounts, Saver, new_atoms, saved_environments, saved_rows, saved_summary
+from ._structure import Structure, descriptors_of
 
 __all__ = [
-    "QUANTITIES", "EntropyGain", "Evaluation", "Extension", "HotSpot", "Monitor", "MonitorSettings",
-    "PeriodicPoints", "SaveCounts", "Saver", "Statistics", "Structure", "cut_out", "descriptors_of",
-    "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
+    "EntropyGain", "Extension", "HotSpot", "PeriodicPoints", "SaveCounts", "Saver", "Structure", "cut_out",
+    "descriptors_of", "exact_flags", "hot_spots", "new_atoms", "saved_environments", "saved_rows", "saved_summary",
     "species_union_entropy", "union_entropy",
 ]

@@ -13,16 +13,16 @@ Each function here is also a ``lammps-quests`` subcommand (see ``lammps-quests -
 Units: descriptors in Å^-1, bandwidths in Å^-1, entropies and dH in nats, distances in Å.
 """
 
-from .approx import approx_delta_entropy, build_index, index_path, load_or_build_index
-from .bandwidth import bandwidth_for_volume, volume_per_atom
-from .clusters import FrameClusters, frame_clusters, periodic_components, size_distribution
-from .compress import METHODS as COMPRESSION_METHODS
-from .compress import Compression, compress, select_frames
-from .dh import dh_against_reference, dh_summary, split_per_frame, write_frames_with_columns, write_frames_with_dh
-from .inputs import Dataset, load_reference, read_dataset, read_datasets
-from .learning_curve import Eq9Fit, LearningCurve, entropy_curve, eq9, fit_eq9
-from .overlap import overlap_fraction, overlap_matrix
-from .summary import EntropySummary, entropy_summary
+from ._approx import approx_delta_entropy, build_index, index_path, load_or_build_index
+from ._bandwidth import bandwidth_for_volume, volume_per_atom
+from ._clusters import FrameClusters, frame_clusters, periodic_components, size_distribution
+from ._compress import METHODS as COMPRESSION_METHODS
+from ._compress import Compression, compress, select_frames
+from ._dh import dh_against_reference, dh_summary, split_per_frame, write_frames_with_columns, write_frames_with_dh
+from ._inputs import Dataset, load_reference, read_dataset, read_datasets
+from ._learning_curve import Eq9Fit, LearningCurve, entropy_curve, eq9, fit_eq9
+from ._overlap import overlap_fraction, overlap_matrix
+from ._summary import EntropySummary, entropy_summary
 
 __all__ = [
     "COMPRESSION_METHODS",

@@ -17,6 +17,6 @@ Nothing here imports LAMMPS.
 
 from lammps_quests.errors import QuestsError, QuestsHalt
 
-from .monitor import Evaluation, QuestsMonitor, check_structure
+from ._monitor import Evaluation, QuestsMonitor, check_structure
 
 __all__ = ["Evaluation", "QuestsError", "QuestsHalt", "QuestsMonitor", "check_structure"]

@@ -21,7 +21,7 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except OSError as error:
-            from lammps_quests.cli.options import remove_incomplete_outputs
+            from lammps_quests.cli._options import remove_incomplete_outputs
 
             outputs = list(ctx.meta.get("lammps_quests.outputs", {}))
             removed = remove_incomplete_outputs(ctx)
@@ -44,12 +44,12 @@ def main(ctx) -> None:
     Example:
       lammps-quests demo
     """
-    from lammps_quests.core.terminal import drop_colour_reset_at_exit
+    from lammps_quests._terminal import drop_colour_reset_at_exit
 
     ctx.call_on_close(drop_colour_reset_at_exit)
 
 
-_SUBMODULES = ("demo", "reference", "analysis", "render", "active", "doctor", "invoke")
+_SUBMODULES = ("_demo", "_reference", "_analysis", "_render", "_active", "_doctor", "_invoke")
 
 for _name in _SUBMODULES:
     importlib.import_module(f"{__name__}.{_name}")

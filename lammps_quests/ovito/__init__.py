@@ -5,5 +5,7 @@ this subpackage. Installing the package registers the modifier with OVITO under 
 group ``OVITO.Modifier`` as "QUESTS dH".
 """
 
-from .frames import QuestsModifierError  # noqa: F401
-from .modifier import QuestsModifier  # noqa: F401
+from ._frames import QuestsModifierError
+from ._modifier import QuestsModifier
+
+__all__ = ["QuestsModifier", "QuestsModifierError"]

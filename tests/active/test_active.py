@@ -15,11 +15,11 @@ from lammps_quests.active import (
     saved_summary,
     union_entropy,
 )
-from lammps_quests.active.cutout import cut_out
-from lammps_quests.active.regions import PeriodicPoints
-from lammps_quests.core.descriptors import descriptors_from_arrays
-from lammps_quests.core.information import delta_entropy, entropy
-from lammps_quests.formats.reference import Reference
+from lammps_quests.active._cutout import cut_out
+from lammps_quests.active._regions import PeriodicPoints
+from lammps_quests.core._descriptors import descriptors_from_arrays
+from lammps_quests.core._information import delta_entropy, entropy
+from lammps_quests.formats._reference import Reference
 
 H = 0.015
 

@@ -1,4 +1,4 @@
-"""The monitor core (lammps_quests.active.monitor) without LAMMPS: the one table of statistics,
+"""The monitor core (lammps_quests.monitor._monitor) without LAMMPS: the one table of statistics,
 their reduction over ranks, decisions, and species-aware de-duplication and entropy gain."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import pytest
 
 from crystals import thermal_inp
 from lammps_quests.active import Extension, Saver, Structure, saved_summary
-from lammps_quests.active.extension import species_union_entropy
-from lammps_quests.active.monitor import (PARTIALS, QUANTITIES, REDUCTIONS, Evaluation, Monitor,
+from lammps_quests.active._extension import species_union_entropy
+from lammps_quests.monitor._monitor import (PARTIALS, QUANTITIES, REDUCTIONS, Evaluation, Monitor,
                                           MonitorSettings, Statistics)
-from lammps_quests.active.saving import saved_rows
-from lammps_quests.analysis.reference_dh import ReferenceDh
-from lammps_quests.core.species_information import delta_entropy_by_species, entropy_by_species
-from lammps_quests.formats.reference import Reference
+from lammps_quests.active._saving import saved_rows
+from lammps_quests.dh._reference_dh import ReferenceDh
+from lammps_quests.core._species_information import delta_entropy_by_species, entropy_by_species
+from lammps_quests.formats._reference import Reference
 
 H = 0.015
 
@@ -36,8 +36,8 @@ def _hot_inp(seed: int = 7):
 
 
 def test_one_table_names_the_five_statistics_and_their_reductions():
-    from lammps_quests.lammps.invoke import SUFFIXES
-    from lammps_quests.lammps.bridge import GLOBAL_VECTOR
+    from lammps_quests.lammps._invoke import SUFFIXES
+    from lammps_quests.lammps._bridge import GLOBAL_VECTOR
 
     assert [q.index for q in QUANTITIES] == [1, 2, 3, 4, 5]
     assert SUFFIXES == ("max", "mean", "fraction", "count", "new")
@@ -160,7 +160,7 @@ def test_species_cut_outs_carry_elements_and_reproduce_dh(inp_reference):
         ids = piece.columns["id"] - 1
         assert list(piece.species) == [atoms.get_chemical_symbols()[i] for i in ids]
         exact = np.flatnonzero(piece.columns["exact"] == 1)
-        from lammps_quests.active.saving import environments
+        from lammps_quests.active._saving import environments
 
         Z, z_labels = environments(piece, exact, dh)
         np.testing.assert_array_equal(z_labels, labels[ids[exact]])
@@ -170,7 +170,7 @@ def test_species_cut_outs_carry_elements_and_reproduce_dh(inp_reference):
 def test_reference_checked_once_and_dh_equals_core(monkeypatch):
     """ReferenceDh validates the reference at construction, never again per evaluation (each
     call checks only its own rows), and gives core's delta_entropy bit for bit."""
-    from lammps_quests.core import information
+    import lammps_quests.core._information as information
 
     rng = np.random.default_rng(3)
     X = rng.uniform(0.0, 0.2, size=(300, 7))

@@ -18,8 +18,8 @@ from ase.build import bulk
 
 from crystals import rattled_frames, saved_cu_reference
 from lammps_quests.active import Saver, Structure
-from lammps_quests.formats.reference import Reference
-from lammps_quests.lammps.keywords import KeywordError, parse_keywords
+from lammps_quests.formats._reference import Reference
+from lammps_quests.lammps._keywords import KeywordError, parse_keywords
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def hot_frame(seed: int = 3, amplitude: float = 0.35) -> Structure:
     ("cu.qref", "must be an extended-XYZ file"),
 ])
 def test_bad_save_paths_are_refused_at_setup(cu, tmp_path, name, message):
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     (tmp_path / "adir").mkdir()
     with pytest.raises(ValueError, match=message):
@@ -53,7 +53,7 @@ def test_bad_save_paths_are_refused_at_setup(cu, tmp_path, name, message):
 
 
 def test_the_reference_itself_is_refused_even_named_xyz(cu, tmp_path):
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     alias = tmp_path / "ref.xyz"
     os.link(cu.path, alias)  # the same file under an extended-XYZ name
@@ -62,7 +62,7 @@ def test_the_reference_itself_is_refused_even_named_xyz(cu, tmp_path):
 
 
 def test_a_file_holding_something_else_is_never_appended_to(cu, tmp_path):
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     other = tmp_path / "notes.xyz"
     other.write_text("these are my notes\nnot structures\n")
@@ -74,7 +74,7 @@ def test_a_file_holding_something_else_is_never_appended_to(cu, tmp_path):
 def test_unwritable_save_file_is_refused(cu, tmp_path):
     """As a user: a read-only file; as root (who writes those anyway): a read-only mount,
     named as such rather than as a permission problem."""
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     if os.getuid() != 0:
         target = tmp_path / "ro.xyz"
@@ -94,7 +94,7 @@ def test_unwritable_save_file_is_refused(cu, tmp_path):
 # ---- one writer per save file, enforced by a lock ------------------
 
 def test_a_second_writer_in_one_process_is_refused_until_the_first_lets_go(cu, tmp_path):
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     path = tmp_path / "saved.xyz"
     first = check_save_target(path, cu)
@@ -112,7 +112,7 @@ def test_a_second_writer_in_one_process_is_refused_until_the_first_lets_go(cu, t
 
 HOLDER = """
 import sys, time
-from lammps_quests.formats.save_lock import acquire_save_lock
+from lammps_quests.formats._save_lock import acquire_save_lock
 lock = acquire_save_lock(sys.argv[1])
 with open(sys.argv[1], "a") as handle:  # a frame half written, as by a run still writing
     handle.write(sys.argv[2])
@@ -127,7 +127,7 @@ def test_another_process_writing_is_refused_and_its_frame_never_cut(cu, tmp_path
     import subprocess
     import sys
 
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     path = tmp_path / "saved.xyz"
     for structure in Saver(cu, cu.bandwidth, 0.0).structures(hot_frame(), _dh(cu, hot_frame())):
@@ -155,7 +155,7 @@ def test_tail_repair_never_reports_a_negative_size(tmp_path, monkeypatch):
     """Another writer appends a whole frame while the repair looks at the file (here: right
     after its size is taken, where the repair used to take it): the repair must report 0
     bytes removed, not a negative size, and keep both frames."""
-    from lammps_quests.formats import append
+    import lammps_quests.formats._append as append
 
     path = tmp_path / "s.xyz"
     ase.io.write(path, bulk("Cu", "fcc", a=3.615, cubic=True), format="extxyz")
@@ -176,7 +176,7 @@ def test_tail_repair_never_reports_a_negative_size(tmp_path, monkeypatch):
 
 
 def complete_frames(path) -> int:
-    from lammps_quests.formats.append import complete_length
+    from lammps_quests.formats._append import complete_length
 
     return complete_length(path)
 
@@ -198,7 +198,7 @@ def test_full_disk_cuts_the_file_back_and_names_it(tmp_path):
     """On a 64 KiB tmpfs, appends run until the disk is full: the error names the file and the
     file still reads, made of complete structures only."""
     from lammps_quests.errors import AppendFailed
-    from lammps_quests.formats.append import append_record
+    from lammps_quests.formats._append import append_record
     from mounts import tmpfs
 
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(3)
@@ -224,7 +224,7 @@ def test_full_disk_cuts_the_file_back_and_names_it(tmp_path):
 # ---- items 4 and 10: the reference's sha256 in each structure; restarts seed the extension ----
 
 def test_saved_structures_record_the_reference_and_seed_a_restart(cu, tmp_path):
-    from lammps_quests.active.save_target import REFERENCE_KEY, check_save_target
+    from lammps_quests.active._save_target import REFERENCE_KEY, check_save_target
 
     path = tmp_path / "saved.xyz"
     first = Saver(cu, cu.bandwidth, 0.0)
@@ -245,7 +245,7 @@ def test_saved_structures_record_the_reference_and_seed_a_restart(cu, tmp_path):
 
 
 def test_a_file_judged_by_another_reference_is_refused(cu, tmp_path):
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     other = Reference.build(rattled_frames("bcc", 3.316, 2, 0.03, 5), k=32, cutoff=5.0)
     path = tmp_path / "ta.xyz"
@@ -272,7 +272,7 @@ def test_saved_command_refuses_another_reference(cu, tmp_path):
 
 
 def _dh(reference, structure: Structure) -> np.ndarray:
-    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core._information import delta_entropy
 
     Y = structure.descriptors(np.arange(len(structure)), reference.k, reference.cutoff)
     return delta_entropy(Y, reference.descriptors, reference.bandwidth)
@@ -281,7 +281,7 @@ def _dh(reference, structure: Structure) -> np.ndarray:
 # ---- item 5: appends are whole records; a cut tail is found and removed ---------------------
 
 def test_append_is_one_whole_record_and_a_cut_tail_is_removed(tmp_path):
-    from lammps_quests.formats.append import append_record, complete_length, drop_incomplete_tail
+    from lammps_quests.formats._append import append_record, complete_length, drop_incomplete_tail
 
     path = tmp_path / "s.xyz"
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True)
@@ -312,13 +312,13 @@ def test_repeated_keywords_are_errors_and_seed_parses():
 def test_no_pickle_load_outside_the_checked_cache():
     root = Path(__file__).resolve().parents[2] / "lammps_quests"
     hits = [str(path.relative_to(root)) for path in root.rglob("*.py") if "pickle.load" in path.read_text()]
-    assert hits == ["analysis/approx.py"]
-    text = (root / "analysis" / "approx.py").read_text()
+    assert hits == ["analysis/_approx.py"]
+    text = (root / "analysis" / "_approx.py").read_text()
     assert "safe_to_load(path)" in text and ".nnd-" not in text.split("def index_path")[1].split("def ")[0]
 
 
 def test_fast_index_gets_the_reference_permissions(tmp_path):
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
 
     reference = Reference.build(rattled_frames("fcc", 3.615, 2, 0.03, 9), k=32, cutoff=5.0)
     reference.save(tmp_path / "r.qref")
@@ -344,7 +344,7 @@ def test_built_references_carry_the_threshold_cache(tmp_path):
 # ---- item 14: dumps keep the frames' own steps ---------------------------------------------
 
 def test_dump_output_keeps_saved_steps(tmp_path):
-    from lammps_quests.formats.lammps_dump import write_lammps_dump
+    from lammps_quests.formats._lammps_dump import write_lammps_dump
 
     frames = [bulk("Cu", "fcc", a=3.615, cubic=True) for _ in range(3)]
     for frame, step in zip(frames, (120, 340, 560)):
@@ -388,7 +388,7 @@ def test_a_file_system_without_locks_saves_and_says_so(cu, tmp_path, monkeypatch
     import errno
     import fcntl
 
-    from lammps_quests.active.save_target import check_save_target
+    from lammps_quests.active._save_target import check_save_target
 
     def no_flock(fd, operation):
         raise OSError(errno.ENOSYS, "Function not implemented")

@@ -14,10 +14,10 @@ import pytest
 from ase.build import bulk
 
 from cli_support import invoke
-from lammps_quests.active.selection import select
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import delta_entropy, entropy
-from lammps_quests.formats.reference import Reference
+from lammps_quests.analysis._selection import select
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import delta_entropy, entropy
+from lammps_quests.formats._reference import Reference
 from crystals import rattled_frames
 
 H = 0.015

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from lammps_quests.analysis import dh_against_reference, index_path, load_or_build_index, load_reference
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors, species_labels
-from lammps_quests.core.information import delta_entropy
-from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
-from lammps_quests.formats.reference import Reference
+from lammps_quests.core._descriptors import descriptors, species_labels
+from lammps_quests.core._information import delta_entropy
+from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
+from lammps_quests.formats._reference import Reference
 from cli_support import invoke_json as cli
 from crystals import dh_test_frames, inp_frames, rattled_frames, saved_cu_reference
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from crystal_md import new_lammps, potentials_dir
 
 from lammps_quests.analysis import frame_clusters, periodic_components
-from lammps_quests.analysis.clusters import size_distribution
+from lammps_quests.analysis._clusters import size_distribution
 from lammps_quests.cli import main
 
 CELLS = 10  # 10 x 10 x 10 FCC cells, 4000 atoms, box 36.15 Å
@@ -86,7 +86,7 @@ run 2000
 
 @pytest.mark.lammps
 def test_seed_is_the_largest_cluster(seeded_melt, tmp_path):
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     reference_frames, melt, r = seeded_melt
     ref_path = Reference.build(reference_frames, k=32, cutoff=CUTOFF).save(tmp_path / "solid.qref")

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from lammps_quests.analysis import compress, select_frames
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import entropy
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import entropy
 
 
 def _dataset():

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from lammps_quests.analysis import dh_against_reference, load_reference, read_dataset
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import delta_entropy
-from lammps_quests.formats.reference import Reference
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import delta_entropy
+from lammps_quests.formats._reference import Reference
 from crystals import dh_test_frames, rattled_frames
 
 
@@ -146,7 +146,7 @@ def test_lammps_dump_in_dump_out_keeps_types_and_timesteps(tmp_path):
 
 def test_dump_out_keeps_the_input_columns(files, tmp_path):
     """dh -o of a dump writes the input's other per-atom columns (f_q, i_flag) beside dH."""
-    from lammps_quests.formats.lammps_dump import write_lammps_dump
+    from lammps_quests.formats._lammps_dump import write_lammps_dump
 
     _, ref_path, _, frames = files
     frames = [frame.copy() for frame in frames[:2]]

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from lammps_quests.analysis import entropy_curve, eq9, fit_eq9
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import entropy
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import entropy
 
 TRUE = (6.2, 5.1, 0.045)  # a, b (nats), c
 

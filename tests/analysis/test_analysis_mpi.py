@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from cli_support import invoke
-from lammps_quests.core import kernel_sums
-from lammps_quests.formats.reference import Reference
+import lammps_quests.core._kernel_sums as kernel_sums
+from lammps_quests.formats._reference import Reference
 from crystals import rattled_frames
 
 MPIRUN = Path(sys.executable).parent / "mpirun"
@@ -79,7 +79,7 @@ def test_entropy_chunks_shared_by_ranks_add_up_to_the_serial_numbers(inputs, mon
     import lammps_quests
     from lammps_quests.analysis import read_dataset
 
-    small_blocks = "import lammps_quests.core.kernel_sums as k; k.SELF_BLOCK = 64; " + CLI
+    small_blocks = "import lammps_quests.core._kernel_sums as k; k.SELF_BLOCK = 64; " + CLI
     parallel = _run(["entropy", "test.xyz"], 2, inputs, small_blocks)
     with monkeypatch.context() as patch:  # the same blocks in this process; the core below: default ones
         patch.setattr(kernel_sums, "SELF_BLOCK", 64)
@@ -97,8 +97,8 @@ def test_descriptor_rows_match_whole_frames():
     """Each rank describes only its block of atoms; the blocks equal rows of the full array."""
     from ase.build import fcc111, molecule
 
-    from lammps_quests.analysis.inputs import descriptor_rows
-    from lammps_quests.core.descriptors import descriptors
+    from lammps_quests.analysis._inputs import descriptor_rows
+    from lammps_quests.core._descriptors import descriptors
 
     slab = fcc111("Cu", size=(3, 3, 3), vacuum=5.0)
     slab.rattle(0.05, seed=1)

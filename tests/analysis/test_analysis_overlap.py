@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from lammps_quests.analysis import overlap_matrix
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import overlap
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import overlap
 from crystals import rattled_frames
 
 

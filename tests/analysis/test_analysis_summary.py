@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from crystals import rattled_frames
 from lammps_quests.analysis import entropy_summary
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import diversity, entropy
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import diversity, entropy
 
 
 def test_copies_have_zero_entropy_and_diversity():

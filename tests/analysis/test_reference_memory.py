@@ -15,10 +15,11 @@ import numba
 import numpy as np
 import pytest
 
-from lammps_quests.analysis.reference_dh import ReferenceDh
-from lammps_quests.core import kernel_sums, validation
-from lammps_quests.formats.fast_index import build_fast_index, load_fast_index, save_fast_index
-from lammps_quests.formats.reference import Reference
+from lammps_quests.dh._reference_dh import ReferenceDh
+import lammps_quests.core._kernel_sums as kernel_sums
+import lammps_quests.core._validation as validation
+from lammps_quests.formats._fast_index import build_fast_index, load_fast_index, save_fast_index
+from lammps_quests.formats._reference import Reference
 
 
 def _mapped(array: np.ndarray) -> bool:

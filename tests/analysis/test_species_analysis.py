@@ -16,10 +16,10 @@ import pytest
 
 from cli_support import invoke
 from cli_support import invoke_json as cli
-from lammps_quests.core.descriptors import descriptors, species_labels
-from lammps_quests.core.information import delta_entropy, entropy
-from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
-from lammps_quests.formats.reference import Reference
+from lammps_quests.core._descriptors import descriptors, species_labels
+from lammps_quests.core._information import delta_entropy, entropy
+from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
+from lammps_quests.formats._reference import Reference
 from crystals import inp_frames
 
 REPO = Path(__file__).resolve().parents[2]

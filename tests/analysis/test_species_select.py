@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from crystals import thermal_inp
 
-from lammps_quests.analysis.selection import select
-from lammps_quests.core.descriptors import descriptors, species_labels
-from lammps_quests.core.information import delta_entropy, entropy
-from lammps_quests.formats.reference import Reference
+from lammps_quests.analysis._selection import select
+from lammps_quests.core._descriptors import descriptors, species_labels
+from lammps_quests.core._information import delta_entropy, entropy
+from lammps_quests.formats._reference import Reference
 
 H = 0.015
 SPECIES = ("In", "P")

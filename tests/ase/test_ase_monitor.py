@@ -24,7 +24,7 @@ from ase.md.velocitydistribution import thermalize_momenta
 from lammps_quests import Reference
 from lammps_quests.ase import QuestsHalt, QuestsMonitor
 from lammps_quests.errors import QuestsError
-from lammps_quests.formats.extxyz import write_extxyz_frame
+from lammps_quests.formats._extxyz import write_extxyz_frame
 
 INTERVAL = 10
 HOT_STEPS = 100
@@ -245,8 +245,8 @@ def test_element_the_species_aware_reference_lacks_is_refused(reference):
 
 
 def test_species_aware_reference_compares_each_atom_with_its_own_element(tmp_path):
-    from lammps_quests.core.descriptors import species_descriptors
-    from lammps_quests.core.species_information import delta_entropy_by_species
+    from lammps_quests.core._descriptors import species_descriptors
+    from lammps_quests.core._species_information import delta_entropy_by_species
 
     alloy = _crystal()
     alloy.symbols[::4] = "Ag"
@@ -341,8 +341,8 @@ def test_fast_decide_values_exact_where_flagged_and_saved_file_says_which(refere
     info (``dH_values``), so a user never mistakes a bound for a value."""
     import shutil
 
-    from lammps_quests.analysis.reference_dh import ReferenceDh
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+    from lammps_quests.dh._reference_dh import ReferenceDh
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
 
     path = shutil.copyfile(reference, tmp_path / "ref.qref")
     ref = Reference.load(path)

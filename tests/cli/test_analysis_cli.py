@@ -7,7 +7,7 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from lammps_quests.analysis.progress import progress_bar, wants_progress
+from lammps_quests.analysis._progress import progress_bar, wants_progress
 from lammps_quests.cli import main
 
 COMMANDS = ["entropy", "dh", "overlap", "learning-curve", "compress", "clusters", "bandwidth"]
@@ -56,7 +56,7 @@ def test_bandwidth_outside_the_accepted_range_is_a_clear_error(tmp_path, command
     import ase.io
     from ase.build import bulk
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
     atoms.rattle(0.05, seed=3)

@@ -13,8 +13,8 @@ from cli_support import invoke
 from crystals import rattled_frames
 
 from lammps_quests.active import Saver, Structure
-from lammps_quests.core.information import delta_entropy
-from lammps_quests.formats.reference import Reference
+from lammps_quests.core._information import delta_entropy
+from lammps_quests.formats._reference import Reference
 
 
 def hot_frame(seed: int) -> Structure:

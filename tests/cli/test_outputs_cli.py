@@ -14,7 +14,7 @@ import pytest
 
 from cli_support import invoke
 from crystals import rattled_frames
-from lammps_quests.formats.reference import Reference
+from lammps_quests.formats._reference import Reference
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from crystals import inp_frames, rattled_frames
 @pytest.fixture
 def terminal(monkeypatch):
     """Progress bars on, as on a terminal (CliRunner's streams are not TTYs)."""
-    import lammps_quests.analysis.progress as progress
+    import lammps_quests.analysis._progress as progress
 
     monkeypatch.setattr(progress, "wants_progress", lambda *args, **kwargs: True)
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from crystals import rattled_frames
 from lammps_quests.cli import main
-from lammps_quests.formats.reference import Reference
+from lammps_quests.formats._reference import Reference
 
 BIN_DIR = Path(sys.executable).parent
 

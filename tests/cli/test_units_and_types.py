@@ -11,8 +11,8 @@ import pytest
 from cli_support import invoke
 from crystals import inp_frames, rattled_frames
 
-from lammps_quests.formats.lammps_dump import write_lammps_dump
-from lammps_quests.formats.reference import Reference
+from lammps_quests.formats._lammps_dump import write_lammps_dump
+from lammps_quests.formats._reference import Reference
 
 
 def typed_dump(path, frames):

@@ -6,8 +6,8 @@ import inspect
 import lammps_quests
 from lammps_quests.analysis import entropy_summary
 from lammps_quests.cli import main
-from lammps_quests.core import defaults
-from lammps_quests.formats.reference import Reference
+import lammps_quests.core._defaults as defaults
+from lammps_quests.formats._reference import Reference
 
 
 def test_public_names_are_the_core_defaults():

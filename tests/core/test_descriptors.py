@@ -206,7 +206,7 @@ def test_rows_describe_a_slice_of_the_atoms_without_the_others():
 
 
 def test_species_rows_describe_a_slice_of_the_atoms():
-    from lammps_quests.core.descriptors import descriptors, species_labels
+    from lammps_quests.core._descriptors import descriptors, species_labels
 
     rocksalt = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
     rocksalt.rattle(0.05, seed=4)

@@ -13,17 +13,17 @@ from ase.io import read, write
 from cli_support import invoke
 from crystals import rattled_frames
 
-from lammps_quests.core.cluster_index import build_cluster_index
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import delta_entropy, delta_entropy_fast
-from lammps_quests.formats.fast_index import (
+from lammps_quests.core._cluster_index import build_cluster_index
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import delta_entropy, delta_entropy_fast
+from lammps_quests.formats._fast_index import (
     FastIndexError,
     build_fast_index,
     index_path,
     load_fast_index,
     save_fast_index,
 )
-from lammps_quests.formats.reference import Reference
+from lammps_quests.formats._reference import Reference
 
 H = 0.015
 ROUNDING = 1e-9  # nats: the exact kernel's own rounding (both paths share the arithmetic)
@@ -284,7 +284,7 @@ def test_cli_index_and_dh_fast(tmp_path):
 
 
 def test_fix_keyword_fast_parsing():
-    from lammps_quests.lammps.keywords import KeywordError, parse_keywords
+    from lammps_quests.lammps._keywords import KeywordError, parse_keywords
 
     options = parse_keywords(["fast", "1e-6", "threshold", "0.5"])
     assert options.fast_tol == 1e-6 and not options.fast_decide and options.threshold == 0.5
@@ -296,7 +296,7 @@ def test_fix_keyword_fast_parsing():
 
 
 def test_default_cluster_size_follows_the_reference_size():
-    from lammps_quests.core.cluster_index import build_cluster_index, default_cluster_size
+    from lammps_quests.core._cluster_index import build_cluster_index, default_cluster_size
 
     assert default_cluster_size(100) == 32  # small references: at least 32 members
     assert default_cluster_size(5376) == 110  # ~1.5 sqrt(n)

@@ -6,7 +6,7 @@ import pytest
 
 import lammps_quests as lq
 from crystals import thermal_fcc
-from lammps_quests.core import kernel_sums
+import lammps_quests.core._kernel_sums as kernel_sums
 
 quests_entropy = pytest.importorskip("quests.entropy")
 
@@ -44,7 +44,7 @@ def test_small_blocks_give_the_same_numbers(data, monkeypatch):
 
 
 def test_small_blocks_of_the_mixed_kernel_give_the_same_numbers(data, monkeypatch):
-    from lammps_quests.core import mixed_sums
+    import lammps_quests.core._mixed_sums as mixed_sums
 
     X, Y = data
     full = lq.delta_entropy(Y, X, precision="mixed")
@@ -124,7 +124,7 @@ def test_overlap_and_novelty(data):
 
 
 def test_bandwidths_at_the_ends_of_the_accepted_range_give_finite_numbers(data):
-    from lammps_quests.core.validation import MAX_BANDWIDTH, MIN_BANDWIDTH
+    from lammps_quests.core._validation import MAX_BANDWIDTH, MIN_BANDWIDTH
 
     X, Y = data
     far = X[:3] + 5.0  # 5 Å^-1 away in every component

@@ -8,8 +8,8 @@ import pytest
 from crystals import thermal_fcc
 
 import lammps_quests as lq
-from lammps_quests.core import mixed_sums
-from lammps_quests.core.information import delta_entropy, prepare_reference
+import lammps_quests.core._mixed_sums as mixed_sums
+from lammps_quests.core._information import delta_entropy, prepare_reference
 
 H = 0.015
 WIDTH = 63

@@ -1,4 +1,4 @@
-"""The neighbour kernel's building blocks (core/neighbors.py): the sorting network and the
+"""The neighbour kernel's building blocks (core/_neighbors.py): the sorting network and the
 neighbour ranking, against plain sorts."""
 
 import itertools
@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from lammps_quests.core.neighbors import _COUNT_RANK_MAX, _rank, descriptors_from_points, sorting_network
+from lammps_quests.core._neighbors import _COUNT_RANK_MAX, _rank, descriptors_from_points, sorting_network
 
 
 def _apply(network, values):

@@ -11,9 +11,9 @@ import pytest
 from crystals import thermal_fcc, thermal_inp
 
 import lammps_quests
-from lammps_quests.core import descriptors as core_descriptors
-from lammps_quests.core import information
-from lammps_quests.core import species_information as old
+import lammps_quests.core._descriptors as core_descriptors
+import lammps_quests.core._information as information
+import lammps_quests.core._species_information as old
 
 SPECIES = ["In", "P"]
 H = 0.015
@@ -114,7 +114,7 @@ def test_old_names_are_aliases(inp):
 
 
 def test_points_route_equals_frames_route(inp):
-    from lammps_quests.core.images import periodic_images
+    from lammps_quests.core._images import periodic_images
 
     _, _, _, test = inp
     labels = lammps_quests.species_labels(test, SPECIES)

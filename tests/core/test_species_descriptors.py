@@ -6,11 +6,11 @@ import pytest
 from ase.build import bulk
 
 from crystals import thermal_inp
-from lammps_quests.core.descriptors import descriptors, species_descriptors
-from lammps_quests.core.information import delta_entropy, entropy
-from lammps_quests.core.neighbors import descriptor_width
-from lammps_quests.core.species import species_descriptor_width, species_descriptors_from_points
-from lammps_quests.core.species_information import (
+from lammps_quests.core._descriptors import descriptors, species_descriptors
+from lammps_quests.core._information import delta_entropy, entropy
+from lammps_quests.core._neighbors import descriptor_width
+from lammps_quests.core._species import species_descriptor_width, species_descriptors_from_points
+from lammps_quests.core._species_information import (
     delta_entropy_by_species,
     entropy_by_species,
     self_delta_entropy_by_species,

@@ -14,18 +14,18 @@ from ase.io import read, write
 from cli_support import invoke
 from crystals import thermal_inp
 
-from lammps_quests.analysis.reference_dh import ReferenceDh
-from lammps_quests.core.cluster_index import build_cluster_index
-from lammps_quests.core.information import delta_entropy, delta_entropy_fast
-from lammps_quests.core.species_index import SpeciesClusterIndex, build_species_cluster_index
-from lammps_quests.formats.fast_index import (
+from lammps_quests.dh._reference_dh import ReferenceDh
+from lammps_quests.core._cluster_index import build_cluster_index
+from lammps_quests.core._information import delta_entropy, delta_entropy_fast
+from lammps_quests.core._species_index import SpeciesClusterIndex, build_species_cluster_index
+from lammps_quests.formats._fast_index import (
     FastIndexError,
     build_fast_index,
     index_path,
     load_fast_index,
     save_fast_index,
 )
-from lammps_quests.formats.reference import Reference
+from lammps_quests.formats._reference import Reference
 
 H = 0.015
 ROUNDING = 1e-9  # nats: the exact kernel's own rounding
@@ -167,7 +167,7 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
 def _write_v1(index, reference, path):
     """A version-1 (single index) file for a species-aware reference, as lammps-quests wrote
     before per-element indexes."""
-    from lammps_quests.formats import fast_index as fi
+    import lammps_quests.formats._fast_index as fi
 
     class Agnostic:
         species_aware = False

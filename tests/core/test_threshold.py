@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lammps_quests.active.threshold import HEADER_KEY, self_information
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.core.information import delta_entropy, entropy
-from lammps_quests.core.leave_one_out import leave_one_out_log_sums
+from lammps_quests.core._threshold import HEADER_KEY, self_information
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.core._information import delta_entropy, entropy
+from lammps_quests.core._leave_one_out import leave_one_out_log_sums
 from crystals import rattled_frames
 
 H = 0.015
@@ -50,7 +50,7 @@ def test_summary_full_and_sampled(X):
 def test_build_caches_it_and_info_prints_it(tmp_path):
     import ase.io
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     ase.io.write(tmp_path / "train.xyz", rattled_frames("fcc", 3.615, 2, 0.05, seed=4))
     cli = str(Path(sys.executable).parent / "lammps-quests")

@@ -1,12 +1,12 @@
-"""Frame finding in LAMMPS text dumps that are still being written (lammps_quests.formats.growing_dump)."""
+"""Frame finding in LAMMPS text dumps that are still being written (lammps_quests.formats._growing_dump)."""
 
 from __future__ import annotations
 
 import pytest
 
-import lammps_quests.formats.growing_dump as growing_dump
+import lammps_quests.formats._growing_dump as growing_dump
 from dh_dumps import write_dh_dump
-from lammps_quests.formats.growing_dump import (
+from lammps_quests.formats._growing_dump import (
     DumpChanged,
     complete_frames,
     dump_kind,

@@ -8,7 +8,7 @@ from ase.io import write
 
 from crystal_md import run_cu_crystal
 from crystals import thermal_cu_frames
-from lammps_quests.formats.structures import guess_format, parse_index, read_frames
+from lammps_quests.formats._structures import guess_format, parse_index, read_frames
 
 
 def _minimum_image(delta: np.ndarray, lengths: np.ndarray) -> np.ndarray:

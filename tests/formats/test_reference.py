@@ -17,14 +17,9 @@ from click.testing import CliRunner
 from crystal_md import run_cu_crystal
 from crystals import thermal_cu_frames
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors
-from lammps_quests.formats.reference import (
-    ALIGNMENT,
-    Reference,
-    ReferenceFileError,
-    ReferenceMismatchError,
-    read_header,
-)
+from lammps_quests.core._descriptors import descriptors
+from lammps_quests.formats._qref import ALIGNMENT, read_header
+from lammps_quests.formats._reference import Reference, ReferenceFileError, ReferenceMismatchError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,7 +142,7 @@ def test_two_processes_share_the_pages_of_one_reference(tmp_path):
 
     other = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, numpy as np; from lammps_quests.formats.reference import Reference;"
+         "import sys, numpy as np; from lammps_quests.formats._reference import Reference;"
          f"r = Reference.load({str(path)!r}); np.asarray(r.descriptors).sum();"
          "print('mapped', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

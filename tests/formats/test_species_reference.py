@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from crystals import thermal_inp
 from lammps_quests.cli import main
-from lammps_quests.core.descriptors import descriptors, species_labels
-from lammps_quests.formats.reference import Reference, ReferenceFileError, read_header
+from lammps_quests.core._descriptors import descriptors, species_labels
+from lammps_quests.formats._reference import Reference, ReferenceFileError, read_header
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
     header = json.loads(runner.invoke(main, ["reference", "info", str(out), "--json"]).output)
     assert header["species"] == ["In", "P"]
     # threshold guidance per centre element: leave-one-out dH against that element's rows, cached
-    from lammps_quests.active.threshold import self_information
+    from lammps_quests.core._threshold import self_information
 
     reference = Reference.load(out)
     cached = header["self_information_per_species"]
@@ -92,7 +92,7 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
     assert "threshold guidance, per centre element:" in info.output and "centred on P:" in info.output
     assert "computed now" not in info.output
     # the one reader of that cache (reference info, fix log): cached, or the same numbers computed now
-    from lammps_quests.active.threshold import element_self_information
+    from lammps_quests.core._threshold import element_self_information
 
     summaries, was_cached = element_self_information(reference, 0.015)
     assert was_cached and summaries == [("In", cached["In"]), ("P", cached["P"])]
@@ -111,7 +111,7 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
 
 
 def test_check_names_an_element_the_reference_lacks(frames):
-    from lammps_quests.formats.reference import ReferenceMismatchError
+    from lammps_quests.formats._reference import ReferenceMismatchError
 
     reference = Reference.build(frames[:1], k=8, species="auto")
     reference.check(species=["P", "In"], by="the fix")

@@ -1,6 +1,6 @@
 """The contract between the C++ fix and its Python side, checked without compiling or starting LAMMPS.
 
-src/python_bridge.cpp calls six functions of lammps_quests.lammps.bridge: it builds their
+src/python_bridge.cpp calls six functions of lammps_quests.lammps._bridge: it builds their
 arguments with ``Py_BuildValue`` (the LAMMPS's address first, then this rank's atoms as buffers
 over LAMMPS's arrays: ``atoms_tuple``; the gathered frame: ``frame_tuple``) and reads their
 results with ``PyArg_ParseTuple``, ``to_doubles``, ``PyLong_AsLong`` or ``text_of``. The format
@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from crystals import thermal_fcc, thermal_inp
-from lammps_quests.formats.reference import Reference
-from lammps_quests.lammps.handoff import ATOM_FIELDS, FRAME_FIELDS
+from lammps_quests.formats._reference import Reference
+from lammps_quests.lammps._handoff import ATOM_FIELDS, FRAME_FIELDS
 
 BRIDGE = Path(__file__).resolve().parents[2] / "src" / "python_bridge.cpp"
 FUNCTIONS = ("open_fix", "evaluate", "wants_frame", "finish", "report", "close_fix")
@@ -269,7 +269,7 @@ def references(tmp_path_factory):
 
 def call(calls, name: str, address: int, *arguments):
     """Call bridge.<name> as src/python_bridge.cpp does; check the arguments and the result."""
-    from lammps_quests.lammps import bridge
+    import lammps_quests.lammps._bridge as bridge
 
     spec = calls[name]
     assert len(arguments) == len(spec.arguments)

@@ -17,10 +17,10 @@ from fix_support import (
     requires_plugin,
     thermo_table,
 )
-from lammps_quests.core.descriptors import descriptors_from_arrays
-from lammps_quests.core.information import delta_entropy, delta_entropy_fast
-from lammps_quests.formats.fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
-from lammps_quests.formats.reference import Reference
+from lammps_quests.core._descriptors import descriptors_from_arrays
+from lammps_quests.core._information import delta_entropy, delta_entropy_fast
+from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
+from lammps_quests.formats._reference import Reference
 
 pytestmark = requires_plugin
 

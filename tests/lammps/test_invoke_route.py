@@ -48,7 +48,7 @@ def debian_env(base: dict, activated: bool) -> dict:
 def run_debian(lammps_env):
     def run(deck: str, cwd: Path, np_ranks: int = 1, activated: bool = False,
             extra_env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-        from lammps_quests.lammps.bootstrap import write_bootstrap
+        from lammps_quests.lammps._bootstrap import write_bootstrap
 
         cwd = Path(cwd)
         cwd.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def output(result) -> str:
 REPORT = """def report(lmpptr):
     import sys
     import numba
-    from lammps_quests.lammps import arrays
+    import lammps_quests.lammps._arrays as arrays
     lmp = next(iter(arrays._wrappers.values()))
     maps = open("/proc/self/maps").read()
     row = [numba.config.THREADING_LAYER, numba.get_num_threads(), len(arrays._wrappers),
@@ -326,7 +326,7 @@ def test_fast_decide_values_exact_where_flagged_in_both_hosts(run_lmp, run_debia
 
     import ase.io
 
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
 
     reference_path, data = cu_case
     reference_path = shutil.copyfile(reference_path, tmp_path / "cu.qref")

@@ -19,7 +19,7 @@ class FakeBox:
 
 
 def test_box_cell_rows_are_the_lattice_vectors():
-    from lammps_quests.lammps.arrays import box_cell
+    from lammps_quests.lammps._arrays import box_cell
 
     origin, cell, pbc = box_cell(FakeBox())
     np.testing.assert_array_equal(origin, [1.0, -2.0, 0.5])
@@ -29,7 +29,7 @@ def test_box_cell_rows_are_the_lattice_vectors():
 
 
 def test_failed_ranks_are_read_from_the_codes_lowest_first():
-    from lammps_quests.lammps.invoke import IN_GROUP, NEW, OUTSIDE, failed_ranks
+    from lammps_quests.lammps._invoke import IN_GROUP, NEW, OUTSIDE, failed_ranks
 
     assert failed_ranks(np.array([OUTSIDE, IN_GROUP, NEW])) == []
     # rank r writes -(r + 1) on all its atoms
@@ -50,13 +50,13 @@ def test_every_lammps_module_names_one_job_in_one_line():
 
 
 def test_the_plugin_calls_the_bridge_module_with_its_functions():
-    """src/python_bridge.cpp imports lammps_quests.lammps.bridge and calls functions it defines."""
+    """src/python_bridge.cpp imports lammps_quests.lammps._bridge and calls functions it defines."""
     import re
 
-    from lammps_quests.lammps import bridge
+    import lammps_quests.lammps._bridge as bridge
 
     source = (Path(__file__).resolve().parents[2] / "src" / "python_bridge.cpp").read_text()
-    assert '"lammps_quests.lammps.bridge"' in source
+    assert '"lammps_quests.lammps._bridge"' in source
     called = set(re.findall(r'call_bridge\(lmp, "(\w+)"', source))
     assert called == {"open_fix", "evaluate", "wants_frame", "finish", "report", "close_fix"}
     assert all(callable(getattr(bridge, name)) for name in called)

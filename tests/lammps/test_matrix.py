@@ -51,7 +51,7 @@ def _index(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def systems(cu_reference, run_lmp, tmp_path_factory):
     """name -> System: the reference (with its .qidx beside it), a data file to start from."""
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     directory = tmp_path_factory.mktemp("matrix")
     cu = directory / "cu.qref"
@@ -139,7 +139,7 @@ def run_route(system: System, route: str, modes, directory: Path, run_lmp, lammp
     if route == "plugin":
         result = run_lmp(text, directory)
     else:
-        from lammps_quests.lammps.bootstrap import write_bootstrap
+        from lammps_quests.lammps._bootstrap import write_bootstrap
 
         from test_invoke_route import debian_env
 
@@ -214,7 +214,7 @@ def outcomes(systems, run_lmp, lammps_env, tmp_path_factory):
 # ---- offline: what each cell must equal ------------------------------------------------------
 
 def offline_dh(reference, mode: str):
-    from lammps_quests.analysis.reference_dh import ReferenceDh
+    from lammps_quests.dh._reference_dh import ReferenceDh
 
     if mode == "exact":
         return ReferenceDh(reference)
@@ -229,7 +229,7 @@ def frame_environments(frame, system: System, dh):
 def union_dh(dh_reference, Y, labels, saved_Y, saved_labels, h):
     """dH (nats) against reference ∪ saved rows of the same centre species, from the reference
     dH and the core's plain dH against the saved rows (the identity of the kernel sum)."""
-    from lammps_quests.core.information import delta_entropy
+    from lammps_quests.core._information import delta_entropy
 
     out = np.asarray(dh_reference, dtype=float).copy()
     labels = np.zeros(len(Y), dtype=int) if labels is None else labels
@@ -246,7 +246,7 @@ def check_saved(path: Path, frames, dh_of_frames, system: System, reference, mod
     and (whole frames) which evaluations were saved."""
     import ase.io
 
-    from lammps_quests.active.saving import environments
+    from lammps_quests.active._saving import environments
 
     dh = offline_dh(reference, mode)
     h = reference.bandwidth
@@ -301,7 +301,7 @@ CELLS = [pytest.param(kind, route, save, mode, id=f"{kind}-{route}-{save}-{mode}
 
 @pytest.mark.parametrize("kind,route,save,mode", CELLS)
 def test_cell(kind, route, save, mode, systems, outcomes):
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     if route == "invoke" and not DEBIAN_LMP.is_file():
         pytest.skip("Debian's LAMMPS (/usr/bin/lmp) is not installed")

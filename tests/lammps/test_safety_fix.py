@@ -52,7 +52,7 @@ def test_bad_save_targets_stop_at_setup(run_lmp, cu_reference, tmp_path, target,
     assert "Step" not in result.stdout  # refused before the run starts
     assert (tmp_path / "notes.xyz").read_text() == "my notes\n"
     assert cu_reference.stat().st_size == len(cu_reference.read_bytes())  # untouched
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     Reference.load(cu_reference, verify_hash=True)
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from fix_support import read_dump, thermo_table
-from lammps_quests.lammps.plugin import plugin_path, wheel_potentials_dir
+from lammps_quests.lammps._plugin import plugin_path, wheel_potentials_dir
 
 pytestmark = pytest.mark.lammps
 
@@ -234,7 +234,7 @@ def run_case(run, deck: str, directory: Path, ranks: int, data: str) -> tuple[su
 @pytest.fixture(scope="module")
 def cu_reference_file(tmp_path_factory) -> Path:
     from crystals import thermal_fcc
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     path = tmp_path_factory.mktemp("cu_ref") / "cu.qref"
     Reference.build([thermal_fcc(0.08, seed=s, a=3.615) for s in range(3)]).save(path)
@@ -244,8 +244,8 @@ def cu_reference_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def ta_reference_file(tmp_path_factory) -> Path:
     from crystals import thermal_crystal
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats._reference import Reference
 
     path = tmp_path_factory.mktemp("ta_ref") / "ta.qref"
     reference = Reference.build([thermal_crystal("Ta", "bcc", 3.316, 0.06, seed=s) for s in range(3)])

@@ -21,7 +21,7 @@ def inp(run_lmp, tmp_path_factory):
     steps 100-300), and a thermal 300 K frame of an independent run as a data file."""
     import ase.io
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     directory = tmp_path_factory.mktemp("inp")
     deck = inp_crystal() + """velocity all create 600 4928 loop geom
@@ -76,14 +76,14 @@ def test_perfect_crystal_is_covered_in_both_modes(inp):
 
 
 def test_antisites_flagged_species_aware_only_and_fix_equals_offline(inp, run_lmp):
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     directory, paths = inp
     result = run_lmp(antisite_deck(paths, steps=20), directory, name="in.antisite")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "species-aware (In P)" in result.stdout
     # threshold guidance at setup, per centre element, from the reference's header
-    from lammps_quests.active.threshold import describe_elements, element_self_information
+    from lammps_quests.core._threshold import describe_elements, element_self_information
 
     summaries, cached = element_self_information(Reference.load(paths["species"]), 0.015)
     assert cached
@@ -146,7 +146,7 @@ run 0
 def invoke_workdir(inp, workdir):
     """Prepare ``workdir`` for a python/invoke deck on the InP crystal (its data file and the
     bootstrap script); returns the reference paths."""
-    from lammps_quests.lammps.bootstrap import write_bootstrap
+    from lammps_quests.lammps._bootstrap import write_bootstrap
 
     directory, paths = inp
     (workdir / "thermal.data").write_bytes((directory / "thermal.data").read_bytes())
@@ -176,7 +176,7 @@ run 0
                             timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     route = read_dump(tmp_path / "dump.route")[0]
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     expected = offline_species_dh(route, Reference.load(paths["species"]))
     np.testing.assert_allclose(route.columns["d_dH"], expected, rtol=0, atol=1e-9)
@@ -203,7 +203,7 @@ run 0
 
 
 def test_elements_against_masses_only_warns_on_a_clear_contradiction():
-    from lammps_quests.lammps.type_elements import elements_against_masses
+    from lammps_quests.lammps._type_elements import elements_against_masses
 
     masses = [0.0, 114.818, 30.974]
     assert "masses are those of In P" in elements_against_masses(["P", "In"], masses)

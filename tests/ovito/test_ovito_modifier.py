@@ -41,7 +41,7 @@ def test_dh_of_a_lammps_dump_without_the_fix_equals_the_cli(cu_dump, cu_referenc
 
 
 def test_dh_of_an_extended_xyz_trajectory_with_a_non_orthogonal_cell(tmp_path):
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     crystal = cu_triclinic()
     reference = tmp_path / "cu_primitive.qref"
@@ -101,7 +101,7 @@ def test_species_aware_inp_lammps_dump_with_numbered_types(inp, run_lmp, tmp_pat
     """A dump of types 1, 2 (no element column): the elements field names them."""
     from inp_support import inp_crystal, offline_species_dh
 
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._reference import Reference
 
     _, reference = inp
     deck = inp_crystal(2) + swap_lines() + dump_lines(1, "id type x y z", name="dump.inp") + "run 0\n"
@@ -124,8 +124,8 @@ def test_species_aware_inp_lammps_dump_with_numbered_types(inp, run_lmp, tmp_pat
 
 
 def test_species_aware_fast_within_its_tolerance(inp, tmp_path):
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats._reference import Reference
 
     _, reference = inp
     loaded = Reference.load(reference)
@@ -139,8 +139,8 @@ def test_species_aware_fast_within_its_tolerance(inp, tmp_path):
 def test_fast_mode_for_a_species_agnostic_reference(cu_dump, cu_reference, tmp_path):
     import shutil
 
-    from lammps_quests.formats.fast_index import build_fast_index, save_fast_index
-    from lammps_quests.formats.reference import Reference
+    from lammps_quests.formats._fast_index import build_fast_index, save_fast_index
+    from lammps_quests.formats._reference import Reference
 
     reference = shutil.copy(cu_reference, tmp_path / "cu.qref")  # the index goes beside it
     loaded = Reference.load(reference)
@@ -217,7 +217,7 @@ def test_reference_loaded_once_per_pipeline_and_again_when_it_changes(cu_dump, c
 def test_progress_is_reported_per_block_of_particles(cu_dump, cu_reference, monkeypatch):
     from ovito.io import import_file
 
-    import lammps_quests.ovito.compute as compute
+    import lammps_quests.ovito._compute as compute
     from lammps_quests.ovito import QuestsModifier
 
     monkeypatch.setattr(compute, "BLOCK", 25)

@@ -25,7 +25,7 @@ except ImportError:
 
 from dh_dumps import run_dh_dump, write_dh_dump  # noqa: E402
 from lammps_quests.cli import main  # noqa: E402
-from lammps_quests.formats.growing_dump import complete_frames, read_frame  # noqa: E402
+from lammps_quests.formats._growing_dump import complete_frames, read_frame  # noqa: E402
 
 LEFT_LOW = "8*(x>v_half) - 4"  # dH -4 nats for x < L/2, +4 for x > L/2
 LEFT_HIGH = "-8*(x>v_half) + 4"

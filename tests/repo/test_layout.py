@@ -1,6 +1,6 @@
 """Repository conventions. The package's tiers: every module imports only its own tier and the
-tiers below it, so data flows one way (core -> formats -> analysis -> active -> lammps / ase /
-render / ovito -> cli). Also: git ignores what runs write, comments cite only what the repository
+tiers below it, so data flows one way (core -> formats -> dh -> analysis -> active -> monitor ->
+lammps / ase / render / ovito -> cli). Also: git ignores what runs write, comments cite only what the repository
 holds, one docstring style."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-RANK = {"core": 0, "errors": 0, "formats": 1, "analysis": 2, "active": 3, "lammps": 4, "ase": 4,
-        "render": 4, "ovito": 4, "cli": 5, "__main__": 5}
+RANK = {"core": 0, "errors": 0, "_terminal": 0, "formats": 1, "dh": 2, "analysis": 3, "active": 4, "monitor": 5,
+        "lammps": 6, "ase": 6, "render": 6, "ovito": 6, "cli": 7, "__main__": 7}
 ROOT = Path(__file__).resolve().parents[2] / "lammps_quests"  # the source, as committed
 
 

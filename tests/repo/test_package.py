@@ -65,14 +65,14 @@ def test_environment_errors_are_runtime_errors_and_reported_ones_are_quiet():
 
 
 @pytest.mark.parametrize("module, name", [
-    ("lammps_quests.formats.reference", "ReferenceFileError"),
-    ("lammps_quests.formats.reference", "ReferenceMismatchError"),
-    ("lammps_quests.formats.fast_index", "FastIndexError"),
-    ("lammps_quests.formats.growing_dump", "DumpChanged"),
-    ("lammps_quests.lammps.keywords", "KeywordError"),
-    ("lammps_quests.lammps.host", "HostLammpsError"),
-    ("lammps_quests.lammps.invoke", "GhostCutoffError"),
-    ("lammps_quests.render.dump", "RenderUnavailable"),
+    ("lammps_quests.formats._reference", "ReferenceFileError"),
+    ("lammps_quests.formats._reference", "ReferenceMismatchError"),
+    ("lammps_quests.formats._fast_index", "FastIndexError"),
+    ("lammps_quests.formats._growing_dump", "DumpChanged"),
+    ("lammps_quests.lammps._keywords", "KeywordError"),
+    ("lammps_quests.lammps._host", "HostLammpsError"),
+    ("lammps_quests.lammps._invoke", "GhostCutoffError"),
+    ("lammps_quests.render._render", "RenderUnavailable"),
     ("lammps_quests.ase", "QuestsError"),
 ])
 def test_old_import_paths_give_the_same_classes(module, name):
@@ -80,7 +80,7 @@ def test_old_import_paths_give_the_same_classes(module, name):
 
 
 def test_the_invoke_route_has_no_second_quests_error():
-    from lammps_quests.lammps import invoke
+    import lammps_quests.lammps._invoke as invoke
 
     assert getattr(invoke, "QuestsError", errors.QuestsError) is errors.QuestsError
     assert invoke.ReportedError is errors.ReportedError

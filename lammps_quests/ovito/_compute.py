@@ -1,0 +1,72 @@
+"""dH of one frame, in blocks of particles so that OVITO can show progress between them.
+
+Every block goes through :class:`~lammps_quests.dh._reference_dh.ReferenceDh`, the same
+descriptors and kernel sums as ``lammps-quests dh`` and ``fix quests``: periodic images are
+built once per frame, then each block of centre atoms is described against all of them, as
+:func:`lammps_quests.core._descriptors.descriptors_from_arrays` does for rows of a frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lammps_quests.core._images import periodic_images
+from lammps_quests.core._validation import check_positions
+
+from ._elements import particle_symbols
+from ._frames import FrameArrays, QuestsModifierError, check_distances
+
+BLOCK = 4096  # particles per progress step
+
+
+def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | None = None):
+    """Generator yielding the fraction of particles done; its return value is the dH array.
+
+    Args:
+        rdh: the ReferenceDh (reference, bandwidth, mode).
+        arrays: the frame (positions and cell in Å).
+        elements: the modifier's type->element field (species-aware references only).
+        frame: the frame number, for messages.
+        block: particles per step (default BLOCK).
+
+    Yields:
+        floats in (0, 1] after each block.
+
+    Returns:
+        (n,) float64 dH in nats (``values = yield from frame_dh(...)``).
+    """
+    block = block or BLOCK
+    positions = check_positions(arrays.positions)
+    n = len(positions)
+    labels = point_labels = None
+    if rdh.species is not None:
+        symbols = particle_symbols(arrays.type_ids, arrays.type_names, elements, frame)
+        try:
+            labels = rdh.labels(symbols)
+        except ValueError as error:
+            raise QuestsModifierError(f"frame {frame}: {error}; or map the types to the reference's "
+                                      f"elements ({' '.join(rdh.species)}) in the elements field") from None
+    points, image_of = periodic_images(positions, arrays.cell, arrays.pbc, rdh.cutoff)
+    check_distances(points, n, frame)
+    if labels is not None:
+        point_labels = labels[image_of]
+    values = np.empty(n)
+    for first in range(0, n, block):
+        last = min(first + block, n)
+        Y = rdh.descriptors_from_points(points[first:last], points, np.arange(first, last, dtype=np.int64),
+                                        point_labels)
+        values[first:last] = rdh(Y, None if labels is None else labels[first:last])
+        yield last / n
+    return values
+
+
+def summary(values: np.ndarray, threshold: float) -> dict:
+    """The global attributes, with the meanings of ``fix quests``'s f_ID[1..4].
+
+    Returns:
+        {"QUESTS.max_dH": max dH (nats), "QUESTS.mean_dH": mean dH (nats), "QUESTS.fraction":
+        fraction of particles with dH > threshold, "QUESTS.count": their number}.
+    """
+    count = int(np.count_nonzero(values > threshold))
+    return {"QUESTS.max_dH": float(values.max()), "QUESTS.mean_dH": float(values.mean()),
+            "QUESTS.fraction": count / len(values), "QUESTS.count": count}

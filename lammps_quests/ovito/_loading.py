@@ -1,0 +1,85 @@
+"""The modifier's reference, loaded once and kept while its file and settings stay the same.
+
+OVITO calls a modifier once per frame; reading a reference (and its fast index) each time would
+cost more than the dH of a small frame. :class:`ReferenceCache` keeps one
+:class:`~lammps_quests.dh._reference_dh.ReferenceDh` keyed by the file's path, size and
+modification time (and those of the fast index) and by the settings, so editing a setting or
+rebuilding the file in place loads it again and nothing else does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from lammps_quests.dh._reference_dh import ReferenceDh
+from lammps_quests.formats._fast_index import index_path
+
+from ._frames import QuestsModifierError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the dH of a frame depends on besides the frame.
+
+    path: the reference file (.qref).
+    bandwidth: h in Å^-1; None takes the reference's.
+    fast_tol: None for exact dH, else the fast index's tolerance in nats.
+    k, cutoff: None, or the values (cutoff in Å) the reference must have been built with.
+    """
+
+    path: str
+    bandwidth: float | None = None
+    fast_tol: float | None = None
+    k: int | None = None
+    cutoff: float | None = None
+
+
+class ReferenceCache:
+    """Holds the :class:`ReferenceDh` of the last settings; ``loads`` counts the file reads."""
+
+    def __init__(self):
+        self.key = None
+        self.value = None
+        self.loads = 0
+
+    def get(self, settings: Settings) -> ReferenceDh:
+        """The ReferenceDh for ``settings``, read from disk only when the key changed.
+
+        Raises:
+            QuestsModifierError (a ValueError) naming the problem for a missing, damaged or mismatched
+            reference, a bad bandwidth or a missing or stale fast index.
+        """
+        key = (settings, _stat(settings.path),
+               _stat(index_path(settings.path)) if settings.fast_tol is not None else None)
+        if key != self.key:
+            self.key, self.value = None, None  # a failed load must not leave the old reference in use
+            self.value = load(settings)
+            self.key = key
+            self.loads += 1
+        return self.value
+
+
+def load(settings: Settings) -> ReferenceDh:
+    """Read the reference (memory-mapped), check k and cutoff, bind bandwidth and mode."""
+    from lammps_quests.analysis._inputs import load_reference
+
+    if not settings.path:
+        raise QuestsModifierError("no reference file is set; choose the .qref file built with "
+                         "`lammps-quests reference build`")
+    try:
+        reference = load_reference(settings.path)
+        reference.check(k=settings.k, cutoff=settings.cutoff)
+        return ReferenceDh(reference, settings.bandwidth, fast_tol=settings.fast_tol)
+    except QuestsModifierError:
+        raise
+    except ValueError as error:  # every problem of the file or the settings, with its fix
+        raise QuestsModifierError(str(error)) from None
+
+
+def _stat(path) -> tuple | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)

@@ -1,0 +1,122 @@
+"""``QuestsModifier``: an OVITO pipeline modifier giving every particle its dH (nats).
+
+Registered under the entry-point group ``OVITO.Modifier`` as "QUESTS dH", so OVITO Pro lists it
+beside its built-in modifiers once this package is installed into its Python; in the ``ovito``
+Python module it is inserted like any modifier::
+
+    pipeline = import_file("dump.lammpstrj")
+    pipeline.modifiers.append(QuestsModifier(reference="train.qref", colour_coding=True))
+    data = pipeline.compute(0)   # data.particles["dH"], data.attributes["QUESTS.max_dH"]
+
+Per frame it adds the particle property ``dH`` and the global attributes ``QUESTS.max_dH``,
+``QUESTS.mean_dH``, ``QUESTS.fraction`` and ``QUESTS.count`` (the meanings of ``fix quests``'s
+f_ID[1..4]); optionally the ``Selection`` of the particles with dH > threshold, and the
+``Color`` of the diverging palette of ``lammps-quests render``, white at dH = 0. Bad input
+raises :class:`QuestsModifierError` with one message naming the problem and its fix, and the
+pipeline stops there: the ``ovito`` module (3.17) raises it unchanged from ``pipeline.compute()``
+(checked by the tests); OVITO Pro shows a Python modifier's exception as its error status.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ovito.pipeline import ModifierInterface
+from ovito.traits import FilePath
+from traits.api import Bool, Float, Instance, Int, Str
+
+from lammps_quests.core._defaults import DEFAULT_FAST_TOLERANCE
+from lammps_quests.render._render import DEFAULT_RANGE, dh_colour_coding
+
+from ._compute import frame_dh, summary
+from ._frames import QuestsModifierError, check_length_unit, frame_arrays
+from ._loading import ReferenceCache, Settings
+
+PROPERTY = "dH"
+
+
+class ElementsStr(Str):
+    """A text trait that also takes a list of element symbols (``["In", "P"]`` is ``"In P"``),
+    as the fix's ``elements`` keyword and ``--species`` do; the GUI shows a text field."""
+
+    fast_validate = None  # Str's C-level check would refuse a list before validate sees it
+
+    def validate(self, obj, name, value):
+        if isinstance(value, (list, tuple)):
+            value = " ".join(str(symbol) for symbol in value)
+        return super().validate(obj, name, value)
+
+
+class QuestsModifier(ModifierInterface):
+    """QUESTS differential entropy dH (nats) of every particle against a reference file.
+
+    Parameters (traits, shown as input fields in OVITO Pro):
+        reference: the reference file (.qref) built with ``lammps-quests reference build``.
+        bandwidth: h in Å^-1; 0 takes the reference's.
+        threshold: dH above it (nats) counts as extrapolating (``QUESTS.fraction``/``count``,
+            ``Selection``).
+        fast: use the reference's fast index (``REF.qidx``), each value at most ``fast_tol``
+            nats above the exact dH.
+        elements: for species-aware references, the element of particle types 1, 2, ... (e.g.
+            ``"In P"`` or ``["In", "P"]``); blank uses the particle type names.
+        k, cutoff: when not 0, the k and cutoff (Å) the reference must have been built with.
+        select: set ``Selection`` to the particles with dH > threshold.
+        colour_coding: colour particles blue (dH <= -colour_range) - white (0) - red
+            (>= +colour_range).
+        colour_range: half-width of the colour scale, nats.
+    """
+
+    reference = FilePath("", label="Reference file (.qref)")
+    bandwidth = Float(0.0, label="Bandwidth (1/Å, 0 = reference's)")
+    threshold = Float(0.0, label="Threshold (nats)")
+    fast = Bool(False, label="Fast index (REF.qidx)")
+    fast_tol = Float(DEFAULT_FAST_TOLERANCE, label="Fast tolerance (nats)")
+    elements = ElementsStr("", label="Elements of types 1, 2, ... (blank = type names)")
+    k = Int(0, label="Check k (0 = no check)")
+    cutoff = Float(0.0, label="Check cutoff (Å, 0 = no check)")
+    select = Bool(False, label="Select particles with dH > threshold")
+    colour_coding = Bool(False, label="Colour by dH (blue-white-red)")
+    colour_range = Float(float(DEFAULT_RANGE[1]), label="Colour scale ± (nats)")
+    # loaded reference: per modifier, not a parameter (hidden from the GUI, never saved)
+    _cache = Instance(ReferenceCache, (), transient=True, visible=False)
+
+    def modify(self, data, *, frame: int, **kwargs):
+        """Add dH and its summary to ``data`` (OVITO calls this once per frame).
+
+        Yields progress for OVITO: a status text, then the fraction of particles done.
+        Raises QuestsModifierError for bad input, with the problem and its fix.
+        """
+        try:
+            yield "QUESTS dH: loading the reference"
+            rdh = self._cache.get(self.settings())
+            check_length_unit(data, frame)
+            arrays = frame_arrays(data, frame)
+            yield f"QUESTS dH of {len(arrays.positions)} particles"
+            values = yield from frame_dh(rdh, arrays, self.elements, frame)
+        except QuestsModifierError:
+            raise
+        except ValueError as error:  # a problem found deeper down (cell, fast index, ...)
+            raise QuestsModifierError(f"QUESTS dH, frame {frame}: {error}") from None
+        self._write(data, values)
+
+    def settings(self) -> Settings:
+        """The reference settings of the current trait values (checked)."""
+        if self.fast and not self.fast_tol > 0:
+            raise QuestsModifierError(f"fast tolerance must be > 0 nats, got {self.fast_tol}")
+        if self.colour_coding and not self.colour_range > 0:
+            raise QuestsModifierError(f"colour scale must be > 0 nats, got {self.colour_range}")
+        return Settings(path=str(self.reference), bandwidth=self.bandwidth or None,
+                        fast_tol=self.fast_tol if self.fast else None, k=self.k or None,
+                        cutoff=self.cutoff or None)
+
+    def _write(self, data, values: np.ndarray) -> None:
+        particles = data.particles_
+        particles.create_property(PROPERTY, data=values)
+        for name, value in summary(values, self.threshold).items():
+            data.attributes[name] = value
+        if self.select:
+            particles.create_property("Selection", data=(values > self.threshold).astype(np.int32))
+        if self.colour_coding:
+            import ovito.modifiers
+
+            data.apply(dh_colour_coding(ovito.modifiers, PROPERTY, (-self.colour_range, self.colour_range)))
+
