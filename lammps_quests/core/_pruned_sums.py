@@ -4,8 +4,9 @@ For a query y the exact log S(y) = log sum_i exp(-|y - x_i|^2 s), s = 1 / (2 h^2
 equals -dH(y | X). With a :class:`~lammps_quests.core._cluster_index.ClusterIndex`:
 
 1. The query's nearest cluster (by centroid) is summed exactly: S1 <= S.
-2. Every other cluster c gets an upper bound B_c of its sum from its rings (triangle
-   inequality, see :mod:`.cluster_index`). The clusters with the smallest bounds are skipped as
+2. Every other cluster c gets an upper bound B_c of its sum: the smaller of the bound from its
+   rings (triangle inequality) and the sum of its leaves' bounds (boxes in the cluster's
+   principal-axis frame; both in :mod:`._cluster_index`). The clusters with the smallest bounds are skipped as
    long as their bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
 
 Skipped terms are all positive and S1 <= S, so the computed sum S' satisfies
@@ -54,6 +55,27 @@ skipped, S_K and S_R their exact kernel sums (S = S_K + S_R), and S' the compute
     e' <= 1e-9). S' differs from S_K by the exact path's own rounding, so
     -r <= dH_fast - dH_exact <= tol + r + 1e-15, r the exact kernel's rounding (~1e-9 nats;
     ``tests/core/test_fast_dh.py`` checks tol + 1e-9 on random and adversarial data).
+(e) The leaf bounds are upper bounds. Let V be the stored (p, d) axes of cluster c, G = V V^T,
+    eta = ||G - I||_2 <= p * AXES_ORTHO_TOLERANCE <= 1e-11 (checked entrywise at build time),
+    Q = V^T V. For w = y - x and z = y - mu_c: u = V w = b - a (b of the query, a of the member)
+    and t = (I - Q) w = t_y - t_x. From w = Q w + (I - Q) w, |Q w|^2 = u^T G u >= (1 - eta) |u|^2
+    and |w^T (Q - Q^2) w| = |w^T V^T (I - G) V w| <= (1 + eta) eta |w|^2:
+        |w|^2 (1 + 2 eta (1 + eta)) >= (1 - eta) (|u|^2 + |t|^2),
+    so |w|^2 >= (1 - 4 eta) (|u|^2 + |t|^2) >= (1 - LEAF_SLACK) (|u|^2 + |t|^2) (LEAF_SLACK =
+    1e-10). Each |u_i| >= gap(b_i, [lo_i, hi_i]) for a member of the leaf, and |t| >=
+    ||t_y| - |t_x|| >= gap(|t_y|, [lo_p, hi_p]). Rounding: b_i is computed as V_i y - V_i mu_c
+    (error <= 2 d 2^-53 (|y| + |mu_c|) <= 1e-12 (|y| + |mu_c|) for d <= 1000 and |V_i| = 1 +
+    O(eta)); the box coordinates at build time have error <= 1e-12 * radius_c (|x - mu_c| <=
+    radius_c); |t_y|^2 = |z|^2 - |b|^2 + O(eta |z|^2) is bracketed by
+    [d_lo^2 - |b|^2 - e2, d_hi^2 - |b|^2 + e2], e2 = LEAF_SLACK (d_hi + |b| + |y| + |mu_c|)^2,
+    which covers the rounding of |b|^2 (<= 2 |b| sqrt(p) 1e-12 (|y| + |mu_c|)) and the eta term
+    (3 eta d_hi^2); d_lo <= |z| <= d_hi is (a). The box gaps use these brackets, and the
+    Euclidean gap g over the p + 1 coordinates is lowered by LEAF_SLACK (|y| + |mu_c| + radius_c)
+    >= sqrt(p + 1) * 2e-12 (|y| + |mu_c| + radius_c), which covers every coordinate's error. So
+    (1 - LEAF_SLACK) g^2 <= |y - x|^2 for every member x of the leaf, the leaf's sum is <= count *
+    exp(-s (1 - LEAF_SLACK) g^2), and the cluster's sum is <= the sum over its leaves; the
+    computed log-sum-exp over leaves has the relative rounding of (a). The minimum of two upper
+    bounds is an upper bound, so (a)-(d) hold with B_c = min(ring bound, leaf bound).
 (d) Decide mode: values at or below t keep -log S1' >= dH - r (S1 <= S: an upper bound up to
     rounding), so v <= t certifies exact dH <= t + r; values above t went through (b)-(c).
 """
