@@ -212,7 +212,10 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
         log_count = np.log(index.ring_count)
     bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
                          index.ring_hi, log_count, scale).T.copy()
-    bounds = np.minimum(bounds, _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale))
+    # the leaf bounds cost ~ leaves x (p + 1) per query: only where the ring bound is not already
+    # below the budget's share per cluster (any bound of a cluster is valid; this is speed only)
+    want = bounds > (log_s1 + math.log(-math.expm1(-tol)) - math.log(index.n_clusters))[:, None]
+    bounds = np.minimum(bounds, _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale, want))
     bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
     if threshold is not None:
         log_s1 = _decision_rounds(Yc, y_norm2, log_s1, bounds, float(threshold.min()), index, inv, best,
@@ -226,16 +229,19 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
     _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
 
 
-def _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale) -> np.ndarray:
+def _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale, want=None) -> np.ndarray:
     """(nq, C) log upper bounds of each cluster's kernel sum from its leaves' boxes (see
-    :func:`_log_leaf_bounds`) for the queries ``Yc`` (centred, Å^-1); the projections
+    :func:`_log_leaf_bounds`) for the queries ``Yc`` (centred, Å^-1), +inf where ``want`` (an
+    (nq, C) mask; None: everywhere) is False; the projections
     b = V_c y - V_c mu_c come from one matrix product over every cluster's axes."""
     n_clusters, p, width = index.axes.shape
     axes = index.axes.reshape(-1, width)
     centre_proj = np.einsum("cpd,cd->cp", index.axes, centroids).reshape(-1)
     proj = (Yc @ axes.T - centre_proj[None, :]).reshape(len(Yc), n_clusters, p)
+    if want is None:
+        want = np.ones(d_lo.shape, dtype=bool)
     return _log_leaf_bounds(proj, d_lo, d_hi, np.sqrt(y_norm2), np.sqrt(c_norm2), index.ring_hi.max(axis=1),
-                            index.cluster_leaves, index.leaf_offsets, index.leaf_lo, index.leaf_hi, scale)
+                            index.cluster_leaves, index.leaf_offsets, index.leaf_lo, index.leaf_hi, scale, want)
 
 
 def _decision_rounds(Yc, y_norm2, log_s1, bounds, t, index, inv, best, sums, counters) -> np.ndarray:
@@ -461,7 +467,7 @@ def _needed(bounds, budget) -> np.ndarray:
 
 @cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
 def _log_leaf_bounds(proj, d_lo, d_hi, y_norm, c_norm, radius, cluster_leaves, leaf_offsets, leaf_lo, leaf_hi,
-                     scale):
+                     scale, want):
     """(nq, C) log of an upper bound of each cluster's kernel sum: the sum over its leaves of
     count * exp(-s g^2), g the leaf's box distance in the cluster's frame made safe for
     rounding (this module's docstring, (e)).
@@ -469,13 +475,16 @@ def _log_leaf_bounds(proj, d_lo, d_hi, y_norm, c_norm, radius, cluster_leaves, l
     proj: (nq, C, p) computed b = V_c (y - mu_c) (as V_c y - V_c mu_c); d_lo, d_hi: (nq, C)
     bounds of |y - mu_c|; y_norm, c_norm: |y|, |mu_c| (centred); radius: (C,) largest
     |x - mu_c|; all Å^-1. Terms more than _NEGLIGIBLE below the largest count as
-    exp(-_NEGLIGIBLE), as in :func:`_log_bounds`.
+    exp(-_NEGLIGIBLE), as in :func:`_log_bounds`. +inf (no bound) where want[q, c] is False.
     """
     nq, nc, p = proj.shape
     out = np.empty((nq, nc))
     terms = np.empty(leaf_lo.shape[0])
     for q in range(nq):
         for c in range(nc):
+            if not want[q, c]:
+                out[q, c] = np.inf
+                continue
             b = proj[q, c]
             b_norm2 = 0.0
             for i in range(p):
