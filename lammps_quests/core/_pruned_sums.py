@@ -4,10 +4,11 @@ For a query y the exact log S(y) = log sum_i exp(-|y - x_i|^2 s), s = 1 / (2 h^2
 equals -dH(y | X). With a :class:`~lammps_quests.core._cluster_index.ClusterIndex`:
 
 1. The query's nearest cluster (by centroid) is summed exactly: S1 <= S.
-2. Every other cluster c gets an upper bound B_c of its sum: the smaller of the bound from its
-   rings (triangle inequality) and the sum of its leaves' bounds (boxes in the cluster's
-   principal-axis frame; both in :mod:`._cluster_index`). The clusters with the smallest bounds are skipped as
-   long as their bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
+2. Every other cluster c gets an upper bound B_c of its sum from its rings (triangle
+   inequality); the clusters these bounds would sum also get the sum of their leaves' bounds
+   (boxes in the cluster's principal-axis frame), and B_c is the smaller of the two (both in
+   :mod:`._cluster_index`). The clusters with the smallest bounds are skipped as long as their
+   bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
 
 Skipped terms are all positive and S1 <= S, so the computed sum S' satisfies
 e^-tol * S <= S' <= S and
@@ -212,10 +213,6 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
         log_count = np.log(index.ring_count)
     bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
                          index.ring_hi, log_count, scale).T.copy()
-    # the leaf bounds cost ~ leaves x (p + 1) per query: only where the ring bound is not already
-    # below the budget's share per cluster (any bound of a cluster is valid; this is speed only)
-    want = bounds > (log_s1 + math.log(-math.expm1(-tol)) - math.log(index.n_clusters))[:, None]
-    bounds = np.minimum(bounds, _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale, want))
     bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
     if threshold is not None:
         log_s1 = _decision_rounds(Yc, y_norm2, log_s1, bounds, float(threshold.min()), index, inv, best,
@@ -224,8 +221,17 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
     else:
         rows = np.arange(len(Yc))
     counters[1] += len(rows)
+    budget = log_s1[rows] + math.log(-math.expm1(-tol))
+    sub = bounds[rows]
+    # Leaf bounds (~ leaves x (p + 1) operations per query) only for the clusters the ring bounds
+    # would have summed: the others are skipped already. Any upper bound of a cluster is valid,
+    # so the minimum of both is (proof (e)); which clusters get one is speed only.
+    want = _needed(sub, budget)
+    if want.any():
+        sub = np.minimum(sub, _leaf_bounds(Yc[rows], y_norm2[rows], d_lo[rows], d_hi[rows], centroids, c_norm2,
+                                           index, scale, want))
     need = np.zeros(bounds.shape, dtype=bool)
-    need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
+    need[rows] = _needed(sub, budget)
     _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
 
 
