@@ -1,0 +1,180 @@
+"""The leaf bounds of the fast dH (boxes in each cluster's principal-axis frame): each is an
+upper bound of its cluster's kernel sum for adversarial queries (on members, duplicates, box
+faces and corners, between clusters, far away) and tiny to huge bandwidths; the fast dH stays
+within tol of exact with them, species-aware too; index files of older formats are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lammps_quests.core._cluster_index import AXES_ORTHO_TOLERANCE, build_cluster_index, leaf_coordinates
+from lammps_quests.core._information import delta_entropy, delta_entropy_fast
+from lammps_quests.core._pruned_sums import _DISTANCE_SLACK, _leaf_bounds, _log_bounds
+from lammps_quests.core._species_index import build_species_cluster_index
+from lammps_quests.formats._fast_index import FastIndexError, build_fast_index, load_fast_index, save_fast_index
+from lammps_quests.formats._reference import Reference
+
+ROUNDING = 1e-9  # nats: the exact kernel's own rounding r at h = 0.015 Å^-1
+
+
+def rounding(h):
+    """r (nats) at bandwidth h: the rounding of |y|^2 + |x|^2 - 2 y.x (Å^-2) is multiplied by
+    1 / (2 h^2), so r grows as h^-2 below 0.015 Å^-1 (both paths share this arithmetic)."""
+    return ROUNDING * max(1.0, (0.015 / h) ** 2)
+WIDTH = 21
+
+
+def flat_blobs(rng, n_blobs=5, rows=300):
+    """Anisotropic blobs (a few long axes, many short ones), like descriptors; plus duplicates."""
+    parts = []
+    for _ in range(n_blobs):
+        spread = np.r_[rng.uniform(0.01, 0.05, 3), rng.uniform(1e-4, 2e-3, WIDTH - 3)]
+        basis, _ = np.linalg.qr(rng.normal(size=(WIDTH, WIDTH)))
+        parts.append(rng.uniform(0.1, 0.5, WIDTH) + (rng.normal(size=(rows, WIDTH)) * spread) @ basis)
+    X = np.concatenate(parts)
+    return np.concatenate([X, np.repeat(X[:4], 30, axis=0)])  # 30 exact copies of 4 rows
+
+
+def adversarial_queries(rng, X, index):
+    """Members, duplicates, points on leaf-box corners and faces, between clusters, far away."""
+    queries = [X[rng.choice(len(X), 40)], X[:4], X[:4] + 1e-9]
+    rows = index.columns.T + index.center
+    for c in rng.choice(index.n_clusters, min(8, index.n_clusters), replace=False):
+        axes, mu = index.axes[c], index.centroids[c]
+        for leaf in range(index.cluster_leaves[c], index.cluster_leaves[c + 1]):
+            lo, hi = index.leaf_lo[leaf], index.leaf_hi[leaf]
+            corner = np.where(rng.random(len(lo) - 1) < 0.5, lo[:-1], hi[:-1])
+            queries.append((mu + corner @ axes + index.center)[None])  # corner, on the axes (rho_perp 0)
+            member = rows[index.leaf_offsets[leaf]]
+            queries.append((member + 0.5 * (member - mu - index.center))[None])  # just outside the box
+    centroids = index.centroids + index.center
+    pairs = rng.choice(index.n_clusters, (20, 2))
+    queries.append(0.5 * (centroids[pairs[:, 0]] + centroids[pairs[:, 1]]))  # between clusters
+    queries.append(centroids[:3] + 0.3)  # far from everything
+    return np.concatenate(queries)
+
+
+def exact_log_cluster_sums(Y, index, scale):
+    """(nq, C) log of each cluster's kernel sum, from plain differences (no norm expansion)."""
+    rows = index.columns.T
+    Yc = Y - index.center
+    out = np.empty((len(Y), index.n_clusters))
+    for c in range(index.n_clusters):
+        block = rows[index.offsets[c]:index.offsets[c + 1]]
+        d2 = ((Yc[:, None, :] - block[None, :, :]) ** 2).sum(axis=2) * scale
+        low = d2.min(axis=1)
+        out[:, c] = -low + np.log(np.exp(-(d2 - low[:, None])).sum(axis=1))
+    return out
+
+
+def cluster_bounds(Y, index, scale):
+    """(ring bounds, leaf bounds) (nq, C) as the pruned sums compute them."""
+    Yc = Y - index.center
+    centroids = index.centroids
+    y_norm2, c_norm2 = (Yc ** 2).sum(axis=1), (centroids ** 2).sum(axis=1)
+    d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
+    slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
+    d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
+    d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
+    with np.errstate(divide="ignore"):
+        log_count = np.log(index.ring_count)
+    rings = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo, index.ring_hi,
+                        log_count, scale).T
+    return rings, _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    rng = np.random.default_rng(11)
+    return flat_blobs(rng), rng
+
+
+@pytest.mark.parametrize("cluster_size", [1, 24, 200])
+@pytest.mark.parametrize("h", [1e-4, 0.015, 2.0])
+def test_leaf_bounds_are_upper_bounds(reference, cluster_size, h):
+    X, rng = reference
+    index = build_cluster_index(X, cluster_size=cluster_size, seed=2)
+    Y = adversarial_queries(rng, X, index)
+    scale = 1.0 / (2.0 * h * h)
+    exact = exact_log_cluster_sums(Y, index, scale)
+    rings, leaves = cluster_bounds(Y, index, scale)
+    finite = np.isfinite(exact)
+    assert np.all(leaves[finite] >= exact[finite] - 1e-12 * np.maximum(1.0, np.abs(exact[finite])))
+    if cluster_size > 1 and h == 0.015:
+        assert np.mean(leaves < rings - 1.0) > 0.05  # the boxes are often far tighter than the rings
+
+
+def test_index_axes_leaves_and_boxes(reference):
+    """Axes orthonormal to the tolerance the proof uses; leaves partition each cluster's rows,
+    hold at most LEAF_SIZE rows each, and their boxes contain their members' coordinates."""
+    X, _ = reference
+    index = build_cluster_index(X, cluster_size=150, seed=0)
+    rows = index.columns.T
+    for c in range(index.n_clusters):
+        axes = index.axes[c]
+        assert np.abs(axes @ axes.T - np.eye(len(axes))).max() <= AXES_ORTHO_TOLERANCE
+        first, last = index.cluster_leaves[c], index.cluster_leaves[c + 1]
+        assert index.leaf_offsets[first] == index.offsets[c] and index.leaf_offsets[last] == index.offsets[c + 1]
+        coords = leaf_coordinates(rows[index.offsets[c]:index.offsets[c + 1]] - index.centroids[c], axes)
+        for leaf in range(first, last):
+            part = coords[index.leaf_offsets[leaf] - index.offsets[c]:index.leaf_offsets[leaf + 1] - index.offsets[c]]
+            assert 1 <= len(part) <= 64
+            assert np.all(part >= index.leaf_lo[leaf]) and np.all(part <= index.leaf_hi[leaf])
+    assert sorted(index.order.tolist()) == list(range(len(X)))
+
+
+@pytest.mark.parametrize("h", [1e-3, 0.015, 0.5])
+@pytest.mark.parametrize("tol", [1e-6, 1e-2])
+def test_fast_dh_within_tol_on_adversarial_queries(reference, h, tol):
+    X, rng = reference
+    index = build_cluster_index(X, cluster_size=64, seed=3)
+    Y = adversarial_queries(rng, X, index)
+    stats = {}
+    excess = delta_entropy_fast(Y, index, h, tol=tol, stats=stats) - delta_entropy(Y, X, h)
+    assert excess.min() >= -rounding(h) and excess.max() <= tol + rounding(h)
+    if h == 0.015:
+        assert stats["pairs"] < 0.8 * len(Y) * len(X)  # clusters were skipped: the bounds were used
+
+
+def test_reference_of_duplicates_only():
+    """Clusters of identical rows: zero radius, axes of a zero matrix, boxes of one point."""
+    rng = np.random.default_rng(5)
+    X = np.repeat(rng.uniform(0.1, 0.3, (3, WIDTH)), 200, axis=0)
+    index = build_cluster_index(X, cluster_size=50, seed=0)
+    Y = np.concatenate([X[::100], X[::100] + 1e-7, X[::150] + rng.normal(0, 0.01, (4, WIDTH))])
+    for h in (1e-4, 0.015):
+        excess = delta_entropy_fast(Y, index, h, tol=1e-6) - delta_entropy(Y, X, h)
+        assert excess.min() >= -rounding(h) and excess.max() <= 1e-6 + rounding(h)
+
+
+@pytest.mark.parametrize("h", [1e-3, 0.015, 0.3])
+def test_species_aware_within_tol(reference, h):
+    X, rng = reference
+    labels = np.sort(rng.integers(0, 2, len(X)))
+    index = build_species_cluster_index(X, labels, 2, cluster_size=40, seed=1)
+    counts = [0, 0]
+    Y_parts = []
+    for s, part in enumerate(index.parts):
+        Y_parts.append(adversarial_queries(rng, X[labels == s], part))
+        counts[s] = len(Y_parts[-1])
+    Y, y_labels = np.concatenate(Y_parts), np.repeat([0, 1], counts)
+    fast = delta_entropy_fast(Y, index, h, tol=1e-6, labels=y_labels)
+    for s in (0, 1):
+        excess = fast[y_labels == s] - delta_entropy(Y[y_labels == s], X[labels == s], h)
+        assert excess.min() >= -rounding(h) and excess.max() <= 1e-6 + rounding(h)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_index_of_an_older_format_is_refused(tmp_path, version):
+    """A .qidx without axes and leaves (format 1 or 2) gets a clear error naming the rebuild."""
+    rng = np.random.default_rng(0)
+    ref = Reference.from_descriptors(np.abs(rng.normal(0.1, 0.01, (200, 7))), k=4, cutoff=5.0)
+    ref.save(tmp_path / "a.qref")
+    ref = Reference.load(tmp_path / "a.qref")
+    path = save_fast_index(build_fast_index(ref, cluster_size=20), ref)
+    data = bytearray(path.read_bytes())
+    data[8:12] = version.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(FastIndexError, match=f"format version {version}.*older lammps-quests.*reference index"):
+        load_fast_index(ref)
