@@ -113,7 +113,7 @@ def test_missing_species_is_a_species_mismatch_error():
 
 
 def test_an_unreadable_reference_of_a_fix_is_a_reference_file_error(tmp_path):
-    from lammps_quests.lammps._session import load_reference
+    from lammps_quests.lammps._session import cached_reference as load_reference
 
     with pytest.raises(errors.ReferenceFileError, match="missing.qref cannot be read"):
         load_reference(tmp_path / "missing.qref")
