@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lammps_quests.formats._reference import Reference, ReferenceMismatchError
+from lammps_quests.errors import ReferenceMismatchError
+from lammps_quests.formats._reference import Reference
 
 
 def refusal(reference: Reference, **asked) -> str | None:

@@ -1,6 +1,6 @@
 """QUESTS descriptors of whole structures: ASE frames, raw arrays (positions, cell, pbc) or points.
 
-Image building (:func:`lammps_quests.core._images.periodic_images`) runs in front of the one neighbour
+Image building (:func:`lammps_quests.core.periodic_images`) runs in front of the one neighbour
 kernel (:func:`lammps_quests.core._neighbors.descriptors_from_points`).
 
 Species are a parameter, not a second set of functions: frames take ``species`` (the ordered

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from crystals import thermal_inp
 from lammps_quests.cli import main
 from lammps_quests.core._descriptors import descriptors, species_labels
-from lammps_quests.formats._reference import Reference, ReferenceFileError, read_header
+from lammps_quests.formats._reference import Reference, read_header
+from lammps_quests.errors import ReferenceFileError
 from reference_checks import refusal
 
 
