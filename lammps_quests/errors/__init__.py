@@ -28,15 +28,23 @@ __all__ = [
     "HostLammpsError",
     "KeywordError",
     "LockingUnsupported",
+    "OptionError",
     "QuestsError",
     "QuestsHalt",
     "QuestsInputError",
+    "QuestsInternalError",
     "QuestsModifierError",
     "ReferenceFileError",
     "ReferenceMismatchError",
     "RenderUnavailable",
     "ReportedError",
     "SaveFileBusy",
+    "SpeciesMismatchError",
+    "BUG_REPORT",
+    "bug_location",
+    "bug_message",
+    "error_message",
+    "is_user_error",
 ]
 
 
