@@ -3,37 +3,47 @@
 Units throughout: positions and cutoffs in Å, descriptors and bandwidths in Å^-1, entropies in
 nats.
 
+The public API is the packages: this one and its subpackages (:mod:`.core`, :mod:`.formats`,
+:mod:`.dh`, :mod:`.analysis`, :mod:`.active`, :mod:`.monitor`, :mod:`.ase`, :mod:`.lammps`,
+:mod:`.ovito`, :mod:`.render`, :mod:`.cli`, :mod:`.errors`), each listing its names in
+``__all__``. Every module file inside a package is internal and its name starts with an
+underscore (``lammps_quests/core/_descriptors.py``). A name is public if and only if it can be
+reached without passing an underscore: ``lammps_quests.formats.Reference`` is public,
+``lammps_quests.formats._reference.Reference`` is the same object reached through internals.
+
 Importing the package only defines names: it loads no MPI library, sets no environment
 variable and leaves numba's threading layer and the BLAS thread pools alone. What LAMMPS needs
-is done by the LAMMPS-facing entry points themselves (:mod:`lammps_quests.lammps._plugin`,
-:mod:`lammps_quests.lammps._session`).
+is done where LAMMPS starts the Python side (the ``lammps.plugins`` entry point, the fix's
+bridge, the python/invoke route's set-up).
 """
 
 import importlib.metadata as _metadata
 
-from .core._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
-from .core._descriptors import (
+from .core import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_CUTOFF,
+    DEFAULT_FAST_TOLERANCE,
+    DEFAULT_K,
+    DESCRIPTOR_VERSION,
+    delta_entropy,
+    delta_entropy_fast,
+    delta_entropy_of_neighbours,
     descriptor_width,
     descriptors,
     descriptors_from_arrays,
     descriptors_from_points,
-    species_labels,
-)
-from .core._images import periodic_images
-from .core._information import (
-    delta_entropy,
-    delta_entropy_fast,
-    delta_entropy_of_neighbours,
     diversity,
     entropy,
     novelty,
     overlap,
+    periodic_images,
+    prepare_reference,
     self_delta_entropy,
+    species_labels,
 )
-from .core._neighbors import DESCRIPTOR_VERSION
-from .formats._reference import Reference
-from .lammps._plugin import load_plugin
-
+from .dh import ReferenceDh
+from .formats import Reference, build_fast_index, load_fast_index
+from .lammps import load_plugin
 
 
 def _version() -> str:
@@ -58,9 +68,12 @@ __version__ = _version()
 __all__ = [
     "DEFAULT_BANDWIDTH",
     "DEFAULT_CUTOFF",
+    "DEFAULT_FAST_TOLERANCE",
     "DEFAULT_K",
     "DESCRIPTOR_VERSION",
+    "Reference",
     "ReferenceDh",
+    "build_fast_index",
     "delta_entropy",
     "delta_entropy_fast",
     "delta_entropy_of_neighbours",
@@ -70,21 +83,12 @@ __all__ = [
     "descriptors_from_points",
     "diversity",
     "entropy",
+    "load_fast_index",
     "load_plugin",
     "novelty",
     "overlap",
     "periodic_images",
-    "Reference",
+    "prepare_reference",
     "self_delta_entropy",
     "species_labels",
 ]
-
-
-def __getattr__(name: str):
-    """``ReferenceDh`` (dH against one reference, the one way every route computes it) is
-    imported on first use: the analysis tier behind it doubles the package's import time."""
-    if name == "ReferenceDh":
-        from .dh._reference_dh import ReferenceDh
-
-        return ReferenceDh
-    raise AttributeError(f"module 'lammps_quests' has no attribute {name!r}")

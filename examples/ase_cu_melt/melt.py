@@ -13,7 +13,8 @@ from ase.calculators.emt import EMT
 from ase.md.langevinbaoab import LangevinBAOAB
 from ase.md.velocitydistribution import thermalize_momenta
 
-from lammps_quests.ase import QuestsHalt, QuestsMonitor
+from lammps_quests.ase import QuestsMonitor
+from lammps_quests.errors import QuestsHalt
 
 T_START, RAMP = 600.0, 1.0  # K, K per step
 INTERVAL, SAVE, HALT = 50, 5.0, 80.0  # steps, nats, nats

@@ -1,6 +1,6 @@
 """What is new in a frame and what to save: whole frames or cut-outs, without duplicates.
 
-A :class:`Saver` keeps an :class:`.extension.Extension` (reference ∪ saved environments).
+A :class:`Saver` keeps an :class:`._extension.Extension` (reference ∪ saved environments).
 For each frame given to :meth:`Saver.structures` with the per-atom dH against the reference:
 
 1. candidates: atoms with dH(reference) > t (only they can be new: adding rows to the kernel
@@ -67,7 +67,7 @@ class Saver:
     """Decides what to save from frames and keeps the saved environments.
 
     Args:
-        reference: the :class:`lammps_quests.formats._reference.Reference` (descriptors, k,
+        reference: the :class:`lammps_quests.formats.Reference` (descriptors, k,
             cutoff in Å; species-agnostic or species-aware).
         bandwidth: kernel bandwidth h in Å^-1.
         threshold: save threshold t in nats.
@@ -105,7 +105,7 @@ class Saver:
             labels=None if species is None else reference.species_labels,
             n_species=1 if species is None else len(species))
         self.counts = SaveCounts()
-        #: recorded in every saved structure's info line (see :mod:`.save_target`)
+        #: recorded in every saved structure's info line (see :mod:`._save_target`)
         self.reference_sha256 = str(getattr(reference, "sha256", "") or "")
 
     def new_mask(self, descriptors, dh_reference, labels=None) -> np.ndarray:

@@ -9,6 +9,8 @@ Each function here is also a ``lammps-quests`` subcommand (see ``lammps-quests -
 * :func:`compress`: keep a fraction of frames with high entropy (``compress``)
 * :func:`frame_clusters`: solid-like clusters in a melt (``clusters``)
 * :func:`bandwidth_for_volume`: the volume-dependent bandwidth h(V) (``bandwidth``)
+* :func:`select`: greedy choice of the structures adding the most entropy to a reference
+  (``active select``)
 
 Units: descriptors in Å^-1, bandwidths in Å^-1, entropies and dH in nats, distances in Å.
 """
@@ -22,6 +24,7 @@ from ._dh import dh_against_reference, dh_summary, split_per_frame, write_frames
 from ._inputs import Dataset, load_reference, read_dataset, read_datasets
 from ._learning_curve import Eq9Fit, LearningCurve, entropy_curve, eq9, fit_eq9
 from ._overlap import overlap_fraction, overlap_matrix
+from ._selection import Pick, Selection, select
 from ._summary import EntropySummary, entropy_summary
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "FrameClusters",
     "LearningCurve",
     "ann_index_path",
+    "Pick",
+    "Selection",
     "approx_delta_entropy",
     "bandwidth_for_volume",
     "build_ann_index",
@@ -51,6 +56,7 @@ __all__ = [
     "periodic_components",
     "read_dataset",
     "read_datasets",
+    "select",
     "select_frames",
     "size_distribution",
     "split_per_frame",

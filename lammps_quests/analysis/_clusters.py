@@ -59,7 +59,8 @@ def periodic_components(positions, cell, pbc, cutoff: float = EDGE_CUTOFF):
 
 
 def frame_clusters(frame, dh_values, cutoff: float = EDGE_CUTOFF, threshold: float = 0.0) -> FrameClusters:
-    """Clusters of the atoms of ``frame`` (ase.Atoms) with dH <= ``threshold`` (nats)."""
+    """Clusters of the atoms of ``frame`` (ase.Atoms) with dH <= ``threshold`` (nats): two such
+    atoms are joined when closer than ``cutoff`` Å (through periodic images)."""
     dh_values = np.asarray(dh_values)
     if dh_values.shape != (len(frame),):
         raise ValueError(f"need one dH per atom ({len(frame)}), got shape {dh_values.shape}")

@@ -2,7 +2,7 @@
 
 dH > 0: the environment brings information the reference lacks (extrapolation); dH <= 0: it
 is covered. Exact dH uses the core's kernel sums; ``approx=M`` sums only over the M nearest
-reference environments found by PyNNDescent (an upper bound, see :mod:`.approx`); ``fast=True``
+reference environments found by PyNNDescent (an upper bound, see :mod:`._approx`); ``fast=True``
 uses the reference's cluster index (``<reference>.qidx``) and skips clusters that provably
 do not matter: exact to ``tol`` nats, or certified decisions with ``decide`` thresholds (see
 :mod:`lammps_quests.core._pruned_sums`).
@@ -44,19 +44,19 @@ def dh_against_reference(
 ) -> np.ndarray:
     """dH(y | reference) in nats for every row of ``Y`` (descriptors, Å^-1).
 
-    Exact and fast dH go through :class:`~lammps_quests.dh._reference_dh.ReferenceDh`, the
+    Exact and fast dH go through :class:`~lammps_quests.dh.ReferenceDh`, the
     one computation every route shares; species-aware references compare each row with the
     reference rows centred on its own element, in every mode.
 
     Args:
         Y: descriptors computed with the reference's k, cutoff (and species).
-        reference: a :class:`lammps_quests.formats._reference.Reference`.
+        reference: a :class:`lammps_quests.formats.Reference`.
         bandwidth: Å^-1; None takes the reference's.
         approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH; per element
             for a species-aware reference).
         epsilon: PyNNDescent search breadth for ``approx``.
-        ann_index_file: where the approximate (PyNNDescent) index lives (default: the user's cache directory, see
-            :mod:`.approx`; never beside the reference).
+        ann_index_file: where the approximate (PyNNDescent) index lives (default: the user's
+            cache directory, see :mod:`._approx`; never beside the reference).
         comm: MPI communicator splitting the rows, or None.
         progress: show a progress bar (None: on a terminal, rank 0 only).
         fast: None for the exact dH, else the tolerance in nats of the reference's fast index:

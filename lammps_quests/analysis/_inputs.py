@@ -21,7 +21,7 @@ class Dataset:
         name: label used in tables and plots (the file name, or names joined by '+').
         frames: list of ase.Atoms in file order.
         descriptors: (total atoms, 2k-1) float64, Å^-1, rows in frame then atom order.
-        sources: provenance dicts from :func:`lammps_quests.formats._structures.read_frames`.
+        sources: provenance dicts from :func:`lammps_quests.formats.read_frames`.
         elements: ordered element symbols of species-aware descriptors, () when agnostic.
         labels: centre species number of every row (species-aware), else None.
     """
@@ -55,7 +55,7 @@ def read_dataset(
     With an MPI communicator every rank reads the files, computes the descriptors of its own
     block of rows, and the blocks are gathered so every rank holds all of them.
 
-    Raises ValueError naming the file for unreadable input (see lammps_quests.formats._structures.read_frames).
+    Raises ValueError naming the file for unreadable input (see lammps_quests.formats.read_frames).
     """
     from lammps_quests.formats._structures import read_frames
 
@@ -81,8 +81,9 @@ def read_dataset(
 
 def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
                   format: str | None = None, comm=None, elements=None) -> list[Dataset]:
-    """One Dataset per group of paths, species-aware ones sharing one list of elements: with
-    ``elements="auto"`` it is the sorted elements of all groups together."""
+    """One Dataset per group of paths (descriptors of k neighbours within ``cutoff`` Å, in Å^-1),
+    species-aware ones sharing one list of elements: with ``elements="auto"`` it is the sorted
+    elements of all groups together."""
     if elements is not None and isinstance(elements, str) and elements.strip().lower() == "auto":
         from lammps_quests.formats._building import resolve_elements
         from lammps_quests.formats._structures import read_frames

@@ -1,7 +1,7 @@
 """Per-row computations in blocks: one progress bar, optional MPI split of the rows.
 
-The kernel sums themselves are the core's :func:`lammps_quests.core._information.delta_entropy`
-(or the neighbour sums of :mod:`.approx`); this module only decides which rows each call,
+The kernel sums themselves are the core's :func:`lammps_quests.core.delta_entropy`
+(or the neighbour sums of :mod:`._approx`); this module only decides which rows each call,
 and each MPI rank, handles.
 """
 

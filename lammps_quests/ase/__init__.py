@@ -2,7 +2,8 @@
 
 ::
 
-    from lammps_quests.ase import QuestsMonitor, QuestsHalt
+    from lammps_quests.ase import QuestsMonitor
+    from lammps_quests.errors import QuestsHalt
 
     monitor = QuestsMonitor(atoms, "reference.qref", threshold=0.0, halt=5.0,
                             save=(1.0, "extrapolated.xyz"), dynamics=dyn)
@@ -15,8 +16,6 @@
 Nothing here imports LAMMPS.
 """
 
-from lammps_quests.errors import QuestsError, QuestsHalt
-
 from ._monitor import Evaluation, QuestsMonitor, check_structure
 
-__all__ = ["Evaluation", "QuestsError", "QuestsHalt", "QuestsMonitor", "check_structure"]
+__all__ = ["Evaluation", "QuestsMonitor", "check_structure"]

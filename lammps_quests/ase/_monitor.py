@@ -2,7 +2,7 @@
 
 The monitor is an ASE observer. Attach it like ASE's own (``dyn.attach(monitor,
 interval=N)``); each call computes the descriptors of ``atoms`` and their dH against the
-reference through the one :class:`~lammps_quests.dh._reference_dh.ReferenceDh` (the path
+reference through the one :class:`~lammps_quests.dh.ReferenceDh` (the path
 of offline ``lammps-quests dh``; exact, or the fast index with ``fast=tol``), so the numbers
 equal the offline ones for the same positions. A species-aware reference compares each atom
 with the environments centred on its own element (``atoms.get_chemical_symbols()``).
@@ -14,7 +14,7 @@ Per call:
   format keeps these but no extra per-atom arrays);
 * one :class:`Evaluation` is appended to ``monitor.history`` (step, max, mean, fraction and
   count above ``threshold``, new atoms, structures saved: the five statistics of ``fix
-  quests``, :data:`lammps_quests.monitor._monitor.QUANTITIES`);
+  quests``, :data:`lammps_quests.monitor.QUANTITIES`);
 * ``save=(t, FILE)``: what is new is appended to FILE, in the extended-XYZ format of
   ``fix quests ... save``, by the package's one :class:`lammps_quests.active.Saver`: atoms
   with dH > t against the reference and against everything saved before (so a persistent
@@ -63,7 +63,7 @@ class QuestsMonitor:
     Args:
         atoms: the ``ase.Atoms`` the dynamics moves (read at each call, never modified
             except for ``atoms.arrays["dH"]``).
-        reference: a :class:`lammps_quests.formats._reference.Reference` or the path of a
+        reference: a :class:`lammps_quests.formats.Reference` or the path of a
             ``.qref`` file.
         threshold: dH (nats) above which an atom counts as extrapolating in the history;
             0 is the theory's boundary of the reference.
@@ -97,7 +97,7 @@ class QuestsMonitor:
     saved frames and cut-outs carry the elements.
 
     The statistics, save and halt decisions and the saver are the monitor core's
-    (:class:`lammps_quests.monitor._monitor.Monitor`), shared with ``fix quests``.
+    (:class:`lammps_quests.monitor.Monitor`), shared with ``fix quests``.
     """
 
     def __init__(

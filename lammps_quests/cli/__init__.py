@@ -12,6 +12,8 @@ import os
 
 import click
 
+__all__ = ["main"]
+
 
 class _Main(click.Group):
     """The command group: a write that fails for want of space or a vanished directory ends

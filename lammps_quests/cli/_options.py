@@ -89,8 +89,8 @@ def user_errors(function):
 
 
 def _is_file_error(error: ValueError) -> bool:
-    from lammps_quests.formats._fast_index import FastIndexError
-    from lammps_quests.formats._reference import ReferenceFileError
+    from lammps_quests.errors import FastIndexError
+    from lammps_quests.errors import ReferenceFileError
 
     return isinstance(error, (FastIndexError, ReferenceFileError))
 

@@ -58,6 +58,7 @@ def render(dump, output, frame, value_range, property_name, follow, interval, ma
       lammps-quests render run.dump -o live.png --follow --interval 5
     """
     from lammps_quests import render as rendering  # keeps `lammps-quests --help` fast
+    from lammps_quests.errors import RenderUnavailable
 
     if not follow:
         context = click.get_current_context()
@@ -87,7 +88,7 @@ def render(dump, output, frame, value_range, property_name, follow, interval, ma
             click.echo("stopped", err=True)
             return
         click.echo(f"wrote {count} picture(s)", err=True)
-    except rendering.RenderUnavailable as error:
+    except RenderUnavailable as error:
         raise click.ClickException(str(error)) from error
     except ValueError as error:
         raise click.UsageError(str(error)) from error

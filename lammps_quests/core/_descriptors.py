@@ -2,7 +2,7 @@
 
 One family, one argument order: what is described (frames; positions, cell, pbc; or centres,
 points, self_index), then ``k``, ``cutoff`` (Å) and ``rows``, then the species as keywords.
-Image building (:func:`lammps_quests.core._images.periodic_images`) runs in front of the one neighbour
+Image building (:func:`lammps_quests.core.periodic_images`) runs in front of the one neighbour
 kernel.
 
 Species are a parameter, not a second set of functions: frames take ``elements`` (the ordered

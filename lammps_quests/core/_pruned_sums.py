@@ -1,11 +1,11 @@
 """Gaussian kernel sums against a clustered reference, skipping clusters that provably do not matter.
 
 For a query y the exact log S(y) = log sum_i exp(-|y - x_i|^2 s), s = 1 / (2 h^2) (Å^2),
-equals -dH(y | X). With a :class:`~lammps_quests.core._cluster_index.ClusterIndex`:
+equals -dH(y | X). With a :class:`~lammps_quests.core.ClusterIndex`:
 
 1. The query's nearest cluster (by centroid) is summed exactly: S1 <= S.
 2. Every other cluster c gets an upper bound B_c of its sum from its rings (triangle
-   inequality, see :mod:`.cluster_index`). The clusters with the smallest bounds are skipped as
+   inequality, see :mod:`._cluster_index`). The clusters with the smallest bounds are skipped as
    long as their bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
 
 Skipped terms are all positive and S1 <= S, so the computed sum S' satisfies
@@ -42,7 +42,7 @@ skipped, S_K and S_R their exact kernel sums (S = S_K + S_R), and S' the compute
     inequality), so the ring's sum is <= count * exp(-s gap^2). The rounding of D (computed as
     |y|^2 + |mu|^2 - 2 y.mu, error <= d 2^-53 |y||mu| <= _DISTANCE_SLACK (|y|^2 + |mu|^2)) is
     covered by using d_lo below and d_hi above the true D; that of rho by the rings' own
-    widening (RHO_SLACK, :mod:`.cluster_index`). Terms more than _NEGLIGIBLE nats below a
+    widening (RHO_SLACK, :mod:`._cluster_index`). Terms more than _NEGLIGIBLE nats below a
     cluster's largest ring term are counted as exp(-_NEGLIGIBLE): larger, still a bound. What is
     left is the rounding of exp/log/sums of the bound itself, relative <= 1e-12 (``_exp_neg``:
     2e-13; the rest a few ulps): computed B_c >= (1 - 1e-12) * true bound >= (1 - 1e-12) S_c.
@@ -87,7 +87,7 @@ def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_FAST_T
 
     Args:
         Y: (n, d) query descriptors, Å^-1.
-        index: a :class:`~lammps_quests.core._cluster_index.ClusterIndex` of the reference.
+        index: a :class:`~lammps_quests.core.ClusterIndex` of the reference.
         inv_2h2: 1 / (2 h^2) in Å^2 for one bandwidth h.
         tol: nats; the result r satisfies log S - tol <= r <= log S (see module docstring).
         threshold: t in nats of dH (or a sequence of them), or None; with it, only the

@@ -3,7 +3,7 @@
 Species-aware dH compares an atom of element A with the reference rows centred on A only
 (:mod:`lammps_quests.core._information`), and a species-aware reference stores its rows grouped
 by centre element. So the fast index of such a reference is simply one
-:class:`~lammps_quests.core._cluster_index.ClusterIndex` per element, each built from that
+:class:`~lammps_quests.core.ClusterIndex` per element, each built from that
 element's contiguous block of rows, and the fast dH of an A-centred atom is the fast dH against
 A's index. Each row's value comes from one per-element pruned sum, so both guarantees of
 :mod:`lammps_quests.core._pruned_sums` hold row by row, unchanged: exact dH <= result <= exact

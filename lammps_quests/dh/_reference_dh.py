@@ -28,7 +28,7 @@ class ReferenceDh:
     """dH (nats) of descriptors against ``reference`` at one bandwidth, exact or fast.
 
     Args:
-        reference: a :class:`lammps_quests.formats._reference.Reference` (checked by the caller
+        reference: a :class:`lammps_quests.formats.Reference` (checked by the caller
             against the expected k and cutoff; kept as given, a memory map stays mapped). Its
             descriptors are validated once, here, not at every call.
         bandwidth: Å^-1; None takes the reference's.

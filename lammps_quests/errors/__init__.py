@@ -6,11 +6,30 @@ ghost cutoff, a dump, settings that differ from a reference's) derive from
 :class:`QuestsInputError`, which is also a ``ValueError``, so ``except ValueError`` catches them
 as it catches the plain ``ValueError`` of other bad input; messages name the problem and the
 fix. A missing part of the environment (OVITO, a ``lammps`` module for the running LAMMPS)
-raises a ``RuntimeError`` of the family. The modules that raise these classes re-export them
-under their old names (``lammps_quests.formats._reference.ReferenceFileError``, ...).
+raises a ``RuntimeError`` of the family. This is the one place they are defined and
+the one public place they are imported from.
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "AppendFailed",
+    "DumpChanged",
+    "FastIndexError",
+    "GhostCutoffError",
+    "HostLammpsError",
+    "KeywordError",
+    "LockingUnsupported",
+    "QuestsError",
+    "QuestsHalt",
+    "QuestsInputError",
+    "QuestsModifierError",
+    "ReferenceFileError",
+    "ReferenceMismatchError",
+    "RenderUnavailable",
+    "ReportedError",
+    "SaveFileBusy",
+]
 
 
 class QuestsError(Exception):

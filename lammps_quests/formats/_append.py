@@ -94,7 +94,7 @@ def drop_incomplete_tail(path) -> int:
     """Cut an incomplete last frame (left by a killed write) from ``path``; returns the
     number of bytes removed (0 when the file ends with a complete frame; never negative).
 
-    Call it only while holding the file's save lock (:mod:`.save_lock`): then no other writer
+    Call it only while holding the file's save lock (:mod:`._save_lock`): then no other writer
     can be appending the frame it would cut. The size and the frames come from one read.
     """
     data = Path(path).read_bytes()

@@ -61,6 +61,7 @@ def threshold_guidance(reference, bandwidth: float, progress=None) -> dict:
 
 
 def as_frame_list(frames) -> list:
+    """``frames`` (one ``ase.Atoms`` or a sequence of them) as a non-empty list of non-empty frames."""
     from ase import Atoms
 
     frame_list = [frames] if isinstance(frames, Atoms) else list(frames)
@@ -150,6 +151,7 @@ def rows_by_species(sources: list[dict], labels: np.ndarray, order: np.ndarray, 
 
 
 def labels_of_rows(labels, n: int, n_species: int) -> np.ndarray:
+    """The centre species number of each of the n rows, checked against S = ``n_species``."""
     if labels is None:
         raise ValueError("a species-aware reference needs species_labels, the centre species of every row")
     return check_labels(labels, n, n_species, "species_labels")
@@ -182,6 +184,7 @@ def _frame_ranges(frames) -> str:
 
 
 def creator() -> str:
+    """Program and version that builds a reference, for its header."""
     try:
         from importlib.metadata import version
 

@@ -3,7 +3,7 @@
 Built by ``lammps-quests reference build --fast-index`` (automatic from
 ``AUTO_INDEX_ENVIRONMENTS`` environments on) or ``lammps-quests reference index REF``, read by
 ``lammps-quests dh --fast`` and ``fix quests ... fast``. It holds a
-:class:`lammps_quests.core._cluster_index.ClusterIndex` and is tied to the reference by the
+:class:`lammps_quests.core.ClusterIndex` and is tied to the reference by the
 sha256 of the reference's descriptors: an index of another (or a rebuilt) reference is refused.
 
 A species-aware reference gets one cluster index per centre element
@@ -184,7 +184,7 @@ def load_fast_index(reference, path=None, verify: bool | None = None):
     if path is None:
         if reference.path is None:
             raise FastIndexError("an in-memory reference has no fast index file; build one with "
-                                 "lammps_quests.formats._fast_index.build_fast_index(reference)")
+                                 "lammps_quests.build_fast_index(reference)")
         path = index_path(reference.path)
     path = Path(path)
     if not path.is_file():

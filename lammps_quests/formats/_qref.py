@@ -102,6 +102,7 @@ def encode_header(header: dict) -> bytes:
 
 
 def _aligned(nbytes: int) -> int:
+    """``nbytes`` rounded up to a multiple of ``ALIGNMENT``."""
     return -(-nbytes // ALIGNMENT) * ALIGNMENT
 
 
@@ -231,6 +232,7 @@ def _species_from_header(header: dict, n: int, fail) -> tuple[tuple, tuple]:
 
 
 def read_array(path: Path, offset: int, n: int, width: int, mmap: bool) -> np.ndarray:
+    """The (n, width) float64 rows at ``offset``: a read-only memory map, or a private read-only copy."""
     if mmap:
         return np.memmap(path, dtype="<f8", mode="r", offset=offset, shape=(n, width), order="C")
     with open(path, "rb") as stream:
@@ -279,6 +281,7 @@ def array_problem(X: np.ndarray, k: int, n_species: int = 0) -> str:
 
 
 def sha256_of(X: np.ndarray) -> str:
+    """Hex sha256 of the descriptor bytes (little-endian float64, C order), hashed in blocks."""
     digest = hashlib.sha256()
     for start in range(0, X.shape[0], CHUNK_ROWS):
         block = np.ascontiguousarray(X[start : start + CHUNK_ROWS], dtype="<f8")

@@ -98,7 +98,7 @@ class Reference:
             bandwidth: default kernel bandwidth in Å^-1 stored with the reference.
             sources: provenance dicts, one per input file, each with at least ``n_atoms``
                 (total atoms it contributed, in the order of ``frames``); see
-                :func:`lammps_quests.formats._structures.read_frames`. None records "in-memory frames".
+                :func:`lammps_quests.formats.read_frames`. None records "in-memory frames".
             elements: None for species-agnostic descriptors; ``"auto"`` (the chemical symbols of
                 the frames, sorted) or a list of element symbols for species-aware ones.
             progress: called with the number of atoms done after each block of frames (e.g.

@@ -103,7 +103,7 @@ def read_frames(paths: str | os.PathLike | Iterable, index=":", format: str | No
     Returns:
         (frames, sources): the list of ``ase.Atoms`` in file order, and one provenance dict
         per file (path, format, index, selected frames, number of frames and atoms, sha256 of
-        the file) as :meth:`lammps_quests.formats._reference.Reference.build` stores it.
+        the file) as :meth:`lammps_quests.formats.Reference.build` stores it.
 
     Raises:
         ValueError naming the file: missing or empty file, unreadable content, a selection

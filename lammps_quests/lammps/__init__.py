@@ -1,5 +1,7 @@
-"""LAMMPS glue, one job per (internal) module; the public names are :func:`load_plugin` and
-:func:`plugin_directory` (the ``lammps.plugins`` entry point).
+"""LAMMPS glue, one job per (internal) module.
+
+The public names are :func:`load_plugin` and :func:`plugin_directory` (the ``lammps.plugins``
+entry point).
 
 * :mod:`._plugin`: find and load the compiled plugin (``fix quests``), the ``lammps.plugins``
   entry point; :mod:`._bootstrap`: the deck's ``quests.py`` for the python/invoke route;

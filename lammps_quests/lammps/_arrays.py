@@ -12,7 +12,7 @@ Every read of LAMMPS's memory and every write into it goes through here, once ea
 * :func:`lammps_type_elements`, :func:`species_of_types`: the element of each atom type.
 
 Nothing here imports the ``lammps`` module at import time: on the python/invoke route
-:mod:`.host` must first pick the module that fits the running LAMMPS.
+:mod:`._host` must first pick the module that fits the running LAMMPS.
 """
 
 from __future__ import annotations

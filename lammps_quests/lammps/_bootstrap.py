@@ -32,6 +32,10 @@ def quests(lmpptr, spec):
     site = _quests_site_packages(lmpptr)
     if site not in sys.path:
         sys.path.insert(0, site)
+    # numba's cache and thread pool for a LAMMPS process, before the numerics are imported
+    from lammps_quests.lammps._threads import prepare_numba_for_lammps
+
+    prepare_numba_for_lammps()
     from lammps_quests.lammps._invoke import setup
 
     setup(lmpptr, spec)

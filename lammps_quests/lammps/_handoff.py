@@ -9,7 +9,7 @@ nothing here keeps them.
 
 This module imports no ``lammps`` Python module, so the plugin runs in any LAMMPS whose C++
 headers it was compiled against (the python/invoke route reads the same quantities through the
-host's ``lammps`` module, :mod:`.arrays`, and builds the same objects from them).
+host's ``lammps`` module, :mod:`._arrays`, and builds the same objects from them).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def gathered_frame(fields) -> GatheredFrame:
 
 
 def build_frame(ids, types, positions, dh, box: Box, symbols, step: int, fix_id: str, mask=None):
-    """The frame as a :class:`~lammps_quests.active._structure.Structure` sorted by atom id, and
+    """The frame as a :class:`~lammps_quests.active.Structure` sorted by atom id, and
     its dH (nats) in the same order; copies, so the caller's buffers may go.
 
     Species from ``symbols`` (element per type, index = type), positions in Å relative to the

@@ -8,13 +8,13 @@ environment where lammps-quests is installed; see :mod:`lammps_quests.lammps._bo
     python  quests invoke
 
 The string is ``ID group-ID N reference-file d_NAME keyword value ...`` with the keywords of
-``fix quests`` (:mod:`.keywords`). :func:`setup` (the ``python quests invoke`` line) checks
+``fix quests`` (:mod:`._keywords`). :func:`setup` (the ``python quests invoke`` line) checks
 everything, runs ``run 0 post no`` so that ghost atoms exist, evaluates dH at the current step,
 defines the equal-style variables ``v_ID_max``, ``v_ID_mean``, ``v_ID_fraction``, ``v_ID_count``
 and ``v_ID_new`` (the plugin's ``f_ID[1..5]``) and ``fix ID group-ID python/invoke N end_of_step
 quests_ID``, which calls :func:`step` every N steps.
 
-Each evaluation runs the plugin's code (:meth:`~.session.FixSession.evaluate_rank`): dH of the
+Each evaluation runs the plugin's code (:meth:`~._session.FixSession.evaluate_rank`): dH of the
 owned atoms goes into ``d_NAME``, then the same ``finish`` decides save and halt. Only the
 reduction over MPI ranks differs: without an MPI library of its own (mpi4py would load a second
 MPI into LAMMPS's process), each rank writes its owned atoms' dH and a code (outside the group,
@@ -24,7 +24,7 @@ in it, in it and new, or "this rank failed") into a private per-atom array that 
 from them are exact and identical on every rank, so every rank takes the same decisions, and a
 failure on one rank makes every rank raise together, leaving no rank waiting. That costs 16
 bytes per atom per evaluation on every rank (one more gather after a save, to agree on it).
-The ghost-cutoff check is :mod:`.ghosts`, the LAMMPS data access :mod:`.arrays`.
+The ghost-cutoff check is :mod:`._ghosts`, the LAMMPS data access :mod:`._arrays`.
 
 Errors print one ``ERROR: ...`` line (``ERROR on proc N:`` for a failure on one rank). At setup
 (outside a run) every rank then ends LAMMPS with ``quit 1``; during a run LAMMPS accepts no
@@ -40,19 +40,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# importing session selects numba's private thread pool before any kernel runs (see threads.py)
 from lammps_quests._terminal import drop_colour_reset_at_exit
-from lammps_quests.lammps._messages import error_text, prefix as error_prefix
-from lammps_quests.lammps._session import FixSession
-from lammps_quests.errors import ReportedError
-from lammps_quests.errors import SaveFileBusy
-from lammps_quests.monitor._monitor import QUANTITIES
+from lammps_quests.errors import ReportedError, SaveFileBusy
 from lammps_quests.lammps._arrays import as_lammps, capsule_address, dh_output, gather_all, group_bitmask
-# GhostCutoffError: also importable from here, where it lived before lammps/_ghosts.py
-from lammps_quests.lammps._ghosts import GhostCutoffError  # noqa: F401
 from lammps_quests.lammps._ghosts import check_ghost_cutoff, communication_cutoff, ghost_cutoff_message
 from lammps_quests.lammps._host import host_lammps_module, quit_lammps, world_rank
 from lammps_quests.lammps._keywords import parse_keywords
+from lammps_quests.lammps._messages import error_text, prefix as error_prefix
+from lammps_quests.lammps._session import FixSession
+from lammps_quests.lammps._threads import prepare_numba_for_lammps
+from lammps_quests.monitor._monitor import QUANTITIES
 
 USAGE = ('python quests input 2 SELF "ID group-ID N reference-file d_NAME [keyword value ...]" '
          "format ps file quests.py")
@@ -121,6 +118,7 @@ def setup(lmpptr, spec: str) -> None:
     An error here (outside a run, identical on every rank) is printed once and ends LAMMPS
     with ``quit 1`` on every rank, so that it is the only ERROR line.
     """
+    prepare_numba_for_lammps()  # the route's entry: before any kernel runs
     install_excepthook()
     try:
         _setup(lmpptr, spec)

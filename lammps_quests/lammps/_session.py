@@ -1,22 +1,22 @@
 """One ``fix quests`` on this rank: its options, the monitor core, and one evaluation.
 
 A :class:`FixSession` is what both routes of ``fix quests`` hold per fix (the plugin through
-:mod:`.bridge`, the python/invoke route through :mod:`.invoke`). It parses nothing and reduces
+:mod:`._bridge`, the python/invoke route through :mod:`._invoke`). It parses nothing and reduces
 nothing over MPI ranks; it
 
 1. loads the reference once (memory-mapped, kept for the process) and builds the monitor core
-   (:class:`lammps_quests.monitor._monitor.Monitor`), which checks the reference once;
+   (:class:`lammps_quests.monitor.Monitor`), which checks the reference once;
 2. evaluates this rank's owned atoms (:meth:`FixSession.evaluate_atoms`): computes their
    descriptors and dH (nats) through the monitor's
-   :class:`~lammps_quests.dh._reference_dh.ReferenceDh`, writes dH into the per-atom
+   :class:`~lammps_quests.dh.ReferenceDh`, writes dH into the per-atom
    output and returns this rank's partial statistics;
 3. acts on the statistics reduced over ranks (:meth:`FixSession.decide`): the save and halt
    decisions, identical on every rank.
 
 The atoms come from the route: the plugin hands them over as views of LAMMPS's memory
-(:meth:`FixSession.evaluate_host`, :mod:`.handoff`, no ``lammps`` module imported); the
+(:meth:`FixSession.evaluate_host`, :mod:`._handoff`, no ``lammps`` module imported); the
 python/invoke route reads them through the host's ``lammps`` module (:meth:`FixSession.evaluate_rank`,
-:meth:`FixSession.finish`, :mod:`.arrays`).
+:meth:`FixSession.finish`, :mod:`._arrays`).
 """
 
 from __future__ import annotations
@@ -26,21 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lammps_quests.lammps._threads import ensure_numba_cache_dir, limit_threads, use_private_thread_pool
-
-ensure_numba_cache_dir()
-# this module runs inside LAMMPS: keep numba's threads away from LAMMPS's libgomp
-use_private_thread_pool()
-
-from lammps_quests.monitor._monitor import Monitor, Statistics  # noqa: E402
-from lammps_quests.core._threshold import (cached_self_information, describe, describe_elements,  # noqa: E402
+from lammps_quests.core._threshold import (cached_self_information, describe, describe_elements,
                                             element_self_information, self_information)
-from lammps_quests.formats._reference import Reference  # noqa: E402
-from lammps_quests.lammps._handoff import (GatheredFrame, HostAtoms, LocalAtoms, build_frame,  # noqa: E402
-                                          local_atoms)
-from lammps_quests.lammps._keywords import FixOptions  # noqa: E402
-from lammps_quests.lammps._type_elements import (elements_against_masses, elements_from_masses, type_elements,  # noqa: E402
+from lammps_quests.formats._reference import Reference
+from lammps_quests.lammps._handoff import GatheredFrame, HostAtoms, LocalAtoms, build_frame, local_atoms
+from lammps_quests.lammps._keywords import FixOptions
+from lammps_quests.lammps._threads import limit_threads
+from lammps_quests.lammps._type_elements import (elements_against_masses, elements_from_masses, type_elements,
                                                 type_species_numbers)
+from lammps_quests.monitor._monitor import Monitor, Statistics
 
 #: leave-one-out rows computed at setup when the reference has no cached distribution
 SETUP_SAMPLE_ROWS = 2000
@@ -206,7 +200,7 @@ class FixSession:
                        num_threads: int | None = None) -> list[float]:
         """dH (nats) of this rank's owned atoms in the group, written into ``out`` (0.0 for the
         other owned atoms); returns this rank's partial statistics
-        (:data:`lammps_quests.monitor._monitor.PARTIALS`), which the caller reduces over ranks.
+        (:data:`lammps_quests.monitor.PARTIALS`), which the caller reduces over ranks.
 
         Args:
             atoms: this rank's owned and ghost positions (Å), types, the group's owned rows.

@@ -15,8 +15,13 @@ user chose a layer (NUMBA_THREADING_LAYER) or numba already started its threads.
 numba caches compiled kernels next to the source files; in a read-only installation it falls
 back to a per-user cache directory, and the package's kernels then to a private temporary
 directory (:mod:`lammps_quests.core._jit`). :func:`ensure_numba_cache_dir` is for processes that
-LAMMPS owns: the fix's Python side calls it when it is imported, pointing NUMBA_CACHE_DIR at a
-writable directory for every numba user in the process. Nothing here runs at import.
+LAMMPS owns, pointing NUMBA_CACHE_DIR at a writable directory for every numba user in the process.
+
+:func:`prepare_numba_for_lammps` applies both settings. Each route calls it where LAMMPS starts
+its Python side, before any kernel runs: the plugin route in :mod:`._bridge` (which the C++ fix
+imports) and in its :func:`~._bridge.open_fix`, the python/invoke route in the deck's
+``quests.py`` (:mod:`._bootstrap`) and in :func:`~._invoke.setup`. Calling it again is harmless,
+so the settings hold whatever modules were imported first. Nothing here runs at import.
 """
 
 from __future__ import annotations
@@ -80,6 +85,15 @@ def use_private_thread_pool() -> str | None:
         return None
     numba.config.THREADING_LAYER = "workqueue"
     return "workqueue"
+
+
+def prepare_numba_for_lammps() -> None:
+    """numba's settings inside a LAMMPS process: a writable cache directory
+    (:func:`ensure_numba_cache_dir`) and numba's own thread pool rather than LAMMPS's libgomp
+    (:func:`use_private_thread_pool`). Idempotent; a user's NUMBA_CACHE_DIR or
+    NUMBA_THREADING_LAYER wins."""
+    ensure_numba_cache_dir()
+    use_private_thread_pool()
 
 
 def limit_threads(num_threads: int) -> int:

@@ -1,10 +1,10 @@
 """The one monitor core: what ``fix quests`` (plugin), its python/invoke route and the ASE
-:class:`~lammps_quests.ase._monitor.QuestsMonitor` do with per-atom dH, without LAMMPS or ASE.
+:class:`~lammps_quests.ase.QuestsMonitor` do with per-atom dH, without LAMMPS or ASE.
 
 A :class:`Monitor` checks the reference once (k, cutoff in Å, species, bandwidth in Å^-1),
-computes dH through the one :class:`~lammps_quests.dh._reference_dh.ReferenceDh` (exact,
-or the fast index with ``fast`` and ``decide``), and holds the statistics, the threshold, halt and
-save decisions and the :class:`~lammps_quests.active._saving.Saver`. The routes only move data:
+computes dH through the one :class:`~lammps_quests.dh.ReferenceDh` (exact, or the fast index
+with ``fast`` and ``decide``), and holds the statistics, the threshold, halt and save decisions
+and the :class:`~lammps_quests.active.Saver`. The routes only move data:
 positions in, dH and the five statistics out, frames to the saver.
 
 The five statistics have one definition here (:data:`QUANTITIES`): the plugin's global vector
@@ -160,8 +160,8 @@ class Monitor:
     """The state one monitor keeps: reference, dH, statistics, save and halt decisions.
 
     Args:
-        reference: a :class:`lammps_quests.formats._reference.Reference`.
-        options: :class:`~lammps_quests.monitor._options.MonitorOptions` (validated when made).
+        reference: a :class:`lammps_quests.formats.Reference`.
+        options: :class:`~lammps_quests.monitor.MonitorOptions` (validated when made).
         by: who asks, for error messages (e.g. "fix quests q", "the monitor").
         symbols: chemical symbols of the atoms that will be evaluated, checked now when known.
         remedy: how the caller's user fixes an element the reference lacks (default: map the

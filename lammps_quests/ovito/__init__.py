@@ -2,10 +2,10 @@
 
 The only part of the package that imports ``ovito``; ``import lammps_quests`` does not import
 this subpackage. Installing the package registers the modifier with OVITO under the entry-point
-group ``OVITO.Modifier`` as "QUESTS dH".
+group ``OVITO.Modifier`` as "QUESTS dH". Its input errors are
+:class:`lammps_quests.errors.QuestsModifierError`.
 """
 
-from ._frames import QuestsModifierError
 from ._modifier import QuestsModifier
 
-__all__ = ["QuestsModifier", "QuestsModifierError"]
+__all__ = ["QuestsModifier"]

@@ -1,9 +1,9 @@
 """dH of one frame, in blocks of particles so that OVITO can show progress between them.
 
-Every block goes through :class:`~lammps_quests.dh._reference_dh.ReferenceDh`, the same
+Every block goes through :class:`~lammps_quests.dh.ReferenceDh`, the same
 descriptors and kernel sums as ``lammps-quests dh`` and ``fix quests``: periodic images are
 built once per frame, then each block of centre atoms is described against all of them, as
-:func:`lammps_quests.core._descriptors.descriptors_from_arrays` does for rows of a frame.
+:func:`lammps_quests.core.descriptors_from_arrays` does for rows of a frame.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from lammps_quests.core._images import periodic_images
 from lammps_quests.core._validation import check_positions
 
 from ._elements import particle_symbols
-from ._frames import FrameArrays, QuestsModifierError, check_distances
+from ._frames import FrameArrays, check_distances
+from lammps_quests.errors import QuestsModifierError
 
 BLOCK = 4096  # particles per progress step
 

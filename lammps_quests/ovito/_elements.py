@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lammps_quests.formats._type_symbols import type_symbols
 
-from ._frames import QuestsModifierError
+from lammps_quests.errors import QuestsModifierError
 
 _HOW = ("and the reference is species-aware; name the elements of the types in the modifier's elements "
         "field, in type-id order (e.g. In P), or rename the types in OVITO")

@@ -2,7 +2,7 @@
 
 OVITO calls a modifier once per frame; reading a reference (and its fast index) each time would
 cost more than the dH of a small frame. :class:`ReferenceCache` keeps one
-:class:`~lammps_quests.dh._reference_dh.ReferenceDh` keyed by the file's path, size and
+:class:`~lammps_quests.dh.ReferenceDh` keyed by the file's path, size and
 modification time (and those of the fast index) and by the settings, so editing a setting or
 rebuilding the file in place loads it again and nothing else does.
 """
@@ -16,7 +16,7 @@ from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.formats._fast_index import index_path
 
-from ._frames import QuestsModifierError
+from lammps_quests.errors import QuestsModifierError
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from lammps_quests.errors import OptionError
 from lammps_quests.render._render import DEFAULT_RANGE, dh_colour_coding
 
 from ._compute import frame_dh, summary
-from ._frames import QuestsModifierError, check_length_unit, frame_arrays
+from ._frames import check_length_unit, frame_arrays
+from lammps_quests.errors import QuestsModifierError
 from ._loading import ReferenceCache, Settings
 
 PROPERTY = "dH"

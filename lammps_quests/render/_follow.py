@@ -12,7 +12,8 @@ import tempfile
 import time
 from typing import Callable
 
-from lammps_quests.formats._growing_dump import DumpChanged, FrameSpan, newest_complete_frame
+from lammps_quests.formats._growing_dump import FrameSpan, newest_complete_frame
+from lammps_quests.errors import DumpChanged
 from lammps_quests.render._render import RenderedFrame, RenderStyle, check_output, copy_frame, import_ovito, render_file
 
 

@@ -19,7 +19,8 @@ from ase.build import bulk
 from crystals import rattled_frames, saved_cu_reference
 from lammps_quests.active import Saver, Structure
 from lammps_quests.formats._reference import Reference
-from lammps_quests.lammps._keywords import KeywordError, parse_keywords
+from lammps_quests.lammps._keywords import parse_keywords
+from lammps_quests.errors import KeywordError
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import thermalize_momenta
 
 from lammps_quests import Reference
-from lammps_quests.ase import QuestsHalt, QuestsMonitor
-from lammps_quests.errors import QuestsError
+from lammps_quests.ase import QuestsMonitor
+from lammps_quests.errors import QuestsError, QuestsHalt
 from lammps_quests.formats._extxyz import write_extxyz_frame
 
 INTERVAL = 10

@@ -16,13 +16,8 @@ from crystals import rattled_frames
 from lammps_quests.core._cluster_index import build_cluster_index
 from lammps_quests.core._descriptors import descriptors
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
-from lammps_quests.formats._fast_index import (
-    FastIndexError,
-    build_fast_index,
-    index_path,
-    load_fast_index,
-    save_fast_index,
-)
+from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
+from lammps_quests.errors import FastIndexError
 from lammps_quests.formats._reference import Reference
 
 H = 0.015
@@ -284,8 +279,8 @@ def test_cli_index_and_dh_fast(tmp_path):
 
 
 def test_fix_keyword_fast_parsing():
-    from lammps_quests.errors import OptionError
-    from lammps_quests.lammps._keywords import KeywordError, parse_keywords
+    from lammps_quests.lammps._keywords import parse_keywords
+    from lammps_quests.errors import KeywordError, OptionError
 
     options = parse_keywords(["fast", "1e-6", "threshold", "0.5"])
     shared = options.monitor

@@ -18,13 +18,8 @@ from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.core._cluster_index import build_cluster_index
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
 from lammps_quests.core._species_index import SpeciesClusterIndex, build_species_cluster_index
-from lammps_quests.formats._fast_index import (
-    FastIndexError,
-    build_fast_index,
-    index_path,
-    load_fast_index,
-    save_fast_index,
-)
+from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
+from lammps_quests.errors import FastIndexError
 from lammps_quests.formats._reference import Reference
 
 H = 0.015

@@ -6,14 +6,9 @@ import pytest
 
 import lammps_quests.formats._growing_dump as growing_dump
 from dh_dumps import write_dh_dump
-from lammps_quests.formats._growing_dump import (
-    DumpChanged,
-    complete_frames,
-    dump_kind,
-    gzip_frames,
-    newest_complete_frame,
-    read_frame,
-)
+from lammps_quests.errors import DumpChanged
+from lammps_quests.formats._growing_dump import (complete_frames, dump_kind, gzip_frames, newest_complete_frame,
+                                                 read_frame)
 
 TIMESTEPS = (0, 100, 250)
 

@@ -19,7 +19,8 @@ from crystals import thermal_cu_frames
 from lammps_quests.cli import main
 from lammps_quests.core._descriptors import descriptors
 from lammps_quests.formats._qref import ALIGNMENT, read_header
-from lammps_quests.formats._reference import Reference, ReferenceFileError, ReferenceMismatchError
+from lammps_quests.formats._reference import Reference
+from lammps_quests.errors import ReferenceFileError, ReferenceMismatchError
 
 REPO = Path(__file__).resolve().parents[2]
 

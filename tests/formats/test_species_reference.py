@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from crystals import thermal_inp
 from lammps_quests.cli import main
 from lammps_quests.core._descriptors import descriptors, species_labels
-from lammps_quests.formats._reference import Reference, ReferenceFileError, read_header
+from lammps_quests.formats._reference import Reference, read_header
+from lammps_quests.errors import ReferenceFileError
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_cli_build_and_info_show_species(frames, tmp_path):
 
 
 def test_check_names_an_element_the_reference_lacks(frames):
-    from lammps_quests.formats._reference import ReferenceMismatchError
+    from lammps_quests.errors import ReferenceMismatchError
 
     reference = Reference.build(frames[:1], k=8, elements="auto")
     reference.check(symbols=["P", "In"], by="the fix")

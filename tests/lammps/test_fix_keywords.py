@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fix_support import cu_crystal, requires_plugin
-from lammps_quests.errors import OptionError
-from lammps_quests.lammps._keywords import KeywordError, parse_keywords
+from lammps_quests.lammps._keywords import parse_keywords
+from lammps_quests.errors import KeywordError, OptionError
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

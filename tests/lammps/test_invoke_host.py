@@ -39,7 +39,7 @@ def test_module_without_metadata_needs_its_functions_in_the_process(tmp_path):
     # in a fresh process no LAMMPS library is loaded, so the functions are missing (this
     # pytest process may hold liblammps from earlier tests: ask a new interpreter)
     code = (
-        "import sys; from pathlib import Path; from lammps_quests.lammps import host; "
+        "import sys; from pathlib import Path; import lammps_quests.lammps._host as host; "
         f"print(host.check_candidate(Path({str(source)!r}), host.HostLibrary('', 20210929)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

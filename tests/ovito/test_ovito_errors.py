@@ -20,7 +20,7 @@ from ovito_support import cu_triclinic, inp_crystal_atoms, inp_reference, pipeli
 
 def error_of(path, **traits) -> str:
     """The message the modifier raises for frame 0 of ``path``: one line, no chained cause."""
-    from lammps_quests.ovito import QuestsModifierError
+    from lammps_quests.errors import QuestsModifierError
 
     pipeline, _ = pipeline_with(path, **traits)
     with pytest.raises(QuestsModifierError) as raised:
@@ -132,7 +132,7 @@ def test_frame_without_a_cell(cu_reference, tmp_path):
 
 def test_a_good_frame_after_an_error_works_again(cu_xyz, cu_reference, tmp_path):
     """A failed load leaves no stale state: fixing the setting is enough."""
-    from lammps_quests.ovito import QuestsModifierError
+    from lammps_quests.errors import QuestsModifierError
 
     pipeline, modifier = pipeline_with(cu_xyz, reference=str(tmp_path / "missing.qref"))
     with pytest.raises(QuestsModifierError):

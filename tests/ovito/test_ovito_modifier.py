@@ -116,7 +116,7 @@ def test_species_aware_inp_lammps_dump_with_numbered_types(inp, run_lmp, tmp_pat
     [(as_list, _, _)] = modifier_frames(tmp_path / "dump.inp", reference=str(reference), elements=["In", "P"])
     assert_relative(as_list, expected)
     # the type names of such a dump are numbers: without the elements field it is an error
-    from lammps_quests.ovito import QuestsModifierError
+    from lammps_quests.errors import QuestsModifierError
 
     pipeline, _ = pipeline_with(tmp_path / "dump.inp", reference=str(reference))
     with pytest.raises(QuestsModifierError, match="particle type 1 .* is not an element"):

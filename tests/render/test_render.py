@@ -384,10 +384,11 @@ def test_without_ovito_the_package_imports_and_render_names_the_install(split_du
 import sys
 sys.modules["ovito"] = None  # as if the extra were not installed
 import lammps_quests.render as r
+from lammps_quests.errors import RenderUnavailable
 assert "ovito" not in [m for m in sys.modules if sys.modules[m] is not None]
 try:
     r.render_dump({str(split_dump)!r}, {str(tmp_path / "x.png")!r})
-except r.RenderUnavailable as error:
+except RenderUnavailable as error:
     print(error)
 """
     result = run_isolated(code, {})
