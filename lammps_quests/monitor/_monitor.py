@@ -202,9 +202,9 @@ class Monitor:
     def _remedy(self) -> dict:
         return {} if self.remedy is None else {"remedy": self.remedy}
 
-    def describe_reference(self, prefix: str, path, index_path=None) -> str:
+    def describe_reference(self, prefix: str, path, fast_index_path=None) -> str:
         """Set-up log lines: the reference (at ``path``), its settings and the mode (exact, or
-        fast from the index at ``index_path``)."""
+        fast from the index at ``fast_index_path``)."""
         r = self.reference
         species = (f", species-aware ({' '.join(r.elements)})" if r.species_aware else ", species-agnostic")
         text = (f"{prefix}: reference {path} with {r.n_environments} environments, k = {r.k}, cutoff = "
@@ -215,7 +215,7 @@ class Monitor:
             what = (f"decisions dH > threshold/halt/save certified; a dH above {t0:g} is at most "
                     f"{s.fast:g} nats above the exact value, a dH at or below {t0:g} an upper bound"
                     if s.decide else f"dH at most {s.fast:g} nats above the exact value")
-            text += f"{prefix}: fast dH from {index_path or 'the reference index'} ({what})\n"
+            text += f"{prefix}: fast dH from {fast_index_path or 'the reference index'} ({what})\n"
         if self.saver is not None and r.species_aware:
             text += (f"{prefix}: save with a species-aware reference: an atom is new when its dH "
                      "against the reference and saved environments centred on its own element "
