@@ -54,7 +54,7 @@ from fast_dh_data import DEFAULT_CACHE, load_runs, oracle_fraction  # noqa: E402
 
 from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast  # noqa: E402
-from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index  # noqa: E402
+from lammps_quests.formats._fast_index import build_fast_index, fast_index_path, load_fast_index, save_fast_index  # noqa: E402
 from lammps_quests.formats._reference import Reference  # noqa: E402
 
 
@@ -125,7 +125,8 @@ def main() -> None:
                    f"{err.max():>9.1e} "
                    f"{1e6 * t_dec / len(Y):>15.1f} {t_exact / t_dec:>9.2f} {100 * dec_stats['pairs'] / total:>8.2f} "
                    f"{false_neg:>3d} {100 * false_pos:>6.3f} {flagged_err:>8.1e} {100 * np.mean(exact > t):>9.2f} "
-                   f"{os.path.getsize(ref.path) / 2**20:>8.1f} {os.path.getsize(index_path(ref.path)) / 2**20:>8.1f}")
+                   f"{os.path.getsize(ref.path) / 2**20:>8.1f} "
+                   f"{os.path.getsize(fast_index_path(ref.path)) / 2**20:>8.1f}")
             if err.min() < -1e-9 or err.max() > ARGS.tol + 1e-9:
                 row += f"  GUARANTEE VIOLATED: error in [{err.min():.2e}, {err.max():.2e}]"
             if false_neg or flagged_err > ARGS.tol + 1e-9:

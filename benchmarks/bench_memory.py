@@ -201,11 +201,11 @@ def write_frame(path: Path) -> None:
 
 def build_reference(cache: Path) -> Path:
     """The benchmark reference (fast_dh_data reference runs) and its fast index, built once."""
-    from lammps_quests.formats._fast_index import build_fast_index, index_path, save_fast_index
+    from lammps_quests.formats._fast_index import build_fast_index, fast_index_path, save_fast_index
     from lammps_quests.formats._reference import Reference
 
     path = cache / "fastdh_reference.qref"
-    if path.exists() and index_path(path).exists():
+    if path.exists() and fast_index_path(path).exists():
         return path
     import fast_dh_data
 

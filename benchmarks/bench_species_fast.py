@@ -53,7 +53,7 @@ from fast_dh_data import DEFAULT_CACHE, SPECIES, load_species_runs, oracle_fract
 
 from lammps_quests.dh._reference_dh import ReferenceDh  # noqa: E402
 from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
-from lammps_quests.formats._fast_index import build_fast_index, index_path, save_fast_index  # noqa: E402
+from lammps_quests.formats._fast_index import build_fast_index, fast_index_path, save_fast_index  # noqa: E402
 from lammps_quests.formats._reference import Reference  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def main() -> None:
         oracle = sum(int(np.sum(y_labels == e)) * n * oracle_fraction(
             Y[y_labels == e], ref.descriptors[ref.species_labels == e], ref.bandwidth, tol, sample=120)
             for e, n in enumerate(ref.species_counts) if np.any(y_labels == e)) / exact_pairs
-        index_mib = os.path.getsize(index_path(ref.path)) / 2**20
+        index_mib = os.path.getsize(fast_index_path(ref.path)) / 2**20
         print(f"{'mode':<22} {'us/atom':>9} {'speed-up':>9} {'pairs %':>8}  notes")
         print(f"{'exact':<22} {1e6 * t_exact / len(Y):>9.1f} {1.0:>9.2f} {100.0:>8.2f}  "
               f"exact dH > {t:g}: {100 * np.mean(exact > t):.2f}% (in {100 * np.mean(exact[:n_in] > t):.2f}%, "

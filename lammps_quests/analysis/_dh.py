@@ -56,8 +56,8 @@ def dh_against_reference(
         approx: None for exact dH, or M >= 1 nearest neighbours (upper bound of dH; per element
             for a species-aware reference).
         epsilon: PyNNDescent search breadth for ``approx``.
-        ann_index_file: where the approximate (PyNNDescent) index lives (default: the user's cache directory, see
-            :mod:`._approx`; never beside the reference).
+        ann_index_file: where the approximate (PyNNDescent) index lives (default: the user's
+            cache directory, see :mod:`._approx`; never beside the reference).
         comm: MPI communicator splitting the rows, or None.
         progress: show a progress bar (None: on a terminal, rank 0 only).
         fast: None for the exact dH, else the tolerance in nats of the reference's fast index:

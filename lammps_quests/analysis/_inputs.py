@@ -81,8 +81,9 @@ def read_dataset(
 
 def read_datasets(groups, index=":", k: int = DEFAULT_K, cutoff: float = DEFAULT_CUTOFF,
                   format: str | None = None, comm=None, elements=None) -> list[Dataset]:
-    """One Dataset per group of paths, species-aware ones sharing one list of elements: with
-    ``elements="auto"`` it is the sorted elements of all groups together."""
+    """One Dataset per group of paths (descriptors of k neighbours within ``cutoff`` Å, in Å^-1),
+    species-aware ones sharing one list of elements: with ``elements="auto"`` it is the sorted
+    elements of all groups together."""
     if elements is not None and isinstance(elements, str) and elements.strip().lower() == "auto":
         from lammps_quests.formats._building import resolve_elements
         from lammps_quests.formats._structures import read_frames

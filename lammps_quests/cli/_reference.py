@@ -123,9 +123,9 @@ def _print_json(data) -> None:
 
 def _remove_stale_index(out: Path, quiet_stdout: bool = False) -> None:
     """An index beside a rebuilt reference (--force) belongs to the old one: remove it."""
-    from lammps_quests.formats._fast_index import index_path
+    from lammps_quests.formats._fast_index import fast_index_path
 
-    stale = index_path(out)
+    stale = fast_index_path(out)
     if stale.exists():
         stale.unlink()
         click.echo(f"removed {stale}: the fast index of the replaced {out.name} (rebuild it with "
@@ -173,10 +173,10 @@ def index_command(file: Path, cluster_size: int | None, as_json: bool) -> None:
     Example:
       lammps-quests reference index train.qref
     """
-    from lammps_quests.formats._fast_index import index_path
+    from lammps_quests.formats._fast_index import fast_index_path
     from lammps_quests.formats._reference import Reference
 
-    check_writable(index_path(file))  # before the work, which can take minutes
+    check_writable(fast_index_path(file))  # before the work, which can take minutes
     try:
         ref = Reference.load(file, mmap=True)
         built = _build_fast_index(ref, cluster_size, as_json=as_json)

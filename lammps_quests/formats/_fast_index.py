@@ -66,7 +66,7 @@ _DTYPES = {"center": "<f8", "centroids": "<f8", "offsets": "<i8", "order": "<i8"
            "cluster_leaves": "<i8", "leaf_offsets": "<i8", "leaf_lo": "<f8", "leaf_hi": "<f8"}
 
 
-def index_path(reference_path) -> Path:
+def fast_index_path(reference_path) -> Path:
     """Where the fast index of ``reference_path`` lives: ``<reference_path>.qidx``."""
     reference_path = Path(reference_path)
     return reference_path.with_name(reference_path.name + SUFFIX)
@@ -96,7 +96,7 @@ def save_fast_index(index, reference, path=None, cluster_size: int | None = None
     if path is None:
         if reference.path is None:
             raise QuestsInputError("the reference has no file; give the index a path")
-        path = index_path(reference.path)
+        path = fast_index_path(reference.path)
     path = Path(path)
     if isinstance(index, SpeciesClusterIndex) != reference.species_aware:
         raise QuestsInputError("a species-aware reference needs a per-element index (build_fast_index "
@@ -190,7 +190,7 @@ def load_fast_index(reference, path=None, verify: bool | None = None):
         if reference.path is None:
             raise FastIndexError("an in-memory reference has no fast index file; build one with "
                                  "lammps_quests.build_fast_index(reference)")
-        path = index_path(reference.path)
+        path = fast_index_path(reference.path)
     path = Path(path)
     if not path.is_file():
         raise FastIndexError(f"fast dH index {path} does not exist; {_build_hint(reference)}")

@@ -156,9 +156,9 @@ class FixSession:
     def setup_log(self) -> str:
         index = None
         if self.options.monitor.fast is not None:
-            from lammps_quests.formats._fast_index import index_path
+            from lammps_quests.formats._fast_index import fast_index_path
 
-            index = index_path(self.reference_path)
+            index = fast_index_path(self.reference_path)
         return self.monitor.describe_reference(self.prefix, self.reference_path, index) + \
             self.elements_warning
 

@@ -2,9 +2,9 @@
 :class:`~lammps_quests.ase.QuestsMonitor` do with per-atom dH, without LAMMPS or ASE.
 
 A :class:`Monitor` checks the reference once (k, cutoff in Å, species, bandwidth in Å^-1),
-computes dH through the one :class:`~lammps_quests.dh.ReferenceDh` (exact,
-or the fast index with ``fast`` and ``decide``), and holds the statistics, the threshold, halt and
-save decisions and the :class:`~lammps_quests.active.Saver`. The routes only move data:
+computes dH through the one :class:`~lammps_quests.dh.ReferenceDh` (exact, or the fast index
+with ``fast`` and ``decide``), and holds the statistics, the threshold, halt and save decisions
+and the :class:`~lammps_quests.active.Saver`. The routes only move data:
 positions in, dH and the five statistics out, frames to the saver.
 
 The five statistics have one definition here (:data:`QUANTITIES`): the plugin's global vector
@@ -162,7 +162,7 @@ class Monitor:
 
     Args:
         reference: a :class:`lammps_quests.formats.Reference`.
-        options: :class:`~lammps_quests.monitor._options.MonitorOptions` (validated when made).
+        options: :class:`~lammps_quests.monitor.MonitorOptions` (validated when made).
         by: who asks, for error messages (e.g. "fix quests q", "the monitor").
         symbols: chemical symbols of the atoms that will be evaluated, checked now when known.
         remedy: how the caller's user fixes an element the reference lacks (default: map the
@@ -203,9 +203,9 @@ class Monitor:
     def _remedy(self) -> dict:
         return {} if self.remedy is None else {"remedy": self.remedy}
 
-    def describe_reference(self, prefix: str, path, index_path=None) -> str:
+    def describe_reference(self, prefix: str, path, fast_index_path=None) -> str:
         """Set-up log lines: the reference (at ``path``), its settings and the mode (exact, or
-        fast from the index at ``index_path``)."""
+        fast from the index at ``fast_index_path``)."""
         r = self.reference
         species = (f", species-aware ({' '.join(r.elements)})" if r.species_aware else ", species-agnostic")
         text = (f"{prefix}: reference {path} with {r.n_environments} environments, k = {r.k}, cutoff = "
@@ -216,7 +216,7 @@ class Monitor:
             what = (f"decisions dH > threshold/halt/save certified; a dH above {t0:g} is at most "
                     f"{s.fast:g} nats above the exact value, a dH at or below {t0:g} an upper bound"
                     if s.decide else f"dH at most {s.fast:g} nats above the exact value")
-            text += f"{prefix}: fast dH from {index_path or 'the reference index'} ({what})\n"
+            text += f"{prefix}: fast dH from {fast_index_path or 'the reference index'} ({what})\n"
         if self.saver is not None and r.species_aware:
             text += (f"{prefix}: save with a species-aware reference: an atom is new when its dH "
                      "against the reference and saved environments centred on its own element "

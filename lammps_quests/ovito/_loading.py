@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from lammps_quests.errors import QuestsInputError
 from lammps_quests.monitor._options import MonitorOptions
 from lammps_quests.dh._reference_dh import ReferenceDh
-from lammps_quests.formats._fast_index import index_path
+from lammps_quests.formats._fast_index import fast_index_path
 
 from lammps_quests.errors import QuestsModifierError
 
@@ -49,7 +49,7 @@ class ReferenceCache:
             reference, a bad bandwidth or a missing or stale fast index.
         """
         key = (_key(settings), _stat(settings.path),
-               _stat(index_path(settings.path)) if settings.options.fast is not None else None)
+               _stat(fast_index_path(settings.path)) if settings.options.fast is not None else None)
         if key != self.key:
             self.key, self.value = None, None  # a failed load must not leave the old reference in use
             self.value = load(settings)

@@ -16,7 +16,7 @@ from crystals import rattled_frames
 from lammps_quests.core._cluster_index import build_cluster_index
 from lammps_quests.core._descriptors import descriptors
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
-from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
+from lammps_quests.formats._fast_index import build_fast_index, fast_index_path, load_fast_index, save_fast_index
 from lammps_quests.errors import FastIndexError
 from lammps_quests.formats._reference import Reference
 
@@ -202,7 +202,7 @@ def test_index_file_round_trip(tmp_path):
     ref = small_reference(tmp_path)
     built = build_fast_index(ref, cluster_size=40)
     path = save_fast_index(built, ref)
-    assert path == index_path(ref.path) and path.name == "ref.qref.qidx"
+    assert path == fast_index_path(ref.path) and path.name == "ref.qref.qidx"
     loaded = load_fast_index(ref)
     for name, array in built.arrays().items():
         np.testing.assert_array_equal(getattr(loaded, name), array)
@@ -218,7 +218,7 @@ def test_stale_missing_and_damaged_index_refused(tmp_path):
     rebuilt = small_reference(tmp_path, seed=1)  # same file name, other descriptors
     with pytest.raises(FastIndexError, match="stale"):
         load_fast_index(rebuilt)
-    path = index_path(ref.path)
+    path = fast_index_path(ref.path)
     save_fast_index(build_fast_index(rebuilt, cluster_size=40), rebuilt)
     data = bytearray(path.read_bytes())
     length = int.from_bytes(data[12:16], "little")

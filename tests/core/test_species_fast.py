@@ -18,7 +18,7 @@ from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.core._cluster_index import build_cluster_index
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
 from lammps_quests.core._species_index import SpeciesClusterIndex, build_species_cluster_index
-from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
+from lammps_quests.formats._fast_index import build_fast_index, fast_index_path, load_fast_index, save_fast_index
 from lammps_quests.errors import FastIndexError
 from lammps_quests.formats._reference import Reference
 
@@ -128,7 +128,7 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
         ReferenceDh(ref, fast=1e-6)
     built = build_fast_index(ref, cluster_size=32)
     path = save_fast_index(built, ref, cluster_size=32)
-    assert path == index_path(ref.path)
+    assert path == fast_index_path(ref.path)
     assert int.from_bytes(path.read_bytes()[8:12], "little") == 4
     loaded = load_fast_index(ref)
     assert isinstance(loaded, SpeciesClusterIndex)

@@ -19,7 +19,7 @@ from fix_support import (
 )
 from lammps_quests.core._descriptors import descriptors_from_arrays
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
-from lammps_quests.formats._fast_index import build_fast_index, index_path, load_fast_index, save_fast_index
+from lammps_quests.formats._fast_index import build_fast_index, fast_index_path, load_fast_index, save_fast_index
 from lammps_quests.formats._reference import Reference
 
 pytestmark = requires_plugin
@@ -95,11 +95,11 @@ def test_stale_and_missing_index_stop_the_run(run_lmp, cu_fast_reference, tmp_pa
     stale = Reference.from_descriptors(np.asarray(reference.descriptors)[::2], k=reference.k,
                                        cutoff=reference.cutoff)
     stale.save(tmp_path / "cu.qref")
-    index_path(tmp_path / "cu.qref").write_bytes(index_path(cu_fast_reference).read_bytes())
+    fast_index_path(tmp_path / "cu.qref").write_bytes(fast_index_path(cu_fast_reference).read_bytes())
     result = run_lmp(hot_run(tmp_path / "cu.qref", "fast 1e-6"), tmp_path)
     assert result.returncode != 0
     assert any("stale" in line and "reference index" in line for line in error_lines(result.stdout + result.stderr))
-    index_path(tmp_path / "cu.qref").unlink()
+    fast_index_path(tmp_path / "cu.qref").unlink()
     result = run_lmp(hot_run(tmp_path / "cu.qref", "fast 1e-6"), tmp_path)
     assert result.returncode != 0
     assert any("does not exist" in line for line in error_lines(result.stdout + result.stderr))
