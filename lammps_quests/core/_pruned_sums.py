@@ -5,10 +5,8 @@ equals -dH(y | X). With a :class:`~lammps_quests.core.ClusterIndex`:
 
 1. The query's nearest cluster (by centroid) is summed exactly: S1 <= S.
 2. Every other cluster c gets an upper bound B_c of its sum from its rings (triangle
-   inequality); the clusters these bounds would sum also get the sum of their leaves' bounds
-   (boxes in the cluster's principal-axis frame), and B_c is the smaller of the two (both in
-   :mod:`._cluster_index`). The clusters with the smallest bounds are skipped as long as their
-   bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
+   inequality, see :mod:`.cluster_index`). The clusters with the smallest bounds are skipped as
+   long as their bounds add up to at most (1 - e^-tol) * S1; all others are summed exactly.
 
 Skipped terms are all positive and S1 <= S, so the computed sum S' satisfies
 e^-tol * S <= S' <= S and
@@ -56,27 +54,6 @@ skipped, S_K and S_R their exact kernel sums (S = S_K + S_R), and S' the compute
     e' <= 1e-9). S' differs from S_K by the exact path's own rounding, so
     -r <= dH_fast - dH_exact <= tol + r + 1e-15, r the exact kernel's rounding (~1e-9 nats;
     ``tests/core/test_fast_dh.py`` checks tol + 1e-9 on random and adversarial data).
-(e) The leaf bounds are upper bounds. Let V be the stored (p, d) axes of cluster c, G = V V^T,
-    eta = ||G - I||_2 <= p * AXES_ORTHO_TOLERANCE <= 1e-11 (checked entrywise at build time),
-    Q = V^T V. For w = y - x and z = y - mu_c: u = V w = b - a (b of the query, a of the member)
-    and t = (I - Q) w = t_y - t_x. From w = Q w + (I - Q) w, |Q w|^2 = u^T G u >= (1 - eta) |u|^2
-    and |w^T (Q - Q^2) w| = |w^T V^T (I - G) V w| <= (1 + eta) eta |w|^2:
-        |w|^2 (1 + 2 eta (1 + eta)) >= (1 - eta) (|u|^2 + |t|^2),
-    so |w|^2 >= (1 - 4 eta) (|u|^2 + |t|^2) >= (1 - LEAF_SLACK) (|u|^2 + |t|^2) (LEAF_SLACK =
-    1e-10). Each |u_i| >= gap(b_i, [lo_i, hi_i]) for a member of the leaf, and |t| >=
-    ||t_y| - |t_x|| >= gap(|t_y|, [lo_p, hi_p]). Rounding: b_i is computed as V_i y - V_i mu_c
-    (error <= 2 d 2^-53 (|y| + |mu_c|) <= 1e-12 (|y| + |mu_c|) for d <= 1000 and |V_i| = 1 +
-    O(eta)); the box coordinates at build time have error <= 1e-12 * radius_c (|x - mu_c| <=
-    radius_c); |t_y|^2 = |z|^2 - |b|^2 + O(eta |z|^2) is bracketed by
-    [d_lo^2 - |b|^2 - e2, d_hi^2 - |b|^2 + e2], e2 = LEAF_SLACK (d_hi + |b| + |y| + |mu_c|)^2,
-    which covers the rounding of |b|^2 (<= 2 |b| sqrt(p) 1e-12 (|y| + |mu_c|)) and the eta term
-    (3 eta d_hi^2); d_lo <= |z| <= d_hi is (a). The box gaps use these brackets, and the
-    Euclidean gap g over the p + 1 coordinates is lowered by LEAF_SLACK (|y| + |mu_c| + radius_c)
-    >= sqrt(p + 1) * 2e-12 (|y| + |mu_c| + radius_c), which covers every coordinate's error. So
-    (1 - LEAF_SLACK) g^2 <= |y - x|^2 for every member x of the leaf, the leaf's sum is <= count *
-    exp(-s (1 - LEAF_SLACK) g^2), and the cluster's sum is <= the sum over its leaves; the
-    computed log-sum-exp over leaves has the relative rounding of (a). The minimum of two upper
-    bounds is an upper bound, so (a)-(d) hold with B_c = min(ring bound, leaf bound).
 (d) Decide mode: values at or below t keep -log S1' >= dH - r (S1 <= S: an upper bound up to
     rounding), so v <= t certifies exact dH <= t + r; values above t went through (b)-(c).
 """
@@ -102,10 +79,6 @@ GEMM_QUERIES = 8  # queries of a block needing one cluster above which a matrix 
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
 _DISTANCE_SLACK = 1e-12
-# Relative slack of the leaf bounds' distances (rounding of the projections, axes orthonormal
-# to 1e-12 only; proof (e)) and of the float sums of skipped bounds (up to ~10^4 terms).
-LEAF_SLACK = 1e-10
-_SUM_SLACK = 1e-9
 
 
 def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_FAST_TOLERANCE,
@@ -213,33 +186,9 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
     else:
         rows = np.arange(len(Yc))
     counters[1] += len(rows)
-    budget = log_s1[rows] + math.log(-math.expm1(-tol))
-    sub = bounds[rows]
-    # Leaf bounds (~ leaves x (p + 1) operations per query) only for the clusters the ring bounds
-    # would have summed: the others are skipped already. Any upper bound of a cluster is valid,
-    # so the minimum of both is (proof (e)); which clusters get one is speed only.
-    want = _needed(sub, budget)
-    if want.any():
-        sub = np.minimum(sub, _leaf_bounds(Yc[rows], y_norm2[rows], d_lo[rows], d_hi[rows], centroids, c_norm2,
-                                           index, scale, want))
     need = np.zeros(bounds.shape, dtype=bool)
-    need[rows] = _needed(sub, budget)
+    need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
     _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
-
-
-def _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale, want=None) -> np.ndarray:
-    """(nq, C) log upper bounds of each cluster's kernel sum from its leaves' boxes (see
-    :func:`_log_leaf_bounds`) for the queries ``Yc`` (centred, Å^-1), +inf where ``want`` (an
-    (nq, C) mask; None: everywhere) is False; the projections
-    b = V_c y - V_c mu_c come from one matrix product over every cluster's axes."""
-    n_clusters, p, width = index.axes.shape
-    axes = index.axes.reshape(-1, width)
-    centre_proj = np.einsum("cpd,cd->cp", index.axes, centroids).reshape(-1)
-    proj = (Yc @ axes.T - centre_proj[None, :]).reshape(len(Yc), n_clusters, p)
-    if want is None:
-        want = np.ones(d_lo.shape, dtype=bool)
-    return _log_leaf_bounds(proj, d_lo, d_hi, np.sqrt(y_norm2), np.sqrt(c_norm2), index.ring_hi.max(axis=1),
-                            index.cluster_leaves, index.leaf_offsets, index.leaf_lo, index.leaf_hi, scale, want)
 
 
 def _decision_rounds(Yc, y_norm2, log_s1, bounds, t, index, inv, best, sums, counters) -> np.ndarray:
@@ -461,51 +410,3 @@ def _needed(bounds, budget) -> np.ndarray:
     need = np.empty(bounds.shape, dtype=bool)
     np.put_along_axis(need, order, running > 1.0, axis=1)
     return need & np.isfinite(bounds)
-
-
-@cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
-def _log_leaf_bounds(proj, d_lo, d_hi, y_norm, c_norm, radius, cluster_leaves, leaf_offsets, leaf_lo, leaf_hi,
-                     scale, want):
-    """(nq, C) log of an upper bound of each cluster's kernel sum: the sum over its leaves of
-    count * exp(-s g^2), g the leaf's box distance in the cluster's frame made safe for
-    rounding (this module's docstring, (e)).
-
-    proj: (nq, C, p) computed b = V_c (y - mu_c) (as V_c y - V_c mu_c); d_lo, d_hi: (nq, C)
-    bounds of |y - mu_c|; y_norm, c_norm: |y|, |mu_c| (centred); radius: (C,) largest
-    |x - mu_c|; all Å^-1. Terms more than _NEGLIGIBLE below the largest count as
-    exp(-_NEGLIGIBLE), as in :func:`_log_bounds`. +inf (no bound) where want[q, c] is False.
-    """
-    nq, nc, p = proj.shape
-    out = np.empty((nq, nc))
-    terms = np.empty(leaf_lo.shape[0])
-    for q in range(nq):
-        for c in range(nc):
-            if not want[q, c]:
-                out[q, c] = np.inf
-                continue
-            b = proj[q, c]
-            b_norm2 = 0.0
-            for i in range(p):
-                b_norm2 += b[i] * b[i]
-            scale_c = y_norm[q] + c_norm[c]
-            slack2 = LEAF_SLACK * (d_hi[q, c] + math.sqrt(b_norm2) + scale_c) ** 2
-            perp_lo = math.sqrt(max(0.0, d_lo[q, c] ** 2 - b_norm2 - slack2))
-            perp_hi = math.sqrt(max(0.0, d_hi[q, c] ** 2 - b_norm2 + slack2))
-            slack = LEAF_SLACK * (scale_c + radius[c])
-            top = -np.inf
-            first, last = cluster_leaves[c], cluster_leaves[c + 1]
-            for leaf in range(first, last):
-                gap = max(0.0, leaf_lo[leaf, p] - perp_hi, perp_lo - leaf_hi[leaf, p])
-                g2 = gap * gap
-                for i in range(p):
-                    gap = max(0.0, leaf_lo[leaf, i] - b[i], b[i] - leaf_hi[leaf, i])
-                    g2 += gap * gap
-                g = max(0.0, math.sqrt(g2) - slack)
-                t = math.log(leaf_offsets[leaf + 1] - leaf_offsets[leaf]) - scale * g * g * (1.0 - LEAF_SLACK)
-                terms[leaf] = t
-                top = max(top, t)
-            total = 0.0
-            for leaf in range(first, last):
-                total += _exp_neg(min(top - terms[leaf], _NEGLIGIBLE))
-            out[q, c] = top + math.log(total)
-    return out

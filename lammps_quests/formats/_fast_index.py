@@ -8,19 +8,17 @@ sha256 of the reference's descriptors: an index of another (or a rebuilt) refere
 
 A species-aware reference gets one cluster index per centre element
 (:class:`lammps_quests.core._species_index.SpeciesClusterIndex`; its rows are already grouped by
-element), stored in one file of format version 4; species-agnostic references use version 3.
-Versions 1 and 2 (without the clusters' axes and leaves) are refused with the command that
-rebuilds the index: this lammps-quests cannot compute bounds from them.
+element), stored in one file of format version 2; species-agnostic references keep version 1.
 
-File layout, version 3::
+File layout, version 1::
 
     bytes 0-7     magic  b"QUESTIDX"
-    bytes 8-11    format version, uint32 little-endian (3)
+    bytes 8-11    format version, uint32 little-endian (1)
     bytes 12-15   header length L, uint32 little-endian
     bytes 16..    JSON header, UTF-8, padded with spaces to a 64-byte boundary
     then          the arrays, each at the 64-aligned offset its header entry gives
 
-Version 4 (species-aware) has the same prefix and header; the header's ``"species"`` lists the
+Version 2 (species-aware) has the same prefix and header; the header's ``"species"`` lists the
 elements and ``"parts"`` holds, per element, its reference rows ``[first, last)`` and its own
 array table (null for an element without rows), offsets counted from the same data start.
 
@@ -50,10 +48,8 @@ from lammps_quests.core._species_index import SpeciesClusterIndex, build_species
 from lammps_quests.errors import FastIndexError, QuestsInputError
 
 MAGIC = b"QUESTIDX"
-FORMAT_VERSION = 3  # species-agnostic references: one cluster index
-SPECIES_FORMAT_VERSION = 4  # species-aware references: one cluster index per centre element
-# Versions written by earlier lammps-quests (rings only, no axes or leaves): refused, rebuild.
-OLD_FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSION = 1  # species-agnostic references: one cluster index
+SPECIES_FORMAT_VERSION = 2  # species-aware references: one cluster index per centre element
 ALIGNMENT = 64
 SUFFIX = ".qidx"
 # References from this many environments on get a fast index at `reference build` by default.
@@ -62,8 +58,7 @@ AUTO_INDEX_ENVIRONMENTS = 100_000
 AUTO_VERIFY_BYTES = 256 * 1024 * 1024
 _PREFIX = struct.Struct("<8sII")
 _DTYPES = {"center": "<f8", "centroids": "<f8", "offsets": "<i8", "order": "<i8", "columns": "<f8",
-           "row_norm2": "<f8", "ring_lo": "<f8", "ring_hi": "<f8", "ring_count": "<i8", "axes": "<f8",
-           "cluster_leaves": "<i8", "leaf_offsets": "<i8", "leaf_lo": "<f8", "leaf_hi": "<f8"}
+           "row_norm2": "<f8", "ring_lo": "<f8", "ring_hi": "<f8", "ring_count": "<i8"}
 
 
 def fast_index_path(reference_path) -> Path:
@@ -91,8 +86,8 @@ def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0, 
 def save_fast_index(index, reference, path=None, cluster_size: int | None = None) -> Path:
     """Write ``index`` of ``reference`` to ``path`` (default beside the reference file), atomically.
 
-    ``index``: a ClusterIndex (species-agnostic reference, format version 3) or a
-    SpeciesClusterIndex (species-aware reference, format version 4)."""
+    ``index``: a ClusterIndex (species-agnostic reference, format version 1) or a
+    SpeciesClusterIndex (species-aware reference, format version 2)."""
     if path is None:
         if reference.path is None:
             raise QuestsInputError("the reference has no file; give the index a path")
@@ -255,10 +250,6 @@ def _read_header(path: Path, reference) -> tuple[dict, int]:
             raise FastIndexError(f"{path} is not a lammps-quests fast dH index; delete it and "
                                  f"{_build_hint(reference)}")
         _, version, length = _PREFIX.unpack(prefix)
-        if version in OLD_FORMAT_VERSIONS:
-            raise FastIndexError(f"fast dH index {path} has format version {version}, written by an older "
-                                 f"lammps-quests without the bounds this version needs; rebuild it: "
-                                 f"{_build_hint(reference)}")
         if version not in (FORMAT_VERSION, SPECIES_FORMAT_VERSION):
             raise FastIndexError(f"fast dH index {path} has format version {version}, this lammps-quests "
                                  f"reads {FORMAT_VERSION} and {SPECIES_FORMAT_VERSION}; {_build_hint(reference)}")
@@ -293,7 +284,8 @@ def _map_arrays(path: Path, layout, start: int) -> dict[str, np.ndarray]:
 
 
 def _digest_parts(parts) -> str:
-    """sha256 of every part's arrays in order (empty parts skipped)."""
+    """sha256 of every part's arrays in order (empty parts skipped): for one part, the sha256
+    format version 1 has always stored."""
     digest = hashlib.sha256()
     for arrays in parts:
         for name in ARRAY_NAMES if arrays is not None else ():

@@ -1,19 +1,19 @@
-"""The leaf bounds of the fast dH (boxes in each cluster's principal-axis frame): each is an
-upper bound of its cluster's kernel sum for adversarial queries (on members, duplicates, box
-faces and corners, between clusters, far away) and tiny to huge bandwidths; the fast dH stays
-within tol of exact with them, species-aware too; index files of older formats are refused."""
+"""The cluster bounds of the fast dH (rings around each centroid): each is an upper bound of its
+cluster's kernel sum for adversarial queries (on members, duplicates, ring edges, centroids,
+between clusters, far away) and tiny to huge bandwidths; the fast dH stays within tol of exact
+with them, species-aware too; an index with another number of rings (files written with 8)
+still gives results within tol."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lammps_quests.core._cluster_index import AXES_ORTHO_TOLERANCE, build_cluster_index, leaf_coordinates
+import lammps_quests.core._cluster_index as cluster_index
+from lammps_quests.core._cluster_index import build_cluster_index
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
-from lammps_quests.core._pruned_sums import _DISTANCE_SLACK, _leaf_bounds, _log_bounds
+from lammps_quests.core._pruned_sums import _DISTANCE_SLACK, _log_bounds
 from lammps_quests.core._species_index import build_species_cluster_index
-from lammps_quests.formats._fast_index import FastIndexError, build_fast_index, load_fast_index, save_fast_index
-from lammps_quests.formats._reference import Reference
 
 ROUNDING = 1e-9  # nats: the exact kernel's own rounding r at h = 0.015 Å^-1
 
@@ -37,18 +37,20 @@ def flat_blobs(rng, n_blobs=5, rows=300):
 
 
 def adversarial_queries(rng, X, index):
-    """Members, duplicates, points on leaf-box corners and faces, between clusters, far away."""
+    """Members, duplicates, centroids, points on ring edges (|y - mu| = rho_lo or rho_hi along a
+    member's direction), between clusters, far away (Å^-1)."""
     queries = [X[rng.choice(len(X), 40)], X[:4], X[:4] + 1e-9]
     rows = index.columns.T + index.center
-    for c in rng.choice(index.n_clusters, min(8, index.n_clusters), replace=False):
-        axes, mu = index.axes[c], index.centroids[c]
-        for leaf in range(index.cluster_leaves[c], index.cluster_leaves[c + 1]):
-            lo, hi = index.leaf_lo[leaf], index.leaf_hi[leaf]
-            corner = np.where(rng.random(len(lo) - 1) < 0.5, lo[:-1], hi[:-1])
-            queries.append((mu + corner @ axes + index.center)[None])  # corner, on the axes (rho_perp 0)
-            member = rows[index.leaf_offsets[leaf]]
-            queries.append((member + 0.5 * (member - mu - index.center))[None])  # just outside the box
     centroids = index.centroids + index.center
+    queries.append(centroids[rng.choice(index.n_clusters, min(10, index.n_clusters), replace=False)])
+    for c in rng.choice(index.n_clusters, min(8, index.n_clusters), replace=False):
+        member = rows[rng.integers(index.offsets[c], index.offsets[c + 1])]
+        direction = member - centroids[c]
+        norm = np.linalg.norm(direction)
+        if norm == 0.0:
+            continue
+        for radius in np.r_[index.ring_lo[c], index.ring_hi[c]]:
+            queries.append((centroids[c] + direction * (radius / norm))[None])  # on a ring's edge
     pairs = rng.choice(index.n_clusters, (20, 2))
     queries.append(0.5 * (centroids[pairs[:, 0]] + centroids[pairs[:, 1]]))  # between clusters
     queries.append(centroids[:3] + 0.3)  # far from everything
@@ -68,8 +70,8 @@ def exact_log_cluster_sums(Y, index, scale):
     return out
 
 
-def cluster_bounds(Y, index, scale):
-    """(ring bounds, leaf bounds) (nq, C) as the pruned sums compute them."""
+def ring_bounds(Y, index, scale):
+    """(nq, C) log ring bounds as the pruned sums compute them."""
     Yc = Y - index.center
     centroids = index.centroids
     y_norm2, c_norm2 = (Yc ** 2).sum(axis=1), (centroids ** 2).sum(axis=1)
@@ -79,9 +81,8 @@ def cluster_bounds(Y, index, scale):
     d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
     with np.errstate(divide="ignore"):
         log_count = np.log(index.ring_count)
-    rings = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo, index.ring_hi,
-                        log_count, scale).T
-    return rings, _leaf_bounds(Yc, y_norm2, d_lo, d_hi, centroids, c_norm2, index, scale)
+    return _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo, index.ring_hi,
+                       log_count, scale).T
 
 
 @pytest.fixture(scope="module")
@@ -92,36 +93,17 @@ def reference():
 
 @pytest.mark.parametrize("cluster_size", [1, 24, 200])
 @pytest.mark.parametrize("h", [1e-4, 0.015, 2.0])
-def test_leaf_bounds_are_upper_bounds(reference, cluster_size, h):
+def test_ring_bounds_are_upper_bounds(reference, cluster_size, h):
     X, rng = reference
     index = build_cluster_index(X, cluster_size=cluster_size, seed=2)
     Y = adversarial_queries(rng, X, index)
     scale = 1.0 / (2.0 * h * h)
     exact = exact_log_cluster_sums(Y, index, scale)
-    rings, leaves = cluster_bounds(Y, index, scale)
+    bounds = ring_bounds(Y, index, scale)
     finite = np.isfinite(exact)
-    assert np.all(leaves[finite] >= exact[finite] - 1e-12 * np.maximum(1.0, np.abs(exact[finite])))
+    assert np.all(bounds[finite] >= exact[finite] - 1e-12 * np.maximum(1.0, np.abs(exact[finite])))
     if cluster_size > 1 and h == 0.015:
-        assert np.mean(leaves < rings - 1.0) > 0.05  # the boxes are often far tighter than the rings
-
-
-def test_index_axes_leaves_and_boxes(reference):
-    """Axes orthonormal to the tolerance the proof uses; leaves partition each cluster's rows,
-    hold at most LEAF_SIZE rows each, and their boxes contain their members' coordinates."""
-    X, _ = reference
-    index = build_cluster_index(X, cluster_size=150, seed=0)
-    rows = index.columns.T
-    for c in range(index.n_clusters):
-        axes = index.axes[c]
-        assert np.abs(axes @ axes.T - np.eye(len(axes))).max() <= AXES_ORTHO_TOLERANCE
-        first, last = index.cluster_leaves[c], index.cluster_leaves[c + 1]
-        assert index.leaf_offsets[first] == index.offsets[c] and index.leaf_offsets[last] == index.offsets[c + 1]
-        coords = leaf_coordinates(rows[index.offsets[c]:index.offsets[c + 1]] - index.centroids[c], axes)
-        for leaf in range(first, last):
-            part = coords[index.leaf_offsets[leaf] - index.offsets[c]:index.leaf_offsets[leaf + 1] - index.offsets[c]]
-            assert 1 <= len(part) <= 64
-            assert np.all(part >= index.leaf_lo[leaf]) and np.all(part <= index.leaf_hi[leaf])
-    assert sorted(index.order.tolist()) == list(range(len(X)))
+        assert (bounds - exact)[finite].min() < 1.0  # some within a factor e: a wrong bound fails above
 
 
 @pytest.mark.parametrize("h", [1e-3, 0.015, 0.5])
@@ -165,16 +147,13 @@ def test_species_aware_within_tol(reference, h):
         assert excess.min() >= -rounding(h) and excess.max() <= 1e-6 + rounding(h)
 
 
-@pytest.mark.parametrize("version", [1, 2])
-def test_index_of_an_older_format_is_refused(tmp_path, version):
-    """A .qidx without axes and leaves (format 1 or 2) gets a clear error naming the rebuild."""
-    rng = np.random.default_rng(0)
-    ref = Reference.from_descriptors(np.abs(rng.normal(0.1, 0.01, (200, 7))), k=4, cutoff=5.0)
-    ref.save(tmp_path / "a.qref")
-    ref = Reference.load(tmp_path / "a.qref")
-    path = save_fast_index(build_fast_index(ref, cluster_size=20), ref)
-    data = bytearray(path.read_bytes())
-    data[8:12] = version.to_bytes(4, "little")
-    path.write_bytes(bytes(data))
-    with pytest.raises(FastIndexError, match=f"format version {version}.*older lammps-quests.*reference index"):
-        load_fast_index(ref)
+def test_index_with_eight_rings_within_tol(reference, monkeypatch):
+    """Index files written with 8 rings per cluster load and stay within tol: the bounds take
+    the number of rings from the arrays."""
+    X, rng = reference
+    monkeypatch.setattr(cluster_index, "RINGS", 8)
+    index = build_cluster_index(X, cluster_size=64, seed=3)
+    assert index.ring_lo.shape[1] == 8
+    Y = adversarial_queries(rng, X, index)
+    excess = delta_entropy_fast(Y, index, 0.015, tol=1e-6) - delta_entropy(Y, X, 0.015)
+    assert excess.min() >= -ROUNDING and excess.max() <= 1e-6 + ROUNDING

@@ -1,6 +1,6 @@
 """The fast dH of species-aware references: one cluster index per centre element, its two
 guarantees (within tol of the exact species-aware dH; no decision dH > t missed), its .qidx file
-(format version 4) with stale and wrong-kind detection, and ReferenceDh / CLI use."""
+(format version 2) with stale and wrong-kind detection, and ReferenceDh / CLI use."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_index_file_round_trip_stale_and_old_kind(two_species, tmp_path):
     built = build_fast_index(ref, cluster_size=32)
     path = save_fast_index(built, ref, cluster_size=32)
     assert path == fast_index_path(ref.path)
-    assert int.from_bytes(path.read_bytes()[8:12], "little") == 4
+    assert int.from_bytes(path.read_bytes()[8:12], "little") == 2
     loaded = load_fast_index(ref)
     assert isinstance(loaded, SpeciesClusterIndex)
     np.testing.assert_array_equal(loaded.row_offsets, built.row_offsets)
@@ -172,14 +172,14 @@ def _write_v1(index, reference, path):
     fi.save_fast_index(index, Agnostic(), path)
 
 
-def test_agnostic_index_file_format(tmp_path):
-    """Species-agnostic references get format version 3: one array table, no parts."""
+def test_agnostic_index_file_unchanged(tmp_path):
+    """Species-agnostic references keep format version 1."""
     rng = np.random.default_rng(0)
     ref = Reference.from_descriptors(np.abs(rng.normal(0.1, 0.01, (200, 2 * K - 1))), k=K, cutoff=5.0)
     ref.save(tmp_path / "a.qref")
     ref = Reference.load(tmp_path / "a.qref")
     path = save_fast_index(build_fast_index(ref, cluster_size=20), ref)
-    assert int.from_bytes(path.read_bytes()[8:12], "little") == 3
+    assert int.from_bytes(path.read_bytes()[8:12], "little") == 1
     header = path.read_bytes()[16:400].decode("utf-8", "replace")
     assert '"arrays"' in header and '"parts"' not in header
     index = load_fast_index(ref)
