@@ -113,7 +113,7 @@ def test_fast_dh_within_tol_on_adversarial_queries(reference, h, tol):
     index = build_cluster_index(X, cluster_size=64, seed=3)
     Y = adversarial_queries(rng, X, index)
     stats = {}
-    excess = delta_entropy_fast(Y, index, h, tol=tol, stats=stats) - delta_entropy(Y, X, h)
+    excess = delta_entropy_fast(Y, index, h, fast=tol, stats=stats) - delta_entropy(Y, X, h)
     assert excess.min() >= -rounding(h) and excess.max() <= tol + rounding(h)
     if h == 0.015:
         assert stats["pairs"] < 0.8 * len(Y) * len(X)  # clusters were skipped: the bounds were used
@@ -126,7 +126,7 @@ def test_reference_of_duplicates_only():
     index = build_cluster_index(X, cluster_size=50, seed=0)
     Y = np.concatenate([X[::100], X[::100] + 1e-7, X[::150] + rng.normal(0, 0.01, (4, WIDTH))])
     for h in (1e-4, 0.015):
-        excess = delta_entropy_fast(Y, index, h, tol=1e-6) - delta_entropy(Y, X, h)
+        excess = delta_entropy_fast(Y, index, h, fast=1e-6) - delta_entropy(Y, X, h)
         assert excess.min() >= -rounding(h) and excess.max() <= 1e-6 + rounding(h)
 
 
@@ -141,7 +141,7 @@ def test_species_aware_within_tol(reference, h):
         Y_parts.append(adversarial_queries(rng, X[labels == s], part))
         counts[s] = len(Y_parts[-1])
     Y, y_labels = np.concatenate(Y_parts), np.repeat([0, 1], counts)
-    fast = delta_entropy_fast(Y, index, h, tol=1e-6, labels=y_labels)
+    fast = delta_entropy_fast(Y, index, h, fast=1e-6, labels=y_labels)
     for s in (0, 1):
         excess = fast[y_labels == s] - delta_entropy(Y[y_labels == s], X[labels == s], h)
         assert excess.min() >= -rounding(h) and excess.max() <= 1e-6 + rounding(h)
@@ -155,5 +155,5 @@ def test_index_with_eight_rings_within_tol(reference, monkeypatch):
     index = build_cluster_index(X, cluster_size=64, seed=3)
     assert index.ring_lo.shape[1] == 8
     Y = adversarial_queries(rng, X, index)
-    excess = delta_entropy_fast(Y, index, 0.015, tol=1e-6) - delta_entropy(Y, X, 0.015)
+    excess = delta_entropy_fast(Y, index, 0.015, fast=1e-6) - delta_entropy(Y, X, 0.015)
     assert excess.min() >= -ROUNDING and excess.max() <= 1e-6 + ROUNDING
