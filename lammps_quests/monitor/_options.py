@@ -29,19 +29,20 @@ __all__ = ["MonitorOptions"]
 class MonitorOptions:
     """What a monitored run computes and decides (units: Å, Å^-1, nats).
 
-    bandwidth: kernel bandwidth, Å^-1; None takes the reference's.
-    threshold: nats; dH above it counts as extrapolating.
-    halt_threshold: nats; the run stops once max dH exceeds it; None: never.
-    save_threshold: nats; atoms with dH above it (and new) are saved; None: no saving.
-    save_path: the save file, required with ``save_threshold``.
-    deduplicate: False saves every evaluation with max dH > the save threshold.
-    save_cut: Å; one cut-out of this radius per hot spot instead of the frame (needs saving).
-    k, cutoff: the k and cutoff (Å) the reference must have; None: the reference's.
-    fast: the fast index's tolerance, nats in (0, 1): every dH at most this far above the
-        exact one; None: the exact dH.
-    decide: with ``fast``, certify only the decisions dH > t (threshold, halt, save): values
-        above the smallest t stay within ``fast`` of exact, values at or below it are upper
-        bounds.
+    Attributes:
+        bandwidth: kernel bandwidth, Å^-1; None takes the reference's.
+        threshold: nats; dH above it counts as extrapolating.
+        halt_threshold: nats; the run stops once max dH exceeds it; None: never.
+        save_threshold: nats; atoms with dH above it (and new) are saved; None: no saving.
+        save_path: the save file, required with ``save_threshold``.
+        deduplicate: False saves every evaluation with max dH > the save threshold.
+        save_cut: Å; one cut-out of this radius per hot spot instead of the frame (needs saving).
+        k, cutoff: the k and cutoff (Å) the reference must have; None: the reference's.
+        fast: the fast index's tolerance, nats in (0, 1): every dH at most this far above the
+            exact one; None: the exact dH.
+        decide: with ``fast``, certify only the decisions dH > t (threshold, halt, save): values
+            above the smallest t stay within ``fast`` of exact, values at or below it are upper
+            bounds.
 
     Raises :class:`~lammps_quests.errors.OptionError` naming the setting, its unit and a valid
     value. Numbers given as text (deck words) are accepted and converted.
