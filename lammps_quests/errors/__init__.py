@@ -20,6 +20,7 @@ __all__ = [
     "HostLammpsError",
     "KeywordError",
     "LockingUnsupported",
+    "OptionError",
     "QuestsError",
     "QuestsHalt",
     "QuestsInputError",

@@ -83,20 +83,21 @@ def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0, 
     return build_cluster_index(reference.descriptors, cluster_size=cluster_size, seed=seed, progress=progress)
 
 
-def save_fast_index(index, reference, path=None, cluster_size: int | None = None) -> Path:
-    """Write ``index`` of ``reference`` to ``path`` (default beside the reference file), atomically.
+def save_fast_index(fast_index, reference, path=None, cluster_size: int | None = None) -> Path:
+    """Write ``fast_index`` of ``reference`` to ``path`` (default beside the reference file),
+    atomically.
 
-    ``index``: a ClusterIndex (species-agnostic reference, format version 1) or a
+    ``fast_index``: a ClusterIndex (species-agnostic reference, format version 1) or a
     SpeciesClusterIndex (species-aware reference, format version 2)."""
     if path is None:
         if reference.path is None:
             raise ValueError("the reference has no file; give the index a path")
         path = fast_index_path(reference.path)
     path = Path(path)
-    if isinstance(index, SpeciesClusterIndex) != reference.species_aware:
+    if isinstance(fast_index, SpeciesClusterIndex) != reference.species_aware:
         raise ValueError("a species-aware reference needs a per-element index (build_fast_index "
                          "builds the right kind), a species-agnostic one a single cluster index")
-    parts = index.parts if isinstance(index, SpeciesClusterIndex) else (index,)
+    parts = fast_index.parts if isinstance(fast_index, SpeciesClusterIndex) else (fast_index,)
     part_arrays = [None if part is None else _typed(part.arrays()) for part in parts]
     header = {
         "format": "lammps-quests fast dH index",
@@ -104,7 +105,7 @@ def save_fast_index(index, reference, path=None, cluster_size: int | None = None
         "reference_sha256": reference.sha256,
         "n_environments": reference.n_environments,
         "width": reference.width,
-        "n_clusters": index.n_clusters,
+        "n_clusters": fast_index.n_clusters,
         "cluster_size": "auto" if cluster_size is None else int(cluster_size),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "sha256": _digest_parts(part_arrays),
@@ -114,7 +115,7 @@ def save_fast_index(index, reference, path=None, cluster_size: int | None = None
         layout, offset = _layout(arrays, offset)
         layouts.append(layout)
     if reference.species_aware:
-        rows = index.row_offsets
+        rows = fast_index.row_offsets
         header["species"] = list(reference.elements)
         header["parts"] = [{"species": name, "rows": [int(rows[s]), int(rows[s + 1])], "arrays": layouts[s]}
                            for s, name in enumerate(reference.elements)]
