@@ -84,7 +84,8 @@ def build_fast_index(reference, cluster_size: int | None = None, seed: int = 0, 
 
 
 def save_fast_index(fast_index, reference, path=None, cluster_size: int | None = None) -> Path:
-    """Write ``fast_index`` of ``reference`` to ``path`` (default beside the reference file), atomically.
+    """Write ``fast_index`` of ``reference`` to ``path`` (default beside the reference file),
+    atomically.
 
     ``fast_index``: a ClusterIndex (species-agnostic reference, format version 1) or a
     SpeciesClusterIndex (species-aware reference, format version 2)."""
