@@ -26,7 +26,9 @@ import numpy as np
 
 from lammps_quests.errors import QuestsInputError
 
-RINGS = 32  # radial groups per cluster (32 vs 8: 2.6 % fewer kernel terms at 10^5 rows, bench_fast_dh data)
+# Radial groups per cluster. Measured on benchmarks/bench_fast_dh.py's data at 10^5 rows, tol 1e-6:
+# 32 rings evaluate 39.1 % of the kernel terms where 8 evaluate 40.1 % (decisions: 7.4 % vs 7.7 %).
+RINGS = 32
 DEFAULT_CLUSTER_SIZE = 512  # mean members per cluster, most (references of >= ~10^5 rows)
 MIN_CLUSTER_SIZE = 32  # fewest mean members per cluster chosen by default
 KMEANS_ITERATIONS = 8
@@ -48,8 +50,10 @@ class ClusterIndex:
         columns: (d, n) float64 reference rows, centred, cluster by cluster, stored transposed
             (column i is one row) so a cluster's dot products with a query vectorise.
         row_norm2: (n,) ``|rows[i]|^2``, Å^-2.
-        ring_lo, ring_hi: (C, RINGS) smallest / largest distance of a ring's members to the centroid.
-        ring_count: (C, RINGS) int64 members per ring (0 for rings of small clusters left empty).
+        ring_lo, ring_hi: (C, R) smallest / largest distance of a ring's members to the centroid;
+            R = RINGS when built here, and whatever a .qidx file holds when loaded (the bounds take R
+            from the arrays, so files written with 8 rings keep working).
+        ring_count: (C, R) int64 members per ring (0 for rings of small clusters left empty).
     """
 
     center: np.ndarray
