@@ -95,7 +95,7 @@ def save_fast_index(fast_index, reference, path=None, cluster_size: int | None =
         path = fast_index_path(reference.path)
     path = Path(path)
     if isinstance(fast_index, SpeciesClusterIndex) != reference.species_aware:
-        raise QuestsInputError("a species-aware reference needs a per-element fast index (build_fast_index "
+        raise QuestsInputError("a species-aware reference needs a per-element index (build_fast_index "
                                "builds the right kind), a species-agnostic one a single cluster index")
     parts = fast_index.parts if isinstance(fast_index, SpeciesClusterIndex) else (fast_index,)
     part_arrays = [None if part is None else _typed(part.arrays()) for part in parts]
