@@ -34,7 +34,7 @@ def test_ovito_modifier_snippet_runs_as_written(run_lmp, cu_reference, tmp_path)
     shutil.copy(cu_reference, tmp_path / "reference.qref")
     printed = run_snippet("snippet-ovito-modifier", tmp_path).split()[0]
     [(values, attributes, _)] = modifier_frames(tmp_path / "dump.lammpstrj", reference=str(cu_reference))[:1]
-    assert float(printed) == attributes["QUESTS.max_dH"] == values.max()
+    assert float(printed) == attributes["QUESTS.max"] == values.max()
     assert np.isfinite(values).all()
 
 
