@@ -127,7 +127,7 @@ def test_a_user_error_is_not_reported_as_a_bug(run_lmp, cu_reference, tmp_path):
     from lammps_quests.errors import BUG_REPORT
 
     for fix_args, expected in [("10 missing.qref", "reference file missing.qref cannot be read"),
-                               (f"10 {cu_reference} bandwidth -0.1", "bandwidth must be > 0")]:
+                               (f"10 {cu_reference} bandwidth -0.1", "bandwidth must lie between 0.0001 and 10")]:
         deck = cu_crystal(2) + f"fix q all quests {fix_args}\nrun 0\n"
         result = run_lmp(deck, tmp_path, timeout=120, extra_env={"PYTHONPATH": str(BUG_INJECTION)})
         error = single_error(result)

@@ -163,7 +163,7 @@ def test_a_bug_is_not_shown_as_bad_input(cu_xyz, cu_reference, monkeypatch):
     QuestsInternalError naming its type, message and raising line, never a QuestsModifierError."""
     from lammps_quests.dh import ReferenceDh
     from lammps_quests.errors import BUG_REPORT, QuestsInternalError
-    from lammps_quests.ovito import QuestsModifierError
+    from lammps_quests.errors import QuestsModifierError
 
     monkeypatch.setattr(ReferenceDh, "__call__", planted)
     pipeline, _ = pipeline_with(cu_xyz, reference=str(cu_reference))
