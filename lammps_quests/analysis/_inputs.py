@@ -109,7 +109,7 @@ def _distinct_names(datasets: list[Dataset], groups) -> list[Dataset]:
 def load_reference(path):
     """The reference file at ``path``, memory-mapped: ``Reference.load(path, mmap=True)``.
 
-    Raises ValueError (lammps_quests.formats._reference.ReferenceFileError) naming the file and
+    Raises :class:`~lammps_quests.errors.ReferenceFileError` (a ValueError) naming the file and
     the fix for missing, truncated, corrupt or unknown files.
     """
     from lammps_quests.formats._reference import Reference

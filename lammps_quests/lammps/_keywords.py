@@ -6,7 +6,7 @@ after ``reference-file`` to :func:`parse_keywords`, so a keyword is added here (
 the same words, so both routes accept the same options.
 
 The parsers read the words (:class:`~lammps_quests.errors.KeywordError` for a malformed line);
-the values are checked once, by :class:`~lammps_quests.monitor._options.MonitorOptions`, the
+the values are checked once, by :class:`~lammps_quests.monitor.MonitorOptions`, the
 record the ASE monitor and the OVITO modifier build too, so a bad value gets the same
 :class:`~lammps_quests.errors.OptionError` on every host.
 """

@@ -65,7 +65,7 @@ def frame_dh(rdh, arrays: FrameArrays, elements: str, frame: int, block: int | N
 
 def summary(values: np.ndarray, threshold: float) -> dict:
     """The global attributes: the five statistics of every host
-    (:data:`lammps_quests.monitor._monitor.QUANTITIES`, the values of ``fix quests``'s
+    (:data:`lammps_quests.monitor.QUANTITIES`, the values of ``fix quests``'s
     f_ID[1..5]), each named ``QUESTS.<suffix>`` as the python/invoke route's ``v_ID_<suffix>``.
 
     Returns:

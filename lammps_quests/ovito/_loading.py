@@ -25,7 +25,7 @@ class Settings:
     """What the dH of a frame depends on besides the frame.
 
     path: the reference file (.qref).
-    options: the run's :class:`~lammps_quests.monitor._options.MonitorOptions` (bandwidth in
+    options: the run's :class:`~lammps_quests.monitor.MonitorOptions` (bandwidth in
         Å^-1, threshold, fast and decide, the k and cutoff in Å the reference must have).
     """
 

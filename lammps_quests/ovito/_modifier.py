@@ -10,7 +10,7 @@ Python module it is inserted like any modifier::
 
 Per frame it adds the particle property ``dH`` and the global attributes ``QUESTS.max``,
 ``QUESTS.mean``, ``QUESTS.fraction``, ``QUESTS.count`` and ``QUESTS.new`` (the statistics of
-every host, :data:`lammps_quests.monitor._monitor.QUANTITIES`: ``fix quests``'s f_ID[1..5],
+every host, :data:`lammps_quests.monitor.QUANTITIES`: ``fix quests``'s f_ID[1..5],
 python/invoke's v_ID_max ... v_ID_new); optionally the ``Selection`` of the particles with
 dH > threshold, and the ``Color`` of the diverging palette of ``lammps-quests render``, white at
 dH = 0. Bad input raises :class:`QuestsModifierError` with one message naming the problem and
