@@ -16,7 +16,7 @@ SITE = Path(sysconfig.get_paths()["purelib"]).resolve()
 
 def test_this_process_imports_the_installed_package():
     assert Path(lammps_quests.__file__).resolve().is_relative_to(SITE)
-    assert not Path(lammps_quests.__file__).resolve().is_relative_to(CHECKOUT)
+    assert not Path(lammps_quests.__file__).resolve().is_relative_to(CHECKOUT / "lammps_quests")
 
 
 def test_a_python_subprocess_imports_the_installed_package():
