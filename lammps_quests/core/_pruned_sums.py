@@ -164,20 +164,27 @@ def _block(Yb, nearest, index, centroids, c_norm2, scale, tol, threshold, counte
     return np.log(sums[:, 0]) - best * scale
 
 
-def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, threshold, best, sums,
-            counters) -> None:
-    """Steps after the nearest cluster for the queries ``Yc`` (centred, Å^-1): cluster bounds,
-    decision rounds with a threshold, then every cluster the tolerance needs; updates their
-    running (best, sums) in place."""
-    scale = inv[0]
+def cluster_log_bounds(Yc, y_norm2, index, centroids, c_norm2, scale: float) -> np.ndarray:
+    """(nq, C) upper bounds on log sum_{x in cluster c} exp(-|y - x|^2 * scale) for the centred
+    queries ``Yc`` (Å^-1; ``scale`` = 1/(2h^2) in Å^2), from each cluster's rings; the query-centroid
+    distances are widened by their rounding error so the bounds stay valid."""
     d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
     slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
     d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
     d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
     with np.errstate(divide="ignore"):
         log_count = np.log(index.ring_count)
-    bounds = _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
-                         index.ring_hi, log_count, scale).T.copy()
+    return _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
+                       index.ring_hi, log_count, scale).T.copy()
+
+
+def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, threshold, best, sums,
+            counters) -> None:
+    """Steps after the nearest cluster for the queries ``Yc`` (centred, Å^-1): cluster bounds,
+    decision rounds with a threshold, then every cluster the tolerance needs; updates their
+    running (best, sums) in place."""
+    scale = inv[0]
+    bounds = cluster_log_bounds(Yc, y_norm2, index, centroids, c_norm2, scale)
     bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
     if threshold is not None:
         log_s1 = _decision_rounds(Yc, y_norm2, log_s1, bounds, float(threshold.min()), index, inv, best,

@@ -12,7 +12,7 @@ import pytest
 import lammps_quests.core._cluster_index as cluster_index
 from lammps_quests.core._cluster_index import build_cluster_index
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast
-from lammps_quests.core._pruned_sums import _DISTANCE_SLACK, _log_bounds
+from lammps_quests.core._pruned_sums import cluster_log_bounds
 from lammps_quests.core._species_index import build_species_cluster_index
 
 ROUNDING = 1e-9  # nats: the exact kernel's own rounding r at h = 0.015 Å^-1
@@ -74,15 +74,7 @@ def ring_bounds(Y, index, scale):
     """(nq, C) log ring bounds as the pruned sums compute them."""
     Yc = Y - index.center
     centroids = index.centroids
-    y_norm2, c_norm2 = (Yc ** 2).sum(axis=1), (centroids ** 2).sum(axis=1)
-    d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
-    slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
-    d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
-    d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
-    with np.errstate(divide="ignore"):
-        log_count = np.log(index.ring_count)
-    return _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo, index.ring_hi,
-                       log_count, scale).T
+    return cluster_log_bounds(Yc, (Yc ** 2).sum(axis=1), index, centroids, (centroids ** 2).sum(axis=1), scale)
 
 
 @pytest.fixture(scope="module")
