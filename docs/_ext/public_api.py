@@ -141,14 +141,13 @@ class PublicApi(SphinxDirective):
         return container.children
 
 
-def _public_name(target: str) -> str | None:
-    """The public name of the object a dotted or bare reference points at, if it is documented."""
-    if target in _BY_SHORT_NAME and len(_BY_SHORT_NAME[target]) == 1:
-        return next(iter(_BY_SHORT_NAME[target]))
-    parts = target.split(".")
-    if parts[0] != "lammps_quests":
-        return None
-    for cut in range(len(parts) - 1, 0, -1):
+_MISSING = object()
+
+
+def _resolve(parts: list[str], longest: int):
+    """The object ``parts`` names: the longest importable module prefix (at most ``longest``
+    parts), then attributes; ``_MISSING`` if there is none."""
+    for cut in range(longest, 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:cut]))
         except ImportError:
@@ -157,27 +156,27 @@ def _public_name(target: str) -> str | None:
             for attribute in parts[cut:]:
                 obj = getattr(obj, attribute)
         except AttributeError:
-            return None
-        return _DOCUMENTED.get(id(obj)) if _is_shared_value(obj) else None
-    return None
+            return _MISSING
+        return obj
+    return _MISSING
+
+
+def _public_name(target: str) -> str | None:
+    """The public name of the object a dotted or bare reference points at, if it is documented."""
+    if target in _BY_SHORT_NAME and len(_BY_SHORT_NAME[target]) == 1:
+        return next(iter(_BY_SHORT_NAME[target]))
+    parts = target.split(".")
+    if parts[0] != "lammps_quests":
+        return None
+    obj = _resolve(parts, longest=len(parts) - 1)
+    return _DOCUMENTED.get(id(obj)) if obj is not _MISSING and _is_shared_value(obj) else None
 
 
 def _exists(target: str, names: set[str]) -> bool:
     """Whether a dotted or bare reference names code of the package (public or internal)."""
     parts = target.lstrip("~.").split(".")
     if parts[0] == "lammps_quests":
-        for cut in range(len(parts), 0, -1):
-            try:
-                obj = importlib.import_module(".".join(parts[:cut]))
-            except ImportError:
-                continue
-            try:
-                for attribute in parts[cut:]:
-                    obj = getattr(obj, attribute)
-            except AttributeError:
-                return False
-            return True
-        return False
+        return _resolve(parts, longest=len(parts)) is not _MISSING
     return parts[0] in names
 
 
