@@ -82,3 +82,19 @@ def test_git_ignores_what_the_demo_examples_and_analyses_write():
     kept = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", "examples/cu_melt/in.cu_melt",
                            "examples/inp_antisite/picture.py"], capture_output=True, text=True, timeout=60)
     assert kept.stdout == ""
+
+
+def test_one_minimum_cmake_version_everywhere():
+    """pip's build (pyproject), a hand build against a user's LAMMPS (CMakeLists.txt) and the
+    pages that state the requirement name the same minimum CMake: both builds were run with it."""
+    import re
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text())
+    wanted = re.fullmatch(r">=(\d+\.\d+)", pyproject["tool"]["scikit-build"]["cmake"]["version"]).group(1)
+    minimum = re.search(r"cmake_minimum_required\(VERSION (\d+\.\d+)\)", (repo / "CMakeLists.txt").read_text())
+    assert minimum.group(1) == wanted
+    for page in ("README.md", "CONTRIBUTING.md", "docs/getting-started.md"):
+        stated = set(re.findall(r"CMake >= (\d+\.\d+)", (repo / page).read_text()))
+        assert stated == {wanted}, page
