@@ -299,3 +299,28 @@ def oracle_fraction(Y, X, h: float, tol: float, sample: int = 240, chunk: int = 
             dropped = np.searchsorted(running[q], -np.expm1(-tol) * running[q, -1], side="right")
             keep.append(1.0 - dropped / terms.shape[1])
     return float(np.mean(keep))
+
+
+def cluster_oracle_fraction(Y, index, h: float, tol: float, sample: int = 240) -> float:
+    """Mean fraction of kernel terms kept by an oracle that knows every cluster's exact sum but
+    must keep or skip whole clusters of ``index`` (a ClusterIndex): it always keeps the query's
+    nearest cluster (as the fast path does) and skips the clusters of smallest sums while they
+    add up to <= (1 - e^-tol) of the query's whole sum. The floor of any bound that works
+    cluster by cluster on this index; :func:`oracle_fraction` is the floor of any bound at all.
+    Over ``sample`` queries evenly spaced in Y (descriptors in Å^-1, bandwidth h in Å^-1)."""
+    rows = np.unique(np.linspace(0, len(Y) - 1, min(sample, len(Y))).astype(int))
+    Yc = np.asarray(Y[rows], dtype=np.float64) - index.center
+    scale = 1.0 / (2.0 * h * h)
+    sizes = np.diff(index.offsets)
+    members = np.repeat(np.arange(index.n_clusters), sizes)
+    c_norm2 = np.einsum("ij,ij->i", index.centroids, index.centroids)
+    keep = []
+    for y in Yc:
+        d2 = np.maximum(y @ y + index.row_norm2 - 2.0 * (y @ index.columns), 0.0)
+        sums = np.bincount(members, weights=np.exp(-(d2 - d2.min()) * scale), minlength=index.n_clusters)
+        allowed = -np.expm1(-tol) * sums.sum()
+        sums[np.argmin(c_norm2 - 2.0 * (index.centroids @ y))] = np.inf  # the nearest cluster: always summed
+        order = np.argsort(sums)
+        skipped = np.cumsum(sums[order]) <= allowed
+        keep.append(1.0 - sizes[order[skipped]].sum() / index.n_rows)
+    return float(np.mean(keep))
