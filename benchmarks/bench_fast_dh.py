@@ -1,7 +1,7 @@
 """Fast dH (cluster index) against brute force, at 10^4, 10^5 and 5 x 10^5 reference environments.
 
     python benchmarks/bench_fast_dh.py [--sizes 10000 100000 500000] [--queries 12000]
-        [--threads 2] [--tol 1e-6] [--threshold 0] [--repeats 2]
+        [--threads 2] [--fast 1e-6] [--threshold 0] [--repeats 2]
 
 Data: benchmarks/fast_dh_data.py (EAM MD of Cu, Al, Fe, W, Mg: FCC/BCC/HCP at several
 temperatures, a Cu (111) slab, Cu with vacancies, liquid Cu; ~600,000 environments, cached
@@ -10,7 +10,7 @@ distribution (other MD seeds of reference kinds), half out (Cu at 1600 K and 50 
 (100) slab, Ni FCC, Zr HCP, liquid Al).
 
 For each size, in this one process and side by side: building the index (seconds), brute
-force (``delta_entropy``), the fast path exact to ``--tol`` nats, and the fast path with
+force (``delta_entropy``), the fast path exact to ``--fast`` nats, and the fast path with
 certified decisions at ``--threshold``. Reported: time per query atom, speed-up, fraction of
 kernel terms evaluated and the fraction an oracle knowing every term must keep (on 240 of the
 queries; the floor of any bound), worst error against brute force (tolerance mode; must be in
@@ -36,7 +36,8 @@ def parse_args():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 500_000])
     parser.add_argument("--queries", type=int, default=12_000, help="query atoms (half in, half out)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tol", type=float, default=None, help="nats (default: the package's fast dH tolerance, 1e-6)")
+    parser.add_argument("--fast", type=float, default=None, metavar="TOL",
+                        help="fast dH tolerance, nats (default: the package's, 1e-6)")
     parser.add_argument("--threshold", type=float, default=0.0, help="nats, for the decision mode")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None)
@@ -83,8 +84,8 @@ def queries(cache, n, rng):
 
 def main() -> None:
     cache = ARGS.cache or DEFAULT_CACHE
-    if ARGS.tol is None:
-        ARGS.tol = DEFAULT_FAST_TOLERANCE
+    if ARGS.fast is None:
+        ARGS.fast = DEFAULT_FAST_TOLERANCE
     rng = np.random.default_rng(0)
     everything = np.concatenate(list(load_runs("ref", cache).values()))
     Y, n_in = queries(cache, ARGS.queries, rng)
@@ -105,12 +106,12 @@ def main() -> None:
             save_fast_index(build_fast_index(ref), ref)
             build = time.perf_counter() - start
             index = load_fast_index(ref)
-            delta_entropy_fast(Y[:64], index, fast=ARGS.tol, thresholds=ARGS.threshold)  # compile
+            delta_entropy_fast(Y[:64], index, fast=ARGS.fast, thresholds=ARGS.threshold)  # compile
             tol_stats, dec_stats = {}, {}
             (t_exact, exact), (t_fast, fast), (t_dec, dec) = interleaved(ARGS.repeats, [
                 lambda X=ref.descriptors: delta_entropy(Y, X),
-                lambda i=index, s=tol_stats: delta_entropy_fast(Y, i, fast=ARGS.tol, stats=s),
-                lambda i=index, s=dec_stats: delta_entropy_fast(Y, i, fast=ARGS.tol, thresholds=ARGS.threshold,
+                lambda i=index, s=tol_stats: delta_entropy_fast(Y, i, fast=ARGS.fast, stats=s),
+                lambda i=index, s=dec_stats: delta_entropy_fast(Y, i, fast=ARGS.fast, thresholds=ARGS.threshold,
                                                                 stats=s),
             ])
             t = ARGS.threshold
@@ -118,7 +119,7 @@ def main() -> None:
             false_neg = int(np.sum((exact > t) & (dec <= t)))
             false_pos = float(np.mean((dec > t) & (exact <= t)))
             flagged_err = float(np.abs(dec - exact)[dec > t].max(initial=0.0))  # values above t: within tol
-            oracle = oracle_fraction(Y, X, ref.bandwidth, ARGS.tol)
+            oracle = oracle_fraction(Y, X, ref.bandwidth, ARGS.fast)
             total = len(Y) * len(X)
             row = (f"{len(X):>8} {build:>8.1f} {1e6 * t_exact / len(Y):>14.1f} {1e6 * t_fast / len(Y):>13.1f} "
                    f"{t_exact / t_fast:>9.2f} {100 * tol_stats['pairs'] / total:>8.2f} {100 * oracle:>8.2f} "
@@ -127,9 +128,9 @@ def main() -> None:
                    f"{false_neg:>3d} {100 * false_pos:>6.3f} {flagged_err:>8.1e} {100 * np.mean(exact > t):>9.2f} "
                    f"{os.path.getsize(ref.path) / 2**20:>8.1f} "
                    f"{os.path.getsize(fast_index_path(ref.path)) / 2**20:>8.1f}")
-            if err.min() < -1e-9 or err.max() > ARGS.tol + 1e-9:
+            if err.min() < -1e-9 or err.max() > ARGS.fast + 1e-9:
                 row += f"  GUARANTEE VIOLATED: error in [{err.min():.2e}, {err.max():.2e}]"
-            if false_neg or flagged_err > ARGS.tol + 1e-9:
+            if false_neg or flagged_err > ARGS.fast + 1e-9:
                 row += "  DECISION GUARANTEE VIOLATED"
             rows.append(row)
             print(header if len(rows) == 1 else "", end="\n" if len(rows) == 1 else "")

@@ -41,7 +41,7 @@ def parse_args():
     parser.add_argument("--atoms", type=int, nargs="+", default=[4000, 16000, 32000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--tol", type=float, default=1e-6, help="mixed kernel tolerance, nats")
+    parser.add_argument("--tolerance", type=float, default=1e-6, help="mixed kernel tolerance, nats")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/lammps-quests-bench-kernel"))
     return parser.parse_args()
 
@@ -135,7 +135,7 @@ def float32_bounds(X, Y, h=0.015):
     for name, bound in rows.items():
         q10, q50, q90 = np.percentile(bound, [10, 50, 90])
         print(f"#   {name:<32} median {q50:.1e}  10 % {q10:.1e}  90 % {q90:.1e}  "
-              f"below {ARGS.tol:g}: {100 * np.mean(bound <= ARGS.tol):.0f} % of atoms")
+              f"below {ARGS.tolerance:g}: {100 * np.mean(bound <= ARGS.tolerance):.0f} % of atoms")
 
 
 def interleaved(repeats, functions):
@@ -161,7 +161,7 @@ def main() -> None:
     print(f"# reference {len(X)} x {X.shape[1]}; {ARGS.threads} threads; BLAS {', '.join(blas)}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
-    delta_entropy(Q[:600], prepared, precision="mixed", tolerance=ARGS.tol)  # compile
+    delta_entropy(Q[:600], prepared, precision="mixed", tolerance=ARGS.tolerance)  # compile
     delta_entropy(Q[:600], X, precision="float64")
     print(f"{'atoms':>6} {'f64 ms':>8} {'mixed ms':>9} {'DGEMM ms':>9} {'SGEMM ms':>9} {'split ms':>9} "
           f"{'mixed/f64':>10} {'f64/DGEMM':>10} {'SGEMM/DGEMM':>12} {'split':>6} {'redo':>5} {'bound':>9} "
@@ -169,14 +169,14 @@ def main() -> None:
     for n in ARGS.atoms:
         Y = np.ascontiguousarray(Q[np.arange(n) % len(Q)])
         stats = {}
-        r = rotated.choose_split(1.0 / (2 * 0.015 ** 2), ARGS.tol)
+        r = rotated.choose_split(1.0 / (2 * 0.015 ** 2), ARGS.tolerance)
         Yr = (Y - rotated.center) @ rotated.rotation
         head, tail = rotated.split(r)
         split_head = blocked_gemm(Yr[:, :r], head, np.float64)
         split_tail = blocked_gemm(Yr[:, r:], tail, np.float32)
         (t64, tmix, tdg, tsg, tsplit), (exact, mixed, _, _, _) = interleaved(ARGS.repeats, [
             lambda: delta_entropy(Y, X, precision="float64"),
-            lambda: delta_entropy(Y, prepared, precision="mixed", tolerance=ARGS.tol, stats=stats),
+            lambda: delta_entropy(Y, prepared, precision="mixed", tolerance=ARGS.tolerance, stats=stats),
             blocked_gemm(Y - X.mean(axis=0), X - X.mean(axis=0), np.float64),
             blocked_gemm(Y - X.mean(axis=0), X - X.mean(axis=0), np.float32),
             lambda: (split_head(), split_tail()),
@@ -186,8 +186,8 @@ def main() -> None:
               f"{t64 / tmix:>10.2f} {tdg / t64:>10.2f} {tdg / tsg:>12.2f} {stats['split']:>6d} "
               f"{stats['fallback_rows']:>5d} "
               f"{stats['bound']:>9.1e} {diff:>10.1e} {os.getloadavg()[0]:>5.2f}", flush=True)
-        if diff > ARGS.tol:
-            print(f"GUARANTEE VIOLATED: max |mixed - float64| = {diff:.3e} > tol {ARGS.tol:g}")
+        if diff > ARGS.tolerance:
+            print(f"GUARANTEE VIOLATED: max |mixed - float64| = {diff:.3e} > tol {ARGS.tolerance:g}")
     float32_bounds(X, Q[::max(1, len(Q) // 300)][:300])
     print("# mixed/f64: speed-up of the mixed kernel; f64/DGEMM: the float64 kernel's speed as a fraction of "
           "its bare product; split ms: the mixed kernel's two products alone (float64 head, float32 tail); "

@@ -1,9 +1,9 @@
 """Species-aware fast dH (one cluster index per centre element) against exact species-aware dH.
 
-    python benchmarks/bench_species_fast.py [--queries 8000] [--threads 2] [--tol 1e-6]
+    python benchmarks/bench_species_fast.py [--queries 8000] [--threads 2] [--fast 1e-6]
         [--threshold 0] [--repeats 3]
 
-Data: the two-element Ni-Al set of benchmarks/fast_dh_data.py (``--species``; EAM MD of B2
+Data: the two-element Ni-Al set of benchmarks/fast_dh_data.py (``--two-elements``; EAM MD of B2
 NiAl, L1_2 Ni3Al, Ni-10Al solid solution, liquid NiAl and Ni; species-aware descriptors, k = 32,
 width 189; ~520,000 reference environments, cached under /tmp). The whole set is the
 reference; the queries are half in distribution (other MD seeds of reference kinds), half out
@@ -35,7 +35,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queries", type=int, default=8_000, help="query atoms (half in, half out)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tol", type=float, default=None, help="nats (default: the package's, 1e-6)")
+    parser.add_argument("--fast", type=float, default=None, metavar="TOL",
+                        help="fast dH tolerance, nats (default: the package's, 1e-6)")
     parser.add_argument("--threshold", type=float, default=0.0, help="nats, for the decision mode")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=None)
@@ -84,7 +85,7 @@ def queries(cache, n, rng):
 
 def main() -> None:
     cache = ARGS.cache or DEFAULT_CACHE
-    tol = DEFAULT_FAST_TOLERANCE if ARGS.tol is None else ARGS.tol
+    tol = DEFAULT_FAST_TOLERANCE if ARGS.fast is None else ARGS.fast
     t = ARGS.threshold
     rng = np.random.default_rng(0)
     runs = load_species_runs("ref", cache)

@@ -17,7 +17,7 @@ Each run's descriptors (k = 32, cutoff 5 Å) are saved as ``<cache>/<run>.npy``;
 files are reused, so the MD runs once. Every run is ~500 atoms and 4,000-12,000 steps of EAM:
 a few minutes of CPU in all.
 
-A second, two-element data set (``--species``, for benchmarks/bench_species_fast.py) uses the
+A second, two-element data set (``--two-elements``, for benchmarks/bench_species_fast.py) uses the
 Ni-Al EAM of the wheel (NiAlH_jea.eam.alloy; type 1 = Ni, type 2 = Al) and species-aware
 descriptors (species Ni, Al: width 3 (2k - 1) = 189), cached as ``<cache>/<run>.npy`` with the
 centre species in ``<cache>/<run>.labels.npy``:
@@ -258,10 +258,10 @@ def load_runs(kind: str, cache: Path = DEFAULT_CACHE) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--species", action="store_true", help="the two-element (Ni-Al) data set instead")
+    parser.add_argument("--two-elements", action="store_true", help="the two-element (Ni-Al) data set instead")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    if args.species:
+    if args.two_elements:
         for name in SPECIES_RUNS:
             t0 = time.perf_counter()
             X, labels = species_run_descriptors(name, args.cache)

@@ -103,3 +103,21 @@ def test_fix_keywords_ase_and_ovito_share_the_option_words():
     except ImportError:  # the OVITO tests require OVITO; this checks the other hosts without it
         return
     assert shared <= set(QuestsModifier.class_visible_traits())
+
+
+def test_benchmark_flags_use_the_same_words():
+    """The benchmarks' own command-line flags (argparse) avoid the retired words too."""
+    import ast
+    from pathlib import Path
+
+    benchmarks = Path(__file__).resolve().parents[2] / "benchmarks"
+    flags = {}
+    for path in sorted(benchmarks.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and str(arg.value).startswith("-"):
+                        flags[arg.value] = path.name
+    assert "--fast" in flags and "--sizes" in flags  # the walk finds the flags
+    retired = {flag: name for flag, name in flags.items() if flag.lstrip("-").replace("-", "_") in RETIRED}
+    assert not retired, retired
