@@ -5,7 +5,8 @@ For each frame given to :meth:`Saver.structures` with the per-atom dH against th
 
 1. candidates: atoms with dH(reference) > t (only they can be new: adding rows to the kernel
    sum lowers dH);
-2. new atoms: candidates with dH(reference ∪ saved) > t (with ``deduplicate=False``: every
+2. new atoms: candidates with dH(reference ∪ saved) > t that the saved environments do not
+   already cover, dH(saved) > 0 (:func:`new_atoms`; with ``deduplicate=False``: every
    candidate);
 3. no new atom: nothing is saved. Otherwise the whole frame (``cut_radius=None``), or one
    cut-out per hot spot around the new atoms (``cut_radius=R``, R >= the descriptor cutoff so
@@ -44,15 +45,52 @@ from ._structure import Structure
 REFERENCE_KEY = "reference_sha256"
 
 
-#: nats by which dH against reference ∪ saved must exceed the threshold for an atom to be new:
-#: a saved environment has dH <= 0 against reference ∪ saved in exact arithmetic, but rounding
-#: in the kernel sums (or a descriptor recomputed from a cut-out) can leave it at +1e-13
+#: nats by which dH against reference ∪ saved must exceed the threshold, and dH against the saved
+#: environments 0, for an atom to be new: a saved environment has dH <= 0 against both in exact
+#: arithmetic, but rounding in the kernel sums (or a descriptor recomputed from a cut-out) can
+#: leave it at +1e-13
 NEW_MARGIN = 1e-9
 
 
-def new_atoms(dh_union, threshold: float) -> np.ndarray:
-    """Mask of new atoms: dH against reference ∪ saved (nats) above ``threshold`` + NEW_MARGIN."""
-    return np.asarray(dh_union) > threshold + NEW_MARGIN
+def new_atoms(dh_reference, dh_saved, threshold: float) -> np.ndarray:
+    """Mask of new atoms, the one novelty rule of de-duplicated saves.
+
+    With X the reference, S the saved environments and m = ``NEW_MARGIN``, an atom with
+    environment y is new when
+
+        dH(y | X ∪ S) > t + m   and   dH(y | S) > m,
+
+    where dH(y | X ∪ S) = -log(exp(-dH(y | X)) + exp(-dH(y | S))) (the kernel sum over the
+    union is the sum of the two sums).
+
+    * The first condition: y is above the save threshold t against everything a training set
+      built from the saves would hold.
+    * The second: S does not cover y. dH(y | S) <= 0 means the kernel weights of S sum to at
+      least 1 at y, as much as a saved environment gets from itself (dH(s | S) <= 0 for s in
+      S): y is already saved, or is at least as close to saved environments as they are
+      to themselves, and saving it again adds a copy, no information. This holds for every t.
+    * For t >= 0 the second condition follows from the first, so the rule is dH(y | X ∪ S) > t
+      alone there. Proof: K > 0, so the sum over S is at most the sum over X ∪ S, and
+      dH(y | S) >= dH(y | X ∪ S) > t + m >= m. The same holds in floating point:
+      ``np.logaddexp(a, b)`` is max(a, b) plus a non-negative term, and rounding to nearest
+      never takes that below max(a, b), so the computed dH(y | X ∪ S) <= dH(y | S).
+    * For t < 0 the first condition alone is not enough: a saved environment has
+      dH(s | X ∪ S) <= 0, which may still be above t, and the same configuration evaluated
+      twice (at the end of one LAMMPS run and the setup of the next) would be saved twice.
+
+    Args:
+        dh_reference: (n,) dH of the atoms against the reference, nats.
+        dh_saved: (n,) dH against the saved environments alone, nats (+inf while nothing is
+            saved; with a species-aware reference, those centred on each atom's element).
+        threshold: the save threshold t, nats (any real value).
+
+    Returns:
+        (n,) bool mask.
+    """
+    dh_reference = np.asarray(dh_reference, dtype=np.float64)
+    dh_saved = np.asarray(dh_saved, dtype=np.float64)
+    dh_union = -np.logaddexp(-dh_reference, -dh_saved)
+    return (dh_union > threshold + NEW_MARGIN) & (dh_saved > NEW_MARGIN)
 
 
 @dataclass
@@ -78,9 +116,9 @@ class Saver:
         values: the :class:`ReferenceDh` whose dH values the frames come with (their mode is
             recorded in the saved files), or None.
 
-    With a species-aware reference an atom is new when its dH against the reference and saved
-    environments centred on its own element exceeds t; the structures' element symbols give
-    the species, and cut-outs carry them.
+    An atom is new by :func:`new_atoms`; with a species-aware reference, against the reference
+    and saved environments centred on its own element (the structures' element symbols give the
+    species, and cut-outs carry them).
     """
 
     def __init__(self, reference, bandwidth: float, threshold: float, cut_radius: float | None = None,
@@ -110,8 +148,8 @@ class Saver:
         self.reference_sha256 = str(getattr(reference, "sha256", "") or "")
 
     def new_mask(self, descriptors, dh_reference, labels=None) -> np.ndarray:
-        """Which rows are new (descriptors of candidates, their dH against the reference in
-        nats, and their centre species for a species-aware reference)."""
+        """Which rows are new by :func:`new_atoms` (descriptors of candidates, their dH against
+        the reference in nats, and their centre species for a species-aware reference)."""
         dh_reference = np.asarray(dh_reference, dtype=np.float64)
         candidates = dh_reference > self.threshold
         if not self.deduplicate or not candidates.any():
@@ -120,8 +158,8 @@ class Saver:
         rows = np.flatnonzero(candidates)
         Y = np.asarray(descriptors)[rows]
         row_labels = None if labels is None else np.asarray(labels)[rows]
-        union = self.extension.delta_entropy(Y, dh_reference[rows], row_labels)
-        mask[rows] = new_atoms(union, self.threshold)
+        dh_saved = -self.extension.log_sums_saved(Y, row_labels)
+        mask[rows] = new_atoms(dh_reference[rows], dh_saved, self.threshold)
         return mask
 
     def structures(self, frame: Structure, dh_reference, eligible=None) -> list[Structure]:
