@@ -56,9 +56,9 @@ def new_atoms(dh_reference, dh_saved, threshold: float) -> np.ndarray:
     """Mask of new atoms, the one novelty rule of de-duplicated saves.
 
     With X the reference, S the saved environments and m = ``NEW_MARGIN``, an atom with
-    environment y is new when
+    environment y is new when::
 
-        dH(y | X ∪ S) > t + m   and   dH(y | S) > m,
+        dH(y | X ∪ S) > t + m   and   dH(y | S) > m
 
     where dH(y | X ∪ S) = -log(exp(-dH(y | X)) + exp(-dH(y | S))) (the kernel sum over the
     union is the sum of the two sums).
