@@ -11,7 +11,7 @@ import pytest
 
 from crystals import rattled_frames
 from lammps_quests.active import Saver, Structure, new_atoms, saved_rows
-from lammps_quests.active._saving import NEW_MARGIN
+from lammps_quests.core._novelty import NEW_MARGIN
 from lammps_quests.core._descriptors import descriptors_from_arrays
 from lammps_quests.core._information import delta_entropy
 from lammps_quests.formats._reference import Reference
