@@ -33,8 +33,8 @@ def new_atoms(dh_reference, dh_saved, threshold: float) -> np.ndarray:
       from the saves would hold.
     * The second: S does not cover y. dH(y | S) <= 0 means the kernel weights of S sum to at
       least 1 at y, as much as a saved environment gets from itself (dH(s | S) <= 0 for s in
-      S): y is already saved, or is at least as close to saved environments as they are to
-      themselves, and saving it again adds a copy, no information. This holds for every t.
+      S): y is already saved, or near enough to saved environments to get that much weight
+      from them, and saving it again adds a copy, no information. This holds for every t.
     * For t >= 0 the second condition follows from the first, so the rule is dH(y | X ∪ S) > t
       alone there. Proof: K > 0, so the sum over S is at most the sum over X ∪ S, and
       dH(y | S) >= dH(y | X ∪ S) > t + m >= m. The same holds in floating point:
