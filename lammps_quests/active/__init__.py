@@ -18,8 +18,9 @@ Stable API
 ``union_entropy(X, S, bandwidth, reference_entropy=None, *, x_labels=None, s_labels=None, n_species=None)``
     H(X) and H(X ∪ S) without the N^2 sums over X (an ``EntropyGain``); with the labels, the
     same with the species kernel (exact, per species).
-``new_atoms(dh_union, t) -> mask``
-    Atoms whose dH against reference ∪ saved exceeds t.
+``new_atoms(dh_reference, dh_saved, t) -> mask``
+    The novelty rule of de-duplicated saves: dH against reference ∪ saved above t, and not
+    covered by the saved environments (dH against them above 0), for any t.
 ``hot_spots(positions, cell, pbc, hot_mask, R, space=None) -> [HotSpot]``
     Spheres of R Å around hot atoms, merged when they overlap (through periodic images);
     ``HotSpot(centres, atoms, shifts, spans_box)``.

@@ -5,7 +5,8 @@ For each frame given to :meth:`Saver.structures` with the per-atom dH against th
 
 1. candidates: atoms with dH(reference) > t (only they can be new: adding rows to the kernel
    sum lowers dH);
-2. new atoms: candidates with dH(reference ∪ saved) > t (with ``deduplicate=False``: every
+2. new atoms: candidates with dH(reference ∪ saved) > t that the saved environments do not
+   already cover, dH(saved) > 0 (:func:`new_atoms`; with ``deduplicate=False``: every
    candidate);
 3. no new atom: nothing is saved. Otherwise the whole frame (``cut_radius=None``), or one
    cut-out per hot spot around the new atoms (``cut_radius=R``, R >= the descriptor cutoff so
@@ -34,6 +35,7 @@ import numpy as np
 from lammps_quests.errors import QuestsInputError
 from lammps_quests.dh._reference_dh import ReferenceDh
 from lammps_quests.core._images import periodic_images
+from lammps_quests.core._novelty import new_atoms
 
 from ._cutout import cut_out
 from ._extension import EntropyGain, Extension, union_entropy
@@ -42,17 +44,6 @@ from ._structure import Structure
 
 #: info key of every saved structure: the sha256 of the reference descriptors that judged it
 REFERENCE_KEY = "reference_sha256"
-
-
-#: nats by which dH against reference ∪ saved must exceed the threshold for an atom to be new:
-#: a saved environment has dH <= 0 against reference ∪ saved in exact arithmetic, but rounding
-#: in the kernel sums (or a descriptor recomputed from a cut-out) can leave it at +1e-13
-NEW_MARGIN = 1e-9
-
-
-def new_atoms(dh_union, threshold: float) -> np.ndarray:
-    """Mask of new atoms: dH against reference ∪ saved (nats) above ``threshold`` + NEW_MARGIN."""
-    return np.asarray(dh_union) > threshold + NEW_MARGIN
 
 
 @dataclass
@@ -78,9 +69,9 @@ class Saver:
         values: the :class:`ReferenceDh` whose dH values the frames come with (their mode is
             recorded in the saved files), or None.
 
-    With a species-aware reference an atom is new when its dH against the reference and saved
-    environments centred on its own element exceeds t; the structures' element symbols give
-    the species, and cut-outs carry them.
+    An atom is new by :func:`new_atoms`; with a species-aware reference, against the reference
+    and saved environments centred on its own element (the structures' element symbols give the
+    species, and cut-outs carry them).
     """
 
     def __init__(self, reference, bandwidth: float, threshold: float, cut_radius: float | None = None,
@@ -110,8 +101,8 @@ class Saver:
         self.reference_sha256 = str(getattr(reference, "sha256", "") or "")
 
     def new_mask(self, descriptors, dh_reference, labels=None) -> np.ndarray:
-        """Which rows are new (descriptors of candidates, their dH against the reference in
-        nats, and their centre species for a species-aware reference)."""
+        """Which rows are new by :func:`new_atoms` (descriptors of candidates, their dH against
+        the reference in nats, and their centre species for a species-aware reference)."""
         dh_reference = np.asarray(dh_reference, dtype=np.float64)
         candidates = dh_reference > self.threshold
         if not self.deduplicate or not candidates.any():
@@ -120,8 +111,8 @@ class Saver:
         rows = np.flatnonzero(candidates)
         Y = np.asarray(descriptors)[rows]
         row_labels = None if labels is None else np.asarray(labels)[rows]
-        union = self.extension.delta_entropy(Y, dh_reference[rows], row_labels)
-        mask[rows] = new_atoms(union, self.threshold)
+        dh_saved = -self.extension.log_sums_saved(Y, row_labels)
+        mask[rows] = new_atoms(dh_reference[rows], dh_saved, self.threshold)
         return mask
 
     def structures(self, frame: Structure, dh_reference, eligible=None) -> list[Structure]:

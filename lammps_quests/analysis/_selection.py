@@ -4,8 +4,10 @@ centred on one species only, the species kernel of :mod:`lammps_quests.core._inf
 
 Start from U = reference. At each step every remaining candidate c (the descriptors of one
 structure's atoms, Å^-1) is scored by the entropy it would add, H(U ∪ c) - H(U) in nats, among
-the candidates that still hold an atom with dH(atom | U) > t; the best one (lowest pool index
-on ties) joins U. It stops after ``max_picks``, when no atom of the pool has dH > t, or when the
+the candidates that still hold a new atom: dH(atom | U) > t and not covered by the picks,
+dH(atom | picked) > 0 (the rule of de-duplicated saves, :mod:`lammps_quests.core._novelty`;
+for t >= 0 the first condition implies the second). The best one (lowest pool index on ties)
+joins U. It stops after ``max_picks``, when no atom of the pool is new, or when the
 best gain is <= 0 (a structure whose few new atoms come with many that repeat dense regions of U
 lowers the entropy: it adds no information).
 
@@ -32,6 +34,7 @@ import numpy as np
 from lammps_quests.errors import QuestsInputError
 from lammps_quests.core._information import entropy, species_groups
 from lammps_quests.core._kernel_sums import log_kernel_sums, log_kernel_sums_self
+from lammps_quests.core._novelty import new_atoms
 from lammps_quests.core._validation import check_bandwidths
 
 from ._parallel import gather_rows, row_range
@@ -114,7 +117,8 @@ def select(candidates, reference, bandwidth: float, max_picks: int | None = None
         reference: (N, d) reference descriptors, Å^-1.
         h: bandwidth, Å^-1.
         max_picks: stop after this many picks (None: no limit).
-        until: t in nats; only candidates with an atom of dH > t against U are picked.
+        until: t in nats; only candidates with a new atom are picked: dH > t against U and
+            > 0 against the picked atoms alone (the second follows from the first for t >= 0).
         reference_entropy: H(reference) at h in nats (with the species kernel when labelled),
             if known; else computed (N^2 / 2 pairs).
         comm: MPI communicator, or None.
@@ -144,7 +148,9 @@ def select(candidates, reference, bandwidth: float, max_picks: int | None = None
     bounds = np.cumsum([0] + [len(b) for b in blocks])
     pool = np.concatenate(blocks) if blocks else np.zeros((0, X.shape[1]))
     pool_labels = (np.concatenate(block_labels) if blocks else np.zeros(0, np.int64)) if labelled else None
-    over_u = kernel.split_sums(pool, pool_labels, X, x_labels, comm)  # log S_aU per pool atom
+    over_x = kernel.split_sums(pool, pool_labels, X, x_labels, comm)  # log S_aX per pool atom
+    over_u = over_x.copy()  # log S_aU, U = reference ∪ picked
+    over_p = np.full(len(pool), -np.inf)  # log S over the picked atoms only
     own = [kernel.self_sums(b, lab) if len(b) else np.zeros(0) for b, lab in zip(blocks, block_labels)]
     near = []  # per candidate: rows of U, log S_uc (one pass over the reference each)
     for block, labels in zip(blocks, block_labels):
@@ -161,9 +167,11 @@ def select(candidates, reference, bandwidth: float, max_picks: int | None = None
         if max_picks is not None and len(result.picks) >= max_picks:
             result.stopped = f"reached --max {max_picks}"
             break
-        eligible = [c for c in remaining if (-over_u[bounds[c]:bounds[c + 1]] > until).any()]
+        eligible = [c for c in remaining
+                    if new_atoms(-over_x[bounds[c]:bounds[c + 1]], -over_p[bounds[c]:bounds[c + 1]], until).any()]
         if not eligible:
-            result.stopped = f"no atom left with dH > {until:g} nats"
+            covered = " that the picks do not cover" if until < 0 else ""
+            result.stopped = f"no atom left with dH > {until:g} nats{covered}"
             break
         h_u = np.log(n_u) - total / n_u
         scored = []
@@ -177,7 +185,7 @@ def select(candidates, reference, bandwidth: float, max_picks: int | None = None
             scored.append((h_new - h_u, c, h_new, delta + mine))
         gain, best, h_new, added = max(scored, key=lambda item: (item[0], -item[1]))
         if not gain > 0:  # its new atoms are outweighed by the ones it repeats: labelling it adds nothing
-            result.stopped = (f"no structure adds information: the best of {len(eligible)} with an atom above "
+            result.stopped = (f"no structure adds information: the best of {len(eligible)} with a new atom above "
                               f"{until:g} nats would change the entropy by {gain:.3g} nats")
             break
         dh = -over_u[bounds[best]:bounds[best + 1]]
@@ -195,7 +203,9 @@ def select(candidates, reference, bandwidth: float, max_picks: int | None = None
         n_u += len(chosen)
         remaining.remove(best)
         if remaining:
-            over_u = np.logaddexp(over_u, kernel.split_sums(pool, pool_labels, chosen, chosen_labels))
+            from_chosen = kernel.split_sums(pool, pool_labels, chosen, chosen_labels)
+            over_u = np.logaddexp(over_u, from_chosen)
+            over_p = np.logaddexp(over_p, from_chosen)
             for c in remaining:
                 values = kernel.sums(chosen, chosen_labels, blocks[c], block_labels[c])
                 keep = values > NEGLIGIBLE_LOG_SUM

@@ -93,8 +93,9 @@ class QuestsMonitor:
     its own element (``atoms.get_chemical_symbols()``); an element the reference lacks is
     refused with a ValueError naming it. A species-agnostic reference ignores elements. Every
     option works with both: with a species-aware reference an atom is new (``save``) when its
-    dH against the reference and saved environments centred on its own element exceeds t, and
-    saved frames and cut-outs carry the elements.
+    dH against the reference and saved environments centred on its own element exceeds t (and
+    those saved environments do not already cover it), and saved frames and cut-outs carry the
+    elements.
 
     The statistics, save and halt decisions and the saver are the monitor core's
     (:class:`lammps_quests.monitor.Monitor`), shared with ``fix quests``.

@@ -91,8 +91,9 @@ def _check_judged_by(files, reference, reference_path) -> None:
 @click.option("--max", "max_picks", type=click.IntRange(min=1), default=None,
               help="Stop after this many picks [default: no limit].")
 @click.option("--until", "until", type=float, default=0.0, show_default=True,
-              help="Stop when no atom of the pool has dH > this (nats) against reference ∪ picked; "
-                   "structures with no such atom are never picked.")
+              help="Stop when no atom of the pool has dH > this (nats) against reference ∪ picked "
+                   "outside what the picks already cover (dH > 0 against them alone); structures "
+                   "with no such atom are never picked.")
 @bandwidth_option(None)
 @force_option
 @frame_options
@@ -102,8 +103,9 @@ def select_command(pool, reference_path, output, max_picks, until, h, index, fmt
 
     Greedy: each step picks the structure whose atoms raise the entropy of reference ∪
     picked the most (nats, printed per pick), among those with an atom whose dH against
-    reference ∪ picked exceeds --until; it stops after --max picks, when no atom is left
-    above --until, or when no structure would raise the entropy (best gain <= 0 nats).
+    reference ∪ picked exceeds --until and that the picks do not already cover (dH against
+    them alone above 0, which follows for --until >= 0); it stops after --max picks, when no
+    such atom is left, or when no structure would raise the entropy (best gain <= 0 nats).
     With a species-aware reference every atom is compared with environments
     centred on its own element (the elements come from the structures' symbols). Cut-outs
     written by `fix quests ... save t FILE cut R` count only their

@@ -55,8 +55,9 @@ QUANTITIES = (
     Quantity(4, "count", "count_above", "count above threshold",
              "number of the group's atoms with dH > threshold"),
     Quantity(5, "new", "new", "count new",
-             "number of new atoms: dH against reference ∪ saved > the save threshold"
-             " (with save ... every: dH > the save threshold; 0 without save)"),
+             "number of new atoms: dH against reference ∪ saved > the save threshold, and against"
+             " the saved environments alone > 0 (with save ... every: dH > the save threshold;"
+             " 0 without save)"),
 )
 
 
@@ -220,7 +221,8 @@ class Monitor:
         if self.saver is not None and r.species_aware:
             text += (f"{prefix}: save with a species-aware reference: an atom is new when its dH "
                      "against the reference and saved environments centred on its own element "
-                     f"exceeds {s.save_threshold:g} nats\n")
+                     f"exceeds {s.save_threshold:g} nats and those saved environments do not "
+                     "already cover it\n")
         return text
 
     # ---- one evaluation ---------------------------------------------------------------------
@@ -255,7 +257,8 @@ class Monitor:
             return False
         if not s.deduplicate:
             # a step evaluated twice (end of one run, start of the next) is saved once;
-            # de-duplication needs no guard: a re-evaluated frame has nothing new
+            # de-duplication needs no guard: a re-evaluated frame has nothing new, since an
+            # environment the saved ones cover is never new (active.new_atoms, any threshold)
             return self.last_saved_step != step and stats.max_dh > s.save_threshold
         return stats.new > 0
 

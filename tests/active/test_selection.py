@@ -102,3 +102,23 @@ def test_stops_when_the_best_gain_is_not_positive():
     result = select([candidate, np.full((1, 5), 40.0)], reference, H)
     assert [p.candidate for p in result.picks] == [1] and result.picks[0].gain > 0
     assert result.stopped.startswith("no structure adds information")
+
+
+def test_negative_until_never_picks_what_the_picks_already_cover(reference):
+    """--until t < 0: a structure is eligible when it holds an atom new by the rule of saves
+    (dH against reference ∪ picked > t, against the picked atoms alone > 0), so the second copy
+    of the vacancy frame is never picked; every pick holds such an atom, checked directly."""
+    frames = pool_frames()
+    blocks = [descriptors(atoms) for atoms in frames]
+    X = np.array(reference.descriptors)
+    for until in (-1.0, -3.0):
+        result = select(blocks, X, H, until=until)
+        picked = [p.candidate for p in result.picks]
+        assert 1 in picked and 3 not in picked, (until, picked)
+        chosen = np.zeros((0, X.shape[1]))
+        for c in picked:
+            union = delta_entropy(blocks[c], np.vstack([X, chosen]), H)
+            alone = delta_entropy(blocks[c], chosen, H) if len(chosen) else np.full(len(blocks[c]), np.inf)
+            assert ((union > until) & (alone > 0)).any(), (until, c)
+            chosen = np.vstack([chosen, blocks[c]])
+        assert delta_entropy(blocks[3], chosen, H).max() <= 0  # the copy: covered by the picks

@@ -167,6 +167,28 @@ def test_default_save_keeps_only_what_is_new(hot, reference):
     assert f"add {gain.added:.9g} nats" in new.report()
 
 
+def test_negative_threshold_saves_the_same_atoms_once_also_after_a_restart(reference, tmp_path):
+    """`save=(-1.0, ...)`: the same Atoms evaluated twice are saved once (an environment
+    already saved is not new at any t), and a new monitor on the same file saves nothing."""
+    atoms = _crystal()
+    atoms.rattle(0.1, seed=5)
+    del atoms[0]
+    path = tmp_path / "saved.xyz"
+    monitor = QuestsMonitor(atoms, reference, save=(-1.0, path))
+    first, second = monitor(), monitor()
+    # atoms one saved copy would leave above -1 against reference ∪ saved (dH(X) > -log(e - 1))
+    assert (atoms.arrays["dH"] > -np.log(np.e - 1.0)).any()
+    assert first.saved == 1 and first.new > 0
+    assert (second.saved, second.new) == (0, 0)
+    monitor.close()
+    assert len(ase.io.read(path, index=":")) == 1
+    restarted = QuestsMonitor(atoms, reference, save=(-1.0, path))
+    assert restarted.seeded == first.new
+    assert (restarted().saved, restarted.last.new) == (0, 0)
+    restarted.close()
+    assert len(ase.io.read(path, index=":")) == 1
+
+
 def test_cut_outs_around_a_hot_spot_reproduce_dh_offline(reference, tmp_path):
     crystal = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(5)  # 500 atoms, 18 Å box
     crystal.positions[0] += [0.7, 0.3, 0.1]  # one displaced atom: one local hot spot

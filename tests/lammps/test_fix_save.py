@@ -110,3 +110,33 @@ def test_cut_outs_reproduce_in_run_dh_and_agree_across_ranks(run_lmp, cu_referen
         np.testing.assert_allclose(one.positions, two.positions, rtol=0, atol=1e-9)
 
 
+
+
+def test_negative_threshold_saves_each_configuration_once_over_runs_and_a_restart(run_lmp, cu_reference, tmp_path):
+    """`save -1.0`: an environment already saved is not new, whatever t. Step 40 is evaluated
+    at the end of the first run (new atoms: saved) and again, at the same positions, at the
+    setup of the second (nothing new). The same deck again (a restart: the file seeds the saved
+    set) reproduces the same frames and saves nothing."""
+    deck = cu_crystal(3, seed=31) + f"""group gone id 1
+delete_atoms group gone compress no
+velocity all create 1200 4928 loop geom
+fix nve all nve
+fix q all quests 20 {cu_reference} save -1.0 saved.xyz
+thermo_style custom step f_q[1] f_q[5]
+thermo 20
+run 40
+run 40
+"""
+    result = run_ok(run_lmp, deck, tmp_path)
+    rows = thermo_table(result.stdout)
+    assert [int(r["Step"]) for r in rows] == [0, 20, 40, 40, 60, 80]
+    assert rows[2]["f_q[5]"] > 0 and rows[3]["f_q[5]"] == 0  # step 40: saved, then nothing new
+    saved = ase.io.read(tmp_path / "saved.xyz", ":")
+    steps = [atoms.info["step"] for atoms in saved]
+    assert 40 in steps and steps == sorted(set(steps)), steps
+    assert steps == [int(r["Step"]) for r in rows if r["f_q[5]"] > 0]
+    before = (tmp_path / "saved.xyz").read_bytes()
+    again = run_ok(run_lmp, deck, tmp_path)
+    assert f"{sum(int(a.arrays['new'].sum()) for a in saved)} environments from earlier saves" in again.stdout
+    assert all(r["f_q[5]"] == 0 for r in thermo_table(again.stdout))
+    assert (tmp_path / "saved.xyz").read_bytes() == before

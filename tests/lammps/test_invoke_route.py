@@ -217,6 +217,30 @@ def test_save_matches_plugin_and_soft_halt(run_lmp, run_debian, cu_case, tmp_pat
     assert frames[-1].columns["d_dH"].max() > 0 >= frames[-2].columns["d_dH"].max()
 
 
+def test_negative_save_threshold_saves_nothing_again_after_a_restart(run_debian, cu_case, tmp_path):
+    """`save -1.0` over two runs, then the same deck again: the save file seeds the saved set,
+    the frames repeat exactly, and an environment already saved is not new at any t."""
+    import ase.io
+
+    reference, data = cu_case
+    lines = route_lines(reference, "save -1.0 saved.xyz") + "thermo_style custom step v_q_max v_q_new\nthermo 10\n"
+    deck = md_deck(data, lines, "d_dH", steps=20, tail="run 20\n")
+    first = run_debian(deck, tmp_path)
+    assert first.returncode == 0, output(first)[-4000:]
+    rows = [r for r in thermo_table(first.stdout) if "v_q_new" in r]
+    saved = ase.io.read(tmp_path / "saved.xyz", ":")
+    steps = [atoms.info["step"] for atoms in saved]
+    assert steps and steps == sorted(set(steps)), steps
+    before = (tmp_path / "saved.xyz").read_bytes()
+    again = run_debian(deck, tmp_path)
+    assert again.returncode == 0, output(again)[-4000:]
+    assert f"{sum(int(a.arrays['new'].sum()) for a in saved)} environments from earlier saves" in again.stdout
+    repeated = [r for r in thermo_table(again.stdout) if "v_q_new" in r]
+    assert [r["v_q_max"] for r in repeated] == [r["v_q_max"] for r in rows]
+    assert all(r["v_q_new"] == 0 for r in repeated)
+    assert (tmp_path / "saved.xyz").read_bytes() == before
+
+
 def error_lines(result) -> list[str]:
     text = output(result)
     assert result.returncode != 0, text[-3000:]
