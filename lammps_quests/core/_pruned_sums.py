@@ -68,7 +68,6 @@ import numpy as np
 
 from ._defaults import DEFAULT_FAST_TOLERANCE
 from ._jit import cached_njit
-from ._inner_rings import first_rings, ring_starts, row_groups
 from ._kernel_sums import _NEGLIGIBLE, _accumulate_block, _exp_neg, _single_threaded_blas
 from ._validation import check_fast
 
@@ -80,11 +79,6 @@ GEMM_QUERIES = 8  # queries of a block needing one cluster above which a matrix 
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
 _DISTANCE_SLACK = 1e-12
-# Share of the skip budget (1 - e^-tol) S1 that whole clusters may use; the rest skips inner
-# rings of the clusters that are summed (:mod:`._inner_rings`). Measured at 10^5 rows
-# (benchmarks/bench_fast_dh.py's data, tol 1e-6): 0.5 and 0.9 sum 33.1 % and 33.5 % of the
-# terms, where skipping whole clusters alone sums 37.6 %.
-CLUSTER_SHARE = 0.5
 
 
 def pruned_log_kernel_sums(Y, index, inv_2h2: float, tol: float = DEFAULT_FAST_TOLERANCE,
@@ -174,22 +168,14 @@ def cluster_log_bounds(Yc, y_norm2, index, centroids, c_norm2, scale: float) -> 
     """(nq, C) upper bounds on log sum_{x in cluster c} exp(-|y - x|^2 * scale) for the centred
     queries ``Yc`` (Å^-1; ``scale`` = 1/(2h^2) in Å^2), from each cluster's rings; the query-centroid
     distances are widened by their rounding error so the bounds stay valid."""
-    d_lo, d_hi = centroid_distances(Yc, y_norm2, centroids, c_norm2)
-    return _log_bounds(d_lo, d_hi, index.ring_lo, index.ring_hi, _log_counts(index), scale).T.copy()
-
-
-def centroid_distances(Yc, y_norm2, centroids, c_norm2) -> tuple[np.ndarray, np.ndarray]:
-    """(d_lo, d_hi), each (C, nq) C-contiguous: bounds below and above |y - mu_c| (Å^-1), the
-    computed distance widened by its rounding error (module docstring, (a))."""
-    d2 = c_norm2[:, None] + y_norm2[None, :] - 2.0 * (centroids @ Yc.T)
-    slack = _DISTANCE_SLACK * (c_norm2[:, None] + y_norm2[None, :]) + 1e-300
-    return np.sqrt(np.maximum(d2 - slack, 0.0)), np.sqrt(np.maximum(d2, 0.0) + slack)
-
-
-def _log_counts(index) -> np.ndarray:
-    """log of the ring counts (-inf for empty rings)."""
+    d2 = y_norm2[:, None] + c_norm2[None, :] - 2.0 * (Yc @ centroids.T)
+    slack = _DISTANCE_SLACK * (y_norm2[:, None] + c_norm2[None, :]) + 1e-300
+    d_lo = np.sqrt(np.maximum(d2 - slack, 0.0))
+    d_hi = np.sqrt(np.maximum(d2, 0.0) + slack)
     with np.errstate(divide="ignore"):
-        return np.log(index.ring_count)
+        log_count = np.log(index.ring_count)
+    return _log_bounds(np.ascontiguousarray(d_lo.T), np.ascontiguousarray(d_hi.T), index.ring_lo,
+                       index.ring_hi, log_count, scale).T.copy()
 
 
 def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, threshold, best, sums,
@@ -198,8 +184,7 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
     decision rounds with a threshold, then every cluster the tolerance needs; updates their
     running (best, sums) in place."""
     scale = inv[0]
-    d_lo, d_hi = centroid_distances(Yc, y_norm2, centroids, c_norm2)
-    bounds = _log_bounds(d_lo, d_hi, index.ring_lo, index.ring_hi, _log_counts(index), scale).T.copy()
+    bounds = cluster_log_bounds(Yc, y_norm2, index, centroids, c_norm2, scale)
     bounds[np.arange(len(Yc)), nearest] = -np.inf  # already summed
     if threshold is not None:
         log_s1 = _decision_rounds(Yc, y_norm2, log_s1, bounds, float(threshold.min()), index, inv, best,
@@ -209,29 +194,8 @@ def _refine(Yc, y_norm2, nearest, log_s1, index, centroids, c_norm2, inv, tol, t
         rows = np.arange(len(Yc))
     counters[1] += len(rows)
     need = np.zeros(bounds.shape, dtype=bool)
-    budget = log_s1[rows] + math.log(-math.expm1(-tol))  # log (1 - e^-tol) S1
-    need[rows], used = _needed(bounds[rows], budget + math.log(CLUSTER_SHARE))
-    skip = _inner_skips(need, rows, budget, used, d_lo, d_hi, index, scale)
-    _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters, skip)
-
-
-def _inner_skips(need, rows, budget, used, d_lo, d_hi, index, scale) -> np.ndarray:
-    """(nq, C) rows at the start of cluster c that query q skips (its inner rings,
-    :mod:`._inner_rings`): the budget left after the skipped clusters, exp(budget) (1 -
-    CLUSTER_SHARE used), shared equally among the clusters the query sums."""
-    skip = np.zeros(need.shape, dtype=np.int64)
-    counts = need[rows].sum(axis=1)
-    active = rows[counts > 0]
-    if len(active) == 0:
-        return skip
-    left = 1.0 - CLUSTER_SHARE * used[counts > 0]
-    log_allot = budget[counts > 0] + np.log(np.maximum(left, 0.0)) - np.log(counts[counts > 0])
-    cols = np.ascontiguousarray
-    first = first_rings(cols(d_lo[:, active]), cols(d_hi[:, active]), cols(need[active].T), index.ring_lo,
-                        index.ring_hi, _log_counts(index), scale, log_allot)
-    starts = ring_starts(index)
-    skip[active] = np.take_along_axis(starts, first, axis=1).T
-    return skip
+    need[rows] = _needed(bounds[rows], log_s1[rows] + math.log(-math.expm1(-tol)))
+    _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters)
 
 
 def _decision_rounds(Yc, y_norm2, log_s1, bounds, t, index, inv, best, sums, counters) -> np.ndarray:
@@ -293,54 +257,43 @@ def _sum_nearest(Yc, y_norm2, nearest, index, inv, best, sums, counters) -> None
     counters[0] += int(((offsets[clusters + 1] - offsets[clusters]) * (ends[short] - starts[short])).sum())
     counters[2] += len(short)
     _sum_pairs(clusters, run_starts, queries, np.ascontiguousarray(Yc.T), y_norm2, index.columns,
-               index.row_norm2, offsets, np.zeros(len(clusters), dtype=np.int64), inv[0], best, sums[:, 0],
-               int(np.diff(offsets).max()))
+               index.row_norm2, offsets, inv[0], best, sums[:, 0], int(np.diff(offsets).max()))
 
 
-def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters, skip=None) -> None:
-    """Sum every cluster c exactly for the queries q with need[q, c], from its row skip[q, c]
-    on (None: all rows; :mod:`._inner_rings`).
+def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
+    """Sum every cluster c exactly for the queries q with need[q, c].
 
-    Clusters needed by at least ``GEMM_QUERIES`` queries of the block go through matrix
-    products (one per group of queries with similar first rows) and ``_accumulate_block``; the
-    rest through one compiled loop over the pairs, from the smallest first row of a cluster's
-    queries on.
+    Clusters needed by at least ``GEMM_QUERIES`` queries of the block go through a matrix
+    product and ``_accumulate_block``; the rest through one compiled loop over the pairs.
     """
     offsets = index.offsets
     takers = need.sum(axis=0)
     for c in np.flatnonzero(takers >= GEMM_QUERIES):
         queries = np.flatnonzero(need[:, c])
         a, b = offsets[c], offsets[c + 1]
-        groups = [(queries, 0)] if skip is None else row_groups(queries, skip[queries, c], b - a, GEMM_QUERIES)
-        for group, first in groups:
-            sub_best, sub_sums = best[group], sums[group]
-            gram = Yc[group] @ index.columns[:, a + first:b]
-            _accumulate_block(gram, y_norm2[group], index.row_norm2[a + first:b], inv, sub_best, sub_sums)
-            best[group], sums[group] = sub_best, sub_sums
-            counters[0] += len(group) * (b - a - first)
+        sub_best, sub_sums = best[queries], sums[queries]
+        gram = Yc[queries] @ index.columns[:, a:b]
+        _accumulate_block(gram, y_norm2[queries], index.row_norm2[a:b], inv, sub_best, sub_sums)
+        best[queries], sums[queries] = sub_best, sub_sums
+        counters[0] += len(queries) * (b - a)
         counters[2] += 1
     few = need & (takers < GEMM_QUERIES)[None, :]
     clusters, queries = np.nonzero(few.T)  # pairs grouped by cluster: its rows stay in cache
     if len(clusters) == 0:
         return
+    counters[0] += int((offsets[clusters + 1] - offsets[clusters]).sum())
     starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])
-    first = np.zeros(len(starts), dtype=np.int64)
-    if skip is not None:
-        first = np.minimum.reduceat(skip[queries, clusters], starts)
-    counters[0] += int(np.repeat(offsets[clusters[starts] + 1] - offsets[clusters[starts]] - first,
-                                 np.diff(np.r_[starts, len(clusters)])).sum())
     counters[2] += len(starts)
     _sum_pairs(clusters[starts], np.r_[starts, len(clusters)], queries, np.ascontiguousarray(Yc.T),
-               y_norm2, index.columns, index.row_norm2, offsets, first, inv[0], best, sums[:, 0],
+               y_norm2, index.columns, index.row_norm2, offsets, inv[0], best, sums[:, 0],
                int(np.diff(offsets).max()))
 
 
 @cached_njit(nogil=True, fastmath={"reassoc", "nsz"})
-def _sum_pairs(clusters, starts, queries, Yt, y_norm2, columns, row_norm2, offsets, skipped, scale, best, sums,
+def _sum_pairs(clusters, starts, queries, Yt, y_norm2, columns, row_norm2, offsets, scale, best, sums,
                longest):
     """For cluster clusters[g] and each query in queries[starts[g]:starts[g+1]], fold the
-    kernel terms of the cluster's rows from its row skipped[g] on into the query's running
-    (best, sums), as ``_accumulate_block``
+    cluster's kernel terms into the query's running (best, sums), as ``_accumulate_block``
     does for a block: squared distances |y|^2 + |x|^2 - 2 y.x (centred rows, clipped at 0),
     sums relative to the smallest seen.
 
@@ -351,7 +304,7 @@ def _sum_pairs(clusters, starts, queries, Yt, y_norm2, columns, row_norm2, offse
     acc = np.empty((4, longest))
     width = Yt.shape[0]
     for g in range(len(clusters)):
-        a = offsets[clusters[g]] + skipped[g]
+        a = offsets[clusters[g]]
         m = offsets[clusters[g] + 1] - a
         for first in range(starts[g], starts[g + 1], 4):
             count = min(4, starts[g + 1] - first)
@@ -452,9 +405,8 @@ def _logsumexp_rows(values) -> np.ndarray:
         return safe + np.log(np.exp(values - safe[:, None]).sum(axis=1))
 
 
-def _needed(bounds, budget) -> tuple[np.ndarray, np.ndarray]:
-    """Clusters to sum exactly: all but the smallest bounds whose total stays <= exp(budget);
-    and, per query, that total of the skipped bounds relative to exp(budget) (<= 1).
+def _needed(bounds, budget) -> np.ndarray:
+    """Clusters to sum exactly: all but the smallest bounds whose total stays <= exp(budget).
 
     bounds : (nq, C) log upper bounds; budget : (nq,) log of the allowed skipped mass.
     """
@@ -464,6 +416,4 @@ def _needed(bounds, budget) -> tuple[np.ndarray, np.ndarray]:
     running = np.cumsum(np.take_along_axis(relative, order, axis=1), axis=1)
     need = np.empty(bounds.shape, dtype=bool)
     np.put_along_axis(need, order, running > 1.0, axis=1)
-    skipped = (running <= 1.0).sum(axis=1)
-    used = np.where(skipped > 0, running[np.arange(len(bounds)), np.maximum(skipped - 1, 0)], 0.0)
-    return need & np.isfinite(bounds), used
+    return need & np.isfinite(bounds)
