@@ -300,7 +300,8 @@ def test_default_cluster_size_follows_the_reference_size():
 
     assert default_cluster_size(100) == 32  # small references: at least 32 members
     assert default_cluster_size(5376) == 110  # ~1.5 sqrt(n)
-    assert default_cluster_size(600_000) == 512  # large references: at most 512
+    assert default_cluster_size(300_000) == 822  # ~1.5 sqrt(n) up to ~4.7 x 10^5 rows
+    assert default_cluster_size(600_000) == 1024  # large references: at most 1024
     X = np.random.default_rng(0).normal(size=(5376, 8))
     assert build_cluster_index(X).n_clusters == round(5376 / 110)
     assert build_cluster_index(X, cluster_size=512).n_clusters == round(5376 / 512)
