@@ -88,14 +88,14 @@ def default_cluster_size(n: int) -> int:
 
     A query's first exact sum is over its nearest cluster and its bounds are one per cluster,
     so both costs balance near sqrt(n) members. Measured (benchmarks/bench_fix_overhead.py,
-    Cu, 5,376 rows, decisions only): 128 members 7 ms, 512 members 15 ms per 4,000 atoms. On
-    benchmarks/bench_fast_dh.py's data at 5 x 10^5 rows (one thread, 4,000 queries, tol 1e-6,
-    2026-12-07, medians of 3 side by side): 512, 1024 and 2048 members take 978, 925 and
-    1081 us per atom (35.6, 37.8 and 40.9 % of the kernel terms: larger clusters sum more
-    terms, but in fewer, larger matrix products, and each query has fewer bounds); in another
-    run 768, 1024 and 1536 members 918, 902 and 939 us; decisions (t = 0) 191 us at 512 and
-    178 us at 1024. At 10^5 rows 474 and 1024 members tie (203 us), 256 and 128 are slower
-    (236 and 307 us).
+    Cu, 5,376 rows, decisions only): 128 members 7 ms, 512 members 15 ms per 4,000 atoms. At
+    5 x 10^5 rows (benchmarks/bench_cluster_size.py, one thread, 4,000 queries, tol 1e-6,
+    medians of 3 side by side, 2026-12-07, load 1.0): 512, 768, 1024 and 1536 members take 968,
+    937, 906 and 1003 us per atom, summing 35.6, 36.9, 37.8 and 39.5 % of the kernel terms
+    (larger clusters sum more terms, but in fewer, larger matrix products, with fewer bounds per
+    query); decisions at t = 0: 190 us at 512, 184 us at 1024; on two threads the tolerance mode
+    gains 1 % (565 and 559 us). At 10^5 rows 474 and 1024 members tie (203 us), 256 and 128 are
+    slower (236 and 307 us).
     """
     return int(min(DEFAULT_CLUSTER_SIZE, max(MIN_CLUSTER_SIZE, round(1.5 * math.sqrt(max(int(n), 1))))))
 
