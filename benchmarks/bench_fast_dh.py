@@ -51,7 +51,7 @@ for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_dh_data import DEFAULT_CACHE, load_runs, oracle_fraction  # noqa: E402
+from fast_dh_data import DEFAULT_CACHE, load_runs, oracle_fraction, queries  # noqa: E402
 
 from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast  # noqa: E402
@@ -70,16 +70,6 @@ def interleaved(repeats, functions):
             results[i] = function()
             times[i].append(time.perf_counter() - start)
     return [(min(t), r) for t, r in zip(times, results)]
-
-
-def queries(cache, n, rng):
-    """n query descriptors: n/2 in distribution, n/2 out, each drawn evenly from its runs."""
-    parts = []
-    for kind in ("in", "out"):
-        runs = load_runs(kind, cache)
-        pool = np.concatenate(list(runs.values()))
-        parts.append(pool[np.sort(rng.choice(len(pool), min(n // 2, len(pool)), replace=False))])
-    return np.concatenate(parts), len(parts[0])
 
 
 def main() -> None:

@@ -278,6 +278,16 @@ if __name__ == "__main__":
     main()
 
 
+def queries(cache: Path, n: int, rng) -> tuple[np.ndarray, int]:
+    """n query descriptors (Å^-1): n/2 in distribution, n/2 out, each drawn evenly from its
+    runs; and the number in distribution (the first rows)."""
+    parts = []
+    for kind in ("in", "out"):
+        pool = np.concatenate(list(load_runs(kind, cache).values()))
+        parts.append(pool[np.sort(rng.choice(len(pool), min(n // 2, len(pool)), replace=False))])
+    return np.concatenate(parts), len(parts[0])
+
+
 def oracle_fraction(Y, X, h: float, tol: float, sample: int = 240, chunk: int = 8) -> float:
     """Mean fraction of kernel terms an oracle that knows every term must keep so that each
     query's dH stays within ``tol`` nats: it drops the smallest terms while their sum stays

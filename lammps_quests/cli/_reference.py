@@ -159,7 +159,7 @@ def _build_fast_index(ref, cluster_size=None, as_json: bool = False) -> dict:
 @reference.command(name="index")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--cluster-size", type=int, default=None,
-              help="Mean reference environments per cluster (default ~1.5 sqrt(n), 32 to 512); "
+              help="Mean reference environments per cluster (default ~1.5 sqrt(n), 32 to 1024); "
                    "only speed depends on it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (path, clusters, seconds) instead of text.")
 def index_command(file: Path, cluster_size: int | None, as_json: bool) -> None:

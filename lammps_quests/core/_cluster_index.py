@@ -29,7 +29,7 @@ from lammps_quests.errors import QuestsInputError
 # Radial groups per cluster. Measured on benchmarks/bench_fast_dh.py's data at 10^5 rows, tol 1e-6:
 # 32 rings evaluate 39.1 % of the kernel terms where 8 evaluate 40.1 % (decisions: 7.4 % vs 7.7 %).
 RINGS = 32
-DEFAULT_CLUSTER_SIZE = 512  # mean members per cluster, most (references of >= ~10^5 rows)
+DEFAULT_CLUSTER_SIZE = 1024  # mean members per cluster, most (references of >= ~4.7 x 10^5 rows)
 MIN_CLUSTER_SIZE = 32  # fewest mean members per cluster chosen by default
 KMEANS_ITERATIONS = 8
 _CHUNK = 16384  # rows per assignment product: 16384 x clusters float32 stays ~64 MiB at 1000
@@ -84,12 +84,18 @@ ARRAY_NAMES = ("center", "centroids", "offsets", "order", "columns", "row_norm2"
 
 
 def default_cluster_size(n: int) -> int:
-    """Mean members per cluster for n reference rows: ~1.5 sqrt(n), between 32 and 512.
+    """Mean members per cluster for n reference rows: ~1.5 sqrt(n), between 32 and 1024.
 
     A query's first exact sum is over its nearest cluster and its bounds are one per cluster,
     so both costs balance near sqrt(n) members. Measured (benchmarks/bench_fix_overhead.py,
-    Cu, 5,376 rows, decisions only): 128 members 7 ms, 512 members 15 ms per 4,000 atoms; the
-    512 cap is where the 5 x 10^5-row benchmark (benchmarks/bench_fast_dh.py) was tuned.
+    Cu, 5,376 rows, decisions only): 128 members 7 ms, 512 members 15 ms per 4,000 atoms. At
+    5 x 10^5 rows (benchmarks/bench_cluster_size.py, one thread, 4,000 queries, tol 1e-6,
+    medians of 3 side by side, 2026-12-07, load 1.0): 512, 768, 1024 and 1536 members take 968,
+    937, 906 and 1003 us per atom, summing 35.6, 36.9, 37.8 and 39.5 % of the kernel terms
+    (larger clusters sum more terms, but in fewer, larger matrix products, with fewer bounds per
+    query); decisions at t = 0: 190 us at 512, 184 us at 1024; on two threads the tolerance mode
+    gains 1 % (565 and 559 us). At 10^5 rows 474 and 1024 members tie (203 us), 256 and 128 are
+    slower (236 and 307 us).
     """
     return int(min(DEFAULT_CLUSTER_SIZE, max(MIN_CLUSTER_SIZE, round(1.5 * math.sqrt(max(int(n), 1))))))
 

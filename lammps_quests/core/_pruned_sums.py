@@ -76,6 +76,12 @@ QUERY_BLOCK = 1024  # queries per block (more queries of a block share a cluster
 # round, rechecking after each, before the tolerance step sums everything that may matter.
 DECISION_ROUNDS = (2, 8, 32)
 GEMM_QUERIES = 8  # queries of a block needing one cluster above which a matrix product pays
+# Kernel terms per matrix product of one cluster (queries x members): 2^18 terms = 2 MiB of
+# products, read back by the exponentials while they are still in cache. Measured
+# (benchmarks/bench_fast_dh.py's data, 5 x 10^5 rows, 1024 members, tolerance 1e-6, 8,000
+# queries, two threads, medians of 3): 485 us/atom with all queries of a block in one product,
+# 464 with 256 queries per product (2^18 terms), 459 with 192, 511 with 64.
+GEMM_TERMS = 1 << 18
 # Relative bound on the rounding error of |y|^2 + |c|^2 - 2 y.c in float64 for vectors of
 # width <= 1000 (the dot product's error is <= width * 2^-53 * |y| |c|): used to widen D.
 _DISTANCE_SLACK = 1e-12
@@ -263,19 +269,24 @@ def _sum_nearest(Yc, y_norm2, nearest, index, inv, best, sums, counters) -> None
 def _sum_needed(need, Yc, y_norm2, index, inv, best, sums, counters) -> None:
     """Sum every cluster c exactly for the queries q with need[q, c].
 
-    Clusters needed by at least ``GEMM_QUERIES`` queries of the block go through a matrix
-    product and ``_accumulate_block``; the rest through one compiled loop over the pairs.
+    Clusters needed by at least ``GEMM_QUERIES`` queries of the block go through matrix
+    products (of at most ``GEMM_TERMS`` terms each) and ``_accumulate_block``; the rest through
+    one compiled loop over the pairs.
     """
     offsets = index.offsets
     takers = need.sum(axis=0)
     for c in np.flatnonzero(takers >= GEMM_QUERIES):
-        queries = np.flatnonzero(need[:, c])
         a, b = offsets[c], offsets[c + 1]
-        sub_best, sub_sums = best[queries], sums[queries]
-        gram = Yc[queries] @ index.columns[:, a:b]
-        _accumulate_block(gram, y_norm2[queries], index.row_norm2[a:b], inv, sub_best, sub_sums)
-        best[queries], sums[queries] = sub_best, sub_sums
-        counters[0] += len(queries) * (b - a)
+        members = index.columns[:, a:b]
+        everyone = np.flatnonzero(need[:, c])
+        chunk = max(GEMM_QUERIES, GEMM_TERMS // (b - a))
+        for start in range(0, len(everyone), chunk):
+            queries = everyone[start:start + chunk]
+            sub_best, sub_sums = best[queries], sums[queries]
+            gram = Yc[queries] @ members
+            _accumulate_block(gram, y_norm2[queries], index.row_norm2[a:b], inv, sub_best, sub_sums)
+            best[queries], sums[queries] = sub_best, sub_sums
+        counters[0] += len(everyone) * (b - a)
         counters[2] += 1
     few = need & (takers < GEMM_QUERIES)[None, :]
     clusters, queries = np.nonzero(few.T)  # pairs grouped by cluster: its rows stay in cache

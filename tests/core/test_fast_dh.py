@@ -300,7 +300,39 @@ def test_default_cluster_size_follows_the_reference_size():
 
     assert default_cluster_size(100) == 32  # small references: at least 32 members
     assert default_cluster_size(5376) == 110  # ~1.5 sqrt(n)
-    assert default_cluster_size(600_000) == 512  # large references: at most 512
+    assert default_cluster_size(300_000) == 822  # ~1.5 sqrt(n) up to ~4.7 x 10^5 rows
+    assert default_cluster_size(600_000) == 1024  # large references: at most 1024
     X = np.random.default_rng(0).normal(size=(5376, 8))
     assert build_cluster_index(X).n_clusters == round(5376 / 110)
     assert build_cluster_index(X, cluster_size=512).n_clusters == round(5376 / 512)
+
+
+
+def test_matrix_products_split_into_chunks_give_the_same_values(clustered, monkeypatch):
+    """A cluster's queries split into products of at most GEMM_TERMS terms (here 2-3 queries per
+    product for clusters of ~128 members, the last one partial) give the values of one product
+    per cluster (to rounding): no query is left out or summed twice."""
+    import lammps_quests.core._pruned_sums as pruned
+
+    X, Y = clustered
+    index = build_cluster_index(X, cluster_size=128, seed=1)
+    rows = []
+    accumulate = pruned._accumulate_block
+
+    def spy(gram, *args):
+        if sys._getframe(1).f_code.co_name == "_sum_needed":  # the tolerance step's products
+            rows.append(gram.shape)
+        accumulate(gram, *args)
+
+    monkeypatch.setattr(pruned, "_accumulate_block", spy)
+    monkeypatch.setattr(pruned, "GEMM_QUERIES", 2)  # matrix products from 2 queries on
+    monkeypatch.setattr(pruned, "GEMM_TERMS", 1 << 40)  # one product per cluster and block
+    one = delta_entropy_fast(Y, index, H, fast=1e-6)
+    assert max(q for q, _ in rows) > 3
+    rows.clear()
+    monkeypatch.setattr(pruned, "GEMM_TERMS", 3 * 128)  # max(2, 384 // members) queries per product
+    split = delta_entropy_fast(Y, index, H, fast=1e-6)
+    assert rows and all(q <= max(2, 3 * 128 // members) for q, members in rows)
+    np.testing.assert_allclose(split, one, rtol=0, atol=1e-12)  # BLAS rounds products of other shapes apart
+    excess = split - delta_entropy(Y, X, H)
+    assert excess.min() >= -ROUNDING and excess.max() <= 1e-6 + ROUNDING
