@@ -9,15 +9,17 @@ under /tmp). The reference of each size is a random subset; the queries are half
 distribution (other MD seeds of reference kinds), half out (Cu at 1600 K and 50 kbar, a Cu
 (100) slab, Ni FCC, Zr HCP, liquid Al).
 
-For each size, in this one process and side by side: building the index (seconds), brute
-force (``delta_entropy``), the fast path exact to ``--fast`` nats, and the fast path with
-certified decisions at ``--threshold``. Reported: time per query atom, speed-up, fraction of
-kernel terms evaluated and the fraction an oracle knowing every term must keep (on 240 of the
-queries; the floor of any bound), worst error against brute force (tolerance mode; must be in
-[0, tol]), false negatives (must be 0) and false positives of the decisions, the worst error
-of the decision mode's values above the threshold (must be <= tol), and memory (the
-reference, the index file, peak resident size). The machine is shared: timings are the
-minimum of ``--repeats`` round-robin runs and only their ratios carry over.
+For each size, in this one process and side by side: building the index (seconds), brute force
+(``delta_entropy``), the fast path exact to ``--fast`` nats, and the fast path with certified
+decisions at ``--threshold``. Reported: time per query atom, speed-up, fraction of kernel terms
+evaluated, the fraction an oracle knowing every term must keep (on 240 of the queries; the
+floor of any bound) and the fraction an oracle knowing every cluster's sum must keep ("cl.
+or."; the floor of any bound that keeps or skips whole clusters of this index), worst error
+against brute force (tolerance mode; must be in [0, tol]), false negatives (must be 0) and
+false positives of the decisions, the worst error of the decision mode's values above the
+threshold (must be <= tol), and memory (the reference, the index file, peak resident size). The
+machine is shared: timings are the minimum of ``--repeats`` round-robin runs and only their
+ratios carry over.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_dh_data import DEFAULT_CACHE, load_runs, oracle_fraction, queries  # noqa: E402
+from fast_dh_data import DEFAULT_CACHE, cluster_oracle_fraction, load_runs, oracle_fraction, queries  # noqa: E402
 
 from lammps_quests.core._defaults import DEFAULT_CUTOFF, DEFAULT_FAST_TOLERANCE, DEFAULT_K  # noqa: E402
 from lammps_quests.core._information import delta_entropy, delta_entropy_fast  # noqa: E402
@@ -83,7 +85,8 @@ def main() -> None:
           f"{len(Y) - n_in} out); {ARGS.threads} threads; load average at start "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)", flush=True)
     header = (f"{'n_ref':>8} {'build s':>8} {'exact us/atom':>14} {'fast us/atom':>13} {'speed-up':>9} "
-              f"{'pairs %':>8} {'oracle %':>8} {'max err':>9} {'decide us/atom':>15} {'speed-up':>9} {'pairs %':>8} "
+              f"{'pairs %':>8} {'oracle %':>8} {'cl. or. %':>9} {'max err':>9} {'decide us/atom':>15} {'speed-up':>9} "
+              f"{'pairs %':>8} "
               f"{'FN':>3} {'FP %':>6} {'err>t':>8} {'exact>t %':>9} {'ref MiB':>8} {'idx MiB':>8}")
     rows = []
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
@@ -110,9 +113,11 @@ def main() -> None:
             false_pos = float(np.mean((dec > t) & (exact <= t)))
             flagged_err = float(np.abs(dec - exact)[dec > t].max(initial=0.0))  # values above t: within tol
             oracle = oracle_fraction(Y, X, ref.bandwidth, ARGS.fast)
+            cluster_oracle = cluster_oracle_fraction(Y, index, ref.bandwidth, ARGS.fast)
             total = len(Y) * len(X)
             row = (f"{len(X):>8} {build:>8.1f} {1e6 * t_exact / len(Y):>14.1f} {1e6 * t_fast / len(Y):>13.1f} "
                    f"{t_exact / t_fast:>9.2f} {100 * tol_stats['pairs'] / total:>8.2f} {100 * oracle:>8.2f} "
+                   f"{100 * cluster_oracle:>9.2f} "
                    f"{err.max():>9.1e} "
                    f"{1e6 * t_dec / len(Y):>15.1f} {t_exact / t_dec:>9.2f} {100 * dec_stats['pairs'] / total:>8.2f} "
                    f"{false_neg:>3d} {100 * false_pos:>6.3f} {flagged_err:>8.1e} {100 * np.mean(exact > t):>9.2f} "
