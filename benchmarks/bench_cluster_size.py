@@ -1,7 +1,7 @@
 """Fast dH at several cluster sizes of one reference, side by side: what ``default_cluster_size`` rests on.
 
     python benchmarks/bench_cluster_size.py [--rows 500000] [--queries 4000]
-        [--sizes 512 1024 1536] [--threads 1] [--tol 1e-6] [--threshold none] [--repeats 3]
+        [--sizes 512 1024 1536] [--threads 1] [--fast 1e-6] [--threshold none] [--repeats 3]
 
 Data: benchmarks/fast_dh_data.py (the reference of ``--rows`` environments is a random subset of
 its ~600,000, the queries half in distribution, half out, as in benchmarks/bench_fast_dh.py).
@@ -27,7 +27,7 @@ def parse_args():
     parser.add_argument("--queries", type=int, default=4_000, help="query atoms (half in, half out)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 1536])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--tol", type=float, default=1e-6)
+    parser.add_argument("--fast", type=float, default=1e-6, metavar="TOL", help="fast dH tolerance, nats")
     parser.add_argument("--threshold", type=float, default=None, help="nats: the decision mode")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=None)
@@ -57,16 +57,16 @@ def main() -> None:
     scale = 1.0 / (2.0 * DEFAULT_BANDWIDTH ** 2)
     indexes = {size: build_cluster_index(X, cluster_size=size) for size in ARGS.sizes}
     mode = "tolerance" if ARGS.threshold is None else f"decisions at t = {ARGS.threshold}"
-    print(f"# {len(X)} reference rows, {len(Y)} queries, tol {ARGS.tol}, {mode}, {ARGS.threads} thread(s); "
+    print(f"# {len(X)} reference rows, {len(Y)} queries, tol {ARGS.fast}, {mode}, {ARGS.threads} thread(s); "
           f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)", flush=True)
-    pruned_log_kernel_sums(Y[:64], indexes[ARGS.sizes[0]], scale, ARGS.tol, ARGS.threshold)  # compile
+    pruned_log_kernel_sums(Y[:64], indexes[ARGS.sizes[0]], scale, ARGS.fast, ARGS.threshold)  # compile
     times = {size: [] for size in ARGS.sizes}
     pairs = {}
     for _ in range(ARGS.repeats):
         for size, index in indexes.items():
             stats = {}
             start = time.perf_counter()
-            pruned_log_kernel_sums(Y, index, scale, ARGS.tol, ARGS.threshold, stats)
+            pruned_log_kernel_sums(Y, index, scale, ARGS.fast, ARGS.threshold, stats)
             times[size].append(time.perf_counter() - start)
             pairs[size] = stats["pairs"] / (len(X) * len(Y))
     print(f"{'size':>6} {'clusters':>9} {'us/atom':>9} {'terms %':>8}  runs (us/atom)")
