@@ -395,13 +395,14 @@ def test_plain_fix_returns_what_the_cpp_parses(calls, references):
 def test_two_ranks_reduce_to_the_one_rank_values(calls, references, tmp_path):
     """The reduction letters match the partials: split over two ranks, the reduced statistics give
     the one-rank global vector (max, mean, fraction, count, new) and the same per-atom dH."""
-    words = ["threshold", "-2", "save", "-100", str(tmp_path / "saved.xyz")]
+    # one save file per run: a run seeded from the other's saves would find nothing new
+    words = ["threshold", "-2", "save", "-100"]
     one, two = cu_box(1), cu_box(2)
     assert 0 < two.ranks[0].nlocal < len(two.id)
-    serial = run_fix(calls, one, "q", 2, "hot", references["cu"], words, steps=(0,))
-    split = run_fix(calls, two, "q", 2, "hot", references["cu"], words, steps=(0,))
+    serial = run_fix(calls, one, "q", 2, "hot", references["cu"], words + [str(tmp_path / "one.xyz")], steps=(0,))
+    split = run_fix(calls, two, "q", 2, "hot", references["cu"], words + [str(tmp_path / "two.xyz")], steps=(0,))
     assert np.allclose(split[0][0], serial[0][0], rtol=1e-12, atol=0)
-    assert serial[0][0][3] > 0  # the count above the threshold is not trivially zero
+    assert serial[0][0][3] > 0 and serial[0][0][4] > 0  # the count above t and the new count are not trivially zero
     np.testing.assert_allclose(dh_by_id(two, "q"), dh_by_id(one, "q"), rtol=1e-12)
 
 
