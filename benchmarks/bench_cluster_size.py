@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from _threads import pin_threads
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -35,8 +37,7 @@ def parse_args():
 
 
 ARGS = parse_args()
-for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
+pin_threads(ARGS.threads)
 
 import numpy as np  # noqa: E402
 

@@ -13,8 +13,9 @@ saved environments.
 from __future__ import annotations
 
 import argparse
-import os
 import time
+
+from _threads import pin_threads
 
 
 def parse_args():
@@ -25,8 +26,7 @@ def parse_args():
 
 
 ARGS = parse_args()
-for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
+pin_threads(ARGS.threads)
 
 import numpy as np  # noqa: E402
 from ase.build import bulk  # noqa: E402
