@@ -122,7 +122,7 @@ def delta_entropy(Y, X, bandwidth=DEFAULT_BANDWIDTH, *, y_labels=None, x_labels=
         precision: "float64" (default): the float64 kernel (compared with the published code
             to 1e-9); "mixed": the mixed float32/float64 kernel of
             :mod:`lammps_quests.core._mixed_sums`, every value proven within ``tolerance`` nats
-            of the float64 kernel's (not the default: measured no faster on 2-core EPYC,
+            of the float64 kernel's (not the default: measured slower than float64,
             docs/performance.md#performance-mixed).
         tolerance: nats, the mixed kernel's guarantee (default 1e-6); ignored for "float64".
         stats: if a dict and precision is "mixed", receives the kernel's counters.
